@@ -1,0 +1,1 @@
+"""Lead Analytics: loaders, synthetic data, Dagster definitions and the CLI."""
