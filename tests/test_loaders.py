@@ -1,0 +1,209 @@
+"""Loader edge cases on hand-written landing files: every expected value below is written by hand."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from orchestration import contracts, loaders, warehouse
+
+BOT_HEADER = "lead_id,source,bot_type,service_needed,confidence_score,status,name,email,phone,region,created_at,updated_at"
+
+
+def write(landing: Path, rel: str, text: str) -> Path:
+    path = landing / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def conn(fresh_db):
+    with warehouse.connect(fresh_db) as conn:
+        loaders.ensure_schemas(conn)
+        yield conn
+
+
+def rows(conn, sql: str, *params):
+    return conn.execute(sql, params).fetchall()
+
+
+def test_csv_loads_typed_rows_and_rejects_bad_ones_with_reasons(conn, landing):
+    contract = contracts.get("bot_leads", "leads")
+    path = write(landing, "bot_leads/leads/leads_2025-01.csv", "\n".join([
+        BOT_HEADER,
+        "B1,Website,chat,AllyChat,0.8,new,Ann,ann@x.com,312-555-0100,Midwest,2025-01-06T15:00:00Z,2025-01-06T15:00:00Z",
+        "B2,Ads,voice,AllyVoice,abc,new,Bob,,,,2025-01-06T16:00:00Z,2025-01-06T16:00:00Z",
+        ",Social,chat,AllyBundle,0.5,new,Cy,,,,2025-01-06T17:00:00Z,2025-01-06T17:00:00Z",
+        "B4,Social,chat,AllyBundle,0.5,new,Di",
+        "B5,WhatsApp,chat,AllyChat,0.49,dropped,Ed,,,,2025-02-30T10:00:00Z,2025-02-28T10:00:00Z",
+        'B6,WhatsApp,voice,AllyVoice,,in progress,"Fay, Jr.",,,,2025-01-07T09:30:00.5+01:00,2025-01-07T09:30:00Z',
+    ]) + "\n")
+    result = loaders.load_file(conn, contract, path, landing)
+    assert (result.status, result.rows_in_file, result.inserted, result.rejected) == ("loaded", 6, 2, 4)
+
+    assert rows(conn, "select lead_id, confidence_score, name, created_at::text from raw_bot_leads.leads order by 1") == [
+        ("B1", Decimal("0.8"), "Ann", "2025-01-06 15:00:00+00"),
+        ("B6", None, "Fay, Jr.", "2025-01-07 08:30:00.5+00"),
+    ]
+    rejected = rows(conn, "select line_number, reason, raw_text from raw_audit.rejected_rows order by 1")
+    assert [(r[0], r[1]) for r in rejected] == [
+        (3, "invalid numeric in confidence_score: 'abc'"),
+        (4, "missing key lead_id"),
+        (5, "broken line: expected 12 fields, found 7"),
+        (6, "invalid timestamptz in created_at: '2025-02-30T10:00:00Z'"),
+    ]
+    assert rejected[0][2].startswith("B2,Ads,voice")
+    assert rejected[2][2] == "B4,Social,chat,AllyBundle,0.5,new,Di"
+    assert rows(conn, "select _source_file, _source_line from raw_bot_leads.leads order by lead_id") == [
+        ("bot_leads/leads/leads_2025-01.csv", 2), ("bot_leads/leads/leads_2025-01.csv", 7)]
+
+
+def test_same_file_twice_changes_nothing(conn, landing):
+    contract = contracts.get("bot_leads", "leads")
+    path = write(landing, "bot_leads/leads/leads_2025-01.csv", BOT_HEADER + "\n"
+                 "B1,Website,chat,AllyChat,0.8,new,Ann,,,,2025-01-06T15:00:00Z,2025-01-06T15:00:00Z\n"
+                 "B2,Website,chat,AllyChat,x,new,Ann,,,,2025-01-06T15:00:00Z,2025-01-06T15:00:00Z\n")
+    first = loaders.load_file(conn, contract, path, landing)
+    loaded_at = rows(conn, "select _loaded_at from raw_bot_leads.leads")
+    second = loaders.load_file(conn, contract, path, landing)
+    assert (first.status, first.inserted, first.rejected) == ("loaded", 1, 1)
+    assert second.status == "skipped"
+    assert rows(conn, "select _loaded_at from raw_bot_leads.leads") == loaded_at
+    assert rows(conn, "select count(*) from raw_audit.rejected_rows") == [(1,)]
+    assert rows(conn, "select count(*) from raw_audit.loaded_files") == [(1,)]
+
+    # The same path re-exported with other content loads again; its rejects are replaced, not added.
+    path.write_text(BOT_HEADER + "\n"
+                    "B1,Website,chat,AllyChat,0.8,new,Ann,,,,2025-01-06T15:00:00Z,2025-01-06T15:00:00Z\n"
+                    "B2,Website,chat,AllyChat,0.3,new,Ann,,,,2025-01-06T15:00:00Z,2025-01-06T15:00:00Z\n")
+    third = loaders.load_file(conn, contract, path, landing)
+    assert (third.status, third.inserted, third.unchanged, third.rejected) == ("loaded", 1, 1, 0)
+    assert rows(conn, "select count(*) from raw_audit.rejected_rows") == [(0,)]
+
+
+def test_changed_record_replaces_old_version_but_never_with_an_older_one(conn, landing):
+    contract = contracts.get("bot_leads", "leads")
+    jan = write(landing, "bot_leads/leads/leads_2025-01.csv", BOT_HEADER + "\n"
+                "B1,Website,chat,AllyChat,0.8,new,Ann,,,,2025-01-06T15:00:00Z,2025-01-06T15:00:00Z\n")
+    feb = write(landing, "bot_leads/leads/leads_2025-02.csv", BOT_HEADER + "\n"
+                "B1,Website,chat,AllyChat,0.8,converted,Ann,,,,2025-01-06T15:00:00Z,2025-02-10T09:00:00Z\n")
+    loaders.load_file(conn, contract, jan, landing)
+    result = loaders.load_file(conn, contract, feb, landing)
+    assert (result.inserted, result.updated) == (0, 1)
+    assert rows(conn, "select status, _source_file from raw_bot_leads.leads") == [
+        ("converted", "bot_leads/leads/leads_2025-02.csv")]
+
+    # A late re-export of January's older version must not overwrite February's.
+    jan.write_text(BOT_HEADER + "\n"
+                   "B1,Website,chat,AllyChat,0.8,in progress,Ann,,,,2025-01-06T15:00:00Z,2025-01-20T09:00:00Z\n")
+    late = loaders.load_file(conn, contract, jan, landing)
+    assert (late.status, late.updated, late.unchanged) == ("loaded", 0, 1)
+    assert rows(conn, "select status from raw_bot_leads.leads") == [("converted",)]
+
+
+def test_duplicate_keys_within_a_file_keep_the_latest_version(conn, landing):
+    contract = contracts.get("bot_leads", "leads")
+    path = write(landing, "bot_leads/leads/leads_2025-01.csv", BOT_HEADER + "\n"
+                 "B1,Website,chat,AllyChat,0.8,converted,Ann,,,,2025-01-06T15:00:00Z,2025-01-09T00:00:00Z\n"
+                 "B1,Website,chat,AllyChat,0.8,new,Ann,,,,2025-01-06T15:00:00Z,2025-01-06T15:00:00Z\n")
+    result = loaders.load_file(conn, contract, path, landing)
+    assert (result.inserted, result.unchanged) == (1, 1)
+    assert rows(conn, "select status, _source_line from raw_bot_leads.leads") == [("converted", 2)]
+
+
+def test_wrong_columns_fail_the_file_naming_them_and_load_nothing(conn, landing):
+    contract = contracts.get("bot_leads", "leads")
+    header = BOT_HEADER.replace("region,", "").replace("email", "e_mail")
+    path = write(landing, "bot_leads/leads/leads_2025-01.csv", header + "\nB1,Website\n")
+    with pytest.raises(loaders.ContractError) as err:
+        loaders.load_file(conn, contract, path, landing)
+    assert str(err.value) == ("bot_leads/leads/leads_2025-01.csv: columns do not match raw_bot_leads.leads: "
+                              "missing email, region; unexpected e_mail")
+    assert rows(conn, "select count(*) from raw_audit.loaded_files") == [(0,)]
+
+    # load_table records the failure and carries on with the table's other files.
+    write(landing, "bot_leads/leads/leads_2025-02.csv", BOT_HEADER + "\n"
+          "B9,Website,chat,AllyChat,0.8,new,Ann,,,,2025-02-06T15:00:00Z,2025-02-06T15:00:00Z\n")
+    table = loaders.load_table(conn, contract, landing)
+    assert table.errors == [str(err.value)]
+    assert table.total("inserted") == 1
+
+
+def test_generated_total_costs_is_computed_and_never_loaded(conn, landing):
+    contract = contracts.get("bison", "client_costs")
+    header = "workspace_id,month,email_account_costs,labor_costs,other_costs,client_revenue,updated_at"
+    path = write(landing, "bison/client_costs/client_costs_2025-01.csv",
+                 header + "\n7,2025-01-01,100.50,200,0.25,5000,2025-01-31T12:00:00Z\n")
+    loaders.load_file(conn, contract, path, landing)
+    assert rows(conn, "select total_costs from raw_bison.client_costs") == [(Decimal("300.75"),)]
+
+    with_total = write(landing, "bison/client_costs/client_costs_2025-02.csv",
+                       header + ",total_costs\n7,2025-02-01,1,1,1,5000,2025-02-28T12:00:00Z,3\n")
+    with pytest.raises(loaders.ContractError, match="unexpected total_costs"):
+        loaders.load_file(conn, contract, with_total, landing)
+
+
+def test_interrupted_load_leaves_nothing_behind(conn, landing, monkeypatch):
+    contract = contracts.get("bot_leads", "leads")
+    path = write(landing, "bot_leads/leads/leads_2025-01.csv", BOT_HEADER + "\n"
+                 "B1,Website,chat,AllyChat,0.8,new,Ann,,,,2025-01-06T15:00:00Z,2025-01-06T15:00:00Z\n"
+                 "B2,Website,chat,AllyChat,bad,new,Ann,,,,2025-01-06T15:00:00Z,2025-01-06T15:00:00Z\n")
+    real_upsert = loaders._upsert
+
+    def crash_after_writing(cur, contract, rel):
+        real_upsert(cur, contract, rel)
+        raise KeyboardInterrupt("simulated crash mid-file")
+
+    monkeypatch.setattr(loaders, "_upsert", crash_after_writing)
+    with pytest.raises(KeyboardInterrupt):
+        loaders.load_file(conn, contract, path, landing)
+    for table in ("raw_bot_leads.leads", "raw_audit.loaded_files", "raw_audit.rejected_rows"):
+        assert rows(conn, f"select count(*) from {table}") == [(0,)], table
+
+    monkeypatch.setattr(loaders, "_upsert", real_upsert)
+    result = loaders.load_file(conn, contract, path, landing)
+    assert (result.inserted, result.rejected) == (1, 1)
+
+
+def _event(i: int, **override) -> dict:
+    event = {"id": f"ev{i}", "event_type": "EMAIL_SENT", "workspace_id": 3, "campaign_id": 40 + i, "lead_id": 900 + i,
+             "scheduled_email_id": 5000 + i, "sender_email": "s@agency.io", "is_interested": False,
+             "occurred_at": f"2025-01-0{i}T10:00:00Z"}
+    event.update(override)
+    return event
+
+
+@pytest.mark.parametrize("broken_line", [False, True], ids=["fast-path", "line-by-line"])
+def test_jsonl_loads_and_rejects_wrong_types_on_both_paths(conn, landing, broken_line):
+    contract = contracts.get("bison", "email_events")
+    lines = [json.dumps(_event(1)), json.dumps(_event(2, is_interested=True, event_type="CONTACT_INTERESTED")),
+             json.dumps(_event(3, occurred_at="yesterday")), json.dumps(_event(4, id=None))]
+    if broken_line:
+        lines += ['{"id": "ev5", "event_type": "EMAIL_SE', json.dumps(_event(6, workspace_id="n/a"))]
+    path = write(landing, "bison/email_events/email_events_2025-01.jsonl", "\n".join(lines) + "\n")
+    result = loaders.load_file(conn, contract, path, landing)
+    assert result.inserted == 2
+    assert rows(conn, "select id, event_type, workspace_id, is_interested, occurred_at::text "
+                      "from raw_bison.email_events order by id") == [
+        ("ev1", "EMAIL_SENT", 3, False, "2025-01-01 10:00:00+00"),
+        ("ev2", "CONTACT_INTERESTED", 3, True, "2025-01-02 10:00:00+00")]
+    expected = [(3, "invalid timestamptz in occurred_at: 'yesterday'"), (4, "missing key id")]
+    if broken_line:
+        expected += [(5, "unparseable JSON line"), (6, "invalid bigint in workspace_id: 'n/a'")]
+    got = rows(conn, "select line_number, reason from raw_audit.rejected_rows order by 1")
+    assert [(line, reason[:len(want)]) for (line, reason), (_, want) in zip(got, expected)] == expected
+    assert len(got) == len(expected)
+
+
+def test_jsonb_column_keeps_the_nested_object(conn, landing):
+    contract = contracts.get("web1on1", "results")
+    record = {"id": "65a000000000000000000001", "organization_id": "65a000000000000000000002",
+              "conversation_id": "65a000000000000000000003", "user_id": None, "bot_id": None,
+              "category": "sales", "result_type": "lead", "fields": {"email": "a@b.nl", "name": "Ann"},
+              "created_at": "2025-01-02T10:00:00Z", "updated_at": "2025-01-02T10:00:00Z"}
+    path = write(landing, "web1on1/results/results_2025-01.jsonl", json.dumps(record) + "\n")
+    loaders.load_file(conn, contract, path, landing)
+    assert rows(conn, "select fields->>'email', fields->>'name' from raw_web1on1.results") == [("a@b.nl", "Ann")]
