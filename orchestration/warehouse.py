@@ -149,7 +149,7 @@ def _ensure_database(info: ConnectionInfo) -> None:
             return
     except psycopg.OperationalError as exc:
         if f'database "{info.dbname}" does not exist' not in str(exc):
-            raise WarehouseError(f"cannot connect to {info.describe()}: {str(exc).strip().splitlines()[-1]}") from exc
+            raise WarehouseError(f"cannot connect to {info.describe()}: {str(exc).strip().splitlines()[0]}") from exc
     with psycopg.connect(admin.conninfo(), autocommit=True, connect_timeout=10) as conn:
         conn.execute(f'create database "{info.dbname}"')
 
@@ -161,7 +161,7 @@ def connect(info: ConnectionInfo | None = None, **kwargs):
     try:
         return psycopg.connect(info.conninfo(), connect_timeout=10, **kwargs)
     except psycopg.OperationalError as exc:
-        raise WarehouseError(f"cannot connect to {info.describe()}: {str(exc).strip().splitlines()[-1]}") from exc
+        raise WarehouseError(f"cannot connect to {info.describe()}: {str(exc).strip().splitlines()[0]}") from exc
 
 
 def stop() -> str:

@@ -1,0 +1,46 @@
+# Every target sets up its own virtualenv (.venv) from the locked requirements first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+
+.PHONY: help setup demo test ui bench docs lock clean stop
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' Makefile | sed 's/:.*## /\t/'
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv with the locked dependencies
+
+demo: $(STAMP)  ## embedded warehouse + 24 months of synthetic data + full pipeline + summary
+	$(BIN)/lead-analytics demo
+
+test: $(STAMP)  ## the whole test suite
+	$(BIN)/python -m pytest
+
+ui: $(STAMP)  ## Dagster UI on http://127.0.0.1:3000
+	$(BIN)/lead-analytics ui
+
+bench: $(STAMP)  ## load benchmark: our loader vs pandas.to_sql, side by side
+	$(BIN)/python -m orchestration.bench
+
+docs: $(STAMP)  ## dbt docs on http://127.0.0.1:8080
+	$(BIN)/lead-analytics dbt -- docs generate && $(BIN)/lead-analytics dbt -- docs serve --host 127.0.0.1 --port 8080
+
+stop: $(STAMP)  ## stop the embedded warehouse
+	$(BIN)/lead-analytics warehouse stop
+
+lock:  ## re-resolve requirements.lock from pyproject.toml
+	$(BIN)/uv pip compile --python $(BIN)/python pyproject.toml -o requirements.lock
+
+clean:  ## stop the warehouse and remove generated state (keeps .venv)
+	-$(BIN)/lead-analytics warehouse stop
+	rm -rf .warehouse data target reports logs

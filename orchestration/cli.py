@@ -1,0 +1,304 @@
+"""`lead-analytics`: the project's one command line.
+
+Heavy libraries (dbt, Dagster, Great Expectations) are imported only by the sub-commands that
+need them, so `--help` and `warehouse status` answer at once.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from orchestration import settings
+
+EPILOG = """\
+examples:
+  lead-analytics demo                      generate 24 months of data, load, build, check, summarise
+  lead-analytics warehouse status          where is the warehouse, is it running
+  lead-analytics generate --volume 0.1     write a smaller synthetic landing set
+  lead-analytics load                      load new landing files into the raw schemas
+  lead-analytics run                       run the full Dagster job (load, dbt build, checks)
+  lead-analytics dbt -- build -s staging   run dbt against the configured warehouse
+  lead-analytics ui                        Dagster UI on http://127.0.0.1:3000
+
+configuration (environment):
+  LEAD_ANALYTICS_DATABASE_URL  external PostgreSQL (13+), e.g. postgresql://user:pw@host:5432/db;
+                               or the standard PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE.
+                               Unset: an embedded PostgreSQL 18 under .warehouse/ (started on demand).
+  LEAD_ANALYTICS_LANDING_DIR   landing directory (default: data/landing)
+  LEAD_ANALYTICS_HOME          state directory for the embedded warehouse and Dagster (default: .warehouse)
+  LEAD_ANALYTICS_TIMEZONE      reporting time zone (default: America/Chicago)
+"""
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line."""
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- warehouse
+
+def cmd_warehouse(args: argparse.Namespace) -> int:
+    from orchestration import warehouse
+
+    if args.action == "start":
+        info = warehouse.ensure_running()
+        print(f"warehouse ready: {info.describe()}")
+    elif args.action == "stop":
+        print(warehouse.stop())
+    elif args.action == "status":
+        print(warehouse.status())
+    elif args.action == "env":
+        info = warehouse.ensure_running()
+        for key, value in info.dbt_env().items():
+            print(f"export {key}={_shell_quote(value)}")
+        print(f"export LEAD_ANALYTICS_TIMEZONE={_shell_quote(settings.reporting_timezone())}")
+    elif args.action == "url":
+        print(warehouse.ensure_running().conninfo())
+    return 0
+
+
+def _shell_quote(value: str) -> str:
+    import shlex
+
+    return shlex.quote(value)
+
+
+# ----------------------------------------------------------------------------- generate / load
+
+def _landing(args: argparse.Namespace) -> Path:
+    path = Path(args.landing).resolve() if getattr(args, "landing", None) else settings.landing_dir()
+    os.environ["LEAD_ANALYTICS_LANDING_DIR"] = str(path)
+    return path
+
+
+def _generator_config(args: argparse.Namespace):
+    from orchestration.generator import GeneratorConfig
+
+    end = date.fromisoformat(args.end_date) if args.end_date else None
+    return GeneratorConfig(seed=args.seed, months=args.months, organizations=args.organizations,
+                           volume=args.volume, malformed_share=args.malformed_share, end_date=end)
+
+
+def _generate(landing: Path, args: argparse.Namespace, force: bool) -> None:
+    from dataclasses import asdict
+
+    from orchestration.generator import generate
+
+    cfg = _generator_config(args)
+    wanted = {k: (str(v) if isinstance(v, date) else v) for k, v in asdict(cfg).items()}
+    manifest = landing / "_manifest.json"
+    if not force and manifest.exists() and wanted.get("end_date") is not None:
+        try:
+            previous = json.loads(manifest.read_text()).get("config", {})
+        except ValueError:
+            previous = {}
+        if all(previous.get(k) == v for k, v in wanted.items()):
+            _say(f"landing files in {landing} already match this configuration; not regenerating")
+            return
+    landing.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    totals = {"rows": 0}
+
+    def progress(table: str, rows: int) -> None:
+        totals["rows"] += rows
+        _say(f"  generated {table:<40} {rows:>9,} rows  (total {totals['rows']:,})")
+
+    _say(f"generating synthetic data into {landing} ({cfg.months} months, {cfg.organizations} organizations, "
+         f"volume {cfg.volume}, seed {cfg.seed})")
+    result = generate(landing, cfg, progress=progress)
+    seconds = time.perf_counter() - started
+    total = sum(result.rows_by_table.values())
+    _say(f"generated {total:,} rows in {len(result.files)} files, {len(result.malformed)} deliberately malformed, "
+         f"in {seconds:.1f}s ({total / max(seconds, 1e-9):,.0f} rows/s)")
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    landing = _landing(args)
+    if args.end_date is None:
+        args.end_date = date.today().isoformat()
+    _generate(landing, args, force=True)
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from orchestration import contracts, loaders, warehouse
+
+    landing = _landing(args)
+    if not landing.is_dir():
+        raise UserError(f"landing directory {landing} does not exist (run `lead-analytics generate` first)")
+    selected = [c for c in contracts.all_contracts() if not args.table or c.key in args.table]
+    unknown = set(args.table or []) - {c.key for c in contracts.all_contracts()}
+    if unknown:
+        raise UserError(f"unknown table(s) {', '.join(sorted(unknown))}; tables look like bison__email_events")
+    info = warehouse.ensure_running()
+    started = time.perf_counter()
+    rows = rejected = 0
+    errors: list[str] = []
+    with warehouse.connect(info) as conn:
+        loaders.ensure_schemas(conn)
+        for contract in selected:
+            result = loaders.load_table(conn, contract, landing)
+            rows += result.total("rows_in_file")
+            rejected += result.total("rejected")
+            errors += result.errors
+            _say(f"  {contract.key:<40} {result.loaded_files:>3} files loaded, {result.skipped_files:>3} skipped, "
+                 f"{result.total('inserted'):>9,} inserted, {result.total('updated'):>7,} updated, "
+                 f"{result.total('rejected'):>5,} rejected")
+    seconds = time.perf_counter() - started
+    _say(f"loaded {rows:,} rows ({rejected:,} rejected) in {seconds:.1f}s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
+    for err in errors:
+        _say(f"error: {err}")
+    return 1 if errors else 0
+
+
+# ----------------------------------------------------------------------------- run / demo
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from orchestration import pipeline, warehouse
+
+    _landing(args)
+    started = time.perf_counter()
+    info = warehouse.ensure_running()
+    _say(f"warehouse: {info.describe()}")
+    result = pipeline.run_full_pipeline(pipeline.stderr)
+    print(pipeline.format_summary(pipeline.summarise(info), result, time.perf_counter() - started))
+    return 0 if result.success else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from orchestration import pipeline, warehouse
+
+    started = time.perf_counter()
+    landing = _landing(args)
+    if args.end_date is None:
+        args.end_date = date.today().isoformat()
+    info = warehouse.ensure_running()
+    _say(f"warehouse: {info.describe()}")
+    _generate(landing, args, force=False)
+    result = pipeline.run_full_pipeline(pipeline.stderr)
+    summary = pipeline.summarise(info)
+    print(pipeline.format_summary(summary, result, time.perf_counter() - started))
+    return 0 if result.success else 1
+
+
+# ----------------------------------------------------------------------------- dbt / ui
+
+def cmd_dbt(args: argparse.Namespace) -> int:
+    from orchestration import warehouse
+    from orchestration.assets.dbt import dbt_env, dbt_executable
+
+    info = warehouse.ensure_running()
+    dbt_args = [a for a in args.dbt_args if a != "--"]
+    cmd = [dbt_executable(), *dbt_args, "--project-dir", str(settings.DBT_PROJECT_DIR),
+           "--profiles-dir", str(settings.DBT_PROJECT_DIR)]
+    return subprocess.call(cmd, env=dbt_env(info), cwd=settings.DBT_PROJECT_DIR)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from orchestration import pipeline, warehouse
+
+    _landing(args)
+    info = warehouse.ensure_running()
+    env = dict(os.environ, DAGSTER_HOME=pipeline.dagster_home())
+    from orchestration.assets.dbt import ensure_manifest
+
+    ensure_manifest()
+    dagster = Path(sys.executable).parent / "dagster"
+    _say(f"warehouse: {info.describe()}")
+    _say(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)")
+    return subprocess.call([str(dagster), "dev", "-h", "127.0.0.1", "-p", str(args.port),
+                            "-m", "orchestration.definitions"], env=env, cwd=settings.PROJECT_ROOT)
+
+
+# ----------------------------------------------------------------------------- parser
+
+def _add_generator_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives identical files (default 42)")
+    p.add_argument("--months", type=int, default=24, help="months of history (default 24)")
+    p.add_argument("--organizations", type=int, default=10, help="client organizations/workspaces (default 10)")
+    p.add_argument("--volume", type=float, default=1.0, help="event volume multiplier (default 1.0 ≈ 1M+ rows)")
+    p.add_argument("--malformed-share", type=float, default=0.002,
+                   help="share of deliberately malformed rows per file (default 0.002; 0 disables)")
+    p.add_argument("--end-date", help="last day of generated data, YYYY-MM-DD (default today)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lead-analytics",
+        description="Lead Analytics warehouse: synthetic vendor data, raw loads, dbt models, Dagster.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("warehouse", help="start, stop or inspect the warehouse",
+                       description="Manage the warehouse: the embedded PostgreSQL (default) or the external one "
+                                   "configured by LEAD_ANALYTICS_DATABASE_URL / PGHOST.")
+    p.add_argument("action", choices=["start", "stop", "status", "env", "url"],
+                   help="start | stop | status | env (shell exports for dbt) | url (libpq connection string)")
+    p.set_defaults(func=cmd_warehouse)
+
+    p = sub.add_parser("generate", help="write synthetic vendor exports into the landing directory",
+                       description="Write deterministic synthetic exports for all five sources (CSV or JSON lines, "
+                                   "as each vendor exports them), including a share of malformed rows.")
+    p.add_argument("--landing", help="landing directory (default: LEAD_ANALYTICS_LANDING_DIR or data/landing)")
+    _add_generator_options(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("load", help="load new landing files into the raw schemas",
+                       description="Load every landing file not loaded before (idempotent), rejecting bad rows "
+                                   "into raw_audit.rejected_rows.")
+    p.add_argument("--landing", help="landing directory")
+    p.add_argument("--table", action="append", help="only this table, e.g. bison__email_events (repeatable)")
+    p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("run", help="run the full Dagster job: load, dbt build, checks",
+                       description="Materialise every asset in this process and print a summary.")
+    p.add_argument("--landing", help="landing directory")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="the whole thing: warehouse, synthetic data, pipeline, summary",
+                       description="Start the warehouse, generate synthetic data (skipped when the landing files "
+                                   "already match), run the full pipeline and print a summary. Idempotent.")
+    p.add_argument("--landing", help="landing directory")
+    _add_generator_options(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("dbt", help="run dbt against the configured warehouse",
+                       description="Run dbt with the connection settings of the configured warehouse, "
+                                   "e.g. `lead-analytics dbt -- build --select staging`.")
+    p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="arguments passed to dbt")
+    p.set_defaults(func=cmd_dbt)
+
+    p = sub.add_parser("ui", help="serve the Dagster UI on 127.0.0.1",
+                       description="Start `dagster dev` on 127.0.0.1 with the project's definitions.")
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--landing", help="landing directory")
+    p.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from orchestration.warehouse import WarehouseError
+
+    try:
+        return args.func(args)
+    except (UserError, WarehouseError) as exc:
+        print(f"lead-analytics: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lead-analytics: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

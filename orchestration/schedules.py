@@ -1,0 +1,16 @@
+"""Schedules. Bison and the other vendors sync hourly (seed 004), so the pipeline runs hourly;
+the schedule ships stopped and is switched on in the Dagster UI."""
+from __future__ import annotations
+
+from dagster import DefaultScheduleStatus, ScheduleDefinition
+
+from orchestration import settings
+from orchestration.jobs import full_pipeline_job
+
+hourly_pipeline = ScheduleDefinition(
+    name="hourly_full_pipeline",
+    job=full_pipeline_job,
+    cron_schedule="15 * * * *",
+    execution_timezone=settings.reporting_timezone(),
+    default_status=DefaultScheduleStatus.STOPPED,
+)

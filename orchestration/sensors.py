@@ -1,0 +1,36 @@
+"""A sensor that starts the pipeline when new or changed files land.
+
+Its cursor maps each landing file to "size:mtime"; a file not seen before, or seen with another
+size or mtime, triggers one run (the loader itself skips files whose content it already holds).
+"""
+from __future__ import annotations
+
+import json
+
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
+
+from orchestration import contracts, loaders, settings
+from orchestration.jobs import full_pipeline_job
+
+
+def _landing_state() -> dict[str, str]:
+    root = settings.landing_dir()
+    state = {}
+    for contract in contracts.all_contracts():
+        for path in loaders.landing_files(contract, root):
+            stat = path.stat()
+            state[path.relative_to(root).as_posix()] = f"{stat.st_size}:{stat.st_mtime_ns}"
+    return state
+
+
+@sensor(job=full_pipeline_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED,
+        description="Runs the full pipeline when files land or change in the landing directory.")
+def new_landing_files(context: SensorEvaluationContext):
+    previous = json.loads(context.cursor) if context.cursor else {}
+    current = _landing_state()
+    changed = sorted(p for p, sig in current.items() if previous.get(p) != sig)
+    if not changed:
+        return SkipReason(f"no new files among {len(current)} in {settings.landing_dir()}")
+    context.update_cursor(json.dumps(current))
+    return RunRequest(run_key=json.dumps(changed)[:200] + str(hash(tuple(changed))),
+                      tags={"new_files": str(len(changed))})
