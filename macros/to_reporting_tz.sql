@@ -4,3 +4,9 @@
 {% macro to_reporting_tz(column) -%}
     ({{ column }} at time zone '{{ var("reporting_timezone") }}')
 {%- endmacro %}
+
+{#- The inverse: a local wall-clock timestamp (without time zone) in the reporting time zone,
+    as the UTC instant (timestamptz) it denotes. -#}
+{% macro to_reporting_tz_inverse(local_timestamp) -%}
+    (({{ local_timestamp }}) at time zone '{{ var("reporting_timezone") }}')
+{%- endmacro %}

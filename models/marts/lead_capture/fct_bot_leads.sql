@@ -1,0 +1,37 @@
+-- One row per bot lead captured up to the as-of moment: the table behind every lead-capture card.
+with
+
+enriched as (
+    select * from {{ ref('int_bot_leads__enriched') }}
+),
+
+final as (
+    select
+        lead_id,
+        source,
+        bot_type,
+        service_needed,
+        status,
+        region,
+        region_label,
+        confidence_score,
+        confidence_band,
+        confidence_band = 'high' as is_high_confidence,
+        confidence_band = 'low' as is_low_confidence,
+        is_converted,
+        is_repeat_lead,
+        repeat_matched_on,
+        email_normalized,
+        phone_normalized,
+        created_at,
+        created_at_local,
+        created_date,
+        created_hour,
+        created_day_of_week,
+        created_day_name,
+        updated_at
+    from enriched
+    where created_at <= {{ as_of_timestamp() }}
+)
+
+select * from final

@@ -1,0 +1,128 @@
+"""Lead-capture KPIs (seed 000) on a hand-built fixture, through the real loader and dbt.
+
+The fixture (tests/fixtures/bot_leads/) holds 21 bot leads chosen for edge cases: rolling-week and
+month boundaries one second apart in America/Chicago, the 2025-03-09 daylight-saving change, the same
+contact written differently (e-mail case and spaces, phone punctuation and +1), confidence exactly
+0.5 and 0.8, blank regions, a lead one second after the as-of moment, a malformed row, and a lead
+whose status changes in a later file. Every expected value below was worked out by hand from those
+rows (as of 2025-03-31 17:00 UTC = 12:00 CDT, a Monday); none is read back from the SQL under test.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from orchestration import contracts, loaders, settings, warehouse
+from orchestration.assets.dbt import dbt_env, dbt_executable
+
+FIXTURE = Path(__file__).parent / "fixtures" / "bot_leads"
+AS_OF = "2025-03-31T17:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def kpi_db(warehouse_info, tmp_path_factory):
+    name = f"kpi_{uuid.uuid4().hex[:8]}"
+    admin = replace(warehouse_info, dbname="postgres")
+    with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    info = replace(warehouse_info, dbname=name)
+
+    landing = tmp_path_factory.mktemp("landing")
+    shutil.copytree(FIXTURE, landing / "bot_leads" / "leads")
+    with warehouse.connect(info) as conn:
+        loaders.ensure_schemas(conn)
+        result = loaders.load_table(conn, contracts.get("bot_leads", "leads"), landing)
+    assert result.errors == []
+
+    env = dbt_env(info)
+    env.update(LEAD_ANALYTICS_AS_OF=AS_OF, LEAD_ANALYTICS_TIMEZONE="America/Chicago")
+    proc = subprocess.run(
+        [dbt_executable(), "build", "--select", "+rpt_bot_leads__kpis", "+fct_bot_leads",
+         "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
+         "--target-path", str(tmp_path_factory.mktemp("dbt_target"))],
+        env=env, capture_output=True, text=True, cwd=settings.DBT_PROJECT_DIR)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    yield info
+    with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def query(info, sql: str, *params):
+    with warehouse.connect(info) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def test_malformed_fixture_row_is_rejected_not_counted(kpi_db):
+    assert query(kpi_db, "select line_number, reason from raw_audit.rejected_rows") == [
+        (17, "invalid numeric in confidence_score: 'high'")]
+
+
+def test_kpi_row_matches_hand_computed_values(kpi_db):
+    (row,) = query(kpi_db, """
+        select total_leads, leads_today, leads_this_week, leads_previous_week, week_growth_rate,
+               leads_this_month, leads_previous_month_to_date, month_growth_rate, avg_leads_per_hour_today,
+               avg_confidence_score, high_confidence_leads, low_confidence_leads, new_leads, in_progress_leads,
+               converted_leads, dropped_leads, repeat_leads, top_lead_source, top_3_lead_sources,
+               top_service_requested, as_of_date::text
+        from marts.rpt_bot_leads__kpis""")
+    assert row == (
+        19,                 # L01-L17, L19, L20: L18 is one second after as-of, L21 was rejected
+        5,                  # today (31 Mar local): L01, L02, L03 (00:30 CDT), L17 (exactly as-of), L20
+        8,                  # 25-31 Mar: today's 5 + L04 (23:59 on the 30th), L05 (00:00 on the 25th), L19
+        2,                  # 18-24 Mar: L06 (23:59:59 on the 24th), L07 (00:00 on the 18th)
+        Decimal("3.0000"),  # (8 - 2) / 2
+        14,                 # 1-31 Mar: the week's 8 + L06, L07, L08, L09, L10 (DST day), L11 (00:00 on the 1st)
+        2,                  # 1-28 Feb: L12 (23:59 on the 28th), L13 (00:00 on the 1st); L14 is 31 Jan locally
+        Decimal("6.0000"),  # (14 - 2) / 2
+        Decimal("0.3846"),  # 5 leads / 13 hours begun (12:00 local)
+        Decimal("0.6724"),  # 11.43 / 17 scored leads (L05 and L17 have no score)
+        8,                  # >= 0.8: L01, L02 (0.8), L06, L09, L12, L14, L15 (0.8), L19 (0.8)
+        4,                  # < 0.5: L04 (0.49), L07, L11, L13; L03 and L16 (0.5) are not low
+        6, 4, 6, 3,         # new / in progress / converted (L07 converted in the April file) / dropped
+        3,                  # repeats: L01 (e-mail of L02), L03 (phone of L04), L17 (e-mail of L16)
+        "Website", "Website, Ads, Social", "AllyChat", "2025-03-31",
+    )
+
+
+def test_breakdowns_match_hand_computed_values(kpi_db):
+    by_source = query(kpi_db, """
+        select source, count(*), round(avg(is_converted::int), 4) from marts.fct_bot_leads group by 1 order by 1""")
+    assert by_source == [("Ads", 5, Decimal("0.2000")), ("Social", 4, Decimal("0.5000")),
+                         ("Website", 7, Decimal("0.4286")), ("WhatsApp", 3, Decimal("0.0000"))]
+    assert query(kpi_db, "select bot_type, count(*) from marts.fct_bot_leads group by 1 order by 1") == [
+        ("chat", 13), ("voice", 6)]
+    assert query(kpi_db, "select service_needed, count(*) from marts.fct_bot_leads group by 1 order by 1") == [
+        ("AllyBundle", 3), ("AllyChat", 11), ("AllyVoice", 5)]
+    assert query(kpi_db, "select region_label, count(*) from marts.fct_bot_leads group by 1 order by 1") == [
+        ("Midwest", 4), ("Northeast", 2), ("South", 4), ("Unknown", 5), ("West", 4)]
+    assert query(kpi_db, """select created_day_of_week, created_day_name, count(*) from marts.fct_bot_leads
+                            group by 1, 2 order by 1""") == [
+        (1, "Monday", 7), (2, "Tuesday", 2), (3, "Wednesday", 1), (5, "Friday", 4), (6, "Saturday", 2),
+        (7, "Sunday", 3)]
+    assert query(kpi_db, """select created_hour, count(*) from marts.fct_bot_leads
+                            where created_date = '2025-03-31' group by 1 order by 1""") == [
+        (0, 1), (8, 1), (10, 1), (11, 1), (12, 1)]
+    assert query(kpi_db, """select lead_id, repeat_matched_on from marts.fct_bot_leads
+                            where is_repeat_lead order by 1""") == [
+        ("L01", "email"), ("L03", "phone"), ("L17", "email")]
+    assert query(kpi_db, """select lead_id, created_date::text, created_hour from marts.fct_bot_leads
+                            where lead_id in ('L09', 'L10') order by 1""") == [
+        ("L09", "2025-03-09", 1), ("L10", "2025-03-09", 3)]
+
+
+def test_snapshot_sums_to_the_kpi_row_for_any_filter(kpi_db):
+    # Filtered like the dashboard (source = Website): hand-counted from the fixture.
+    (row,) = query(kpi_db, """
+        select sum(total_leads), sum(leads_today), sum(leads_this_week), sum(high_confidence_leads),
+               sum(low_confidence_leads), sum(repeat_leads)
+        from marts.rpt_bot_leads__snapshot where source = 'Website'""")
+    # Website: L01 L02 L09 L10 L11 L16 L17; today L01 L02 L17; week the same 3; high L01 L02 L09; low L11;
+    # repeats L01 L17
+    assert row == (7, 3, 3, 3, 1, 2)
