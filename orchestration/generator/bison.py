@@ -1,0 +1,219 @@
+"""Bison (cold e-mail outreach, seed 004): workspaces with a pipeline renewal day, campaigns
+(track_opens on or off), uploaded leads, webhook e-mail events consistent per lead (sent before
+opened before replied; opens only when the campaign tracks them; is_interested on
+CONTACT_INTERESTED), the pipeline_stats_cache and monthly client_costs per workspace.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from orchestration.generator.core import (DAY, HOUR, MINUTE, TableData, format_emails, make_people, month_index,
+                                          obj, rng_for, utc_epoch, versioned)
+
+if TYPE_CHECKING:
+    from orchestration.generator.runner import Context
+
+CLIENTS = ["Acme Roofing", "Brightline Dental", "Cobalt Logistics", "Delta HVAC", "Evergreen Solar",
+           "Fulcrum Legal", "Granite Insurance", "Harbor Staffing", "Ironwood Realty", "Juniper Health",
+           "Keystone Plumbing", "Lumen IT"]
+
+
+def _month_start(m: int) -> int:
+    return utc_epoch(1970 + m // 12, m % 12 + 1, 1)
+
+
+def build(ctx: "Context") -> dict[str, TableData]:
+    rng = rng_for(ctx.seed, "bison")
+    clock, start, end = ctx.clock, ctx.start, ctx.end
+    n_ws = ctx.organizations
+
+    # ---------------------------------------------------------------- workspaces
+    late = rng.random(n_ws) < 0.3
+    late[0] = False
+    lo = start + np.where(late, (rng.random(n_ws) * 0.6 * (end - start)).astype(np.int64), 0)
+    ws_created = np.sort(clock.sample(rng, n_ws, "business", lo=lo, hi=lo + 10 * DAY))
+    ws_ids = np.arange(n_ws, dtype=np.int64) * 7 + 1001
+    ws_names = obj([CLIENTS[i % len(CLIENTS)] + ("" if i < len(CLIENTS) else f" {i // len(CLIENTS) + 1}")
+                    for i in range(n_ws)])
+    renewal = rng.integers(1, 29, n_ws)
+    ws_first = {"id": ws_ids, "name": ws_names, "pipeline_renewal_day": renewal, "created_at": ws_created}
+    ws_changed_at = clock.sample(rng, n_ws, "business", lo=ws_created + 60 * DAY)
+    ws_changed = (rng.random(n_ws) < 0.3) & (ws_created + 60 * DAY < end)
+    workspaces = versioned(ws_first, ws_created, dict(ws_first, name=obj([f"{n} LLC" for n in ws_names])),
+                           ws_changed_at, ws_changed)
+    size = rng.lognormal(0, 0.4, n_ws)
+    size /= size.mean()
+
+    # ---------------------------------------------------------------- campaigns
+    n_camp_per = np.maximum(2, np.round(size * rng.uniform(4, 9, n_ws) * max(0.25, (end - start) / (730 * DAY)))
+                            ).astype(np.int64)
+    c_ws = np.repeat(np.arange(n_ws), n_camp_per)
+    n_c = len(c_ws)
+    c_created = clock.sample(rng, n_c, "business", lo=ws_created[c_ws], hi=end - 3 * DAY)
+    order = np.argsort(c_created, kind="stable")
+    c_ws, c_created = c_ws[order], c_created[order]
+    c_ids = np.arange(n_c, dtype=np.int64) * 3 + 50_001
+    track = rng.random(n_c) < 0.65
+    c_life = rng.uniform(30, 120, n_c) * DAY
+    c_done_at = c_created + c_life.astype(np.int64)
+    c_done = c_done_at < end
+    c_status = np.where(rng.random(n_c) < 0.08, "paused", "active").astype(object)
+    c_first = {"id": c_ids, "workspace_id": ws_ids[c_ws],
+               "name": obj([f"{ws_names[w]} - Outreach {k + 1}" for w, k in
+                            zip(c_ws.tolist(), (np.arange(n_c) % 97).tolist())]),
+               "status": obj(["draft"] * n_c), "track_opens": track, "created_at": c_created}
+    launched = c_created + rng.integers(HOUR, 3 * DAY, n_c)
+    c_final_status = np.where(c_done, "completed", c_status).astype(object)
+    c_final_ts = np.where(c_done, c_done_at, np.minimum(launched, end - 1))
+    campaigns = versioned(c_first, c_created, dict(c_first, status=c_final_status), c_final_ts,
+                          np.ones(n_c, bool))
+    c_launch = np.minimum(launched, end - 1)
+
+    # ---------------------------------------------------------------- leads (uploads)
+    ws_active = (end - ws_created) / (end - start)
+    per_camp = rng.poisson(ctx.scaled(4500) * size[c_ws] * ws_active[c_ws] / n_camp_per[c_ws])
+    l_camp = np.repeat(np.arange(n_c), per_camp)
+    n_l = len(l_camp)
+    l_created = clock.sample(rng, n_l, "business", lo=c_created[l_camp],
+                             hi=np.minimum(c_launch[l_camp] + 20 * DAY, c_done_at[l_camp]))
+    order = np.argsort(l_created, kind="stable")
+    l_camp, l_created = l_camp[order], l_created[order]
+    l_ids = np.arange(n_l, dtype=np.int64) + 700_001
+    people = make_people(rng, n_l, "b2b")
+    l_email = format_emails(rng, people.emails, 0.05)
+    l_ws = c_ws[l_camp]
+
+    # ---------------------------------------------------------------- e-mail events, per lead
+    n_steps = rng.choice([1, 2, 3], size=n_l, p=[0.2, 0.35, 0.45])
+    first_lo = np.maximum(l_created + 10 * MINUTE, c_launch[l_camp])
+    first_sent = clock.sample(rng, n_l, "business", lo=first_lo, hi=first_lo + 2 * DAY)
+    bounced = rng.random(n_l) < 0.035
+    replied = ~bounced & (rng.random(n_l) < 0.085)
+    interested = replied & (rng.random(n_l) < 0.38)
+    unsub = ~bounced & ~replied & (rng.random(n_l) < 0.02)
+    n_steps = np.where(bounced | replied, 1, n_steps)
+    ev_lead, ev_type, ev_ts, ev_sched, ev_int = [], [], [], [], []
+    sched_base = 9_000_001
+    step_lead = np.repeat(np.arange(n_l), n_steps)
+    step_k = np.arange(len(step_lead)) - np.searchsorted(step_lead, step_lead)
+    step_lo = first_sent[step_lead] + step_k * 2 * DAY
+    step_ts = np.where(step_k == 0, first_sent[step_lead],
+                       clock.sample(rng, len(step_lead), "business", lo=step_lo, hi=step_lo + 3 * DAY))
+    step_sched = np.arange(len(step_lead), dtype=np.int64) * 2 + sched_base
+    ok = step_ts < end
+    step_lead, step_ts, step_sched = step_lead[ok], step_ts[ok], step_sched[ok]
+    n_s = len(step_lead)
+
+    def add(leads: np.ndarray, kind: str, ts: np.ndarray, sched: np.ndarray, interest) -> None:
+        keep = ts < end
+        ev_lead.append(leads[keep])
+        ev_type.append(np.full(int(keep.sum()), kind, dtype=object))
+        ev_ts.append(ts[keep])
+        ev_sched.append(sched[keep])
+        ev_int.append(np.full(int(keep.sum()), interest, dtype=object))
+
+    add(step_lead, "EMAIL_SENT", step_ts, step_sched, None)
+    tracked = track[l_camp[step_lead]]
+    opened = tracked & (rng.random(n_s) < np.where(replied[step_lead], 0.9, 0.42)) & ~bounced[step_lead]
+    open_ts = clock.sample(rng, n_s, "business", lo=step_ts + 30,
+                           hi=step_ts + rng.lognormal(np.log(8 * HOUR), 1.0, n_s).astype(np.int64) + HOUR)
+    add(step_lead[opened], "EMAIL_OPENED", open_ts[opened], step_sched[opened], None)
+    reopen = opened & (rng.random(n_s) < 0.3)
+    add(step_lead[reopen], "EMAIL_OPENED", open_ts[reopen] + rng.integers(HOUR, 3 * DAY, int(reopen.sum())),
+        step_sched[reopen], None)
+    first_step = np.r_[True, step_lead[1:] != step_lead[:-1]]
+    fs = first_step & bounced[step_lead]
+    add(step_lead[fs], "EMAIL_BOUNCED", step_ts[fs] + rng.integers(5, 10 * MINUTE, int(fs.sum())), step_sched[fs], None)
+    rp = first_step & replied[step_lead]
+    reply_lo = np.maximum(open_ts, step_ts) + 60
+    reply_ts = clock.sample(rng, n_s, "business", lo=reply_lo,
+                            hi=reply_lo + rng.lognormal(np.log(12 * HOUR), 1.0, n_s).astype(np.int64) + HOUR)
+    add(step_lead[rp], "CONTACT_REPLIED", reply_ts[rp], step_sched[rp], False)
+    ip = rp & interested[step_lead]
+    int_ts = reply_ts + rng.integers(10 * MINUTE, 2 * DAY, n_s)
+    add(step_lead[ip], "CONTACT_INTERESTED", int_ts[ip], step_sched[ip], True)
+    us = first_step & unsub[step_lead]
+    add(step_lead[us], "CONTACT_UNSUBSCRIBED", step_ts[us] + rng.integers(HOUR, 3 * DAY, int(us.sum())),
+        step_sched[us], None)
+    e_lead = np.concatenate(ev_lead)
+    e_type = np.concatenate(ev_type)
+    e_ts = np.concatenate(ev_ts)
+    e_sched = np.concatenate(ev_sched)
+    e_int = np.concatenate(ev_int)
+    order = np.argsort(e_ts, kind="stable")
+    e_lead, e_type, e_ts, e_sched, e_int = e_lead[order], e_type[order], e_ts[order], e_sched[order], e_int[order]
+    n_e = len(e_lead)
+    mailboxes = obj([f"outreach{k}@{ws_names[w].split()[0].lower()}-mail.com" for w, k in
+                     zip(c_ws.tolist(), (np.arange(n_c) % 4 + 1).tolist())])
+    email_events = TableData({
+        "id": obj([f"evt_{i:08d}" for i in range(1, n_e + 1)]), "event_type": e_type,
+        "workspace_id": ws_ids[l_ws[e_lead]], "campaign_id": c_ids[l_camp[e_lead]], "lead_id": l_ids[e_lead],
+        "scheduled_email_id": e_sched, "sender_email": mailboxes[l_camp[e_lead]], "is_interested": e_int,
+        "occurred_at": e_ts}, e_ts)
+
+    # lead status follows its events
+    final_status = np.full(n_l, "active", dtype=object)
+    status_ts = l_created.copy()
+    for kind, status in (("EMAIL_BOUNCED", "bounced"), ("CONTACT_UNSUBSCRIBED", "unsubscribed"),
+                         ("CONTACT_REPLIED", "replied"), ("CONTACT_INTERESTED", "interested")):
+        sel = e_type == kind
+        final_status[e_lead[sel]] = status
+        status_ts[e_lead[sel]] = e_ts[sel]
+    l_first = {"id": l_ids, "workspace_id": ws_ids[l_ws], "campaign_id": c_ids[l_camp], "email": l_email,
+               "status": obj(["active"] * n_l), "created_at": l_created}
+    leads = versioned(l_first, l_created, dict(l_first, status=final_status), status_ts, final_status != "active")
+
+    # ---------------------------------------------------------------- pipeline_stats_cache
+    rows_ws, rows_month, rows_up, rows_ts = [], [], [], []
+    first_m, last_m = int(month_index(np.array([start]))[0]) - 1, int(month_index(np.array([end - 1]))[0])
+    for w in range(n_ws):
+        day = int(renewal[w])
+        lw = l_created[l_ws == w]
+        for m in range(first_m, last_m + 1):
+            p_start = _month_start(m) + (day - 1) * DAY
+            p_end = _month_start(m + 1) + (day - 1) * DAY
+            if p_end <= ws_created[w] or p_start >= end:
+                continue
+            mid = min(_month_start(m + 1) - HOUR, end - 1)  # snapshot at the end of the first calendar month
+            if mid > p_start and mid > ws_created[w] and mid < p_end:
+                rows_ws.append(w)
+                rows_month.append(p_start // DAY)
+                rows_up.append(int(((lw >= p_start) & (lw < mid)).sum()))
+                rows_ts.append(mid)
+            final = min(p_end + HOUR, end - 1)
+            rows_ws.append(w)
+            rows_month.append(p_start // DAY)
+            rows_up.append(int(((lw >= p_start) & (lw < min(p_end, final))).sum()))
+            rows_ts.append(final)
+    ps_ts = np.array(rows_ts, np.int64)
+    ps_ws = np.array(rows_ws, np.int64)
+    # a monthly export holds the latest refresh of the month only
+    keys = ps_ws * 100_000 + np.array(rows_month, np.int64)
+    fm = month_index(ps_ts)
+    last_in_month = np.r_[(keys[1:] != keys[:-1]) | (fm[1:] != fm[:-1]), True]
+    pipeline_stats = TableData({"workspace_id": ws_ids[ps_ws][last_in_month],
+                                "pipeline_month": np.array(rows_month, np.int64)[last_in_month],
+                                "uploaded": np.array(rows_up, np.int64)[last_in_month],
+                                "updated_at": ps_ts[last_in_month]}, ps_ts[last_in_month])
+
+    # ---------------------------------------------------------------- client_costs
+    cc_ws, cc_month, cc_ts = [], [], []
+    for w in range(n_ws):
+        for m in range(int(month_index(ws_created[w:w + 1])[0]), last_m + 1):
+            cc_ws.append(w)
+            cc_month.append(_month_start(m) // DAY)
+            cc_ts.append(min(_month_start(m) + int(rng.integers(1, 5)) * DAY + 10 * HOUR, end - 1))
+    cc_ws_a = np.array(cc_ws, np.int64)
+    n_cc = len(cc_ws_a)
+    mailbox_cost = np.round(size[cc_ws_a] * rng.uniform(120, 260, n_cc), 2)
+    revenue = np.round(size[cc_ws_a] * rng.uniform(2500, 6000, n_cc) / 50) * 50
+    revenue[rng.random(n_cc) < 0.04] = np.nan
+    client_costs = TableData({"workspace_id": ws_ids[cc_ws_a], "month": np.array(cc_month, np.int64),
+                              "email_account_costs": mailbox_cost,
+                              "labor_costs": np.round(size[cc_ws_a] * rng.uniform(300, 1200, n_cc), 2),
+                              "other_costs": np.round(rng.uniform(0, 150, n_cc), 2), "client_revenue": revenue,
+                              "updated_at": np.array(cc_ts, np.int64)}, np.array(cc_ts, np.int64))
+    return {"workspaces": workspaces, "campaigns": campaigns, "leads": leads, "pipeline_stats_cache": pipeline_stats,
+            "email_events": email_events, "client_costs": client_costs}

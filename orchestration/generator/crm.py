@@ -1,0 +1,220 @@
+"""Lead-automation CRM (seed 001): agents, leads with hot/warm/cold scores (23/51/26%) and source mix,
+the status funnel lead -> contacted -> qualified -> appointment -> won (hot leads convert most),
+status history, activities (automated first response within a minute), appointments, deals with
+attribution types, the 6-step workflow events with per-step success rates, and monthly system costs.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from orchestration.generator.core import (DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails, format_phones,
+                                          make_people, month_index, null_where, obj, pick, prefixed_ids,
+                                          repeat_people, rng_for, utc_epoch, versioned)
+
+if TYPE_CHECKING:
+    from orchestration.generator.runner import Context
+
+AGENT_NAMES = ["Sarah Miller", "Mike Rossi", "Lisa Kim", "David Lee", "Anna Novak", "Tom Becker", "Rosa Diaz",
+               "Ken Adams", "Jill Parker", "Omar Haddad", "Grace Liu", "Ben Carter"]
+STEPS = ["web_form", "first_response", "enrichment", "scoring", "routing", "nurture"]
+STEP_SUCCESS = [0.998, 0.987, 0.873, 0.921, 0.948, 0.962]
+STEP_COMPONENT = ["webhook_receiver", "sms_gateway", "apollo_enrichment", "crm_sync", "crm_sync", "email_service"]
+COMPONENT_LATENCY_MS = {"webhook_receiver": 127, "apollo_enrichment": 2300, "sms_gateway": 890,
+                        "email_service": 4200, "crm_sync": 1800}
+
+
+def build(ctx: "Context") -> dict[str, TableData]:
+    rng = rng_for(ctx.seed, "crm")
+    clock, start, end = ctx.clock, ctx.start, ctx.end
+
+    # ---------------------------------------------------------------- agents
+    n_ag = 10
+    hired = (start // DAY) - rng.integers(30, 900, n_ag)
+    hired[-2:] = (start + rng.integers(90, 400, 2) * DAY) // DAY
+    ag_first_ts = np.maximum(hired * DAY + 9 * HOUR, start + 9 * HOUR)
+    ag_ids = prefixed_ids("AG-", n_ag, width=3)
+    rate = np.round(rng.uniform(28, 55, n_ag), 2)
+    ag_first = {"agent_id": ag_ids, "name": obj(AGENT_NAMES[:n_ag]),
+                "team": pick(rng, ["Inbound", "Outbound", "Referrals"], [50, 35, 15], n_ag),
+                "hourly_rate": rate, "active": np.ones(n_ag, bool), "hired_at": hired}
+    ag_change_at = clock.sample(rng, n_ag, "business", lo=ag_first_ts + 60 * DAY)
+    ag_changed = (rng.random(n_ag) < 0.4) & (ag_first_ts + 60 * DAY < end)
+    ag_active2 = ~(np.arange(n_ag) == 3)
+    agents = versioned(ag_first, ag_first_ts, dict(ag_first, hourly_rate=np.round(rate * 1.05, 2), active=ag_active2),
+                       ag_change_at, ag_changed | ~ag_active2 & (ag_first_ts + 60 * DAY < end))
+    employed = np.flatnonzero(ag_active2)
+
+    # ---------------------------------------------------------------- leads
+    n = ctx.scaled(9_600)
+    created = np.sort(clock.sample(rng, n, "business"))
+    ids = prefixed_ids("L-", n)
+    source = pick(rng, ["Website Forms", "Social Media", "Referrals", "Paid Ads"], [42, 16, 11, 31], n)
+    band = rng.choice(3, size=n, p=[0.23, 0.51, 0.26])  # hot, warm, cold
+    score = np.where(band == 0, rng.integers(80, 101, n), np.where(band == 1, rng.integers(40, 80, n),
+                                                                   rng.integers(0, 40, n))).astype(np.int64)
+    score[rng.random(n) < 0.03] = NULL_INT
+    priority = np.where(band == 0, "high", np.where(band == 1, "normal", "low")).astype(object)
+    flip = rng.random(n) < 0.1
+    priority[flip] = pick(rng, ["high", "normal", "low"], None, int(flip.sum()))
+    agent = employed[rng.integers(0, len(employed), n)]
+    assigned = rng.random(n) < 0.92
+    pool = make_people(rng, n, "crm")
+    who = repeat_people(rng, n, pool, 0.08)
+    email = null_where(format_emails(rng, pool.emails[who], 0.25), rng.random(n) < 0.1)
+    phone = null_where(format_phones(rng, pool.phones[who]), rng.random(n) < 0.15)
+
+    # funnel: contacted 98% -> qualified -> appointment_set -> won, with hot leads converting most
+    p_qual = np.array([0.9, 0.7, 0.4])[band]
+    p_appt = np.array([0.85, 0.62, 0.45])[band]
+    p_won = np.array([0.85, 0.62, 0.44])[band]
+    contacted = rng.random(n) < 0.98
+    qualified = contacted & (rng.random(n) < p_qual)
+    appt = qualified & (rng.random(n) < p_appt)
+    won = appt & (rng.random(n) < p_won)
+    lost = ~won & (rng.random(n) < 0.85)
+    t_contact = created + rng.integers(20, 60, n)
+    t_qual = t_contact + rng.lognormal(np.log(1 * DAY), 0.7, n).astype(np.int64)
+    t_appt = t_qual + rng.lognormal(np.log(2 * DAY), 0.6, n).astype(np.int64)
+    t_close = t_appt + rng.lognormal(np.log(8 * DAY), 0.6, n).astype(np.int64)
+    stage_t = [t_contact, t_qual, t_appt, t_close]
+    stage_ok = [contacted & (t_contact < end), qualified & (t_qual < end), appt & (t_appt < end)]
+    h_lead, h_from = [np.arange(n)], [np.full(n, None, dtype=object)]
+    h_to, h_ts = [np.full(n, "new", dtype=object)], [created]
+    names = ["new", "contacted", "qualified", "appointment_set"]
+    status = np.full(n, "new", dtype=object)
+    status_ts = created.copy()
+    reached = np.ones(n, bool)
+    for k in range(3):
+        step = reached & stage_ok[k]
+        h_lead.append(np.flatnonzero(step))
+        h_from.append(np.full(int(step.sum()), names[k], dtype=object))
+        h_to.append(np.full(int(step.sum()), names[k + 1], dtype=object))
+        h_ts.append(stage_t[k][step])
+        status[step] = names[k + 1]
+        status_ts[step] = stage_t[k][step]
+        reached = step
+    won_now = reached & won & (t_close < end)
+    lost_at = status_ts + rng.lognormal(np.log(10 * DAY), 0.7, n).astype(np.int64)
+    lost_now = ~won & lost & (lost_at < end) & (status != "new")
+    lost_ts = np.where(reached & ~won, np.maximum(t_close, status_ts + HOUR), lost_at)
+    lost_now = lost_now & (lost_ts < end)
+    for mask, label, ts in ((won_now, "won", t_close), (lost_now, "lost", lost_ts)):
+        h_lead.append(np.flatnonzero(mask))
+        h_from.append(status[mask].copy())
+        h_to.append(np.full(int(mask.sum()), label, dtype=object))
+        h_ts.append(ts[mask])
+        status[mask] = label
+        status_ts[mask] = ts[mask]
+    hl = np.concatenate(h_lead)
+    hts = np.concatenate(h_ts)
+    order = np.argsort(hts, kind="stable")
+    hl, hts = hl[order], hts[order]
+    history = TableData({"history_id": prefixed_ids("H-", len(hl), width=7), "lead_id": ids[hl],
+                         "from_status": np.concatenate(h_from)[order], "to_status": np.concatenate(h_to)[order],
+                         "changed_at": hts}, hts)
+    lead_first = {"lead_id": ids, "source": source, "score": score, "status": obj(["new"] * n),
+                  "priority": priority, "assigned_agent_id": null_where(ag_ids[agent], ~assigned),
+                  "email": email, "phone": phone, "created_at": created}
+    leads = versioned(lead_first, created, dict(lead_first, status=status), status_ts, status != "new")
+
+    # ---------------------------------------------------------------- activities
+    auto = contacted & (t_contact < end)
+    a_lead = [np.flatnonzero(auto)]
+    a_ts = [t_contact[auto]]
+    a_chan = [pick(rng, ["sms", "email"], [70, 30], int(auto.sum()))]
+    a_dir = [np.full(int(auto.sum()), "outbound", dtype=object)]
+    a_auto = [np.ones(int(auto.sum()), bool)]
+    touches = rng.poisson(np.where(qualified, 3.5, 1.2))
+    t_lead = np.repeat(np.arange(n), touches)
+    t_ts = clock.sample(rng, len(t_lead), "business", lo=t_contact[t_lead] + 10 * MINUTE,
+                        hi=t_contact[t_lead] + 20 * DAY)
+    a_lead.append(t_lead)
+    a_ts.append(t_ts)
+    a_chan.append(pick(rng, ["phone", "email", "sms"], [45, 35, 20], len(t_lead)))
+    a_dir.append(pick(rng, ["outbound", "inbound"], [65, 35], len(t_lead)))
+    a_auto.append(rng.random(len(t_lead)) < 0.25)
+    al, ats = np.concatenate(a_lead), np.concatenate(a_ts)
+    keep = ats < end
+    order = np.argsort(ats[keep], kind="stable")
+    al, ats = al[keep][order], ats[keep][order]
+    aauto = np.concatenate(a_auto)[keep][order]
+    activities = TableData({"activity_id": prefixed_ids("A-", len(al), width=7), "lead_id": ids[al],
+                            "agent_id": null_where(ag_ids[agent[al]], aauto),
+                            "channel": np.concatenate(a_chan)[keep][order],
+                            "direction": np.concatenate(a_dir)[keep][order], "is_automated": aauto,
+                            "occurred_at": ats}, ats)
+
+    # ---------------------------------------------------------------- appointments
+    ap = np.flatnonzero(appt & (t_appt < end))
+    na = len(ap)
+    ap_created = t_appt[ap]
+    sched = clock.sample(rng, na, "business", lo=ap_created + 20 * HOUR, hi=ap_created + 8 * DAY)
+    sched = np.where(sched <= ap_created, ap_created + 2 * DAY, sched)
+    ap_outcome = np.where(won[ap], "completed", pick(rng, ["completed", "no_show", "cancelled"], [60, 22, 18], na))
+    ap_done_at = sched + HOUR
+    ap_changed = ap_done_at < end
+    ap_first = {"appointment_id": prefixed_ids("AP-", na), "lead_id": ids[ap], "agent_id": ag_ids[agent[ap]],
+                "status": obj(["scheduled"] * na), "scheduled_for": sched, "created_at": ap_created}
+    appointments = versioned(ap_first, ap_created, dict(ap_first, status=obj(ap_outcome)), ap_done_at, ap_changed)
+
+    # ---------------------------------------------------------------- deals (opened when the appointment completes)
+    dl = ap[(ap_outcome == "completed") & ap_changed]
+    nd = len(dl)
+    d_created = t_appt[dl] + 2 * HOUR
+    d_created = np.maximum(d_created, sched[np.searchsorted(ap, dl)] + HOUR)
+    d_close = np.maximum(t_close[dl], d_created + HOUR)
+    d_won = won[dl]
+    d_closed = d_close < end
+    base_value = np.where(source[dl] == "Referrals", 12_300, np.where(source[dl] == "Website Forms", 8_950,
+                                                                      np.where(source[dl] == "Social Media", 7_200, 6_800)))
+    value = np.round(base_value * rng.lognormal(0, 0.35, nd), 2)
+    d_status = np.where(d_won, "won", "lost").astype(object)
+    d_first = {"deal_id": prefixed_ids("D-", nd), "lead_id": ids[dl], "agent_id": ag_ids[agent[dl]],
+               "status": obj(["open"] * nd), "value": value,
+               "attribution_type": pick(rng, ["direct", "assisted", "influenced"], [62, 28, 10], nd),
+               "created_at": d_created, "closed_at": np.full(nd, NULL_INT)}
+    deals = versioned(d_first, d_created, dict(d_first, status=d_status, closed_at=d_close), d_close, d_closed)
+
+    # ---------------------------------------------------------------- workflow events (6 steps per lead)
+    w_lead = np.repeat(np.arange(n), 6)
+    w_step = np.tile(np.arange(6), n)
+    nw = len(w_lead)
+    comp = obj(STEP_COMPONENT)[w_step]
+    email_first = rng.random(nw) < 0.3
+    comp[(w_step == 1) & email_first] = "email_service"
+    success = rng.random(nw) < np.array(STEP_SUCCESS)[w_step]
+    median = np.array([COMPONENT_LATENCY_MS[c] for c in comp])
+    latency = (median * rng.lognormal(0, 0.45, nw)).astype(np.int64)
+    latency[~success] = (latency[~success] * 3)
+    latency[rng.random(nw) < 0.01] = NULL_INT
+    step_offset = np.array([0, 40, 90, 120, 150, 600])[w_step] + rng.integers(0, 20, nw)
+    w_ts = created[w_lead] + step_offset
+    err = pick(rng, ["authentication", "api_limit", "data_validation"], [20, 45, 35], nw)
+    keep = w_ts < end
+    order = np.argsort(w_ts[keep], kind="stable")
+    wl, wts = w_lead[keep][order], w_ts[keep][order]
+    workflow = TableData({"event_id": prefixed_ids("WE-", len(wl), width=8), "lead_id": ids[wl],
+                          "step": obj(STEPS)[w_step[keep][order]], "component": comp[keep][order],
+                          "status": np.where(success[keep][order], "success", "failure").astype(object),
+                          "latency_ms": latency[keep][order],
+                          "error_category": null_where(err[keep][order], success[keep][order]),
+                          "occurred_at": wts}, wts)
+
+    # ---------------------------------------------------------------- system costs
+    months = np.arange(int(month_index(np.array([start]))[0]), int(month_index(np.array([end - 1]))[0]) + 1)
+    sc_month, sc_cat, sc_amt, sc_ts = [], [], [], []
+    for m in months.tolist():
+        m_start = utc_epoch(1970 + m // 12, m % 12 + 1, 1)
+        for cat, amount in (("infrastructure", 12.0), ("api", float(np.round(rng.uniform(70, 110), 2))),
+                            ("support", 0.0)):
+            sc_month.append(m_start // DAY)
+            sc_cat.append(cat)
+            sc_amt.append(amount)
+            sc_ts.append(min(m_start + DAY + 8 * HOUR, end - 1))
+    sc_ts_a = np.array(sc_ts, np.int64)
+    system_costs = TableData({"month": np.array(sc_month, np.int64), "category": obj(sc_cat),
+                              "amount": np.array(sc_amt), "updated_at": sc_ts_a}, sc_ts_a)
+    return {"agents": agents, "leads": leads, "lead_status_history": history, "activities": activities,
+            "appointments": appointments, "deals": deals, "workflow_events": workflow, "system_costs": system_costs}

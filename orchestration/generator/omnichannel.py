@@ -1,0 +1,108 @@
+"""Omnichannel communication assistant (seed 002): invitations -> activated users (~50%) ->
+transacting users (~16% of invited), user activity peaking on weekday mornings, message blasts per
+channel and their charges (WhatsApp dominating the charged amount).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from orchestration.generator.core import (DAY, HOUR, MINUTE, NULL_INT, TableData, make_people, obj, pick,
+                                          prefixed_ids, rng_for, versioned)
+
+if TYPE_CHECKING:
+    from orchestration.generator.runner import Context
+
+COMPANIES = ["Nusantara Retail", "Garuda Logistics", "Mitra Finance", "Sinar Telecom", "Bumi Insurance",
+             "Cahaya Clinics", "Kopi Kita", "Laut Travel", "Merdeka Motors", "Rumah Property"]
+CHANNEL_PRICE = {"whatsapp": 0.30, "email": 0.06, "ivr": 0.45, "sms": 0.04}
+
+
+def build(ctx: "Context") -> dict[str, TableData]:
+    rng = rng_for(ctx.seed, "omnichannel")
+    clock, end = ctx.clock, ctx.end
+
+    # ---------------------------------------------------------------- invitations and users
+    n_inv = ctx.scaled(3_600)
+    invited = np.sort(clock.sample(rng, n_inv, "business"))
+    inv_ids = prefixed_ids("INV-", n_inv)
+    people = make_people(rng, n_inv, "oca")
+    activated_at = invited + rng.lognormal(np.log(1.5 * DAY), 1.0, n_inv).astype(np.int64) + 10 * MINUTE
+    activated = (rng.random(n_inv) < 0.5) & (activated_at < end)
+    act_idx = np.flatnonzero(activated)
+    n_user = len(act_idx)
+    order = np.argsort(activated_at[act_idx], kind="stable")
+    act_idx = act_idx[order]
+    user_ids_by_inv = np.full(n_inv, None, dtype=object)
+    user_ids = prefixed_ids("U-", n_user)
+    user_ids_by_inv[act_idx] = user_ids
+    inv_first = {"invitation_id": inv_ids, "email": people.emails, "user_id": np.full(n_inv, None, dtype=object),
+                 "invited_at": invited, "activated_at": np.full(n_inv, NULL_INT)}
+    invitations = versioned(inv_first, invited, dict(inv_first, user_id=user_ids_by_inv,
+                                                     activated_at=np.where(activated, activated_at, NULL_INT)),
+                            activated_at, activated)
+
+    registered = activated_at[act_idx]
+    company = pick(rng, COMPANIES, None, n_user)
+    plan = pick(rng, ["free", "starter", "business", "enterprise"], [45, 30, 18, 7], n_user)
+    transacting = rng.random(n_user) < 0.32  # ~16% of invited
+    transacting[:1] = True  # at least one, even at tiny volumes
+    upgrade_at = registered + rng.lognormal(np.log(20 * DAY), 0.8, n_user).astype(np.int64)
+    upgraded = transacting & (plan == "free") & (upgrade_at < end)
+    u_first = {"user_id": user_ids, "company": company, "plan": plan, "registered_at": registered}
+    users = versioned(u_first, registered, dict(u_first, plan=obj(["starter"] * n_user)), upgrade_at, upgraded)
+
+    # ---------------------------------------------------------------- activity (engagement decays after sign-up)
+    life = (end - registered) / DAY
+    intensity = np.where(transacting, 1.6, 0.5) * rng.lognormal(0, 0.5, n_user)
+    n_events = rng.poisson(intensity * np.minimum(life, 400) * 0.35 * max(ctx.volume, 0.0))
+    ev_user = np.repeat(np.arange(n_user), n_events)
+    ne = len(ev_user)
+    horizon = np.minimum(registered[ev_user] + (rng.exponential(150, ne) * DAY).astype(np.int64), end)
+    ev_ts = clock.sample(rng, ne, "business", lo=registered[ev_user], hi=np.maximum(horizon, registered[ev_user] + 60))
+    ev_type = np.where(transacting[ev_user],
+                       pick(rng, ["login", "compose_blast", "send_blast", "view_report", "edit_template"],
+                            [35, 20, 15, 20, 10], ne),
+                       pick(rng, ["login", "compose_blast", "view_report", "edit_template"], [60, 10, 25, 5], ne))
+    order = np.argsort(ev_ts, kind="stable")
+    ev_ts, ev_user, ev_type = ev_ts[order], ev_user[order], ev_type[order]
+    activity = TableData({"event_id": prefixed_ids("E-", ne, width=8), "user_id": user_ids[ev_user],
+                          "event_type": obj(ev_type), "occurred_at": ev_ts}, ev_ts)
+
+    # ---------------------------------------------------------------- blasts and charges
+    tx = np.flatnonzero(transacting)
+    per_user = 1 + rng.poisson(rng.lognormal(np.log(18), 0.7, len(tx)) * ctx.volume * np.minimum(life[tx], 730) / 365)
+    b_user = np.repeat(tx, per_user)
+    nb = len(b_user)
+    b_created = clock.sample(rng, nb, "business", lo=registered[b_user] + HOUR)
+    order = np.argsort(b_created, kind="stable")
+    b_user, b_created = b_user[order], b_created[order]
+    channel = pick(rng, ["whatsapp", "email", "ivr", "sms"], [52, 28, 8, 12], nb)
+    category = pick(rng, ["promotional", "transactional"], [65, 35], nb)
+    recipients = np.maximum(1, rng.lognormal(np.log(400), 1.0, nb)).astype(np.int64)
+    delivery = np.where(channel == "whatsapp", 0.97, np.where(channel == "email", 0.93,
+                                                              np.where(channel == "sms", 0.95, 0.85)))
+    delivered = rng.binomial(recipients, delivery)
+    sent_at = b_created + rng.lognormal(np.log(20 * MINUTE), 1.0, nb).astype(np.int64) + MINUTE
+    sent = (rng.random(nb) < 0.96) & (sent_at < end)
+    blast_ids = prefixed_ids("B-", nb, width=7)
+    b_first = {"blast_id": blast_ids, "user_id": user_ids[b_user], "channel": channel, "category": category,
+               "recipients": recipients, "delivered": np.full(nb, NULL_INT), "created_at": b_created,
+               "sent_at": np.full(nb, NULL_INT)}
+    blasts = versioned(b_first, b_created, dict(b_first, delivered=delivered, sent_at=sent_at), sent_at, sent)
+
+    sb = np.flatnonzero(sent)
+    split = rng.random(len(sb)) < 0.1  # large blasts are sometimes charged in two parts
+    ch_blast = np.concatenate([sb, sb[split]])
+    part = np.concatenate([np.where(split, 0.5, 1.0), np.full(int(split.sum()), 0.5)])
+    ch_msgs = np.maximum(1, np.round(delivered[ch_blast] * part)).astype(np.int64)
+    price = np.array([CHANNEL_PRICE[c] for c in channel[ch_blast]])
+    ch_ts = np.minimum(sent_at[ch_blast] + rng.integers(MINUTE, 30 * MINUTE, len(ch_blast)), end - 1)
+    order = np.argsort(ch_ts, kind="stable")
+    ch_blast, ch_msgs, price, ch_ts = ch_blast[order], ch_msgs[order], price[order], ch_ts[order]
+    charges = TableData({"charge_id": prefixed_ids("C-", len(ch_blast), width=7), "blast_id": blast_ids[ch_blast],
+                         "user_id": user_ids[b_user[ch_blast]], "amount": np.round(ch_msgs * price, 2),
+                         "charged_messages": ch_msgs, "charged_at": ch_ts}, ch_ts)
+    return {"users": users, "invitations": invitations, "user_activity": activity, "message_blasts": blasts,
+            "blast_charges": charges}
