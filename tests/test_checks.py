@@ -1,0 +1,244 @@
+"""Great Expectations suites as blocking Dagster asset checks (`orchestration.checks`).
+
+Each suite runs against a small hand-written table in a fresh database: clean rows pass, a corrupted
+copy fails with the expectations and offending rows written out below by hand. The last tests run
+the real check in a Dagster run and show that a corrupted mart stops the asset downstream of it.
+"""
+
+import pytest
+
+from orchestration import checks, warehouse
+from orchestration.checks import EXPECTATIONS_DIR
+
+RAW_DDL = """
+create schema raw_bot_leads;
+create table raw_bot_leads.leads (
+    lead_id text, source text, bot_type text, service_needed text, confidence_score numeric,
+    status text, name text, email text, phone text, region text, created_at timestamptz,
+    updated_at timestamptz, _source_file text, _source_line integer, _loaded_at timestamptz default now())
+"""
+RAW_CLEAN = [
+    ("L1", "Website", "chat", "AllyChat", 0.91, "new", "Ann", "ann@example.com", "+15550001", "TX",
+     "2025-03-03 09:15+00", "2025-03-03 09:15+00", "leads_2025_03.csv", 2),
+    ("L2", "WhatsApp", "voice", "AllyVoice", 0.35, "in progress", "Bo", "bo@example.com", "+15550002", None,
+     "2025-03-03 10:40+00", "2025-03-04 08:00+00", "leads_2025_03.csv", 3),
+    ("L3", "Ads", "chat", "AllyBundle", None, "converted", "Cy", None, "+15550003", "CA",
+     "2025-03-04 17:05+00", "2025-03-05 12:00+00", "leads_2025_03.csv", 4),
+    ("L4", "Social", "voice", "AllyChat", 0.6, "dropped", "Di", "di@example.com", None, "NY",
+     "2025-03-05 23:59+00", "2025-03-06 00:10+00", "leads_2025_03.csv", 5),
+]
+
+FCT_DDL = """
+create schema if not exists marts;
+create table marts.fct_bot_leads (
+    lead_id text, source text, bot_type text, service_needed text, status text, region text,
+    region_label text, confidence_score numeric, confidence_band text, is_high_confidence boolean,
+    is_low_confidence boolean, is_converted boolean, is_repeat_lead boolean, repeat_matched_on text,
+    email_normalized text, phone_normalized text, created_at timestamptz, created_at_local timestamp,
+    created_date date, created_hour integer, created_day_of_week integer, created_day_name text,
+    updated_at timestamptz)
+"""
+FCT_COLUMNS = ("lead_id, source, bot_type, service_needed, status, region, region_label, confidence_score, "
+               "confidence_band, created_at, created_hour, created_day_of_week, created_day_name, updated_at")
+FCT_CLEAN = [
+    ("L1", "Website", "chat", "AllyChat", "new", "TX", "TX", 0.91, "high",
+     "2025-03-03 09:15+00", 3, 1, "Monday", "2025-03-03 09:15+00"),
+    ("L2", "WhatsApp", "voice", "AllyVoice", "in progress", None, "Unknown", 0.35, "low",
+     "2025-03-03 10:40+00", 4, 1, "Monday", "2025-03-04 08:00+00"),
+    ("L3", "Ads", "chat", "AllyBundle", "converted", "CA", "CA", None, "unscored",
+     "2025-03-04 17:05+00", 11, 2, "Tuesday", "2025-03-05 12:00+00"),
+    ("L4", "Social", "voice", "AllyChat", "dropped", "NY", "NY", 0.6, "medium",
+     "2025-03-05 23:59+00", 17, 3, "Wednesday", "2025-03-06 00:10+00"),
+]
+# L1 twice (a bad join), L2 with an unknown status, L3 with a score above 1.
+FCT_CORRUPT = [
+    FCT_CLEAN[0],
+    ("L1", "Website", "chat", "AllyChat", "new", "TX", "TX", 0.91, "high",
+     "2025-03-03 09:15+00", 3, 1, "Monday", "2025-03-07 09:00+00"),
+    ("L2", "WhatsApp", "voice", "AllyVoice", "bogus", None, "Unknown", 0.35, "low",
+     "2025-03-03 10:40+00", 4, 1, "Monday", "2025-03-04 08:00+00"),
+    ("L3", "Ads", "chat", "AllyBundle", "converted", "CA", "CA", 1.7, "high",
+     "2025-03-04 17:05+00", 11, 2, "Tuesday", "2025-03-05 12:00+00"),
+    FCT_CLEAN[3],
+]
+
+KPI_DDL = """
+create schema if not exists marts;
+create table marts.rpt_bot_leads__kpis (
+    as_of_at timestamptz, as_of_date date, total_leads bigint, leads_today bigint, leads_this_week bigint,
+    leads_previous_week bigint, week_growth_rate numeric, leads_this_month bigint,
+    leads_previous_month_to_date bigint, month_growth_rate numeric, avg_leads_per_hour_today numeric,
+    avg_confidence_score numeric, high_confidence_leads bigint, low_confidence_leads bigint,
+    new_leads bigint, in_progress_leads bigint, converted_leads bigint, dropped_leads bigint,
+    repeat_leads bigint, top_lead_source text, top_3_lead_sources text, top_service_requested text)
+"""
+#            as_of_at, as_of_date, total, today, week, prev_week, week_growth, month, prev_mtd, month_growth,
+#            per_hour, avg_conf, high, low, new, in_progress, converted, dropped, repeat, top, top_3, service
+KPI_CLEAN = ("2025-03-05 18:00+00", "2025-03-05", 40, 3, 7, 5, 0.4, 12, 10, 0.2,
+             0.25, 0.62, 11, 9, 10, 12, 8, 10, 4, "Website", "Website, Ads, Social", "AllyChat")
+# More leads today (9) than this week (7), and an average confidence of 1.3.
+KPI_CORRUPT = ("2025-03-05 18:00+00", "2025-03-05", 40, 9, 7, 5, 0.4, 12, 10, 0.2,
+               0.75, 1.3, 11, 9, 10, 12, 8, 10, 4, "Website", "Website, Ads, Social", "AllyChat")
+
+
+def _create(info: warehouse.ConnectionInfo, ddl: str, table: str, columns: str | None, rows: list[tuple]) -> None:
+    with warehouse.connect(info) as conn:
+        conn.execute(ddl)
+        marks = ", ".join(["%s"] * len(rows[0]))
+        target = f"{table} ({columns})" if columns else table
+        conn.cursor().executemany(f"insert into {target} values ({marks})", rows)
+
+
+def create_raw(info, rows):
+    _create(info, RAW_DDL, "raw_bot_leads.leads",
+            "lead_id, source, bot_type, service_needed, confidence_score, status, name, email, phone, region, "
+            "created_at, updated_at, _source_file, _source_line", rows)
+
+
+def create_fct(info, rows):
+    _create(info, "drop table if exists marts.fct_bot_leads;" + FCT_DDL, "marts.fct_bot_leads", FCT_COLUMNS, rows)
+
+
+def create_kpis(info, rows):
+    _create(info, KPI_DDL, "marts.rpt_bot_leads__kpis", None, rows)
+
+
+def _failed(outcome) -> dict[str, int | None]:
+    return {f"{f.type}({f.column})": f.unexpected_count for f in outcome.failures}
+
+
+def test_every_suite_maps_to_an_asset_and_a_table():
+    suites = {p.stem: checks.load_suite(p)["meta"] for p in checks.suite_paths()}
+    assert {name: (meta["asset_key"], meta["table"]) for name, meta in suites.items()} == {
+        "raw_bot_leads__leads": (["bot_leads", "leads"], "raw_bot_leads.leads"),
+        "marts__fct_bot_leads": (["marts", "fct_bot_leads"], "marts.fct_bot_leads"),
+        "marts__rpt_bot_leads__kpis": (["marts", "rpt_bot_leads__kpis"], "marts.rpt_bot_leads__kpis"),
+    }
+
+
+def test_raw_suite_passes_on_clean_rows(fresh_db):
+    create_raw(fresh_db, RAW_CLEAN)
+    outcome = checks.validate_suite(fresh_db, EXPECTATIONS_DIR / "raw_bot_leads__leads.json")
+    assert outcome.passed, outcome.failures
+    assert outcome.evaluated == 8
+    assert outcome.sample_rows == []
+
+
+def test_raw_suite_names_the_bad_values_and_rows(fresh_db):
+    bad_source = RAW_CLEAN[1][:1] + ("Fax",) + RAW_CLEAN[1][2:]
+    no_created = RAW_CLEAN[3][:10] + (None,) + RAW_CLEAN[3][11:]
+    create_raw(fresh_db, [RAW_CLEAN[0], bad_source, RAW_CLEAN[2], no_created])
+    outcome = checks.validate_suite(fresh_db, EXPECTATIONS_DIR / "raw_bot_leads__leads.json")
+    assert not outcome.passed
+    assert _failed(outcome) == {
+        "expect_column_values_to_be_in_set(source)": 1,
+        "expect_column_values_to_not_be_null(created_at)": 1,
+    }
+    assert [(r["lead_id"], r["source"], r["created_at"]) for r in outcome.sample_rows] == [
+        ("L2", "Fax", "2025-03-03T10:40:00+00:00"),
+        ("L4", "Social", None),
+    ]
+
+
+def test_fct_suite_passes_on_clean_rows(fresh_db):
+    create_fct(fresh_db, FCT_CLEAN)
+    outcome = checks.validate_suite(fresh_db, EXPECTATIONS_DIR / "marts__fct_bot_leads.json")
+    assert outcome.passed, outcome.failures
+
+
+def test_fct_suite_fails_on_a_corrupted_copy(fresh_db):
+    create_fct(fresh_db, FCT_CORRUPT)
+    outcome = checks.validate_suite(fresh_db, EXPECTATIONS_DIR / "marts__fct_bot_leads.json")
+    assert not outcome.passed
+    assert _failed(outcome) == {
+        "expect_column_values_to_be_unique(lead_id)": 2,
+        "expect_column_values_to_be_in_set(status)": 1,
+        "expect_column_values_to_be_between(confidence_score)": 1,
+    }
+    assert sorted((r["lead_id"], r["status"], r["confidence_score"], r["updated_at"])
+                  for r in outcome.sample_rows) == [
+        ("L1", "new", 0.91, "2025-03-03T09:15:00+00:00"),
+        ("L1", "new", 0.91, "2025-03-07T09:00:00+00:00"),
+        ("L2", "bogus", 0.35, "2025-03-04T08:00:00+00:00"),
+        ("L3", "converted", 1.7, "2025-03-05T12:00:00+00:00"),
+    ]
+    table = checks.sample_rows_markdown(outcome, "lead_id")
+    assert table.splitlines()[0] == "| lead_id | status | confidence_score |"
+    assert "| L2 | bogus | 0.35 |" in table
+
+
+def test_fct_suite_fails_on_an_empty_table(fresh_db):
+    with warehouse.connect(fresh_db) as conn:
+        conn.execute(FCT_DDL)
+    outcome = checks.validate_suite(fresh_db, EXPECTATIONS_DIR / "marts__fct_bot_leads.json")
+    assert [(f.type, f.observed_value) for f in outcome.failures] == [
+        ("expect_table_row_count_to_be_between", 0)]
+
+
+def test_kpi_suite_passes_on_one_clean_row(fresh_db):
+    create_kpis(fresh_db, [KPI_CLEAN])
+    outcome = checks.validate_suite(fresh_db, EXPECTATIONS_DIR / "marts__rpt_bot_leads__kpis.json")
+    assert outcome.passed, outcome.failures
+
+
+def test_kpi_suite_fails_on_inconsistent_counts_and_two_rows(fresh_db):
+    create_kpis(fresh_db, [KPI_CORRUPT, KPI_CLEAN])
+    outcome = checks.validate_suite(fresh_db, EXPECTATIONS_DIR / "marts__rpt_bot_leads__kpis.json")
+    assert _failed(outcome) == {
+        "expect_table_row_count_to_equal(None)": None,
+        "expect_column_pair_values_a_to_be_greater_than_b(leads_this_week, leads_today)": 1,
+        "expect_column_values_to_be_between(avg_confidence_score)": 1,
+    }
+    # No primary key: the samples are found by the unexpected value of the one-column expectation.
+    assert [(r["leads_today"], r["avg_confidence_score"]) for r in outcome.sample_rows] == [(9, 1.3)]
+
+
+def _run_with_check(fresh_db, monkeypatch, fct_rows: list[tuple]):
+    """Materialize upstream fct_bot_leads -> real GX check -> downstream report in one run."""
+    from dagster import AssetKey, asset, materialize
+
+    from orchestration.resources import WarehouseResource
+
+    monkeypatch.setenv("LEAD_ANALYTICS_DATABASE_URL", fresh_db.conninfo())
+    fct_key = AssetKey(["marts", "fct_bot_leads"])
+    ran: list[str] = []
+
+    @asset(key=fct_key)
+    def fct_bot_leads(warehouse: WarehouseResource) -> None:
+        create_fct(warehouse.info(), fct_rows)
+
+    @asset(deps=[fct_key])
+    def lead_capture_report() -> None:
+        ran.append("lead_capture_report")
+
+    [check] = [c for c in checks.build_asset_checks() if fct_key in {k.asset_key for k in c.check_keys}]
+    result = materialize([fct_bot_leads, lead_capture_report, check],
+                         resources={"warehouse": WarehouseResource()}, raise_on_error=False)
+    [evaluation] = result.get_asset_check_evaluations()
+    return result, evaluation, ran
+
+
+def test_a_corrupted_mart_blocks_the_downstream_assets(fresh_db, monkeypatch):
+    result, evaluation, ran = _run_with_check(fresh_db, monkeypatch, FCT_CORRUPT)
+    assert evaluation.check_name == "gx_marts__fct_bot_leads"
+    assert not evaluation.passed
+    assert evaluation.blocking
+    failed = evaluation.metadata["failed_expectations"].value
+    assert "expect_column_values_to_be_in_set(status): 1 unexpected, e.g. ['bogus']" in failed
+    assert "expect_column_values_to_be_unique(lead_id): 2 unexpected" in failed
+    assert "| L2 | bogus | 0.35 |" in evaluation.metadata["sample_offending_rows"].value
+    assert ran == []
+    assert not result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {"marts/fct_bot_leads"}
+    started = [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
+    assert started == ["marts__fct_bot_leads", "marts__fct_bot_leads_gx_marts__fct_bot_leads"]
+    assert [e.step_key for e in result.get_step_failure_events()] == ["marts__fct_bot_leads_gx_marts__fct_bot_leads"]
+
+
+def test_a_clean_mart_lets_the_downstream_assets_run(fresh_db, monkeypatch):
+    result, evaluation, ran = _run_with_check(fresh_db, monkeypatch, FCT_CLEAN)
+    assert evaluation.passed
+    assert evaluation.metadata["failed_expectations"].value == "none"
+    assert ran == ["lead_capture_report"]
+    assert result.success
