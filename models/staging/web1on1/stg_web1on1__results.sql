@@ -1,0 +1,37 @@
+with
+
+source as (
+    select * from {{ source('web1on1', 'results') }}
+),
+
+latest as (
+    -- guard: the loader already upserts by id; keep the newest version should a duplicate land
+    select
+        *,
+        row_number() over (partition by id order by updated_at desc, _loaded_at desc) as version_rank
+    from source
+),
+
+renamed as (
+    select
+        ---------- ids
+        id as result_id,
+        organization_id,
+        conversation_id,
+        user_id,
+        bot_id,
+        ---------- text
+        lower(trim(category)) as category,
+        lower(trim(result_type)) as result_type,
+        fields,
+        ---------- timestamps (UTC, as loaded)
+        created_at,
+        updated_at,
+        ---------- loader metadata (_source_line dropped)
+        _source_file,
+        _loaded_at
+    from latest
+    where version_rank = 1
+)
+
+select * from renamed
