@@ -61,7 +61,7 @@ def query(info, sql: str, *params):
 
 def test_malformed_fixture_row_is_rejected_not_counted(kpi_db):
     assert query(kpi_db, "select line_number, reason from raw_audit.rejected_rows") == [
-        (17, "invalid numeric in confidence_score: 'high'")]
+        (18, "invalid numeric in confidence_score: 'high'")]
 
 
 def test_kpi_row_matches_hand_computed_values(kpi_db):
