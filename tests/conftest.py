@@ -3,6 +3,8 @@ environment configures), and a fresh database per test that asks for one."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -44,3 +46,50 @@ def landing(tmp_path) -> Path:
     path = tmp_path / "landing"
     path.mkdir()
     return path
+
+
+LEAD_CAPTURE_FIXTURE = Path(__file__).parent / "fixtures" / "bot_leads"
+LEAD_CAPTURE_AS_OF = "2025-03-31T17:00:00Z"  # 12:00 CDT on Monday 2025-03-31
+
+
+def _create_database(warehouse_info: warehouse.ConnectionInfo, prefix: str) -> warehouse.ConnectionInfo:
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(replace(warehouse_info, dbname="postgres").conninfo(), autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    return replace(warehouse_info, dbname=name)
+
+
+def _drop_database(info: warehouse.ConnectionInfo) -> None:
+    import psycopg
+
+    with psycopg.connect(replace(info, dbname="postgres").conninfo(), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{info.dbname}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def lead_capture_fixture_db(warehouse_info, tmp_path_factory) -> warehouse.ConnectionInfo:
+    """A database holding the hand-built bot-lead fixture, loaded by the real loader and built by dbt
+    (lead-capture marts and their tests) as of LEAD_CAPTURE_AS_OF in America/Chicago."""
+    from orchestration import contracts, loaders, settings
+    from orchestration.assets.dbt import dbt_env, dbt_executable
+
+    info = _create_database(warehouse_info, "kpi")
+    landing_dir = tmp_path_factory.mktemp("landing")
+    shutil.copytree(LEAD_CAPTURE_FIXTURE, landing_dir / "bot_leads" / "leads")
+    with warehouse.connect(info) as conn:
+        loaders.ensure_schemas(conn)
+        result = loaders.load_table(conn, contracts.get("bot_leads", "leads"), landing_dir)
+    assert result.errors == []
+
+    env = dbt_env(info)
+    env.update(LEAD_ANALYTICS_AS_OF=LEAD_CAPTURE_AS_OF, LEAD_ANALYTICS_TIMEZONE="America/Chicago")
+    proc = subprocess.run(
+        [dbt_executable(), "build", "--select", "+rpt_bot_leads__kpis", "+fct_bot_leads",
+         "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
+         "--target-path", str(tmp_path_factory.mktemp("dbt_target"))],
+        env=env, capture_output=True, text=True, cwd=settings.DBT_PROJECT_DIR)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    yield info
+    _drop_database(info)

@@ -9,49 +9,16 @@ rows (as of 2025-03-31 17:00 UTC = 12:00 CDT, a Monday); none is read back from 
 """
 from __future__ import annotations
 
-import shutil
-import subprocess
-import uuid
-from dataclasses import replace
 from decimal import Decimal
-from pathlib import Path
 
-import psycopg
 import pytest
 
-from orchestration import contracts, loaders, settings, warehouse
-from orchestration.assets.dbt import dbt_env, dbt_executable
-
-FIXTURE = Path(__file__).parent / "fixtures" / "bot_leads"
-AS_OF = "2025-03-31T17:00:00Z"
+from orchestration import warehouse
 
 
 @pytest.fixture(scope="module")
-def kpi_db(warehouse_info, tmp_path_factory):
-    name = f"kpi_{uuid.uuid4().hex[:8]}"
-    admin = replace(warehouse_info, dbname="postgres")
-    with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    info = replace(warehouse_info, dbname=name)
-
-    landing = tmp_path_factory.mktemp("landing")
-    shutil.copytree(FIXTURE, landing / "bot_leads" / "leads")
-    with warehouse.connect(info) as conn:
-        loaders.ensure_schemas(conn)
-        result = loaders.load_table(conn, contracts.get("bot_leads", "leads"), landing)
-    assert result.errors == []
-
-    env = dbt_env(info)
-    env.update(LEAD_ANALYTICS_AS_OF=AS_OF, LEAD_ANALYTICS_TIMEZONE="America/Chicago")
-    proc = subprocess.run(
-        [dbt_executable(), "build", "--select", "+rpt_bot_leads__kpis", "+fct_bot_leads",
-         "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
-         "--target-path", str(tmp_path_factory.mktemp("dbt_target"))],
-        env=env, capture_output=True, text=True, cwd=settings.DBT_PROJECT_DIR)
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    yield info
-    with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+def kpi_db(lead_capture_fixture_db):
+    return lead_capture_fixture_db
 
 
 def query(info, sql: str, *params):
