@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -362,15 +363,13 @@ def _latest_per_key(contract: TableContract, table: pa.Table, lines: pa.Array) -
 
 # --------------------------------------------------------------------------- writing
 
-def _copy_table(cur, target: str, table: pa.Table) -> None:
-    cols = ", ".join(_ident(c) for c in table.column_names)
-    sink = io.BytesIO()
-    pa_csv.write_csv(table, sink, write_options=pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
-    buf = sink.getbuffer()
+def _copy_csv(cur, target: str, columns: list[str], payload: bytes) -> None:
+    cols = ", ".join(_ident(c) for c in columns)
     with cur.copy(f"copy {target} ({cols}) from stdin (format csv)") as copy:
         step = 1 << 20
-        for start in range(0, len(buf), step):
-            copy.write(buf[start:start + step])
+        view = memoryview(payload)
+        for start in range(0, len(view), step):
+            copy.write(view[start:start + step])
 
 
 def _upsert(cur, contract: TableContract, rel: str) -> tuple[int, int]:
@@ -416,12 +415,45 @@ def landing_files(contract: TableContract, landing_root: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix == f".{contract.file_format}")
 
 
-def load_file(conn, contract: TableContract, path: Path, landing_root: Path) -> FileLoadResult:
-    """Load one landing file in a single transaction. Raises ContractError on a column mismatch."""
-    started = time.perf_counter()
-    rel = path.relative_to(landing_root).as_posix()
-    data = path.read_bytes()
+@dataclass
+class _PreparedFile:
+    """A landing file parsed, validated and serialised for COPY: everything that needs no database."""
+
+    rel: str
+    digest: str
+    started: float
+    rows_in_file: int = 0
+    n_valid: int = 0  # valid rows before keeping one per key (superseded rows count as unchanged)
+    columns: list[str] = field(default_factory=list)
+    payload: bytes = b""  # the rows to stage, as headerless CSV
+    rejects: list[tuple[int, str | None, str]] = field(default_factory=list)
+
+
+def _prepare(contract: TableContract, rel: str, data: bytes, started: float) -> _PreparedFile:
     digest = hashlib.sha256(data).hexdigest()
+    if contract.file_format == "csv":
+        parsed = _parse_csv(contract, data, rel)
+    else:
+        parsed = _parse_jsonl_fast(contract, data, rel) or _parse_jsonl_slow(contract, data, rel)
+    valid, lines, value_rejects = _validate(contract, parsed)
+    n_valid = valid.num_rows
+    valid, lines = _latest_per_key(contract, valid, lines)
+
+    rejects = list(parsed.rejects)
+    if value_rejects:
+        raw_lines = parsed.raw_lines() if parsed.raw_lines else []
+        for _, line, reason in value_rejects:
+            text = raw_lines[line - 1].decode("utf-8", "replace").rstrip("\r") if 0 < line <= len(raw_lines) else None
+            rejects.append((line, text, reason))
+    sink = io.BytesIO()
+    pa_csv.write_csv(valid, sink, write_options=pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    return _PreparedFile(rel, digest, started, parsed.table.num_rows + len(parsed.rejects), n_valid,
+                         valid.column_names, sink.getvalue(), rejects)
+
+
+def _write(conn, contract: TableContract, prepared: _PreparedFile) -> FileLoadResult:
+    """Stage and upsert a prepared file, its rejected rows and its ledger entry in one transaction."""
+    rel = prepared.rel
     audit = _ident(settings.AUDIT_SCHEMA)
     with conn.transaction():
         cur = conn.cursor()
@@ -429,39 +461,26 @@ def load_file(conn, contract: TableContract, path: Path, landing_root: Path) -> 
         cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (contract.key,))
         cur.execute(f"select sha256 from {audit}.loaded_files where file_path = %s", (rel,))
         row = cur.fetchone()
-        if row and row[0] == digest:
-            return FileLoadResult(rel, "skipped", seconds=time.perf_counter() - started)
+        if row and row[0] == prepared.digest:
+            return FileLoadResult(rel, "skipped", seconds=time.perf_counter() - prepared.started)
 
-        if contract.file_format == "csv":
-            parsed = _parse_csv(contract, data, rel)
-        else:
-            parsed = _parse_jsonl_fast(contract, data, rel) or _parse_jsonl_slow(contract, data, rel)
-        valid, lines, value_rejects = _validate(contract, parsed)
-        n_valid = valid.num_rows  # rows that did not change the table count as unchanged, superseded ones too
-        valid, lines = _latest_per_key(contract, valid, lines)
-
-        rejects = list(parsed.rejects)
-        if value_rejects:
-            raw_lines = parsed.raw_lines() if parsed.raw_lines else []
-            for _, line, reason in value_rejects:
-                text = raw_lines[line - 1].decode("utf-8", "replace").rstrip("\r") if 0 < line <= len(raw_lines) else None
-                rejects.append((line, text, reason))
-
-        cur.execute("set local time zone 'UTC'")
+        # A crash can lose only the last few commits, ledger entry and rows together, so the next
+        # run reloads those files: per-file durability is not needed here, and it costs an fsync.
         staged_cols = ", ".join(f"{_ident(c.name)} {_PG_TYPES[c.data_type]}" for c in contract.loadable_columns)
-        cur.execute(f"create temp table _incoming ({staged_cols}, _source_line integer) on commit drop")
-        _copy_table(cur, "_incoming", valid)
+        cur.execute(f"set local synchronous_commit = off; set local time zone 'UTC'; "  # one round trip
+                    f"create temp table _incoming ({staged_cols}, _source_line integer) on commit drop")
+        _copy_csv(cur, "_incoming", prepared.columns, prepared.payload)
         inserted, updated = _upsert(cur, contract, rel)
 
-        cur.execute(f"delete from {audit}.rejected_rows where file_path = %s", (rel,))
-        if rejects:
+        if row:  # a changed file replaces its earlier rejects
+            cur.execute(f"delete from {audit}.rejected_rows where file_path = %s", (rel,))
+        if prepared.rejects:
             with cur.copy(f"copy {audit}.rejected_rows (source_table, file_path, line_number, raw_text, reason) "
                           f"from stdin") as copy:
-                for line, text, reason in rejects:
+                for line, text, reason in prepared.rejects:
                     copy.write_row((f"{contract.schema}.{contract.name}", rel, line, text, reason))
-        rows_in_file = parsed.table.num_rows + len(parsed.rejects)
-        unchanged = n_valid - inserted - updated
-        duration_ms = int((time.perf_counter() - started) * 1000)
+        unchanged = prepared.n_valid - inserted - updated
+        duration_ms = int((time.perf_counter() - prepared.started) * 1000)
         cur.execute(
             f"""insert into {audit}.loaded_files
                     (file_path, source_table, sha256, rows_in_file, inserted, updated, unchanged, rejected, duration_ms)
@@ -470,24 +489,54 @@ def load_file(conn, contract: TableContract, path: Path, landing_root: Path) -> 
                     rows_in_file = excluded.rows_in_file, inserted = excluded.inserted, updated = excluded.updated,
                     unchanged = excluded.unchanged, rejected = excluded.rejected,
                     duration_ms = excluded.duration_ms, loaded_at = now()""",
-            (rel, f"{contract.schema}.{contract.name}", digest, rows_in_file, inserted, updated, unchanged,
-             len(rejects), duration_ms))
-    return FileLoadResult(rel, "loaded", rows_in_file, inserted, updated, unchanged, len(rejects),
-                          time.perf_counter() - started)
+            (rel, f"{contract.schema}.{contract.name}", prepared.digest, prepared.rows_in_file, inserted, updated,
+             unchanged, len(prepared.rejects), duration_ms))
+    return FileLoadResult(rel, "loaded", prepared.rows_in_file, inserted, updated, unchanged, len(prepared.rejects),
+                          time.perf_counter() - prepared.started)
+
+
+def load_file(conn, contract: TableContract, path: Path, landing_root: Path) -> FileLoadResult:
+    """Load one landing file in a single transaction. Raises ContractError on a column mismatch."""
+    started = time.perf_counter()
+    rel = path.relative_to(landing_root).as_posix()
+    return _write(conn, contract, _prepare(contract, rel, path.read_bytes(), started))
 
 
 def load_table(conn, contract: TableContract, landing_root: Path,
                progress: Callable[[FileLoadResult], None] | None = None) -> TableLoadResult:
     """Load every landing file of one raw table, oldest name first. A file that fails (contract
-    mismatch) is recorded in `errors`; the other files still load."""
+    mismatch) is recorded in `errors`; the other files still load.
+
+    While the database writes one file, a worker thread parses and validates the next (pyarrow
+    releases the GIL), so the client and server halves of a load overlap.
+    """
     result = TableLoadResult(contract.key)
-    for path in landing_files(contract, landing_root):
-        try:
-            file_result = load_file(conn, contract, path, landing_root)
-        except ContractError as exc:
-            result.errors.append(str(exc))
-            continue
-        result.files.append(file_result)
-        if progress:
-            progress(file_result)
+    audit = _ident(settings.AUDIT_SCHEMA)
+    with conn.transaction():
+        loaded = dict(conn.execute(f"select file_path, sha256 from {audit}.loaded_files where source_table = %s",
+                                   (f"{contract.schema}.{contract.name}",)).fetchall())
+
+    def prepare(path: Path) -> _PreparedFile | FileLoadResult:
+        started = time.perf_counter()
+        rel = path.relative_to(landing_root).as_posix()
+        data = path.read_bytes()
+        if loaded.get(rel) == hashlib.sha256(data).hexdigest():  # checked again under the lock when writing
+            return FileLoadResult(rel, "skipped", seconds=time.perf_counter() - started)
+        return _prepare(contract, rel, data, started)
+
+    paths = landing_files(contract, landing_root)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"prepare-{contract.key}") as pool:
+        upcoming = pool.submit(prepare, paths[0]) if paths else None
+        for index in range(len(paths)):
+            current = upcoming
+            upcoming = pool.submit(prepare, paths[index + 1]) if index + 1 < len(paths) else None
+            try:
+                prepared = current.result()
+            except ContractError as exc:
+                result.errors.append(str(exc))
+                continue
+            file_result = prepared if isinstance(prepared, FileLoadResult) else _write(conn, contract, prepared)
+            result.files.append(file_result)
+            if progress:
+                progress(file_result)
     return result
