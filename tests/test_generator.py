@@ -328,3 +328,12 @@ def test_email_events_consistent_per_lead(shaped):
             if e["event_type"] == "EMAIL_OPENED":
                 assert campaigns[e["campaign_id"]]["track_opens"] is True
             assert (e["is_interested"] is True) == (e["event_type"] == "CONTACT_INTERESTED")
+
+
+def test_no_file_is_dated_after_the_end_date(small):
+    """Every monthly file lies within the configured window (a short window once put new hires
+    in files months after the end date)."""
+    landing, result = small
+    last_month = END.strftime("%Y-%m")
+    later = [f.name for f in result.files if f.stem.rsplit("_", 1)[1] > last_month]
+    assert later == []

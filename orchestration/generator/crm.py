@@ -32,7 +32,8 @@ def build(ctx: "Context") -> dict[str, TableData]:
     # ---------------------------------------------------------------- agents
     n_ag = 10
     hired = (start // DAY) - rng.integers(30, 900, n_ag)
-    hired[-2:] = (start + rng.integers(90, 400, 2) * DAY) // DAY
+    # two hires during the period; the modulo keeps them inside short periods (no-op for 14+ months)
+    hired[-2:] = (start + rng.integers(90, 400, 2) % max((end - start) // DAY - 1, 1) * DAY) // DAY
     ag_first_ts = np.maximum(hired * DAY + 9 * HOUR, start + 9 * HOUR)
     ag_ids = prefixed_ids("AG-", n_ag, width=3)
     rate = np.round(rng.uniform(28, 55, n_ag), 2)
