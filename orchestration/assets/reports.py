@@ -1,0 +1,99 @@
+"""Dashboards as Dagster assets: the HTML report files and the Metabase dashboards.
+
+Both read the card and dashboard specs in `metabase/` and depend on the mart tables their cards'
+SQL reads, so the Great Expectations checks on those marts (blocking) stop them when data is bad.
+Without METABASE_URL, METABASE_USER and METABASE_PASSWORD the Metabase asset is skipped (not
+materialised, with a log line saying why), never failed.
+"""
+import os
+import re
+from pathlib import Path
+
+from dagster import AssetExecutionContext, AssetKey, Failure, MetadataValue, Output, asset
+
+from orchestration import dashboards, settings
+from orchestration.resources import WarehouseResource
+
+SPECS_DIR = settings.PROJECT_ROOT / "metabase"
+_MART_REFERENCE = re.compile(rf"\b{settings.MARTS_SCHEMA}\.([a-z_][a-z0-9_]*)", re.IGNORECASE)
+
+
+def mart_dependencies(specs_dir: Path = SPECS_DIR) -> list[AssetKey]:
+    """The dbt mart assets (`["marts", model]`) that any card's SQL reads."""
+    specs = dashboards.load_specs(specs_dir)
+    models = {m.lower() for card in specs.cards.values() for m in _MART_REFERENCE.findall(card.sql)}
+    return [AssetKey([settings.MARTS_SCHEMA, m]) for m in sorted(models)]
+
+
+@asset(
+    key=["reports", "html_dashboards"],
+    deps=mart_dependencies(),
+    group_name="dashboards",
+    kinds={"html"},
+    description="Every dashboard in metabase/dashboards rendered to one self-contained HTML file in reports/ "
+                "(KPI tiles and charts from the same card SQL Metabase runs).",
+)
+def html_dashboards(context: AssetExecutionContext, warehouse: WarehouseResource):
+    from orchestration import html_dashboard
+
+    specs = dashboards.load_specs(SPECS_DIR)
+    out_dir = settings.reports_dir()
+    paths, timings, failures = [], {}, []
+    for dashboard in sorted(specs.dashboards.values(), key=lambda d: d.key):
+        rendered = html_dashboard.build_dashboard(warehouse.info(), dashboard, specs.cards)
+        path = rendered.write(out_dir)
+        paths.append(path)
+        context.log.info(f"wrote {path} ({len(rendered.results)} cards, as of {rendered.as_of})")
+        timings.update({f"{dashboard.key}/{key}": ms for key, ms in rendered.timings_ms().items()})
+        failures += [f"{dashboard.key}/{r.key}: {r.error}" for r in rendered.failures]
+    if failures:
+        raise Failure(description=f"{len(failures)} card(s) failed: " + "; ".join(failures),
+                      metadata={"files": MetadataValue.md("\n".join(f"- `{p}`" for p in paths))})
+    return Output(None, metadata={
+        "files": MetadataValue.md("\n".join(f"- `{p}`" for p in paths)),
+        "dashboards": len(paths),
+        "card_query_ms": MetadataValue.json(timings),
+    })
+
+
+def metabase_database_settings(info) -> "dict[str, object]":
+    """How Metabase reaches the warehouse: METABASE_DB_* variables, else the warehouse's own TCP address."""
+    host = os.environ.get("METABASE_DB_HOST") or info.host
+    if host.startswith("/"):
+        raise Failure(description="Metabase needs a TCP address for the warehouse, but the embedded warehouse "
+                                  "listens on a unix socket: set METABASE_DB_HOST (and METABASE_DB_PORT, "
+                                  "METABASE_DB_USER, METABASE_DB_PASSWORD) or use an external warehouse")
+    return {
+        "name": os.environ.get("METABASE_DB_NAME_IN_METABASE", "Lead Analytics warehouse"),
+        "host": host,
+        "port": int(os.environ.get("METABASE_DB_PORT") or info.port),
+        "dbname": os.environ.get("METABASE_DB_DATABASE") or info.dbname,
+        "user": os.environ.get("METABASE_DB_USER") or info.user,
+        "password": os.environ.get("METABASE_DB_PASSWORD") or info.password,
+    }
+
+
+@asset(
+    key=["metabase", "dashboards"],
+    deps=mart_dependencies(),
+    group_name="dashboards",
+    kinds={"metabase"},
+    output_required=False,
+    description="Creates or updates the Metabase database connection, collection, cards and dashboards from "
+                "metabase/ (idempotent; cards removed from code are archived). Skipped when METABASE_URL, "
+                "METABASE_USER and METABASE_PASSWORD are not set.",
+)
+def metabase_dashboards(context: AssetExecutionContext, warehouse: WarehouseResource):
+    from orchestration import metabase_provisioner
+
+    if not metabase_provisioner.is_configured():
+        context.log.warning("Metabase is not configured (set METABASE_URL, METABASE_USER and METABASE_PASSWORD); "
+                            "skipping the Metabase dashboards. The HTML dashboards in reports/ are still written.")
+        return
+    try:
+        report = metabase_provisioner.provision(SPECS_DIR,
+                                                database_settings=metabase_database_settings(warehouse.info()))
+    except metabase_provisioner.MetabaseError as exc:
+        raise Failure(description=f"MetabaseError: {exc}") from None
+    context.log.info(f"Metabase: {report.summary()}")
+    yield Output(None, metadata={**report.counts(), "url": MetadataValue.url(os.environ["METABASE_URL"])})
