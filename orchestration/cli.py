@@ -23,6 +23,7 @@ examples:
   lead-analytics generate --volume 0.1     write a smaller synthetic landing set
   lead-analytics load                      load new landing files into the raw schemas
   lead-analytics run                       run the full Dagster job (load, dbt build, checks)
+  lead-analytics report --timings          write reports/<dashboard>.html, print each card's query time
   lead-analytics dbt -- build -s staging   run dbt against the configured warehouse
   lead-analytics ui                        Dagster UI on http://127.0.0.1:3000
 
@@ -106,15 +107,24 @@ def _generate(landing: Path, args: argparse.Namespace, force: bool) -> None:
             return
     landing.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    totals = {"rows": 0}
+    current = {"table": "", "rows": 0, "files": 0}
 
-    def progress(table: str, rows: int) -> None:
-        totals["rows"] += rows
-        _say(f"  generated {table:<40} {rows:>9,} rows  (total {totals['rows']:,})")
+    def flush() -> None:
+        if current["table"]:
+            _say(f"  generated {current['table']:<40} {current['rows']:>10,} rows in {current['files']:>3} files  "
+                 f"[{time.perf_counter() - started:5.1f}s]")
+
+    def progress(table: str, rows: int) -> None:  # called once per file, tables in turn
+        if table != current["table"]:
+            flush()
+            current.update(table=table, rows=0, files=0)
+        current["rows"] += rows
+        current["files"] += 1
 
     _say(f"generating synthetic data into {landing} ({cfg.months} months, {cfg.organizations} organizations, "
          f"volume {cfg.volume}, seed {cfg.seed})")
     result = generate(landing, cfg, progress=progress)
+    flush()
     seconds = time.perf_counter() - started
     total = sum(result.rows_by_table.values())
     _say(f"generated {total:,} rows in {len(result.files)} files, {len(result.malformed)} deliberately malformed, "
@@ -170,8 +180,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     info = warehouse.ensure_running()
     _say(f"warehouse: {info.describe()}")
     result = pipeline.run_full_pipeline(pipeline.stderr)
-    print(pipeline.format_summary(pipeline.summarise(info), result, time.perf_counter() - started))
+    _print_outcome(info, result, started)
     return 0 if result.success else 1
+
+
+def _print_outcome(info, result, started: float) -> None:
+    from orchestration import pipeline
+
+    print(pipeline.format_summary(pipeline.summarise(info), result, time.perf_counter() - started))
+    print(pipeline.format_minimal_dashboard(info))
+    reports = sorted(settings.reports_dir().glob("*.html"))
+    if reports:
+        print("\nHTML dashboard" + ("s" if len(reports) > 1 else "") + " (open in any browser):")
+        print("\n".join(f"  {path}" for path in reports))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -185,9 +206,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _say(f"warehouse: {info.describe()}")
     _generate(landing, args, force=False)
     result = pipeline.run_full_pipeline(pipeline.stderr)
-    summary = pipeline.summarise(info)
-    print(pipeline.format_summary(summary, result, time.perf_counter() - started))
+    _print_outcome(info, result, started)
     return 0 if result.success else 1
+
+
+# ----------------------------------------------------------------------------- report
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from orchestration import dashboards, html_dashboard, warehouse
+
+    specs_dir = settings.PROJECT_ROOT / "metabase"
+    specs = dashboards.load_specs(specs_dir)
+    filter_values: dict[str, str] = {}
+    for item in args.filter or []:
+        slug, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--filter takes slug=value, e.g. --filter source=Website (got {item!r})")
+        filter_values[slug] = value
+    info = warehouse.ensure_running()
+    out_dir = Path(args.out).resolve() if args.out else settings.reports_dir()
+    failed = 0
+    for dashboard in sorted(specs.dashboards.values(), key=lambda d: d.key):
+        if args.dashboard and dashboard.key not in args.dashboard:
+            continue
+        slugs = {f.slug for f in dashboard.filters}
+        unknown = sorted(set(filter_values) - slugs)
+        if unknown:
+            raise UserError(f"dashboard {dashboard.key} has no filter {', '.join(unknown)} "
+                            f"(its filters: {', '.join(sorted(slugs))})")
+        rendered = html_dashboard.build_dashboard(info, dashboard, specs.cards, filter_values)
+        path = rendered.write(out_dir)
+        failed += len(rendered.failures)
+        print(f"{path}  (as of {rendered.as_of})")
+        if args.timings:
+            print("\n".join(f"  {line}" for line in rendered.summary_lines()))
+    return 1 if failed else 0
 
 
 # ----------------------------------------------------------------------------- dbt / ui
@@ -270,6 +323,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--landing", help="landing directory")
     _add_generator_options(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("report", help="write the dashboards as self-contained HTML files",
+                       description="Run every card of every dashboard in metabase/dashboards against the warehouse "
+                                   "and write one self-contained HTML file per dashboard (default: reports/).")
+    p.add_argument("--dashboard", action="append", help="only this dashboard key, e.g. lead_capture (repeatable)")
+    p.add_argument("--filter", action="append", metavar="SLUG=VALUE",
+                   help="a dashboard filter value, e.g. --filter source=Website --filter date_from=2025-03-01")
+    p.add_argument("--out", help="output directory (default: LEAD_ANALYTICS_REPORTS_DIR or reports/)")
+    p.add_argument("--timings", action="store_true", help="print each card's row count and query time")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("dbt", help="run dbt against the configured warehouse",
                        description="Run dbt with the connection settings of the configured warehouse, "

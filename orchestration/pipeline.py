@@ -5,12 +5,15 @@ the hourly schedule and the landing-file sensor.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 from orchestration import contracts, settings, warehouse
 
@@ -21,15 +24,19 @@ class PipelineResult:
     seconds: float
     checks_passed: int = 0
     checks_failed: int = 0
-    checks_skipped: int = 0
+    gx_suites_passed: int = 0
     failed_checks: list[str] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
+    skipped_assets: list[str] = field(default_factory=list)
+    log_path: Path | None = None
 
 
 def dagster_home() -> str:
     home = settings.state_dir() / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()
+    config = home / "dagster.yaml"
+    if not config.exists() or not config.read_text().strip():
+        config.write_text("telemetry:\n  enabled: false\n")
     return str(home)
 
 
@@ -45,7 +52,8 @@ class _ProgressHandler(logging.Handler):
         meta = getattr(record, "dagster_meta", None) or {}
         event = meta.get("dagster_event")
         step = meta.get("step_key") or ""
-        message = meta.get("orig_message") or record.getMessage()
+        message = (meta.get("orig_message") or record.getMessage()).strip().splitlines()
+        message = message[0] if message else ""
         elapsed = f"[{time.perf_counter() - self.started:6.1f}s]"
         if event is None:
             if record.levelno >= logging.INFO and step:
@@ -55,7 +63,7 @@ class _ProgressHandler(logging.Handler):
         if kind == "STEP_START":
             self.emit_line(f"{elapsed} {step}: started")
         elif kind == "STEP_FAILURE":
-            self.emit_line(f"{elapsed} {step}: FAILED {message.splitlines()[0] if message else ''}")
+            self.emit_line(f"{elapsed} {step}: FAILED {message}")
 
 
 def run_full_pipeline(emit_line: Callable[[str], None] = print) -> PipelineResult:
@@ -75,17 +83,24 @@ def run_full_pipeline(emit_line: Callable[[str], None] = print) -> PipelineResul
         return log
 
     job = defs.resolve_job_def("full_pipeline").with_logger_defs({"progress": progress_logger})
-    result = job.execute_in_process(instance=DagsterInstance.get(), raise_on_error=False,
-                                    run_config={"loggers": {"progress": {}}})
-    out = PipelineResult(success=result.success, seconds=time.perf_counter() - started)
+    # dagster-dbt echoes every dbt log line to stdout; keep it in a log file, not on the terminal.
+    log_dir = settings.state_dir() / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    with open(log_path, "w") as log_file, contextlib.redirect_stdout(log_file):
+        result = job.execute_in_process(instance=DagsterInstance.get(), raise_on_error=False,
+                                        run_config={"loggers": {"progress": {}}})
+    out = PipelineResult(success=result.success, seconds=time.perf_counter() - started, log_path=log_path)
     for evaluation in result.get_asset_check_evaluations():
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         if evaluation.passed:
             out.checks_passed += 1
+            out.gx_suites_passed += evaluation.check_name.startswith("gx_")
         else:
             out.checks_failed += 1
             out.failed_checks.append(name)
     out.failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    out.skipped_assets = [e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"]
     return out
 
 
@@ -130,14 +145,48 @@ def format_summary(summary: WarehouseSummary, result: PipelineResult | None, wal
     for schema, (n, rows) in summary.layer_rows.items():
         lines.append(f"{schema:<14}{n:>12}{rows:>12,}")
     if result is not None:
-        lines += ["", f"checks: {result.checks_passed} passed, {result.checks_failed} failed"]
-        if result.failed_checks:
-            lines += [f"  failed: {name}" for name in result.failed_checks]
-        if result.failed_steps:
-            lines += [f"  failed step: {step}" for step in result.failed_steps]
+        lines += ["", f"checks: {result.checks_passed} passed ({result.gx_suites_passed} Great Expectations "
+                      f"suites, {result.checks_passed - result.gx_suites_passed} dbt tests), "
+                      f"{result.checks_failed} failed"]
+        lines += [f"  failed: {name}" for name in result.failed_checks]
+        lines += [f"  failed step: {step}" for step in result.failed_steps]
+        lines += [f"  skipped step: {step}" for step in result.skipped_assets]
+        if result.log_path:
+            lines.append(f"dbt and Dagster log: {result.log_path}")
     lines.append(f"wall time: {wall_seconds:.1f}s")
     return "\n".join(lines)
 
 
 def stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def _counts(rows: list[tuple[str, int]]) -> str:
+    return " · ".join(f"{name} {n:,}" for name, n in rows) or "none"
+
+
+def format_minimal_dashboard(info: warehouse.ConnectionInfo) -> str:
+    """The seed-000 Recommended Minimal Dashboard, read from the lead-capture marts."""
+    marts = settings.MARTS_SCHEMA
+    with warehouse.connect(info) as conn:
+        if not conn.execute("select to_regclass(%s)", (f"{marts}.rpt_bot_leads__kpis",)).fetchone()[0]:
+            return "Lead capture: the marts are not built yet (the pipeline failed before them)."
+        as_of, total, today, week, high, low = conn.execute(
+            f"select as_of_at, total_leads, leads_today, leads_this_week, high_confidence_leads, "
+            f"low_confidence_leads from {marts}.rpt_bot_leads__kpis").fetchone()
+        sources = conn.execute(f"select source, count(*) from {marts}.fct_bot_leads "
+                               f"group by 1 order by 2 desc, 1 limit 3").fetchall()
+        services = conn.execute(f"select service_needed, count(*) from {marts}.fct_bot_leads "
+                                f"group by 1 order by 2 desc, 1").fetchall()
+    tz = settings.reporting_timezone()
+    local = as_of.astimezone(ZoneInfo(tz))
+    return "\n".join([
+        "",
+        f"Lead capture: Recommended Minimal Dashboard (seed 000), as of {local:%Y-%m-%d %H:%M} {tz}",
+        f"  {'Total leads':<24}{total:>10,}",
+        f"  {'Leads today':<24}{today:>10,}",
+        f"  {'Leads this week':<24}{week:>10,}   (rolling 7 days, today included)",
+        f"  {'Top 3 sources':<24}{_counts(sources)}",
+        f"  {'Leads by service':<24}{_counts(services)}",
+        f"  {'High vs low confidence':<24}{high:,} high (>= 0.8) vs {low:,} low (< 0.5)",
+    ])

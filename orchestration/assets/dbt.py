@@ -8,11 +8,12 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from dagster import AssetExecutionContext
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster import AssetCheckResult, AssetExecutionContext, Output
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration import settings, warehouse
 from orchestration.resources import WarehouseResource
@@ -69,11 +70,30 @@ class LeadAnalyticsTranslator(DagsterDbtTranslator):
 dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
 
 
-@dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=LeadAnalyticsTranslator())
+PROGRESS_EVERY_SECONDS = 5.0
+
+# Source tests become checks on the raw assets, so every test dbt runs is a Dagster asset check.
+TRANSLATOR = LeadAnalyticsTranslator(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
+
+
+@dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=TRANSLATOR)
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     info = warehouse.info()
     os.environ.update(dbt_env(info))  # profiles.yml reads the connection from the environment
-    yield from dbt.cli(["build"], context=context).stream()
+    started = last_report = time.monotonic()
+    models = tests = failed_tests = 0
+    for event in dbt.cli(["build"], context=context).stream():
+        if isinstance(event, Output):
+            models += 1
+        elif isinstance(event, AssetCheckResult):
+            tests += 1
+            failed_tests += 0 if event.passed else 1
+        if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
+            last_report = time.monotonic()
+            context.log.info(f"dbt build: {models} models built, {tests} tests run so far")
+        yield event
+    context.log.info(f"dbt build: {models} models built, {tests} tests run ({failed_tests} failed) "
+                     f"in {time.monotonic() - started:.1f}s")
 
 
 def dbt_resource() -> DbtCliResource:

@@ -46,11 +46,14 @@ def _raw_asset(contract: TableContract):
             loaders.ensure_schemas(conn)
             result = loaders.load_table(
                 conn, contract, settings.landing_dir(),
-                progress=lambda f: context.log.info(
+                progress=lambda f: context.log.debug(
                     f"{f.file}: {f.status}, {f.inserted} inserted, {f.updated} updated, "
-                    f"{f.unchanged} unchanged, {f.rejected} rejected ({f.seconds:.2f}s)")
-                if f.status == "loaded" else None)
+                    f"{f.unchanged} unchanged, {f.rejected} rejected ({f.seconds:.2f}s)"))
             total_rows = conn.execute(f"select count(*) from {contract.qualified_name}").fetchone()[0]
+        context.log.info(
+            f"{result.loaded_files} new files ({result.skipped_files} already loaded): "
+            f"{result.total('inserted'):,} inserted, {result.total('updated'):,} updated, "
+            f"{result.total('rejected'):,} rejected; {total_rows:,} rows in {contract.schema}.{contract.name}")
         metadata = {
             "files_loaded": result.loaded_files,
             "files_skipped": result.skipped_files,
