@@ -29,16 +29,9 @@ def warehouse_info(tmp_path_factory) -> warehouse.ConnectionInfo:
 @pytest.fixture
 def fresh_db(warehouse_info) -> warehouse.ConnectionInfo:
     """A new, empty database on the test warehouse; dropped afterwards."""
-    import psycopg
-
-    name = f"test_{uuid.uuid4().hex[:10]}"
-    admin = replace(warehouse_info, dbname="postgres")
-    with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    info = replace(warehouse_info, dbname=name)
+    info = _create_database(warehouse_info, "test")
     yield info
-    with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+    _drop_database(info)
 
 
 @pytest.fixture
@@ -66,6 +59,24 @@ def _drop_database(info: warehouse.ConnectionInfo) -> None:
 
     with psycopg.connect(replace(info, dbname="postgres").conninfo(), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{info.dbname}" with (force)')
+
+
+class DatabaseFactory:
+    """Creates and drops extra databases on the test warehouse (for module-scoped fixtures)."""
+
+    def __init__(self, warehouse_info: warehouse.ConnectionInfo):
+        self.warehouse_info = warehouse_info
+
+    def create(self, prefix: str) -> warehouse.ConnectionInfo:
+        return _create_database(self.warehouse_info, prefix)
+
+    def drop(self, info: warehouse.ConnectionInfo) -> None:
+        _drop_database(info)
+
+
+@pytest.fixture(scope="session")
+def database_factory(warehouse_info) -> DatabaseFactory:
+    return DatabaseFactory(warehouse_info)
 
 
 @pytest.fixture(scope="session")
