@@ -5,6 +5,7 @@ size or mtime, triggers one run (the loader itself skips files whose content it 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
@@ -32,5 +33,5 @@ def new_landing_files(context: SensorEvaluationContext):
     if not changed:
         return SkipReason(f"no new files among {len(current)} in {settings.landing_dir()}")
     context.update_cursor(json.dumps(current))
-    return RunRequest(run_key=json.dumps(changed)[:200] + str(hash(tuple(changed))),
-                      tags={"new_files": str(len(changed))})
+    digest = hashlib.sha256("\n".join(f"{p}={current[p]}" for p in changed).encode()).hexdigest()[:16]
+    return RunRequest(run_key=f"landing-{digest}", tags={"new_files": str(len(changed))})
