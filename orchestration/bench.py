@@ -11,28 +11,10 @@ import json
 import shutil
 import tempfile
 import time
-import uuid
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 from orchestration import contracts, loaders, warehouse
-
-
-def _fresh_database(info: warehouse.ConnectionInfo) -> warehouse.ConnectionInfo:
-    import psycopg
-
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(replace(info, dbname="postgres").conninfo(), autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    return replace(info, dbname=name)
-
-
-def _drop_database(info: warehouse.ConnectionInfo) -> None:
-    import psycopg
-
-    with psycopg.connect(replace(info, dbname="postgres").conninfo(), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{info.dbname}" with (force)')
 
 
 def _pandas_load(info: warehouse.ConnectionInfo, landing: Path) -> int:
@@ -68,7 +50,7 @@ def _pandas_load(info: warehouse.ConnectionInfo, landing: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--volume", type=float, default=0.2, help="generator volume (default 0.2)")
+    parser.add_argument("--volume", type=float, default=1.0, help="generator volume (default 1.0, about 1.26M rows)")
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--skip-pandas", action="store_true", help="measure only our loader")
     args = parser.parse_args(argv)
@@ -77,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     info = warehouse.ensure_running()
     workdir = Path(tempfile.mkdtemp(prefix="lead-analytics-bench-"))
-    bench_db = _fresh_database(info)
+    bench_db = warehouse.create_scratch_database(info, "bench")
     try:
         # No malformed rows: pandas.to_sql has no way to reject a bad row, only to fail the whole load.
         cfg = GeneratorConfig(seed=7, months=args.months, volume=args.volume, malformed_share=0.0,
@@ -115,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ratio: our loader is {(loaded / ours) / (pandas_rows / theirs):.1f}x pandas.to_sql "
                   f"(pandas neither validates, rejects nor upserts)")
     finally:
-        _drop_database(bench_db)
+        warehouse.drop_database(bench_db)
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from orchestration import settings
@@ -152,6 +152,26 @@ def _ensure_database(info: ConnectionInfo) -> None:
             raise WarehouseError(f"cannot connect to {info.describe()}: {str(exc).strip().splitlines()[0]}") from exc
     with psycopg.connect(admin.conninfo(), autocommit=True, connect_timeout=10) as conn:
         conn.execute(f'create database "{info.dbname}"')
+
+
+def create_scratch_database(info: ConnectionInfo, prefix: str) -> ConnectionInfo:
+    """A new empty database `<prefix>_<random>` beside `info`'s (for tests and benchmarks)."""
+    import uuid
+
+    import psycopg
+
+    scratch = replace(info, dbname=f"{prefix}_{uuid.uuid4().hex[:8]}")
+    with psycopg.connect(replace(info, dbname="postgres").conninfo(), autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'create database "{scratch.dbname}"')
+    return scratch
+
+
+def drop_database(info: ConnectionInfo) -> None:
+    """Drop `info`'s database, closing its connections first."""
+    import psycopg
+
+    with psycopg.connect(replace(info, dbname="postgres").conninfo(), autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'drop database if exists "{info.dbname}" with (force)')
 
 
 def connect(info: ConnectionInfo | None = None, **kwargs):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import uuid
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,9 +27,9 @@ def warehouse_info(tmp_path_factory) -> warehouse.ConnectionInfo:
 @pytest.fixture
 def fresh_db(warehouse_info) -> warehouse.ConnectionInfo:
     """A new, empty database on the test warehouse; dropped afterwards."""
-    info = _create_database(warehouse_info, "test")
+    info = warehouse.create_scratch_database(warehouse_info, "test")
     yield info
-    _drop_database(info)
+    warehouse.drop_database(info)
 
 
 @pytest.fixture
@@ -45,22 +43,6 @@ LEAD_CAPTURE_FIXTURE = Path(__file__).parent / "fixtures" / "bot_leads"
 LEAD_CAPTURE_AS_OF = "2025-03-31T17:00:00Z"  # 12:00 CDT on Monday 2025-03-31
 
 
-def _create_database(warehouse_info: warehouse.ConnectionInfo, prefix: str) -> warehouse.ConnectionInfo:
-    import psycopg
-
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(replace(warehouse_info, dbname="postgres").conninfo(), autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    return replace(warehouse_info, dbname=name)
-
-
-def _drop_database(info: warehouse.ConnectionInfo) -> None:
-    import psycopg
-
-    with psycopg.connect(replace(info, dbname="postgres").conninfo(), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{info.dbname}" with (force)')
-
-
 class DatabaseFactory:
     """Creates and drops extra databases on the test warehouse (for module-scoped fixtures)."""
 
@@ -68,10 +50,10 @@ class DatabaseFactory:
         self.warehouse_info = warehouse_info
 
     def create(self, prefix: str) -> warehouse.ConnectionInfo:
-        return _create_database(self.warehouse_info, prefix)
+        return warehouse.create_scratch_database(self.warehouse_info, prefix)
 
     def drop(self, info: warehouse.ConnectionInfo) -> None:
-        _drop_database(info)
+        warehouse.drop_database(info)
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +68,7 @@ def lead_capture_fixture_db(warehouse_info, tmp_path_factory) -> warehouse.Conne
     from orchestration import contracts, loaders, settings
     from orchestration.assets.dbt import dbt_env, dbt_executable
 
-    info = _create_database(warehouse_info, "kpi")
+    info = warehouse.create_scratch_database(warehouse_info, "kpi")
     landing_dir = tmp_path_factory.mktemp("landing")
     shutil.copytree(LEAD_CAPTURE_FIXTURE, landing_dir / "bot_leads" / "leads")
     with warehouse.connect(info) as conn:
@@ -103,4 +85,4 @@ def lead_capture_fixture_db(warehouse_info, tmp_path_factory) -> warehouse.Conne
         env=env, capture_output=True, text=True, cwd=settings.DBT_PROJECT_DIR)
     assert proc.returncode == 0, proc.stdout[-4000:]
     yield info
-    _drop_database(info)
+    warehouse.drop_database(info)
