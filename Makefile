@@ -29,8 +29,8 @@ test: $(STAMP)  ## the whole test suite
 ui: $(STAMP)  ## Dagster UI on http://127.0.0.1:3000
 	$(BIN)/lead-analytics ui
 
-bench: $(STAMP)  ## load benchmark: our loader vs pandas.to_sql, side by side
-	$(BIN)/python -m orchestration.bench
+bench: $(STAMP)  ## load benchmark: our loader vs pandas.to_sql, side by side (BENCH_ARGS="--volume 0.2")
+	$(BIN)/python -m orchestration.bench $(BENCH_ARGS)
 
 docs: $(STAMP)  ## dbt docs on http://127.0.0.1:8080
 	$(BIN)/lead-analytics dbt -- docs generate && $(BIN)/lead-analytics dbt -- docs serve --host 127.0.0.1 --port 8080
