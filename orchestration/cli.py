@@ -268,8 +268,46 @@ def cmd_ui(args: argparse.Namespace) -> int:
     dagster = Path(sys.executable).parent / "dagster"
     _say(f"warehouse: {info.describe()}")
     _say(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)")
-    return subprocess.call([str(dagster), "dev", "-h", "127.0.0.1", "-p", str(args.port),
-                            "-m", "orchestration.definitions"], env=env, cwd=settings.PROJECT_ROOT)
+    return _run_until_stopped([str(dagster), "dev", "-h", "127.0.0.1", "-p", str(args.port),
+                               "-m", "orchestration.definitions"], env=env, cwd=settings.PROJECT_ROOT)
+
+
+def _run_until_stopped(cmd: list[str], **kwargs) -> int:
+    """Run a server with its children in their own process group; on Ctrl-C or SIGTERM stop the whole
+    group (interrupt, then terminate, then kill), so no webserver or code server is left behind.
+
+    `dagster dev` started from a non-interactive shell inherits an ignored SIGINT and would not stop,
+    hence the explicit default handler in the child and the signal forwarding here.
+    """
+    import signal
+
+    proc = subprocess.Popen(cmd, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
+
+    def stop(signum, _frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        _say("stopping the Dagster UI ...")
+        for sig, grace in ((signal.SIGINT, 20), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(proc.pid, sig)
+                proc.wait(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+            except ProcessLookupError:
+                break
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # anything the server left in its group
+        except ProcessLookupError:
+            pass
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # ----------------------------------------------------------------------------- parser
