@@ -4,14 +4,6 @@ source as (
     select * from {{ source('bison', 'client_costs') }}
 ),
 
-latest as (
-    -- guard: the loader already upserts by workspace_id + month; keep the newest version should a duplicate land
-    select
-        *,
-        row_number() over (partition by workspace_id, month order by updated_at desc, _loaded_at desc) as version_rank
-    from source
-),
-
 renamed as (
     select
         ---------- key (the grain)
@@ -28,8 +20,7 @@ renamed as (
         ---------- loader metadata (_source_line dropped)
         _source_file,
         _loaded_at
-    from latest
-    where version_rank = 1
+    from source
 )
 
 select * from renamed

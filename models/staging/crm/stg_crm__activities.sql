@@ -4,14 +4,6 @@ source as (
     select * from {{ source('crm', 'activities') }}
 ),
 
-latest as (
-    -- guard: the loader already upserts by activity_id; keep the newest version should a duplicate land
-    select
-        *,
-        row_number() over (partition by activity_id order by _loaded_at desc) as version_rank
-    from source
-),
-
 renamed as (
     select
         ---------- ids
@@ -28,8 +20,7 @@ renamed as (
         ---------- loader metadata (_source_line dropped)
         _source_file,
         _loaded_at
-    from latest
-    where version_rank = 1
+    from source
 )
 
 select * from renamed
