@@ -9,3 +9,9 @@
 {% macro reporting_date(column) -%}
     ({{ to_reporting_tz(column) }})::date
 {%- endmacro %}
+
+{#- Hours of the as-of date begun by the as-of moment, the current one included (12:00 local -> 13).
+    Real elapsed hours since local midnight, so a daylight-saving change day counts 23 or 25. -#}
+{% macro hours_begun_today(as_of_at, as_of_date) -%}
+    (floor(extract(epoch from ({{ as_of_at }} - {{ to_reporting_tz_inverse(as_of_date ~ '::timestamp') }})) / 3600)::integer + 1)
+{%- endmacro %}

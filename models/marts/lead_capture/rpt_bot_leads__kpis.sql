@@ -66,9 +66,9 @@ final as (
              else round((totals.leads_this_month - totals.leads_previous_month_to_date)::numeric
                         / totals.leads_previous_month_to_date, 4)
         end as month_growth_rate,
+        -- the snapshot has no rows (so no hours) when there are no leads yet
         round(totals.leads_today::numeric / nullif(coalesce(totals.hours_begun_today,
-            floor(extract(epoch from (as_of.as_of_at - {{ to_reporting_tz_inverse('as_of.as_of_date::timestamp') }})) / 3600)::integer + 1), 0), 4)
-            as avg_leads_per_hour_today,
+            {{ hours_begun_today('as_of.as_of_at', 'as_of.as_of_date') }}), 0), 4) as avg_leads_per_hour_today,
         case when totals.scored_leads = 0 then null
              else round(totals.sum_confidence_score / totals.scored_leads, 4)
         end as avg_confidence_score,

@@ -24,10 +24,7 @@ windows as (
             (date_trunc('month', as_of_date) - interval '1 month')::date + (extract(day from as_of_date)::integer - 1),
             (date_trunc('month', as_of_date) - interval '1 day')::date
         ) as previous_month_same_day,
-        -- hours of today begun so far, the current one included; real elapsed hours, so a
-        -- daylight-saving change day counts 23 or 25 hours
-        floor(extract(epoch from (as_of_at - ({{ to_reporting_tz_inverse('as_of_date::timestamp') }}))) / 3600)::integer + 1
-            as hours_begun_today
+        {{ hours_begun_today('as_of_at', 'as_of_date') }} as hours_begun_today
     from as_of
 ),
 
