@@ -310,6 +310,13 @@ def _non_blank(path: Path, where: str, value: Any) -> str:
     return value
 
 
+def _identifier(path: Path, where: str, value: Any) -> str:
+    name = _non_blank(path, where, value)
+    if not _NAME.match(name):
+        raise SpecError(f"{path}: {where} {name!r} is not an identifier")
+    return name
+
+
 def _int(path: Path, where: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise SpecError(f"{path}: {where} must be an integer >= {minimum}")
@@ -321,9 +328,7 @@ def _load_parameter(path: Path, index: int, data: Any) -> Parameter:
     if not isinstance(data, dict):
         raise SpecError(f"{path}: {where} must be a mapping")
     _check_keys(path, f"{where}: ", data, {"name", "type", "display_name"}, {"default"})
-    name = _non_blank(path, f"{where}.name", data["name"])
-    if not _NAME.match(name):
-        raise SpecError(f"{path}: {where}.name {name!r} is not an identifier")
+    name = _identifier(path, f"{where}.name", data["name"])
     if data["type"] not in VARIABLE_TYPES:
         raise SpecError(f"{path}: {where}.type must be one of {', '.join(VARIABLE_TYPES)}")
     return Parameter(name=name, type=data["type"],
@@ -384,9 +389,7 @@ def _load_filter(path: Path, index: int, data: Any) -> Filter:
     if not isinstance(data, dict):
         raise SpecError(f"{path}: {where} must be a mapping")
     _check_keys(path, f"{where}: ", data, {"slug", "name", "type"}, {"default"})
-    slug = _non_blank(path, f"{where}.slug", data["slug"])
-    if not _NAME.match(slug):
-        raise SpecError(f"{path}: {where}.slug {slug!r} is not an identifier")
+    slug = _identifier(path, f"{where}.slug", data["slug"])
     if data["type"] not in FILTER_TYPES:
         raise SpecError(f"{path}: {where}.type {data['type']!r} is not a supported Metabase parameter type")
     return Filter(slug=slug, name=_non_blank(path, f"{where}.name", data["name"]), type=data["type"],
