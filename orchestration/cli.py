@@ -213,10 +213,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- report
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from orchestration import dashboards, html_dashboard, warehouse
+    from orchestration import html_dashboard, warehouse
 
-    specs_dir = settings.PROJECT_ROOT / "metabase"
-    specs = dashboards.load_specs(specs_dir)
     filter_values: dict[str, str] = {}
     for item in args.filter or []:
         slug, sep, value = item.partition("=")
@@ -225,22 +223,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         filter_values[slug] = value
     info = warehouse.ensure_running()
     out_dir = Path(args.out).resolve() if args.out else settings.reports_dir()
-    failed = 0
-    for dashboard in sorted(specs.dashboards.values(), key=lambda d: d.key):
-        if args.dashboard and dashboard.key not in args.dashboard:
-            continue
-        slugs = {f.slug for f in dashboard.filters}
-        unknown = sorted(set(filter_values) - slugs)
-        if unknown:
-            raise UserError(f"dashboard {dashboard.key} has no filter {', '.join(unknown)} "
-                            f"(its filters: {', '.join(sorted(slugs))})")
-        rendered = html_dashboard.build_dashboard(info, dashboard, specs.cards, filter_values)
-        path = rendered.write(out_dir)
-        failed += len(rendered.failures)
+    try:
+        written = html_dashboard.build_all(info, settings.PROJECT_ROOT / "metabase", out_dir, filter_values,
+                                           keys=args.dashboard)
+    except ValueError as exc:  # an unknown dashboard or filter
+        raise UserError(str(exc)) from None
+    for path, rendered in written:
         print(f"{path}  (as of {rendered.as_of})")
         if args.timings:
             print("\n".join(f"  {line}" for line in rendered.summary_lines()))
-    return 1 if failed else 0
+    return 1 if any(rendered.failures for _, rendered in written) else 0
 
 
 # ----------------------------------------------------------------------------- dbt / ui

@@ -199,29 +199,41 @@ def write_dashboard(info: ConnectionInfo, dashboard: Dashboard, cards: dict[str,
 
 def write_all(info: ConnectionInfo, specs_dir: Path, out_dir: Path,
               filter_values: dict[str, Any] | None = None, as_of: str | None = None,
-              strict: bool = True) -> list[Path]:
-    """Write every dashboard of `<specs_dir>/dashboards` to `<out_dir>/<key>.html`.
+              strict: bool = True, keys: Sequence[str] | None = None) -> list[Path]:
+    """Write every dashboard of `<specs_dir>/dashboards` (or those in `keys`) to `<out_dir>/<key>.html`.
 
     `filter_values` are by filter slug; each dashboard gets the ones it has (a slug no dashboard
     has raises ValueError). All pages are written before DashboardRenderError is raised.
     """
+    written = build_all(info, specs_dir, out_dir, filter_values, as_of, keys)
+    failures = [(path, r) for path, rendered in written for r in rendered.failures]
+    if strict and failures:
+        raise DashboardRenderError(failures)
+    return [path for path, _ in written]
+
+
+def build_all(info: ConnectionInfo, specs_dir: Path, out_dir: Path,
+              filter_values: dict[str, Any] | None = None, as_of: str | None = None,
+              keys: Sequence[str] | None = None) -> list[tuple[Path, RenderedDashboard]]:
+    """Render and write each dashboard (sorted by key; only `keys` when given); never raises for a
+    failed card: the caller reads `RenderedDashboard.failures` and `.timings_ms()`."""
     specs = load_specs(Path(specs_dir))
     filter_values = dict(filter_values or {})
+    unknown_keys = sorted(set(keys or ()) - set(specs.dashboards))
+    if unknown_keys:
+        raise ValueError(f"no dashboard {', '.join(unknown_keys)} (dashboards: {', '.join(sorted(specs.dashboards))})")
     known = {f.slug for d in specs.dashboards.values() for f in d.filters}
     unknown = sorted(set(filter_values) - known)
     if unknown:
         raise ValueError(f"no dashboard has filter(s) {', '.join(unknown)}")
-    paths: list[Path] = []
-    failures: list[tuple[Path, CardResult]] = []
-    for dashboard in specs.dashboards.values():
+    written: list[tuple[Path, RenderedDashboard]] = []
+    for key, dashboard in sorted(specs.dashboards.items()):
+        if keys and key not in keys:
+            continue
         own = {slug: v for slug, v in filter_values.items() if slug in {f.slug for f in dashboard.filters}}
         rendered = build_dashboard(info, dashboard, specs.cards, own, as_of)
-        path = rendered.write(out_dir)
-        paths.append(path)
-        failures += [(path, r) for r in rendered.failures]
-    if strict and failures:
-        raise DashboardRenderError(failures)
-    return paths
+        written.append((rendered.write(out_dir), rendered))
+    return written
 
 
 # ---------------------------------------------------------------- queries

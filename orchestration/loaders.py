@@ -400,14 +400,6 @@ def _upsert(cur, contract: TableContract, rel: str) -> tuple[int, int]:
 
 # --------------------------------------------------------------------------- public API
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def landing_files(contract: TableContract, landing_root: Path) -> list[Path]:
     folder = landing_root / contract.landing_path
     if not folder.is_dir():
@@ -429,8 +421,7 @@ class _PreparedFile:
     rejects: list[tuple[int, str | None, str]] = field(default_factory=list)
 
 
-def _prepare(contract: TableContract, rel: str, data: bytes, started: float) -> _PreparedFile:
-    digest = hashlib.sha256(data).hexdigest()
+def _prepare(contract: TableContract, rel: str, data: bytes, digest: str, started: float) -> _PreparedFile:
     if contract.file_format == "csv":
         parsed = _parse_csv(contract, data, rel)
     else:
@@ -499,7 +490,8 @@ def load_file(conn, contract: TableContract, path: Path, landing_root: Path) -> 
     """Load one landing file in a single transaction. Raises ContractError on a column mismatch."""
     started = time.perf_counter()
     rel = path.relative_to(landing_root).as_posix()
-    return _write(conn, contract, _prepare(contract, rel, path.read_bytes(), started))
+    data = path.read_bytes()
+    return _write(conn, contract, _prepare(contract, rel, data, hashlib.sha256(data).hexdigest(), started))
 
 
 def load_table(conn, contract: TableContract, landing_root: Path,
@@ -520,9 +512,10 @@ def load_table(conn, contract: TableContract, landing_root: Path,
         started = time.perf_counter()
         rel = path.relative_to(landing_root).as_posix()
         data = path.read_bytes()
-        if loaded.get(rel) == hashlib.sha256(data).hexdigest():  # checked again under the lock when writing
+        digest = hashlib.sha256(data).hexdigest()
+        if loaded.get(rel) == digest:  # checked again under the lock when writing
             return FileLoadResult(rel, "skipped", seconds=time.perf_counter() - started)
-        return _prepare(contract, rel, data, started)
+        return _prepare(contract, rel, data, digest, started)
 
     paths = landing_files(contract, landing_root)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"prepare-{contract.key}") as pool:

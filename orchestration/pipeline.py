@@ -161,32 +161,37 @@ def stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _counts(rows: list[tuple[str, int]]) -> str:
-    return " · ".join(f"{name} {n:,}" for name, n in rows) or "none"
+# The seed-000 "Recommended Minimal Dashboard" (KPI inventory ids); its cards are found by these ids.
+MINIMAL_DASHBOARD_KPIS = frozenset({
+    "s000.total_leads", "s000.leads_today", "s000.leads_this_week", "s000.leads_by_source_top3",
+    "s000.leads_by_service_requested", "s000.high_vs_low_confidence"})
 
 
 def format_minimal_dashboard(info: warehouse.ConnectionInfo) -> str:
-    """The seed-000 Recommended Minimal Dashboard, read from the lead-capture marts."""
-    marts = settings.MARTS_SCHEMA
-    with warehouse.connect(info) as conn:
-        if not conn.execute("select to_regclass(%s)", (f"{marts}.rpt_bot_leads__kpis",)).fetchone()[0]:
-            return "Lead capture: the marts are not built yet (the pipeline failed before them)."
-        as_of, total, today, week, high, low = conn.execute(
-            f"select as_of_at, total_leads, leads_today, leads_this_week, high_confidence_leads, "
-            f"low_confidence_leads from {marts}.rpt_bot_leads__kpis").fetchone()
-        sources = conn.execute(f"select source, count(*) from {marts}.fct_bot_leads "
-                               f"group by 1 order by 2 desc, 1 limit 3").fetchall()
-        services = conn.execute(f"select service_needed, count(*) from {marts}.fct_bot_leads "
-                                f"group by 1 order by 2 desc, 1").fetchall()
+    """The Recommended Minimal Dashboard as text: the lead-capture dashboard's own cards, run as the
+    HTML report runs them, so the terminal and the dashboards cannot disagree."""
+    from dataclasses import replace
+
+    from orchestration import dashboards, html_dashboard
+
+    specs = dashboards.load_specs(settings.PROJECT_ROOT / "metabase")
+    dashboard = specs.dashboards["lead_capture"]
+    minimal = replace(dashboard, cards=tuple(
+        dc for dc in dashboard.cards if MINIMAL_DASHBOARD_KPIS & set(specs.cards[dc.card].kpis)))
+    results, as_of = html_dashboard.run_queries(info, minimal, specs.cards, {})
+    if all(r.error for r in results):
+        return "Lead capture: the marts are not built yet (the pipeline failed before them)."
     tz = settings.reporting_timezone()
-    local = as_of.astimezone(ZoneInfo(tz))
-    return "\n".join([
-        "",
-        f"Lead capture: Recommended Minimal Dashboard (seed 000), as of {local:%Y-%m-%d %H:%M} {tz}",
-        f"  {'Total leads':<24}{total:>10,}",
-        f"  {'Leads today':<24}{today:>10,}",
-        f"  {'Leads this week':<24}{week:>10,}   (rolling 7 days, today included)",
-        f"  {'Top 3 sources':<24}{_counts(sources)}",
-        f"  {'Leads by service':<24}{_counts(services)}",
-        f"  {'High vs low confidence':<24}{high:,} high (>= 0.8) vs {low:,} low (< 0.5)",
-    ])
+    when = f"{as_of.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M} {tz}" if as_of else "an unknown moment"
+    lines = ["", f"Lead capture: Recommended Minimal Dashboard (seed 000), as of {when}"]
+    for r in results:
+        if r.error:
+            text = f"error: {r.error}"
+        elif len(r.columns) == 1:
+            text = html_dashboard.format_value(r.rows[0][0] if r.rows else None,
+                                               html_dashboard.column_format(r.card, r.columns[0], scalar=True))
+        else:
+            fmt = html_dashboard.column_format(r.card, r.columns[1])
+            text = " · ".join(f"{row[0]} {html_dashboard.format_value(row[1], fmt)}" for row in r.rows) or "none"
+        lines.append(f"  {r.name:<30}{text}")
+    return "\n".join(lines)

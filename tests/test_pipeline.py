@@ -74,9 +74,9 @@ def test_demo_succeeds_and_prints_summary_dashboard_and_report(demo_runs):
                                           out), out
     assert "failed step" not in out
     assert "Recommended Minimal Dashboard" in out
-    for label in ("Total leads", "Leads today", "Leads this week", "Top 3 sources", "Leads by service",
+    for label in ("Total leads", "Leads today", "Leads this week", "Top 3 lead sources", "Leads by service",
                   "High vs low confidence"):
-        assert label in out
+        assert re.search(rf"^  {label}.*\d", out, re.MULTILINE), label  # each tile printed with its number
     report = root / "reports" / "lead_capture.html"
     assert str(report) in out and report.stat().st_size > 5_000
     assert "Metabase is not configured" in first.stderr  # the Metabase asset is skipped, not failed

@@ -25,9 +25,12 @@ def mart_dependencies(specs_dir: Path = SPECS_DIR) -> list[AssetKey]:
     return [AssetKey([settings.MARTS_SCHEMA, m]) for m in sorted(models)]
 
 
+MART_DEPENDENCIES = mart_dependencies()
+
+
 @asset(
     key=["reports", "html_dashboards"],
-    deps=mart_dependencies(),
+    deps=MART_DEPENDENCIES,
     group_name="dashboards",
     kinds={"html"},
     description="Every dashboard in metabase/dashboards rendered to one self-contained HTML file in reports/ "
@@ -36,16 +39,13 @@ def mart_dependencies(specs_dir: Path = SPECS_DIR) -> list[AssetKey]:
 def html_dashboards(context: AssetExecutionContext, warehouse: WarehouseResource):
     from orchestration import html_dashboard
 
-    specs = dashboards.load_specs(SPECS_DIR)
-    out_dir = settings.reports_dir()
     paths, timings, failures = [], {}, []
-    for dashboard in sorted(specs.dashboards.values(), key=lambda d: d.key):
-        rendered = html_dashboard.build_dashboard(warehouse.info(), dashboard, specs.cards)
-        path = rendered.write(out_dir)
+    for path, rendered in html_dashboard.build_all(warehouse.info(), SPECS_DIR, settings.reports_dir()):
+        key = rendered.dashboard.key
         paths.append(path)
         context.log.info(f"wrote {path} ({len(rendered.results)} cards, as of {rendered.as_of})")
-        timings.update({f"{dashboard.key}/{key}": ms for key, ms in rendered.timings_ms().items()})
-        failures += [f"{dashboard.key}/{r.key}: {r.error}" for r in rendered.failures]
+        timings.update({f"{key}/{card}": ms for card, ms in rendered.timings_ms().items()})
+        failures += [f"{key}/{r.key}: {r.error}" for r in rendered.failures]
     if failures:
         raise Failure(description=f"{len(failures)} card(s) failed: " + "; ".join(failures),
                       metadata={"files": MetadataValue.md("\n".join(f"- `{p}`" for p in paths))})
@@ -75,7 +75,7 @@ def metabase_database_settings(info) -> "dict[str, object]":
 
 @asset(
     key=["metabase", "dashboards"],
-    deps=mart_dependencies(),
+    deps=MART_DEPENDENCIES,
     group_name="dashboards",
     kinds={"metabase"},
     output_required=False,
