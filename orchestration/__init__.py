@@ -1,1 +1,3 @@
-"""Lead Analytics: loaders, synthetic data, Dagster definitions and the CLI."""
+"""Lead Analytics. `ingestion` lands vendor files in the warehouse, `bi` turns the dbt semantic layer
+into Metabase and HTML dashboards, `defs` is the Dagster code; `cli`, `pipeline`, `settings` and
+`warehouse` are shared by all three."""

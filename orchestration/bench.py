@@ -14,7 +14,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from orchestration import contracts, loaders, warehouse
+from orchestration import warehouse
+from orchestration.ingestion import contracts, loaders
 
 
 def _pandas_load(info: warehouse.ConnectionInfo, landing: Path) -> int:
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-pandas", action="store_true", help="measure only our loader")
     args = parser.parse_args(argv)
 
-    from orchestration.generator import GeneratorConfig, generate
+    from orchestration.ingestion.generator import GeneratorConfig, generate
 
     info = warehouse.ensure_running()
     workdir = Path(tempfile.mkdtemp(prefix="lead-analytics-bench-"))

@@ -82,7 +82,7 @@ def _landing(args: argparse.Namespace) -> Path:
 
 
 def _generator_config(args: argparse.Namespace):
-    from orchestration.generator import GeneratorConfig
+    from orchestration.ingestion.generator import GeneratorConfig
 
     end = date.fromisoformat(args.end_date) if args.end_date else None
     return GeneratorConfig(seed=args.seed, months=args.months, organizations=args.organizations,
@@ -92,7 +92,7 @@ def _generator_config(args: argparse.Namespace):
 def _generate(landing: Path, args: argparse.Namespace, force: bool) -> None:
     from dataclasses import asdict
 
-    from orchestration.generator import generate
+    from orchestration.ingestion.generator import generate
 
     cfg = _generator_config(args)
     wanted = {k: (str(v) if isinstance(v, date) else v) for k, v in asdict(cfg).items()}
@@ -140,7 +140,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from orchestration import contracts, loaders, warehouse
+    from orchestration import warehouse
+    from orchestration.ingestion import contracts, loaders
 
     landing = _landing(args)
     if not landing.is_dir():
@@ -213,7 +214,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- report
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from orchestration import html_dashboard, warehouse
+    from orchestration import warehouse
+    from orchestration.bi import html_report
 
     filter_values: dict[str, str] = {}
     for item in args.filter or []:
@@ -224,7 +226,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     info = warehouse.ensure_running()
     out_dir = Path(args.out).resolve() if args.out else settings.reports_dir()
     try:
-        written = html_dashboard.build_all(info, settings.PROJECT_ROOT / "metabase", out_dir, filter_values,
+        written = html_report.build_all(info, settings.PROJECT_ROOT / "metabase", out_dir, filter_values,
                                            keys=args.dashboard)
     except ValueError as exc:  # an unknown dashboard or filter
         raise UserError(str(exc)) from None
@@ -239,7 +241,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_dbt(args: argparse.Namespace) -> int:
     from orchestration import warehouse
-    from orchestration.assets.dbt import dbt_env, dbt_executable
+    from orchestration.defs.dbt import dbt_env, dbt_executable
 
     info = warehouse.ensure_running()
     dbt_args = [a for a in args.dbt_args if a != "--"]
@@ -254,7 +256,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     _landing(args)
     info = warehouse.ensure_running()
     env = dict(os.environ, DAGSTER_HOME=pipeline.dagster_home())
-    from orchestration.assets.dbt import ensure_manifest
+    from orchestration.defs.dbt import ensure_manifest
 
     ensure_manifest()
     dagster = Path(sys.executable).parent / "dagster"

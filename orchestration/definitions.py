@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from orchestration.assets.dbt import dbt_models, dbt_resource
-from orchestration.assets.raw import landing_specs, raw_assets
-from orchestration.assets.reports import html_dashboards, metabase_dashboards
-from orchestration.checks import build_asset_checks
-from orchestration.jobs import full_pipeline_job
-from orchestration.resources import WarehouseResource
-from orchestration.schedules import hourly_pipeline
-from orchestration.sensors import new_landing_files
+from orchestration.defs.dbt import dbt_models, dbt_resource
+from orchestration.defs.raw import landing_specs, raw_assets
+from orchestration.defs.dashboards import html_dashboards, metabase_dashboards
+from orchestration.defs.checks import build_asset_checks
+from orchestration.defs.jobs import full_pipeline_job
+from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.schedules import hourly_pipeline
+from orchestration.defs.sensors import new_landing_files
 
 defs = Definitions(
     assets=[*landing_specs, *raw_assets, dbt_models, html_dashboards, metabase_dashboards],

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from orchestration import contracts, settings, warehouse
+from orchestration import settings, warehouse
+from orchestration.ingestion import contracts
 
 
 @dataclass
@@ -172,13 +173,13 @@ def format_minimal_dashboard(info: warehouse.ConnectionInfo) -> str:
     HTML report runs them, so the terminal and the dashboards cannot disagree."""
     from dataclasses import replace
 
-    from orchestration import dashboards, html_dashboard
+    from orchestration.bi import html_report, specs
 
-    specs = dashboards.load_specs(settings.PROJECT_ROOT / "metabase")
-    dashboard = specs.dashboards["lead_capture"]
+    loaded = specs.load_specs(settings.PROJECT_ROOT / "metabase")
+    dashboard = loaded.dashboards["lead_capture"]
     minimal = replace(dashboard, cards=tuple(
-        dc for dc in dashboard.cards if MINIMAL_DASHBOARD_KPIS & set(specs.cards[dc.card].kpis)))
-    results, as_of = html_dashboard.run_queries(info, minimal, specs.cards, {})
+        dc for dc in dashboard.cards if MINIMAL_DASHBOARD_KPIS & set(loaded.cards[dc.card].kpis)))
+    results, as_of = html_report.run_queries(info, minimal, loaded.cards, {})
     if all(r.error for r in results):
         return "Lead capture: the marts are not built yet (the pipeline failed before them)."
     tz = settings.reporting_timezone()
@@ -188,10 +189,10 @@ def format_minimal_dashboard(info: warehouse.ConnectionInfo) -> str:
         if r.error:
             text = f"error: {r.error}"
         elif len(r.columns) == 1:
-            text = html_dashboard.format_value(r.rows[0][0] if r.rows else None,
-                                               html_dashboard.column_format(r.card, r.columns[0], scalar=True))
+            text = html_report.format_value(r.rows[0][0] if r.rows else None,
+                                               html_report.column_format(r.card, r.columns[0], scalar=True))
         else:
-            fmt = html_dashboard.column_format(r.card, r.columns[1])
-            text = " · ".join(f"{row[0]} {html_dashboard.format_value(row[1], fmt)}" for row in r.rows) or "none"
+            fmt = html_report.column_format(r.card, r.columns[1])
+            text = " · ".join(f"{row[0]} {html_report.format_value(row[1], fmt)}" for row in r.rows) or "none"
         lines.append(f"  {r.name:<30}{text}")
     return "\n".join(lines)

@@ -65,8 +65,9 @@ def database_factory(warehouse_info) -> DatabaseFactory:
 def lead_capture_fixture_db(warehouse_info, tmp_path_factory) -> warehouse.ConnectionInfo:
     """A database holding the hand-built bot-lead fixture, loaded by the real loader and built by dbt
     (lead-capture marts and their tests) as of LEAD_CAPTURE_AS_OF in America/Chicago."""
-    from orchestration import contracts, loaders, settings
-    from orchestration.assets.dbt import dbt_env, dbt_executable
+    from orchestration import settings
+    from orchestration.ingestion import contracts, loaders
+    from orchestration.defs.dbt import dbt_env, dbt_executable
 
     info = warehouse.create_scratch_database(warehouse_info, "kpi")
     landing_dir = tmp_path_factory.mktemp("landing")

@@ -1,4 +1,4 @@
-"""Great Expectations suites as blocking Dagster asset checks (`orchestration.checks`).
+"""Great Expectations suites as blocking Dagster asset checks (`orchestration.defs.checks`).
 
 Each suite runs against a small hand-written table in a fresh database: clean rows pass, a corrupted
 copy fails with the expectations and offending rows written out below by hand. The last tests run
@@ -7,8 +7,9 @@ the real check in a Dagster run and show that a corrupted mart stops the asset d
 
 import pytest
 
-from orchestration import checks, warehouse
-from orchestration.checks import EXPECTATIONS_DIR
+from orchestration import warehouse
+from orchestration.defs import checks
+from orchestration.defs.checks import EXPECTATIONS_DIR
 
 RAW_DDL = """
 create schema raw_bot_leads;
@@ -197,7 +198,7 @@ def _run_with_check(fresh_db, monkeypatch, fct_rows: list[tuple]):
     """Materialize upstream fct_bot_leads -> real GX check -> downstream report in one run."""
     from dagster import AssetKey, asset, materialize
 
-    from orchestration.resources import WarehouseResource
+    from orchestration.defs.resources import WarehouseResource
 
     monkeypatch.setenv("LEAD_ANALYTICS_DATABASE_URL", fresh_db.conninfo())
     fct_key = AssetKey(["marts", "fct_bot_leads"])

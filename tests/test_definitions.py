@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from dagster import AssetKey, DagsterInstance, RunRequest, SkipReason, build_sensor_context
 
-from orchestration import contracts
+from orchestration.ingestion import contracts
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from orchestration import contracts, settings
-from orchestration.generator import GeneratorConfig, generate
+from orchestration import settings
+from orchestration.ingestion import contracts
+from orchestration.ingestion.generator import GeneratorConfig, generate
 
 END = date(2026, 11, 23)
 SMALL = GeneratorConfig(seed=42, months=3, organizations=10, volume=0.02, malformed_share=0.01, end_date=END)

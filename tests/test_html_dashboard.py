@@ -1,4 +1,4 @@
-"""The HTML dashboard report (orchestration/html_dashboard.py) against the hand-built fixture database.
+"""The HTML dashboard report (orchestration/bi/html_report.py) against the hand-built fixture database.
 
 Every expected tile value below is worked out by hand from tests/fixtures/bot_leads/*.csv (as of
 2025-03-31 17:00 UTC = 12:00 CDT; see tests/test_lead_capture_kpis.py for the row-by-row
@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestration import html_dashboard as hd
-from orchestration.dashboards import load_specs
+from orchestration.bi import html_report as hd
+from orchestration.bi.specs import load_specs
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_SPECS = Path(__file__).parent / "fixtures" / "metabase_specs"

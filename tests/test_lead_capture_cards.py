@@ -41,8 +41,8 @@ from pathlib import Path
 import pytest
 
 from fake_metabase import FakeMetabase  # tests/ is on sys.path (rootdir-relative test modules)
-from orchestration import dashboards as d
-from orchestration import metabase_provisioner as mp
+from orchestration.bi import specs as d
+from orchestration.bi import metabase as mp
 from orchestration import settings, warehouse
 
 SPECS_DIR = settings.PROJECT_ROOT / "metabase"

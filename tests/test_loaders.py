@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import contracts, loaders, warehouse
+from orchestration import warehouse
+from orchestration.ingestion import contracts, loaders
 
 BOT_HEADER = "lead_id,source,bot_type,service_needed,confidence_score,status,name,email,phone,region,created_at,updated_at"
 

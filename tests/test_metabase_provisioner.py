@@ -15,8 +15,8 @@ import pytest
 import requests
 import yaml
 
-from orchestration import dashboards as d
-from orchestration import metabase_provisioner as mp
+from orchestration.bi import specs as d
+from orchestration.bi import metabase as mp
 from fake_metabase import FakeMetabase  # tests/ is on sys.path (rootdir-relative test modules)
 
 SPECS = Path(__file__).parent / "fixtures" / "metabase_specs"

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import contracts, settings, warehouse
+from orchestration import settings, warehouse
+from orchestration.ingestion import contracts
 
 DEMO_ARGS = ["--volume", "0.02", "--months", "3", "--end-date", "2026-11-23", "--seed", "11"]
 

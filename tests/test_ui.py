@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from orchestration import contracts
+from orchestration.ingestion import contracts
 
 GRAPH_QUERY = json.dumps({"query": "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }"})
 

@@ -1,16 +1,17 @@
 """Landing files and raw tables: one asset per raw table, grouped by source.
 
 Landing files are external assets (vendors write them; `lead-analytics generate` writes synthetic
-ones). Each raw asset loads the new files of its table with `orchestration.loaders` and reports
+ones). Each raw asset loads the new files of its table with `orchestration.ingestion.loaders` and reports
 loaded and rejected counts in its metadata. Raw asset keys are `[source, table]`, the keys
 dagster-dbt gives the matching dbt sources, so lineage runs on into the staging models.
 """
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Failure, MetadataValue, asset
 
-from orchestration import contracts, loaders, settings
-from orchestration.contracts import TableContract
-from orchestration.resources import WarehouseResource
+from orchestration import settings
+from orchestration.ingestion import contracts, loaders
+from orchestration.ingestion.contracts import TableContract
+from orchestration.defs.resources import WarehouseResource
 
 
 def landing_key(contract: TableContract) -> AssetKey:

@@ -1,7 +1,7 @@
 """Deterministic synthetic vendor exports for every raw-table contract.
 
 `generate(landing_dir, GeneratorConfig(...))` writes, for each contract in
-`orchestration.contracts.all_contracts()`, one file per calendar month of activity under
+`orchestration.ingestion.contracts.all_contracts()`, one file per calendar month of activity under
 `<landing_dir>/<contract.landing_path>/<table>_<YYYY-MM>.<csv|jsonl>`, plus `_manifest.json` (the
 config and every deliberately malformed row). The data follows the product specs in the seed
 documents: weekday/working-hour peaks in the reporting time zone, channel mixes, funnel drop-off,
@@ -9,7 +9,7 @@ lead-score bands, repeat contacts written differently, and records that change i
 """
 from __future__ import annotations
 
-from orchestration.generator.config import GenerationResult, GeneratorConfig, MalformedRow
-from orchestration.generator.runner import generate
+from orchestration.ingestion.generator.config import GenerationResult, GeneratorConfig, MalformedRow
+from orchestration.ingestion.generator.runner import generate
 
 __all__ = ["generate", "GeneratorConfig", "GenerationResult", "MalformedRow"]

@@ -29,8 +29,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 
-from orchestration import contracts, settings
-from orchestration.contracts import TableContract
+from orchestration import settings
+from orchestration.ingestion import contracts
+from orchestration.ingestion.contracts import TableContract
 
 
 class ContractError(ValueError):

@@ -10,8 +10,9 @@ import json
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
-from orchestration import contracts, loaders, settings
-from orchestration.jobs import full_pipeline_job
+from orchestration import settings
+from orchestration.ingestion import contracts, loaders
+from orchestration.defs.jobs import full_pipeline_job
 
 
 def _landing_state() -> dict[str, str]:

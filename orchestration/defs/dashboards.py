@@ -11,8 +11,9 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, Failure, MetadataValue, Output, asset
 
-from orchestration import dashboards, settings
-from orchestration.resources import WarehouseResource
+from orchestration import settings
+from orchestration.bi import specs
+from orchestration.defs.resources import WarehouseResource
 
 SPECS_DIR = settings.PROJECT_ROOT / "metabase"
 _MART_REFERENCE = re.compile(rf"\b{settings.MARTS_SCHEMA}\.([a-z_][a-z0-9_]*)", re.IGNORECASE)
@@ -20,8 +21,8 @@ _MART_REFERENCE = re.compile(rf"\b{settings.MARTS_SCHEMA}\.([a-z_][a-z0-9_]*)", 
 
 def mart_dependencies(specs_dir: Path = SPECS_DIR) -> list[AssetKey]:
     """The dbt mart assets (`["marts", model]`) that any card's SQL reads."""
-    specs = dashboards.load_specs(specs_dir)
-    models = {m.lower() for card in specs.cards.values() for m in _MART_REFERENCE.findall(card.sql)}
+    loaded = specs.load_specs(specs_dir)
+    models = {m.lower() for card in loaded.cards.values() for m in _MART_REFERENCE.findall(card.sql)}
     return [AssetKey([settings.MARTS_SCHEMA, m]) for m in sorted(models)]
 
 
@@ -37,10 +38,10 @@ MART_DEPENDENCIES = mart_dependencies()
                 "(KPI tiles and charts from the same card SQL Metabase runs).",
 )
 def html_dashboards(context: AssetExecutionContext, warehouse: WarehouseResource):
-    from orchestration import html_dashboard
+    from orchestration.bi import html_report
 
     paths, timings, failures = [], {}, []
-    for path, rendered in html_dashboard.build_all(warehouse.info(), SPECS_DIR, settings.reports_dir()):
+    for path, rendered in html_report.build_all(warehouse.info(), SPECS_DIR, settings.reports_dir()):
         key = rendered.dashboard.key
         paths.append(path)
         context.log.info(f"wrote {path} ({len(rendered.results)} cards, as of {rendered.as_of})")
@@ -84,16 +85,16 @@ def metabase_database_settings(info) -> "dict[str, object]":
                 "METABASE_USER and METABASE_PASSWORD are not set.",
 )
 def metabase_dashboards(context: AssetExecutionContext, warehouse: WarehouseResource):
-    from orchestration import metabase_provisioner
+    from orchestration.bi import metabase
 
-    if not metabase_provisioner.is_configured():
+    if not metabase.is_configured():
         context.log.warning("Metabase is not configured (set METABASE_URL, METABASE_USER and METABASE_PASSWORD); "
                             "skipping the Metabase dashboards. The HTML dashboards in reports/ are still written.")
         return
     try:
-        report = metabase_provisioner.provision(SPECS_DIR,
+        report = metabase.provision(SPECS_DIR,
                                                 database_settings=metabase_database_settings(warehouse.info()))
-    except metabase_provisioner.MetabaseError as exc:
+    except metabase.MetabaseError as exc:
         raise Failure(description=f"MetabaseError: {exc}") from None
     context.log.info(f"Metabase: {report.summary()}")
     yield Output(None, metadata={**report.counts(), "url": MetadataValue.url(os.environ["METABASE_URL"])})

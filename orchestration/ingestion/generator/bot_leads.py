@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from orchestration.generator.core import (DAY, HOUR, MINUTE, TableData, format_emails, format_phones, make_people,
+from orchestration.ingestion.generator.core import (DAY, HOUR, MINUTE, TableData, format_emails, format_phones, make_people,
                                           null_where, pick, prefixed_ids, repeat_people, rng_for, versioned)
 
 if TYPE_CHECKING:
-    from orchestration.generator.runner import Context
+    from orchestration.ingestion.generator.runner import Context
 
 
 def build(ctx: "Context") -> dict[str, TableData]:

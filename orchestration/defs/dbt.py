@@ -16,7 +16,7 @@ from dagster import AssetCheckResult, AssetExecutionContext, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration import settings, warehouse
-from orchestration.resources import WarehouseResource
+from orchestration.defs.resources import WarehouseResource
 
 MANIFEST = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
 

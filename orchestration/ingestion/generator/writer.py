@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from orchestration.contracts import TableContract
-from orchestration.generator.config import MalformedRow
-from orchestration.generator.core import NULL_INT, TableData, month_index, rng_for
+from orchestration.ingestion.contracts import TableContract
+from orchestration.ingestion.generator.config import MalformedRow
+from orchestration.ingestion.generator.core import NULL_INT, TableData, month_index, rng_for
 
 _TEXTUAL = {"text", "timestamptz", "date"}
 _CSV_SPECIAL = re.compile(r'[",\r\n]')

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from orchestration.generator.core import (DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails,
+from orchestration.ingestion.generator.core import (DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails,
                                           format_phones, make_people, null_where, obj, object_ids, pick,
                                           rng_for, stable_hash, versioned)
 
 if TYPE_CHECKING:
-    from orchestration.generator.runner import Context
+    from orchestration.ingestion.generator.runner import Context
 
 ORG_NAMES = ["Lakeside Motors", "Prairie Auto Group", "Windy City Cars", "Heartland Ford", "Riverbend Toyota",
              "Northshore Honda", "Great Lakes Kia", "Midway Hyundai", "Lincoln Park Volvo", "Oak Brook BMW",

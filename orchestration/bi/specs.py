@@ -1,7 +1,7 @@
 """Metabase card and dashboard specs as code: load, validate, and render their SQL for psycopg.
 
 The YAML format is documented in `metabase/README.md`. This module has no Metabase dependency: the
-provisioner (`orchestration.metabase_provisioner`) turns the dataclasses into API payloads, tests run
+provisioner (`orchestration.bi.metabase`) turns the dataclasses into API payloads, tests run
 every card's SQL against the warehouse with `render_sql`, and the HTML report renders dashboards
 from the same objects.
 

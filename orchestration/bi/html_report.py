@@ -72,7 +72,7 @@ from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
 from orchestration import settings, warehouse
-from orchestration.dashboards import Card, Dashboard, DashboardCard, RenderError, card_values, load_specs, render_sql
+from orchestration.bi.specs import Card, Dashboard, DashboardCard, RenderError, card_values, load_specs, render_sql
 from orchestration.warehouse import ConnectionInfo
 
 log = logging.getLogger(__name__)
@@ -878,7 +878,7 @@ def _page(dashboard: Dashboard, results: list[CardResult], filter_values: dict[s
         '<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_e(csp)}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="generator" content="lead-analytics orchestration.html_dashboard">'
+        f'<meta name="generator" content="lead-analytics orchestration.bi.html_report">'
         f"<title>{_e(dashboard.name)}</title><style>{_CSS}</style></head>"
         f'<body data-dashboard="{_e(dashboard.key)}" data-cards="{len(results)}"><div class="page">'
         f'<header class="page-header"><h1>{_e(dashboard.name)}</h1>{description}<dl class="meta">'

@@ -242,7 +242,7 @@ def _check_result(outcome: ValidationOutcome, suite_path: Path, primary_key: str
 def _gx_asset_check(suite_path: Path) -> "AssetChecksDefinition":
     from dagster import AssetKey, asset_check
 
-    from orchestration.resources import WarehouseResource
+    from orchestration.defs.resources import WarehouseResource
 
     doc = load_suite(suite_path)
     meta = doc["meta"]

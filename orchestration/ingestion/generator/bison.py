@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from orchestration.generator.core import (DAY, HOUR, MINUTE, TableData, format_emails, make_people, month_index,
+from orchestration.ingestion.generator.core import (DAY, HOUR, MINUTE, TableData, format_emails, make_people, month_index,
                                           obj, rng_for, utc_epoch, versioned)
 
 if TYPE_CHECKING:
-    from orchestration.generator.runner import Context
+    from orchestration.ingestion.generator.runner import Context
 
 CLIENTS = ["Acme Roofing", "Brightline Dental", "Cobalt Logistics", "Delta HVAC", "Evergreen Solar",
            "Fulcrum Legal", "Granite Insurance", "Harbor Staffing", "Ironwood Realty", "Juniper Health",

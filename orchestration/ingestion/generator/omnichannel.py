@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from orchestration.generator.core import (DAY, HOUR, MINUTE, NULL_INT, TableData, make_people, obj, pick,
+from orchestration.ingestion.generator.core import (DAY, HOUR, MINUTE, NULL_INT, TableData, make_people, obj, pick,
                                           prefixed_ids, rng_for, versioned)
 
 if TYPE_CHECKING:
-    from orchestration.generator.runner import Context
+    from orchestration.ingestion.generator.runner import Context
 
 COMPANIES = ["Nusantara Retail", "Garuda Logistics", "Mitra Finance", "Sinar Telecom", "Bumi Insurance",
              "Cahaya Clinics", "Kopi Kita", "Laut Travel", "Merdeka Motors", "Rumah Property"]

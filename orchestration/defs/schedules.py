@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import DefaultScheduleStatus, ScheduleDefinition
 
 from orchestration import settings
-from orchestration.jobs import full_pipeline_job
+from orchestration.defs.jobs import full_pipeline_job
 
 hourly_pipeline = ScheduleDefinition(
     name="hourly_full_pipeline",

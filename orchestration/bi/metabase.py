@@ -1,4 +1,4 @@
-"""Provision Metabase from the card and dashboard specs (`orchestration.dashboards`), idempotently.
+"""Provision Metabase from the card and dashboard specs (`orchestration.bi.specs`), idempotently.
 
 `provision()` creates or updates, matching by name: the warehouse database connection, one
 collection per dashboard `collection`, every card (native SQL with template tags) and every
@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from orchestration import dashboards as specs_mod
-from orchestration.dashboards import Card, Dashboard, Specs
+from orchestration.bi import specs as specs_mod
+from orchestration.bi.specs import Card, Dashboard, Specs
 
 DEFAULT_COLLECTION = "Lead Analytics"  # for cards that are on no dashboard
 REQUEST_TIMEOUT_SECONDS = 120

@@ -8,11 +8,12 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from orchestration import contracts, settings
-from orchestration.generator import bison, bot_leads, crm, omnichannel, web1on1
-from orchestration.generator.config import GenerationResult, GeneratorConfig
-from orchestration.generator.core import DAY, Clock, TableData, utc_epoch
-from orchestration.generator.writer import TableWriter
+from orchestration import settings
+from orchestration.ingestion import contracts
+from orchestration.ingestion.generator import bison, bot_leads, crm, omnichannel, web1on1
+from orchestration.ingestion.generator.config import GenerationResult, GeneratorConfig
+from orchestration.ingestion.generator.core import DAY, Clock, TableData, utc_epoch
+from orchestration.ingestion.generator.writer import TableWriter
 
 BUILDERS: dict[str, Callable[["Context"], dict[str, TableData]]] = {
     "bison": bison.build,

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from orchestration.generator.core import (DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails, format_phones,
+from orchestration.ingestion.generator.core import (DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails, format_phones,
                                           make_people, month_index, null_where, obj, pick, prefixed_ids,
                                           repeat_people, rng_for, utc_epoch, versioned)
 
 if TYPE_CHECKING:
-    from orchestration.generator.runner import Context
+    from orchestration.ingestion.generator.runner import Context
 
 AGENT_NAMES = ["Sarah Miller", "Mike Rossi", "Lisa Kim", "David Lee", "Anna Novak", "Tom Becker", "Rosa Diaz",
                "Ken Adams", "Jill Parker", "Omar Haddad", "Grace Liu", "Ben Carter"]

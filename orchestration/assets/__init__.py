@@ -1,1 +1,0 @@
-"""Dagster assets, one module per integration: raw loads, dbt, data checks, dashboards."""
