@@ -1,5 +1,9 @@
 {#- Use the configured schema name verbatim (staging, intermediate, marts) instead of dbt's
-    default <target_schema>_<custom_schema>, so Metabase and analysts see stable names. -#}
+    default <target_schema>_<custom_schema>, so Metabase and analysts see stable names.
+    A write-audit-publish build passes --vars '{build_schema_suffix: __build}' and builds every model
+    into the shadow schema <name>__build; orchestration/publishing.py swaps it in once the checks pass.
+    ref() inside such a build points at the shadow schemas; the published names never change. -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
-    {%- if custom_schema_name is none -%}{{ target.schema }}{%- else -%}{{ custom_schema_name | trim }}{%- endif -%}
+    {%- set schema = target.schema if custom_schema_name is none else custom_schema_name | trim -%}
+    {{ schema }}{{ var('build_schema_suffix', '') }}
 {%- endmacro %}

@@ -151,7 +151,10 @@ def _ensure_database(info: ConnectionInfo) -> None:
         if f'database "{info.dbname}" does not exist' not in str(exc):
             raise WarehouseError(f"cannot connect to {info.describe()}: {str(exc).strip().splitlines()[0]}") from exc
     with psycopg.connect(admin.conninfo(), autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f'create database "{info.dbname}"')
+        try:
+            conn.execute(f'create database "{info.dbname}"')
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            pass  # another process created it first (two first runs at once)
 
 
 def create_scratch_database(info: ConnectionInfo, prefix: str) -> ConnectionInfo:
@@ -200,17 +203,23 @@ def stop() -> str:
     return f"stopped the embedded warehouse ({_pgdata()})"
 
 
-def status() -> str:
+def status() -> tuple[str, bool]:
+    """What `lead-analytics warehouse status` says, and whether the warehouse answers."""
     if is_external():
         info = _external_info()
-        try:
-            with connect(info) as conn:
-                version = conn.execute("show server_version").fetchone()[0]
-            return f"external warehouse reachable: {info.describe()} (PostgreSQL {version})"
-        except WarehouseError as exc:
-            return str(exc)
-    if not embedded_running():
-        return f"embedded warehouse stopped (data directory {_pgdata()})"
-    info = _embedded_info(start=False)
-    assert info is not None
-    return f"embedded warehouse running: {info.describe()} (data directory {_pgdata()})"
+    elif not embedded_running():
+        return f"embedded warehouse stopped (data directory {_pgdata()})", False
+    else:
+        info = _embedded_info(start=False)
+        assert info is not None
+    import psycopg
+
+    try:  # the server answering is what counts here, whether or not its database exists yet
+        with psycopg.connect(replace(info, dbname="postgres").conninfo(), connect_timeout=10) as conn:
+            version = conn.execute("show server_version").fetchone()[0]
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"{info.kind} warehouse unreachable: {info.describe()}: {reason}", False
+    if info.kind == "external":
+        return f"external warehouse reachable: {info.describe()} (PostgreSQL {version})", True
+    return f"embedded warehouse running: {info.describe()} (PostgreSQL {version}, data directory {_pgdata()})", True

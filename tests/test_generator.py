@@ -338,3 +338,41 @@ def test_no_file_is_dated_after_the_end_date(small):
     last_month = END.strftime("%Y-%m")
     later = [f.name for f in result.files if f.stem.rsplit("_", 1)[1] > last_month]
     assert later == []
+
+
+def test_web1on1_channels_include_unused_and_switched_off_ones_and_guests_write(shaped):
+    """After sales lists every active channel with zeros (seed 003): some active channel has no conversation, some
+    channel is switched off later; guests (never active users) write in a few conversations."""
+    _, rows = shaped
+    channels = _latest(rows["web1on1__channels"], "id", "updated_at")
+    conv = _latest(rows["web1on1__conversations"], "id", "updated_at")
+    used = {(r["organization_id"], r["channel"]) for r in conv.values()}
+    active = {(r["organization_id"], r["channel"]) for r in channels.values() if r["active"]}
+    assert active - used, "an active channel without conversations"
+    assert any(not r["active"] for r in channels.values())
+    assert {r["channel"] for r in channels.values()} == {"web", "whatsapp", "facebook", "instagram"}
+    assert len(channels) == len({(r["organization_id"], r["channel"]) for r in channels.values()})
+    guests = {r["id"] for _, r in rows["web1on1__users"] if r["role"] == "guest"}
+    assert any(r["author_id"] in guests for _, r in rows["web1on1__messages"] if r["author_type"] == "user")
+
+def test_omnichannel_exports_show_the_seed_002_patterns(shaped):
+    """Re-invitations written in another case; charges WhatsApp > email > IVR > SMS (the seed's bar chart);
+    blast-feature use peaking 8-12 local on working days, Tuesday and Wednesday busiest (the seed's heatmap)."""
+    _, rows = shaped
+    inv = _latest(rows["omnichannel__invitations"], "invitation_id", "updated_at")
+    spellings = defaultdict(set)
+    for r in inv.values():
+        spellings[r["email"].strip().lower()].add(r["email"])
+    assert any(len(v) > 1 for v in spellings.values())
+    blasts = {r["blast_id"]: r["channel"] for _, r in rows["omnichannel__message_blasts"]}
+    charged = Counter()
+    for _, r in rows["omnichannel__blast_charges"]:
+        charged[blasts[r["blast_id"]]] += float(r["amount"])
+    assert [channel for channel, _ in charged.most_common()] == ["whatsapp", "email", "ivr", "sms"]
+    blast_use = [(f, r) for f, r in rows["omnichannel__user_activity"] if r["event_type"] in ("compose_blast", "send_blast")]
+    times = _local(blast_use, "occurred_at")
+    morning = sum(8 <= t.hour < 12 for t in times)
+    afternoon = sum(12 <= t.hour < 16 for t in times)
+    assert morning > 1.3 * afternoon
+    busiest = {day for day, _ in Counter(t.weekday() for t in times).most_common(2)}
+    assert busiest == {1, 2}  # Tuesday and Wednesday

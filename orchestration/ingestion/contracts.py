@@ -16,6 +16,7 @@ from orchestration import settings
 
 LOADER_COLUMNS = ("_source_file", "_source_line", "_loaded_at")
 SUPPORTED_TYPES = {"text", "integer", "bigint", "numeric", "boolean", "timestamptz", "date", "jsonb"}
+VERSION_TYPES = {"timestamptz", "date", "integer", "bigint"}  # compared as values (instants), never as text
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Column:
     name: str
     data_type: str
     description: str
-    required: bool  # part of the natural key or flagged meta.required: a null value rejects the row
+    required: bool  # natural key, version column or meta.required: a null value rejects the row
     generated: str | None  # SQL expression of a GENERATED column (never loaded)
 
 
@@ -35,8 +36,8 @@ class TableContract:
     description: str
     landing_path: str  # relative to the landing directory
     file_format: str  # "csv" or "jsonl"
-    natural_key: tuple[str, ...]
-    version_column: str | None
+    natural_key: tuple[str, ...]  # values are trimmed of surrounding white space; blank ones are rejected
+    version_column: str | None  # the newest version of a key wins (compared as instants; ties: read last wins)
     columns: tuple[Column, ...]
 
     @property
@@ -63,6 +64,7 @@ def _parse_source(doc: dict) -> list[TableContract]:
         for tbl in src["tables"]:
             meta = tbl.get("meta", {})
             key = tuple(meta["natural_key"])
+            version = meta.get("version_column")
             cols = []
             for c in tbl["columns"]:
                 if c["name"] in LOADER_COLUMNS:
@@ -71,14 +73,17 @@ def _parse_source(doc: dict) -> list[TableContract]:
                 if dtype not in SUPPORTED_TYPES:
                     raise ValueError(f"{src['name']}.{tbl['name']}.{c['name']}: unsupported data_type {dtype}")
                 cmeta = c.get("meta", {})
+                if c["name"] == version and dtype not in VERSION_TYPES:
+                    raise ValueError(f"{src['name']}.{tbl['name']}: version column {version} is {dtype}; "
+                                     f"it must be one of {', '.join(sorted(VERSION_TYPES))}")
                 cols.append(Column(c["name"], dtype, c.get("description", ""),
-                                   required=c["name"] in key or bool(cmeta.get("required")),
+                                   required=c["name"] in key or c["name"] == version or bool(cmeta.get("required")),
                                    generated=cmeta.get("generated")))
             out.append(TableContract(
                 source=src["name"], name=tbl["name"], schema=src["schema"],
                 description=tbl.get("description", ""),
                 landing_path=meta["landing"]["path"], file_format=meta["landing"]["format"],
-                natural_key=key, version_column=meta.get("version_column"), columns=tuple(cols)))
+                natural_key=key, version_column=version, columns=tuple(cols)))
     return out
 
 

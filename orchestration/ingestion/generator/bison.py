@@ -1,7 +1,8 @@
 """Bison (cold e-mail outreach, seed 004): workspaces with a pipeline renewal day, campaigns
 (track_opens on or off), uploaded leads, webhook e-mail events consistent per lead (sent before
 opened before replied; opens only when the campaign tracks them; is_interested on
-CONTACT_INTERESTED), the pipeline_stats_cache and monthly client_costs per workspace.
+CONTACT_INTERESTED; a few delivered twice), the pipeline_stats_cache with Bison's own monthly
+aggregates (UTC pipeline months) and monthly client_costs per workspace (some months not entered).
 """
 from __future__ import annotations
 
@@ -142,7 +143,10 @@ def build(ctx: "Context") -> dict[str, TableData]:
     e_ts = np.concatenate(ev_ts)
     e_sched = np.concatenate(ev_sched)
     e_int = np.concatenate(ev_int)
+    # Webhooks are delivered at least once: ~0.6 % of events arrive twice, same payload, a new delivery id.
+    twice = rng.random(len(e_lead)) < 0.006
     order = np.argsort(e_ts, kind="stable")
+    order = np.repeat(order, np.where(twice[order], 2, 1))
     e_lead, e_type, e_ts, e_sched, e_int = e_lead[order], e_type[order], e_ts[order], e_sched[order], e_int[order]
     n_e = len(e_lead)
     mailboxes = obj([f"outreach{k}@{ws_names[w].split()[0].lower()}-mail.com" for w, k in
@@ -166,11 +170,28 @@ def build(ctx: "Context") -> dict[str, TableData]:
     leads = versioned(l_first, l_created, dict(l_first, status=final_status), status_ts, final_status != "active")
 
     # ---------------------------------------------------------------- pipeline_stats_cache
-    rows_ws, rows_month, rows_up, rows_ts = [], [], [], []
+    # Bison's own aggregates per pipeline month, UTC boundaries: uploads, e-mails sent (distinct scheduled
+    # e-mails), leads that replied and leads marked interested (distinct leads; duplicate deliveries count once).
+    rows_ws, rows_month, rows_ts = [], [], []
+    rows_counts: list[tuple[int, int, int, int]] = []
     first_m, last_m = int(month_index(np.array([start]))[0]) - 1, int(month_index(np.array([end - 1]))[0])
+    e_ws = l_ws[e_lead]
+    kinds = {kind: e_type == kind for kind in ("EMAIL_SENT", "CONTACT_REPLIED", "CONTACT_INTERESTED")}
+
+    def vendor_counts(series: list[tuple[np.ndarray, np.ndarray]], lo: int, hi: int) -> tuple[int, ...]:
+        """Distinct ids per series whose (sorted) times fall in [lo, hi)."""
+        out = []
+        for ts, ids in series:
+            a, b = np.searchsorted(ts, [lo, hi])
+            out.append(len(np.unique(ids[a:b])))
+        return tuple(out)
+
     for w in range(n_ws):
         day = int(renewal[w])
-        lw = l_created[l_ws == w]
+        mine = e_ws == w  # events are in time order, so each series below is sorted
+        series = [(np.sort(l_created[l_ws == w]), np.arange(int((l_ws == w).sum())))]
+        series += [(e_ts[mine & sel], e_sched[mine & sel] if kind == "EMAIL_SENT" else e_lead[mine & sel])
+                   for kind, sel in kinds.items()]
         for m in range(first_m, last_m + 1):
             p_start = _month_start(m) + (day - 1) * DAY
             p_end = _month_start(m + 1) + (day - 1) * DAY
@@ -180,12 +201,12 @@ def build(ctx: "Context") -> dict[str, TableData]:
             if mid > p_start and mid > ws_created[w] and mid < p_end:
                 rows_ws.append(w)
                 rows_month.append(p_start // DAY)
-                rows_up.append(int(((lw >= p_start) & (lw < mid)).sum()))
+                rows_counts.append(vendor_counts(series, p_start, mid))
                 rows_ts.append(mid)
             final = min(p_end + HOUR, end - 1)
             rows_ws.append(w)
             rows_month.append(p_start // DAY)
-            rows_up.append(int(((lw >= p_start) & (lw < min(p_end, final))).sum()))
+            rows_counts.append(vendor_counts(series, p_start, min(p_end, final)))
             rows_ts.append(final)
     ps_ts = np.array(rows_ts, np.int64)
     ps_ws = np.array(rows_ws, np.int64)
@@ -193,15 +214,26 @@ def build(ctx: "Context") -> dict[str, TableData]:
     keys = ps_ws * 100_000 + np.array(rows_month, np.int64)
     fm = month_index(ps_ts)
     last_in_month = np.r_[(keys[1:] != keys[:-1]) | (fm[1:] != fm[:-1]), True]
+    counts = np.array(rows_counts, np.int64).reshape(-1, 4)[last_in_month]
     pipeline_stats = TableData({"workspace_id": ws_ids[ps_ws][last_in_month],
                                 "pipeline_month": np.array(rows_month, np.int64)[last_in_month],
-                                "uploaded": np.array(rows_up, np.int64)[last_in_month],
-                                "updated_at": ps_ts[last_in_month]}, ps_ts[last_in_month])
+                                "uploaded": counts[:, 0], "emails_sent": counts[:, 1], "replied": counts[:, 2],
+                                "interested": counts[:, 3], "updated_at": ps_ts[last_in_month]},
+                               ps_ts[last_in_month])
 
     # ---------------------------------------------------------------- client_costs
+    # Costs are typed in by hand (Settings -> Client Costs): about 4 % of past months were never entered, and a
+    # third of the clients have not entered the current month yet, the seed's "Revenue shows $0" case.
     cc_ws, cc_month, cc_ts = [], [], []
+    current_not_entered = rng.random(n_ws) < 0.33
+    current_not_entered[0] = False
     for w in range(n_ws):
-        for m in range(int(month_index(ws_created[w:w + 1])[0]), last_m + 1):
+        first_month = int(month_index(ws_created[w:w + 1])[0])
+        skipped = rng.random(last_m + 1 - first_month) < 0.04
+        skipped[0] = False
+        for m in range(first_month, last_m + 1):
+            if skipped[m - first_month] or (m == last_m and current_not_entered[w]):
+                continue
             cc_ws.append(w)
             cc_month.append(_month_start(m) // DAY)
             cc_ts.append(min(_month_start(m) + int(rng.integers(1, 5)) * DAY + 10 * HOUR, end - 1))

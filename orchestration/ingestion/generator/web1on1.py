@@ -1,5 +1,6 @@
 """Web1on1 (conversational commerce for car dealers, seed 003): organizations with configured
-potentials, locations/departments, users (role incl. guest, level 0-3), bots, contacts,
+potentials, locations/departments, configured channels (some active but never used), users (role
+incl. guest, level 0-3; guests join a few sessions), bots, contacts,
 conversations (channel/device/inbox mixes), sessions, messages, results, website visitor events
 (cookies repeating within 30 minutes), bot events and the after-sales invitation funnel.
 All ids are MongoDB ObjectIds whose timestamp is the record's creation time.
@@ -98,6 +99,30 @@ def build(ctx: "Context") -> dict[str, TableData]:
     departments = versioned(dept_first, dept_created, dept_first, dept_created, np.zeros(n_dept, bool))
     # department index by (location, kind): Sales is the first, Service the second of each location
     loc_first_dept = np.searchsorted(dept_loc_a, np.arange(n_loc))
+
+    # ---------------------------------------------------------------- channels
+    # Touchpoints configured per organization: web and WhatsApp everywhere; Facebook for most (switched off
+    # later by some); Instagram enabled by a few but never used, so after-sales tables list a channel at zero.
+    ch_rng = rng_for(ctx.seed, "web1on1:channels")  # its own stream: the other tables stay as they were
+    ch_org, ch_kind, ch_active, ch_off = [], [], [], []
+    for o in range(n_org):
+        kinds = ["web", "whatsapp", "facebook"] + (["instagram"] if ch_rng.random() < 0.35 or o == 0 else [])
+        for kind in kinds:
+            ch_org.append(o)
+            ch_kind.append(kind)
+            ch_active.append(True)
+            ch_off.append(kind == "facebook" and (ch_rng.random() < 0.3 or o == 0))
+    ch_org_a = np.array(ch_org)
+    n_ch = len(ch_org_a)
+    ch_created = org_created[ch_org_a] + ch_rng.integers(HOUR, 3 * DAY, n_ch)
+    ch_ids = object_ids(ch_created, _machine(ctx, "channels"))
+    ch_names = obj([{"web": "Website chat", "whatsapp": "WhatsApp Business", "facebook": "Facebook Messenger",
+                     "instagram": "Instagram Direct"}[k] for k in ch_kind])
+    ch_first = {"id": ch_ids, "organization_id": org_ids[ch_org_a], "channel": obj(ch_kind), "name": ch_names,
+                "active": np.array(ch_active), "created_at": ch_created}
+    ch_off_at = clock.sample(ch_rng, n_ch, "business", lo=ch_created + 30 * DAY)
+    ch_changed = np.array(ch_off) & (ch_created + 30 * DAY < end)
+    channels = versioned(ch_first, ch_created, dict(ch_first, active=np.zeros(n_ch, bool)), ch_off_at, ch_changed)
 
     # ---------------------------------------------------------------- users
     u_org, u_role, u_level = [], [], []
@@ -251,6 +276,15 @@ def build(ctx: "Context") -> dict[str, TableData]:
     sess_end = sess_start + sess_len
     human = ~bot_only[sess_conv] & (rng.random(n_sess) < 0.9)
     sess_user = pick_users(conv_org[sess_conv], w1o1_inbox[sess_conv])
+    # guests (invited outsiders, role guest) join ~3% of the human sessions in the organization's own inbox:
+    # they write messages but never count as active users (seed 003)
+    guest_rng = rng_for(ctx.seed, "web1on1:guests")
+    org_guests = [np.flatnonzero((user_org == o) & (user_role == "guest")) for o in range(n_org)]
+    by_guest = human & ~w1o1_inbox[sess_conv] & (guest_rng.random(n_sess) < 0.03)
+    for i in np.flatnonzero(by_guest).tolist():
+        pool = org_guests[conv_org[sess_conv[i]]]
+        if len(pool):
+            sess_user[i] = pool[int(guest_rng.integers(0, len(pool)))]
     sess_ids = object_ids(sess_start, _machine(ctx, "sessions"))
     sess_open = (sess_end >= end) | (rng.random(n_sess) < 0.03)
     sessions = TableData({"id": sess_ids, "organization_id": org_ids[conv_org[sess_conv]],
@@ -380,7 +414,8 @@ def build(ctx: "Context") -> dict[str, TableData]:
                       first_update_shared_at=np.where(did_update, update, NULL_INT), updates_shared=n_updates)
     invitations = versioned(inv_first, sent, inv_second, last, did_join)
 
-    return {"organizations": organizations, "locations": locations, "departments": departments, "users": users,
+    return {"organizations": organizations, "locations": locations, "departments": departments,
+            "channels": channels, "users": users,
             "bots": bots, "contacts": contacts, "conversations": conversations, "sessions": sessions,
             "messages": messages, "results": results, "visitor_events": visitor_events, "bot_events": bot_events,
             "after_sales_invitations": invitations}

@@ -1,0 +1,215 @@
+"""Write-audit-publish: dbt builds into shadow schemas, the checks run there, and `publish` swaps them in.
+
+* dbt builds every model into `<schema>__build` (`staging__build`, `intermediate__build`,
+  `marts__build`, ...) when given the var `build_schema_suffix` (macros/generate_schema_name.sql),
+  so readers of the published schemas never see a half-built, failed or unchecked build.
+* `publish()` renames, in one transaction, each published schema to `<schema>__previous` and its
+  shadow to the published name, then drops the previous ones. Relations keep their names
+  (`marts.fct_bot_leads`), and views follow the rename (PostgreSQL binds them to objects, not names).
+* `raw_audit.publications` has one row per run that built or was held back: when it started, when its
+  build started, its status (building, published, held_back), which step or check held its data
+  back and why. `publication_status()` reads it for the dashboards and the run summary.
+
+A newer build always wins: a run publishes only if no other run started building after it did
+(the later build has replaced the shadow schemas it checked).
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from orchestration import settings
+
+BUILD_SUFFIX = "__build"
+PREVIOUS_SUFFIX = "__previous"
+DBT_VARS = {"build_schema_suffix": BUILD_SUFFIX}  # the dbt vars of a write-audit-publish build
+_LOCK = "lead_analytics.publish"
+_TABLE = f'"{settings.AUDIT_SCHEMA}".publications'
+
+
+class PublishError(RuntimeError):
+    """New data was not published; the message says why, in one line."""
+
+
+def build_schema(schema: str) -> str:
+    return schema + BUILD_SUFFIX
+
+
+def build_relation(relation: str) -> str:
+    """`marts.fct_bot_leads` -> `marts__build.fct_bot_leads` (where the audited build is)."""
+    schema, name = relation.split(".", 1)
+    return f"{build_schema(schema)}.{name}"
+
+
+def published_relations(manifest_path: Path) -> dict[str, set[str]]:
+    """Schema -> relation names dbt builds (models, seeds, snapshots that are not ephemeral), from a
+    manifest parsed with or without the build suffix."""
+    with open(manifest_path) as f:
+        nodes = json.load(f)["nodes"].values()
+    out: dict[str, set[str]] = {}
+    for node in nodes:
+        if node["resource_type"] not in ("model", "seed", "snapshot"):
+            continue
+        if node.get("config", {}).get("materialized") == "ephemeral" or not node.get("config", {}).get("enabled", True):
+            continue
+        schema = node["schema"].removesuffix(BUILD_SUFFIX)
+        out.setdefault(schema, set()).add(node.get("alias") or node["name"])
+    return out
+
+
+def _ensure_table(cur) -> None:
+    cur.execute(f'create schema if not exists "{settings.AUDIT_SCHEMA}"')
+    cur.execute(f"""
+        create table if not exists {_TABLE} (
+            run_id text primary key,
+            started_at timestamptz not null default now(),
+            build_started_at timestamptz,
+            finished_at timestamptz,
+            status text not null check (status in ('building', 'published', 'held_back')),
+            held_back_by text,
+            reason text
+        )""")
+
+
+@contextmanager
+def _locked(conn):
+    """A transaction holding the publication lock (builds, holds and publications take turns)."""
+    with conn.transaction():
+        cur = conn.cursor()
+        cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (_LOCK,))
+        _ensure_table(cur)
+        yield cur
+
+
+def start_build(conn, run_id: str, schemas: list[str]) -> None:
+    """Claim the shadow schemas for this run's build and empty them (a build starts clean)."""
+    with _locked(conn) as cur:
+        cur.execute(f"""insert into {_TABLE} (run_id, build_started_at, status) values (%s, clock_timestamp(), 'building')
+                        on conflict (run_id) do update set build_started_at = clock_timestamp(), status = 'building',
+                            held_back_by = null, reason = null, finished_at = null""", (run_id,))
+        for schema in schemas:
+            cur.execute(f'drop schema if exists "{build_schema(schema)}" cascade')
+
+
+def hold_back(conn, run_id: str, by: str, reason: str) -> None:
+    """Record that `by` (a step or check) held this run's new data back, and why (one line)."""
+    with _locked(conn) as cur:
+        cur.execute(f"""insert into {_TABLE} as p (run_id, status, held_back_by, reason, finished_at)
+                        values (%(run)s, 'held_back', %(by)s, %(reason)s, clock_timestamp())
+                        on conflict (run_id) do update set status = 'held_back', finished_at = clock_timestamp(),
+                            held_back_by = concat_ws(', ', p.held_back_by, %(by)s),
+                            reason = concat_ws('; ', p.reason, %(reason)s)
+                        where p.status <> 'published'""", {"run": run_id, "by": by, "reason": reason})
+
+
+def publish(conn, run_id: str, expected: dict[str, set[str]]) -> list[str]:
+    """Swap this run's shadow schemas in for the published ones, in one transaction; returns the
+    schemas published. PublishError (recorded as held back) when the build is not publishable."""
+    schemas = sorted(expected)
+    with conn.transaction():
+        for schema in schemas:  # left over when an earlier publish could not drop them
+            conn.execute(f'drop schema if exists "{schema}{PREVIOUS_SUFFIX}" cascade')
+    problem = None
+    with _locked(conn) as cur:
+        row = cur.execute(f"select status, build_started_at from {_TABLE} where run_id = %s", (run_id,)).fetchone()
+        newest = cur.execute(f"select run_id from {_TABLE} where build_started_at is not null "
+                             "order by build_started_at desc limit 1").fetchone()
+        if row is None or row[1] is None:
+            problem = f"run {run_id} built nothing to publish"
+        elif row[0] != "building":
+            problem = f"run {run_id} is {row[0]}, not ready to publish"
+        elif newest[0] != run_id:
+            problem = f"a newer build (run {newest[0]}) replaced this run's shadow schemas"
+        else:
+            missing = [f"{schema}.{name}" for schema in schemas for name in sorted(expected[schema])
+                       if cur.execute("select to_regclass(%s)", (f'"{build_schema(schema)}"."{name}"',)).fetchone()[0]
+                       is None]
+            if missing:
+                problem = (f"the build lacks {len(missing)} relation(s) dbt defines, e.g. {', '.join(missing[:3])} "
+                           "(a partial build is never published)")
+        if problem is None:
+            for schema in schemas:
+                if _schema_exists(cur, schema):
+                    cur.execute(f'alter schema "{schema}" rename to "{schema}{PREVIOUS_SUFFIX}"')
+                cur.execute(f'alter schema "{build_schema(schema)}" rename to "{schema}"')
+            cur.execute(f"update {_TABLE} set status = 'published', finished_at = clock_timestamp() where run_id = %s",
+                        (run_id,))
+    if problem is not None:
+        hold_back(conn, run_id, "publish", problem)
+        raise PublishError(problem)
+    with conn.transaction():  # readers of the previous tables finish first; then they go
+        for schema in schemas:
+            conn.execute(f'drop schema if exists "{schema}{PREVIOUS_SUFFIX}" cascade')
+    return schemas
+
+
+def _schema_exists(cur, schema: str) -> bool:
+    return cur.execute("select 1 from pg_namespace where nspname = %s", (schema,)).fetchone() is not None
+
+
+@dataclass(frozen=True)
+class PublicationStatus:
+    """When the published marts were published, and what (if anything) held newer data back since."""
+
+    recorded: bool  # False: no publication record (marts built outside the pipeline, or never)
+    published_at: datetime | None = None
+    published_run: str | None = None
+    held_back_at: datetime | None = None
+    held_back_by: str | None = None
+    reason: str | None = None
+    unpublished_build_at: datetime | None = None  # a newer build neither published nor held back (running, or stopped)
+
+    def line(self, timezone: str | None = None) -> str:
+        tz = ZoneInfo(timezone or settings.reporting_timezone())
+
+        def when(moment: datetime) -> str:
+            return f"{moment.astimezone(tz):%Y-%m-%d %H:%M} {tz.key}"
+
+        if not self.recorded:
+            return "no publication record (these marts were not built by the write-audit-publish pipeline)"
+        text = (f"published {when(self.published_at)} (run {self.published_run[:8]})" if self.published_at
+                else "nothing published yet")
+        if self.held_back_by:
+            text += f"; newer data held back {when(self.held_back_at)} by {self.held_back_by}: {self.reason}"
+        elif self.unpublished_build_at:
+            text += f"; a newer build started {when(self.unpublished_build_at)} is not published (running or stopped)"
+        return text
+
+
+def publication_status(conn) -> PublicationStatus:
+    """The current publication status, read from `raw_audit.publications` (never raises for a
+    database without the table)."""
+    exists = conn.execute("select to_regclass(%s)", (_TABLE,)).fetchone()[0]
+    if exists is None:
+        return PublicationStatus(recorded=False)
+    published = conn.execute(f"select run_id, finished_at from {_TABLE} where status = 'published' "
+                             "order by finished_at desc limit 1").fetchone()
+    held = conn.execute(
+        f"""select finished_at, held_back_by, reason from {_TABLE}
+            where status = 'held_back' and finished_at > coalesce(%s, '-infinity'::timestamptz)
+            order by finished_at desc limit 1""", (published[1] if published else None,)).fetchone()
+    building = conn.execute(
+        f"""select max(build_started_at) from {_TABLE}
+            where status = 'building' and build_started_at > coalesce(%s, '-infinity'::timestamptz)""",
+        (published[1] if published else None,)).fetchone()[0]
+    return PublicationStatus(
+        recorded=True,
+        published_at=published[1] if published else None, published_run=published[0] if published else None,
+        held_back_at=held[0] if held else None, held_back_by=held[1] if held else None,
+        reason=held[2] if held else None, unpublished_build_at=building)
+
+
+def publication_line(info) -> str:
+    """`PublicationStatus.line()` for the warehouse `info` points at, for a dashboard header; says so
+    instead of raising when the warehouse cannot be read."""
+    from orchestration import warehouse
+
+    try:
+        with warehouse.connect(info) as conn:
+            return publication_status(conn).line()
+    except Exception as exc:  # a dashboard must render even when the status cannot be read
+        return f"publication status unavailable ({type(exc).__name__})"

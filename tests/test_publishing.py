@@ -1,0 +1,106 @@
+"""Publishing an audited build (`orchestration.publishing`) on a real database, without dbt: the shadow
+schemas are made by hand here, as a dbt build with the build suffix would make them."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from orchestration import publishing, warehouse
+
+EXPECTED = {"staging": {"stg_leads"}, "marts": {"fct_leads"}}
+
+
+@pytest.fixture
+def conn(fresh_db):
+    with warehouse.connect(fresh_db, autocommit=True) as conn:
+        yield conn
+
+
+def build(conn, run_id: str, leads: list[str], relations: dict[str, set[str]] = EXPECTED) -> None:
+    """What the dbt step does: claim the shadows, then build a staging view and a mart table in them."""
+    publishing.start_build(conn, run_id, sorted(EXPECTED))
+    conn.execute("create schema if not exists raw")
+    conn.execute("create table if not exists raw.leads (lead_id text)")
+    conn.execute("truncate raw.leads")
+    for lead in leads:
+        conn.execute("insert into raw.leads values (%s)", [lead])
+    conn.execute("create schema staging__build")
+    conn.execute("create schema marts__build")
+    if "stg_leads" in relations.get("staging", ()):
+        conn.execute("create view staging__build.stg_leads as select lead_id from raw.leads")
+    if "fct_leads" in relations.get("marts", ()):
+        conn.execute("create table marts__build.fct_leads as select lead_id from staging__build.stg_leads")
+        conn.execute("create view marts__build.lead_count as select count(*) as n from marts__build.fct_leads")
+
+
+def schemas(conn) -> list[str]:
+    return [n for (n,) in conn.execute("select nspname from pg_namespace where nspname in "
+                                       "('staging', 'marts', 'staging__build', 'marts__build', 'staging__previous', "
+                                       "'marts__previous') order by 1")]
+
+
+def test_publish_swaps_the_shadow_schemas_in_and_views_follow_the_rename(conn):
+    build(conn, "run-1", ["L1", "L2"])
+    assert publishing.publish(conn, "run-1", EXPECTED) == ["marts", "staging"]
+    assert schemas(conn) == ["marts", "staging"]
+    assert conn.execute("select n from marts.lead_count").fetchone() == (2,)  # a view built in marts__build
+    assert conn.execute("select pg_get_viewdef('marts.lead_count'::regclass)").fetchone()[0].strip().endswith(
+        "FROM marts.fct_leads;")
+    status = publishing.publication_status(conn)
+    assert (status.published_run, status.held_back_by) == ("run-1", None)
+    assert status.line("UTC") == f"published {status.published_at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC (run run-1)"
+
+    # The next build replaces the published marts as a whole.
+    build(conn, "run-2", ["L1", "L2", "L3"])
+    publishing.publish(conn, "run-2", EXPECTED)
+    assert conn.execute("select count(*) from marts.fct_leads").fetchone() == (3,)
+    assert schemas(conn) == ["marts", "staging"]
+
+
+def test_a_held_back_or_partial_build_leaves_the_published_marts_as_they_were(conn):
+    build(conn, "run-1", ["L1"])
+    publishing.publish(conn, "run-1", EXPECTED)
+
+    build(conn, "run-2", ["L1", "BAD"])
+    publishing.hold_back(conn, "run-2", "check gx_marts__fct_leads", "1 of 3 expectations failed on marts__build.fct_leads")
+    with pytest.raises(publishing.PublishError, match="run run-2 is held_back, not ready to publish"):
+        publishing.publish(conn, "run-2", EXPECTED)
+    assert conn.execute("select lead_id from marts.fct_leads").fetchall() == [("L1",)]
+    assert conn.execute("select count(*) from marts__build.fct_leads").fetchone() == (2,)  # kept for inspection
+    status = publishing.publication_status(conn)
+    assert (status.published_run, status.held_back_by) == ("run-1", "check gx_marts__fct_leads, publish")
+    assert status.reason == ("1 of 3 expectations failed on marts__build.fct_leads; "
+                             "run run-2 is held_back, not ready to publish")
+    assert "; newer data held back " in status.line("UTC")
+
+    build(conn, "run-3", ["L1", "L3"], relations={"staging": {"stg_leads"}})  # a partial build: no mart
+    with pytest.raises(publishing.PublishError, match=r"the build lacks 1 relation\(s\) dbt defines, e.g. marts.fct_leads"):
+        publishing.publish(conn, "run-3", EXPECTED)
+    assert conn.execute("select lead_id from marts.fct_leads").fetchall() == [("L1",)]
+
+
+def test_only_the_newest_build_may_publish(conn):
+    build(conn, "run-a", ["L1"])
+    publishing.start_build(conn, "run-b", sorted(EXPECTED))  # a second run starts building (and empties the shadows)
+    with pytest.raises(publishing.PublishError, match=r"a newer build \(run run-b\) replaced this run's shadow schemas"):
+        publishing.publish(conn, "run-a", EXPECTED)
+    assert schemas(conn) == []
+    status = publishing.publication_status(conn)
+    assert (status.published_at, status.held_back_by) == (None, "publish")
+    assert status.line("UTC").startswith("nothing published yet; newer data held back ")
+
+
+def test_status_of_a_database_without_a_publication_record(conn):
+    status = publishing.publication_status(conn)
+    assert status == publishing.PublicationStatus(recorded=False)
+    assert status.line() == "no publication record (these marts were not built by the write-audit-publish pipeline)"
+
+
+def test_a_build_neither_published_nor_held_back_is_said_to_be_running_or_stopped(conn):
+    build(conn, "run-1", ["L1"])
+    publishing.publish(conn, "run-1", EXPECTED)
+    publishing.start_build(conn, "run-2", sorted(EXPECTED))
+    line = publishing.publication_status(conn).line("UTC")
+    assert line.startswith("published ") and line.endswith(" UTC is not published (running or stopped)")
+    assert datetime.now(timezone.utc).strftime("%Y-%m-%d") in line
