@@ -1,35 +1,57 @@
 """A fake Metabase HTTP server for provisioning tests (stdlib only, in-memory state).
 
-Shapes followed (see /work/shared/METABASE_API.md, "the fact sheet"): the request payloads of
-**Metabase 0.53 – 0.56** (identical to 0.50 – 0.52 for every endpoint implemented here), with the
-**0.53+ "Defendpoint 2.0" error bodies** (`{"errors": …, "specific-errors": …}` with
-"missing required key, received: nil"). `dataset_query` is stored and returned as sent (legacy
-MBQL 4, as ≤0.56 does; `?legacy-mbql=true`, the 0.57+ way to ask for that shape, is accepted).
+It follows /work/shared/METABASE_API.md ("the fact sheet"); its §13 overrides the earlier sections. Shapes: the
+request payloads of Metabase 0.53 – 0.56 with the 0.53+ "Defendpoint 2.0" error bodies (`{"errors": …,
+"specific-errors": …}`); `dataset_query` is stored as sent (legacy MBQL 4; `?legacy-mbql=true` is accepted).
 
-Implemented: `POST /api/session`, `GET /api/user/current` (metabase-api calls it before every
-request), `GET/POST /api/database`, `GET/PUT /api/database/:id`, `GET/POST /api/collection`,
-`GET/PUT /api/collection/:id`, `GET /api/collection/:id/items`, `POST /api/card`,
-`GET/PUT /api/card/:id`, `POST /api/dashboard`, `GET/PUT /api/dashboard/:id`. Any other route is a
-404 `API endpoint does not exist.` — including `POST /api/dashboard/:id/cards`, removed in 0.47.
+Implemented: `POST /api/session`, `GET /api/user/current` (metabase-api calls it before every request),
+`GET/POST /api/database`, `GET/PUT /api/database/:id`, `POST /api/database/:id/sync_schema`,
+`GET /api/database/:id/metadata`, `GET /api/table`, `PUT /api/table/:id`, `PUT /api/table/:id/fields/order`,
+`PUT /api/field/:id` (the calls dbt-metabase makes), `GET/POST /api/collection`, `GET/PUT /api/collection/:id`,
+`GET /api/collection/:id/items`, `POST /api/card`, `GET/PUT /api/card/:id`, `POST /api/dashboard`,
+`GET/PUT /api/dashboard/:id`. Any other route is a 404 `API endpoint does not exist.`, including
+`POST /api/dashboard/:id/cards` (removed in 0.47).
 
-Rejected as real Metabase rejects them (fact sheet §11): requests without a valid session or API
-key (401 `Unauthenticated`); bad logins; blank/missing required keys, wrong types, non-positive ids,
-`description: ""` on card create, bad `type`, malformed `parameters` / `parameter_mappings`;
-dashcards that are not maps, lack `id`/`size_x`/`size_y`/`row`/`col`, have sizes < 1, negative
-positions or duplicate ids; tabs without names; `width` other than fixed|full; editing dashcards of
-an archived dashboard; a `type: model` card with variables; unknown engines; unknown ids (404).
-Accepted as real Metabase accepts them: extra keys, any non-blank `display`, any
-`visualization_settings` map, `dataset_query: {}`, nulls on nullable keys, duplicate names.
+Behaviour of §13 and of 0.53+ that a provisioner must cope with:
+* **Sync.** The warehouse the fake "sees" is `tables` (`{"schema.table": {column: base_type}}`). A database has no
+  tables until a sync has run: creating it or `POST …/sync_schema` starts one, and it finishes only after
+  `sync_reads` further metadata reads (sync is asynchronous), so a client must poll. Field ids are assigned then,
+  in an order unrelated to table or column order.
+* **Field filters.** A `dimension` template tag must point at `["field", <id>, …]` of a synced field of the
+  query's database (400 otherwise: `Invalid Field Filter …` for another database's field).
+* **Tabs (§13.1).** With `dashcards` in a `PUT /api/dashboard/:id`, the tabs *sent* are the tabs kept: tabs left
+  out (a missing or empty `tabs` included) are deleted silently together with their dashcards, no 400. The "every
+  card has a tab" 400 is checked against the tabs sent.
+* **entity_id (§13.2)** sent on create is ignored; the fake makes its own.
+* **Dashboard questions (0.53+).** `PUT /api/card/:id {dashboard_id}` moves a card into a dashboard (and onto it,
+  if it is not there yet); `GET /api/collection/:id/items` hides such cards unless `show_dashboard_questions=true`;
+  a dashboard PUT that drops the dashcard of one of its own questions archives that card; placing a card that
+  lives in another dashboard is a 400; archiving a dashboard archives its questions.
+* **Normalised read-back (§13.5).** `visualization_settings` come back without null entries and with
+  `column_settings` keys re-spelled compactly (`["name","x"]`); template tags come back with `required`; every
+  parameter mapping carries its `card_id`. A client comparing request bodies verbatim sees changes that are not.
+* Directly archived cards are presented in the Trash collection (`collection_id` = Trash, `archived_directly`).
 
-`strict=True` (the default) adds checks real Metabase only performs later (when a query runs or at
-the connection test) or only in versions newer than 0.56, so that a provisioner bug fails at once:
-template tags must have non-blank `name` (equal to their key), `display-name`, `id` and a known
-`type`; a native query must name an existing database; `parameter_mappings` must point at a
-parameter of the dashboard and (for template-tag targets) at a tag of the card, with a target of a
-known shape; dashcards must reference existing cards; a new database must have `host` and `dbname`.
+Rejected as real Metabase rejects them (fact sheet §11): requests without a valid session or API key (401
+`Unauthenticated`); bad logins; blank/missing required keys, wrong types, non-positive ids, `description: ""` on
+card create, bad `type`, malformed `parameters` / `parameter_mappings`; dashcards that are not maps, lack
+`id`/`size_x`/`size_y`/`row`/`col`, have sizes < 1, negative positions or duplicate ids; tabs without names;
+`width` other than fixed|full; editing dashcards of an archived dashboard; a `type: model` card with variables;
+unknown engines; unknown ids (404); `description: ""` on tables and fields. Accepted as real Metabase accepts
+them: extra keys, any non-blank `display`, any `visualization_settings` map, `dataset_query: {}`, nulls on
+nullable keys, duplicate names.
+
+`strict=True` (the default) adds checks real Metabase performs only later (when a query runs) or only in newer
+versions, so that a provisioner bug fails at once: template tags need non-blank `name` (equal to their key),
+`display-name`, `id` and a known `type`; a `dimension` tag needs a field and a `widget-type` of the parameter
+types, and no other tag may carry `dimension`; card parameters must target a tag of the card; a native query
+must name an existing database; parameter mappings must point at a parameter of the dashboard and a tag of the
+card, `["dimension", …]` only at field filters and `["variable", …]` only at plain variables, with a filter type
+the tag accepts (a plain text variable runs only equality, §13.4); dashcards must reference existing cards.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -45,6 +67,16 @@ PROTECTED_PASSWORD = "**MetabasePass**"  # what Metabase returns instead of a st
 ENGINES = {"postgres", "h2", "mysql", "sqlite", "redshift", "bigquery-cloud-sdk", "snowflake"}
 CARD_TYPES = {"question", "model", "metric"}
 TAG_TYPES = {"snippet", "card", "dimension", "number", "text", "date", "boolean", "temporal-unit", "table"}
+PARAMETER_TYPES = {  # lib `parameter/types` (fact sheet §6.3)
+    "number", "text", "date", "boolean", "date/single", "id", "category", "location/city", "location/state",
+    "location/zip_code", "location/country", "date/range", "date/month-year", "date/quarter-year", "date/relative",
+    "date/all-options", "temporal-unit", "number/!=", "number/<=", "number/=", "number/>=", "number/between",
+    "string/!=", "string/=", "string/contains", "string/does-not-contain", "string/ends-with",
+    "string/starts-with", "boolean/="}
+PLAIN_TAG_FILTERS = {"text": {"string/=", "category", "text", "id"}, "number": {"number/=", "number", "category", "id"},
+                     "date": {"date/single", "date"}}  # §13.4: equality only
+FIELD_VISIBILITY = {"normal", "details-only", "sensitive", "hidden", "retired"}
+HAS_FIELD_VALUES = {"list", "search", "none", "auto-list"}
 
 MSG_NON_BLANK = "value must be a non-blank string."
 MSG_MAP = "Value must be a map."
@@ -53,6 +85,7 @@ MSG_NULLABLE_POS_INT = "nullable value must be an integer greater than zero."
 MSG_PARAMETERS = "nullable sequence of parameter must be a map with :id and :type keys"
 MSG_MAPPINGS = "nullable sequence of parameter_mapping must be a map with :parameter_id and :target keys"
 MSG_BOOL = "nullable boolean"
+MSG_NULLABLE_NON_BLANK = "nullable value must be a non-blank string."
 
 Response = tuple[int, Any]
 
@@ -138,22 +171,22 @@ def _mappings_ok(v: Any) -> bool:
         isinstance(m, dict) and _non_blank(m.get("parameter_id")) and m.get("target") is not None for m in v)
 
 
-def _target_tag(target: Any) -> tuple[bool, str | None]:
-    """(shape ok, template-tag name or None) for a parameter target (fact sheet §6.4)."""
+def _target_tag(target: Any) -> tuple[bool, str | None, str | None]:
+    """(shape ok, "dimension"/"variable", template-tag name or None) for a parameter target (fact sheet §6.4)."""
     if not isinstance(target, list) or len(target) not in (2, 3) or target[0] not in ("variable", "dimension"):
-        return False, None
+        return False, None, None
     if len(target) == 3 and not isinstance(target[2], dict):
-        return False, None
+        return False, None, None
     inner = target[1]
     if isinstance(inner, list) and len(inner) == 2 and inner[0] == "template-tag":
         if isinstance(inner[1], str):
-            return True, inner[1]
+            return True, target[0], inner[1]
         if isinstance(inner[1], dict) and _non_blank(inner[1].get("id")):
-            return True, None
-        return False, None
+            return True, target[0], None
+        return False, None, None
     if target[0] == "dimension" and isinstance(inner, list) and len(inner) == 3 and inner[0] == "field":
-        return True, None
-    return False, None
+        return True, target[0], None
+    return False, None, None
 
 
 def _now() -> str:
@@ -164,23 +197,58 @@ def _entity_id() -> str:
     return uuid.uuid4().hex[:21]
 
 
+def _humanize(name: str) -> str:
+    """Metabase's default display name for a table or column (`fct_bot_leads` -> `Fct Bot Leads`)."""
+    return " ".join(w.capitalize() for w in re.split(r"[_\s]+", name) if w)
+
+
+def normalize_settings(value: Any) -> Any:
+    """visualization_settings as Metabase returns them: no nulls, `column_settings` keys re-serialised."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if v is None:
+                continue
+            v = normalize_settings(v)
+            if k == "column_settings" and isinstance(v, dict):
+                v = {_respell(ck): cv for ck, cv in v.items()}
+            out[k] = v
+        return out
+    if isinstance(value, list):
+        return [normalize_settings(v) for v in value]
+    return value
+
+
+def _respell(key: str) -> str:
+    try:
+        return json.dumps(json.loads(key), separators=(",", ":"))
+    except ValueError:
+        return key
+
+
 # ---------------------------------------------------------------- the fake
 
 
 class FakeMetabase:
     """In-memory Metabase; `start()` serves it on 127.0.0.1 at a random port (see `url`)."""
 
-    def __init__(self, users: dict[str, str] | None = None, strict: bool = True, api_keys: tuple[str, ...] = ()):
+    def __init__(self, users: dict[str, str] | None = None, strict: bool = True, api_keys: tuple[str, ...] = (),
+                 tables: dict[str, dict[str, str]] | None = None, sync_reads: int = 1):
         self.users = dict(users or {"admin@example.com": "s3cret-pass"})
         self.strict = strict
         self.api_keys = set(api_keys)
+        self.warehouse = {k.lower(): dict(v) for k, v in (tables or {}).items()}
+        self.sync_reads = sync_reads
         self.sessions: set[str] = set()
         self.requests: list[tuple[str, str, Any, int]] = []  # method, path, body, status
         self.databases: dict[int, dict] = {}
+        self.tables: dict[int, dict] = {}
+        self.fields: dict[int, dict] = {}
         self.collections: dict[int, dict] = {}
         self.cards: dict[int, dict] = {}
         self.dashboards: dict[int, dict] = {}
-        self._ids: dict[str, int] = {"database": 0, "collection": 0, "card": 0, "dashboard": 0, "dashcard": 0, "tab": 0}
+        self._ids: dict[str, int] = {"database": 0, "collection": 0, "card": 0, "dashboard": 0, "dashcard": 0,
+                                     "tab": 0, "table": 10, "field": 100}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -241,6 +309,20 @@ class FakeMetabase:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
+    # ------------------------------------------------------------ helpers for tests
+
+    def field_id(self, schema: str, table: str, column: str) -> int:
+        """The synced field id of a warehouse column (KeyError before a sync)."""
+        for f in self.fields.values():
+            t = self.tables[f["table_id"]]
+            if (t["schema"], t["name"], f["name"]) == (schema, table, column):
+                return f["id"]
+        raise KeyError(f"{schema}.{table}.{column} is not synced")
+
+    def writes(self) -> list[tuple[str, str]]:
+        """Every successful or failed write so far (logins excluded)."""
+        return [(m, p) for m, p, _, _ in self.requests if m != "GET" and p != "/api/session"]
+
     # ------------------------------------------------------------ dispatch
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes) -> Response:
@@ -271,13 +353,14 @@ class FakeMetabase:
         session = headers.get("x-metabase-session")
         if session not in self.sessions and headers.get("x-api-key") not in self.api_keys:
             return 401, "Unauthenticated"
-        if method in ("POST", "PUT") and body is not None and not isinstance(body, dict):
+        if method in ("POST", "PUT") and body is not None and not isinstance(body, (dict, list)):
             return 400, "Malformed JSON in request body."
+        raw_body = body
         body = body if isinstance(body, dict) else {}
-        m = re.fullmatch(r"/api/(\w+)(?:/(\w+))?(?:/(\w+))?", path)
+        m = re.fullmatch(r"/api/(\w+)(?:/(\w+))?(?:/(\w+))?(?:/(\w+))?", path)
         if not m:
             return NO_ENDPOINT
-        kind, ident, sub = m.groups()
+        kind, ident, sub, subsub = m.groups()
         routes = {
             ("GET", "user", "current", None): lambda: {"id": 1, "email": next(iter(self.users)), "is_superuser": True,
                                                        "personal_collection_id": self.personal_collection_id},
@@ -286,6 +369,11 @@ class FakeMetabase:
             ("POST", "database", None, None): lambda: self._create_database(body),
             ("GET", "database", "id", None): lambda: self._present_db(self._get(self.databases, ident)),
             ("PUT", "database", "id", None): lambda: self._update_database(ident, body),
+            ("POST", "database", "id", "sync_schema"): lambda: self._start_sync(self._get(self.databases, ident)),
+            ("GET", "database", "id", "metadata"): lambda: self._metadata(self._get(self.databases, ident)),
+            ("GET", "table", None, None): lambda: [self._present_table(t, with_db=True) for t in self.tables.values()],
+            ("PUT", "table", "id", None): lambda: self._update_table(ident, body),
+            ("PUT", "field", "id", None): lambda: self._update_field(ident, body),
             ("GET", "collection", None, None): lambda: self._list_collections(query),
             ("POST", "collection", None, None): lambda: self._create_collection(body),
             ("GET", "collection", "id", None): lambda: self._get(self.collections, ident),
@@ -293,12 +381,16 @@ class FakeMetabase:
             ("GET", "collection", "id", "items"): lambda: self._collection_items(ident, query),
             ("POST", "card", None, None): lambda: self._create_card(body),
             ("GET", "card", "id", None): lambda: self._present_card(self._get(self.cards, ident)),
-            ("PUT", "card", "id", None): lambda: self._update_card(ident, body),
+            ("PUT", "card", "id", None): lambda: self._update_card(ident, body, query),
             ("POST", "dashboard", None, None): lambda: self._create_dashboard(body),
             ("GET", "dashboard", "id", None): lambda: self._present_dashboard(self._get(self.dashboards, ident)),
             ("PUT", "dashboard", "id", None): lambda: self._update_dashboard(ident, body),
         }
         shape = "id" if ident is not None and ident.isdigit() else ident
+        if (method, kind, shape, sub, subsub) == ("PUT", "table", "id", "fields", "order"):
+            return 200, self._order_fields(ident, raw_body)
+        if subsub is not None:
+            return NO_ENDPOINT
         handler = routes.get((method, kind, shape, sub))
         if handler is None:
             return NO_ENDPOINT
@@ -330,11 +422,11 @@ class FakeMetabase:
         self.sessions.add(session)
         return 200, {"id": session}
 
-    # ------------------------------------------------------------ databases
+    # ------------------------------------------------------------ databases and their data model
 
     def _present_db(self, db: dict) -> dict:
         details = {k: (PROTECTED_PASSWORD if k == "password" and v else v) for k, v in db["details"].items()}
-        return {**db, "details": details}
+        return {k: v for k, v in {**db, "details": details}.items() if k != "sync_pending"}
 
     def _check_database(self, body: dict, create: bool) -> None:
         checker = _Checker(body)
@@ -355,8 +447,10 @@ class FakeMetabase:
         self._check_database(body, create=True)
         db = {"id": self._next("database"), "name": body["name"], "engine": body["engine"],
               "details": dict(body["details"]), "is_full_sync": body.get("is_full_sync", True),
-              "is_on_demand": body.get("is_on_demand", False), "created_at": _now(), "updated_at": _now()}
+              "is_on_demand": body.get("is_on_demand", False), "created_at": _now(), "updated_at": _now(),
+              "sync_pending": None}
         self.databases[db["id"]] = db
+        self._start_sync(db)  # Metabase syncs a new database in the background
         return self._present_db(db)
 
     def _update_database(self, ident: str, body: dict) -> dict:
@@ -372,6 +466,105 @@ class FakeMetabase:
             db["details"] = details
         db["updated_at"] = _now()
         return self._present_db(db)
+
+    def _start_sync(self, db: dict) -> dict:
+        db["sync_pending"] = self.sync_reads
+        return {"status": "ok"}
+
+    def _run_sync(self, db: dict) -> None:
+        """Make the warehouse's tables and columns known, keeping the ids of those seen before."""
+        patterns = (db["details"].get("schema-filters-patterns") or "").split(",")
+        included = db["details"].get("schema-filters-type") != "inclusion"
+        known = {(t["schema"], t["name"]): t for t in self.tables.values() if t["db_id"] == db["id"]}
+        new_fields = []
+        for qualified, columns in sorted(self.warehouse.items()):
+            schema, name = qualified.split(".", 1)
+            if not (included or schema in patterns):
+                continue
+            table = known.get((schema, name))
+            if table is None:
+                table = {"id": self._next("table"), "db_id": db["id"], "schema": schema, "name": name,
+                         "display_name": _humanize(name), "description": None, "entity_type": "entity/GenericTable",
+                         "visibility_type": None, "points_of_interest": None, "caveats": None, "active": True,
+                         "field_order": "database", "show_in_getting_started": False}
+                self.tables[table["id"]] = table
+            have = {f["name"] for f in self.fields.values() if f["table_id"] == table["id"]}
+            for position, (column, base_type) in enumerate(columns.items()):
+                if column not in have:
+                    new_fields.append((table, position, column, base_type))
+        # ids in an order unrelated to tables and columns, as a real sync history produces
+        for table, position, column, base_type in sorted(
+                new_fields, key=lambda x: hashlib.sha1(f"{x[0]['name']}.{x[2]}".encode()).hexdigest()):
+            text = base_type == "type/Text"
+            field = {"id": self._next("field"), "table_id": table["id"], "name": column,
+                     "display_name": _humanize(column), "description": None, "base_type": base_type,
+                     "effective_type": base_type, "database_type": base_type.split("/")[-1].lower(),
+                     "semantic_type": "type/PK" if column == "id" else None, "visibility_type": "normal",
+                     "has_field_values": "auto-list" if text else "none", "fk_target_field_id": None,
+                     "coercion_strategy": None, "settings": None, "position": position, "active": True,
+                     "caveats": None, "points_of_interest": None}
+            self.fields[field["id"]] = field
+
+    def _metadata(self, db: dict) -> dict:
+        if db["sync_pending"] is not None:
+            if db["sync_pending"] > 0:
+                db["sync_pending"] -= 1  # still syncing
+            else:
+                self._run_sync(db)
+                db["sync_pending"] = None
+        tables = [self._present_table(t) for t in self.tables.values() if t["db_id"] == db["id"]]
+        return {**self._present_db(db), "tables": tables}
+
+    def _present_table(self, table: dict, with_db: bool = False) -> dict:
+        fields = sorted((dict(f) for f in self.fields.values() if f["table_id"] == table["id"]),
+                        key=lambda f: f["position"])
+        out = {**table, "fields": fields}
+        if with_db:
+            out["db"] = self._present_db(self.databases[table["db_id"]])
+        return out
+
+    def _update_table(self, ident: str, body: dict) -> dict:
+        table = self._get(self.tables, ident)
+        checker = _Checker(body)
+        for key in ("display_name", "description", "caveats", "points_of_interest"):
+            checker.check(key, _non_blank, MSG_NULLABLE_NON_BLANK)
+        checker.check("visibility_type", lambda v: v in {"hidden", "technical", "cruft"},
+                      "nullable enum of hidden, technical, cruft")
+        checker.raise_if_any()
+        for key in ("display_name", "description", "caveats", "points_of_interest", "visibility_type",
+                    "entity_type", "field_order", "show_in_getting_started"):
+            if key in body:
+                table[key] = body[key] if key != "display_name" or body[key] else _humanize(table["name"])
+        return self._present_table(table)
+
+    def _order_fields(self, ident: str, body: Any) -> list:
+        table = self._get(self.tables, ident)
+        mine = {f["id"] for f in self.fields.values() if f["table_id"] == table["id"]}
+        if not isinstance(body, list) or set(body) != mine:
+            raise Invalid({"field_order": ("value must be the ids of every field of the table",
+                                           f"invalid type, received: {_received(body)}")})
+        for position, field_id in enumerate(body):
+            self.fields[field_id]["position"] = position
+        table["field_order"] = "custom"
+        return body
+
+    def _update_field(self, ident: str, body: dict) -> dict:
+        field = self._get(self.fields, ident)
+        checker = _Checker(body)
+        for key in ("display_name", "description", "caveats", "points_of_interest"):
+            checker.check(key, _non_blank, MSG_NULLABLE_NON_BLANK)
+        checker.check("semantic_type", lambda v: isinstance(v, str) and v.startswith("type/"),
+                      "nullable value must be a valid semantic type")
+        checker.check("visibility_type", lambda v: v in FIELD_VISIBILITY, "nullable enum of field visibility types")
+        checker.check("has_field_values", lambda v: v in HAS_FIELD_VALUES, "nullable enum of list, search, none, auto-list")
+        checker.check("fk_target_field_id", lambda v: _pos_int(v) and v in self.fields, MSG_NULLABLE_POS_INT)
+        checker.check("settings", _is_map, MSG_MAP)
+        checker.raise_if_any()
+        for key in ("display_name", "description", "semantic_type", "visibility_type", "has_field_values",
+                    "fk_target_field_id", "coercion_strategy", "settings", "caveats", "points_of_interest"):
+            if key in body:
+                field[key] = body[key] if key != "display_name" or body[key] else _humanize(field["name"])
+        return dict(field)
 
     # ------------------------------------------------------------ collections
 
@@ -393,9 +586,9 @@ class FakeMetabase:
     def _check_collection(self, body: dict, create: bool) -> None:
         checker = _Checker(body)
         checker.check("name", _non_blank, MSG_NON_BLANK, required=create)
-        checker.check("description", _non_blank, "nullable value must be a non-blank string.")
+        checker.check("description", _non_blank, MSG_NULLABLE_NON_BLANK)
         checker.check("parent_id", _pos_int, MSG_NULLABLE_POS_INT)
-        checker.check("namespace", _non_blank, "nullable value must be a non-blank string.")
+        checker.check("namespace", _non_blank, MSG_NULLABLE_NON_BLANK)
         checker.check("authority_level", lambda v: v == "official", "nullable enum of official")
         checker.check("archived", lambda v: isinstance(v, bool), MSG_BOOL)
         checker.raise_if_any()
@@ -418,16 +611,23 @@ class FakeMetabase:
         coll = self._get(self.collections, ident)
         models = set(query.get("models", []))
         archived = query.get("archived", ["false"])[0] == "true"
+        with_dashboard_questions = query.get("show_dashboard_questions", ["false"])[0] == "true"
         items: list[dict] = []
         for card in self.cards.values():
-            if card["collection_id"] == coll["id"] and card["archived"] == archived:
-                model = {"question": "card", "model": "dataset", "metric": "metric"}[card["type"]]
-                items.append({"id": card["id"], "name": card["name"], "model": model,
-                              "description": card["description"], "display": card["display"]})
+            if card["collection_id"] != coll["id"] or card["archived"] != archived:
+                continue
+            if card["dashboard_id"] is not None and not with_dashboard_questions:
+                continue  # 0.53+: a card that lives inside a dashboard is not listed by default
+            model = {"question": "card", "model": "dataset", "metric": "metric"}[card["type"]]
+            item = {"id": card["id"], "name": card["name"], "model": model, "description": card["description"],
+                    "display": card["display"], "entity_id": card["entity_id"], "dashboard_id": card["dashboard_id"]}
+            if card["dashboard_id"] is not None:
+                item["dashboard"] = {"id": card["dashboard_id"], "name": self.dashboards[card["dashboard_id"]]["name"]}
+            items.append(item)
         for dash in self.dashboards.values():
             if dash["collection_id"] == coll["id"] and dash["archived"] == archived:
                 items.append({"id": dash["id"], "name": dash["name"], "model": "dashboard",
-                              "description": dash["description"]})
+                              "description": dash["description"], "entity_id": dash["entity_id"]})
         for child in self.collections.values():
             if child["location"] == f"{coll['location']}{coll['id']}/" and child["archived"] == archived:
                 items.append({"id": child["id"], "name": child["name"], "model": "collection"})
@@ -438,7 +638,7 @@ class FakeMetabase:
 
     # ------------------------------------------------------------ cards
 
-    def _check_card(self, body: dict, create: bool) -> None:
+    def _check_card(self, body: dict, create: bool, card: dict | None = None) -> None:
         checker = _Checker(body)
         checker.check("name", _non_blank, MSG_NON_BLANK, required=create)
         checker.check("dataset_query", _is_map, MSG_MAP, required=create)
@@ -446,7 +646,7 @@ class FakeMetabase:
         checker.check("visualization_settings", _is_map, MSG_MAP, required=create)
         checker.check("type", lambda v: v in CARD_TYPES, "nullable enum of question, model, metric")
         if create:
-            checker.check("description", _non_blank, "nullable value must be a non-blank string.")
+            checker.check("description", _non_blank, MSG_NULLABLE_NON_BLANK)
         else:
             checker.check("description", lambda v: isinstance(v, str), "nullable string")
             checker.check("archived", lambda v: isinstance(v, bool), MSG_BOOL)
@@ -457,20 +657,29 @@ class FakeMetabase:
         checker.raise_if_any()
         if body.get("collection_id") is not None and body["collection_id"] not in self.collections:
             raise Reject(*NOT_FOUND)
-        query = body.get("dataset_query") or {}
+        query = body.get("dataset_query") or (card["dataset_query"] if card else {})
         tags = self._template_tags(query)
-        if body.get("type") == "model" and any(t.get("type") not in ("card", "snippet") for t in tags.values()
-                                               if isinstance(t, dict)):
+        card_type = body.get("type") or (card["type"] if card else "question")
+        if card_type == "model" and any(t.get("type") not in ("card", "snippet") for t in tags.values()
+                                        if isinstance(t, dict)):
             raise Reject(400, "A model made from a native SQL question cannot have a variable or field filter.")
         if body.get("dashboard_id") is not None:
             dash = self.dashboards.get(body["dashboard_id"])
             if dash is None:
                 raise Reject(*NOT_FOUND)
-            if "collection_id" in body and body["collection_id"] != dash["collection_id"]:
+            if body.get("collection_id") is not None and body["collection_id"] != dash["collection_id"]:
                 raise Reject(400, f"Mismatch detected between Dashboard's collection_id ({dash['collection_id']}) "
                                   f"and collection_id ({body['collection_id']})")
-        if self.strict and query:
-            self._strict_check_query(query, tags)
+        if body.get("dataset_query"):
+            self._check_field_filters(query, tags)
+            if self.strict:
+                self._strict_check_query(query, tags)
+        if self.strict and body.get("parameters"):
+            for parameter in body["parameters"]:
+                ok, _, tag = _target_tag(parameter.get("target")) if parameter.get("target") else (True, None, None)
+                if not ok or (tag is not None and tag not in tags):
+                    raise Invalid({"parameters": (f"parameter {parameter['id']!r} targets no template tag of the card",
+                                                  f"invalid type, received: {_received(parameter)}")})
 
     @staticmethod
     def _template_tags(query: dict) -> dict:
@@ -481,6 +690,23 @@ class FakeMetabase:
             tags = native.get("template-tags") if isinstance(native, dict) else None
         return tags if isinstance(tags, dict) else {}
 
+    def _check_field_filters(self, query: dict, tags: dict) -> None:
+        """Field filters point at fields Metabase knows (after a sync) of the query's own database."""
+        for key, tag in tags.items():
+            if not isinstance(tag, dict) or tag.get("type") != "dimension" or tag.get("dimension") is None:
+                continue
+            dim = tag["dimension"]
+            if not (isinstance(dim, list) and len(dim) == 3 and dim[0] == "field" and _int(dim[1])):
+                raise Invalid({"dataset_query": (f"template tag {key}: :dimension must be a field reference",
+                                                 f"invalid type, received: {_received(dim)}")})
+            field = self.fields.get(dim[1])
+            if field is None:
+                raise Reject(400, f"Invalid Field Filter: Field {dim[1]} does not exist.")
+            db_id = self.tables[field["table_id"]]["db_id"]
+            if db_id != query.get("database"):
+                raise Reject(400, f"Invalid Field Filter: Field {dim[1]} belongs to Database {db_id}, but the query "
+                                  f"is against Database {query.get('database')}")
+
     def _strict_check_query(self, query: dict, tags: dict) -> None:
         if query.get("database") not in self.databases:
             raise Invalid({"dataset_query": ("database must be the id of an existing database",
@@ -490,6 +716,10 @@ class FakeMetabase:
             if not isinstance(native, dict) or not _non_blank(native.get("query")):
                 raise Invalid({"dataset_query": ("native query must have a non-blank :query",
                                                  f"invalid type, received: {_received(native)}")})
+            used = set(re.findall(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}", native["query"]))
+            if used != set(tags):
+                raise Invalid({"dataset_query": (f"template tags {sorted(tags)} do not match the query's "
+                                                 f"variables {sorted(used)}", "invalid type, received: …")})
         problems = []
         for key, tag in tags.items():
             if not isinstance(tag, dict):
@@ -502,13 +732,24 @@ class FakeMetabase:
                 problems.append("keys in template tag map must match the :name of their values")
             if tag.get("type") is not None and tag.get("type") not in TAG_TYPES:
                 problems.append(f"{key}: unknown type {tag.get('type')!r}")
+            if tag.get("type") == "dimension":
+                if tag.get("dimension") is None:
+                    problems.append(f"{key}: a dimension tag needs :dimension")
+                if tag.get("widget-type") not in PARAMETER_TYPES | {"none"}:
+                    problems.append(f"{key}: unknown widget-type {tag.get('widget-type')!r}")
+            elif "dimension" in tag:
+                problems.append(":dimension is only allowed for :type :dimension template tags")
         if problems:
             raise Invalid({"dataset_query": ("invalid template-tags: " + "; ".join(problems),
                                              f"invalid type, received: {_received(tags)}")})
 
     def _present_card(self, card: dict) -> dict:
-        out = dict(card)
-        if card["archived"]:  # present-in-trash-if-archived-directly
+        out = json.loads(json.dumps(card))
+        out["visualization_settings"] = normalize_settings(card["visualization_settings"])
+        for tag in self._template_tags(out["dataset_query"]).values():
+            if isinstance(tag, dict):
+                tag.setdefault("required", False)
+        if card["archived"] and card.get("archived_directly", True):  # present-in-trash-if-archived-directly
             out["collection_id"] = self.trash_collection_id
             out["archived_directly"] = True
         return out
@@ -516,20 +757,23 @@ class FakeMetabase:
     def _create_card(self, body: dict) -> dict:
         self._check_card(body, create=True)
         query = body["dataset_query"]
+        dashboard_id = body.get("dashboard_id")
+        collection_id = self.dashboards[dashboard_id]["collection_id"] if dashboard_id else body.get("collection_id")
         card = {"id": self._next("card"), "name": body["name"], "description": body.get("description"),
                 "display": body["display"], "type": body.get("type") or "question", "dataset_query": query,
-                "visualization_settings": body["visualization_settings"],
-                "collection_id": body.get("collection_id"), "parameters": body.get("parameters") or [],
-                "parameter_mappings": body.get("parameter_mappings") or [], "archived": False,
-                "database_id": query.get("database"), "query_type": query.get("type"),
-                "dashboard_id": body.get("dashboard_id"), "entity_id": _entity_id(),
+                "visualization_settings": body["visualization_settings"], "collection_id": collection_id,
+                "parameters": body.get("parameters") or [], "parameter_mappings": body.get("parameter_mappings") or [],
+                "archived": False, "database_id": query.get("database"), "query_type": query.get("type"),
+                "dashboard_id": dashboard_id, "entity_id": _entity_id(),  # a sent entity_id is ignored (§13.2)
                 "created_at": _now(), "updated_at": _now()}
         self.cards[card["id"]] = card
+        if dashboard_id:
+            self._autoplace(self.dashboards[dashboard_id], card)
         return self._present_card(card)
 
-    def _update_card(self, ident: str, body: dict) -> dict:
+    def _update_card(self, ident: str, body: dict, query: dict) -> dict:
         card = self._get(self.cards, ident)
-        self._check_card(body, create=False)
+        self._check_card(body, create=False, card=card)
         for key in ("name", "display", "dataset_query", "visualization_settings", "type", "archived",
                     "parameters", "parameter_mappings"):
             if body.get(key) is not None:
@@ -537,11 +781,36 @@ class FakeMetabase:
         for key in ("description", "collection_id", "collection_position", "cache_ttl"):
             if key in body:
                 card[key] = body[key]
+        if "archived" in body:
+            card["archived_directly"] = bool(body["archived"])
+        if "dashboard_id" in body:
+            if body["dashboard_id"] is None:
+                card["dashboard_id"] = None  # out of the dashboard, into `collection_id`
+            else:
+                dash = self.dashboards[body["dashboard_id"]]
+                others = [d for d in self.dashboards.values() if d["id"] != dash["id"]
+                          and any(dc.get("card_id") == card["id"] for dc in d["dashcards"])]
+                if others and query.get("delete_old_dashcards", ["false"])[0] != "true":
+                    raise Reject(400, "This question is used in other dashboards; pass delete_old_dashcards=true")
+                for other in others:
+                    other["dashcards"] = [dc for dc in other["dashcards"] if dc.get("card_id") != card["id"]]
+                card["dashboard_id"], card["collection_id"] = dash["id"], dash["collection_id"]
+                self._autoplace(dash, card)
         if body.get("dataset_query") is not None:
             card["database_id"] = body["dataset_query"].get("database")
             card["query_type"] = body["dataset_query"].get("type")
         card["updated_at"] = _now()
         return self._present_card(card)
+
+    def _autoplace(self, dash: dict, card: dict) -> None:
+        """Moving a question into a dashboard also puts it on the dashboard (at the bottom) if it is not there."""
+        if any(dc.get("card_id") == card["id"] for dc in dash["dashcards"]):
+            return
+        row = max((dc["row"] + dc["size_y"] for dc in dash["dashcards"]), default=0)
+        tab = dash["tabs"][0]["id"] if dash["tabs"] else None
+        dash["dashcards"].append({"id": self._next("dashcard"), "card_id": card["id"], "dashboard_tab_id": tab,
+                                  "row": row, "col": 0, "size_x": 12, "size_y": 6, "parameter_mappings": [],
+                                  "visualization_settings": {}, "series": []})
 
     # ------------------------------------------------------------ dashboards
 
@@ -591,39 +860,54 @@ class FakeMetabase:
         dashcards = []
         for dc in dash["dashcards"]:
             card = self.cards.get(dc.get("card_id"))
-            dashcards.append({**dc, "dashboard_id": dash["id"], "card": self._present_card(card) if card else None})
-        return {**dash, "dashcards": dashcards}
+            mappings = [{**m, "card_id": m.get("card_id", dc.get("card_id"))} for m in dc["parameter_mappings"]]
+            dashcards.append({**json.loads(json.dumps(dc)), "dashboard_id": dash["id"], "parameter_mappings": mappings,
+                              "visualization_settings": normalize_settings(dc["visualization_settings"]),
+                              "card": self._present_card(card) if card else None})
+        tabs = [{**t, "position": n, "dashboard_id": dash["id"]} for n, t in enumerate(dash["tabs"])]
+        return {**json.loads(json.dumps(dash)), "dashcards": dashcards, "tabs": tabs}
 
     def _create_dashboard(self, body: dict) -> dict:
         self._check_dashboard_top(body, create=True)
         dash = {"id": self._next("dashboard"), "name": body["name"], "description": body.get("description"),
                 "collection_id": body.get("collection_id"), "parameters": body.get("parameters") or [],
-                "dashcards": [], "tabs": [], "archived": False, "width": "fixed", "entity_id": _entity_id(),
+                "dashcards": [], "tabs": [], "archived": False, "width": "fixed",
+                "entity_id": _entity_id(),  # a sent entity_id is ignored (§13.2)
                 "created_at": _now(), "updated_at": _now()}
         self.dashboards[dash["id"]] = dash
         return self._present_dashboard(dash)
 
     def _strict_check_mappings(self, dashcards: list[dict], parameters: list[dict]) -> None:
-        parameter_ids = {p["id"] for p in parameters}
+        types = {p["id"]: p["type"] for p in parameters}
         for dc in dashcards:
             card = self.cards.get(dc.get("card_id")) if dc.get("card_id") is not None else None
             if dc.get("card_id") is not None and card is None:
                 raise Invalid({"dashcards": (f"card {dc['card_id']} does not exist",
                                              f"invalid type, received: {_received(dc.get('card_id'))}")})
             for mapping in dc.get("parameter_mappings") or []:
-                ok, tag = _target_tag(mapping["target"])
+                ok, kind, tag_name = _target_tag(mapping["target"])
                 if not ok:
                     raise Reject(400, "Invalid parameter :target, must be either :field, :dimension, or :variable; "
                                       f"got: {json.dumps(mapping['target'])}")
-                if mapping["parameter_id"] not in parameter_ids:
+                if mapping["parameter_id"] not in types:
                     raise Invalid({"dashcards": (f"parameter_mapping points at unknown parameter "
                                                  f"{mapping['parameter_id']!r}",
                                                  f"invalid type, received: {_received(mapping)}")})
                 target_card = self.cards.get(mapping.get("card_id", dc.get("card_id")))
-                if tag is not None and (target_card is None
-                                        or tag not in self._template_tags(target_card["dataset_query"])):
-                    raise Invalid({"dashcards": (f"parameter_mapping points at unknown template tag {tag!r}",
+                if tag_name is None:
+                    continue
+                tag = self._template_tags(target_card["dataset_query"]).get(tag_name) if target_card else None
+                if tag is None:
+                    raise Invalid({"dashcards": (f"parameter_mapping points at unknown template tag {tag_name!r}",
                                                  f"invalid type, received: {_received(mapping)}")})
+                filter_type = types[mapping["parameter_id"]]
+                if tag.get("type") == "dimension":
+                    fits = kind == "dimension" and filter_type.split("/")[0] == str(tag.get("widget-type")).split("/")[0]
+                else:
+                    fits = kind == "variable" and filter_type in PLAIN_TAG_FILTERS.get(tag.get("type"), set())
+                if not fits:
+                    raise Reject(400, f"Invalid parameter type {filter_type} / target {kind} for template tag "
+                                      f"{tag_name!r} of type {tag.get('type')}")
 
     def _update_dashboard(self, ident: str, body: dict) -> dict:
         dash = self._get(self.dashboards, ident)
@@ -631,6 +915,12 @@ class FakeMetabase:
         if dash["archived"] and "dashcards" in body:
             raise Reject(404, {"message": "The object has been archived.", "error_code": "archived"})
         parameters = body["parameters"] if body.get("parameters") is not None else dash["parameters"]
+        if body.get("dashcards") is not None:
+            for dc in body["dashcards"]:
+                card = self.cards.get(dc.get("card_id"))
+                if card is not None and card["dashboard_id"] not in (None, dash["id"]):
+                    raise Reject(400, f"Card {card['id']} lives in dashboard {card['dashboard_id']} and cannot be "
+                                      f"added to another dashboard")
         if self.strict:
             dashcards = body["dashcards"] if body.get("dashcards") is not None else dash["dashcards"]
             self._strict_check_mappings(dashcards, parameters)
@@ -642,33 +932,85 @@ class FakeMetabase:
         for key in ("description", "collection_id", "collection_position", "width", "cache_ttl"):
             if key in body:
                 dash[key] = body[key]
+        if body.get("archived") is not None:  # a dashboard's own questions follow it to (and from) the Trash
+            for card in self.cards.values():
+                if card["dashboard_id"] == dash["id"]:
+                    card["archived"], card["archived_directly"] = body["archived"], False
         dash["updated_at"] = _now()
         return self._present_dashboard(dash)
 
     def _replace_dashcards(self, dash: dict, dashcards: list[dict], tabs: list[dict]) -> None:
+        """The sent tabs and dashcards become the dashboard's (§6.2.2, §13.1): everything left out is deleted."""
+        if tabs and any(dc.get("dashboard_tab_id") is None for dc in dashcards):
+            raise Reject(400, "This dashboard has tab, makes sure every card has a tab")
+        existing_tabs = {t["id"] for t in dash["tabs"]}
         tab_ids: dict[int, int] = {}
         new_tabs = []
-        existing_tabs = {t["id"] for t in dash["tabs"]}
         for tab in tabs:
             real = tab["id"] if tab["id"] in existing_tabs else self._next("tab")
             tab_ids[tab["id"]] = real
-            new_tabs.append({"id": real, "name": tab["name"], "dashboard_id": dash["id"]})
-        if dash["tabs"] and any(dc.get("dashboard_tab_id") is None for dc in dashcards):
-            raise Reject(400, "This dashboard has tab, makes sure every card has a tab")
-        existing = {dc["id"]: dc for dc in dash["dashcards"]}
+            new_tabs.append({"id": real, "name": tab["name"]})
+        for dc in dashcards:
+            if dc.get("dashboard_tab_id") is not None and dc["dashboard_tab_id"] not in tab_ids:
+                raise Reject(400, f"Dashcard {dc['id']} names tab {dc['dashboard_tab_id']}, which is not among the "
+                                  f"dashboard's tabs")
+        kept_tabs = set(tab_ids.values())
+        # tabs left out are deleted with their dashcards, before the sent dashcards are applied (silently)
+        survivors = {dc["id"]: dc for dc in dash["dashcards"]
+                     if dc.get("dashboard_tab_id") is None or dc["dashboard_tab_id"] in kept_tabs}
         result = []
         for dc in dashcards:
-            stored = dict(existing.get(dc["id"], {}))
-            stored.update(dc)
-            if dc["id"] not in existing:
+            stored = dict(survivors.get(dc["id"], {}))
+            stored.update({k: v for k, v in dc.items() if k != "card"})
+            if dc["id"] not in survivors:  # new (negative id), or unknown: created anew, as newest Metabase does
                 stored["id"] = self._next("dashcard")
-            stored.setdefault("parameter_mappings", [])
-            stored["parameter_mappings"] = stored["parameter_mappings"] or []
-            stored.setdefault("visualization_settings", {})
-            stored.setdefault("series", [])
+            stored["parameter_mappings"] = stored.get("parameter_mappings") or []
+            stored["visualization_settings"] = stored.get("visualization_settings") or {}
+            stored["series"] = stored.get("series") or []
             if stored.get("dashboard_tab_id") is not None:
-                stored["dashboard_tab_id"] = tab_ids.get(stored["dashboard_tab_id"], stored["dashboard_tab_id"])
-            stored.pop("card", None)
+                stored["dashboard_tab_id"] = tab_ids[stored["dashboard_tab_id"]]
             result.append(stored)
+        shown = {dc.get("card_id") for dc in result}
+        for card in self.cards.values():  # a dashboard question whose dashcard is gone goes to the Trash
+            if card["dashboard_id"] == dash["id"] and card["id"] not in shown and not card["archived"]:
+                card["archived"], card["archived_directly"] = True, True
         dash["dashcards"] = result
         dash["tabs"] = new_tabs
+
+
+# ---------------------------------------------------------------- the warehouse a fake sees
+
+_BASE_TYPES = {"text": "type/Text", "character varying": "type/Text", "date": "type/Date", "integer": "type/Integer",
+               "bigint": "type/BigInteger", "smallint": "type/Integer", "numeric": "type/Decimal",
+               "double precision": "type/Float", "boolean": "type/Boolean",
+               "timestamp with time zone": "type/DateTimeWithLocalTZ", "timestamp without time zone": "type/DateTime"}
+
+
+def warehouse_tables(conn, schemas: tuple[str, ...] = ("marts",)) -> dict[str, dict[str, str]]:
+    """The tables and columns a Metabase sync of these schemas would find (for `FakeMetabase(tables=…)`)."""
+    rows = conn.execute("""
+        select table_schema, table_name, column_name, data_type from information_schema.columns
+        where table_schema = any(%s) order by table_schema, table_name, ordinal_position""", (list(schemas),)).fetchall()
+    out: dict[str, dict[str, str]] = {}
+    for schema, table, column, data_type in rows:
+        out.setdefault(f"{schema}.{table}", {})[column] = _BASE_TYPES.get(data_type, "type/*")
+    return out
+
+
+def manifest_tables(manifest_path, schema: str = "marts") -> dict[str, dict[str, str]]:
+    """The tables a sync would find for the marts whose columns dbt's manifest types (contract-enforced marts),
+    for provisioning every dashboard without building every domain's fixture."""
+    import json
+
+    nodes = json.loads(open(manifest_path).read())["nodes"].values()
+    out: dict[str, dict[str, str]] = {}
+    for node in nodes:
+        columns = node.get("columns") or {}
+        if node["resource_type"] != "model" or node["schema"].split("__")[0] != schema or not columns:
+            continue
+        if all(c.get("data_type") for c in columns.values()):
+            out[f"{schema}.{node['alias'] or node['name']}"] = {
+                name: _BASE_TYPES.get(c["data_type"].split("(")[0].strip().lower(), "type/*")
+                for name, c in columns.items()}
+    return out
+

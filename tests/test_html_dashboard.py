@@ -1,607 +1,631 @@
-"""The HTML dashboard report (orchestration/bi/html_report.py) against the hand-built fixture database.
+"""The HTML report (orchestration/bi/html_report.py, charts.py) against the hand-built fixture database.
 
-Every expected tile value below is worked out by hand from tests/fixtures/bot_leads/*.csv (as of
-2025-03-31 17:00 UTC = 12:00 CDT; see tests/test_lead_capture_kpis.py for the row-by-row
-reasoning); none is read back with SQL. Besides the example dashboard in
-tests/fixtures/metabase_specs, the tests build a dashboard with one card per display type, an
-erroring card, an empty one and one returning hostile strings. Every dashboard in metabase/dashboards
-is rendered too, and opened in headless Chromium when it is installed.
+Two dashboards are rendered: the real lead-capture dashboard (metabase/) and the chart-kinds test
+dashboard (tests/fixtures/chart_kinds: one card per display, tabs, a text block, a metric selector).
+Both are opened in headless Chromium (driven over the DevTools protocol on a pipe: no network), which
+runs the page's one script under its Content-Security-Policy; the tests read what the browser draws:
+each chart mark's aria-label, written from the same text as the tile.
+
+Every expected value is worked out BY HAND from the 19 fixture leads tabled in the docstring of
+tests/test_lead_capture_cards.py (as of 2025-03-31 17:00 UTC = 12:00 CDT, a Monday); none is read back
+from the SQL under test. The lead of each cell is named beside it.
 """
 from __future__ import annotations
 
+import html
+import json
 import os
-import re
+import select
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from decimal import Decimal
-from html.parser import HTMLParser
+from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any, get_args
 
 import pytest
-import yaml
 
-from orchestration.bi import html_report as hd
-from orchestration.bi.specs import load_specs
+from orchestration import cli, pipeline, settings
+from orchestration.bi import charts, compiler, formats
+from orchestration.bi import html_report as hr
+from orchestration.bi.compiled import Window
+from orchestration.bi.specs import AsOf, Display
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_SPECS = Path(__file__).parent / "fixtures" / "metabase_specs"
-REPO_SPECS = ROOT / "metabase"
+CHART_KINDS_DIR = Path(__file__).parent / "fixtures" / "chart_kinds"
+CHART_KINDS = compiler.compile_specs(CHART_KINDS_DIR, cache_dir=compiler.CACHE_DIR / "chart_kinds")
+REPO = compiler.compile_specs(ROOT / "metabase")
 GENERATED_AT = datetime(2025, 3, 31, 18, 5, tzinfo=timezone.utc)
-HOSTILE = '<script>alert("x")</script> & \'quotes\' "double"'
+NOTICE = "Data last published 2025-03-31 12:05 CDT <b>(test notice)</b>"
 
 
-# ---------------------------------------------------------------- a tiny DOM over html.parser
+@pytest.fixture(autouse=True)
+def _chicago(monkeypatch):
+    monkeypatch.setenv("LEAD_ANALYTICS_TIMEZONE", "America/Chicago")
 
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
+# ---------------------------------------------------------------- headless Chromium over a DevTools pipe
 
-@dataclass
-class Node:
-    tag: str
-    attrs: dict[str, str | None]
-    children: list = field(default_factory=list)
-
-    def text(self) -> str:
-        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
-
-    def classes(self) -> set[str]:
-        return set((self.attrs.get("class") or "").split())
-
-    def iter(self):
-        for child in self.children:
-            if isinstance(child, Node):
-                yield child
-                yield from child.iter()
-
-    def find_all(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> list["Node"]:
-        return [n for n in self.iter()
-                if (tag is None or n.tag == tag) and (cls is None or cls in n.classes())
-                and all(n.attrs.get(k.replace("_", "-")) == v for k, v in attrs.items())]
-
-    def find(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> "Node":
-        found = self.find_all(tag, cls, **attrs)
-        assert found, f"no <{tag} class={cls} {attrs}>"
-        return found[0]
-
-
-class _Builder(HTMLParser):
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.root = Node("#document", {})
-        self.stack = [self.root]
-
-    def handle_starttag(self, tag, attrs):
-        node = Node(tag, dict(attrs))
-        self.stack[-1].children.append(node)
-        if tag not in VOID:
-            self.stack.append(node)
-
-    def handle_startendtag(self, tag, attrs):
-        self.stack[-1].children.append(Node(tag, dict(attrs)))
-
-    def handle_endtag(self, tag):
-        for i in range(len(self.stack) - 1, 0, -1):
-            if self.stack[i].tag == tag:
-                del self.stack[i:]
-                return
-
-    def handle_data(self, data):
-        self.stack[-1].children.append(data)
-
-
-def parse(page: str) -> Node:
-    builder = _Builder()
-    builder.feed(page)
-    builder.close()
-    return builder.root
-
-
-def section(doc: Node, key: str) -> Node:
-    return doc.find("section", data_card=key)
-
-
-def tile_value(doc: Node, key: str) -> str:
-    return section(doc, key).find(cls="value").text()
-
-
-def chart_labels(node: Node) -> list[str]:
-    return [t.text() for t in node.find_all("text", cls="label")]
-
-
-def bar_values(node: Node) -> list[str]:
-    return [t.text() for t in node.find_all("text", cls="value")]
-
-
-def table_rows(node: Node) -> list[list[str]]:
-    return [[td.text() for td in tr.find_all("td")] for tr in node.find("tbody").find_all("tr")]
-
-
-# ---------------------------------------------------------------- specs: the example, plus every display type
-
-def _card(name: str, display: str, sql: str, kpi: str = "s000.total_leads", parameters=None, settings=None) -> dict:
-    card = {"name": name, "kpis": [kpi], "display": display, "sql": sql}
-    if parameters:
-        card["parameters"] = parameters
-    if settings:
-        card["visualization_settings"] = settings
-    return card
-
-
-SOURCE_PARAM = {"name": "source", "type": "text", "display_name": "Source"}
-TEST_CARDS = {
-    "html_test__total_leads": _card("Total leads", "scalar", """
-        select count(*) as total_leads from marts.fct_bot_leads where true [[ and source = {{source}} ]]""",
-        parameters=[SOURCE_PARAM]),
-    "html_test__leads_in_week": _card("Leads in week", "scalar", """
-        select count(*) as leads from marts.fct_bot_leads
-        where created_date >= {{week_start}} and created_date < {{week_start}} + 7 [[ and source = {{source}} ]]""",
-        kpi="s000.leads_created_this_week",
-        parameters=[{"name": "week_start", "type": "date", "display_name": "Week start"}, SOURCE_PARAM]),
-    "html_test__conversion_rate": _card("Conversion rate", "scalar", """
-        select round(avg(is_converted::int), 4) as conversion_rate from marts.fct_bot_leads""",
-        kpi="s000.converted_leads"),
-    "html_test__avg_confidence": _card("Average confidence", "scalar", """
-        select round(avg(confidence_score), 4) as avg_confidence_score from marts.fct_bot_leads""",
-        kpi="s000.avg_confidence_score"),
-    "html_test__by_source": _card("Leads and conversions by source", "bar", """
-        select source, count(*) as leads, count(*) filter (where is_converted) as converted
-        from marts.fct_bot_leads group by source order by leads desc, source""",
-        settings={"graph.dimensions": ["source"], "graph.metrics": ["leads", "converted"]}),
-    "html_test__by_region": _card("Leads by region", "row", """
-        select region_label, count(*) as leads from marts.fct_bot_leads group by 1 order by 1"""),
-    "html_test__by_weekday": _card("Leads by weekday", "line", """
-        select created_day_name as weekday, count(*) as leads from marts.fct_bot_leads
-        group by created_day_of_week, created_day_name order by created_day_of_week"""),
-    "html_test__today_by_hour": _card("Leads today by hour", "area", """
-        select created_hour, count(*) as leads from marts.fct_bot_leads
-        where created_date = date '2025-03-31' group by 1 order by 1""", kpi="s000.leads_today"),
-    "html_test__by_bot_type": _card("Leads by bot type", "pie", """
-        select bot_type, count(*) as leads from marts.fct_bot_leads group by 1 order by 2 desc"""),
-    "html_test__by_service": _card("Leads by service", "table", """
-        select service_needed, count(*) as leads from marts.fct_bot_leads group by 1 order by 1"""),
-    "html_test__hostile": _card('Tricky <b>"names"</b> & co', "table", """
-        select '<script>alert("x")</script> & ''quotes'' "double"' as "<i>label</i>", 1 as n"""),
-    "html_test__broken": _card("Broken card", "scalar", "select count(*) as n from marts.no_such_table"),
-    "html_test__empty": _card("Nothing here", "bar", """
-        select source, count(*) as leads from marts.fct_bot_leads where false group by 1"""),
-    "html_test__weekly": _card("Leads per week", "smartscalar", """
-        select date_trunc('week', created_date)::date as week, count(*) as leads from marts.fct_bot_leads
-        where created_date >= date '2025-03-17' group by 1 order by 1"""),
-}
-TEST_DASHBOARD = {
-    "name": "HTML report test",
-    "description": "Every display type <on one page> & a broken card.",
-    "collection": "Lead Analytics (test)",
-    "filters": [{"slug": "source", "name": "Source", "type": "string/="},
-                {"slug": "week", "name": "Week start", "type": "date/single", "default": "2025-03-24"}],
-    "cards": [
-        {"card": "html_test__total_leads", "row": 0, "col": 0, "size_x": 6, "size_y": 3, "mappings": {"source": "source"}},
-        {"card": "html_test__leads_in_week", "row": 0, "col": 6, "size_x": 6, "size_y": 3,
-         "mappings": {"source": "source", "week": "week_start"}},
-        {"card": "html_test__conversion_rate", "row": 0, "col": 12, "size_x": 6, "size_y": 3},
-        {"card": "html_test__avg_confidence", "row": 0, "col": 18, "size_x": 6, "size_y": 3},
-        {"card": "html_test__by_source", "row": 3, "col": 0, "size_x": 12, "size_y": 7},
-        {"card": "html_test__by_region", "row": 3, "col": 12, "size_x": 12, "size_y": 7},
-        {"card": "html_test__by_weekday", "row": 10, "col": 0, "size_x": 12, "size_y": 6},
-        {"card": "html_test__today_by_hour", "row": 10, "col": 12, "size_x": 12, "size_y": 6},
-        {"card": "html_test__by_bot_type", "row": 16, "col": 0, "size_x": 8, "size_y": 5},
-        {"card": "html_test__by_service", "row": 16, "col": 8, "size_x": 8, "size_y": 5},
-        {"card": "html_test__hostile", "row": 16, "col": 16, "size_x": 8, "size_y": 5},
-        {"card": "html_test__broken", "row": 21, "col": 0, "size_x": 6, "size_y": 3},
-        {"card": "html_test__empty", "row": 21, "col": 6, "size_x": 9, "size_y": 3},
-        {"card": "html_test__weekly", "row": 21, "col": 15, "size_x": 9, "size_y": 3},
-    ],
-}
-# Marks each display draws per data point, and how many a card must have: rows × series (hand-counted).
-MARKS = {"bar": ("rect", "bar"), "row": ("rect", "bar"), "line": ("circle", "point"), "area": ("circle", "point"),
-         "pie": ("path", "slice")}
-EXPECTED_MARKS = {"html_test__by_source": 8, "html_test__by_region": 5, "html_test__by_weekday": 6,
-                  "html_test__today_by_hour": 5, "html_test__by_bot_type": 2}
-
-
-@pytest.fixture(scope="module")
-def test_specs_dir(tmp_path_factory) -> Path:
-    """The example specs plus the every-display-type dashboard above."""
-    path = tmp_path_factory.mktemp("specs")
-    shutil.copytree(EXAMPLE_SPECS, path, dirs_exist_ok=True)
-    for key, card in TEST_CARDS.items():
-        (path / "cards" / f"{key}.yml").write_text(yaml.safe_dump(card, sort_keys=False))
-    (path / "dashboards" / "html_test.yml").write_text(yaml.safe_dump(TEST_DASHBOARD, sort_keys=False))
-    return path
-
-
-@pytest.fixture(scope="module")
-def test_specs(test_specs_dir):
-    return load_specs(test_specs_dir)
-
-
-@pytest.fixture(scope="module")
-def example_specs():
-    return load_specs(EXAMPLE_SPECS)
-
-
-@pytest.fixture(scope="module")
-def rendered(lead_capture_fixture_db, test_specs) -> hd.RenderedDashboard:
-    return hd.build_dashboard(lead_capture_fixture_db, test_specs.dashboards["html_test"], test_specs.cards,
-                              generated_at=GENERATED_AT)
-
-
-@pytest.fixture(scope="module")
-def doc(rendered) -> Node:
-    return parse(rendered.html)
-
-
-# ---------------------------------------------------------------- formatting (no database)
-
-@pytest.mark.parametrize("value, fmt, expected", [
-    (1234567, hd.ColumnFormat(), "1,234,567"),
-    (Decimal("19.0000"), hd.ColumnFormat(), "19"),
-    (Decimal("0.6724"), hd.ColumnFormat(), "0.67"),
-    (Decimal("3.0000"), hd.ColumnFormat(percent=True), "300.0%"),
-    (Decimal("0.3158"), hd.ColumnFormat(percent=True, decimals=0), "32%"),
-    (5, hd.ColumnFormat(suffix=" leads"), "5 leads"),
-    (None, hd.ColumnFormat(), "—"),
-    (True, hd.ColumnFormat(), "Yes"),
-])
-def test_format_value(value, fmt, expected):
-    assert hd.format_value(value, fmt) == expected
-
-
-def test_percent_by_column_name_or_visualization_settings(example_specs):
-    card = example_specs.cards["lead_capture__leads_by_source"]
-    assert hd.column_format(card, "week_growth_rate").percent
-    assert not hd.column_format(card, "leads_created").percent
-    styled = replace(card, visualization_settings={
-        "column_settings": {'["name","share"]': {"number_style": "percent", "decimals": 2}}})
-    assert hd.format_value(Decimal("0.25"), hd.column_format(styled, "share")) == "25.00%"
-
-
-# ---------------------------------------------------------------- the example dashboard
-
-def test_example_dashboard_with_default_filters(lead_capture_fixture_db, example_specs):
-    page = hd.render_dashboard(lead_capture_fixture_db, example_specs.dashboards["lead_capture"],
-                               example_specs.cards, generated_at=GENERATED_AT)
-    doc = parse(page)
-    assert doc.find("h1").text() == "Lead capture (example)"
-    # Week of Mon 3 Mar: L09 (01:30 CST) and L10 (03:30 CDT) on Sunday 9 Mar; L11 is Saturday 1 Mar.
-    assert tile_value(doc, "lead_capture__leads_created_this_week") == "2 leads"
-    # The example card leaves out @example.com addresses (and NULL ones): every fixture e-mail is one.
-    assert section(doc, "lead_capture__leads_by_source").find(cls="no-data").text() == "No data"
-    assert doc.find(id="filters").text() == "Week start = 2025-03-03 (default) (not filtered: Source)"
-    # No as-of given: the marts' own as-of moment, in the reporting time zone, with its origin.
-    assert doc.find(id="as-of").text() == "2025-03-31 12:00 CDT (from marts.rpt_bot_leads__kpis.as_of_at)"
-    assert doc.find(id="timezone").text() == "America/Chicago"
-    assert doc.find(id="generated-at").text() == "2025-03-31 13:05 CDT"
-
-
-def test_example_dashboard_with_filters(lead_capture_fixture_db, example_specs):
-    page = hd.render_dashboard(lead_capture_fixture_db, example_specs.dashboards["lead_capture"], example_specs.cards,
-                               {"week": "2025-03-31", "source": ["Website"]}, as_of="2025-03-31 12:00 (test)")
-    doc = parse(page)
-    # Week of 31 Mar, Website: L01, L02, L17 (L18 is after the as-of moment).
-    assert tile_value(doc, "lead_capture__leads_created_this_week") == "3 leads"
-    assert doc.find(id="filters").text() == "Week start = 2025-03-31; Source = Website"
-    assert doc.find(id="as-of").text() == "2025-03-31 12:00 (test)"
-    params = section(doc, "lead_capture__leads_created_this_week").find("p", cls="params").text()
-    assert params == "Week start: 2025-03-31 · Source: Website"
-
-
-def test_unknown_filter_is_an_error(lead_capture_fixture_db, example_specs):
-    with pytest.raises(ValueError, match="has no filter.*wek"):
-        hd.render_dashboard(lead_capture_fixture_db, example_specs.dashboards["lead_capture"], example_specs.cards,
-                            {"wek": "2025-03-31"})
-
-
-# ---------------------------------------------------------------- every display type
-
-def test_every_card_is_placed_on_the_grid_with_its_query_time(doc):
-    sections = doc.find_all("section", cls="card")
-    assert [s.attrs["data-card"] for s in sections] == [c["card"] for c in TEST_DASHBOARD["cards"]]
-    for s, spec in zip(sections, TEST_DASHBOARD["cards"]):
-        assert s.attrs["style"] == (f"grid-column:{spec['col'] + 1} / span {spec['size_x']};"
-                                    f"grid-row:{spec['row'] + 1} / span {spec['size_y']}")
-        assert s.attrs["data-display"] == TEST_CARDS[spec["card"]]["display"]
-        assert s.attrs["data-kpis"] == " ".join(TEST_CARDS[spec["card"]]["kpis"])
-        assert float(s.attrs["data-query-ms"]) >= 0
-    footer_rows = doc.find("table", cls="timings").find("tbody").find_all("tr")
-    assert [r.attrs["data-card"] for r in footer_rows] == [c["card"] for c in TEST_DASHBOARD["cards"]]
-
-
-def test_scalar_tiles(doc):
-    assert tile_value(doc, "html_test__total_leads") == "19"
-    # Default week 24-30 Mar: L06 (23:59:59 on the 24th), L05, L19, L04 (23:59 on the 30th).
-    assert tile_value(doc, "html_test__leads_in_week") == "4"
-    assert tile_value(doc, "html_test__conversion_rate") == "31.6%"     # 6 converted / 19, a *_rate column
-    assert tile_value(doc, "html_test__avg_confidence") == "0.67"       # 11.43 / 17 scored leads
-    weekly = section(doc, "html_test__weekly")
-    assert weekly.find(cls="value").text() == "5"                       # week of 31 Mar: today's 5 leads
-    assert weekly.find(cls="compare").text() == "vs 2025-03-24: 4 (▲25.0%)"
-
-
-def test_bar_and_row_charts(doc):
-    bar = section(doc, "html_test__by_source").find("svg", cls="chart")
-    assert chart_labels(bar) == ["Website", "Ads", "Social", "WhatsApp"]
-    rects = bar.find_all("rect", cls="bar")
-    assert [(r.attrs["data-series"], r.find("title").text()) for r in rects] == [
-        ("leads", "Website · Leads: 7"), ("converted", "Website · Converted: 3"),
-        ("leads", "Ads · Leads: 5"), ("converted", "Ads · Converted: 1"),
-        ("leads", "Social · Leads: 4"), ("converted", "Social · Converted: 2"),
-        ("leads", "WhatsApp · Leads: 3"), ("converted", "WhatsApp · Converted: 0")]
-    assert bar_values(bar) == ["7", "3", "5", "1", "4", "2", "3", "0"]
-    heights = [float(r.attrs["height"]) for r in rects if r.attrs["data-series"] == "leads"]
-    assert heights == sorted(heights, reverse=True) and heights[0] > heights[-1] > 0
-    legend = section(doc, "html_test__by_source").find("ul", cls="legend").text()
-    assert legend == "LeadsConverted"
-
-    row = section(doc, "html_test__by_region").find("svg", cls="chart")
-    assert [lbl.text() for lbl in row.find_all("text", cls="label")] == [
-        "Midwest", "Northeast", "South", "Unknown", "West"]
-    assert bar_values(row) == ["4", "2", "4", "5", "4"]
-    assert len(row.find_all("rect", cls="bar")) == 5
-
-
-def test_line_area_and_pie_charts(doc):
-    line = section(doc, "html_test__by_weekday").find("svg", cls="chart")
-    assert len(line.find_all("polyline", cls="line")) == 1
-    assert [c.find("title").text() for c in line.find_all("circle", cls="point")] == [
-        "Monday · Leads: 7", "Tuesday · Leads: 2", "Wednesday · Leads: 1", "Friday · Leads: 4",
-        "Saturday · Leads: 2", "Sunday · Leads: 3"]
-    area = section(doc, "html_test__today_by_hour").find("svg", cls="chart")
-    assert len(area.find_all("path", cls="area")) == 1
-    # The hour is the dimension (first column), not a second series.
-    assert [c.find("title").text() for c in area.find_all("circle", cls="point")] == [
-        f"{h} · Leads: 1" for h in (0, 8, 10, 11, 12)]
-
-    pie = section(doc, "html_test__by_bot_type")
-    assert [p.find("title").text() for p in pie.find_all("path", cls="slice")] == [
-        "chat: 13 (68.4%)", "voice: 6 (31.6%)"]
-    assert pie.find("text", cls="total").text() == "19"
-    assert [li.text() for li in pie.find("ul", cls="legend").find_all("li")] == [
-        "chat1368.4%", "voice631.6%"]
-
-
-def test_table_empty_and_error_cards(doc, rendered):
-    table = section(doc, "html_test__by_service")
-    assert [th.text() for th in table.find_all("th")] == ["Service needed", "Leads"]
-    assert table_rows(table) == [["AllyBundle", "3"], ["AllyChat", "11"], ["AllyVoice", "5"]]
-    empty = section(doc, "html_test__empty")
-    assert empty.attrs["data-status"] == "empty" and empty.find(cls="no-data").text() == "No data"
-    broken = section(doc, "html_test__broken")
-    assert broken.attrs["data-status"] == "error"
-    assert broken.find(cls="error").text() == (
-        'Query failed: UndefinedTable: relation "marts.no_such_table" does not exist')
-    # The failure is exposed to callers, and the cards after it still ran (savepoints).
-    assert [r.key for r in rendered.failures] == ["html_test__broken"]
-    assert section(doc, "html_test__weekly").attrs["data-status"] == "ok"
-    assert any(line.startswith("html_test__broken: ERROR UndefinedTable") for line in rendered.summary_lines())
-
-
-def test_marks_per_data_point(doc):
-    for key, expected in EXPECTED_MARKS.items():
-        s = section(doc, key)
-        tag, cls = MARKS[s.attrs["data-display"]]
-        assert len(s.find("svg", cls="chart").find_all(tag, cls=cls)) == expected, key
-
-
-# ---------------------------------------------------------------- safety: escaping, self-contained
-
-def test_hostile_values_are_escaped(rendered, doc):
-    hostile = section(doc, "html_test__hostile")
-    assert hostile.find("h2").text() == 'Tricky <b>"names"</b> & co'
-    assert [th.text() for th in hostile.find_all("th")] == ["<i>label</i>", "N"]
-    assert table_rows(hostile) == [[HOSTILE, "1"]]
-    assert doc.find(cls="description").text() == "Every display type <on one page> & a broken card."
-    page = rendered.html
-    assert "<script>alert" not in page and "<b>" not in page and "<i>" not in page
-    assert page.count("<script") == 1  # ours
-
-
-def test_hostile_filter_value_is_escaped(lead_capture_fixture_db, example_specs):
-    value = '<img src=x onerror="alert(1)">'
-    page = hd.render_dashboard(lead_capture_fixture_db, example_specs.dashboards["lead_capture"],
-                               example_specs.cards, {"source": value})
-    assert "<img" not in page
-    doc = parse(page)
-    assert doc.find(id="filters").text() == f"Week start = 2025-03-03 (default); Source = {value}"
-    assert tile_value(doc, "lead_capture__leads_created_this_week") == "0 leads"
-
-
-def test_page_is_self_contained(rendered):
-    page = rendered.html
-    refs = re.findall(r'\b(?:src|href|xlink:href|action|poster|srcset)\s*=\s*["\']?([^"\'\s>]+)', page, re.I)
-    assert refs == []
-    assert not re.search(r"url\(|@import|@font-face|https?://|//[a-z0-9-]+\.", page, re.I)
-    csp = parse(page).find("meta", http_equiv="Content-Security-Policy").attrs["content"]
-    assert csp.startswith("default-src 'none';") and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
-
-
-# ---------------------------------------------------------------- writing files
-
-def test_write_dashboard_writes_then_raises_on_failed_cards(lead_capture_fixture_db, test_specs, tmp_path):
-    dashboard = test_specs.dashboards["html_test"]
-    with pytest.raises(hd.DashboardRenderError, match="html_test__broken: UndefinedTable") as info:
-        hd.write_dashboard(lead_capture_fixture_db, dashboard, test_specs.cards, tmp_path / "out")
-    assert info.value.paths == [tmp_path / "out" / "html_test.html"]
-    assert 'data-card="html_test__broken"' in (tmp_path / "out" / "html_test.html").read_text()
-    path = hd.write_dashboard(lead_capture_fixture_db, dashboard, test_specs.cards, tmp_path / "out2", strict=False)
-    assert path == tmp_path / "out2" / "html_test.html" and path.stat().st_size > 10_000
-
-
-def test_write_all(lead_capture_fixture_db, tmp_path):
-    paths = hd.write_all(lead_capture_fixture_db, EXAMPLE_SPECS, tmp_path, {"week": "2025-03-31"}, as_of="test")
-    assert paths == [tmp_path / "lead_capture.html"]
-    assert tile_value(parse(paths[0].read_text()), "lead_capture__leads_created_this_week") == "5 leads"
-    with pytest.raises(ValueError, match="no dashboard has filter"):
-        hd.write_all(lead_capture_fixture_db, EXAMPLE_SPECS, tmp_path, {"nope": 1})
-
-
-# ---------------------------------------------------------------- the dashboards in metabase/
-
-def _spec_dashboards() -> list[tuple[Path, str]]:
-    found = [(EXAMPLE_SPECS, "lead_capture")]
-    if (REPO_SPECS / "dashboards").is_dir():
-        found += [(REPO_SPECS, p.stem) for p in sorted((REPO_SPECS / "dashboards").glob("*.yml"))]
-    return found
-
-
-@pytest.mark.parametrize("specs_dir, key", _spec_dashboards(),
-                         ids=[f"{d.name}/{k}" for d, k in _spec_dashboards()])
-def test_spec_dashboard_renders_without_errors(lead_capture_fixture_db, specs_dir, key):
-    specs = load_specs(specs_dir)
-    rendered = hd.build_dashboard(lead_capture_fixture_db, specs.dashboards[key], specs.cards)
-    assert rendered.failures == [], rendered.summary_lines()
-    doc = parse(rendered.html)
-    assert {s.attrs["data-card"] for s in doc.find_all("section", cls="card")} == {
-        dc.card for dc in specs.dashboards[key].cards}
-    assert doc.find(id="as-of").text().startswith("2025-03-31 12:00 CDT")
-
-
-# ---------------------------------------------------------------- headless Chromium
 
 def _chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         path = shutil.which(name)
         if path:
             return path
-    reason = ("chromium not installed: none of chromium, chromium-browser, google-chrome is on PATH "
-              "(.ci/run installs it with apt-get install chromium)")
+    reason = "chromium not installed (.ci/run installs it with apt-get install chromium)"
     if os.environ.get("LEAD_ANALYTICS_REQUIRE_CHROMIUM"):  # set by .ci/run: in CI a skip must not pass
         pytest.fail(reason)
     pytest.skip(reason)
 
 
-def _chromium_args(binary: str, profile: Path) -> list[str]:
-    return [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-            "--disable-background-networking", "--hide-scrollbars", f"--user-data-dir={profile}",
-            "--virtual-time-budget=5000"]
+class Browser:
+    """Headless Chromium with `--remote-debugging-pipe` (fd 3 in, fd 4 out), one tab per page."""
+
+    def __init__(self, profile: Path):
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--hide-scrollbars", f"--user-data-dir={profile}",
+                 "--remote-debugging-pipe", "about:blank"]
+        self.proc = subprocess.Popen(["sh", "-c", 'exec "$@" 3<&0 4>&1 </dev/null >/dev/null', "sh", _chromium(),
+                                      *flags], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
+        self.buffer = b""
+        self.next_id = 0
+
+    def call(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 60) -> dict:
+        self.next_id += 1
+        message = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        self.proc.stdin.write(json.dumps(message).encode() + b"\0")
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\0" not in self.buffer:
+                ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+                if not ready:
+                    raise TimeoutError(f"chromium did not answer {method}")
+                chunk = os.read(self.proc.stdout.fileno(), 1 << 20)
+                if not chunk:
+                    raise RuntimeError("chromium exited")
+                self.buffer += chunk
+            raw, self.buffer = self.buffer.split(b"\0", 1)
+            reply = json.loads(raw)
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+
+    def open(self, url: str) -> "Page":
+        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        page = Page(self, session)
+        self.call("Emulation.setDeviceMetricsOverride", {"width": 1400, "height": 1000, "deviceScaleFactor": 1,
+                                                         "mobile": False}, session)
+        self.call("Page.navigate", {"url": url}, session)
+        deadline = time.monotonic() + 30
+        while not page.eval("document.readyState === 'complete' && document.body !== null"):
+            assert time.monotonic() < deadline, "page did not load"
+            time.sleep(0.05)
+        return page
+
+    def close(self) -> None:
+        try:
+            self.call("Browser.close", timeout=10)
+            self.proc.wait(timeout=10)
+        except (TimeoutError, RuntimeError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
 
 
-def _run_chromium(page: Path, tmp_path: Path) -> tuple[str, Path, float]:
-    """Dump the DOM after load and take a 1400×2000 screenshot, both at once; (dom, png, seconds)."""
-    binary = _chromium()
-    png = tmp_path / "screenshot.png"
-    started = time.perf_counter()
-    dump = subprocess.Popen(_chromium_args(binary, tmp_path / "profile-dom") + ["--dump-dom", page.as_uri()],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    shot = subprocess.Popen(_chromium_args(binary, tmp_path / "profile-png")
-                            + ["--window-size=1400,2000", f"--screenshot={png}", page.as_uri()],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        dom, dom_err = dump.communicate(timeout=60)
-        _, shot_err = shot.communicate(timeout=60)
-    finally:
-        for proc in (dump, shot):
-            if proc.poll() is None:
-                proc.kill()
-    assert dump.returncode == 0, dom_err[-2000:]
-    assert shot.returncode == 0, shot_err[-2000:]
-    return dom, png, time.perf_counter() - started
+class Page:
+    def __init__(self, browser: Browser, session: str):
+        self.browser, self.session = browser, session
+
+    def eval(self, expression: str) -> Any:
+        result = self.browser.call("Runtime.evaluate", {"expression": expression, "returnByValue": True},
+                                   self.session)
+        if "exceptionDetails" in result:
+            raise RuntimeError(result["exceptionDetails"])
+        return result["result"].get("value")
+
+    def screenshot(self, path: Path) -> None:
+        import base64
+
+        shot = self.browser.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
+                                 self.session)
+        path.write_bytes(base64.b64decode(shot["data"]))
 
 
-def _chromium_cases() -> list[tuple[str, str]]:
-    return [("test", "html_test"), ("repo", "lead_capture")]
+# What the browser shows of every tile: visible or not, its charts' marks (aria-labels), texts.
+TILES_JS = """
+(() => Array.from(document.querySelectorAll('section.card')).map(card => {
+  const shown = el => el.checkVisibility();
+  const figures = Array.from(card.querySelectorAll('figure.chart')).filter(shown).map(fig => {
+    const box = fig.querySelector('svg').getBoundingClientRect();
+    const marks = Array.from(fig.querySelectorAll('[role="graphics-symbol"]')).filter(el =>
+      !['axis', 'legend', 'title'].includes(el.getAttribute('aria-roledescription')));
+    return {width: box.width, height: box.height, marks: marks.map(m => m.getAttribute('aria-label')),
+            kinds: marks.map(m => m.getAttribute('aria-roledescription')),
+            texts: Array.from(fig.querySelectorAll('g.mark-text.role-mark text')).map(t => t.textContent)};
+  });
+  const text = sel => { const el = card.querySelector(sel); return el && shown(el) ? el.textContent : null; };
+  return {key: card.dataset.card, display: card.dataset.display, visible: shown(card), figures: figures,
+          value: text('.option:not([hidden]) .value, .body > .scalar .value'), caption: text('.caption'),
+          compare: text('.compare'), windows: Array.from(card.querySelectorAll('.window')).map(w => w.textContent),
+          desc: text('.desc'), filters: text('.tile-filters'), selected: card.dataset.selected || null};
+}))()
+"""
 
 
-@pytest.mark.parametrize("which, key", _chromium_cases(), ids=[f"{w}-{k}" for w, k in _chromium_cases()])
-def test_chromium_renders_every_tile_and_chart(lead_capture_fixture_db, test_specs_dir, tmp_path, which, key):
-    _chromium()
-    specs = load_specs(test_specs_dir if which == "test" else REPO_SPECS)
-    dashboard = specs.dashboards[key]
-    page = hd.write_dashboard(lead_capture_fixture_db, dashboard, specs.cards, tmp_path / "report", strict=False)
-    source = parse(page.read_text())
-    dom_text, png, seconds = _run_chromium(page, tmp_path)
-    print(f"chromium ({key}): dump-dom + screenshot in {seconds:.1f} s")
-    dom = parse(dom_text)
-
-    body = dom.find("body")
-    assert body.attrs.get("data-render-failed") is None
-    assert body.attrs.get("data-rendered") == str(len(dashboard.cards))   # set by the page's script on load
-    sections = dom.find_all("section", cls="card")
-    assert sorted(s.attrs["data-card"] for s in sections) == sorted(dc.card for dc in dashboard.cards)
-    for s in sections:
-        mark = MARKS.get(s.attrs["data-display"])
-        if mark is None or s.attrs["data-status"] != "ok":
-            continue
-        drawn = len(s.find("svg", cls="chart").find_all(*mark))
-        assert drawn == len(section(source, s.attrs["data-card"]).find("svg", cls="chart").find_all(*mark))
-        rows = int(s.attrs["data-rows"])
-        series = len({m.attrs.get("data-series") for m in s.find_all(*mark)}) if mark[1] != "slice" else 1
-        assert drawn == rows * series, s.attrs["data-card"]
-        if which == "test":
-            assert drawn == EXPECTED_MARKS[s.attrs["data-card"]]
-    assert png.exists() and png.stat().st_size > 10_000
-
-
-# ---------------------------------------------------------------- the real lead-capture dashboard, by hand
-
-
-
-def bars(doc: Node, key: str) -> list[tuple[str, str]]:
-    """(label, value) of each bar of a one-series chart, from the bars' tooltips."""
-    chart = section(doc, key).find("svg", cls="chart")
-    titles = [r.find("title").text() for r in chart.find_all("rect", cls="bar")]
-    pairs = [(t.split(" · ")[0], t.rsplit(": ", 1)[1]) for t in titles]
-    assert [label for label, _ in pairs] == chart_labels(chart)
-    return pairs
+def tiles(page: Page) -> dict[str, dict]:
+    return {t["key"]: t for t in page.eval(TILES_JS)}
 
 
 @pytest.fixture(scope="module")
-def lead_capture_doc(lead_capture_fixture_db) -> Node:
-    specs = load_specs(REPO_SPECS)
-    return parse(hd.render_dashboard(lead_capture_fixture_db, specs.dashboards["lead_capture"], specs.cards))
+def browser(tmp_path_factory):
+    _chromium()
+    b = Browser(tmp_path_factory.mktemp("chromium"))
+    yield b
+    b.close()
 
 
-def test_lead_capture_tiles_match_hand_values(lead_capture_doc):
-    doc = lead_capture_doc
-    # Hand values of tests/test_lead_capture_kpis.py (as of 2025-03-31 12:00 CDT, no filter).
-    assert {key: tile_value(doc, f"lead_capture__{key}") for key in (
-        "total_leads", "leads_today", "leads_this_week", "leads_this_month", "week_growth_rate",
-        "month_growth_rate", "avg_leads_per_hour_today", "avg_confidence_score", "repeat_leads",
-        "top_lead_source", "top_service_requested", "new_leads", "in_progress_leads", "converted_leads",
-        "dropped_leads")} == {
+@pytest.fixture(scope="module")
+def chart_kinds_report(lead_capture_fixture_db) -> hr.Report:
+    started = time.perf_counter()
+    report = hr.build_report(lead_capture_fixture_db, CHART_KINDS.cards, CHART_KINDS.dashboards["chart_kinds"],
+                             notices=[NOTICE], generated_at=GENERATED_AT)
+    print(f"chart_kinds: {len(report.results)} queries in {report.query_seconds * 1000:.0f} ms, {report.charts} "
+          f"charts in {report.chart_seconds * 1000:.0f} ms, {time.perf_counter() - started:.2f} s in all")
+    return report
+
+
+@pytest.fixture(scope="module")
+def chart_kinds_page(chart_kinds_report, browser, tmp_path_factory) -> Page:
+    path = chart_kinds_report.write(tmp_path_factory.mktemp("chart_kinds"))
+    page = browser.open(path.as_uri())
+    page.screenshot(path.with_suffix(".png"))
+    return page
+
+
+@pytest.fixture(scope="module")
+def lead_capture_report(lead_capture_fixture_db) -> hr.Report:
+    started = time.perf_counter()
+    report = hr.build_report(lead_capture_fixture_db, REPO.cards, REPO.dashboards["lead_capture"],
+                             generated_at=GENERATED_AT)
+    print(f"lead_capture: {len(report.results)} queries in {report.query_seconds * 1000:.0f} ms, {report.charts} "
+          f"charts in {report.chart_seconds * 1000:.0f} ms, {time.perf_counter() - started:.2f} s in all")
+    return report
+
+
+@pytest.fixture(scope="module")
+def lead_capture_page(lead_capture_report, browser, tmp_path_factory) -> Page:
+    path = lead_capture_report.write(tmp_path_factory.mktemp("lead_capture"))
+    page = browser.open(path.as_uri())
+    page.screenshot(path.with_suffix(".png"))
+    return page
+
+
+# ---------------------------------------------------------------- every display, drawn by the browser
+
+
+def test_every_display_has_a_renderer_and_a_card_on_the_test_dashboard():
+    assert set(hr._BODIES) == set(get_args(Display))
+    assert {c.display for c in CHART_KINDS.cards.values()} == set(get_args(Display))
+
+
+def test_every_chart_spec_is_valid_vega_lite(chart_kinds_report, lead_capture_report):
+    import altair as alt
+
+    checked = 0
+    for result in chart_kinds_report.results + lead_capture_report.results:
+        if result.card.display in charts.CHART_DISPLAYS:
+            dims, measures = hr.chart_roles(result)
+            alt.LayerChart.from_dict(charts.chart_spec(result.card.display, result.card.name, dims, measures,
+                                                       400, 200))  # raises on a schema error
+            checked += 1
+    assert checked == chart_kinds_report.charts + lead_capture_report.charts
+
+
+def test_page_is_one_offline_file_and_its_script_runs_under_the_csp(chart_kinds_report, chart_kinds_page):
+    page = chart_kinds_report.html
+    assert page.count("<script") == 1 and "src=" not in page and "http://" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "").replace('xmlns:xlink="http://www.w3.org/1999/xlink"', "")
+    csp = html.unescape(page.split('http-equiv="Content-Security-Policy" content="', 1)[1].split('"', 1)[0])
+    assert f"script-src '{hr._script_hash()}'" in csp and csp.startswith("default-src 'none';")
+    # the script ran (the CSP let its hash through) and nothing else did: the text block's <script> is text
+    assert chart_kinds_page.eval("document.body.dataset.ready") == "true"
+    assert chart_kinds_page.eval("document.scripts.length") == 1
+    assert "<script>alert('x')</script> Raw HTML stays text." in chart_kinds_page.eval(
+        "document.querySelector('.text-block').textContent")
+    assert chart_kinds_page.eval("document.querySelector('.text-block strong').textContent") == "Charts"
+    assert "<b>Not bold</b> & escaped." in chart_kinds_page.eval("document.querySelector('.description').textContent")
+    assert chart_kinds_page.eval("Array.from(document.querySelectorAll('#notices li')).map(l => l.textContent)") == [
+        NOTICE]
+
+
+def _marks(tile: dict) -> list[str]:
+    assert len(tile["figures"]) == 1, tile["key"]
+    figure = tile["figures"][0]
+    assert figure["width"] > 100 and figure["height"] > 80, tile["key"]
+    return figure["marks"]
+
+
+def test_chart_kinds_draw_the_hand_counted_values(chart_kinds_page):
+    shown = tiles(chart_kinds_page)
+    assert _marks(shown["chart_kinds__bar"]) == [
+        "Website; Leads: 7", "Ads; Leads: 5", "Social; Leads: 4", "WhatsApp; Leads: 3"]
+    assert shown["chart_kinds__bar"]["figures"][0]["texts"] == ["7", "5", "4", "3"]
+    # source x bot type: Ads chat L06 L12 L13, voice L05 L19; Social chat L07 L14 L20, voice L08;
+    # Website chat L01 L09 L10 L16 L17, voice L02 L11; WhatsApp chat L03 L04, voice L15
+    assert sorted(_marks(shown["chart_kinds__stacked_bar"])) == sorted([
+        "Ads; chat; Leads: 3", "Ads; voice; Leads: 2", "Social; chat; Leads: 3", "Social; voice; Leads: 1",
+        "Website; chat; Leads: 5", "Website; voice; Leads: 2", "WhatsApp; chat; Leads: 2",
+        "WhatsApp; voice; Leads: 1"])
+    assert _marks(shown["chart_kinds__row"]) == ["AllyChat; Leads: 11", "AllyVoice; Leads: 5", "AllyBundle; Leads: 3"]
+    # March by day: 1st L11; 9th L09 L10; 17th L08; 18th L07; 24th L06; 25th L05; 28th L19; 30th L04;
+    # 31st L01 L02 L03 L17 L20; every other day 0
+    march = {1: 1, 9: 2, 17: 1, 18: 1, 24: 1, 25: 1, 28: 1, 30: 1, 31: 5}
+    assert _marks(shown["chart_kinds__line"]) == [f"2025-03-{d:02d}; Leads: {march.get(d, 0)}" for d in range(1, 32)]
+    # local hour: 0 L03 L05 L07 L11 L13; 1 L09; 3 L10; 8 L20; 9 L16 L19; 10 L02; 11 L01; 12 L15 L17; 23 L04 L06 L08 L12 L14
+    hours = {0: 5, 1: 1, 3: 1, 8: 1, 9: 2, 10: 1, 11: 1, 12: 2, 23: 5}
+    assert _marks(shown["chart_kinds__area"]) == [f"{h}; Leads: {hours.get(h, 0)}" for h in range(24)]
+    # months: Jan L14 L15 L16 (scores .99 .8 .5), Feb L12 L13 (.85 .45), Mar 14 leads, 12 scored summing 7.84
+    assert _marks(shown["chart_kinds__combo"]) == [
+        "Jan 2025; Leads: 3", "Feb 2025; Leads: 2", "Mar 2025; Leads: 14",
+        "Jan 2025; Average confidence score: 0.76", "Feb 2025; Average confidence score: 0.65",
+        "Mar 2025; Average confidence score: 0.65"]
+    assert _marks(shown["chart_kinds__donut"]) == ["chat: 13 (68.4%)", "voice: 6 (31.6%)"]  # 13/19, 6/19
+
+
+def test_funnel_step_percentages(chart_kinds_page):
+    shown = tiles(chart_kinds_page)
+    # 19 leads; high confidence L01 L02 L06 L09 L12 L14 L15 L19 = 8; converted L02 L06 L07 L09 L14 L16 = 6
+    # 8/19 = 42.1%, 6/19 = 31.6%, 6/8 = 75.0%
+    assert _marks(shown["chart_kinds__funnel"]) == [
+        "Leads: 19; 100.0% of the first step; 100.0% of the previous step",
+        "High confidence: 8; 42.1% of the first step; 42.1% of the previous step",
+        "Converted: 6; 31.6% of the first step; 75.0% of the previous step"]
+    assert shown["chart_kinds__funnel"]["figures"][0]["texts"] == [
+        "19", "8 · 42.1% of first · 42.1% of previous", "6 · 31.6% of first · 75.0% of previous"]
+    # rows as steps, most first: converted 6, new 6 (L01 L05 L11 L15 L17 L19), in progress 4 (L03 L10 L12 L20),
+    # dropped 3 (L04 L08 L13): 4/6 = 66.7%, 3/6 = 50.0%, 3/4 = 75.0%
+    assert _marks(shown["chart_kinds__funnel_rows"]) == [
+        "converted: 6; 100.0% of the first step; 100.0% of the previous step",
+        "new: 6; 100.0% of the first step; 100.0% of the previous step",
+        "in progress: 4; 66.7% of the first step; 66.7% of the previous step",
+        "dropped: 3; 50.0% of the first step; 75.0% of the previous step"]
+
+
+def test_heatmap_has_every_weekday_and_hour_and_the_hand_counted_cells(chart_kinds_page):
+    marks = _marks(tiles(chart_kinds_page)["chart_kinds__heatmap"])
+    assert len(marks) == 7 * 24
+    days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    assert [m.split(",")[0] for m in marks[::24]] == list(days)  # Monday first
+    assert [m.split("Hour ")[1].split(":")[0] for m in marks[:24]] == [str(h) for h in range(24)]
+    cells = {m.split(": ")[0]: m.split(": ")[1] for m in marks if not m.endswith("no data")}
+    assert cells == {  # local weekday and hour of each lead
+        "Monday, Hour 0": "1",    # L03
+        "Monday, Hour 8": "1",    # L20
+        "Monday, Hour 10": "1",   # L02
+        "Monday, Hour 11": "1",   # L01
+        "Monday, Hour 12": "1",   # L17
+        "Monday, Hour 23": "2",   # L06 L08
+        "Tuesday, Hour 0": "2",   # L05 L07
+        "Wednesday, Hour 12": "1",  # L15
+        "Friday, Hour 9": "2",    # L16 L19
+        "Friday, Hour 23": "2",   # L12 L14
+        "Saturday, Hour 0": "2",  # L11 L13
+        "Sunday, Hour 1": "1",    # L09 (CST)
+        "Sunday, Hour 3": "1",    # L10 (CDT)
+        "Sunday, Hour 23": "1",   # L04
+    }
+
+
+def test_heatmap_refuses_two_rows_for_one_cell():
+    dims = [charts.Dim("iso_weekday", "Weekday", (1, 1)), charts.Dim("hour_of_day", "Hour", (0, 0))]
+    measures = [charts.Measure("leads", "Leads", (1.0, 2.0), ("1", "2"))]
+    with pytest.raises(charts.ChartError, match="two rows for the cell Weekday Monday, Hour 0"):
+        charts.chart_spec("heatmap", "t", dims, measures, 400, 200)
+
+
+def test_metric_selector_switches_offline(chart_kinds_page):
+    page = chart_kinds_page
+    tile = tiles(page)["chart_kinds__selector"]
+    # default option Converted leads: Ads L06, Social L07 L14, Website L02 L09 L16, WhatsApp none
+    assert tile["selected"] == "Converted leads"
+    assert _marks(tile) == ["Ads; Converted leads: 1", "Social; Converted leads: 2", "Website; Converted leads: 3",
+                            "WhatsApp; Converted leads: 0"]
+    page.eval("""(() => { const s = document.querySelector('select[data-selector="chart_kinds__selector"]');
+                 s.value = s.querySelector('option:first-child').value; s.dispatchEvent(new Event('change')); })()""")
+    tile = tiles(page)["chart_kinds__selector"]
+    assert tile["selected"] == "Leads"
+    assert _marks(tile) == ["Ads; Leads: 5", "Social; Leads: 4", "Website; Leads: 7", "WhatsApp; Leads: 3"]
+
+
+def test_tabs_switch_and_the_numbers_tab_shows_its_tiles(chart_kinds_page):
+    page = chart_kinds_page
+    before = tiles(page)
+    assert page.eval("document.body.dataset.tab") == "charts"
+    assert before["chart_kinds__bar"]["visible"] and not before["chart_kinds__scalar"]["visible"]
+    page.eval("document.getElementById('tab-button-numbers').click()")
+    after = tiles(page)
+    assert not after["chart_kinds__bar"]["visible"] and after["chart_kinds__scalar"]["visible"]
+    assert after["chart_kinds__scalar"]["value"] == "19 leads"
+    # calendar week of Monday 31 March: L01 L02 L03 L17 L20 (5); week of 24 March: L04 L05 L06 L19 (4)
+    smart = after["chart_kinds__smartscalar"]
+    assert smart["value"] == "5"
+    assert smart["caption"] == ("Week of 31 Mar 2025, so far: 31 Mar 2025 (1 of 7 days, as of 2025-03-31 12:00 CDT)")
+    assert smart["compare"] == "▲ 25.0% vs week of 24 Mar 2025: 4"
+    assert after["chart_kinds__this_month"]["windows"] == ["This month to date: 1–31 Mar 2025 (31 days)"]
+    assert after["chart_kinds__this_month"]["value"] == "14"
+    page.eval("document.getElementById('tab-button-charts').click()")
+
+
+ROLLUP_JS = """
+(() => {
+  const root = document.querySelector('section[data-card="chart_kinds__rollup"] .rollup');
+  root.querySelectorAll('details').forEach(d => d.open = true);
+  const nums = line => Array.from(line.querySelectorAll(':scope > .num')).map(n => n.textContent);
+  const walk = container => Array.from(container.children).filter(c => c.matches('details, .leaf')).map(c => {
+    const line = c.matches('details') ? c.querySelector(':scope > summary') : c;
+    return {name: line.querySelector('.name').textContent, nums: nums(line),
+            visible: line.checkVisibility(),
+            children: c.matches('details') ? walk(c) : []};
+  });
+  return {tree: walk(root), total: nums(root.querySelector('.total'))};
+})()
+"""
+
+
+def test_rollup_nests_and_every_level_adds_up(chart_kinds_page):
+    page = chart_kinds_page
+    page.eval("document.getElementById('tab-button-numbers').click()")
+    assert page.eval("""document.querySelector('section[data-card="chart_kinds__rollup"] .leaf')
+                        .checkVisibility()""") is False  # collapsed at first
+    rollup = page.eval(ROLLUP_JS)
+    page.eval("document.getElementById('tab-button-charts').click()")
+    tree = rollup["tree"]
+    # leads, converted (converted: L02 Website voice, L06 Ads chat, L07 Social chat, L09 Website chat,
+    # L14 Social chat, L16 Website chat)
+    assert [(n["name"], n["nums"]) for n in tree] == [
+        ("Ads", ["5", "1"]), ("Social", ["4", "2"]), ("Website", ["7", "3"]), ("WhatsApp", ["3", "0"])]
+    assert rollup["total"] == ["19", "6"]
+    ads = tree[0]["children"]
+    assert [(n["name"], n["nums"]) for n in ads] == [("chat", ["3", "1"]), ("voice", ["2", "0"])]
+    assert [(n["name"], n["nums"]) for n in ads[0]["children"]] == [("AllyBundle", ["1", "0"]), ("AllyChat", ["2", "1"])]
+
+    def check(nodes: list[dict]) -> list[int]:
+        sums = [0, 0]
+        for node in nodes:
+            assert node["visible"]
+            if node["children"]:
+                assert check(node["children"]) == [int(x) for x in node["nums"]], node["name"]
+            sums = [a + int(b) for a, b in zip(sums, node["nums"])]
+        return sums
+
+    assert check(tree) == [19, 6]
+
+
+# ---------------------------------------------------------------- the lead-capture dashboard for business users
+
+
+def test_lead_capture_tiles_and_charts_in_the_browser(lead_capture_page):
+    shown = tiles(lead_capture_page)
+    assert set(shown) == {p.card for p in REPO.dashboards["lead_capture"].cards if p.card}
+    values = {k.removeprefix("lead_capture__"): t["value"] for k, t in shown.items() if t["display"] == "scalar"}
+    assert values == {  # hand values of tests/test_lead_capture_kpis.py
         "total_leads": "19 leads", "leads_today": "5 leads", "leads_this_week": "8 leads",
         "leads_this_month": "14 leads", "week_growth_rate": "300.0%", "month_growth_rate": "600.0%",
         "avg_leads_per_hour_today": "0.38 leads/hour", "avg_confidence_score": "0.67", "repeat_leads": "3 leads",
         "top_lead_source": "Website", "top_service_requested": "AllyChat", "new_leads": "6 leads",
         "in_progress_leads": "4 leads", "converted_leads": "6 leads", "dropped_leads": "3 leads"}
-    assert doc.find(id="filters").text().startswith("none — all data")
+    for key, tile in shown.items():
+        if tile["display"] in charts.CHART_DISPLAYS:
+            assert _marks(tile), key
+    assert _marks(shown["lead_capture__top_3_lead_sources"]) == ["Website; Leads: 7", "Ads; Leads: 5", "Social; Leads: 4"]
+    assert _marks(shown["lead_capture__conversion_rate_by_source"]) == [  # converted / leads per source
+        "Ads; Conversion rate: 20.0%", "Social; Conversion rate: 50.0%", "Website; Conversion rate: 42.9%",
+        "WhatsApp; Conversion rate: 0.0%"]
+    assert _marks(shown["lead_capture__high_vs_low_confidence"]) == [
+        "High confidence (>= 0.8): 8", "Low confidence (< 0.5): 4"]
+    assert _marks(shown["lead_capture__leads_by_day_of_week"]) == [
+        f"{d}; Leads: {n}" for d, n in (("Monday", 7), ("Tuesday", 2), ("Wednesday", 1), ("Thursday", 0),
+                                        ("Friday", 4), ("Saturday", 2), ("Sunday", 3))]
+    assert _marks(shown["lead_capture__leads_by_bot_type"]) == ["chat: 13 (68.4%)", "voice: 6 (31.6%)"]
 
 
-def test_lead_capture_charts_match_hand_values(lead_capture_doc):
-    doc = lead_capture_doc
-    assert bars(doc, "lead_capture__top_3_lead_sources") == [("Website", "7"), ("Ads", "5"), ("Social", "4")]
-    assert bars(doc, "lead_capture__leads_by_source") == [
-        ("Website", "7"), ("Ads", "5"), ("Social", "4"), ("WhatsApp", "3")]
-    assert bars(doc, "lead_capture__conversion_rate_by_source") == [      # converted / leads per source
-        ("Ads", "20.0%"), ("Social", "50.0%"), ("Website", "42.9%"), ("WhatsApp", "0.0%")]
-    assert bars(doc, "lead_capture__leads_by_service") == [("AllyChat", "11"), ("AllyVoice", "5"), ("AllyBundle", "3")]
-    assert bars(doc, "lead_capture__high_vs_low_confidence") == [("High (>= 0.8)", "8"), ("Low (< 0.5)", "4")]
-    assert bars(doc, "lead_capture__leads_by_region") == [
-        ("Unknown", "5"), ("Midwest", "4"), ("South", "4"), ("West", "4"), ("Northeast", "2")]
-    assert bars(doc, "lead_capture__leads_by_day_of_week") == [
-        ("Monday", "7"), ("Tuesday", "2"), ("Wednesday", "1"), ("Thursday", "0"), ("Friday", "4"),
-        ("Saturday", "2"), ("Sunday", "3")]
-    # Local hour of each lead: 0 L03 L05 L07 L11 L13; 1 L09 (CST); 3 L10 (CDT); 8 L20; 9 L16 L19; 10 L02;
-    # 11 L01; 12 L15 L17; 23 L04 L06 L08 L12 L14.
-    by_hour = {0: "5", 1: "1", 3: "1", 8: "1", 9: "2", 10: "1", 11: "1", 12: "2", 23: "5"}
-    assert bars(doc, "lead_capture__leads_by_hour_of_day") == [(str(h), by_hour.get(h, "0")) for h in range(24)]
-    # 24 bars: the written values leave out the zeros (their tooltips keep them).
-    assert bar_values(section(doc, "lead_capture__leads_by_hour_of_day")) == list(by_hour.values())
-    today = {0: "1", 8: "1", 10: "1", 11: "1", 12: "1"}
-    assert bars(doc, "lead_capture__leads_by_hour_today") == [(str(h), today.get(h, "0")) for h in range(24)]
-    pie = section(doc, "lead_capture__leads_by_bot_type")
-    assert [p.find("title").text() for p in pie.find_all("path", cls="slice")] == [
-        "chat: 13 (68.4%)", "voice: 6 (31.6%)"]
+def test_tiles_say_what_they_count_for_which_dates(lead_capture_page):
+    shown = tiles(lead_capture_page)
+    for key, tile in shown.items():
+        assert tile["desc"] == REPO.cards[key].description  # the card's plain words, whole
+        assert "s000." not in tile["desc"] and "marts." not in tile["desc"]
+    # as of Monday 31 March: today; the rolling week 25-31 March; the month to date; the bases of the growth rates
+    assert shown["lead_capture__leads_today"]["windows"] == ["Today: 31 Mar 2025 (1 day)"]
+    assert shown["lead_capture__leads_this_week"]["windows"] == ["This week (rolling 7 days): 25–31 Mar 2025 (7 days)"]
+    assert shown["lead_capture__leads_this_month"]["windows"] == ["This month to date: 1–31 Mar 2025 (31 days)"]
+    assert shown["lead_capture__month_growth_rate"]["windows"] == [
+        "This month to date: 1–31 Mar 2025 (31 days)", "Previous month to the same day: 1–28 Feb 2025 (28 days)"]
+    assert shown["lead_capture__total_leads"]["windows"] == []
 
 
-def test_lead_capture_with_a_source_filter(lead_capture_fixture_db):
-    specs = load_specs(REPO_SPECS)
-    doc = parse(hd.render_dashboard(lead_capture_fixture_db, specs.dashboards["lead_capture"], specs.cards,
-                                    {"source": ["Website"]}))
-    # Website: L01 L02 L09 L10 L11 L16 L17; today and this week L01 L02 L17.
-    assert [tile_value(doc, f"lead_capture__{k}") for k in ("total_leads", "leads_today", "leads_this_week")] == [
-        "7 leads", "3 leads", "3 leads"]
-    assert doc.find(id="filters").text().startswith("Source = Website")
+def test_the_as_of_effect_on_the_first_of_a_month_is_spelled_out():
+    """On 1 April "this month" is one day while the rolling week is seven: the window line says so."""
+    month = Window(label="This month to date", table="marts.dim_calendar", date_column="calendar_date",
+                   flag_column="is_month_to_date")
+    week = Window(label="This week (rolling 7 days)", table="marts.dim_calendar", date_column="calendar_date",
+                  flag_column="is_in_rolling_7d")
+    assert hr.WindowDates(month, date(2025, 4, 1), date(2025, 4, 1), 1).text() == "This month to date: 1 Apr 2025 (1 day)"
+    assert hr.WindowDates(week, date(2025, 3, 26), date(2025, 4, 1), 7).text() == (
+        "This week (rolling 7 days): 26 Mar – 1 Apr 2025 (7 days)")
+
+
+def test_definition_detail_holds_the_metric_definitions(lead_capture_report):
+    page = lead_capture_report.html
+    section = page[page.index('data-card="lead_capture__total_leads"'):]
+    section = section[:section.index("</section>")]
+    detail = section[section.index('<details class="definition">'):]
+    assert "<summary>Definition</summary>" in detail
+    assert "<strong>Total Leads</strong>" in detail and "<code>count(lead_id)</code>" in detail  # markdown rendered
+    assert "s000.total_leads" in detail
+
+
+def test_no_query_timings_unless_asked(lead_capture_fixture_db, lead_capture_report):
+    assert "Query times" not in lead_capture_report.html and "data-query-ms" not in lead_capture_report.html
+    timed = hr.build_report(lead_capture_fixture_db, CHART_KINDS.cards, CHART_KINDS.dashboards["chart_kinds"],
+                            timings=True)
+    assert "<caption>Query times</caption>" in timed.html and 'data-query-ms="' in timed.html
+
+
+def test_filters_ignore_case_and_are_written_as_the_data_spells_them(lead_capture_fixture_db):
+    report = hr.build_report(lead_capture_fixture_db, REPO.cards, REPO.dashboards["lead_capture"],
+                             {"source": ["website"], "created": "2025-03-01~2025-03-31"})
+    assert report.filters == {"source": ["Website"], "created": "2025-03-01~2025-03-31"}
+    # Website in March: L01 L02 L09 L10 L11 L17; today and the rolling week ignore the Created range: L01 L02 L17
+    by_key = {r.card.key: r.rows for r in report.results}
+    assert by_key["lead_capture__total_leads"] == [(6,)]
+    assert by_key["lead_capture__leads_this_week"] == [(3,)]
+    assert report.filename == "lead_capture--created-2025-03-01_2025-03-31--source-website.html"
+    assert "Created = 2025-03-01~2025-03-31 (1–31 Mar 2025); Source = Website" in report.html
+    week = report.html[report.html.index('data-card="lead_capture__leads_this_week"'):]
+    week = week[:week.index("</section>")]
+    assert "Source: Website" in week and "Created: does not apply to this tile" in week
+
+
+@pytest.mark.parametrize(("filters", "message"), [
+    ({"source": ["Email"]}, "source: no 'Email' in Source (its values: Ads, Social, Website, WhatsApp)"),
+    ({"created": "2025-02-30"}, "created: '2025-02-30' is not a date filter value (use 2025-03-01~2025-03-31"),
+    ({"created": "2025-03-31~2025-03-01"}, "created: '2025-03-31~2025-03-01' starts after it ends"),
+    ({"created": ["2025-03", "2025-04"]}, "created: takes one date value"),
+    ({"region": ["West"]}, "dashboard 'lead_capture' has no filter 'region'; its filters: created (a date: "
+                           "2025-03-01~2025-03-31"),
+])
+def test_bad_filter_values_stop_before_any_query(lead_capture_fixture_db, filters, message):
+    with pytest.raises(hr.FilterError) as caught:
+        hr.build_report(lead_capture_fixture_db, REPO.cards, REPO.dashboards["lead_capture"], filters)
+    assert str(caught.value).startswith(message), str(caught.value)
+
+
+def test_a_failing_card_stops_the_report(lead_capture_fixture_db):
+    cards = dict(REPO.cards)
+    broken = cards["lead_capture__leads_by_region"]
+    cards[broken.key] = broken.model_copy(update={"sql": "select 1 / 0 as leads"})
+    with pytest.raises(hr.ReportError, match=r"tile 'Leads by region' \(lead_capture__leads_by_region\) failed: "
+                                             r"division by zero"):
+        hr.build_report(lead_capture_fixture_db, cards, REPO.dashboards["lead_capture"])
+
+
+HOSTILE = """<script>alert("x")</script> & 'quotes'"""
+
+
+def test_hostile_values_are_text_in_tiles_tables_and_charts(lead_capture_fixture_db):
+    cards = dict(CHART_KINDS.cards)
+    hostile_sql = "select %s as source, 3 as leads" % ("'" + HOSTILE.replace("'", "''") + "'")
+    for key in ("chart_kinds__bar", "chart_kinds__rollup"):
+        cards[key] = cards[key].model_copy(update={"sql": hostile_sql, "columns": ("source", "leads")})
+    report = hr.build_report(lead_capture_fixture_db, cards, CHART_KINDS.dashboards["chart_kinds"])
+    assert report.html.count("<script") == 1  # the page's own
+    assert html.escape(HOSTILE, quote=False) in report.html or html.escape(HOSTILE) in report.html
+    bar = report.html[report.html.index('data-card="chart_kinds__bar"'):]
+    assert 'aria-label="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; ' in bar[:bar.index("</section>")]
+
+
+def test_a_rollup_refuses_to_sum_a_percentage(lead_capture_fixture_db):
+    cards = dict(CHART_KINDS.cards)
+    cards["chart_kinds__rollup"] = CHART_KINDS.cards["chart_kinds__table"].model_copy(
+        update={"key": "chart_kinds__rollup", "display": "rollup"})
+    with pytest.raises(hr.ReportError, match="Conversion rate is a percentage, which does not add up"):
+        hr.build_report(lead_capture_fixture_db, cards, CHART_KINDS.dashboards["chart_kinds"])
+
+
+def test_the_as_of_moment_comes_from_where_the_dashboard_says(lead_capture_fixture_db, lead_capture_report):
+    assert lead_capture_report.as_of_text == "2025-03-31 12:00 CDT"
+    assert 'id="as-of" title="read from marts.dim_as_of.as_of_at">2025-03-31 12:00 CDT<' in lead_capture_report.html
+    elsewhere = REPO.dashboards["lead_capture"].model_copy(update={"as_of": AsOf(table="marts.no_such_table",
+                                                                                  column="as_of_at")})
+    with pytest.raises(hr.ReportError, match="cannot read its as-of moment from marts.no_such_table.as_of_at"):
+        hr.build_report(lead_capture_fixture_db, REPO.cards, elsewhere)
+
+
+def test_minimal_dashboard_in_the_terminal(lead_capture_fixture_db):
+    assert pipeline.format_minimal_dashboard(lead_capture_fixture_db).splitlines() == [
+        "",
+        "Lead capture: Recommended Minimal Dashboard (seed 000), as of 2025-03-31 12:00 CDT",
+        "  Total leads                   19 leads",
+        "  Leads today                   5 leads",
+        "  Leads this week               8 leads",
+        "  Top 3 lead sources            Website 7 · Ads 5 · Social 4",
+        "  Leads by service requested    AllyChat 11 · AllyVoice 5 · AllyBundle 3",
+        "  High vs low confidence leads  High confidence (>= 0.8) 8 · Low confidence (< 0.5) 4",
+    ]
+
+
+def test_number_and_period_formats():
+    assert formats.format_date_range(date(2025, 3, 25), date(2025, 3, 31)) == "25–31 Mar 2025"
+    assert formats.format_date_range(date(2024, 12, 28), date(2025, 1, 3)) == "28 Dec 2024 – 3 Jan 2025"
+    assert formats.format_number(0.421052, formats.ColumnFormat(percent=True)) == "42.1%"
+    assert formats.format_number(1234) == "1,234"
+    assert formats.as_period(datetime(2025, 3, 24, tzinfo=timezone.utc)) == date(2025, 3, 24)  # not shifted
+
+
+# ---------------------------------------------------------------- lead-analytics report
+
+
+@pytest.fixture
+def cli_env(lead_capture_fixture_db, monkeypatch, tmp_path):
+    monkeypatch.setenv("LEAD_ANALYTICS_DATABASE_URL", lead_capture_fixture_db.conninfo())
+    monkeypatch.setenv("LEAD_ANALYTICS_REPORTS_DIR", str(tmp_path / "reports"))
+    return tmp_path / "reports"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--filter", "source=Email"], "source: no 'Email' in Source (its values: Ads, Social, Website, WhatsApp)"),
+    (["--filter", "created=2025-02-30"], "created: '2025-02-30' is not a date filter value"),
+    (["--filter", "region=West"], "dashboard 'lead_capture' has no filter 'region'; its filters: created"),
+    (["--filter", "source"], "--filter takes SLUG=VALUE: one of the dashboard's filter slugs and a value (got 'source')"),
+    (["--dashboard", "nope"], "no dashboard 'nope' (dashboards: after_sales, bots, campaign_analytics, lead_capture, "
+                              "messaging, omnichannel_usage, potential)"),
+])
+def test_report_cli_bad_input_is_one_line_and_exit_2(cli_env, capsys, args, message):
+    # the fixture database holds the lead-capture marts only, so the tests name that dashboard
+    dashboard = [] if "--dashboard" in args else ["--dashboard", "lead_capture"]
+    assert cli.main(["report", *dashboard, *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"lead-analytics: error: {message}") and "\n" not in err, err
+    assert not cli_env.exists() or not any(cli_env.iterdir())
+
+
+def test_report_cli_filtered_report_in_its_own_file(cli_env, capsys):
+    assert cli.main(["report", "--dashboard", "lead_capture"]) == 0
+    default = cli_env / "lead_capture.html"
+    before = default.read_text()
+    assert cli.main(["report", "--dashboard", "lead_capture", "--filter", "created=2025-03-01~2025-03-31", "--filter", "source=website,ADS",
+                     "--timings"]) == 0
+    out = capsys.readouterr().out
+    filtered = cli_env / "lead_capture--created-2025-03-01_2025-03-31--source-ads_website.html"
+    assert f"{filtered}  (as of 2025-03-31 12:00 CDT)" in out
+    assert "lead_capture__total_leads: 1 row(s)" in out and " ms" in out
+    assert filtered.exists() and default.read_text() == before
+
+
+def test_report_cli_failing_card_writes_nothing_and_exits_1(cli_env, capsys, monkeypatch):
+    real = compiler.compile_specs
+
+    def broken(*args, **kwargs):
+        specs = real(*args, **kwargs)
+        card = specs.cards["lead_capture__leads_by_region"]
+        specs.cards[card.key] = card.model_copy(update={"sql": "select 1 / 0 as leads"})
+        return specs
+
+    monkeypatch.setattr(compiler, "compile_specs", broken)
+    assert cli.main(["report", "--dashboard", "lead_capture"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == ("lead-analytics: error: no report written: tile 'Leads by region' (lead_capture__leads_by_region) "
+                   "failed: division by zero")
+    assert not cli_env.exists() or not any(cli_env.iterdir())
+
+
+def test_report_help_explains_the_value_formats(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["report", "--help"])
+    text = capsys.readouterr().out
+    assert "2025-03-01~2025-03-31" in text and "source=Website,Ads" in text and "ignoring case" in text

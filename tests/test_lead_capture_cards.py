@@ -1,5 +1,6 @@
-"""The real lead-capture Metabase cards (metabase/cards, metabase/dashboards/lead_capture.yml) run
-against the hand-built fixture warehouse, with dashboard filter values bound as Metabase binds them.
+"""The real lead-capture Metabase cards (metabase/cards, metabase/dashboards/lead_capture.yml), compiled by
+MetricFlow from the semantic layer, run against the hand-built fixture warehouse, with dashboard filter values
+bound as Metabase binds them.
 
 Every dashcard is rendered with `card_values` + `render_sql` and executed against the database of the
 `lead_capture_fixture_db` fixture (tests/fixtures/bot_leads, built as of 2025-03-31 17:00 UTC = 12:00 CDT,
@@ -34,21 +35,25 @@ date = 02-01..02-28; 13 hours have begun today (12:00 local).
 """
 from __future__ import annotations
 
+import json
 import re
-from decimal import Decimal
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import pytest
 
 from fake_metabase import FakeMetabase  # tests/ is on sys.path (rootdir-relative test modules)
-from orchestration.bi import specs as d
-from orchestration.bi import metabase as mp
 from orchestration import settings, warehouse
+from orchestration.bi import compiled as c
+from orchestration.bi import compiler
 
 SPECS_DIR = settings.PROJECT_ROOT / "metabase"
-SPECS = d.load_specs(SPECS_DIR)
+SPECS = compiler.compile_specs(SPECS_DIR)
 DASHBOARD = SPECS.dashboards["lead_capture"]
 DASHCARDS = {dc.card: dc for dc in DASHBOARD.cards}
+CARDS = {key: card for key, card in SPECS.cards.items() if key.startswith("lead_capture__")}  # other domains test theirs
+AS_OF_DATE = date(2025, 3, 31)
 
 # Cards relative to the as-of moment: read rpt_bot_leads__snapshot (or today's leads) and take only
 # source / bot type / service; the date range does not apply to them.
@@ -98,8 +103,9 @@ def days(counts: dict[int, int]) -> list[tuple[int, str, int]]:
     return [(i, name, counts.get(i, 0)) for i, name in enumerate(DAY_NAMES, start=1)]
 
 
-def bands(high: int, low: int) -> list[tuple[str, int]]:
-    return [("High (>= 0.8)", high), ("Low (< 0.5)", low)]
+def bands(high: int, low: int) -> list[tuple[int, int]]:
+    """One row: high-confidence leads, low-confidence leads."""
+    return [(high, low)]
 
 
 def dec(text: str | None) -> Decimal | None:
@@ -199,7 +205,7 @@ SCENARIOS["source_website"] = ({"source": ["Website"]}, expected_rows(
 
 # Created 2025-03-24 .. 2025-03-31 (inclusive, local dates): L06 (03-24 23:59:59) is in, L07 (03-18) out.
 # In range: L01 L02 L03 L04 L05 L06 L17 L19 L20. As-of-relative tiles ignore the range (no-filter values).
-SCENARIOS["date_range"] = ({"date_from": "2025-03-24", "date_to": "2025-03-31"}, expected_rows(
+SCENARIOS["date_range"] = ({"created": "2025-03-24~2025-03-31"}, expected_rows(
     total=9,
     today=5, week=8, month=14, week_growth="3.0000", month_growth="6.0000", per_hour="0.3846",
     avg_score="0.7471",                         # (0.9 + 0.8 + 0.5 + 0.49 + 0.95 + 0.8 + 0.79) / 7 = 5.23 / 7
@@ -276,8 +282,7 @@ SCENARIOS["bot_type_voice"] = ({"bot_type": ["voice"]}, expected_rows(
 # Every filter set: March, Website, chat, AllyChat → L01 L09 L10 L17 (L16 is in January).
 # The as-of tiles see Website/chat/AllyChat only: today L01 L17; month L01 L09 L10 L17.
 SCENARIOS["every_filter"] = (
-    {"date_from": "2025-03-01", "date_to": "2025-03-31", "source": ["Website"], "bot_type": ["chat"],
-     "service": ["AllyChat"]},
+    {"created": "2025-03", "source": ["Website"], "bot_type": ["chat"], "service": ["AllyChat"]},
     expected_rows(
         total=4,
         today=2, week=2, month=4, week_growth=None, month_growth=None,
@@ -313,12 +318,24 @@ CASES = [(scenario, key) for scenario, (_, rows) in SCENARIOS.items() for key in
 
 # ---------------------------------------------------------------- running cards
 
+FOUR_PLACES = Decimal("0.0001")
+
+
+def rounded(rows: list[tuple]) -> list[tuple]:
+    """Ratios to 4 decimal places (the precision the hand values are written in); other values as they are."""
+    def one_value(v):
+        if isinstance(v, float):
+            v = Decimal(repr(v))
+        return v.quantize(FOUR_PLACES, ROUND_HALF_EVEN) if isinstance(v, Decimal) and v != v.to_integral() else v
+    return [tuple(one_value(v) for v in row) for row in rows]
+
 
 def run_dashcard(info: warehouse.ConnectionInfo, card_key: str, filter_values: dict) -> list[tuple]:
     dashcard = DASHCARDS[card_key]
-    sql, params = d.render_sql(SPECS.cards[card_key], d.card_values(DASHBOARD, dashcard, filter_values))
+    sql, params = c.render_sql(SPECS.cards[card_key], c.card_values(DASHBOARD, dashcard, filter_values),
+                               today=AS_OF_DATE)
     with warehouse.connect(info) as conn:
-        return conn.execute(sql, params).fetchall()
+        return rounded(conn.execute(sql, params).fetchall())
 
 
 @pytest.mark.parametrize(("scenario", "card_key"), CASES,
@@ -328,53 +345,42 @@ def test_card_matches_hand_computed_rows(lead_capture_fixture_db, scenario, card
     assert run_dashcard(lead_capture_fixture_db, card_key, filter_values) == expected[card_key]
 
 
-def test_no_filter_values_equal_the_kpi_row(lead_capture_fixture_db):
-    """The unfiltered tiles agree with marts.rpt_bot_leads__kpis (itself checked by hand elsewhere)."""
-    with warehouse.connect(lead_capture_fixture_db) as conn:
-        kpis = conn.execute("""
-            select total_leads, leads_today, leads_this_week, leads_this_month, week_growth_rate, month_growth_rate,
-                   avg_leads_per_hour_today, avg_confidence_score, new_leads, in_progress_leads, converted_leads,
-                   dropped_leads, repeat_leads, top_lead_source, top_3_lead_sources, top_service_requested
-            from marts.rpt_bot_leads__kpis""").fetchone()
-    tile = {key: run_dashcard(lead_capture_fixture_db, key, {}) for key in DASHCARDS}
-    assert kpis == (
-        tile["lead_capture__total_leads"][0][0], tile["lead_capture__leads_today"][0][0],
-        tile["lead_capture__leads_this_week"][0][0], tile["lead_capture__leads_this_month"][0][0],
-        tile["lead_capture__week_growth_rate"][0][0], tile["lead_capture__month_growth_rate"][0][0],
-        tile["lead_capture__avg_leads_per_hour_today"][0][0], tile["lead_capture__avg_confidence_score"][0][0],
-        tile["lead_capture__new_leads"][0][0], tile["lead_capture__in_progress_leads"][0][0],
-        tile["lead_capture__converted_leads"][0][0], tile["lead_capture__dropped_leads"][0][0],
-        tile["lead_capture__repeat_leads"][0][0], tile["lead_capture__top_lead_source"][0][0],
-        ", ".join(source for source, _ in tile["lead_capture__top_3_lead_sources"]),
-        tile["lead_capture__top_service_requested"][0][0],
-    )
+def test_relative_date_values_count_from_the_as_of_date(lead_capture_fixture_db):
+    """`thismonth` (as Metabase's date picker sends it) is March 2025 as of 2025-03-31: L01-L11, L17, L19, L20."""
+    assert run_dashcard(lead_capture_fixture_db, "lead_capture__total_leads", {"created": "thismonth"}) == [(14,)]
+    # past1weeks = the whole week before the current one (weeks start on Monday): 24-30 March, L04 L05 L06 L19
+    assert run_dashcard(lead_capture_fixture_db, "lead_capture__total_leads", {"created": "past1weeks"}) == [(4,)]
 
 
 def test_every_card_is_on_the_dashboard_and_checked_in_every_scenario():
-    assert set(DASHCARDS) == set(SPECS.cards), "every card file is placed on the Lead capture dashboard"
+    assert set(DASHCARDS) == set(CARDS), "every card file is placed on the Lead capture dashboard"
     assert len(DASHCARDS) == len(DASHBOARD.cards), "no card is placed twice"
     for scenario, (_, rows) in SCENARIOS.items():
-        assert set(rows) == set(SPECS.cards), f"scenario {scenario} must give hand values for every card"
+        assert set(rows) == set(CARDS), f"scenario {scenario} must give hand values for every card"
 
 
-def test_every_filter_binds_every_variable_and_no_filter_drops_every_optional_clause():
+def test_every_filter_binds_every_tag_and_no_filter_leaves_none():
     every = SCENARIOS["every_filter"][0]
-    for key, card in SPECS.cards.items():
-        _, params = d.render_sql(card, d.card_values(DASHBOARD, DASHCARDS[key], every))
-        assert set(params) == {p.name for p in card.parameters}, key
-        sql, params = d.render_sql(card, d.card_values(DASHBOARD, DASHCARDS[key], {}))
-        assert params == {} and "{{" not in sql and "[[" not in sql, key
+    for key, card in CARDS.items():
+        values = c.card_values(DASHBOARD, DASHCARDS[key], every)
+        assert set(values) == {t.name for t in card.tags}, key
+        sql, params = c.render_sql(card, c.card_values(DASHBOARD, DASHCARDS[key], {}))
+        assert params == {} and "{{" not in sql, key
 
 
-# ---------------------------------------------------------------- specs: KPIs, filters, layout, SQL style
+# ---------------------------------------------------------------- specs: KPIs, filters, layout, SQL
 
 
-def test_every_s000_metric_has_a_card():
-    shown = {kpi for card in SPECS.cards.values() for kpi in card.kpis}
+def test_every_s000_metric_has_a_card_and_a_metric():
+    shown = {kpi for card in CARDS.values() for kpi in card.kpis}
     assert len(S000_METRICS) == 26 and len(set(S000_METRICS)) == 26
     assert sorted(set(S000_METRICS) - shown) == []
     assert sorted(set(S000_RULES) - shown) == []
     assert shown <= set(S000_METRICS) | set(S000_RULES), "a card names an id that is not a seed-000 item"
+    manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    in_dbt = {kpi for node in [*manifest["metrics"].values(), *manifest["nodes"].values()]
+              for kpi in (node.get("meta") or {}).get("kpis", [])}
+    assert sorted((set(S000_METRICS) | set(S000_RULES)) - in_dbt) == [], "every id is in a metric's or model's meta"
     if KPI_INVENTORY.exists():  # the monorepo checkout; CI clones only this repository
         inventory = {}
         for line in KPI_INVENTORY.read_text().splitlines():
@@ -385,24 +391,32 @@ def test_every_s000_metric_has_a_card():
         assert sorted(k for k, kind in inventory.items() if kind == "rule") == sorted(S000_RULES)
 
 
+def test_a_card_shows_ids_its_metrics_define():
+    """The ids on a card are in the meta of the metrics it shows, so one search finds both."""
+    manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    meta = {m["name"]: set((m.get("meta") or {}).get("kpis", [])) for m in manifest["metrics"].values()}
+    for card in SPECS.cards.values():
+        defined = set().union(*(meta[m.name] for m in card.metrics))
+        assert set(card.kpis) <= defined, (card.key, set(card.kpis) - defined)
+
+
 def test_dashboard_filters_and_mappings():
     assert DASHBOARD.name == "Lead capture" and DASHBOARD.collection == "Lead Analytics"
     assert {(f.slug, f.type) for f in DASHBOARD.filters} == {
-        ("date_from", "date/single"), ("date_to", "date/single"), ("source", "string/="),
-        ("bot_type", "string/="), ("service", "string/=")}
+        ("created", "date/all-options"), ("source", "string/="), ("bot_type", "string/="), ("service", "string/=")}
     for dc in DASHBOARD.cards:
         card = SPECS.cards[dc.card]
         if dc.card in AS_OF_CARDS:
             assert dc.mappings == {"source": "source", "bot_type": "bot_type", "service": "service"}, dc.card
-            assert "Created from / Created to filters do not apply to this tile" in " ".join(
-                card.description.split()), dc.card
+            assert "the Created date range does not change it" in card.description, dc.card
         else:
-            assert dc.mappings == {"date_from": "date_from", "date_to": "date_to", "source": "source",
-                                   "bot_type": "bot_type", "service": "service"}, dc.card
-            assert "marts.fct_bot_leads" in card.sql, dc.card
-        # every template tag is fed by a dashboard filter, and all are optional
-        assert set(dc.mappings.values()) == {p.name for p in card.parameters}, dc.card
-        assert card.required_variables == (), dc.card
+            assert dc.mappings == {"created": "created", "source": "source", "bot_type": "bot_type",
+                                   "service": "service"}, dc.card
+        # every tag is a field filter on the lead fact, fed by a dashboard filter
+        assert set(dc.mappings.values()) == {t.name for t in card.tags}, dc.card
+        assert {t.field.qualified for t in card.tags} <= {
+            "marts.fct_bot_leads.created_date", "marts.fct_bot_leads.source", "marts.fct_bot_leads.bot_type",
+            "marts.fct_bot_leads.service_needed"}, dc.card
 
 
 def test_minimal_dashboard_comes_first():
@@ -412,48 +426,95 @@ def test_minimal_dashboard_comes_first():
     assert all(dc.row >= last_minimal_row for dc in ordered[6:])
 
 
-_LITERAL = re.compile(r"'(?:[^']|'')*'")
-_RELATION = re.compile(r"\b(?:from|join)\s+(?!\()([a-z_][a-z0-9_.]*)")
+_RELATION = re.compile(r"\b(?:from|join)\s+(?!\()([a-z_][a-z0-9_.]*)", re.IGNORECASE)
 
 
 @pytest.mark.parametrize("card_key", sorted(SPECS.cards))
-def test_card_sql_style_and_description(card_key):
+def test_compiled_sql_reads_published_marts_and_descriptions_speak_plainly(card_key):
     card = SPECS.cards[card_key]
-    code = _LITERAL.sub("''", card.sql)
-    assert code == code.lower(), "SQL is lower case (outside string literals)"
-    relations = set(_RELATION.findall(code)) - {"generate_series"}
+    code = re.sub(r"--[^\n]*", "", card.sql)
+    ctes = set(re.findall(r"\b(\w+)\s+as\s*\(", code, re.IGNORECASE))
+    relations = set(_RELATION.findall(code)) - ctes
     assert relations and all(r.startswith("marts.") for r in relations), relations
-    if card.display != "scalar" or "group by" in code or "limit" in code:
-        assert "order by" in code, "results have a deterministic order"
-    text = " ".join(card.description.split())
-    assert "reporting time zone" in text and "America/Chicago" in text
-    assert all(kpi in text for kpi in card.kpis), "the description names its KPI ids"
+    grouped = set(card.columns) - {m.name for m in card.metrics}
+    assert card.sql.rstrip().splitlines()[-1].startswith("order by") or not grouped, "rows come in a fixed order"
+    # business users read the description: words, not ids or table names
+    assert card.description and "s000." not in card.description and "marts." not in card.description
+    assert all(card.labels.get(column) for column in card.columns)
 
 
 # ---------------------------------------------------------------- provisioning the real specs
 
 
-def test_real_specs_provision_against_the_fake_metabase_and_a_second_run_changes_nothing():
+def test_real_specs_provision_against_the_fake_metabase_and_a_second_run_changes_nothing(
+        lead_capture_fixture_db, fresh_db, monkeypatch):
+    """Every real card and dashboard (all domains), on a fake Metabase that has synced the marts: the lead-capture
+    fixture's tables as dbt built them, the other domains' marts as their contracts type them. Every dashboard
+    gets its tabs, every lead-capture dashcard's filters reach the right mart columns, and a second run sends
+    no write at all."""
+    from fake_metabase import manifest_tables, warehouse_tables
+    from orchestration.bi import metabase as mp
+    from orchestration.bi.metabase_state import WarehouseState
+
+    monkeypatch.setattr("dbtmetabase._models._SYNC_PERIOD", 0)  # dbt-metabase's 5-s pause; the sync was awaited
     user, password = "admin@example.com", "s3cret-pass"
     db = {"name": "Lead Analytics warehouse", "host": "warehouse.internal", "port": 5432,
           "dbname": "lead_analytics", "user": "metabase_reader", "password": "reader-pw"}
-    n_cards = len(SPECS.cards)
-    with FakeMetabase(users={user: password}) as fake:
-        first = mp.provision(SPECS_DIR, fake.url, user, password, db)
-        assert first.counts() == {"created": n_cards + 3, "updated": 0, "unchanged": 0, "archived": 0}
-        writes = [r for r in fake.requests if r[0] != "GET" and r[1] != "/api/session"]
+    with warehouse.connect(lead_capture_fixture_db) as conn:
+        tables = {**manifest_tables(settings.DBT_PROJECT_DIR / "target" / "manifest.json"),
+                  **warehouse_tables(conn)}  # what a Metabase sync of schema marts finds
+    state = WarehouseState(fresh_db)
+    try:
+        with FakeMetabase(users={user: password}, tables=tables) as fake:
+            first = mp.provision(SPECS_DIR, fake.url, user, password, db, state=state)
+            writes = fake.writes()
+            second = mp.provision(SPECS_DIR, fake.url, user, password, db, state=state)
+            assert fake.writes() == writes, ("a second run must not write", [
+                (m, path, body) for m, path, body, _ in fake.requests[len(writes):] if m != "GET"][-3:])
+            records = state.load(mp.instance_key(fake.url))
+    finally:
+        state.close()
 
-        (dash,) = fake.dashboards.values()
-        assert dash["name"] == "Lead capture"
-        assert {p["slug"]: p["type"] for p in dash["parameters"]} == {
-            "date_from": "date/single", "date_to": "date/single", "source": "string/=", "bot_type": "string/=",
-            "service": "string/="}
-        cards_by_id = {c["id"]: c for c in fake.cards.values() if not c["archived"]}
-        assert len(cards_by_id) == n_cards and len(dash["dashcards"]) == n_cards
-        for dc in dash["dashcards"]:
-            key = next(k for k, c in SPECS.cards.items() if c.name == cards_by_id[dc["card_id"]]["name"])
-            assert len(dc["parameter_mappings"]) == len(DASHCARDS[key].mappings), key
+    card_keys = sorted(p.stem for p in (SPECS_DIR / "cards").glob("*.yml"))
+    assert len([k for k in card_keys if k.startswith("lead_capture__")]) == 25
+    assert sorted(c for c in first.created if c.startswith("card:")) == [f"card:{k}" for k in card_keys]
+    assert sorted(d for d in first.created if d.startswith("dashboard:")) == sorted(
+        f"dashboard:{k}" for k in SPECS.dashboards)
+    assert second.created == second.updated == second.archived == [] and first.archived == []
+    assert len(fake.cards) == len(card_keys) and len(fake.dashboards) == len(SPECS.dashboards)
+    key_of = {r.metabase_id: key for (kind, key), r in records.items() if kind == "card"}
+    assert sorted(key_of.values()) == card_keys
+    by_name = {d["name"]: d for d in fake.dashboards.values()}
+    for spec in SPECS.dashboards.values():  # each dashboard's pages are its tabs, in order
+        assert [t["name"] for t in by_name[spec.name]["tabs"]] == [t.name for t in spec.tabs], spec.key
+        assert len([dc for dc in by_name[spec.name]["dashcards"] if dc.get("card_id")]) == len(
+            [p for p in spec.cards if p.card]), spec.key
 
-        second = mp.provision(SPECS_DIR, fake.url, user, password, db)
-        assert second.counts() == {"created": 0, "updated": 0, "unchanged": n_cards + 3, "archived": 0}
-        assert [r for r in fake.requests if r[0] != "GET" and r[1] != "/api/session"] == writes
+    dash = by_name["Lead capture"]
+    assert dash["tabs"] == []
+    slug_of = {p["id"]: p["slug"] for p in dash["parameters"]}
+    assert {p["slug"]: p["type"] for p in dash["parameters"]} == {
+        "created": "date/all-options", "source": "string/=", "bot_type": "string/=", "service": "string/="}
+    column_of = {"created": "created_date", "source": "source", "bot_type": "bot_type", "service": "service_needed"}
+    field_of = {slug: fake.field_id("marts", "fct_bot_leads", column) for slug, column in column_of.items()}
+    assert len(set(field_of.values())) == 4
+    assert len(dash["dashcards"]) == 25 and {key_of[dc["card_id"]] for dc in dash["dashcards"]} == set(CARDS)
+    for dc in dash["dashcards"]:
+        key = key_of[dc["card_id"]]
+        card = fake.cards[dc["card_id"]]
+        tags = card["dataset_query"]["native"]["template-tags"]
+        reached = {}
+        for mapping in dc["parameter_mappings"]:
+            slug = slug_of[mapping["parameter_id"]]
+            kind, (ref, tag_name) = mapping["target"]
+            assert (kind, ref, mapping["card_id"]) == ("dimension", "template-tag", card["id"]), key
+            tag = tags[tag_name]
+            assert (tag["type"], tag["widget-type"]) == ("dimension", DASHBOARD.filter(slug).type), key
+            reached[slug] = tag["dimension"]
+        expected = {"source", "bot_type", "service"} | (set() if key in AS_OF_CARDS else {"created"})
+        assert reached == {slug: ["field", field_of[slug], None] for slug in expected}, key
+        assert len(tags) == len(dc["parameter_mappings"]), f"{key}: a tag no filter feeds"
+    # string filters list the column's values: the fields are categories with a value list
+    for slug in ("source", "bot_type", "service"):
+        field = fake.fields[field_of[slug]]
+        assert (field["semantic_type"], field["has_field_values"]) == ("type/Category", "list"), slug

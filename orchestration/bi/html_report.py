@@ -1,91 +1,60 @@
-"""Render a Metabase dashboard spec (`metabase/dashboards/*.yml`) to ONE self-contained HTML file.
+"""The HTML report: a dashboard spec rendered to ONE self-contained, offline page for business users.
 
-The page is built from the same `Dashboard`/`Card` objects the provisioner sends to Metabase, so
-the HTML report and Metabase show the same questions. It needs nothing at view time: inline CSS,
-inline SVG charts, one small inline script (hash-pinned by a Content-Security-Policy that also
-blocks every network request), system fonts only.
+The page runs the dashboard's compiled cards (`compiled.render_sql` + `compiled.card_values`: the same SQL
+Metabase runs) in one READ ONLY transaction, a savepoint per card, with a statement timeout. It needs
+nothing at view time: inline CSS, charts as inline SVG (Vega-Lite, `orchestration.bi.charts`), system
+fonts, and one small script pinned by its hash in a Content-Security-Policy that blocks every network
+request. The script only switches tabs and metric selectors; without it every tab and option is shown.
 
-Public API::
+What a reader sees on each tile: its name, the card's description (plain words), the calendar dates an
+as-of tile covers ("This month to date: 1 Apr 2025 (1 day)"), the dashboard filters applied to it (and
+those that do not apply), the chart or number, and a "Definition" detail with the metrics' definitions
+and KPI ids. The header says the as-of moment (read where the dashboard's `as_of` says), the filters, the
+time zone, and any `notices` the caller passes (e.g. when the data was last published).
 
-    render_dashboard(info, dashboard, cards, filter_values=None, as_of=None, generated_at=None) -> str
-    build_dashboard(...)  -> RenderedDashboard   # the HTML plus each card's rows, query time and error
-    write_dashboard(info, dashboard, cards, out_dir, filter_values=None, as_of=None) -> Path
-    write_all(info, specs_dir, out_dir, filter_values=None) -> list[Path]
-
-Queries: every dashcard's SQL is rendered with `card_values` + `render_sql` and run on one
-connection inside one READ ONLY transaction, each card in its own savepoint (a failing card does
-not abort the others), with a per-statement timeout. Each query is timed (execute + fetch, ms);
-the times are on every card element (`data-query-ms`), in the footer table, in
-`RenderedDashboard.timings_ms()` and logged at INFO.
-
-Failures: a card whose SQL fails (or cannot be rendered) shows a one-line error in its tile and the
-page is still produced. `render_dashboard`/`build_dashboard` never raise for a card failure (check
-`RenderedDashboard.failures`); `write_dashboard` and `write_all` write the file(s) first and then
-raise `DashboardRenderError` listing the failed cards (pass `strict=False` to only get the paths).
-Unknown filter slugs raise `ValueError` before anything runs.
-
-Rendering by `card.display` (first column = dimension, following numeric columns = series, at
-most two; Metabase's `graph.dimensions`/`graph.metrics` settings win when they name result
-columns):
-
-* `scalar` — the first column of the first row (or `scalar.field`), as a big number;
-* `smartscalar` — like Metabase: when the first column is a date and there are >= 2 rows, the last
-  row's value and the change against the row before; otherwise like `scalar`;
-* `bar` (vertical) / `row` (horizontal) — one `<rect class="bar">` per row and series, its value
-  written next to it (omitted for zero bars on column charts with more than DENSE_BARS bars; the
-  bar's tooltip always has it);
-* `line` / `area` — one `<polyline class="line">` per series, one `<circle class="point">` per
-  row and series;
-* `pie` — a donut, one `<path class="slice">` per row (first series, or `pie.dimension`/`pie.metric`),
-  legend with shares;
-* `table` and everything else (and charts with no numeric column) — an HTML table
-  (at most MAX_ROWS rows are fetched; the tile says when more exist).
-
-An empty result shows "No data".
-
-Number formatting (kept simple on purpose): integers and integral decimals get thousands
-separators (`1,234`); other numbers two decimals (`0.67`); a column is a *percentage* (value × 100,
-one decimal, `31.6%`) when its name ends with `_rate` or when the card's visualization settings say
-`number_style: percent` for it (Metabase's `column_settings: {'["name","col"]': {...}}`, which may
-also set `decimals`, `prefix`, `suffix`). Scalars also take `scalar.prefix`/`scalar.suffix`.
-Timestamps are shown in the reporting time zone (`settings.reporting_timezone()`).
-
-As-of: the caller's `as_of` text is printed as given. Without it, the page states the as-of moment
-the marts were built for (`marts.rpt_bot_leads__kpis.as_of_at`, in the reporting time zone, labelled
-as coming from there); if that cannot be read the page says the as-of moment is unknown, rather
-than guessing.
+Filters are checked before any card runs (`FilterError`, one line): unknown slugs list the valid ones,
+dates are parsed, text values are matched against the values of the filtered column ignoring case (and
+written as the data spells them). A card that fails stops the report (`ReportError`, naming the tile and
+the reason); nothing is written. A filtered report goes to its own file (`report_filename`).
+Query times are only on the page with `timings=True`.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import html
-import json
 import logging
-import math
+import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Sequence
-from zoneinfo import ZoneInfo
+from typing import Any, Callable, Iterator, Sequence, get_args
 
-from orchestration import settings, warehouse
-from orchestration.bi.specs import Card, Dashboard, DashboardCard, RenderError, card_values, load_specs, render_sql
+from orchestration import publishing, settings, warehouse
+from orchestration.bi import charts, formats
+from orchestration.bi.compiled import CompiledCard, RenderError, Window, card_values, date_bounds, render_sql
+from orchestration.bi.formats import column_format, format_value
+from orchestration.bi.specs import DashboardFilter, DashboardSpec, Display, Placement
 from orchestration.warehouse import ConnectionInfo
 
 log = logging.getLogger(__name__)
 
-MAX_ROWS = 500                 # rows fetched per card (charts draw all of them, tables show them all)
-STATEMENT_TIMEOUT = "60s"      # per card query
-AS_OF_SQL = "select as_of_at from marts.rpt_bot_leads__kpis limit 1"
-AS_OF_SOURCE = "marts.rpt_bot_leads__kpis.as_of_at"
+MAX_ROWS = 5000             # rows fetched per card; a tile says when the query returned more
+STATEMENT_TIMEOUT = "60s"   # per card query
+GRID_COLUMN_PX = 57         # width of one of the 24 grid columns at the page's full width (1440 px)
+GRID_ROW_PX = 40            # height of one grid row, for chart heights
+VALUES_LISTED = 25          # distinct values named when a filter value does not exist
 
-GRID_UNIT = 56                 # px per grid column/row at a 1400 px window; SVG viewBoxes use it too
-PALETTE = ("#3b6ea8", "#e39c39", "#5a9e6f", "#c0504d", "#8064a2", "#4aa3b5", "#9c8a5a", "#7b8794")
-DENSE_BARS = 12               # column charts with more bars than this get no value label on zero bars
-CHAR_W = 6.3                   # approximate width of one 11 px character, for label layout
+
+class ReportError(RuntimeError):
+    """The report cannot be written: a card's query failed or its rows cannot be drawn (names the tile)."""
+
+
+class FilterError(ValueError):
+    """A filter the dashboard does not have, or a value it cannot take; the message says what it can take."""
 
 
 # ---------------------------------------------------------------- results
@@ -93,754 +62,773 @@ CHAR_W = 6.3                   # approximate width of one 11 px character, for l
 
 @dataclass
 class CardResult:
-    """One dashcard after its query ran (or failed)."""
+    """One placed card (or one option of a metric selector) after its query ran."""
 
-    dashcard: DashboardCard
-    card: Card | None
-    columns: list[str] = field(default_factory=list)
-    rows: list[tuple] = field(default_factory=list)
-    query_ms: float | None = None
-    error: str | None = None
-    truncated: bool = False
-    params: dict[str, Any] = field(default_factory=dict)  # the values the SQL ran with
+    placement: Placement
+    card: CompiledCard
+    option: str | None
+    columns: list[str]
+    rows: list[tuple]
+    query_ms: float
+    truncated: bool
+    values: dict[str, Any]  # the tag values it ran with
 
     @property
     def key(self) -> str:
-        return self.dashcard.card
+        return self.card.key + (f"[{self.option}]" if self.option else "")
 
-    @property
-    def name(self) -> str:
-        return self.card.name if self.card else self.key
 
-    @property
-    def status(self) -> str:
-        return "error" if self.error else ("empty" if not self.rows else "ok")
+@dataclass(frozen=True)
+class WindowDates:
+    window: Window
+    first: date | None
+    last: date | None
+    days: int
+
+    def text(self) -> str:
+        if self.first is None or self.last is None:
+            return f"{self.window.label}: no dates"
+        n = f"{self.days} day{'s' if self.days != 1 else ''}"
+        return f"{self.window.label}: {formats.format_date_range(self.first, self.last)} ({n})"
 
 
 @dataclass
-class RenderedDashboard:
+class Report:
     """A rendered page and what went into it."""
 
-    dashboard: Dashboard
+    dashboard: DashboardSpec
     html: str
     results: list[CardResult]
-    as_of: str
+    as_of: datetime | None
+    filters: dict[str, Any]  # the validated values, as the data spells them
+    filename: str
+    query_seconds: float = 0.0
+    chart_seconds: float = 0.0
+    charts: int = 0
 
     @property
-    def failures(self) -> list[CardResult]:
-        return [r for r in self.results if r.error]
+    def as_of_text(self) -> str:
+        return formats.format_instant(self.as_of) if self.as_of else "unknown"
 
-    def timings_ms(self) -> dict[str, float | None]:
+    def timings_ms(self) -> dict[str, float]:
         return {r.key: r.query_ms for r in self.results}
 
     def summary_lines(self) -> list[str]:
-        """One line per card: key, rows, query time or error (for a closing note)."""
-        lines = []
-        for r in self.results:
-            ms = f"{r.query_ms:.1f} ms" if r.query_ms is not None else "not run"
-            what = f"ERROR {r.error}" if r.error else f"{len(r.rows)} row(s)"
-            lines.append(f"{r.key}: {what}, {ms}")
+        lines = [f"{r.key}: {len(r.rows)} row(s), {r.query_ms:.1f} ms" for r in self.results]
+        lines.append(f"queries {self.query_seconds * 1000:.0f} ms, {self.charts} charts drawn in "
+                     f"{self.chart_seconds * 1000:.0f} ms")
         return lines
 
     def write(self, out_dir: Path) -> Path:
-        """Write `<out_dir>/<dashboard key>.html` (creating the directory); returns the path."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / f"{self.dashboard.key}.html"
+        path = out_dir / self.filename
         path.write_text(self.html, encoding="utf-8")
         return path
 
 
-class DashboardRenderError(RuntimeError):
-    """Raised by write_dashboard/write_all after writing, when cards failed; the pages exist."""
-
-    def __init__(self, failures: list[tuple[Path, CardResult]]):
-        self.failures = failures
-        self.paths = sorted({p for p, _ in failures})
-        detail = "; ".join(f"{p.name}: {r.key}: {r.error}" for p, r in failures)
-        super().__init__(f"{len(failures)} dashboard card(s) failed ({detail})")
+# ---------------------------------------------------------------- filter values
 
 
-# ---------------------------------------------------------------- public API
+def parse_filter_args(items: Sequence[str]) -> dict[str, list[str]]:
+    """`--filter` arguments (`slug=value`, `slug=a,b`, repeated slugs add values) as slug -> values."""
+    out: dict[str, list[str]] = {}
+    for item in items:
+        slug, sep, value = item.partition("=")
+        slug = slug.strip()
+        if not sep or not slug:
+            raise FilterError(f"--filter takes SLUG=VALUE: one of the dashboard's filter slugs and a value (got {item!r})")
+        values = [v.strip() for v in value.split(",") if v.strip()]
+        if not values:
+            raise FilterError(f"--filter {slug}= has no value")
+        out.setdefault(slug, []).extend(values)
+    return out
 
 
-def render_dashboard(info: ConnectionInfo, dashboard: Dashboard, cards: dict[str, Card],
-                     filter_values: dict[str, Any] | None = None, as_of: str | None = None,
-                     generated_at: datetime | None = None) -> str:
-    """The dashboard as one self-contained HTML page (card failures are shown, not raised)."""
-    return build_dashboard(info, dashboard, cards, filter_values, as_of, generated_at).html
+def _as_list(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value if v is not None and str(v) != ""]
+    return [str(value)]
 
 
-def build_dashboard(info: ConnectionInfo, dashboard: Dashboard, cards: dict[str, Card],
-                    filter_values: dict[str, Any] | None = None, as_of: str | None = None,
-                    generated_at: datetime | None = None) -> RenderedDashboard:
-    """Run every card's query and render the page; the result keeps rows, times and errors."""
-    filter_values = dict(filter_values or {})
-    _check_filter_slugs(dashboard, filter_values)
-    results, recorded_as_of = run_queries(info, dashboard, cards, filter_values)
-    as_of_text = as_of if as_of else _as_of_from_marts(recorded_as_of)
-    page = _page(dashboard, results, filter_values, as_of_text, generated_at or datetime.now(timezone.utc))
-    return RenderedDashboard(dashboard=dashboard, html=page, results=results, as_of=as_of_text)
+def filter_help(f: DashboardFilter) -> str:
+    """What a filter takes, for messages and `--help`."""
+    if f.type.startswith("date/"):
+        return f"{f.slug} (a date: 2025-03-01~2025-03-31, 2025-03-01, 2025-03, Q1-2025, past30days, thismonth)"
+    if f.type.startswith("number/"):
+        return f"{f.slug} (a number{', or min,max' if f.type == 'number/between' else ''})"
+    if f.type in ("string/=", "string/!="):
+        return f"{f.slug} (one or more values, e.g. {f.slug}=A,B; any case)"
+    return f"{f.slug} (text)"
 
 
-def write_dashboard(info: ConnectionInfo, dashboard: Dashboard, cards: dict[str, Card], out_dir: Path,
-                    filter_values: dict[str, Any] | None = None, as_of: str | None = None,
-                    strict: bool = True) -> Path:
-    """Write `<out_dir>/<dashboard.key>.html` and return its path.
-
-    With strict (the default) a failed card raises DashboardRenderError *after* the file is written.
-    """
-    rendered = build_dashboard(info, dashboard, cards, filter_values, as_of)
-    path = rendered.write(out_dir)
-    if strict and rendered.failures:
-        raise DashboardRenderError([(path, r) for r in rendered.failures])
-    return path
+def _unknown_filters(dashboard: DashboardSpec, unknown: Sequence[str]) -> FilterError:
+    valid = "; ".join(filter_help(f) for f in dashboard.filters) or "none"
+    return FilterError(f"dashboard {dashboard.key!r} has no filter {', '.join(repr(u) for u in unknown)}; "
+                       f"its filters: {valid}")
 
 
-def write_all(info: ConnectionInfo, specs_dir: Path, out_dir: Path,
-              filter_values: dict[str, Any] | None = None, as_of: str | None = None,
-              strict: bool = True, keys: Sequence[str] | None = None) -> list[Path]:
-    """Write every dashboard of `<specs_dir>/dashboards` (or those in `keys`) to `<out_dir>/<key>.html`.
-
-    `filter_values` are by filter slug; each dashboard gets the ones it has (a slug no dashboard
-    has raises ValueError). All pages are written before DashboardRenderError is raised.
-    """
-    written = build_all(info, specs_dir, out_dir, filter_values, as_of, keys)
-    failures = [(path, r) for path, rendered in written for r in rendered.failures]
-    if strict and failures:
-        raise DashboardRenderError(failures)
-    return [path for path, _ in written]
+def _fed_tags(dashboard: DashboardSpec, cards: dict[str, CompiledCard], slug: str):
+    for p in dashboard.cards:
+        if p.card and slug in p.mappings:
+            yield cards[p.card].tag(p.mappings[slug])
 
 
-def build_all(info: ConnectionInfo, specs_dir: Path, out_dir: Path,
-              filter_values: dict[str, Any] | None = None, as_of: str | None = None,
-              keys: Sequence[str] | None = None) -> list[tuple[Path, RenderedDashboard]]:
-    """Render and write each dashboard (sorted by key; only `keys` when given); never raises for a
-    failed card: the caller reads `RenderedDashboard.failures` and `.timings_ms()`."""
-    specs = load_specs(Path(specs_dir))
-    filter_values = dict(filter_values or {})
-    unknown_keys = sorted(set(keys or ()) - set(specs.dashboards))
-    if unknown_keys:
-        raise ValueError(f"no dashboard {', '.join(unknown_keys)} (dashboards: {', '.join(sorted(specs.dashboards))})")
-    known = {f.slug for d in specs.dashboards.values() for f in d.filters}
-    unknown = sorted(set(filter_values) - known)
+def _match_values(conn, dashboard: DashboardSpec, cards: dict[str, CompiledCard], f: DashboardFilter,
+                  values: list[str]) -> list[str]:
+    """Each value as the data (or the selector's options) spell it, ignoring case; FilterError otherwise."""
+    from psycopg import sql
+
+    tags = list(_fed_tags(dashboard, cards, f.slug))
+    known: dict[str, list[str]] = {}  # lower-case -> spellings
+    listing: list[str] = []
+    fields = {t.field for t in tags if t.kind == "dimension" and t.field}
+    for t in tags:
+        if t.kind == "text":
+            for option in t.options:
+                known.setdefault(option.lower(), []).append(option)
+                listing.append(option)
+    lowered = [v.lower() for v in values]
+    for ref in sorted(fields, key=lambda r: r.qualified):
+        table = sql.Identifier(ref.schema_name, ref.table)
+        column = sql.Identifier(ref.column)
+        with conn.transaction():
+            found = conn.execute(sql.SQL("select distinct {c}::text from {t} where lower({c}::text) = any(%s)")
+                                 .format(c=column, t=table), [lowered]).fetchall()
+        for (value,) in found:
+            known.setdefault(value.lower(), []).append(value)
+        if any(v not in known for v in lowered):
+            with conn.transaction():
+                listing += [v for (v,) in conn.execute(
+                    sql.SQL("select distinct {c}::text from {t} where {c} is not null order by 1 limit %s")
+                    .format(c=column, t=table), [VALUES_LISTED + 1]).fetchall()]
+    missing = [v for v, low in zip(values, lowered) if low not in known]
+    if missing:
+        shown = sorted(dict.fromkeys(listing))
+        more = ", …" if len(shown) > VALUES_LISTED else ""
+        raise FilterError(f"{f.slug}: no {', '.join(repr(m) for m in missing)} in {f.name} (its values: "
+                          f"{', '.join(shown[:VALUES_LISTED]) or 'none'}{more})")
+    return list(dict.fromkeys(s for low in lowered for s in known[low]))
+
+
+def validate_filters(conn, dashboard: DashboardSpec, cards: dict[str, CompiledCard],
+                     raw: dict[str, Any] | None, today: date) -> dict[str, Any]:
+    """The given filter values checked and normalised (slug -> value or list of values)."""
+    raw = dict(raw or {})
+    known = {f.slug: f for f in dashboard.filters}
+    unknown = [s for s in raw if s not in known]
     if unknown:
-        raise ValueError(f"no dashboard has filter(s) {', '.join(unknown)}")
-    written: list[tuple[Path, RenderedDashboard]] = []
-    for key, dashboard in sorted(specs.dashboards.items()):
-        if keys and key not in keys:
+        raise _unknown_filters(dashboard, unknown)
+    out: dict[str, Any] = {}
+    for slug, given in raw.items():
+        f, values = known[slug], _as_list(given)
+        if not values:
             continue
-        own = {slug: v for slug, v in filter_values.items() if slug in {f.slug for f in dashboard.filters}}
-        rendered = build_dashboard(info, dashboard, specs.cards, own, as_of)
-        written.append((rendered.write(out_dir), rendered))
-    return written
+        if f.type.startswith("date/"):
+            if len(values) != 1:
+                raise FilterError(f"{slug}: takes one date value (a range is one value: 2025-03-01~2025-03-31)")
+            try:
+                first, last = date_bounds(values[0], today)
+            except RenderError as exc:
+                raise FilterError(f"{slug}: {exc}") from None
+            if first and last and first > last:
+                raise FilterError(f"{slug}: {values[0]!r} starts after it ends")
+            out[slug] = values[0]
+        elif f.type.startswith("number/"):
+            try:
+                out[slug] = [Decimal(v) for v in values]
+            except ArithmeticError:
+                raise FilterError(f"{slug}: {', '.join(values)} is not a number") from None
+        elif f.type in ("string/=", "string/!="):
+            out[slug] = _match_values(conn, dashboard, cards, f, values)
+        else:
+            out[slug] = values
+    return out
+
+
+def report_filename(dashboard: DashboardSpec, filters: dict[str, Any]) -> str:
+    """`<key>.html` without filters; `<key>--source-website--created-2025-03-01_2025-03-31.html` with them
+    (filters in the dashboard's order), so a filtered report never overwrites the default one."""
+    parts = []
+    for f in dashboard.filters:
+        values = _as_list(filters.get(f.slug))
+        if values:
+            text = "_".join(sorted(values)).lower()
+            parts.append(f"{f.slug}-" + re.sub(r"[^a-z0-9.-]+", "_", text).strip("_"))
+    stem = "--".join([dashboard.key, *parts])
+    if len(stem) > 120:
+        digest = hashlib.sha256(stem.encode()).hexdigest()[:10]
+        stem = f"{stem[:100]}--{digest}"
+    return f"{stem}.html"
 
 
 # ---------------------------------------------------------------- queries
 
 
-def _check_filter_slugs(dashboard: Dashboard, filter_values: dict[str, Any]) -> None:
-    known = [f.slug for f in dashboard.filters]
-    unknown = sorted(set(filter_values) - set(known))
-    if unknown:
-        raise ValueError(f"dashboard {dashboard.key!r} has no filter(s) {', '.join(unknown)} "
-                         f"(its filters: {', '.join(known) or 'none'})")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
-
-
-def run_queries(info: ConnectionInfo, dashboard: Dashboard, cards: dict[str, Card],
-                filter_values: dict[str, Any]) -> tuple[list[CardResult], datetime | None]:
-    """Run every dashcard (grid order) in one read-only transaction; also read the marts' as-of."""
-    import psycopg
-
-    ordered = sorted(dashboard.cards, key=lambda dc: (dc.row, dc.col))
-    results: list[CardResult] = []
-    recorded_as_of: datetime | None = None
+@contextmanager
+def read_only(info: ConnectionInfo) -> Iterator[Any]:
+    """One connection in one READ ONLY transaction with the per-statement timeout."""
     with warehouse.connect(info) as conn:
         conn.read_only = True
         with conn.transaction():
             conn.execute("select set_config('statement_timeout', %s, true)", [STATEMENT_TIMEOUT])
-            for dashcard in ordered:
-                result = _run_card(conn, dashboard, dashcard, cards.get(dashcard.card), filter_values)
-                log.info("dashboard %s, card %s: %s", dashboard.key, result.key,
-                         result.error or f"{len(result.rows)} row(s) in {result.query_ms:.1f} ms")
-                results.append(result)
-            try:
-                with conn.transaction():
-                    row = conn.execute(AS_OF_SQL).fetchone()
-                    recorded_as_of = row[0] if row else None
-            except psycopg.Error:
-                recorded_as_of = None
-    return results, recorded_as_of
+            yield conn
 
 
-def _run_card(conn, dashboard: Dashboard, dashcard: DashboardCard, card: Card | None,
-              filter_values: dict[str, Any]) -> CardResult:
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def read_as_of(conn, dashboard: DashboardSpec) -> datetime | None:
+    """The dashboard's as-of moment, from the table and column its spec names (one row)."""
+    import psycopg
+    from psycopg import sql
+
+    if dashboard.as_of is None:
+        return None
+    schema, table = dashboard.as_of.table.split(".")
+    query = sql.SQL("select {c} from {t} limit 2").format(c=sql.Identifier(dashboard.as_of.column),
+                                                          t=sql.Identifier(schema, table))
+    try:
+        with conn.transaction():
+            rows = conn.execute(query).fetchall()
+    except psycopg.Error as exc:
+        raise ReportError(f"dashboard {dashboard.key!r}: cannot read its as-of moment from "
+                          f"{dashboard.as_of.table}.{dashboard.as_of.column}: {_one_line(exc)}") from None
+    if len(rows) != 1 or not isinstance(rows[0][0], datetime):
+        raise ReportError(f"dashboard {dashboard.key!r}: {dashboard.as_of.table} must hold one row with a "
+                          f"timestamp in {dashboard.as_of.column} (found {len(rows)} row(s))")
+    return rows[0][0]
+
+
+def as_of_date(as_of: datetime | None) -> date:
+    """The as-of moment's date in the reporting time zone (relative date filters count from it)."""
+    return (as_of or datetime.now(timezone.utc)).astimezone(formats.tz()).date()
+
+
+def _selector_options(card: CompiledCard) -> list[tuple[str | None, str | None]]:
+    """(tag, option) pairs to run: each option of a metric selector, or the card once."""
+    tags = [t for t in card.tags if t.kind == "text"]
+    if not tags:
+        return [(None, None)]
+    return [(tags[0].name, option) for option in tags[0].options]
+
+
+def run_card(conn, dashboard: DashboardSpec, placement: Placement, card: CompiledCard,
+             filter_values: dict[str, Any], today: date) -> list[CardResult]:
+    """Run one placed card (each option of a selector), in a savepoint; ReportError when it fails."""
     import psycopg
 
-    result = CardResult(dashcard=dashcard, card=card)
-    if card is None:
-        result.error = f"unknown card {dashcard.card!r}"
-        return result
-    try:
-        sql, params = render_sql(card, card_values(dashboard, dashcard, filter_values))
-    except (RenderError, KeyError) as exc:
-        result.error = _one_line(exc)
-        return result
-    result.params = params
-    started = time.perf_counter()
-    try:
-        with conn.transaction():  # a savepoint: a failing card leaves the others running
-            cursor = conn.execute(sql, params)
-            if cursor.description is None:
-                raise RenderError("the query returned no result set")
-            result.columns = [d.name for d in cursor.description]
-            rows = cursor.fetchmany(MAX_ROWS + 1)
-    except (psycopg.Error, RenderError) as exc:
-        result.error = _one_line(exc)
-        rows = []
-    result.query_ms = (time.perf_counter() - started) * 1000
-    result.truncated = len(rows) > MAX_ROWS
-    result.rows = [tuple(r) for r in rows[:MAX_ROWS]]
-    return result
-
-
-def _tz() -> ZoneInfo:
-    return ZoneInfo(settings.reporting_timezone())
-
-
-def _as_of_from_marts(recorded: datetime | None) -> str:
-    if recorded is None:
-        return f"unknown (not given, and {AS_OF_SOURCE} could not be read)"
-    return f"{_format_datetime(recorded)} (from {AS_OF_SOURCE})"
-
-
-# ---------------------------------------------------------------- formatting
-
-
-@dataclass(frozen=True)
-class ColumnFormat:
-    percent: bool = False
-    decimals: int | None = None
-    prefix: str = ""
-    suffix: str = ""
-
-
-def _column_settings(card: Card, column: str) -> dict:
-    """Metabase `column_settings` entry of a column (keys like '["name","col"]'), or {}."""
-    for key, value in (card.visualization_settings.get("column_settings") or {}).items():
+    results = []
+    for tag, option in _selector_options(card):
+        values = card_values(dashboard, placement, filter_values)
+        if tag:
+            values[tag] = option
         try:
-            ref = json.loads(key) if isinstance(key, str) else list(key)
-        except ValueError:
-            continue
-        if isinstance(ref, list) and len(ref) >= 2 and ref[0] == "name" and ref[1] == column:
-            return value if isinstance(value, dict) else {}
-    return {}
+            query, params = render_sql(card, values, today=today)
+        except RenderError as exc:
+            raise ReportError(f"tile {card.name!r} ({card.key}): {exc}") from None
+        started = time.perf_counter()
+        try:
+            with conn.transaction():
+                cursor = conn.execute(query, params)
+                columns = [d.name for d in cursor.description or []]
+                rows = cursor.fetchmany(MAX_ROWS + 1)
+        except psycopg.Error as exc:
+            raise ReportError(f"tile {card.name!r} ({card.key}) failed: {_one_line(exc)}") from None
+        ms = (time.perf_counter() - started) * 1000
+        log.info("dashboard %s, card %s%s: %d row(s) in %.1f ms", dashboard.key, card.key,
+                 f" [{option}]" if option else "", len(rows), ms)
+        results.append(CardResult(placement, card, option, columns, [tuple(r) for r in rows[:MAX_ROWS]], ms,
+                                  len(rows) > MAX_ROWS, values))
+    return results
 
 
-def column_format(card: Card | None, column: str, scalar: bool = False) -> ColumnFormat:
-    """How a column's numbers are shown: percent by `_rate` suffix or `number_style: percent`."""
-    cs = _column_settings(card, column) if card else {}
-    vs = card.visualization_settings if card else {}
-    decimals = cs.get("decimals")
-    return ColumnFormat(
-        percent=column.endswith("_rate") or cs.get("number_style") == "percent",
-        decimals=decimals if isinstance(decimals, int) and not isinstance(decimals, bool) else None,
-        prefix=str(cs.get("prefix") or (vs.get("scalar.prefix") if scalar else "") or ""),
-        suffix=str(cs.get("suffix") or (vs.get("scalar.suffix") if scalar else "") or ""),
-    )
+def window_dates(conn, windows: Sequence[Window]) -> dict[Window, WindowDates]:
+    """First and last date and number of dates of each calendar window."""
+    from psycopg import sql
+
+    out = {}
+    for w in dict.fromkeys(windows):
+        schema, table = w.table.split(".")
+        query = sql.SQL("select min({d}), max({d}), count(*) from {t} where {f}").format(
+            d=sql.Identifier(w.date_column), t=sql.Identifier(schema, table), f=sql.Identifier(w.flag_column))
+        with conn.transaction():
+            first, last, days = conn.execute(query).fetchone()
+        out[w] = WindowDates(w, first, last, int(days))
+    return out
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+def run_placements(info: ConnectionInfo, cards: dict[str, CompiledCard], dashboard: DashboardSpec,
+                   placements: Sequence[Placement] | None = None, filters: dict[str, Any] | None = None,
+                   ) -> tuple[list[CardResult], datetime | None, dict[str, Any], dict[Window, WindowDates]]:
+    """Run the dashboard's placed cards (default all, in reading order) with validated filters:
+    (results, as-of moment, validated filter values, calendar windows of the cards)."""
+    placements = [p for p in (placements if placements is not None else reading_order(dashboard)) if p.card]
+    with read_only(info) as conn:
+        as_of = read_as_of(conn, dashboard)
+        today = as_of_date(as_of)
+        filter_values = validate_filters(conn, dashboard, cards, filters, today)
+        results = []
+        for p in placements:
+            results += run_card(conn, dashboard, p, cards[p.card], filter_values, today)
+        windows = window_dates(conn, [w for p in placements for m in cards[p.card].metrics for w in m.windows])
+    return results, as_of, filter_values, windows
 
 
-def _format_datetime(value: datetime) -> str:
-    if value.tzinfo is not None:
-        value = value.astimezone(_tz())
-        return value.strftime("%Y-%m-%d %H:%M %Z")
-    return value.strftime("%Y-%m-%d %H:%M")
+def reading_order(dashboard: DashboardSpec) -> list[Placement]:
+    if not dashboard.tabs:
+        return dashboard.placements()
+    return [p for t in dashboard.tabs for p in dashboard.placements(t.key)]
 
 
-def format_parts(value: Any, fmt: ColumnFormat = ColumnFormat()) -> tuple[str, str, str]:
-    """(prefix, value, suffix) as text; prefix and suffix are set for numbers only."""
-    if value is None:
-        return "", "—", ""
-    if isinstance(value, bool):
-        return "", ("Yes" if value else "No"), ""
-    if _is_number(value):
-        number = Decimal(str(value))
-        if not number.is_finite():
-            return "", str(value), ""
-        if fmt.percent:
-            text = f"{number * 100:,.{1 if fmt.decimals is None else fmt.decimals}f}%"
-        elif fmt.decimals is not None:
-            text = f"{number:,.{fmt.decimals}f}"
-        elif number == number.to_integral_value():
-            text = f"{int(number):,}"
-        else:
-            text = f"{number:,.2f}"
-        return fmt.prefix, text, fmt.suffix
-    if isinstance(value, datetime):
-        return "", _format_datetime(value), ""
-    if isinstance(value, date):
-        return "", value.isoformat(), ""
-    return "", str(value), ""
-
-
-def format_value(value: Any, fmt: ColumnFormat = ColumnFormat()) -> str:
-    """A cell or tile value as text (see the module docstring for the rules)."""
-    return "".join(format_parts(value, fmt))
-
-
-def _label(value: Any) -> str:
-    """A dimension value as a chart label."""
-    return "(none)" if value is None else format_value(value)
-
-
-def humanize(column: str) -> str:
-    """`leads_created` → `Leads created`."""
-    text = column.replace("_", " ").strip()
-    return text[:1].upper() + text[1:] if text else column
+# ---------------------------------------------------------------- tile bodies
 
 
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _n(x: float) -> str:
-    return f"{x:.1f}"
+def _markdown(text: str) -> str:
+    """Markdown-ish text as HTML; raw HTML in it is escaped, unsafe links are not linked."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).render(text)
 
 
-def _fitted(text: str, max_chars: int) -> str:
-    """Escaped label cut to max_chars with an ellipsis; the full text becomes a tooltip."""
-    max_chars = max(3, max_chars)
-    if len(text) <= max_chars:
-        return _e(text)
-    return f"{_e(text[: max_chars - 1])}…<title>{_e(text)}</title>"
+def measure_columns(card: CompiledCard) -> list[str]:
+    metric_names = {m.name for m in card.metrics}
+    return [c for c in card.columns if c in metric_names or c == "value"]
 
 
-# ---------------------------------------------------------------- card bodies
+def _listed(settings_value: Any, columns: Sequence[str]) -> list[str]:
+    names = settings_value if isinstance(settings_value, (list, tuple)) else [settings_value] if settings_value else []
+    return [n for n in names if n in columns]
 
 
-def _card_body(result: CardResult, width: float, height: float) -> str:
-    """Inner HTML of a tile: error, no data, scalar, chart or table."""
-    if result.error:
-        return f'<div class="error" role="alert">Query failed: {_e(result.error)}</div>'
-    if not result.rows:
-        return '<div class="no-data">No data</div>'
-    display = result.card.display if result.card else "table"
-    if display in ("scalar", "smartscalar"):
-        return _scalar(result, smart=display == "smartscalar")
-    chart = _chart_spec(result)
-    if chart is not None:
-        dim, series = chart
-        if display in ("bar", "row"):
-            return _bar_chart(result, dim, series, width, height, horizontal=display == "row")
-        if display in ("line", "area"):
-            return _line_chart(result, dim, series, width, height, area=display == "area")
-        if display == "pie":
-            return _pie_chart(result, dim, series[0], width, height)
-    return _table(result)
+def _value_format(result: CardResult, column: str, scalar: bool = False) -> formats.ColumnFormat:
+    """A column's number format; a selector's `value` column formats like the metric chosen."""
+    card = result.card
+    if column == "value" and result.option:
+        tag = next(t for t in card.tags if t.kind == "text")
+        return column_format(card, tag.options[result.option], scalar)
+    return column_format(card, column, scalar)
 
 
-def _scalar(result: CardResult, smart: bool) -> str:
-    card, columns, rows = result.card, result.columns, result.rows
-    field_name = card.visualization_settings.get("scalar.field") if card else None
-    index = columns.index(field_name) if field_name in columns else 0
-    if smart and len(rows) >= 2 and len(columns) >= 2 and isinstance(rows[-1][0], (date, datetime)):
-        index = next((i for i in range(1, len(columns)) if _is_number(rows[-1][i])), 1)
-        value, previous = rows[-1][index], rows[-2][index]
-        fmt = column_format(card, columns[index], scalar=True)
-        compare = (f'<div class="compare">vs {_e(_label(rows[-2][0]))}: {_e(format_value(previous, fmt))}'
-                   f'{_e(_change(value, previous))}</div>')
-        caption = f'<div class="caption">{_e(_label(rows[-1][0]))}</div>'
-    else:
-        value = rows[0][index]
-        fmt = column_format(card, columns[index], scalar=True)
-        compare, caption = "", ""
-    prefix, text, suffix = format_parts(value, fmt)
+def _title(result: CardResult, column: str) -> str:
+    if column == "value" and result.option:
+        return result.option
+    return result.card.labels.get(column, column)
+
+
+def chart_roles(result: CardResult) -> tuple[list[charts.Dim], list[charts.Measure]]:
+    """Dimensions and measures of a result as the chart draws them (Metabase's graph.dimensions /
+    graph.metrics, or pie.dimension / pie.metric, pick among the columns when set)."""
+    card, columns = result.card, result.columns
+    vs = card.visualization_settings
+    pie = card.display == "pie"
+    measure_cols = [c for c in measure_columns(card) if c in columns]
+    dim_cols = [c for c in columns if c not in measure_cols]
+    dim_cols = _listed(vs.get("pie.dimension" if pie else "graph.dimensions"), columns) or dim_cols
+    measure_cols = _listed(vs.get("pie.metric" if pie else "graph.metrics"), columns) or measure_cols
+    index = {c: i for i, c in enumerate(columns)}
+    dims = [charts.Dim(c, _title(result, c), tuple(r[index[c]] for r in result.rows)) for c in dim_cols]
+    measures = []
+    for c in measure_cols:
+        fmt = _value_format(result, c)
+        raw = [r[index[c]] for r in result.rows]
+        measures.append(charts.Measure(
+            c, _title(result, c), tuple(float(v) if formats.is_number(v) else None for v in raw),
+            tuple(format_value(v, fmt) for v in raw), fmt.d3(), card.series.get(c, "bar")))
+    return dims, measures
+
+
+def _scalar_column(result: CardResult) -> int:
+    wanted = result.card.visualization_settings.get("scalar.field")
+    return result.columns.index(wanted) if wanted in result.columns else 0
+
+
+def _big_number(result: CardResult, column: int, value: Any) -> str:
+    prefix, text, suffix = formats.format_parts(value, _value_format(result, result.columns[column], scalar=True))
     prefix = f'<span class="affix">{_e(prefix)}</span>' if prefix else ""
     suffix = f'<span class="affix">{_e(suffix)}</span>' if suffix else ""
-    return (f'<div class="scalar"><div class="value" data-column="{_e(columns[index])}">'
-            f'{prefix}{_e(text)}{suffix}</div>{caption}{compare}</div>')
+    return f'<div class="value" data-column="{_e(result.columns[column])}">{prefix}{_e(text)}{suffix}</div>'
 
 
-def _change(value: Any, previous: Any) -> str:
-    if not (_is_number(value) and _is_number(previous)) or previous == 0:
-        return ""
+def _scalar(result: CardResult, ctx: "_Context") -> str:
+    if not result.rows:
+        return '<div class="no-data">No data</div>'
+    column = _scalar_column(result)
+    return f'<div class="scalar">{_big_number(result, column, result.rows[0][column])}</div>'
+
+
+def _grain(column: str, periods: Sequence[date]) -> str | None:
+    if column in formats.GRAINS:
+        return column
+    if len(periods) >= 2:
+        gap = (periods[-1] - periods[-2]).days
+        return {1: "day", 7: "week"}.get(gap) or ("month" if 28 <= gap <= 31 else "quarter" if 89 <= gap <= 92
+                                                  else "year" if gap in (365, 366) else None)
+    return None
+
+
+def _change(value: Any, previous: Any) -> tuple[str, str]:
+    """(arrow and percentage, css class) of the change from previous to value."""
+    if not (formats.is_number(value) and formats.is_number(previous)):
+        return "", "flat"
+    if previous == 0:
+        return ("new", "up") if value else ("no change", "flat")
     change = (Decimal(str(value)) - Decimal(str(previous))) / abs(Decimal(str(previous)))
-    arrow = "▲" if change > 0 else ("▼" if change < 0 else "")
-    return f" ({arrow}{abs(change) * 100:,.1f}%)"
+    if change == 0:
+        return "no change", "flat"
+    return f"{'▲' if change > 0 else '▼'} {abs(change) * 100:,.1f}%", "up" if change > 0 else "down"
 
 
-def _as_list(value: Any) -> list:
-    return [] if value is None else (list(value) if isinstance(value, (list, tuple)) else [value])
+def _smartscalar(result: CardResult, ctx: "_Context") -> str:
+    """The number of the period the as-of date falls in (the last row up to it), its change against the
+    period before, and how much of the period has passed by the as-of moment."""
+    if not result.rows:
+        return '<div class="no-data">No data</div>'
+    measures = [result.columns.index(c) for c in measure_columns(result.card) if c in result.columns]
+    dims = [i for i in range(len(result.columns)) if i not in measures]
+    if not dims or not measures or formats.as_period(result.rows[-1][dims[0]]) is None:
+        return _scalar(result, ctx)
+    d, m = dims[0], measures[0]
+    rows = [(formats.as_period(r[d]), r) for r in result.rows if formats.as_period(r[d]) is not None]
+    starts = [p if isinstance(p, date) and not isinstance(p, datetime) else p.date() for p, _ in rows]
+    upto = [i for i, s in enumerate(starts) if s <= ctx.today] or [len(rows) - 1]
+    current = upto[-1]
+    grain = _grain(result.columns[d], starts)
+    start = starts[current]
+    name = formats.period_name(start, grain)
+    caption = name[:1].upper() + name[1:]
+    if grain in ("day", "week", "month", "quarter", "year"):
+        end = formats.period_end(start, grain)
+        if start <= ctx.today < end:
+            passed, total = (ctx.today - start).days + 1, (end - start).days + 1
+            caption += (f", so far: {formats.format_date_range(start, ctx.today)} "
+                        f"({passed} of {total} days, as of {ctx.as_of_text})")
+    value = rows[current][1][m]
+    compare = ""
+    if current > 0:
+        previous = rows[current - 1][1][m]
+        arrow, cls = _change(value, previous)
+        fmt = _value_format(result, result.columns[m], scalar=True)
+        compare = (f'<div class="compare {cls}"><span class="change">{_e(arrow)}</span> vs '
+                   f'{_e(formats.period_name(starts[current - 1], grain))}: {_e(format_value(previous, fmt))}</div>')
+    return (f'<div class="scalar smart">{_big_number(result, m, value)}'
+            f'<div class="caption">{_e(caption)}</div>{compare}</div>')
 
 
-def _numeric_column(rows: Sequence[tuple], index: int) -> bool:
-    values = [r[index] for r in rows if r[index] is not None]
-    return bool(values) and all(_is_number(v) for v in values)
+def _numeric(result: CardResult, index: int) -> bool:
+    values = [r[index] for r in result.rows if r[index] is not None]
+    return bool(values) and all(formats.is_number(v) for v in values)
 
 
-def _chart_spec(result: CardResult) -> tuple[int, list[int]] | None:
-    """(dimension column, series columns) or None when the rows cannot be charted."""
-    columns, rows = result.columns, result.rows
-    vs = result.card.visualization_settings if result.card else {}
-    pie = result.card is not None and result.card.display == "pie"
-    dims = [c for c in _as_list(vs.get("pie.dimension" if pie else "graph.dimensions")) if c in columns]
-    metrics = [c for c in _as_list(vs.get("pie.metric" if pie else "graph.metrics")) if c in columns]
-    dim = columns.index(dims[0]) if dims else 0
-    if metrics:
-        series = [columns.index(m) for m in metrics]
-    else:
-        series = [i for i in range(len(columns)) if i != dim]
-    series = [i for i in series if i != dim and _numeric_column(rows, i)][:2]
-    return (dim, series) if series else None
+def _cell(result: CardResult, index: int, value: Any) -> str:
+    column = result.columns[index]
+    if column in measure_columns(result.card):
+        return format_value(value, _value_format(result, column))
+    return formats.format_dimension(value) if formats.as_period(value) else format_value(value)
 
 
-def _nice_ticks(lo: float, hi: float, count: int = 4, integral: bool = False) -> list[float]:
-    """Round tick values covering [lo, hi] (steps of 1, 2, 2.5 or 5 × 10^k; whole steps for counts)."""
-    if hi <= lo:
-        hi = lo + 1
-    raw = (hi - lo) / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if raw <= m * magnitude)
-    if integral:
-        step = max(1.0, step if float(step).is_integer() else math.ceil(step))
-    start, end = math.floor(lo / step) * step, math.ceil(hi / step) * step
-    return [start + i * step for i in range(int(round((end - start) / step)) + 1)]
-
-
-def _tick_label(value: float, step: float, fmt: ColumnFormat) -> str:
-    if fmt.percent:
-        decimals = max(0, -math.floor(math.log10(step * 100))) if step * 100 < 1 else 0
-        return f"{value * 100:,.{decimals}f}%"
-    decimals = 0 if float(step).is_integer() else max(0, -math.floor(math.log10(step)) + 1)
-    return f"{value:,.{decimals}f}"
-
-
-def _integral(rows: Sequence[tuple], series: list[int]) -> bool:
-    """Whether every value of the series is a whole number (counts get whole-number ticks)."""
-    return all(r[s] is None or Decimal(str(r[s])) == Decimal(str(r[s])).to_integral_value()
-               for r in rows for s in series)
-
-
-def _float(value: Any) -> float:
-    return float(value) if _is_number(value) else 0.0
-
-
-def _legend(result: CardResult, series: list[int]) -> str:
-    if len(series) < 2:
-        return ""
-    items = "".join(f'<li><span class="swatch" style="background:{PALETTE[i]}"></span>'
-                    f'{_e(humanize(result.columns[c]))}</li>' for i, c in enumerate(series))
-    return f'<ul class="legend">{items}</ul>'
-
-
-def _svg_open(kind: str, width: float, height: float, label: str) -> str:
-    return (f'<svg class="chart chart-{kind}" viewBox="0 0 {_n(width)} {_n(height)}" role="img" '
-            f'aria-label="{_e(label)}" preserveAspectRatio="xMidYMid meet">')
-
-
-def _bar_chart(result: CardResult, dim: int, series: list[int], width: float, height: float,
-               horizontal: bool) -> str:
-    rows = result.rows
-    values = [_float(r[s]) for r in rows for s in series]
-    fmts = [column_format(result.card, result.columns[s]) for s in series]
-    ticks = _nice_ticks(min(0.0, *values), max(0.0, *values), integral=_integral(rows, series))
-    lo, hi = ticks[0], ticks[-1]
-    labels = [_label(r[dim]) for r in rows]
-    parts: list[str] = []
-    if horizontal:
-        label_w = min(width * 0.35, max(len(t) for t in labels) * CHAR_W + 10)
-        height = max(height, len(rows) * 14 * len(series) + 30)
-        left, right, top, bottom = label_w, 46, 4, 20
-        plot_w, plot_h = width - left - right, height - top - bottom
-        scale = lambda v: left + (v - lo) / (hi - lo) * plot_w  # noqa: E731
-        for t in ticks:
-            parts.append(f'<line class="grid" x1="{_n(scale(t))}" y1="{top}" x2="{_n(scale(t))}" y2="{_n(top + plot_h)}"/>'
-                         f'<text class="tick" x="{_n(scale(t))}" y="{_n(height - 4)}" text-anchor="middle">'
-                         f'{_e(_tick_label(t, ticks[1] - ticks[0], fmts[0]))}</text>')
-        band = plot_h / len(rows)
-        bar_h = min(28.0, band * 0.72 / len(series))
-        for i, row in enumerate(rows):
-            y0 = top + i * band + (band - bar_h * len(series)) / 2
-            parts.append(f'<text class="label" x="{_n(left - 6)}" y="{_n(top + i * band + band / 2 + 4)}" '
-                         f'text-anchor="end">{_fitted(labels[i], int(label_w / CHAR_W) - 1)}</text>')
-            for j, s in enumerate(series):
-                v = _float(row[s])
-                x0, x1 = sorted((scale(0), scale(v)))
-                y = y0 + j * bar_h
-                text = format_value(row[s], fmts[j])
-                parts.append(f'<rect class="bar" data-series="{_e(result.columns[s])}" x="{_n(x0)}" y="{_n(y)}" '
-                             f'width="{_n(max(x1 - x0, 0.5))}" height="{_n(bar_h - 1)}" rx="2" fill="{PALETTE[j]}">'
-                             f'<title>{_e(labels[i])} · {_e(humanize(result.columns[s]))}: {_e(text)}</title></rect>'
-                             f'<text class="value" x="{_n(x1 + 4)}" y="{_n(y + bar_h / 2 + 3.5)}">{_e(text)}</text>')
-    else:
-        band_w = (width - 50) / len(rows)
-        longest = max(len(t) for t in labels)
-        rotate = longest * CHAR_W > band_w - 4
-        bottom = min(90.0, 16 + longest * CHAR_W * 0.72) if rotate else 22
-        left = max(len(_tick_label(t, ticks[1] - ticks[0], fmts[0])) for t in ticks) * CHAR_W + 10
-        right, top = 6, 16
-        plot_w, plot_h = width - left - right, height - top - bottom
-        scale = lambda v: top + plot_h - (v - lo) / (hi - lo) * plot_h  # noqa: E731
-        for t in ticks:
-            parts.append(f'<line class="grid" x1="{_n(left)}" y1="{_n(scale(t))}" x2="{_n(width - right)}" y2="{_n(scale(t))}"/>'
-                         f'<text class="tick" x="{_n(left - 6)}" y="{_n(scale(t) + 3.5)}" text-anchor="end">'
-                         f'{_e(_tick_label(t, ticks[1] - ticks[0], fmts[0]))}</text>')
-        band = plot_w / len(rows)
-        bar_w = min(56.0, band * 0.7 / len(series))
-        for i, row in enumerate(rows):
-            cx = left + i * band + band / 2
-            if rotate:
-                parts.append(f'<text class="label" x="{_n(cx)}" y="{_n(top + plot_h + 12)}" text-anchor="end" '
-                             f'transform="rotate(-40 {_n(cx)} {_n(top + plot_h + 12)})">{_fitted(labels[i], 16)}</text>')
-            else:
-                parts.append(f'<text class="label" x="{_n(cx)}" y="{_n(top + plot_h + 15)}" text-anchor="middle">'
-                             f'{_e(labels[i])}</text>')
-            x_start = cx - bar_w * len(series) / 2
-            for j, s in enumerate(series):
-                v = _float(row[s])
-                y0, y1 = sorted((scale(0), scale(v)))
-                x = x_start + j * bar_w
-                text = format_value(row[s], fmts[j])
-                parts.append(f'<rect class="bar" data-series="{_e(result.columns[s])}" x="{_n(x + 0.5)}" y="{_n(y0)}" '
-                             f'width="{_n(bar_w - 1)}" height="{_n(max(y1 - y0, 0.5))}" rx="2" fill="{PALETTE[j]}">'
-                             f'<title>{_e(labels[i])} · {_e(humanize(result.columns[s]))}: {_e(text)}</title></rect>')
-                if v != 0 or len(rows) * len(series) <= DENSE_BARS:  # dense charts: no "0" labels
-                    parts.append(f'<text class="value" x="{_n(x + bar_w / 2)}" y="{_n(y0 - 4)}" '
-                                 f'text-anchor="middle">{_e(text)}</text>')
-        parts.append(f'<line class="axis" x1="{_n(left)}" y1="{_n(scale(0))}" x2="{_n(width - right)}" y2="{_n(scale(0))}"/>')
-    kind = "row" if horizontal else "bar"
-    svg = _svg_open(kind, width, height, f"{result.name}: {kind} chart") + "".join(parts) + "</svg>"
-    return svg + _legend(result, series)
-
-
-def _line_chart(result: CardResult, dim: int, series: list[int], width: float, height: float,
-                area: bool) -> str:
-    rows = result.rows
-    values = [_float(r[s]) for r in rows for s in series if r[s] is not None] or [0.0]
-    fmts = [column_format(result.card, result.columns[s]) for s in series]
-    ticks = _nice_ticks(min(0.0, *values), max(values), integral=_integral(rows, series))
-    lo, hi = ticks[0], ticks[-1]
-    left = max(len(_tick_label(t, ticks[1] - ticks[0], fmts[0])) for t in ticks) * CHAR_W + 10
-    labels = [_label(r[dim]) for r in rows]
-    pad = min(max(len(t) for t in labels) * CHAR_W / 2 + 4, (width - left) / 6)  # room for edge labels
-    right, top, bottom = 8, 14, 22
-    plot_w, plot_h = width - left - right, height - top - bottom
-    inner = plot_w - 2 * pad
-    x_of = ((lambda i: left + plot_w / 2) if len(rows) == 1
-            else (lambda i: left + pad + i * inner / (len(rows) - 1)))
-    y_of = lambda v: top + plot_h - (v - lo) / (hi - lo) * plot_h  # noqa: E731
-    parts: list[str] = []
-    for t in ticks:
-        parts.append(f'<line class="grid" x1="{_n(left)}" y1="{_n(y_of(t))}" x2="{_n(width - right)}" y2="{_n(y_of(t))}"/>'
-                     f'<text class="tick" x="{_n(left - 6)}" y="{_n(y_of(t) + 3.5)}" text-anchor="end">'
-                     f'{_e(_tick_label(t, ticks[1] - ticks[0], fmts[0]))}</text>')
-    max_labels = max(1, int(plot_w / (max(len(t) for t in labels) * CHAR_W + 12)))
-    every = math.ceil(len(rows) / max_labels)
-    for i, text in enumerate(labels):
-        if i % every == 0 or i == len(rows) - 1 and (len(rows) - 1) % every >= every / 2:
-            parts.append(f'<text class="label" x="{_n(x_of(i))}" y="{_n(height - 6)}" text-anchor="middle">{_e(text)}</text>')
-    for j, s in enumerate(series):
-        points = [(x_of(i), y_of(_float(r[s]))) for i, r in enumerate(rows) if r[s] is not None]
-        coords = " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
-        if area and points:
-            base = y_of(max(lo, 0.0))
-            parts.append(f'<path class="area" d="M{_n(points[0][0])},{_n(base)} L{coords.replace(" ", " L")} '
-                         f'L{_n(points[-1][0])},{_n(base)} Z" fill="{PALETTE[j]}" fill-opacity="0.14"/>')
-        parts.append(f'<polyline class="line" data-series="{_e(result.columns[s])}" points="{coords}" '
-                     f'fill="none" stroke="{PALETTE[j]}" stroke-width="2.2" stroke-linejoin="round"/>')
-        for i, r in enumerate(rows):
-            if r[s] is None:
-                continue
-            text = format_value(r[s], fmts[j])
-            parts.append(f'<circle class="point" data-series="{_e(result.columns[s])}" cx="{_n(x_of(i))}" '
-                         f'cy="{_n(y_of(_float(r[s])))}" r="3.2" fill="#fff" stroke="{PALETTE[j]}" stroke-width="2">'
-                         f'<title>{_e(labels[i])} · {_e(humanize(result.columns[s]))}: {_e(text)}</title></circle>')
-    parts.append(f'<line class="axis" x1="{_n(left)}" y1="{_n(y_of(max(lo, 0.0)))}" x2="{_n(width - right)}" '
-                 f'y2="{_n(y_of(max(lo, 0.0)))}"/>')
-    kind = "area" if area else "line"
-    svg = _svg_open(kind, width, height, f"{result.name}: {kind} chart") + "".join(parts) + "</svg>"
-    return svg + _legend(result, series)
-
-
-def _slice_path(cx: float, cy: float, r_out: float, r_in: float, a0: float, a1: float) -> str:
-    """A donut segment from angle a0 to a1 (radians, 0 = 12 o'clock, clockwise)."""
-    def point(angle: float, r: float) -> str:
-        return f"{_n(cx + r * math.sin(angle))},{_n(cy - r * math.cos(angle))}"
-
-    if a1 - a0 <= 1e-9:
-        return f"M{_n(cx)},{_n(cy)}"
-    if a1 - a0 >= 2 * math.pi - 1e-6:  # a full ring: two half arcs each way
-        return (f"M{point(0, r_out)} A{_n(r_out)},{_n(r_out)} 0 1 1 {point(math.pi, r_out)} "
-                f"A{_n(r_out)},{_n(r_out)} 0 1 1 {point(0, r_out)} Z "
-                f"M{point(0, r_in)} A{_n(r_in)},{_n(r_in)} 0 1 0 {point(math.pi, r_in)} "
-                f"A{_n(r_in)},{_n(r_in)} 0 1 0 {point(0, r_in)} Z")
-    large = 1 if a1 - a0 > math.pi else 0
-    return (f"M{point(a0, r_out)} A{_n(r_out)},{_n(r_out)} 0 {large} 1 {point(a1, r_out)} "
-            f"L{point(a1, r_in)} A{_n(r_in)},{_n(r_in)} 0 {large} 0 {point(a0, r_in)} Z")
-
-
-def _pie_chart(result: CardResult, dim: int, s: int, width: float, height: float) -> str:
-    rows = result.rows
-    fmt = column_format(result.card, result.columns[s])
-    values = [max(_float(r[s]), 0.0) for r in rows]
-    total = sum(values)
-    if total <= 0:
-        return '<div class="no-data">No data (all values are zero)</div>'
-    size = min(height, width * 0.5, 220.0)
-    r_out, r_in = size / 2 - 4, size / 2 * 0.58
-    cx = cy = size / 2
-    parts, legend, angle = [], [], 0.0
-    for i, (row, v) in enumerate(zip(rows, values)):
-        sweep = v / total * 2 * math.pi
-        label, text, colour = _label(row[dim]), format_value(row[s], fmt), PALETTE[i % len(PALETTE)]
-        share = f"{v / total * 100:.1f}%"
-        parts.append(f'<path class="slice" d="{_slice_path(cx, cy, r_out, r_in, angle, angle + sweep)}" '
-                     f'fill="{colour}" fill-rule="evenodd"><title>{_e(label)}: {_e(text)} ({share})</title></path>')
-        legend.append(f'<li><span class="swatch" style="background:{colour}"></span><span class="name">{_e(label)}</span>'
-                      f'<span class="num">{_e(text)}</span><span class="share">{share}</span></li>')
-        angle += sweep
-    parts.append(f'<text class="total" x="{_n(cx)}" y="{_n(cy + 2)}" text-anchor="middle">'
-                 f'{_e(format_value(total, fmt))}</text>'
-                 f'<text class="tick" x="{_n(cx)}" y="{_n(cy + 17)}" text-anchor="middle">total</text>')
-    svg = _svg_open("pie", size, size, f"{result.name}: pie chart") + "".join(parts) + "</svg>"
-    return f'<div class="pie">{svg}<ul class="legend legend-pie">{"".join(legend)}</ul></div>'
-
-
-def _table(result: CardResult) -> str:
-    numeric = [_numeric_column(result.rows, i) for i in range(len(result.columns))]
-    fmts = [column_format(result.card, c) for c in result.columns]
-    head = "".join(f'<th{" class=num" if numeric[i] else ""}>{_e(humanize(c))}</th>'
+def _table(result: CardResult, ctx: "_Context") -> str:
+    if not result.rows:
+        return '<div class="no-data">No data</div>'
+    numeric = [_numeric(result, i) for i in range(len(result.columns))]
+    head = "".join(f'<th scope="col"{" class=num" if numeric[i] else ""}>{_e(_title(result, c))}</th>'
                    for i, c in enumerate(result.columns))
-    body = "".join(
-        "<tr>" + "".join(f'<td{" class=num" if numeric[i] else ""}>{_e(format_value(v, fmts[i]))}</td>'
-                         for i, v in enumerate(row)) + "</tr>"
-        for row in result.rows)
-    note = (f'<p class="note">Showing the first {MAX_ROWS:,} rows; the query returned more.</p>'
-            if result.truncated else "")
-    return f'<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{note}'
+    body = "".join("<tr>" + "".join(f'<td{" class=num" if numeric[i] else ""}>{_e(_cell(result, i, v))}</td>'
+                                    for i, v in enumerate(row)) + "</tr>" for row in result.rows)
+    return f'<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+@dataclass
+class _Node:
+    label: str
+    sums: list[Decimal | None]
+    children: dict[str, "_Node"] = field(default_factory=dict)
+
+
+def _add(sums: list[Decimal | None], values: Sequence[Any]) -> None:
+    for i, v in enumerate(values):
+        if formats.is_number(v):
+            sums[i] = (sums[i] or Decimal(0)) + Decimal(str(v))
+
+
+def _rollup(result: CardResult, ctx: "_Context") -> str:
+    """Leading text columns nest (expandable `<details>`), numeric columns are summed at every level from
+    the rows themselves, so every level adds up exactly to its children."""
+    if not result.rows:
+        return '<div class="no-data">No data</div>'
+    measures = [i for i, c in enumerate(result.columns) if c in measure_columns(result.card)]
+    levels = [i for i in range(len(result.columns)) if i not in measures]
+    rates = [_title(result, result.columns[i]) for i in measures if _value_format(result, result.columns[i]).percent]
+    if rates:
+        raise ReportError(f"tile {result.card.name!r} ({result.card.key}): a roll-up sums its columns at every level, "
+                          f"and {', '.join(rates)} is a percentage, which does not add up; show it in a table")
+    root = _Node("Total", [None] * len(measures))
+    for row in result.rows:
+        values = [row[i] for i in measures]
+        _add(root.sums, values)
+        node = root
+        for i in levels:
+            label = format_value(row[i]) if row[i] is not None else "(none)"
+            node = node.children.setdefault(label, _Node(label, [None] * len(measures)))
+            _add(node.sums, values)
+    fmts = [_value_format(result, result.columns[i]) for i in measures]
+
+    def numbers(node: _Node) -> str:
+        return "".join(f'<span class="num" data-column="{_e(result.columns[i])}">'
+                       f'{_e(format_value(s, f))}</span>' for i, s, f in zip(measures, node.sums, fmts))
+
+    def render(node: _Node, depth: int) -> str:
+        out = []
+        for child in node.children.values():
+            line = f'<span class="name">{_e(child.label)}</span>{numbers(child)}'
+            if child.children:
+                out.append(f'<details class="level" data-depth="{depth}"><summary class="line" style="--depth:{depth}">'
+                           f'{line}</summary>{render(child, depth + 1)}</details>')
+            else:
+                out.append(f'<div class="line leaf" data-depth="{depth}" style="--depth:{depth}">{line}</div>')
+        return "".join(out)
+
+    head = (f'<div class="line head"><span class="name">{_e(" › ".join(_title(result, result.columns[i]) for i in levels))}'
+            f'</span>' + "".join(f'<span class="num">{_e(_title(result, result.columns[i]))}</span>' for i in measures)
+            + "</div>")
+    total = f'<div class="line total"><span class="name">Total</span>{numbers(root)}</div>'
+    return f'<div class="rollup" role="tree">{head}{render(root, 0)}{total}</div>'
+
+
+def _chart(result: CardResult, ctx: "_Context") -> str:
+    if not result.rows:
+        return '<div class="no-data">No data</div>'
+    dims, measures = chart_roles(result)
+    p = result.placement
+    width = max(220, p.size_x * GRID_COLUMN_PX - 40)
+    height = max(140, p.size_y * GRID_ROW_PX - 40)
+    try:
+        spec = charts.chart_spec(result.card.display, result.card.name, dims, measures, width, height)  # type: ignore[arg-type]
+    except charts.ChartError as exc:
+        raise ReportError(f"tile {result.card.name!r} ({result.card.key}) cannot be drawn as "
+                          f"{result.card.display}: {exc}") from None
+    return ctx.chart(spec)
+
+
+_BODIES: dict[str, Callable[[CardResult, "_Context"], str]] = {
+    "scalar": _scalar, "smartscalar": _smartscalar, "table": _table, "rollup": _rollup,
+    **{display: _chart for display in charts.CHART_DISPLAYS},
+}
+if set(_BODIES) != set(get_args(Display)):  # every display a spec may name has a renderer, and no other
+    raise AssertionError(f"html_report renders {sorted(_BODIES)}, specs allow {sorted(get_args(Display))}")
+
+
+@dataclass
+class _Context:
+    today: date
+    as_of_text: str
+    specs: list[tuple[str, dict]] = field(default_factory=list)
+
+    def chart(self, spec: dict) -> str:
+        chart_id = f"chart{len(self.specs)}"
+        self.specs.append((chart_id, spec))
+        return f"<!--{chart_id}-->"
 
 
 # ---------------------------------------------------------------- page
 
 
-def _card_section(result: CardResult) -> str:
-    dc, card = result.dashcard, result.card
-    width = max(200.0, dc.size_x * GRID_UNIT - 34)
-    height = max(120.0, dc.size_y * GRID_UNIT - 92)
-    display = card.display if card else "unknown"
-    kpis = " ".join(card.kpis) if card else ""
-    ms = f"{result.query_ms:.1f}" if result.query_ms is not None else ""
-    style = f"grid-column:{dc.col + 1} / span {dc.size_x};grid-row:{dc.row + 1} / span {dc.size_y}"
-    description = card.description if card else ""
-    desc = f'<p class="desc" title="{_e(description)}">{_e(description)}</p>' if description else ""
-    params = ""
-    if result.params and card:
-        names = {p.name: p.display_name for p in card.parameters}
-        params = '<p class="params">' + " · ".join(
-            f"{_e(names.get(k, k))}: {_e(format_value(v))}" for k, v in result.params.items()) + "</p>"
-    return (f'<section class="card card-{_e(display)}" data-card="{_e(result.key)}" data-display="{_e(display)}" '
-            f'data-kpis="{_e(kpis)}" data-query-ms="{ms}" data-rows="{len(result.rows)}" '
-            f'data-status="{result.status}" style="{style}">'
-            f'<header><h2>{_e(result.name)}</h2>{desc}</header>'
-            f'<div class="body">{_card_body(result, width, height)}</div>{params}</section>')
-
-
-def _filters_text(dashboard: Dashboard, filter_values: dict[str, Any]) -> tuple[str, str]:
-    """(applied filters, filters not applied) as text."""
-    applied, unused = [], []
+def _tile_filters(dashboard: DashboardSpec, placement: Placement, filter_values: dict[str, Any]) -> str:
+    """Which filters narrowed this tile, and which set filters do not apply to it."""
+    applied, ignored = [], []
     for f in dashboard.filters:
-        value, note = filter_values.get(f.slug), ""
-        if value is None or value == "" or value == [] or value == ():
-            value, note = f.default, " (default)"
-        if value is None or value == "" or value == [] or value == ():
-            unused.append(f.name)
+        value = filter_values.get(f.slug)
+        if value in (None, "", [], ()):
+            value = f.default
+        if value in (None, "", [], ()):
             continue
-        if isinstance(value, (list, tuple)):
-            value = ", ".join(format_value(v) for v in value)
-        applied.append(f"{f.name} = {format_value(value)}{note}")
-    return ("; ".join(applied) if applied else "none — all data"), ", ".join(unused)
+        text = ", ".join(format_value(v) for v in _as_list(value)) if isinstance(value, (list, tuple)) else str(value)
+        if f.slug in placement.mappings:
+            applied.append(f'<span class="applied">{_e(f.name)}: {_e(text)}</span>')
+        else:
+            ignored.append(f.name)
+    if ignored:
+        applied.append(f'<span class="ignored">{_e(", ".join(ignored))}: does not apply to this tile</span>')
+    return f'<p class="tile-filters">{" · ".join(applied)}</p>' if applied else ""
+
+
+def _definition(card: CompiledCard) -> str:
+    items = "".join(f'<dt>{_e(m.label)} <code>{_e(m.name)}</code></dt><dd>{_markdown(m.description)}</dd>'
+                    for m in card.metrics)
+    kpis = ", ".join(card.kpis)
+    return (f'<details class="definition"><summary>Definition</summary><dl>{items}</dl>'
+            f'<p class="kpis">KPI inventory: {_e(kpis)} · card <code>{_e(card.key)}</code></p></details>')
+
+
+def _card_html(results: list[CardResult], dashboard: DashboardSpec, filter_values: dict[str, Any],
+               windows: dict[Window, WindowDates], ctx: _Context, timings: bool) -> str:
+    first = results[0]
+    card, p = first.card, first.placement
+    body_of = _BODIES[card.display]
+    seen: list[Window] = []
+    for m in card.metrics:
+        seen += [w for w in m.windows if w not in seen]
+    period = "".join(f'<p class="window">{_e(windows[w].text())}</p>' for w in seen if w in windows)
+    notes = ""
+    if any(r.truncated for r in results):
+        notes = f'<p class="note">Showing the first {MAX_ROWS:,} rows; the query returned more.</p>'
+    if first.option is None:
+        body = body_of(first, ctx)
+        control = ""
+    else:
+        tag = next(t for t in card.tags if t.kind == "text")
+        choices = "".join(f'<option value="{i}"{" selected" if r.option == tag.default else ""}>{_e(r.option)}</option>'
+                          for i, r in enumerate(results))
+        control = (f'<label class="selector" hidden>{_e(tag.display_name)} '
+                   f'<select data-selector="{_e(card.key)}">{choices}</select></label>')
+        body = "".join(f'<div class="option" data-option="{i}" data-option-label="{_e(r.option)}">'
+                       f'<h3 class="option-title">{_e(r.option)}</h3>{body_of(r, ctx)}</div>'
+                       for i, r in enumerate(results))
+    ms = sum(r.query_ms for r in results)
+    timing_attr = f' data-query-ms="{ms:.1f}"' if timings else ""
+    style = f"grid-column:{p.col + 1} / span {p.size_x};grid-row:{p.row + 1} / span {p.size_y}"
+    description = f'<p class="desc">{_e(card.description)}</p>' if card.description else ""
+    return (f'<section class="card" data-card="{_e(card.key)}" data-display="{_e(card.display)}" '
+            f'data-rows="{len(first.rows)}"{timing_attr} style="{style}">'
+            f'<header><h2>{_e(card.name)}</h2>{control}</header>{description}{period}'
+            f'<div class="body">{body}</div>{notes}{_tile_filters(dashboard, p, filter_values)}'
+            f'{_definition(card)}</section>')
+
+
+def _text_html(p: Placement) -> str:
+    style = f"grid-column:{p.col + 1} / span {p.size_x};grid-row:{p.row + 1} / span {p.size_y}"
+    return f'<section class="text-block" style="{style}">{_markdown(p.text or "")}</section>'
+
+
+def _grid(placements: list[Placement], by_placement: dict[int, list[CardResult]], dashboard: DashboardSpec,
+          filter_values: dict[str, Any], windows: dict[Window, WindowDates], ctx: _Context, timings: bool) -> str:
+    parts = []
+    for p in placements:
+        if p.text is not None:
+            parts.append(_text_html(p))
+        else:
+            parts.append(_card_html(by_placement[id(p)], dashboard, filter_values, windows, ctx, timings))
+    return f'<div class="grid">{"".join(parts)}</div>'
 
 
 _SCRIPT = """\
-window.addEventListener('load', function () {
-  var ok = 0, failed = [];
-  document.querySelectorAll('section.card').forEach(function (card) {
-    var svg = card.querySelector('svg.chart');
-    var box = (svg || card).getBoundingClientRect();
-    if (box.width > 0 && box.height > 0) { ok += 1; } else { failed.push(card.dataset.card); }
+(function () {
+  var body = document.body;
+  body.classList.add('js');
+  var tabs = Array.prototype.slice.call(document.querySelectorAll('[role=tab]'));
+  function show(key) {
+    tabs.forEach(function (tab) {
+      var on = tab.dataset.tab === key;
+      tab.setAttribute('aria-selected', on ? 'true' : 'false');
+      tab.tabIndex = on ? 0 : -1;
+      document.getElementById('tab-' + tab.dataset.tab).hidden = !on;
+    });
+    body.dataset.tab = key;
+  }
+  tabs.forEach(function (tab) {
+    tab.addEventListener('click', function () { show(tab.dataset.tab); history.replaceState(null, '', '#tab-' + tab.dataset.tab); });
   });
-  document.body.dataset.rendered = String(ok);
-  if (failed.length) { document.body.dataset.renderFailed = failed.join(' '); }
-});
+  if (tabs.length) {
+    var wanted = location.hash.replace('#tab-', '');
+    show(tabs.some(function (t) { return t.dataset.tab === wanted; }) ? wanted : tabs[0].dataset.tab);
+  }
+  document.querySelectorAll('select[data-selector]').forEach(function (select) {
+    var card = select.closest('section.card');
+    function pick() {
+      card.querySelectorAll('.option').forEach(function (o) { o.hidden = o.dataset.option !== select.value; });
+      card.dataset.selected = select.options[select.selectedIndex].text;
+    }
+    select.closest('label').hidden = false;
+    select.addEventListener('change', pick);
+    pick();
+  });
+  body.dataset.ready = 'true';
+})();
 """
 
 _CSS = """\
-:root{--bg:#f3f4f6;--card:#fff;--ink:#1f2933;--muted:#616e7c;--line:#e1e5ea;--grid:#edf0f3;--bad:#b42318}
+:root{--bg:#f3f4f6;--card:#fff;--ink:#1f2933;--muted:#616e7c;--line:#e1e5ea;--grid:#edf0f3;--up:#1b7f4b;--down:#b42318;
+ --accent:#3b6ea8}
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%}
 body{margin:0;background:var(--bg);color:var(--ink);
  font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans","Liberation Sans",sans-serif}
-.page{max-width:1440px;margin:0 auto;padding:24px 28px 32px}
+.page{max-width:1440px;margin:0 auto;padding:24px 24px 32px}
 .page-header{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:18px 22px}
 h1{font-size:22px;line-height:1.25;margin:0;font-weight:650;letter-spacing:-.01em}
-.page-header .description{margin:4px 0 0;color:var(--muted);max-width:80ch}
+.page-header .description{margin:4px 0 0;color:var(--muted);max-width:100ch}
+.notices{list-style:none;margin:12px 0 0;padding:0}
+.notices li{background:#fffbeb;border:1px solid #fde68a;border-radius:6px;padding:6px 10px;margin-top:6px;font-size:13px}
 .meta{display:flex;flex-wrap:wrap;gap:10px 32px;margin:14px 0 0;padding:12px 0 0;border-top:1px solid var(--grid)}
-.meta div{min-width:0}
 .meta dt{font-size:11px;text-transform:uppercase;letter-spacing:.07em;color:var(--muted)}
 .meta dd{margin:1px 0 0;font-weight:500}
 .meta .unused{color:var(--muted);font-weight:400}
-.grid{display:grid;grid-template-columns:repeat(24,minmax(0,1fr));grid-auto-rows:minmax(48px,auto);gap:14px;margin-top:18px}
-.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px 12px;display:flex;
- flex-direction:column;min-width:0;overflow:hidden;box-shadow:0 1px 2px rgba(16,24,40,.05)}
-.card h2{font-size:13.5px;font-weight:600;margin:0;line-height:1.3}
-.card .desc{font-size:12px;color:var(--muted);margin:3px 0 0;display:-webkit-box;-webkit-line-clamp:2;
- -webkit-box-orient:vertical;overflow:hidden}
+.tabs{display:none;gap:4px;margin:18px 0 0;border-bottom:1px solid var(--line)}
+.js .tabs{display:flex}
+.tabs button{font:inherit;font-weight:600;color:var(--muted);background:none;border:0;border-bottom:3px solid transparent;
+ padding:8px 14px;cursor:pointer}
+.tabs button[aria-selected=true]{color:var(--ink);border-bottom-color:var(--accent)}
+.tab-title{font-size:17px;margin:22px 0 0}
+.js .tab-title{display:none}
+.grid{display:grid;grid-template-columns:repeat(24,minmax(0,1fr));grid-auto-rows:minmax(40px,auto);gap:14px;margin-top:18px}
+.card,.text-block{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px 10px;
+ display:flex;flex-direction:column;min-width:0;box-shadow:0 1px 2px rgba(16,24,40,.05)}
+.text-block{background:transparent;border:0;box-shadow:none;padding:4px 2px}
+.text-block p{margin:0 0 6px}
+.card header{display:flex;gap:10px;align-items:baseline;justify-content:space-between;flex-wrap:wrap}
+.card h2{font-size:14px;font-weight:650;margin:0;line-height:1.3}
+.card .desc{font-size:12.5px;color:var(--muted);margin:4px 0 0}
+.card .window{font-size:12px;margin:4px 0 0;color:#334e68;font-weight:500}
 .card .body{flex:1;display:flex;flex-direction:column;justify-content:center;min-height:0;margin-top:10px}
-.card .params{font-size:11px;color:var(--muted);margin:8px 0 0}
+.tile-filters{font-size:11.5px;color:var(--muted);margin:8px 0 0}
+.tile-filters .ignored{font-style:italic}
+.definition{font-size:12px;color:var(--muted);margin-top:6px}
+.definition summary{cursor:pointer;color:var(--accent)}
+.definition dl{margin:6px 0 0}.definition dt{font-weight:600;color:var(--ink)}.definition dd{margin:0 0 6px}
+.definition dd p{margin:2px 0}
+.selector{font-size:12px;color:var(--muted)}
+.selector select{font:inherit;margin-left:4px}
+.option-title{font-size:12px;margin:6px 0 2px;color:var(--muted)}
+.js .option-title{display:none}
 .scalar .value{font-size:clamp(28px,3vw,42px);font-weight:650;letter-spacing:-.02em;line-height:1.1;
  font-variant-numeric:tabular-nums;color:#102a43}
 .scalar .affix{font-size:.45em;font-weight:500;letter-spacing:0;color:var(--muted)}
 .scalar .caption,.scalar .compare{font-size:12px;color:var(--muted);margin-top:4px}
-svg.chart{display:block;width:100%;height:auto;overflow:visible}
-svg.chart text{font-size:11px;fill:#52606d;font-family:inherit}
-svg.chart text.value{fill:#243b53;font-weight:600;font-variant-numeric:tabular-nums}
-svg.chart text.total{font-size:22px;font-weight:650;fill:#102a43}
-svg.chart line.grid{stroke:var(--grid);stroke-width:1}
-svg.chart line.axis{stroke:#9aa5b1;stroke-width:1}
-.pie{display:flex;align-items:center;gap:18px;flex-wrap:wrap}
-.pie svg.chart{width:min(200px,45%);flex:none}
-.legend{list-style:none;margin:8px 0 0;padding:0;display:flex;flex-wrap:wrap;gap:4px 14px;font-size:12px;color:var(--muted)}
-.legend-pie{flex-direction:column;flex:1;min-width:140px;margin:0}
-.legend-pie li{display:flex;gap:8px;align-items:center;color:var(--ink)}
-.legend-pie .name{flex:1}.legend-pie .num{font-weight:600;font-variant-numeric:tabular-nums}
-.legend-pie .share{color:var(--muted);width:4.5em;text-align:right;font-variant-numeric:tabular-nums}
-.swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px}
+.compare.up .change{color:var(--up)}.compare.down .change{color:var(--down)}
+figure.chart{margin:0}
+figure.chart svg{display:block;max-width:100%;height:auto}
 .table-wrap{overflow:auto;max-height:420px}
 table{border-collapse:collapse;width:100%;font-size:12.5px}
 th{font-weight:600;text-align:left;color:var(--muted);border-bottom:1px solid var(--line);padding:5px 8px;
  position:sticky;top:0;background:var(--card)}
 td{border-bottom:1px solid var(--grid);padding:5px 8px}
 .num{text-align:right;font-variant-numeric:tabular-nums}
+.rollup{font-size:12.5px}
+.rollup .line{display:flex;gap:12px;padding:5px 8px 5px calc(8px + var(--depth,0) * 18px);border-bottom:1px solid var(--grid)}
+.rollup .line .name{flex:1}.rollup .line .num{min-width:6em}
+.rollup .head{font-weight:600;color:var(--muted);border-bottom:1px solid var(--line)}
+.rollup .total{font-weight:650;border-top:1px solid var(--line)}
+.rollup summary{cursor:pointer;list-style:none}
+.rollup summary::before{content:"▸";width:1em;display:inline-block;color:var(--muted)}
+.rollup details[open]>summary::before{content:"▾"}
+.rollup summary::-webkit-details-marker{display:none}
+.rollup .leaf .name{padding-left:1em}
 .no-data{color:var(--muted);font-size:15px;text-align:center;padding:10px 0}
-.error{color:var(--bad);background:#fef3f2;border:1px solid #fecdca;border-radius:6px;padding:8px 10px;font-size:12.5px;
- overflow-wrap:anywhere}
-.card[data-status=error]{border-color:#fecdca}
 .note{font-size:11px;color:var(--muted);margin:6px 0 0}
 footer{margin-top:22px;color:var(--muted);font-size:12px}
-footer table{max-width:760px;background:var(--card);border:1px solid var(--line);border-radius:8px}
-footer caption{text-align:left;padding:0 0 6px;font-weight:600}
+footer table{max-width:760px;background:var(--card)}
 @media (max-width:900px){.page{padding:14px}.grid{grid-template-columns:1fr}
- .card{grid-column:1 / -1 !important;grid-row:auto !important}}
-@media print{body{background:#fff}.card,.page-header{box-shadow:none;break-inside:avoid}}
+ .card,.text-block{grid-column:1 / -1 !important;grid-row:auto !important}}
+@media print{body{background:#fff}.card,.page-header{box-shadow:none;break-inside:avoid}.tabs{display:none}
+ .tab-panel[hidden]{display:block}.tab-title{display:block}}
 """
 
 
@@ -848,48 +836,141 @@ def _script_hash() -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
 
 
-def _timings_table(results: list[CardResult]) -> str:
-    rows = "".join(
-        f'<tr data-card="{_e(r.key)}"><td>{_e(r.name)}</td><td>{_e(r.card.display if r.card else "")}</td>'
-        f'<td class="num">{len(r.rows)}</td>'
-        f'<td class="num">{"" if r.query_ms is None else f"{r.query_ms:.1f}"}</td>'
-        f'<td>{"error" if r.error else "ok"}</td></tr>'
-        for r in results)
-    total = sum(r.query_ms or 0.0 for r in results)
-    return (f'<table class="timings"><caption>Queries</caption><thead><tr><th>Card</th><th>Display</th>'
-            f'<th class="num">Rows</th><th class="num">ms</th><th>Status</th></tr></thead><tbody>{rows}</tbody>'
-            f'<tfoot><tr><td>Total</td><td></td><td></td><td class="num">{total:.1f}</td><td></td></tr></tfoot></table>')
+def _filters_text(dashboard: DashboardSpec, filter_values: dict[str, Any], today: date) -> tuple[str, str]:
+    """(applied filters, filters not set) as text; date filters also say the dates they mean."""
+    applied, unused = [], []
+    for f in dashboard.filters:
+        value, note = filter_values.get(f.slug), ""
+        if value in (None, "", [], ()):
+            value, note = f.default, " (default)"
+        if value in (None, "", [], ()):
+            unused.append(f.name)
+            continue
+        text = ", ".join(format_value(v) for v in _as_list(value)) if isinstance(value, (list, tuple)) else str(value)
+        if f.type.startswith("date/"):
+            first, last = date_bounds(str(value), today)
+            if first and last:
+                text += f" ({formats.format_date_range(first, last)})"
+            elif first or last:
+                text += f" ({'from ' + formats.format_day(first) if first else 'until ' + formats.format_day(last)})"
+        applied.append(f"{f.name} = {text}{note}")
+    return ("; ".join(applied) if applied else "none — all data"), ", ".join(unused)
 
 
-def _page(dashboard: Dashboard, results: list[CardResult], filter_values: dict[str, Any], as_of: str,
-          generated_at: datetime) -> str:
-    tz = settings.reporting_timezone()
-    applied, unused = _filters_text(dashboard, filter_values)
-    unused_html = f' <span class="unused">(not filtered: {_e(unused)})</span>' if unused else ""
-    if generated_at.tzinfo is None:
-        generated_at = generated_at.replace(tzinfo=timezone.utc)
-    generated = generated_at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
+def _timings_table(results: list[CardResult], chart_seconds: float, charts_drawn: int) -> str:
+    rows = "".join(f'<tr data-card="{_e(r.key)}"><td>{_e(r.card.name)}{_e(f" [{r.option}]" if r.option else "")}</td>'
+                   f'<td class="num">{len(r.rows)}</td><td class="num">{r.query_ms:.1f}</td></tr>' for r in results)
+    total = sum(r.query_ms for r in results)
+    return (f'<table class="timings"><caption>Query times</caption><thead><tr><th>Tile</th><th class="num">Rows</th>'
+            f'<th class="num">ms</th></tr></thead><tbody>{rows}</tbody><tfoot><tr><td>All queries</td><td></td>'
+            f'<td class="num">{total:.1f}</td></tr><tr><td>{charts_drawn} charts drawn</td><td></td>'
+            f'<td class="num">{chart_seconds * 1000:.1f}</td></tr></tfoot></table>')
+
+
+def render_page(dashboard: DashboardSpec, results: list[CardResult], as_of: datetime | None,
+                filter_values: dict[str, Any], windows: dict[Window, WindowDates], *, timings: bool = False,
+                notices: Sequence[str] = (), generated_at: datetime | None = None,
+                stats: charts.RenderStats | None = None, published: str = "") -> str:
+    """The page for results already run (see `build_report`)."""
+    stats = stats if stats is not None else charts.RenderStats()
+    tz_name = settings.reporting_timezone()
+    today = as_of_date(as_of)
+    as_of_text = formats.format_instant(as_of) if as_of else "unknown"
+    ctx = _Context(today=today, as_of_text=as_of_text)
+    by_placement: dict[int, list[CardResult]] = {}
+    for r in results:
+        by_placement.setdefault(id(r.placement), []).append(r)
+    if dashboard.tabs:
+        nav = "".join(f'<button type="button" role="tab" id="tab-button-{_e(t.key)}" data-tab="{_e(t.key)}" '
+                      f'aria-controls="tab-{_e(t.key)}">{_e(t.name)}</button>' for t in dashboard.tabs)
+        panels = "".join(
+            f'<section class="tab-panel" role="tabpanel" id="tab-{_e(t.key)}" aria-labelledby="tab-button-{_e(t.key)}">'
+            f'<h2 class="tab-title">{_e(t.name)}</h2>'
+            f'{_grid(dashboard.placements(t.key), by_placement, dashboard, filter_values, windows, ctx, timings)}</section>'
+            for t in dashboard.tabs)
+        main = f'<nav class="tabs" role="tablist" aria-label="Dashboard tabs">{nav}</nav>{panels}'
+    else:
+        main = _grid(dashboard.placements(), by_placement, dashboard, filter_values, windows, ctx, timings)
+    svgs = charts.render_svgs(ctx.specs, stats)
+    for (chart_id, spec), svg in zip(ctx.specs, svgs):
+        main = main.replace(f"<!--{chart_id}-->", f'<figure class="chart" id="{chart_id}">{svg}</figure>', 1)
+
+    applied, unused = _filters_text(dashboard, filter_values, today)
+    unused_html = f' <span class="unused">(not set: {_e(unused)})</span>' if unused else ""
+    generated_at = generated_at or datetime.now(timezone.utc)
+    source = (f"{dashboard.as_of.table}.{dashboard.as_of.column}" if dashboard.as_of
+              else "the dashboard names no as-of source")
     description = f'<p class="description">{_e(dashboard.description)}</p>' if dashboard.description else ""
-    csp = (f"default-src 'none'; style-src 'unsafe-inline'; script-src '{_script_hash()}'; "
-           "img-src data:; base-uri 'none'; form-action 'none'")
-    cards = "".join(_card_section(r) for r in results)
+    notice_html = ('<ul class="notices" id="notices">' + "".join(f"<li>{_e(n)}</li>" for n in notices) + "</ul>"
+                   if notices else "")
+    csp = (f"default-src 'none'; style-src 'unsafe-inline'; script-src '{_script_hash()}'; img-src data:; "
+           "base-uri 'none'; form-action 'none'")
+    footer = (f"<footer>{_timings_table(results, stats.seconds, stats.charts)}</footer>" if timings else "")
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_e(csp)}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="generator" content="lead-analytics orchestration.bi.html_report">'
+        '<meta name="generator" content="lead-analytics orchestration.bi.html_report">'
         f"<title>{_e(dashboard.name)}</title><style>{_CSS}</style></head>"
-        f'<body data-dashboard="{_e(dashboard.key)}" data-cards="{len(results)}"><div class="page">'
-        f'<header class="page-header"><h1>{_e(dashboard.name)}</h1>{description}<dl class="meta">'
-        f'<div><dt>As of</dt><dd id="as-of">{_e(as_of)}</dd></div>'
-        f'<div><dt>Filters applied</dt><dd id="filters">{_e(applied)}{unused_html}</dd></div>'
-        f'<div><dt>Time zone</dt><dd id="timezone">{_e(tz)}</dd></div>'
+        f'<body data-dashboard="{_e(dashboard.key)}"><div class="page">'
+        f'<header class="page-header"><h1>{_e(dashboard.name)}</h1>{description}{notice_html}<dl class="meta">'
+        f'<div><dt>As of</dt><dd id="as-of" title="read from {_e(source)}">{_e(as_of_text)}</dd></div>'
+        + (f'<div><dt>Data</dt><dd id="publication">{_e(published)}</dd></div>' if published else "") +
+        f'<div><dt>Filters</dt><dd id="filters">{_e(applied)}{unused_html}</dd></div>'
+        f'<div><dt>Time zone</dt><dd id="timezone">{_e(tz_name)}</dd></div>'
         f'<div><dt>Generated</dt><dd id="generated-at"><time datetime="{_e(generated_at.isoformat())}">'
-        f"{_e(generated)}</time></dd></div></dl></header>"
-        f'<main class="grid">{cards}</main>'
-        f"<footer>{_timings_table(results)}<p>Rendered from dashboard spec <code>{_e(dashboard.key)}</code> "
-        f"(Metabase collection {_e(dashboard.collection)}), the same cards and SQL Metabase runs; "
-        "query times include fetching the rows.</p></footer>"
+        f"{_e(formats.format_instant(generated_at))}</time></dd></div></dl></header>"
+        f"<main>{main}</main>{footer}"
         f"</div><script>{_SCRIPT}</script></body></html>\n"
     )
+
+
+# ---------------------------------------------------------------- public API
+
+
+def build_report(info: ConnectionInfo, cards: dict[str, CompiledCard], dashboard: DashboardSpec,
+                 filters: dict[str, Any] | None = None, *, timings: bool = False, notices: Sequence[str] = (),
+                 generated_at: datetime | None = None) -> Report:
+    """Run the dashboard's cards and render its page. FilterError for bad filters, ReportError when a card
+    fails or cannot be drawn; nothing is written here."""
+    started = time.perf_counter()
+    results, as_of, filter_values, windows = run_placements(info, cards, dashboard, None, filters)
+    queried = time.perf_counter() - started
+    stats = charts.RenderStats()
+    page = render_page(dashboard, results, as_of, filter_values, windows, timings=timings, notices=notices,
+                       generated_at=generated_at, stats=stats, published=publishing.publication_line(info))
+    log.info("dashboard %s: %d queries in %.0f ms, %d charts in %.0f ms", dashboard.key, len(results),
+             queried * 1000, stats.charts, stats.seconds * 1000)
+    return Report(dashboard=dashboard, html=page, results=results, as_of=as_of, filters=filter_values,
+                  filename=report_filename(dashboard, filter_values), query_seconds=queried,
+                  chart_seconds=stats.seconds, charts=stats.charts)
+
+
+def write_reports(info: ConnectionInfo, specs_dir: Path, out_dir: Path, filters: dict[str, Any] | None = None,
+                  keys: Sequence[str] | None = None, *, timings: bool = False, notices: Sequence[str] = (),
+                  ) -> list[tuple[Path, Report]]:
+    """Render the dashboards of `specs_dir` (those in `keys`, default all) and, when every one rendered,
+    write them to `out_dir`. Each dashboard takes the given filters it has; a slug none of them has, an
+    unknown dashboard or a bad value raises FilterError before any page is written."""
+    from orchestration.bi.compiler import compile_specs
+
+    compiled = compile_specs(Path(specs_dir))
+    unknown_keys = [k for k in keys or () if k not in compiled.dashboards]
+    if unknown_keys:
+        raise FilterError(f"no dashboard {', '.join(repr(k) for k in unknown_keys)} "
+                          f"(dashboards: {', '.join(sorted(compiled.dashboards))})")
+    selected = [compiled.dashboards[k] for k in (keys or sorted(compiled.dashboards))]
+    filters = dict(filters or {})
+    slugs = {f.slug for d in selected for f in d.filters}
+    stray = [s for s in filters if s not in slugs]
+    if stray:
+        if len(selected) == 1:
+            raise _unknown_filters(selected[0], stray)
+        valid = "; ".join(f"{d.key}: {', '.join(f.slug for f in d.filters) or 'none'}" for d in selected)
+        raise FilterError(f"no dashboard has filter {', '.join(repr(s) for s in stray)} (filters: {valid})")
+    reports = []
+    for dashboard in selected:
+        own = {s: v for s, v in filters.items() if s in {f.slug for f in dashboard.filters}}
+        reports.append(build_report(info, compiled.cards, dashboard, own, timings=timings, notices=notices))
+    return [(report.write(out_dir), report) for report in reports]

@@ -1,45 +1,50 @@
-"""Provision Metabase from the card and dashboard specs (`orchestration.bi.specs`), idempotently.
+"""Provision Metabase from the compiled card and dashboard specs, safely on an instance people also use.
 
-`provision()` creates or updates, matching by name: the warehouse database connection, one
-collection per dashboard `collection`, every card (native SQL with template tags) and every
-dashboard (dashcards, filters, filter → template-tag mappings). A second run sends no writes and
-reports everything unchanged. Cards left in a managed collection but no longer in code, and extra
-cards with the same name as a managed card, are archived (`archived: true`, Metabase 0.50+ Trash).
+`provision()` creates or updates the warehouse connection, one collection per dashboard `collection`, every card
+(a native question whose filters are field filters on synced field ids) and every dashboard (tabs, text blocks,
+cards, filters and their wiring, in one `PUT /api/dashboard/:id`), then pushes the dbt descriptions of the marts
+the cards read into Metabase's data model (dbt-metabase). Rules (/work/shared/METABASE_API.md §13):
 
-Built on metabase-api 3.6 for the session (login, re-login on expiry, auth headers); its dashboard
-helpers target endpoints removed in Metabase 0.47, so dashboards go through `PUT /api/dashboard/:id`
-(`dashcards` with negative ids for new ones, then a second PUT with `parameters` and the dashcards'
-`parameter_mappings`). Payload shapes: /work/shared/METABASE_API.md (Metabase 0.50 – 0.64).
+* Identity is the spec key (file stem), never the name: the provisioner records the id and entity_id of every
+  object it creates in `raw_audit.metabase_objects` (orchestration.bi.metabase_state), so a card renamed in code
+  is updated in place and keeps its id, links and subscriptions.
+* It edits and archives only what it recorded. People's own questions, dashboards, dashcards, tabs and filters
+  (even on the provisioner's dashboards) are left alone and listed in the report as `foreign`. Cards and
+  dashboards it made that left the code are archived (Metabase 0.50+ Trash); one that someone archived or moved
+  out of its collection is put back, keeping its id. A card someone moved into the dashboard that shows it
+  (a 0.53+ dashboard question) stays there.
+* Tabs come from the spec, by key; tabs it did not create are kept, and it never sends `tabs: []` to a dashboard
+  that has tabs (Metabase would silently delete them and their cards).
+* A second run with unchanged specs sends no write at all, judged on what Metabase returns (it normalises
+  settings on read), not on the request body.
 
-Configuration: `METABASE_URL`, `METABASE_USER`, `METABASE_PASSWORD`. Every Metabase error surfaces
-as one line: `MetabaseError: PUT /api/card/12 → 400: <message>`.
+Configuration: `METABASE_URL`, `METABASE_USER`, `METABASE_PASSWORD`. Every failure surfaces as one line:
+`MetabaseError: PUT /api/card/12 → 400: <message>`. Tested against tests/fake_metabase.py, not a live Metabase.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import urlsplit
 
-from orchestration.bi import specs as specs_mod
-from orchestration.bi.specs import Card, Dashboard, Specs
+from orchestration import settings
+from orchestration.bi import metabase_payloads as payloads
+from orchestration.bi.compiled import CompiledCard
+from orchestration.bi.compiler import SEMANTIC_MANIFEST, CompiledSpecs, compile_specs
+from orchestration.bi.metabase_client import Client, MetabaseError
+from orchestration.bi.metabase_payloads import filter_id, tag_id  # noqa: F401  (part of this module's API)
+from orchestration.bi.metabase_state import Record, WarehouseState, instance_key
+from orchestration.bi.specs import DashboardSpec, SpecError
+
+__all__ = ["DatabaseSettings", "MetabaseError", "ProvisionReport", "filter_id", "instance_key", "is_configured",
+           "provision", "tag_id"]
 
 DEFAULT_COLLECTION = "Lead Analytics"  # for cards that are on no dashboard
-REQUEST_TIMEOUT_SECONDS = 120
-_ID_NAMESPACE = uuid.UUID("6f1c1d2e-5b0a-4f7e-9a57-1ead0a7a1c5e")  # fixed: ids must be stable across runs
-_TAG_PARAMETER_TYPE = {"date": "date/single", "number": "number/=", "text": "category"}  # fact sheet §5.6
-_SECTION = {"date": "date", "string": "string", "number": "number", "category": "string", "text": "string",
-            "id": "id", "location": "location"}
-
-
-class MetabaseError(RuntimeError):
-    """A failed Metabase request; str() is one line `METHOD /path → status: message`.
-
-    Print it as `f"{type(exc).__name__}: {exc}"` → `MetabaseError: PUT /api/card/12 → 400: …`.
-    """
+DEFAULT_SYNC_TIMEOUT_SECONDS = 120
+DBT_MANIFEST = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
 
 
 def is_configured() -> bool:
@@ -71,328 +76,444 @@ class DatabaseSettings:
 
 @dataclass
 class ProvisionReport:
-    """What a run did, as `kind:name` entries (kind = database, collection, card, dashboard)."""
+    """What a run did, as `kind:key` entries (kind = database, collection, card, dashboard, datamodel), plus what
+    it found and left alone (`foreign`: people's objects in its collections) and notes worth reading."""
 
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     archived: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {k: len(getattr(self, k)) for k in ("created", "updated", "unchanged", "archived")}
 
     def summary(self) -> str:
-        return ", ".join(f"{n} {k}" for k, n in self.counts().items())
+        text = ", ".join(f"{n} {k}" for k, n in self.counts().items())
+        return text + (f"; left {len(self.foreign)} objects of other people alone" if self.foreign else "")
 
 
-def tag_id(card_key: str, tag: str) -> str:
-    """Stable template-tag id (a UUID) derived from the card key and tag name."""
-    return str(uuid.uuid5(_ID_NAMESPACE, f"card:{card_key}:tag:{tag}"))
-
-
-def filter_id(dashboard_key: str, slug: str) -> str:
-    """Stable dashboard-parameter id (8 hex chars, like the ones Metabase's UI makes)."""
-    return uuid.uuid5(_ID_NAMESPACE, f"dashboard:{dashboard_key}:filter:{slug}").hex[:8]
-
-
-# ---------------------------------------------------------------- HTTP
-
-
-def _error_message(response: Any) -> str:
-    """The useful part of a Metabase error body, on one line."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = response.text
-    if isinstance(body, dict):
-        if isinstance(body.get("errors"), dict):
-            text = "; ".join(f"{k}: {v}" for k, v in body["errors"].items())
-        else:
-            text = str(body.get("message") or json.dumps(body))
-    else:
-        text = str(body)
-    text = " ".join(text.split())
-    return text[:400] or response.reason or "no message"
-
-
-class Client:
-    """metabase-api's authenticated session, with errors turned into MetabaseError."""
-
-    def __init__(self, url: str, user: str, password: str):
-        import requests
-        from metabase_api import Metabase_API
-
-        self.url = url.rstrip("/")
-        try:
-            self.api = Metabase_API(self.url, email=user, password=password)
-        except requests.RequestException as exc:
-            raise MetabaseError(f"POST /api/session → connection failed: {exc.__class__.__name__}") from None
-        except Exception as exc:  # metabase-api raises Exception(response) on a failed login
-            response = exc.args[0] if exc.args else None
-            if hasattr(response, "status_code"):
-                raise MetabaseError(f"POST /api/session → {response.status_code}: {_error_message(response)}") from None
-            raise
-
-    def request(self, method: str, path: str, body: Any = None, params: Any = None) -> Any:
-        import requests
-
-        call = {"GET": self.api.get, "POST": self.api.post, "PUT": self.api.put, "DELETE": self.api.delete}[method]
-        kwargs: dict[str, Any] = {"timeout": REQUEST_TIMEOUT_SECONDS}
-        if body is not None:
-            kwargs["json"] = body
-        if params is not None:
-            kwargs["params"] = params
-        try:
-            response = call(path, "raw", **kwargs)
-        except requests.RequestException as exc:
-            raise MetabaseError(f"{method} {path} → connection failed: {exc.__class__.__name__}") from None
-        except Exception as exc:  # metabase-api's session check raises Exception(response)
-            response = exc.args[0] if exc.args else None
-            if not hasattr(response, "status_code"):
-                raise
-            method, path = response.request.method, urlsplit(response.url).path  # name the failing call
-        if not response.ok:
-            raise MetabaseError(f"{method} {path} → {response.status_code}: {_error_message(response)}")
-        return response.json() if response.content else None
-
-
-# ---------------------------------------------------------------- payloads
-
-
-def _template_tag(card: Card, parameter: specs_mod.Parameter) -> dict[str, Any]:
-    tag: dict[str, Any] = {"id": tag_id(card.key, parameter.name), "name": parameter.name,
-                           "display-name": parameter.display_name, "type": parameter.type,
-                           "required": parameter.name in card.required_variables}
-    if parameter.default is not None:
-        tag["default"] = str(parameter.default)
-    return tag
-
-
-def card_payload(card: Card, database_id: int, collection_id: int) -> dict[str, Any]:
-    """The POST/PUT /api/card body of a card (legacy MBQL 4 native query; accepted by 0.50 – 0.64)."""
-    tags = {p.name: _template_tag(card, p) for p in card.parameters}
-    parameters = [{"id": tag_id(card.key, name), "type": _TAG_PARAMETER_TYPE[t["type"]],
-                   "target": ["variable", ["template-tag", name]], "name": t["display-name"], "slug": name,
-                   "default": t.get("default"), "required": t["required"]} for name, t in tags.items()]
-    return {
-        "name": card.name,
-        "description": card.description or None,  # "" is rejected on create
-        "display": card.display,
-        "type": "question",
-        "collection_id": collection_id,
-        "visualization_settings": card.visualization_settings,
-        "parameters": parameters,
-        "dataset_query": {"type": "native", "database": database_id,
-                          "native": {"query": card.sql, "template-tags": tags}},
-    }
-
-
-def _filter_parameter(dashboard: Dashboard, f: specs_mod.Filter) -> dict[str, Any]:
-    parameter: dict[str, Any] = {"id": filter_id(dashboard.key, f.slug), "name": f.name, "slug": f.slug,
-                                 "type": f.type, "sectionId": _SECTION[f.type.split("/")[0]]}
-    if f.default is not None:
-        multi = f.type.startswith(("string/", "number/")) or f.type in ("category", "id")
-        parameter["default"] = [f.default] if multi and not isinstance(f.default, list) else f.default
-    return parameter
-
-
-def dashboard_parameters(dashboard: Dashboard) -> list[dict[str, Any]]:
-    return [_filter_parameter(dashboard, f) for f in dashboard.filters]
-
-
-def _mappings(dashboard: Dashboard, dc: specs_mod.DashboardCard, card_id: int) -> list[dict[str, Any]]:
-    return [{"parameter_id": filter_id(dashboard.key, slug), "card_id": card_id,
-             "target": ["variable", ["template-tag", tag]]} for slug, tag in sorted(dc.mappings.items())]
-
-
-# ---------------------------------------------------------------- comparison
-
-
-def _normalise_query(query: Any) -> Any:
-    """Legacy MBQL 4 view of a stored native query (0.57+ may return MBQL 5 `stages`)."""
-    if isinstance(query, dict) and isinstance(query.get("stages"), list) and query["stages"]:
-        stage = query["stages"][0]
-        return {"type": "native", "database": query.get("database"),
-                "native": {"query": stage.get("native"), "template-tags": stage.get("template-tags") or {}}}
-    return query
-
-
-def _same(desired: Any, actual: Any) -> bool:
-    """Desired matches actual: dicts compare only desired keys (the server adds its own), lists by position."""
-    if isinstance(desired, dict):
-        return isinstance(actual, dict) and all(_same(v, actual.get(k)) for k, v in desired.items())
-    if isinstance(desired, (list, tuple)):
-        return isinstance(actual, list) and len(actual) == len(desired) and all(
-            _same(d, a) for d, a in zip(desired, actual))
-    return desired == actual
-
-
-def _card_unchanged(payload: dict, existing: dict) -> bool:
-    existing = {**existing, "dataset_query": _normalise_query(existing.get("dataset_query")),
-                "description": existing.get("description") or None}
-    desired_tags = payload["dataset_query"]["native"]["template-tags"]
-    existing_tags = ((existing["dataset_query"] or {}).get("native") or {}).get("template-tags") or {}
-    return (set(desired_tags) == set(existing_tags) and existing.get("archived") is False
-            and existing.get("visualization_settings") == payload["visualization_settings"]
-            and _same(payload, existing))
-
-
-def _dashcard_key(dc: dict) -> tuple:
-    return (dc.get("row"), dc.get("col"), dc.get("card_id"))
-
-
-# ---------------------------------------------------------------- provisioning steps
+def _label(kind: str, key: str) -> str:
+    return f"{kind}:{key}"
 
 
 class _Run:
-    """One provisioning run: holds the client, the report and the ids found or created so far."""
+    """One provisioning run: the client, the state records, the report and the ids found or created so far."""
 
-    def __init__(self, client: Client, specs: Specs):
+    def __init__(self, client: Client, compiled: CompiledSpecs, store: WarehouseState, adopt: bool):
         self.client = client
-        self.specs = specs
+        self.compiled = compiled
+        self.store = store
+        self.instance = instance_key(client.url)
+        self.records = store.load(self.instance)
+        self.adopt = adopt
         self.report = ProvisionReport()
         self.collection_ids: dict[str, int] = {}
         self.card_ids: dict[str, int] = {}
+        self.field_ids: dict[str, int] = {}
+        self.metadata: dict = {}
+        self._manifest: dict | None = None
 
-    def ensure_database(self, settings: DatabaseSettings) -> int:
-        wanted = settings.details()
-        databases = self.client.request("GET", "/api/database")
+    # ------------------------------------------------------------ state
+
+    def record(self, kind: str, key: str) -> Record | None:
+        return self.records.get((kind, key))
+
+    def remember(self, record: Record) -> None:
+        self.records[(record.kind, record.key)] = record
+        self.store.save(self.instance, record)
+
+    def fetch_own(self, kind: str, record: Record | None) -> dict | None:
+        """The recorded object as Metabase has it now, or None when it is gone or is no longer the object the
+        provisioner made (same id, other entity_id: Metabase was restored or reset); such an id is not touched."""
+        if record is None:
+            return None
+        params = {"legacy-mbql": True} if kind == "card" else {}
+        obj = self.client.maybe_get(f"/api/{kind}/{record.metabase_id}", **params)
+        if obj is None:
+            self.report.notes.append(f"{kind} {record.key}: id {record.metabase_id} no longer exists in Metabase")
+            return None
+        if record.entity_id and obj.get("entity_id") != record.entity_id:
+            self.report.notes.append(f"{kind} {record.key}: id {record.metabase_id} is now another object "
+                                     f"({obj.get('name')!r}); left it alone")
+            return None
+        return obj
+
+    # ------------------------------------------------------------ lost state, adoption
+
+    def _collection_by_name(self, name: str) -> dict | None:
+        found = [c for c in self.client.get("/api/collection")
+                 if isinstance(c.get("id"), int) and c.get("name") == name and not c.get("archived")
+                 and c.get("personal_owner_id") is None and c.get("location") == "/"]
+        return min(found, key=lambda c: c["id"]) if found else None
+
+    def items(self, collection_id: int) -> list[dict]:
+        """Cards and dashboards of a collection, including cards that live inside a dashboard (0.53+ hides those
+        unless asked)."""
+        result = self.client.get(f"/api/collection/{collection_id}/items", models=["card", "dashboard"],
+                                 show_dashboard_questions=True)
+        items = result.get("data", []) if isinstance(result, dict) else result
+        return [i for i in items if i.get("model") in ("card", "dashboard") and not i.get("archived")]
+
+    def check_state(self) -> None:
+        """With no record of this Metabase, objects named like the specs mean a lost state table (or the old
+        name-matching provisioner): stop before duplicating them, or take them over by name if asked."""
+        if any(r.kind in ("card", "dashboard") for r in self.records.values()):
+            return
+        wanted = {("card", c.name): k for k, c in self.compiled.cards.items()}
+        wanted.update({("dashboard", d.name): k for k, d in self.compiled.dashboards.items()})
+        names = sorted({*self.card_collections().values(), *(d.collection for d in self.compiled.dashboards.values())})
+        clashes: dict[tuple[str, str], list[dict]] = {}
+        for name in names:
+            coll = self._collection_by_name(name)
+            for item in self.items(coll["id"]) if coll else []:
+                kind = item["model"]
+                if (kind, item["name"]) in wanted:
+                    clashes.setdefault((kind, wanted[(kind, item["name"])]), []).append(item)
+        if not clashes:
+            return
+        if not self.adopt:
+            (kind, key), found = sorted(clashes.items())[0]
+            raise MetabaseError(
+                f"no record of {self.instance} in raw_audit.metabase_objects, but Metabase already has "
+                f"{len(clashes)} card(s)/dashboard(s) named like the specs (e.g. {kind} {found[0]['name']!r}): restore "
+                f"the table, or run once with adopt=True (METABASE_ADOPT=1) to take them over by name; nothing written")
+        for (kind, key), found in sorted(clashes.items()):
+            if len(found) > 1:
+                raise MetabaseError(f"cannot adopt {kind} {key}: {len(found)} objects are named "
+                                    f"{found[0]['name']!r} (ids {', '.join(str(i['id']) for i in found)}); "
+                                    f"archive the extra ones first")
+            obj = self.client.get(f"/api/{kind}/{found[0]['id']}")
+            self.remember(Record(kind, key, obj["id"], obj.get("entity_id"), origin="adopted"))
+            self.report.notes.append(f"adopted {kind} {key} (id {obj['id']}) by its name {obj['name']!r}")
+
+    # ------------------------------------------------------------ database, fields, collections
+
+    def ensure_database(self, db: DatabaseSettings) -> int:
+        wanted = db.details()
+        databases = self.client.get("/api/database")
         databases = databases.get("data", []) if isinstance(databases, dict) else databases
-        for db in sorted(databases, key=lambda d: d["id"]):
-            if db.get("name") == settings.name and db.get("engine") == "postgres":
-                current = db.get("details") or {}
+        for found in sorted(databases, key=lambda d: d["id"]):
+            if found.get("name") == db.name and found.get("engine") == "postgres":
                 public = {k: v for k, v in wanted.items() if k != "password"}
-                if _same(public, current):
-                    self.report.unchanged.append(f"database:{settings.name}")
+                if payloads.covers(found.get("details") or {}, public):
+                    self.report.unchanged.append(_label("database", db.name))
                 else:  # the password is sent only with a change: Metabase never returns it
-                    self.client.request("PUT", f"/api/database/{db['id']}", {"details": wanted, "engine": "postgres"})
-                    self.report.updated.append(f"database:{settings.name}")
-                return db["id"]
-        db = self.client.request("POST", "/api/database",
-                                 {"name": settings.name, "engine": "postgres", "details": wanted})
-        self.report.created.append(f"database:{settings.name}")
-        return db["id"]
+                    self.client.request("PUT", f"/api/database/{found['id']}", {"details": wanted, "engine": "postgres"})
+                    self.report.updated.append(_label("database", db.name))
+                if self.record("database", db.name) is None:
+                    self.remember(Record("database", db.name, found["id"], found.get("entity_id"), origin="adopted"))
+                return found["id"]
+        created = self.client.request("POST", "/api/database", {"name": db.name, "engine": "postgres",
+                                                                "details": wanted})
+        self.remember(Record("database", db.name, created["id"], created.get("entity_id")))
+        self.report.created.append(_label("database", db.name))
+        return created["id"]
+
+    def resolve_fields(self, database_id: int, database_name: str, sync_timeout: float) -> None:
+        from orchestration.bi import metabase_datamodel as datamodel
+
+        needed = {t.field.qualified for c in self.compiled.cards.values() for t in c.tags if t.field is not None}
+        needed |= datamodel.documented_columns(self.mart_models())
+        self.field_ids, self.metadata = datamodel.resolve_fields(self.client, database_id, database_name, needed,
+                                                                 sync_timeout)
+
+    def marts(self) -> list[str]:
+        return sorted({r for c in self.compiled.cards.values() for r in c.relations})
+
+    def mart_models(self) -> dict[str, dict]:
+        from orchestration.bi import metabase_datamodel as datamodel
+
+        if self._manifest is None:
+            self._manifest = _dbt_manifest()
+        return datamodel.mart_models(self._manifest, self.marts())
 
     def ensure_collection(self, name: str) -> int:
         if name in self.collection_ids:
             return self.collection_ids[name]
-        candidates = [c for c in self.client.request("GET", "/api/collection")
-                      if isinstance(c.get("id"), int) and c.get("name") == name and not c.get("archived")
-                      and c.get("personal_owner_id") is None and c.get("location") == "/"]
-        if candidates:
-            coll_id = min(c["id"] for c in candidates)
-            self.report.unchanged.append(f"collection:{name}")
-        else:
-            coll_id = self.client.request("POST", "/api/collection", {"name": name, "parent_id": None})["id"]
-            self.report.created.append(f"collection:{name}")
-        self.collection_ids[name] = coll_id
-        return coll_id
+        label = _label("collection", name)
+        record = self.record("collection", name)
+        coll = self.fetch_own("collection", record)
+        if coll is not None and coll.get("archived"):
+            self.client.request("PUT", f"/api/collection/{coll['id']}", {"archived": False})
+            self.report.updated.append(label)
+            self.report.notes.append(f"collection {name!r} was in the Trash: restored it")
+        elif coll is not None:
+            self.report.unchanged.append(label)
+        else:  # a top-level collection of that name is used as it is (it has no other identity); never edited
+            coll = self._collection_by_name(name)
+            if coll is not None:
+                self.remember(Record("collection", name, coll["id"], coll.get("entity_id"), origin="adopted"))
+                self.report.unchanged.append(label)
+            else:
+                coll = self.client.request("POST", "/api/collection", {"name": name, "parent_id": None})
+                self.remember(Record("collection", name, coll["id"], coll.get("entity_id")))
+                self.report.created.append(label)
+        self.collection_ids[name] = coll["id"]
+        return coll["id"]
 
-    def items(self, collection_id: int, model: str) -> list[dict]:
-        result = self.client.request("GET", f"/api/collection/{collection_id}/items", params={"models": model})
-        items = result.get("data", []) if isinstance(result, dict) else result
-        return sorted((i for i in items if i.get("model") == model and not i.get("archived")), key=lambda i: i["id"])
+    # ------------------------------------------------------------ cards
 
     def card_collections(self) -> dict[str, str]:
         """Card key → collection name: that of the dashboards showing it, else DEFAULT_COLLECTION."""
         out: dict[str, str] = {}
-        for dashboard in self.specs.dashboards.values():
-            for dc in dashboard.cards:
-                if out.setdefault(dc.card, dashboard.collection) != dashboard.collection:
-                    raise specs_mod.SpecError(f"card {dc.card} is on dashboards in two collections "
-                                              f"({out[dc.card]!r}, {dashboard.collection!r})")
-        return {key: out.get(key, DEFAULT_COLLECTION) for key in self.specs.cards}
+        for dashboard in self.compiled.dashboards.values():
+            for p in dashboard.cards:
+                if p.card is not None and out.setdefault(p.card, dashboard.collection) != dashboard.collection:
+                    raise SpecError(f"card {p.card} is on dashboards in two collections "
+                                    f"({out[p.card]!r}, {dashboard.collection!r})")
+        return {key: out.get(key, DEFAULT_COLLECTION) for key in self.compiled.cards}
 
-    def sync_cards(self, database_id: int) -> None:
-        placement = self.card_collections()
-        for coll_name in sorted(set(placement.values())):
-            coll_id = self.ensure_collection(coll_name)
-            wanted = {self.specs.cards[k].name: self.specs.cards[k] for k, c in placement.items() if c == coll_name}
-            seen: set[str] = set()
-            for item in self.items(coll_id, "card"):
-                card = wanted.get(item["name"])
-                if card is None or item["name"] in seen:  # no longer in code, or a duplicate
-                    self.client.request("PUT", f"/api/card/{item['id']}", {"archived": True})
-                    self.report.archived.append(f"card:{item['name']}")
-                    continue
-                seen.add(item["name"])
-                self.card_ids[card.key] = self.upsert_card(card, database_id, coll_id, item["id"])
-            for name, card in sorted(wanted.items()):
-                if name not in seen:
-                    self.card_ids[card.key] = self.upsert_card(card, database_id, coll_id, None)
+    def _home_dashboard(self, card_key: str, dashboard_id: int | None) -> bool:
+        """The card lives inside the one dashboard of ours that shows it: Metabase keeps it there, so do we (a
+        card inside a dashboard cannot be placed on another one)."""
+        if dashboard_id is None:
+            return False
+        showing = [key for key, d in self.compiled.dashboards.items() if any(p.card == card_key for p in d.cards)]
+        record = self.record("dashboard", showing[0]) if len(showing) == 1 else None
+        return record is not None and record.metabase_id == dashboard_id
 
-    def upsert_card(self, card: Card, database_id: int, collection_id: int, card_id: int | None) -> int:
-        payload = card_payload(card, database_id, collection_id)
-        if card_id is None:
-            created = self.client.request("POST", "/api/card", payload)
-            self.report.created.append(f"card:{card.name}")
-            return created["id"]
-        existing = self.client.request("GET", f"/api/card/{card_id}", params={"legacy-mbql": "true"})
-        if _card_unchanged(payload, existing):
-            self.report.unchanged.append(f"card:{card.name}")
-        else:
-            self.client.request("PUT", f"/api/card/{card_id}", {**payload, "description": card.description})
-            self.report.updated.append(f"card:{card.name}")
-        return card_id
-
-    def sync_dashboard(self, dashboard: Dashboard) -> None:
-        coll_id = self.ensure_collection(dashboard.collection)
-        label = f"dashboard:{dashboard.name}"
-        found = [i for i in self.items(coll_id, "dashboard") if i["name"] == dashboard.name]
-        if found:
-            existing = self.client.request("GET", f"/api/dashboard/{found[0]['id']}")
-        else:
-            existing = self.client.request("POST", "/api/dashboard", {
-                "name": dashboard.name, "description": dashboard.description, "collection_id": coll_id})
-        dash_id = existing["id"]
-        parameters = dashboard_parameters(dashboard)
-        desired = [{"card_id": self.card_ids[dc.card], "row": dc.row, "col": dc.col, "size_x": dc.size_x,
-                    "size_y": dc.size_y, "parameter_mappings": _mappings(dashboard, dc, self.card_ids[dc.card])}
-                   for dc in dashboard.cards]
-        desired.sort(key=_dashcard_key)
-        current = sorted(existing.get("dashcards") or [], key=_dashcard_key)
-        if found and self._dashboard_unchanged(dashboard, coll_id, parameters, desired, existing, current):
-            self.report.unchanged.append(label)
+    def sync_card(self, card: CompiledCard, database_id: int, collection_id: int) -> None:
+        label = _label("card", card.key)
+        record = self.record("card", card.key)
+        existing = self.fetch_own("card", record)
+        if existing is None:
+            created = self.client.request("POST", "/api/card",
+                                          payloads.card_payload(card, database_id, collection_id, self.field_ids))
+            self.remember(Record("card", card.key, created["id"], created.get("entity_id")))
+            self.card_ids[card.key] = created["id"]
+            self.report.created.append(label)
             return
-        # Keep the ids of existing dashcards showing the same card; new ones get negative ids.
-        free: dict[int, list[int]] = {}
-        for dc in current:
-            free.setdefault(dc.get("card_id"), []).append(dc["id"])
-        next_new = -1
-        for dc in desired:
-            ids = free.get(dc["card_id"])
-            if ids:
-                dc["id"] = ids.pop(0)
+        self.card_ids[card.key] = existing["id"]
+        at_home = self._home_dashboard(card.key, existing.get("dashboard_id"))
+        payload = payloads.card_payload(card, database_id, None if at_home else collection_id, self.field_ids)
+        diffs = payloads.card_differences(payload, existing)
+        if existing.get("archived"):
+            payload["archived"] = False
+            self.report.notes.append(f"card {card.key} was in the Trash: restored it (id {existing['id']})")
+            diffs.append("archived")
+        if existing.get("dashboard_id") is not None and not at_home:
+            payload.update({"dashboard_id": None, "collection_id": collection_id})
+            self.report.notes.append(f"card {card.key} had been moved into dashboard {existing['dashboard_id']}: "
+                                     f"moved it back to its collection")
+            diffs.append("dashboard_id")
+        if diffs:
+            self.client.request("PUT", f"/api/card/{existing['id']}", payload)
+            self.report.updated.append(label)
+        else:
+            self.report.unchanged.append(label)
+        if not record.in_code:
+            record.in_code = True
+            self.remember(record)
+
+    # ------------------------------------------------------------ dashboards
+
+    def _dashboard_body(self, dashboard: DashboardSpec, existing: dict, detail: dict,
+                        collection_id: int) -> dict[str, Any]:
+        """The one PUT that makes the dashboard match its spec while keeping everything of other people."""
+        current_tabs = sorted(existing.get("tabs") or [], key=lambda t: (t.get("position", 0), t["id"]))
+        current = {dc["id"]: dc for dc in existing.get("dashcards") or []}
+        our_tabs: dict[str, int] = detail.get("tabs", {})
+        our_dashcards: dict[str, int] = detail.get("dashcards", {})
+        if "dashcards" not in detail:  # adopted: its tabs named like the spec's, dashcards showing our cards and
+            by_name = {t["name"]: t["id"] for t in reversed(current_tabs)}  # text boxes count as ours
+            our_tabs = {t.key: by_name[t.name] for t in dashboard.tabs if t.name in by_name}
+            our_dashcards = self._claim(dashboard, current)
+        foreign = [dc for i, dc in current.items() if i not in set(our_dashcards.values())]
+
+        tabs: list[dict[str, Any]] = []
+        tab_ids: dict[str, int] = {}
+        current_tab_ids = {t["id"] for t in current_tabs}
+        for n, tab in enumerate(dashboard.tabs, start=1):
+            tab_id = our_tabs.get(tab.key) if our_tabs.get(tab.key) in current_tab_ids else -n
+            tab_ids[tab.key] = tab_id
+            tabs.append({"id": tab_id, "name": tab.name})
+        holding_foreign = {dc.get("dashboard_tab_id") for dc in foreign}
+        for tab in current_tabs:  # somebody else's tab, or one of ours that still holds somebody else's cards
+            if tab["id"] not in tab_ids.values() and (tab["id"] not in our_tabs.values() or tab["id"] in holding_foreign):
+                tabs.append({"id": tab["id"], "name": tab["name"]})
+        kept_tabs = {t["id"] for t in tabs}
+        first_tab = tabs[0]["id"] if tabs else None
+
+        parameters = payloads.dashboard_parameters(dashboard, self.compiled.cards)
+        ours = set(detail.get("parameters", [])) | {p["id"] for p in parameters}
+        parameters += [p for p in existing.get("parameters") or [] if p.get("id") not in ours]
+        parameter_ids = {p["id"] for p in parameters}
+
+        dashcards: list[dict[str, Any]] = []
+        for n, (slot, p) in enumerate(payloads.placement_slots(dashboard), start=1):
+            now = current.get(our_dashcards.get(slot))
+            if dashboard.tabs:
+                tab_id = tab_ids[p.tab]
             else:
-                dc["id"], next_new = next_new, next_new - 1
-        first = [{**dc, "parameter_mappings": []} for dc in desired]
-        placed = self.client.request("PUT", f"/api/dashboard/{dash_id}", {
-            "name": dashboard.name, "description": dashboard.description, "collection_id": coll_id,
-            "dashcards": first, "tabs": []})
-        by_position = {_dashcard_key(dc): dc["id"] for dc in placed.get("dashcards") or []}
-        second = [{**dc, "id": by_position[_dashcard_key(dc)]} for dc in desired]
-        self.client.request("PUT", f"/api/dashboard/{dash_id}",
-                            {"parameters": parameters, "dashcards": second, "tabs": []})
-        (self.report.updated if found else self.report.created).append(label)
+                tab_id = now.get("dashboard_tab_id") if now and now.get("dashboard_tab_id") in kept_tabs else first_tab
+            keeps_id = now is not None and (now.get("dashboard_tab_id") is None or now["dashboard_tab_id"] in kept_tabs)
+            dashcard: dict[str, Any] = {"id": now["id"] if keeps_id else -n, "dashboard_tab_id": tab_id,
+                                        "row": p.row, "col": p.col, "size_x": p.size_x, "size_y": p.size_y,
+                                        "series": []}
+            if p.card is not None:
+                card_id = self.card_ids[p.card]
+                dashcard.update({"card_id": card_id, "visualization_settings": {}, "parameter_mappings":
+                                 payloads.mappings(dashboard, p, self.compiled.cards[p.card], card_id)})
+            else:
+                dashcard.update({"card_id": None, "parameter_mappings": [],
+                                 "visualization_settings": payloads.text_settings(p.text or "")})
+            dashcards.append(dashcard)
+        for dc in foreign:
+            view = payloads.dashcard_view(dc)
+            view["parameter_mappings"] = [m for m in view["parameter_mappings"] if m.get("parameter_id") in parameter_ids]
+            if view.get("dashboard_tab_id") is None and tabs:
+                view["dashboard_tab_id"] = first_tab
+            dashcards.append(view)
+        return {"name": dashboard.name, "description": dashboard.description or None, "collection_id": collection_id,
+                "parameters": parameters, "tabs": tabs, "dashcards": dashcards}
+
+    def _claim(self, dashboard: DashboardSpec, current: dict[int, dict]) -> dict[str, int]:
+        """For an adopted dashboard: its dashcards showing the spec's cards, and its text boxes, in order."""
+        by_card: dict[Any, list[int]] = {}
+        for dc in sorted(current.values(), key=lambda d: (d.get("row", 0), d.get("col", 0), d["id"])):
+            by_card.setdefault(dc.get("card_id"), []).append(dc["id"])
+        claimed = {}
+        for slot, p in payloads.placement_slots(dashboard):
+            ids = by_card.get(self.card_ids.get(p.card) if p.card else None)
+            if ids:
+                claimed[slot] = ids.pop(0)
+        return claimed
 
     @staticmethod
-    def _dashboard_unchanged(dashboard: Dashboard, coll_id: int, parameters: list, desired: list,
-                             existing: dict, current: list) -> bool:
-        return ((existing.get("description") or "") == dashboard.description
-                and existing.get("collection_id") == coll_id and not existing.get("archived")
-                and not existing.get("tabs")
-                and _same(parameters, existing.get("parameters") or [])
-                and _same(desired, current))
+    def _unchanged(body: dict, existing: dict) -> bool:
+        current_tabs = sorted(existing.get("tabs") or [], key=lambda t: (t.get("position", 0), t["id"]))
+        return (existing.get("name") == body["name"] and (existing.get("description") or None) == body["description"]
+                and existing.get("collection_id") == body["collection_id"] and not existing.get("archived")
+                and payloads.covers(existing.get("parameters") or [], body["parameters"])
+                and [(t["id"], t["name"]) for t in current_tabs] == [(t["id"], t["name"]) for t in body["tabs"]]
+                and all(dc["id"] > 0 for dc in body["dashcards"])
+                and payloads.dashcards_match(existing.get("dashcards") or [], body["dashcards"]))
+
+    def sync_dashboard(self, dashboard: DashboardSpec) -> None:
+        label = _label("dashboard", dashboard.key)
+        collection_id = self.ensure_collection(dashboard.collection)
+        record = self.record("dashboard", dashboard.key)
+        existing = self.fetch_own("dashboard", record)
+        created, restored = existing is None, False
+        if created:
+            existing = self.client.request("POST", "/api/dashboard", {
+                "name": dashboard.name, "description": dashboard.description or None, "collection_id": collection_id})
+            record = Record("dashboard", dashboard.key, existing["id"], existing.get("entity_id"))
+            self.remember(record)
+        elif existing.get("archived"):  # Metabase refuses dashcard edits on an archived dashboard: restore first
+            self.client.request("PUT", f"/api/dashboard/{existing['id']}", {"archived": False})
+            existing = self.client.get(f"/api/dashboard/{existing['id']}")
+            restored = True
+            self.report.notes.append(f"dashboard {dashboard.key} was in the Trash: restored it (id {existing['id']})")
+        assert record is not None
+        body = self._dashboard_body(dashboard, existing, record.detail, collection_id)
+        if not created and self._unchanged(body, existing):
+            (self.report.updated if restored else self.report.unchanged).append(label)
+            detail = self._detail(dashboard, body, existing)
+        else:
+            result = self.client.request("PUT", f"/api/dashboard/{existing['id']}", body)
+            (self.report.created if created else self.report.updated).append(label)
+            detail = self._detail(dashboard, body, result)
+        if detail != record.detail or not record.in_code:
+            record.detail, record.in_code = detail, True
+            self.remember(record)
+
+    def _detail(self, dashboard: DashboardSpec, body: dict, result: dict) -> dict[str, Any]:
+        """Tab, dashcard and filter ids of the dashboard as Metabase now has it (new objects get real ids)."""
+        result_tabs = sorted(result.get("tabs") or [], key=lambda t: (t.get("position", 0), t["id"]))
+        real_tab = {sent["id"]: got["id"] for sent, got in zip(body["tabs"], result_tabs)}
+        tabs = {t.key: real_tab[sent["id"]] for t, sent in zip(dashboard.tabs, body["tabs"])}
+        placed = {(dc.get("dashboard_tab_id"), dc["row"], dc["col"], dc.get("card_id")): dc["id"]
+                  for dc in result.get("dashcards") or []}
+        dashcards = {}
+        for (slot, _), sent in zip(payloads.placement_slots(dashboard), body["dashcards"]):
+            tab = real_tab.get(sent["dashboard_tab_id"], sent["dashboard_tab_id"])
+            kept = sent["id"] > 0 and any(dc["id"] == sent["id"] for dc in result.get("dashcards") or [])
+            found = sent["id"] if kept else placed.get((tab, sent["row"], sent["col"], sent["card_id"]))
+            if found is None:
+                raise MetabaseError(f"PUT /api/dashboard/{result['id']} → 200, but the response lacks the dashcard "
+                                    f"for {slot} at row {sent['row']}, col {sent['col']}")
+            dashcards[slot] = found
+        return {"tabs": tabs, "dashcards": dashcards,
+                "parameters": [filter_id(dashboard.key, f.slug) for f in dashboard.filters]}
+
+    # ------------------------------------------------------------ retiring, audit
+
+    def retire(self) -> None:
+        """Archive the cards and dashboards this provisioner made whose specs are gone."""
+        for kind, specs in (("dashboard", self.compiled.dashboards), ("card", self.compiled.cards)):
+            for record in sorted((r for r in self.records.values() if r.kind == kind), key=lambda r: r.key):
+                if not record.in_code or record.key in specs:
+                    continue
+                obj = self.fetch_own(kind, record)
+                if obj is not None and not obj.get("archived"):
+                    ours = set((record.detail or {}).get("dashcards", {}).values())
+                    others = [dc for dc in obj.get("dashcards") or [] if dc["id"] not in ours]
+                    if kind == "dashboard" and others:
+                        self.report.notes.append(f"dashboard {record.key} left the code but holds {len(others)} "
+                                                 f"card(s) someone else added: not archived")
+                        continue
+                    self.client.request("PUT", f"/api/{kind}/{obj['id']}", {"archived": True})
+                    self.report.archived.append(_label(kind, record.key))
+                record.in_code = False
+                self.remember(record)
+
+    def audit(self) -> None:
+        """List what people keep in the provisioner's collections (it was left alone)."""
+        ours = {(r.kind, r.metabase_id) for r in self.records.values()}
+        for name, coll_id in sorted(self.collection_ids.items()):
+            for item in self.items(coll_id):
+                if (item["model"], item["id"]) not in ours:
+                    self.report.foreign.append(f"{item['model']}:{item['name']} (id {item['id']}, in {name!r})")
+
+    def export_data_model(self, database_name: str) -> None:
+        from orchestration.bi import metabase_datamodel as datamodel
+
+        changed = datamodel.export_descriptions(self.client, database_name, _dbt_manifest(), SEMANTIC_MANIFEST,
+                                                self.mart_models(), self.metadata)
+        for table in self.marts():
+            (self.report.updated if table in changed else self.report.unchanged).append(_label("datamodel", table))
 
 
-def provision(specs_dir: Path | str, url: str | None = None, user: str | None = None, password: str | None = None,
-              database_settings: DatabaseSettings | Mapping[str, Any] | None = None) -> ProvisionReport:
-    """Create or update the database, collections, cards and dashboards of `specs_dir` in Metabase.
+def _dbt_manifest() -> dict:
+    """dbt's manifest (parsed once per version of the file: it is megabytes of JSON)."""
+    if not DBT_MANIFEST.exists():
+        from orchestration.defs.dbt import ensure_manifest
 
-    `specs_dir` holds `cards/*.yml` and `dashboards/*.yml`. url/user/password default to the
-    METABASE_* environment variables. `database_settings` is a DatabaseSettings or a dict of its fields.
+        ensure_manifest()
+    return _read_json(DBT_MANIFEST, DBT_MANIFEST.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_json(path: Path, mtime_ns: int) -> dict:
+    return json.loads(path.read_text())
+
+
+def _validate(compiled: CompiledSpecs) -> None:
+    """Raise SpecError for anything Metabase could not show, before touching Metabase."""
+    for card in compiled.cards.values():
+        payloads.visualization(card)
+    for dashboard in compiled.dashboards.values():
+        payloads.dashboard_parameters(dashboard, compiled.cards)
+
+
+def provision(specs: Path | str | CompiledSpecs, url: str | None = None, user: str | None = None,
+              password: str | None = None, database_settings: DatabaseSettings | Mapping[str, Any] | None = None,
+              *, state: Any = None, adopt: bool = False,
+              sync_timeout: float = DEFAULT_SYNC_TIMEOUT_SECONDS) -> ProvisionReport:
+    """Create or update the database, collections, cards and dashboards of `specs` in Metabase.
+
+    `specs` is a directory holding `cards/*.yml` and `dashboards/*.yml` (compiled here) or a CompiledSpecs.
+    url/user/password default to the METABASE_* environment variables. `database_settings` is a DatabaseSettings
+    or a dict of its fields. `state` is where the provisioner's records live: a WarehouseState, or the
+    orchestration.warehouse.ConnectionInfo of the warehouse (default: the configured warehouse). `adopt` takes
+    over, by name, objects that exist with no record (once, after a lost state table or the old provisioner).
+    `sync_timeout` bounds the wait for Metabase to sync the marts' tables and columns.
     """
-    specs = specs_mod.load_specs(Path(specs_dir))  # validate before touching Metabase
+    compiled = specs if isinstance(specs, CompiledSpecs) else compile_specs(Path(specs))
+    _validate(compiled)
     url = url or os.environ.get("METABASE_URL")
     user = user or os.environ.get("METABASE_USER")
     password = password or os.environ.get("METABASE_PASSWORD")
@@ -402,9 +523,21 @@ def provision(specs_dir: Path | str, url: str | None = None, user: str | None = 
         raise ValueError("database_settings is required (how Metabase reaches the warehouse)")
     if not isinstance(database_settings, DatabaseSettings):
         database_settings = DatabaseSettings(**dict(database_settings))
-    run = _Run(Client(url, user, password), specs)
-    database_id = run.ensure_database(database_settings)
-    run.sync_cards(database_id)
-    for dashboard in sorted(specs.dashboards.values(), key=lambda d: d.key):
-        run.sync_dashboard(dashboard)
+    store = state if isinstance(state, WarehouseState) else WarehouseState(state)
+    client = Client(url, user, password)
+    try:
+        run = _Run(client, compiled, store, adopt)
+        run.check_state()
+        database_id = run.ensure_database(database_settings)
+        run.resolve_fields(database_id, database_settings.name, sync_timeout)
+        for key, collection in sorted(run.card_collections().items()):
+            run.sync_card(compiled.cards[key], database_id, run.ensure_collection(collection))
+        for dashboard in sorted(compiled.dashboards.values(), key=lambda d: d.key):
+            run.sync_dashboard(dashboard)
+        run.retire()
+        run.export_data_model(database_settings.name)
+        run.audit()
+    finally:
+        if store is not state:
+            store.close()
     return run.report

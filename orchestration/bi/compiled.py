@@ -1,0 +1,272 @@
+"""Compiled cards: a card's SQL (from MetricFlow) with its Metabase template tags, and how to run it.
+
+The SQL uses Metabase's native-query syntax: `{{tag}}` is either a *field filter* (a condition on a mart
+column that Metabase writes, `1 = 1` when the filter has no value) or, for a metric selector, a plain text
+variable. `render_sql` renders the same SQL for psycopg the way Metabase would, so the tests and the HTML
+report run exactly what Metabase runs.
+"""
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from orchestration.bi.specs import DashboardSpec, Display, Placement
+
+
+class RenderError(ValueError):
+    """A card cannot run with the given values (a malformed value or one its tag does not accept)."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldRef(_Frozen):
+    """A mart column, as Metabase's data model knows it after syncing the warehouse."""
+
+    schema_name: str
+    table: str
+    column: str
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema_name}.{self.table}.{self.column}"
+
+
+class TemplateTag(_Frozen):
+    """One `{{name}}` of a compiled card."""
+
+    name: str
+    display_name: str
+    kind: Literal["dimension", "text"]  # field filter, or the selector's plain variable
+    widget_type: str  # Metabase parameter type the tag accepts (string/=, date/all-options, ...)
+    field: FieldRef | None = None  # dimension tags
+    data_type: Literal["text", "date", "number", "boolean"] | None = None  # of the field
+    dimension: str | None = None  # the MetricFlow dimension it filters
+    default: str | None = None  # text tags (the selector's default option)
+    options: dict[str, str] = {}  # text tags: option value (what the dropdown sends) -> metric column
+
+
+class Window(_Frozen):
+    """A calendar window a metric is restricted to (a boolean flag of a time-spine table, e.g. "this month to
+    date"), so a report can say which dates a tile covers as of its as-of moment."""
+
+    label: str  # the flag dimension's label, e.g. "This month to date"
+    table: str  # schema.table of the time spine, e.g. marts.dim_calendar
+    date_column: str  # its date column
+    flag_column: str  # the boolean column that marks the window's dates
+
+
+class MetricInfo(_Frozen):
+    name: str
+    label: str
+    description: str
+    windows: tuple[Window, ...] = ()  # calendar windows it (or a metric it is computed from) is restricted to
+
+
+class CompiledCard(_Frozen):
+    """What every consumer of a card needs: the spec's presentation and the compiled SQL."""
+
+    key: str
+    name: str
+    description: str
+    kpis: tuple[str, ...]
+    display: Display
+    sql: str
+    tags: tuple[TemplateTag, ...]
+    columns: tuple[str, ...]  # result columns, in order
+    labels: dict[str, str]  # column -> heading (every column has one)
+    series: dict[str, Literal["bar", "line"]]
+    metrics: tuple[MetricInfo, ...]
+    relations: tuple[str, ...]  # schema.table read (published names)
+    visualization_settings: dict[str, Any]
+
+    def tag(self, name: str) -> TemplateTag:
+        for t in self.tags:
+            if t.name == name:
+                return t
+        raise KeyError(f"card {self.key!r} has no tag {name!r}")
+
+
+# ---------------------------------------------------------------- rendering for psycopg
+
+_TAG = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+_RELATIVE = re.compile(r"^(past|next)(\d+)(day|week|month|quarter|year)s(~)?$")
+_THIS = re.compile(r"^this(day|week|month|quarter|year)$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_QUARTER = re.compile(r"^Q([1-4])-(\d{4})$")
+
+
+def _has_value(value: Any) -> bool:
+    return value is not None and value != "" and value != [] and value != ()
+
+
+def _values(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _period_start(day: date, unit: str) -> date:
+    if unit == "day":
+        return day
+    if unit == "week":  # ISO weeks start on Monday (set Metabase's "first day of the week" to Monday too)
+        return day - timedelta(days=day.weekday())
+    if unit == "month":
+        return day.replace(day=1)
+    if unit == "quarter":
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    return day.replace(month=1, day=1)
+
+
+def _shift(day: date, unit: str, n: int) -> date:
+    if unit == "day":
+        return day + timedelta(days=n)
+    if unit == "week":
+        return day + timedelta(weeks=n)
+    months = {"month": 1, "quarter": 3, "year": 12}[unit] * n
+    y, m = divmod(day.month - 1 + months, 12)
+    year, month = day.year + y, m + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def date_bounds(value: str, today: date) -> tuple[date | None, date | None]:
+    """A Metabase date-filter value as inclusive (first day, last day); None = open.
+
+    Accepted: `2025-03-01~2025-03-31`, `2025-03-01~`, `~2025-03-31`, `2025-03-01`, `2025-03` (a month),
+    `Q1-2025`, `pastNdays|weeks|months|quarters|years` (the N whole periods before the current one;
+    with a trailing `~` the current one too), `nextN...`, `thisday|thisweek|thismonth|thisquarter|thisyear`.
+    Relative values count from `today` (the dashboard's as-of date).
+    """
+    text = str(value).strip()
+    try:
+        if "~" in text and not _RELATIVE.match(text):
+            lo, _, hi = text.partition("~")
+            return (date.fromisoformat(lo) if lo else None, date.fromisoformat(hi) if hi else None)
+        if m := _MONTH.match(text):
+            first = date(int(m[1]), int(m[2]), 1)
+            return first, _shift(first, "month", 1) - timedelta(days=1)
+        if m := _QUARTER.match(text):
+            first = date(int(m[2]), (int(m[1]) - 1) * 3 + 1, 1)
+            return first, _shift(first, "quarter", 1) - timedelta(days=1)
+        if m := _THIS.match(text):
+            first = _period_start(today, m[1])
+            return first, _shift(first, m[1], 1) - timedelta(days=1)
+        if m := _RELATIVE.match(text):
+            direction, n, unit, current = m[1], int(m[2]), m[3], bool(m[4])
+            start = _period_start(today, unit)
+            if direction == "past":
+                return _shift(start, unit, -n), (_shift(start, unit, 1) if current else start) - timedelta(days=1)
+            return (start if current else _shift(start, unit, 1)), _shift(start, unit, n + 1) - timedelta(days=1)
+        single = date.fromisoformat(text)
+        return single, single
+    except ValueError:
+        pass
+    raise RenderError(f"{text!r} is not a date filter value (use 2025-03-01~2025-03-31, 2025-03-01, 2025-03, "
+                      f"Q1-2025, past30days, thismonth)")
+
+
+def _number(text: Any) -> Decimal:
+    try:
+        if isinstance(text, bool):
+            raise InvalidOperation
+        return Decimal(str(text))
+    except InvalidOperation:
+        raise RenderError(f"{text!r} is not a number") from None
+
+
+def _condition(tag: TemplateTag, value: Any, today: date, bind: Callable[[Any], str]) -> str:
+    """The SQL Metabase writes for a field filter with this value (`1 = 1` without one)."""
+    if not _has_value(value):
+        return "1 = 1"
+    assert tag.field is not None
+    column = '"' + tag.field.column.replace('"', '""') + '"'
+    widget = tag.widget_type
+    values = [v for v in _values(value) if _has_value(v)]
+    if not values:
+        return "1 = 1"
+    if widget.startswith("date/"):
+        if len(values) != 1:
+            raise RenderError(f"filter {tag.name!r} takes one date value, got {values!r}")
+        lo, hi = date_bounds(values[0], today)
+        parts = ([f"{column} >= {bind(lo)}"] if lo else []) + ([f"{column} <= {bind(hi)}"] if hi else [])
+        return "(" + " and ".join(parts) + ")" if parts else "1 = 1"
+    if widget.startswith("number/"):
+        numbers = [_number(v) for v in values]
+        if widget == "number/between":
+            if len(numbers) != 2:
+                raise RenderError(f"filter {tag.name!r} takes two numbers (min, max)")
+            return f"{column} between {bind(numbers[0])} and {bind(numbers[1])}"
+        if widget in ("number/>=", "number/<="):
+            return f"{column} {widget[-2:]} {bind(numbers[0])}"
+        listed = ", ".join(bind(n) for n in numbers)
+        return f"{column} {'not in' if widget == 'number/!=' else 'in'} ({listed})"
+    texts = [str(v) for v in values]
+    if widget in ("string/=", "string/!="):
+        listed = ", ".join(bind(t) for t in texts)
+        return f"{column} {'not in' if widget == 'string/!=' else 'in'} ({listed})"
+    pattern = {"string/contains": "%{}%", "string/does-not-contain": "%{}%", "string/starts-with": "{}%",
+               "string/ends-with": "%{}"}[widget]
+    escaped = [t.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for t in texts]
+    joiner, op = (" and ", "not ilike") if widget == "string/does-not-contain" else (" or ", "ilike")
+    return "(" + joiner.join(f"{column} {op} {bind(pattern.format(t))}" for t in escaped) + ")"
+
+
+def render_sql(card: CompiledCard, values: dict[str, Any] | None = None,
+               today: date | None = None) -> tuple[str, dict[str, Any]]:
+    """The card's SQL for psycopg, with `values` (tag -> value, as Metabase sends them) bound.
+
+    A field filter without a value becomes `1 = 1`; a selector without a value takes its default. Literal
+    `%` is doubled, so always pass the returned dict to `execute`. `today` anchors relative date values
+    (default: the system date).
+    """
+    values = dict(values or {})
+    unknown = sorted(set(values) - {t.name for t in card.tags})
+    if unknown:
+        raise RenderError(f"card {card.key!r} has no filter(s) {', '.join(unknown)}")
+    today = today or date.today()
+    params: dict[str, Any] = {}
+
+    def bind(value: Any) -> str:
+        name = f"p{len(params)}"
+        params[name] = value
+        return f"%({name})s"
+
+    def substitute(match: re.Match) -> str:
+        tag = card.tag(match.group(1))
+        value = values.get(tag.name)
+        if tag.kind == "dimension":
+            return _condition(tag, value, today, bind)
+        chosen = value if _has_value(value) else tag.default
+        if isinstance(chosen, (list, tuple)):
+            chosen = chosen[0] if len(chosen) == 1 else chosen
+        if chosen not in tag.options:
+            raise RenderError(f"card {card.key!r}: {tag.display_name} must be one of "
+                              f"{', '.join(tag.options)} (got {chosen!r})")
+        return bind(chosen)
+
+    parts, pos = [], 0
+    for match in _TAG.finditer(card.sql):
+        parts.append(card.sql[pos:match.start()].replace("%", "%%"))
+        parts.append(substitute(match))
+        pos = match.end()
+    parts.append(card.sql[pos:].replace("%", "%%"))
+    return "".join(parts), params
+
+
+def card_values(dashboard: DashboardSpec, placement: Placement,
+                filter_values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The tag values a placed card runs with: each mapped filter's value, else the filter's default."""
+    filter_values = filter_values or {}
+    out: dict[str, Any] = {}
+    for slug, tag in placement.mappings.items():
+        value = filter_values.get(slug)
+        if not _has_value(value):
+            value = dashboard.filter(slug).default
+        if _has_value(value):
+            out[tag] = value
+    return out
+

@@ -1,0 +1,173 @@
+"""How the reports write numbers, dates and periods (tiles, tables, chart labels and the terminal alike).
+
+Rules: integers and integral decimals get thousands separators (`1,234`); other numbers two decimals
+(`0.67`) unless the card's Metabase `column_settings` say `decimals`; a column is a *percentage*
+(value x 100, one decimal, `31.6%`) when its settings say `number_style: percent` or its name ends in
+`_rate`; `prefix`/`suffix` come from the column settings (scalars also take `scalar.prefix`/`scalar.suffix`).
+Instants (timestamps with a time zone) are written in the reporting time zone; periods a query grouped by
+(dates, and timestamps at midnight) are calendar periods already and are written as they are.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from orchestration import settings
+from orchestration.bi.compiled import CompiledCard
+
+# MetricFlow's standard time granularities, as the column names of `metric_time__<grain>` group-bys.
+GRAINS = ("hour", "day", "week", "month", "quarter", "year")
+ISO_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True)
+class ColumnFormat:
+    percent: bool = False
+    decimals: int | None = None
+    prefix: str = ""
+    suffix: str = ""
+
+    def d3(self) -> str:
+        """The same rule as a d3-format string, for chart axes."""
+        if self.percent:
+            return f".{1 if self.decimals is None else self.decimals}%"
+        return f",.{self.decimals}f" if self.decimals is not None else ",~r"
+
+
+def _column_settings(card: CompiledCard, column: str) -> dict:
+    """Metabase `column_settings` entry of a column (keys like '["name","col"]'), or {}."""
+    for key, value in (card.visualization_settings.get("column_settings") or {}).items():
+        try:
+            ref = json.loads(key) if isinstance(key, str) else list(key)
+        except ValueError:
+            continue
+        if isinstance(ref, list) and len(ref) >= 2 and ref[0] == "name" and ref[1] == column:
+            return value if isinstance(value, dict) else {}
+    return {}
+
+
+def column_format(card: CompiledCard | None, column: str, scalar: bool = False) -> ColumnFormat:
+    cs = _column_settings(card, column) if card else {}
+    vs = card.visualization_settings if card else {}
+    decimals = cs.get("decimals")
+    return ColumnFormat(
+        percent=column.endswith("_rate") or cs.get("number_style") == "percent",
+        decimals=decimals if isinstance(decimals, int) and not isinstance(decimals, bool) else None,
+        prefix=str(cs.get("prefix") or (vs.get("scalar.prefix") if scalar else "") or ""),
+        suffix=str(cs.get("suffix") or (vs.get("scalar.suffix") if scalar else "") or ""),
+    )
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+def tz() -> ZoneInfo:
+    return ZoneInfo(settings.reporting_timezone())
+
+
+def format_instant(value: datetime) -> str:
+    """A moment in the reporting time zone, e.g. `2025-03-31 12:00 CDT`."""
+    if value.tzinfo is None:
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value.astimezone(tz()).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def as_period(value: Any) -> date | datetime | None:
+    """A group-by value as a calendar period start: dates stay dates, midnight timestamps become dates
+    (MetricFlow truncates local dates; a session in UTC hands them back as timestamptz), other timestamps
+    keep their wall-clock time without conversion."""
+    if isinstance(value, datetime):
+        if (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0):
+            return value.date()
+        return value.replace(tzinfo=None)
+    if isinstance(value, date):
+        return value
+    return None
+
+
+def format_number(value: Any, fmt: ColumnFormat = ColumnFormat()) -> str:
+    number = Decimal(str(value))
+    if not number.is_finite():
+        return str(value)
+    if fmt.percent:
+        return f"{number * 100:,.{1 if fmt.decimals is None else fmt.decimals}f}%"
+    if fmt.decimals is not None:
+        return f"{number:,.{fmt.decimals}f}"
+    if number == number.to_integral_value():
+        return f"{int(number):,}"
+    return f"{number:,.2f}"
+
+
+def format_parts(value: Any, fmt: ColumnFormat = ColumnFormat()) -> tuple[str, str, str]:
+    """(prefix, value, suffix); prefix and suffix are set for numbers only."""
+    if value is None:
+        return "", "—", ""
+    if isinstance(value, bool):
+        return "", ("Yes" if value else "No"), ""
+    if is_number(value):
+        return fmt.prefix, format_number(value, fmt), fmt.suffix
+    if isinstance(value, datetime):
+        return "", format_instant(value), ""
+    if isinstance(value, date):
+        return "", value.isoformat(), ""
+    return "", str(value), ""
+
+
+def format_value(value: Any, fmt: ColumnFormat = ColumnFormat()) -> str:
+    return "".join(format_parts(value, fmt))
+
+
+def format_dimension(value: Any) -> str:
+    """A group-by value as a label: periods as dates (or date and hour), `(none)` for null."""
+    if value is None:
+        return "(none)"
+    period = as_period(value)
+    if isinstance(period, datetime):
+        return period.strftime("%Y-%m-%d %H:%M")
+    if isinstance(period, date):
+        return period.isoformat()
+    return format_value(value)
+
+
+def format_day(day: date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def format_date_range(first: date, last: date) -> str:
+    """`31 Mar 2025`, `1–31 Mar 2025`, `25 Mar – 1 Apr 2025`, `28 Dec 2024 – 3 Jan 2025`."""
+    if first == last:
+        return format_day(first)
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{last.day} {last:%b %Y}"
+    if first.year == last.year:
+        return f"{first.day} {first:%b} – {format_day(last)}"
+    return f"{format_day(first)} – {format_day(last)}"
+
+
+def period_end(start: date, grain: str) -> date:
+    """The last day of the period of `grain` that starts on `start`."""
+    if grain == "day":
+        return start
+    if grain == "week":
+        return start + timedelta(days=6)
+    months = {"month": 1, "quarter": 3, "year": 12}[grain]
+    year, month = divmod(start.month - 1 + months, 12)
+    return date(start.year + year, month + 1, 1) - timedelta(days=1)
+
+
+def period_name(start: date, grain: str | None) -> str:
+    """`week of 24 Mar 2025`, `Mar 2025`, `Q1 2025`, `2025`, `31 Mar 2025`."""
+    if grain == "week":
+        return f"week of {format_day(start)}"
+    if grain == "month":
+        return f"{start:%b %Y}"
+    if grain == "quarter":
+        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+    if grain == "year":
+        return str(start.year)
+    return format_day(start)
