@@ -11,6 +11,8 @@ renamed as (
         user_id,
         ---------- text
         email,
+        ---------- normalised and derived
+        {{ normalize_email('email') }} as email_normalized,
         ---------- timestamps (UTC, as loaded)
         invited_at,
         activated_at,
