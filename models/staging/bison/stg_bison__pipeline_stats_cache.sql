@@ -11,6 +11,9 @@ renamed as (
         pipeline_month,
         ---------- numerics
         uploaded,
+        emails_sent,
+        replied,
+        interested,
         ---------- timestamps (UTC, as loaded)
         updated_at,
         ---------- loader metadata (_source_line dropped)
