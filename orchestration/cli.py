@@ -33,7 +33,9 @@ configuration (environment):
                                Unset: an embedded PostgreSQL 18 under .warehouse/ (started on demand).
   LEAD_ANALYTICS_LANDING_DIR   landing directory (default: data/landing)
   LEAD_ANALYTICS_HOME          state directory for the embedded warehouse and Dagster (default: .warehouse)
-  LEAD_ANALYTICS_TIMEZONE      reporting time zone (default: America/Chicago)
+  LEAD_ANALYTICS_TIMEZONE      reporting time zone, an IANA name (default: America/Chicago)
+  LEAD_ANALYTICS_AS_OF         pin "now" for today/this week/this month, an ISO timestamp with a time zone,
+                               e.g. 2025-03-31T17:00:00Z or 2025-03-31T12:00:00-05:00 (default: the build time)
 """
 
 
@@ -56,7 +58,9 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
     elif args.action == "stop":
         print(warehouse.stop())
     elif args.action == "status":
-        print(warehouse.status())
+        text, reachable = warehouse.status()
+        print(text)
+        return 0 if reachable else 1
     elif args.action == "env":
         info = warehouse.ensure_running()
         for key, value in info.dbt_env().items():
@@ -141,7 +145,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_load(args: argparse.Namespace) -> int:
     from orchestration import warehouse
-    from orchestration.ingestion import contracts, loaders
+    from orchestration.ingestion import contracts, landing as landing_dirs, loaders
 
     landing = _landing(args)
     if not landing.is_dir():
@@ -154,20 +158,27 @@ def cmd_load(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     rows = rejected = 0
     errors: list[str] = []
+    ignored = [] if args.table else landing_dirs.unclaimed(list(contracts.all_contracts()), landing)
     with warehouse.connect(info) as conn:
-        loaders.ensure_schemas(conn)
+        loaders.ensure_schemas(conn, landing)
         for contract in selected:
             result = loaders.load_table(conn, contract, landing)
             rows += result.total("rows_in_file")
             rejected += result.total("rejected")
             errors += result.errors
-            _say(f"  {contract.key:<40} {result.loaded_files:>3} files loaded, {result.skipped_files:>3} skipped, "
+            ignored += result.ignored
+            failed = f", {result.failed_files} FAILED" if result.failed_files else ""
+            _say(f"  {contract.key:<40} {result.loaded_files:>3} files loaded, {result.skipped_files:>3} skipped{failed}, "
                  f"{result.total('inserted'):>9,} inserted, {result.total('updated'):>7,} updated, "
                  f"{result.total('rejected'):>5,} rejected")
     seconds = time.perf_counter() - started
     _say(f"loaded {rows:,} rows ({rejected:,} rejected) in {seconds:.1f}s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
+    for entry in ignored:
+        _say(f"not loaded: {entry.path}: {entry.reason}")
     for err in errors:
-        _say(f"error: {err}")
+        _say(f"failed: {err}")
+    if errors:
+        _say(f"{len(errors)} file(s) failed to load (the other files loaded); fix or remove them and load again")
     return 1 if errors else 0
 
 
@@ -188,6 +199,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _print_outcome(info, result, started: float) -> None:
     from orchestration import pipeline
 
+    if not result.success:
+        rewritten = pipeline.refresh_dashboards_after_hold_back(info)
+        if rewritten:
+            _say(f"rewrote {len(rewritten)} HTML dashboard(s) from the published marts, saying what held new data back")
     print(pipeline.format_summary(pipeline.summarise(info), result, time.perf_counter() - started))
     print(pipeline.format_minimal_dashboard(info))
     reports = sorted(settings.reports_dir().glob("*.html"))
@@ -216,32 +231,51 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from orchestration import warehouse
     from orchestration.bi import html_report
+    from orchestration.bi.specs import SpecError
 
-    filter_values: dict[str, str] = {}
-    for item in args.filter or []:
-        slug, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--filter takes slug=value, e.g. --filter source=Website (got {item!r})")
-        filter_values[slug] = value
+    try:
+        filters = html_report.parse_filter_args(args.filter or [])
+    except html_report.FilterError as exc:
+        raise UserError(str(exc)) from None
     info = warehouse.ensure_running()
     out_dir = Path(args.out).resolve() if args.out else settings.reports_dir()
     try:
-        written = html_report.build_all(info, settings.PROJECT_ROOT / "metabase", out_dir, filter_values,
-                                           keys=args.dashboard)
-    except ValueError as exc:  # an unknown dashboard or filter
+        written = html_report.write_reports(info, settings.PROJECT_ROOT / "metabase", out_dir, filters,
+                                            keys=args.dashboard, timings=args.timings)
+    except (html_report.FilterError, SpecError) as exc:
         raise UserError(str(exc)) from None
-    for path, rendered in written:
-        print(f"{path}  (as of {rendered.as_of})")
+    except html_report.ReportError as exc:
+        print(f"lead-analytics: error: no report written: {exc}", file=sys.stderr)
+        return 1
+    for path, report in written:
+        print(f"{path}  (as of {report.as_of_text})")
         if args.timings:
-            print("\n".join(f"  {line}" for line in rendered.summary_lines()))
-    return 1 if any(rendered.failures for _, rendered in written) else 0
+            print("\n".join(f"  {line}" for line in report.summary_lines()))
+    return 0
+
+
+REPORT_EPILOG = """\
+filter values (--filter SLUG=VALUE, repeatable; the slugs are the dashboard's filters):
+  dates    2025-03-01~2025-03-31 (a range), 2025-03-01~ or ~2025-03-31 (open), 2025-03-01 (a day),
+           2025-03 (a month), Q1-2025 (a quarter), thismonth / thisweek / thisyear, past30days,
+           past3months~ (with the current month); relative values count from the dashboard's as-of date
+  text     Website, or several: source=Website,Ads (or --filter source=Website --filter source=Ads);
+           matched against the values in the data, ignoring case
+  a bad value, or a filter the dashboard does not have, stops with a message listing what it takes
+
+examples:
+  lead-analytics report                                    reports/<dashboard>.html for every dashboard
+  lead-analytics report --filter created=2025-03-01~2025-03-31 --filter source=Website
+                                                           reports/lead_capture--created-...--source-website.html
+  lead-analytics report --dashboard lead_capture --timings also print each card's query time
+"""
 
 
 # ----------------------------------------------------------------------------- dbt / ui
 
 def cmd_dbt(args: argparse.Namespace) -> int:
     from orchestration import warehouse
-    from orchestration.defs.dbt import dbt_env, dbt_executable
+    from orchestration.dbt_project import dbt_env, dbt_executable
 
     info = warehouse.ensure_running()
     dbt_args = [a for a in args.dbt_args if a != "--"]
@@ -250,13 +284,27 @@ def cmd_dbt(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, env=dbt_env(info), cwd=settings.DBT_PROJECT_DIR)
 
 
+def _port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from orchestration import pipeline, warehouse
 
+    if not _port_is_free(args.port):
+        raise UserError(f"port {args.port} on 127.0.0.1 is already in use (another `lead-analytics ui`?); "
+                        f"stop it or pick another with --port")
     _landing(args)
     info = warehouse.ensure_running()
     env = dict(os.environ, DAGSTER_HOME=pipeline.dagster_home())
-    from orchestration.defs.dbt import ensure_manifest
+    from orchestration.dbt_project import ensure_manifest
 
     ensure_manifest()
     dagster = Path(sys.executable).parent / "dagster"
@@ -306,14 +354,53 @@ def _run_until_stopped(cmd: list[str], **kwargs) -> int:
 
 # ----------------------------------------------------------------------------- parser
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 (got {text})")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 up to (not including) 1 (got {text})")
+    return value
+
+
+def _iso_date(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-03-31") from None
+
+
 def _add_generator_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives identical files (default 42)")
-    p.add_argument("--months", type=int, default=24, help="months of history (default 24)")
-    p.add_argument("--organizations", type=int, default=10, help="client organizations/workspaces (default 10)")
-    p.add_argument("--volume", type=float, default=1.0, help="event volume multiplier (default 1.0 ≈ 1M+ rows)")
-    p.add_argument("--malformed-share", type=float, default=0.002,
-                   help="share of deliberately malformed rows per file (default 0.002; 0 disables)")
-    p.add_argument("--end-date", help="last day of generated data, YYYY-MM-DD (default today)")
+    p.add_argument("--months", type=_positive_int, default=24, help="months of history, 1 or more (default 24)")
+    p.add_argument("--organizations", type=_positive_int, default=10,
+                   help="client organizations/workspaces, 1 or more (default 10)")
+    p.add_argument("--volume", type=_positive_float, default=1.0,
+                   help="event volume multiplier, more than 0 (default 1.0 ≈ 1M+ rows)")
+    p.add_argument("--malformed-share", type=_share, default=0.002,
+                   help="share of deliberately malformed rows per file, 0 to <1 (default 0.002; 0 disables)")
+    p.add_argument("--end-date", type=_iso_date, help="last day of generated data, YYYY-MM-DD (default today)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -357,13 +444,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("report", help="write the dashboards as self-contained HTML files",
-                       description="Run every card of every dashboard in metabase/dashboards against the warehouse "
-                                   "and write one self-contained HTML file per dashboard (default: reports/).")
+                       description="Run every card of the dashboards in metabase/dashboards against the warehouse "
+                                   "and write one self-contained HTML file per dashboard (default: reports/). "
+                                   "A filtered report goes to its own file; a card that fails stops the report "
+                                   "and nothing is written.",
+                       epilog=REPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dashboard", action="append", help="only this dashboard key, e.g. lead_capture (repeatable)")
     p.add_argument("--filter", action="append", metavar="SLUG=VALUE",
-                   help="a dashboard filter value, e.g. --filter source=Website --filter date_from=2025-03-01")
+                   help="a dashboard filter value, e.g. --filter created=2025-03 --filter source=Website,Ads "
+                        "(formats below)")
     p.add_argument("--out", help="output directory (default: LEAD_ANALYTICS_REPORTS_DIR or reports/)")
-    p.add_argument("--timings", action="store_true", help="print each card's row count and query time")
+    p.add_argument("--timings", action="store_true",
+                   help="print each card's row count and query time, and add a table of them to the page")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("dbt", help="run dbt against the configured warehouse",
@@ -373,8 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dbt)
 
     p = sub.add_parser("ui", help="serve the Dagster UI on 127.0.0.1",
-                       description="Start `dagster dev` on 127.0.0.1 with the project's definitions.")
-    p.add_argument("--port", type=int, default=3000)
+                       description="Start `dagster dev` on 127.0.0.1 with the project's definitions; Ctrl-C stops "
+                                   "it and every process it started. Refuses a port that is already taken.")
+    p.add_argument("--port", type=_positive_int, default=3000, help="TCP port on 127.0.0.1 (default 3000)")
     p.add_argument("--landing", help="landing directory")
     p.set_defaults(func=cmd_ui)
     return parser
@@ -386,9 +479,19 @@ def main(argv: list[str] | None = None) -> int:
     from orchestration.warehouse import WarehouseError
 
     try:
+        settings.check_environment()  # a bad LEAD_ANALYTICS_AS_OF is refused now, not after a long run
         return args.func(args)
-    except (UserError, WarehouseError) as exc:
+    except (UserError, WarehouseError, settings.SettingError) as exc:
         print(f"lead-analytics: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        import psycopg
+
+        if not isinstance(exc, psycopg.OperationalError):
+            raise
+        # e.g. the warehouse stopped in the middle of a command
+        lines = str(exc).strip().splitlines()
+        print(f"lead-analytics: error: the warehouse connection failed: {lines[0] if lines else exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lead-analytics: interrupted", file=sys.stderr)

@@ -7,14 +7,16 @@ from orchestration.defs.dbt import dbt_models, dbt_resource
 from orchestration.defs.raw import landing_specs, raw_assets
 from orchestration.defs.dashboards import html_dashboards, metabase_dashboards
 from orchestration.defs.checks import build_asset_checks
+from orchestration.defs.reconciliation import reconciliation_checks
 from orchestration.defs.jobs import full_pipeline_job
+from orchestration.defs.publish import published_marts
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.schedules import hourly_pipeline
 from orchestration.defs.sensors import new_landing_files
 
 defs = Definitions(
-    assets=[*landing_specs, *raw_assets, dbt_models, html_dashboards, metabase_dashboards],
-    asset_checks=build_asset_checks(),
+    assets=[*landing_specs, *raw_assets, dbt_models, published_marts, html_dashboards, metabase_dashboards],
+    asset_checks=[*build_asset_checks(), *reconciliation_checks],
     jobs=[full_pipeline_job],
     schedules=[hourly_pipeline],
     sensors=[new_landing_files],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -15,8 +16,16 @@ from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from orchestration import settings, warehouse
+from orchestration import publishing, settings, warehouse
 from orchestration.ingestion import contracts
+
+
+@dataclass(frozen=True)
+class FailedCheck:
+    name: str  # asset/key:check_name
+    description: str  # one line, e.g. "1 of 8 expectations failed on raw_bot_leads.leads (...)"
+    details: str  # the failed expectations, one per line
+    sample_rows: str  # a markdown table of offending rows ("" when the check gives none)
 
 
 @dataclass
@@ -26,10 +35,30 @@ class PipelineResult:
     checks_passed: int = 0
     checks_failed: int = 0
     gx_suites_passed: int = 0
-    failed_checks: list[str] = field(default_factory=list)
-    failed_steps: list[str] = field(default_factory=list)
-    skipped_assets: list[str] = field(default_factory=list)
+    failed_checks: list[FailedCheck] = field(default_factory=list)
+    failed_steps: list[tuple[str, str]] = field(default_factory=list)  # (step, reason)
+    skipped_assets: list[str] = field(default_factory=list)  # steps that never started (upstream failed)
     log_path: Path | None = None
+
+
+def failure_reason(dagster_event) -> str:
+    """The reason a step failed, in one line: the Failure's description or the exception's message."""
+    data = getattr(dagster_event, "event_specific_data", None)
+    user = getattr(data, "user_failure_data", None)
+    if user is not None and user.description:
+        return user.description.strip().splitlines()[0]
+    error = getattr(data, "error", None)
+    while error is not None and error.cause is not None and "dagster" in (error.cls_name or "").lower():
+        error = error.cause  # the user's exception under Dagster's wrapper
+    if error is None:
+        return "failed (no reason given)"
+    lines = [line for line in (error.message or "").strip().splitlines() if line.strip()]
+    if lines:  # "package.module.SomeError: text" -> "SomeError: text"
+        lines[0] = re.sub(r"^(?:[A-Za-z_][\w]*\.)+(?=[A-Za-z_]\w*: )", "", lines[0])
+    if error.cls_name == "DagsterAssetCheckFailedError":  # "1 blocking asset check failed ...: asset: check"
+        lines[0] = lines[0].removeprefix("DagsterAssetCheckFailedError: ").rstrip(":")
+        return ": ".join([lines[0], "; ".join(lines[1:])]) if len(lines) > 1 else lines[0]
+    return lines[0] if lines else error.cls_name or "failed"
 
 
 def dagster_home() -> str:
@@ -64,7 +93,7 @@ class _ProgressHandler(logging.Handler):
         if kind == "STEP_START":
             self.emit_line(f"{elapsed} {step}: started")
         elif kind == "STEP_FAILURE":
-            self.emit_line(f"{elapsed} {step}: FAILED {message}")
+            self.emit_line(f"{elapsed} {step}: FAILED: {failure_reason(event)}")
 
 
 def run_full_pipeline(emit_line: Callable[[str], None] = print) -> PipelineResult:
@@ -99,9 +128,18 @@ def run_full_pipeline(emit_line: Callable[[str], None] = print) -> PipelineResul
             out.gx_suites_passed += evaluation.check_name.startswith("gx_")
         else:
             out.checks_failed += 1
-            out.failed_checks.append(name)
-    out.failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    out.skipped_assets = [e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"]
+            meta = evaluation.metadata or {}
+
+            def text(key: str) -> str:
+                value = meta.get(key)
+                return str(getattr(value, "value", value) or "") if value is not None else ""
+
+            out.failed_checks.append(FailedCheck(name, (evaluation.description or "failed").strip(),
+                                                 text("failed_expectations"), text("sample_offending_rows")))
+    out.failed_steps = [(e.step_key, failure_reason(e)) for e in result.all_events
+                        if e.event_type_value == "STEP_FAILURE"]
+    started_steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    out.skipped_assets = sorted(node.name for node in job.graph.nodes if node.name not in started_steps)
     return out
 
 
@@ -110,6 +148,7 @@ class WarehouseSummary:
     raw_rows: dict[str, int]  # per source
     rejected_rows: dict[str, int]  # per source
     layer_rows: dict[str, tuple[int, int]]  # schema -> (relations, rows)
+    publication: str = ""  # publishing.PublicationStatus.line()
 
 
 def summarise(info: warehouse.ConnectionInfo) -> WarehouseSummary:
@@ -134,7 +173,8 @@ def summarise(info: warehouse.ConnectionInfo) -> WarehouseSummary:
             for (name,) in rels:
                 total += conn.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
             layers[schema] = (len(rels), int(total))
-    return WarehouseSummary(raw, rejected, layers)
+        publication = publishing.publication_status(conn).line()
+    return WarehouseSummary(raw, rejected, layers, publication)
 
 
 def format_summary(summary: WarehouseSummary, result: PipelineResult | None, wall_seconds: float) -> str:
@@ -149,11 +189,19 @@ def format_summary(summary: WarehouseSummary, result: PipelineResult | None, wal
         lines += ["", f"checks: {result.checks_passed} passed ({result.gx_suites_passed} Great Expectations "
                       f"suites, {result.checks_passed - result.gx_suites_passed} dbt tests), "
                       f"{result.checks_failed} failed"]
-        lines += [f"  failed: {name}" for name in result.failed_checks]
-        lines += [f"  failed step: {step}" for step in result.failed_steps]
-        lines += [f"  skipped step: {step}" for step in result.skipped_assets]
+        for check in result.failed_checks:
+            lines.append(f"  failed check {check.name}: {check.description}")
+            lines += [f"      {line}" for line in check.details.splitlines() if line.strip()]
+            if check.sample_rows.startswith("|"):
+                lines.append("      sample rows:")
+                lines += [f"      {line}" for line in check.sample_rows.splitlines()]
+        lines += [f"  failed step {step}: {reason}" for step, reason in result.failed_steps]
+        if result.skipped_assets:
+            lines.append(f"  not run (an upstream step or blocking check failed): {', '.join(result.skipped_assets)}")
         if result.log_path:
             lines.append(f"dbt and Dagster log: {result.log_path}")
+    if summary.publication:
+        lines.append(f"dashboards' data: {summary.publication}")
     lines.append(f"wall time: {wall_seconds:.1f}s")
     return "\n".join(lines)
 
@@ -169,30 +217,56 @@ MINIMAL_DASHBOARD_KPIS = frozenset({
 
 
 def format_minimal_dashboard(info: warehouse.ConnectionInfo) -> str:
-    """The Recommended Minimal Dashboard as text: the lead-capture dashboard's own cards, run as the
-    HTML report runs them, so the terminal and the dashboards cannot disagree."""
-    from dataclasses import replace
+    """The Recommended Minimal Dashboard as text: the dashboard's own cards (found by their KPI ids), run
+    as the HTML report runs them, so the terminal and the dashboards cannot disagree."""
+    from orchestration.bi import compiler, formats, html_report
+    from orchestration.bi.specs import SpecError
 
-    from orchestration.bi import html_report, specs
-
-    loaded = specs.load_specs(settings.PROJECT_ROOT / "metabase")
-    dashboard = loaded.dashboards["lead_capture"]
-    minimal = replace(dashboard, cards=tuple(
-        dc for dc in dashboard.cards if MINIMAL_DASHBOARD_KPIS & set(loaded.cards[dc.card].kpis)))
-    results, as_of = html_report.run_queries(info, minimal, loaded.cards, {})
-    if all(r.error for r in results):
-        return "Lead capture: the marts are not built yet (the pipeline failed before them)."
-    tz = settings.reporting_timezone()
-    when = f"{as_of.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M} {tz}" if as_of else "an unknown moment"
-    lines = ["", f"Lead capture: Recommended Minimal Dashboard (seed 000), as of {when}"]
+    try:
+        compiled = compiler.compile_specs()
+    except SpecError as exc:
+        return f"Lead capture: the dashboard specs do not compile: {exc}"
+    found = [(d, [p for p in html_report.reading_order(d)
+                  if p.card and MINIMAL_DASHBOARD_KPIS & set(compiled.cards[p.card].kpis)])
+             for _, d in sorted(compiled.dashboards.items())]
+    found = [(d, ps) for d, ps in found if ps]
+    if not found:
+        return "Recommended Minimal Dashboard: no dashboard has its cards."
+    dashboard, placements = found[0]
+    try:
+        results, as_of, _, _ = html_report.run_placements(info, compiled.cards, dashboard, placements)
+    except html_report.ReportError as exc:
+        return f"{dashboard.name}: the Recommended Minimal Dashboard could not run ({exc})."
+    when = formats.format_instant(as_of) if as_of else "an unknown moment"
+    lines = ["", f"{dashboard.name}: Recommended Minimal Dashboard (seed 000), as of {when}"]
     for r in results:
-        if r.error:
-            text = f"error: {r.error}"
-        elif len(r.columns) == 1:
-            text = html_report.format_value(r.rows[0][0] if r.rows else None,
-                                               html_report.column_format(r.card, r.columns[0], scalar=True))
+        measures = html_report.measure_columns(r.card)
+        if not r.rows:
+            text = "none"
+        elif len(r.columns) == 1 or len(r.rows) == 1:
+            text = " · ".join(
+                (f"{r.card.labels[c]} " if len(measures) > 1 else "")
+                + formats.format_value(r.rows[0][i], formats.column_format(r.card, c, scalar=len(r.columns) == 1))
+                for i, c in enumerate(r.columns) if c in measures)
         else:
-            fmt = html_report.column_format(r.card, r.columns[1])
-            text = " · ".join(f"{row[0]} {html_report.format_value(row[1], fmt)}" for row in r.rows) or "none"
-        lines.append(f"  {r.name:<30}{text}")
+            dim, m = next(i for i, c in enumerate(r.columns) if c not in measures), r.columns.index(measures[0])
+            fmt = formats.column_format(r.card, r.columns[m])
+            text = " · ".join(f"{formats.format_dimension(row[dim])} {formats.format_value(row[m], fmt)}"
+                              for row in r.rows)
+        lines.append(f"  {r.card.name:<30}{text}")
     return "\n".join(lines)
+
+
+def refresh_dashboards_after_hold_back(info: warehouse.ConnectionInfo) -> list[Path]:
+    """After a run that held new data back, rewrite the HTML dashboards from the marts still
+    published, so that they say when their data was published and what held newer data back
+    (Dagster skips the dashboard assets in such a run). Nothing when nothing was held back or
+    nothing was ever published."""
+    from orchestration.bi import html_report
+
+    with warehouse.connect(info) as conn:
+        status = publishing.publication_status(conn)
+    if status.published_at is None or not status.held_back_by:
+        return []
+    return [path for path, _ in html_report.build_all(info, settings.PROJECT_ROOT / "metabase",
+                                                      settings.reports_dir())]

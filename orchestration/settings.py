@@ -6,6 +6,7 @@ run at another state directory or warehouse by setting variables.
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,3 +48,42 @@ def _dbt_vars() -> dict:
 def reporting_timezone() -> str:
     """The reporting time zone. Default lives in dbt_project.yml (var `reporting_timezone`)."""
     return os.environ.get("LEAD_ANALYTICS_TIMEZONE") or _dbt_vars()["reporting_timezone_default"]
+
+
+AS_OF_FORMATS = ("2025-03-31T17:00:00Z", "2025-03-31T12:00:00-05:00", "2025-03-31 17:00+00")
+
+
+class SettingError(ValueError):
+    """A setting from the environment that cannot be used; the message says which and what it accepts."""
+
+
+def as_of() -> datetime | None:
+    """The pinned as-of moment (`LEAD_ANALYTICS_AS_OF`), or None for "now". Only an ISO-8601 timestamp with a
+    time zone is accepted: words such as "yesterday", or a time without a zone, would be read by PostgreSQL in
+    its own session time zone and silently mean another moment."""
+    text = os.environ.get("LEAD_ANALYTICS_AS_OF", "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise SettingError(f"LEAD_ANALYTICS_AS_OF={text!r} is not a timestamp with a time zone; "
+                           f"use e.g. {' or '.join(AS_OF_FORMATS[:2])} (unset it for now)")
+    return moment.astimezone(timezone.utc)
+
+
+def check_environment() -> None:
+    """Refuse unusable settings before any work starts, and hand dbt the canonical as-of text."""
+    moment = as_of()
+    if moment is not None:
+        os.environ["LEAD_ANALYTICS_AS_OF"] = moment.isoformat()
+    zone = reporting_timezone()
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(zone)
+    except Exception:
+        raise SettingError(f"LEAD_ANALYTICS_TIMEZONE={zone!r} is not an IANA time zone (e.g. America/Chicago, "
+                           f"Europe/Amsterdam)") from None

@@ -61,29 +61,47 @@ def database_factory(warehouse_info) -> DatabaseFactory:
     return DatabaseFactory(warehouse_info)
 
 
-@pytest.fixture(scope="session")
-def lead_capture_fixture_db(warehouse_info, tmp_path_factory) -> warehouse.ConnectionInfo:
-    """A database holding the hand-built bot-lead fixture, loaded by the real loader and built by dbt
-    (lead-capture marts and their tests) as of LEAD_CAPTURE_AS_OF in America/Chicago."""
-    from orchestration import settings
-    from orchestration.ingestion import contracts, loaders
-    from orchestration.defs.dbt import dbt_env, dbt_executable
+def build_fixture_warehouse(warehouse_info: warehouse.ConnectionInfo, tmp_path_factory, prefix: str,
+                            tables: dict[str, Path], select: list[str], as_of: str,
+                            timezone: str = "America/Chicago",
+                            target_path: Path | None = None) -> warehouse.ConnectionInfo:
+    """A new database holding hand-built fixture files, loaded by the real loader and built by dbt.
 
-    info = warehouse.create_scratch_database(warehouse_info, "kpi")
-    landing_dir = tmp_path_factory.mktemp("landing")
-    shutil.copytree(LEAD_CAPTURE_FIXTURE, landing_dir / "bot_leads" / "leads")
+    `tables` maps a raw table key (`bot_leads__leads`) to a folder of its landing files; `select` is the
+    dbt selection to build (with its tests) as of `as_of` in `timezone`. Every domain's fixture uses this.
+    `target_path`: dbt's target directory, for a caller that runs dbt again on the same database (a second
+    run then parses only what changed).
+    """
+    from orchestration import settings
+    from orchestration.dbt_project import dbt_env, dbt_executable
+    from orchestration.ingestion import contracts, loaders
+
+    info = warehouse.create_scratch_database(warehouse_info, prefix)
+    landing_dir = tmp_path_factory.mktemp(f"{prefix}_landing")
+    by_key = {c.key: c for c in contracts.all_contracts()}
     with warehouse.connect(info) as conn:
         loaders.ensure_schemas(conn)
-        result = loaders.load_table(conn, contracts.get("bot_leads", "leads"), landing_dir)
-    assert result.errors == []
-
+        for key, folder in tables.items():
+            contract = by_key[key]
+            shutil.copytree(folder, landing_dir / contract.landing_path)
+            result = loaders.load_table(conn, contract, landing_dir)
+            assert result.errors == [], result.errors
     env = dbt_env(info)
-    env.update(LEAD_ANALYTICS_AS_OF=LEAD_CAPTURE_AS_OF, LEAD_ANALYTICS_TIMEZONE="America/Chicago")
+    env.update(LEAD_ANALYTICS_AS_OF=as_of, LEAD_ANALYTICS_TIMEZONE=timezone)
     proc = subprocess.run(
-        [dbt_executable(), "build", "--select", "+rpt_bot_leads__kpis", "+fct_bot_leads",
+        [dbt_executable(), "build", "--select", *select,
          "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
-         "--target-path", str(tmp_path_factory.mktemp("dbt_target"))],
+         "--target-path", str(target_path or tmp_path_factory.mktemp(f"{prefix}_dbt_target"))],
         env=env, capture_output=True, text=True, cwd=settings.DBT_PROJECT_DIR)
     assert proc.returncode == 0, proc.stdout[-4000:]
+    return info
+
+
+@pytest.fixture(scope="session")
+def lead_capture_fixture_db(warehouse_info, tmp_path_factory) -> warehouse.ConnectionInfo:
+    """The hand-built bot-lead fixture (tests/fixtures/bot_leads) with the lead-capture marts, the shared
+    calendar and their tests built as of LEAD_CAPTURE_AS_OF in America/Chicago."""
+    info = build_fixture_warehouse(warehouse_info, tmp_path_factory, "kpi", {"bot_leads__leads": LEAD_CAPTURE_FIXTURE},
+                                   ["+fct_bot_leads", "marts.common"], LEAD_CAPTURE_AS_OF)
     yield info
     warehouse.drop_database(info)

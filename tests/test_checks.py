@@ -2,7 +2,9 @@
 
 Each suite runs against a small hand-written table in a fresh database: clean rows pass, a corrupted
 copy fails with the expectations and offending rows written out below by hand. The last tests run
-the real check in a Dagster run and show that a corrupted mart stops the asset downstream of it.
+the real checks in Dagster runs: a corrupted mart build (in its shadow schema) stops the asset
+downstream of it, and a raw file with a bad value fails the raw asset's own step, so nothing
+downstream of the raw table runs; both record what held new data back.
 """
 
 import pytest
@@ -63,23 +65,19 @@ FCT_CORRUPT = [
     FCT_CLEAN[3],
 ]
 
-KPI_DDL = """
+CALENDAR_DDL = """
 create schema if not exists marts;
-create table marts.rpt_bot_leads__kpis (
-    as_of_at timestamptz, as_of_date date, total_leads bigint, leads_today bigint, leads_this_week bigint,
-    leads_previous_week bigint, week_growth_rate numeric, leads_this_month bigint,
-    leads_previous_month_to_date bigint, month_growth_rate numeric, avg_leads_per_hour_today numeric,
-    avg_confidence_score numeric, high_confidence_leads bigint, low_confidence_leads bigint,
-    new_leads bigint, in_progress_leads bigint, converted_leads bigint, dropped_leads bigint,
-    repeat_leads bigint, top_lead_source text, top_3_lead_sources text, top_service_requested text)
+create table marts.dim_calendar (
+    calendar_date date, iso_week integer, iso_weekday integer, weekday_name text, days_from_as_of integer)
 """
-#            as_of_at, as_of_date, total, today, week, prev_week, week_growth, month, prev_mtd, month_growth,
-#            per_hour, avg_conf, high, low, new, in_progress, converted, dropped, repeat, top, top_3, service
-KPI_CLEAN = ("2025-03-05 18:00+00", "2025-03-05", 40, 3, 7, 5, 0.4, 12, 10, 0.2,
-             0.25, 0.62, 11, 9, 10, 12, 8, 10, 4, "Website", "Website, Ads, Social", "AllyChat")
-# More leads today (9) than this week (7), and an average confidence of 1.3.
-KPI_CORRUPT = ("2025-03-05 18:00+00", "2025-03-05", 40, 9, 7, 5, 0.4, 12, 10, 0.2,
-               0.75, 1.3, 11, 9, 10, 12, 8, 10, 4, "Website", "Website, Ads, Social", "AllyChat")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# 18-31 March 2025 as of Monday the 31st: the as-of date and the two rolling weeks before it.
+CALENDAR_CLEAN = [(f"2025-03-{day:02d}", 12 + (day >= 24) + (day >= 31), (day - 17) % 7 + 1,
+                   WEEKDAYS[(day - 17) % 7], day - 31) for day in range(18, 32)]
+# The 24th twice, a weekday 8 on the 25th, and an as-of date after the calendar ends (every day before it).
+CALENDAR_CORRUPT = ([row[:4] + (row[4] - 5,) for row in CALENDAR_CLEAN[:6]]
+                    + [CALENDAR_CLEAN[6], CALENDAR_CLEAN[6][:4] + (CALENDAR_CLEAN[6][4] - 5,),
+                       ("2025-03-25", 13, 8, "Tuesday", -11)])
 
 
 def _create(info: warehouse.ConnectionInfo, ddl: str, table: str, columns: str | None, rows: list[tuple]) -> None:
@@ -96,12 +94,13 @@ def create_raw(info, rows):
             "created_at, updated_at, _source_file, _source_line", rows)
 
 
-def create_fct(info, rows):
-    _create(info, "drop table if exists marts.fct_bot_leads;" + FCT_DDL, "marts.fct_bot_leads", FCT_COLUMNS, rows)
+def create_fct(info, rows, schema: str = "marts"):
+    ddl = f"drop table if exists {schema}.fct_bot_leads;" + FCT_DDL.replace("marts", schema)
+    _create(info, ddl, f"{schema}.fct_bot_leads", FCT_COLUMNS, rows)
 
 
-def create_kpis(info, rows):
-    _create(info, KPI_DDL, "marts.rpt_bot_leads__kpis", None, rows)
+def create_calendar(info, rows):
+    _create(info, CALENDAR_DDL, "marts.dim_calendar", None, rows)
 
 
 def _failed(outcome) -> dict[str, int | None]:
@@ -113,7 +112,17 @@ def test_every_suite_maps_to_an_asset_and_a_table():
     assert {name: (meta["asset_key"], meta["table"]) for name, meta in suites.items()} == {
         "raw_bot_leads__leads": (["bot_leads", "leads"], "raw_bot_leads.leads"),
         "marts__fct_bot_leads": (["marts", "fct_bot_leads"], "marts.fct_bot_leads"),
-        "marts__rpt_bot_leads__kpis": (["marts", "rpt_bot_leads__kpis"], "marts.rpt_bot_leads__kpis"),
+        "marts__dim_calendar": (["marts", "dim_calendar"], "marts.dim_calendar"),
+        **{f"marts__{mart}": (["marts", mart], f"marts.{mart}") for mart in (  # seed 003, tests/test_messaging_cards.py
+            "fct_messaging_potential_daily", "fct_messaging_conversation_hours", "fct_messaging_user_activity",
+            "fct_messaging_after_sales_funnel", "fct_messaging_after_sales_activity", "fct_messaging_bot_activity")},
+
+        **{f"marts__{m}": (["marts", m], f"marts.{m}") for m in (  # seed 002, tested in test_omnichannel_cards.py
+            "fct_omnichannel_daily_usage", "fct_omnichannel_channel_usage", "fct_omnichannel_hourly_charges",
+            "fct_omnichannel_invitation_steps")},
+        "marts__fct_campaign_daily": (["marts", "fct_campaign_daily"], "marts.fct_campaign_daily"),
+        "marts__fct_lead_funnel_daily": (["marts", "fct_lead_funnel_daily"], "marts.fct_lead_funnel_daily"),
+        "marts__fct_workspace_months": (["marts", "fct_workspace_months"], "marts.fct_workspace_months"),
     }
 
 
@@ -176,22 +185,22 @@ def test_fct_suite_fails_on_an_empty_table(fresh_db):
         ("expect_table_row_count_to_be_between", 0)]
 
 
-def test_kpi_suite_passes_on_one_clean_row(fresh_db):
-    create_kpis(fresh_db, [KPI_CLEAN])
-    outcome = checks.validate_suite(fresh_db, EXPECTATIONS_DIR / "marts__rpt_bot_leads__kpis.json")
+def test_calendar_suite_passes_on_two_clean_weeks(fresh_db):
+    assert CALENDAR_CLEAN[0] == ("2025-03-18", 12, 2, "Tuesday", -13)  # the input, read by a person
+    assert CALENDAR_CLEAN[-1] == ("2025-03-31", 14, 1, "Monday", 0)
+    create_calendar(fresh_db, CALENDAR_CLEAN)
+    outcome = checks.validate_suite(fresh_db, EXPECTATIONS_DIR / "marts__dim_calendar.json")
     assert outcome.passed, outcome.failures
 
 
-def test_kpi_suite_fails_on_inconsistent_counts_and_two_rows(fresh_db):
-    create_kpis(fresh_db, [KPI_CORRUPT, KPI_CLEAN])
-    outcome = checks.validate_suite(fresh_db, EXPECTATIONS_DIR / "marts__rpt_bot_leads__kpis.json")
+def test_calendar_suite_fails_on_a_duplicate_date_a_bad_weekday_and_an_as_of_outside_it(fresh_db):
+    create_calendar(fresh_db, CALENDAR_CORRUPT)
+    outcome = checks.validate_suite(fresh_db, EXPECTATIONS_DIR / "marts__dim_calendar.json")
     assert _failed(outcome) == {
-        "expect_table_row_count_to_equal(None)": None,
-        "expect_column_pair_values_a_to_be_greater_than_b(leads_this_week, leads_today)": 1,
-        "expect_column_values_to_be_between(avg_confidence_score)": 1,
+        "expect_column_values_to_be_unique(calendar_date)": 2,       # 2025-03-24 twice
+        "expect_column_values_to_be_between(iso_weekday)": 1,        # 8
+        "expect_column_max_to_be_between(days_from_as_of)": None,    # -5: the as-of date is after the calendar
     }
-    # No primary key: the samples are found by the unexpected value of the one-column expectation.
-    assert [(r["leads_today"], r["avg_confidence_score"]) for r in outcome.sample_rows] == [(9, 1.3)]
 
 
 def _run_with_check(fresh_db, monkeypatch, fct_rows: list[tuple]):
@@ -205,8 +214,8 @@ def _run_with_check(fresh_db, monkeypatch, fct_rows: list[tuple]):
     ran: list[str] = []
 
     @asset(key=fct_key)
-    def fct_bot_leads(warehouse: WarehouseResource) -> None:
-        create_fct(warehouse.info(), fct_rows)
+    def fct_bot_leads(warehouse: WarehouseResource) -> None:  # as dbt builds it: in the shadow schema
+        create_fct(warehouse.info(), fct_rows, schema="marts__build")
 
     @asset(deps=[fct_key])
     def lead_capture_report() -> None:
@@ -235,6 +244,12 @@ def test_a_corrupted_mart_blocks_the_downstream_assets(fresh_db, monkeypatch):
     started = [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
     assert started == ["marts__fct_bot_leads", "marts__fct_bot_leads_gx_marts__fct_bot_leads"]
     assert [e.step_key for e in result.get_step_failure_events()] == ["marts__fct_bot_leads_gx_marts__fct_bot_leads"]
+    assert evaluation.metadata["table"].value == "marts__build.fct_bot_leads"
+    with warehouse.connect(fresh_db) as conn:
+        assert conn.execute("select run_id, status, held_back_by, reason from raw_audit.publications").fetchall() == [
+            (result.run_id, "held_back", "check gx_marts__fct_bot_leads",
+             "3 of 12 expectations failed on marts__build.fct_bot_leads (expect_column_values_to_be_unique(lead_id): "
+             "2 unexpected, e.g. ['L1', 'L1']; ...)")]
 
 
 def test_a_clean_mart_lets_the_downstream_assets_run(fresh_db, monkeypatch):
@@ -243,3 +258,41 @@ def test_a_clean_mart_lets_the_downstream_assets_run(fresh_db, monkeypatch):
     assert evaluation.metadata["failed_expectations"].value == "none"
     assert ran == ["lead_capture_report"]
     assert result.success
+
+
+def test_a_failed_raw_suite_fails_the_raw_step_so_nothing_downstream_runs(fresh_db, monkeypatch, tmp_path):
+    """The real raw asset (loader and suite in one step): a bot lead with confidence 1.5 is loaded, the
+    suite fails, and the asset downstream of the raw table (as the dbt build is) does not run."""
+    from dagster import AssetKey, asset, materialize
+
+    from orchestration.defs.raw import raw_assets
+    from orchestration.defs.resources import WarehouseResource
+
+    folder = tmp_path / "landing" / "bot_leads" / "leads"
+    folder.mkdir(parents=True)
+    (folder / "leads_2025-03.csv").write_text(
+        "lead_id,source,bot_type,service_needed,confidence_score,status,name,email,phone,region,created_at,updated_at\n"
+        "L1,Website,chat,AllyChat,0.9,new,Ann,,,,2025-03-03T09:15:00Z,2025-03-03T09:15:00Z\n"
+        "L2,Ads,voice,AllyVoice,1.5,new,Bo,,,,2025-03-03T10:40:00Z,2025-03-03T10:40:00Z\n")
+    monkeypatch.setenv("LEAD_ANALYTICS_DATABASE_URL", fresh_db.conninfo())
+    monkeypatch.setenv("LEAD_ANALYTICS_LANDING_DIR", str(tmp_path / "landing"))
+    raw_key = AssetKey(["bot_leads", "leads"])
+    [raw] = [a for a in raw_assets if raw_key in a.keys]
+    ran: list[str] = []
+
+    @asset(deps=[raw_key])
+    def stg_bot_leads() -> None:
+        ran.append("stg_bot_leads")
+
+    result = materialize([raw, stg_bot_leads], resources={"warehouse": WarehouseResource()}, raise_on_error=False)
+    [evaluation] = result.get_asset_check_evaluations()
+    assert (evaluation.check_name, evaluation.passed, evaluation.blocking) == ("gx_raw_bot_leads__leads", False, True)
+    assert evaluation.description == ("1 of 8 expectations failed on raw_bot_leads.leads "
+                                      "(expect_column_values_to_be_between(confidence_score): 1 unexpected, e.g. [1.5])")
+    assert "| L2 | 1.5 |" in evaluation.metadata["sample_offending_rows"].value
+    assert ran == [] and not result.success
+    assert [e.step_key for e in result.get_step_failure_events()] == ["bot_leads__leads"]
+    assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {"bot_leads/leads"}
+    with warehouse.connect(fresh_db) as conn:
+        assert conn.execute("select held_back_by from raw_audit.publications").fetchall() == [
+            ("check gx_raw_bot_leads__leads",)]

@@ -1,5 +1,6 @@
 """The Dagster definitions as a data engineer sees them in the UI: the asset graph from landing files
-to dashboards with lineage, the checks on it, and the sensor that reacts to new landing files."""
+to dashboards with lineage, the write-audit-publish gate before the dashboards, the checks on it,
+and the sensor that reacts to new landing files."""
 from __future__ import annotations
 
 import pytest
@@ -35,18 +36,60 @@ def test_lead_capture_lineage_runs_from_staging_to_the_dashboards(graph):
     assert _parents(graph, "intermediate", "int_bot_leads__enriched") == {
         AssetKey(["staging", "stg_bot_leads__leads"])}
     assert AssetKey(["intermediate", "int_bot_leads__enriched"]) in _parents(graph, "marts", "fct_bot_leads")
-    marts = {AssetKey(["marts", m]) for m in ("fct_bot_leads", "rpt_bot_leads__snapshot", "rpt_bot_leads__kpis")}
-    assert _parents(graph, "reports", "html_dashboards") == marts
-    assert _parents(graph, "metabase", "dashboards") == marts
-    assert graph.get(AssetKey(["marts", "fct_bot_leads"])).group_name == "marts"
+    marts = {AssetKey(["marts", m]) for m in ("fct_bot_leads", "dim_calendar", "dim_calendar_hour", "dim_as_of")}
+    publish = AssetKey(["warehouse", "published_marts"])
+    assert marts | {publish} <= _parents(graph, "reports", "html_dashboards")  # and the other dashboards' marts
+    assert marts | {publish} <= _parents(graph, "metabase", "dashboards")
+    # one Dagster group per dbt folder: the domain, the shared calendar, each source's staging
+    assert graph.get(AssetKey(["marts", "fct_bot_leads"])).group_name == "lead_capture"
+    assert graph.get(AssetKey(["intermediate", "int_bot_leads__enriched"])).group_name == "lead_capture"
+    assert graph.get(AssetKey(["marts", "dim_calendar"])).group_name == "common"
+    assert graph.get(AssetKey(["staging", "stg_bot_leads__leads"])).group_name == "staging_bot_leads"
 
 
-def test_great_expectations_suites_are_blocking_checks_on_their_tables(graph):
+def test_omnichannel_lineage_runs_from_staging_to_the_dashboards(graph):
+    assert AssetKey(["staging", "stg_omnichannel__user_activity"]) in _parents(
+        graph, "intermediate", "int_omnichannel__activity")
+    assert graph.get(AssetKey(["marts", "fct_omnichannel_daily_usage"])).group_name == "omnichannel"
+    marts = {AssetKey(["marts", m]) for m in (
+        "fct_omnichannel_daily_usage", "fct_omnichannel_user_days", "fct_omnichannel_channel_usage",
+        "fct_omnichannel_hourly_blast_users", "fct_omnichannel_hourly_charges", "fct_omnichannel_invitation_steps")}
+    assert marts <= _parents(graph, "reports", "html_dashboards")
+    assert marts <= _parents(graph, "metabase", "dashboards")
+    checks = {(k.asset_key, k.name) for k in graph.asset_check_keys}
+    assert (AssetKey(["marts", "fct_omnichannel_daily_usage"]), "gx_marts__fct_omnichannel_daily_usage") in checks
+
+
+def test_publish_waits_for_every_dbt_model_and_the_dashboards_wait_for_publish(defs, graph):
+    from orchestration.defs.dbt import dbt_models
+
+    publish = AssetKey(["warehouse", "published_marts"])
+    assert _parents(graph, "warehouse", "published_marts") == set(dbt_models.keys)
+    assert {AssetKey(["staging", "stg_bot_leads__leads"]), AssetKey(["marts", "fct_bot_leads"])} <= set(dbt_models.keys)
+    # In the job's execution plan the publish step waits for the blocking checks on the marts, the
+    # dashboards wait for publish, and the dbt build waits for the raw step that runs the raw suite.
+    from dagster._core.execution.api import create_execution_plan
+
+    deps = create_execution_plan(defs.resolve_job_def("full_pipeline")).get_executable_step_deps()
+    assert {"marts__fct_bot_leads_gx_marts__fct_bot_leads", "marts__dim_calendar_gx_marts__dim_calendar",
+            "dbt_models"} <= deps["warehouse__published_marts"]
+    assert "warehouse__published_marts" in deps["reports__html_dashboards"]
+    assert "warehouse__published_marts" in deps["metabase__dashboards"]
+    assert "bot_leads__leads" in deps["dbt_models"]
+    assert publish in graph.get(AssetKey(["reports", "html_dashboards"])).parent_keys
+
+
+def test_great_expectations_suites_are_blocking_checks_on_their_tables(defs, graph):
     checks = {(k.asset_key, k.name): graph.get_check_spec(k) for k in graph.asset_check_keys}
     for key, name in [(AssetKey(["bot_leads", "leads"]), "gx_raw_bot_leads__leads"),
                       (AssetKey(["marts", "fct_bot_leads"]), "gx_marts__fct_bot_leads"),
-                      (AssetKey(["marts", "rpt_bot_leads__kpis"]), "gx_marts__rpt_bot_leads__kpis")]:
+                      (AssetKey(["marts", "dim_calendar"]), "gx_marts__dim_calendar")]:
         assert checks[(key, name)].blocking
+    # The raw suite runs in the raw asset's own step (a failure fails that step, so the dbt build,
+    # which runs dbt's source tests as checks on the raw assets and is therefore exempt from their
+    # separate blocking checks, cannot start).
+    raw = defs.resolve_assets_def(AssetKey(["bot_leads", "leads"]))
+    assert {k.name for k in raw.check_keys} == {"gx_raw_bot_leads__leads"}
     # dbt tests are checks too, source tests included
     assert any(k.asset_key == AssetKey(["bot_leads", "leads"]) and k.name.startswith("source_")
                for k in graph.asset_check_keys)

@@ -1,5 +1,9 @@
 """The whole thing, as a user runs it: `lead-analytics demo` on a small generated dataset against a
-fresh database on the test warehouse, twice.
+fresh database on the test warehouse, twice; then `lead-analytics run` twice more with bad data
+landing, to see write-audit-publish hold it back: a bot lead with confidence 1.5 (fails the raw
+Great Expectations suite, so dbt does not build), then, with that lead fixed, a Bison campaign whose
+status fails a dbt test (dbt builds in the shadow schemas, so nothing is published). Both times the
+published marts stay as the first run published them, and the run says which check failed and why.
 
 Expected raw row counts are computed here from the landing files themselves (distinct natural keys
 among the rows the generator's manifest does not list as malformed), not from the loader.
@@ -17,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import settings, warehouse
+from orchestration import publishing, settings, warehouse
 from orchestration.ingestion import contracts
 
 DEMO_ARGS = ["--volume", "0.02", "--months", "3", "--end-date", "2026-11-23", "--seed", "11"]
@@ -38,9 +42,10 @@ def _natural_keys(landing: Path, contract: contracts.TableContract, bad: set[tup
     return keys
 
 
-def _run_demo(env: dict[str, str]) -> subprocess.CompletedProcess:
+def _run_demo(env: dict[str, str], command: str = "demo") -> subprocess.CompletedProcess:
     cli = Path(sys.executable).parent / "lead-analytics"
-    return subprocess.run([str(cli), "demo", *DEMO_ARGS], env=env, capture_output=True, text=True, timeout=600)
+    args = DEMO_ARGS if command == "demo" else []
+    return subprocess.run([str(cli), command, *args], env=env, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +63,7 @@ def demo_runs(warehouse_info, tmp_path_factory, database_factory):
     with warehouse.connect(info) as conn:
         counts_after_first = _raw_counts(conn)
     second = _run_demo(env)
-    yield info, root, first, second, counts_after_first
+    yield info, root, first, second, counts_after_first, env
     database_factory.drop(info)
 
 
@@ -68,10 +73,10 @@ def _raw_counts(conn) -> dict[str, int]:
 
 
 def test_demo_succeeds_and_prints_summary_dashboard_and_report(demo_runs):
-    _, root, first, _, _ = demo_runs
+    _, root, first, _, _, _ = demo_runs
     assert first.returncode == 0, first.stderr[-3000:] + first.stdout[-3000:]
     out = first.stdout
-    assert "Summary" in out and re.search(r"checks: \d+ passed \(3 Great Expectations suites, \d+ dbt tests\), 0 failed",
+    assert "Summary" in out and re.search(r"checks: \d+ passed \(\d+ Great Expectations suites, \d+ dbt tests\), 0 failed",
                                           out), out
     assert "failed step" not in out
     assert "Recommended Minimal Dashboard" in out
@@ -84,7 +89,7 @@ def test_demo_succeeds_and_prints_summary_dashboard_and_report(demo_runs):
 
 
 def test_raw_tables_hold_every_valid_row_once_and_reject_exactly_the_malformed_ones(demo_runs):
-    info, root, first, _, _ = demo_runs
+    info, root, first, _, _, _ = demo_runs
     assert first.returncode == 0
     landing = root / "landing"
     manifest = json.loads((landing / "_manifest.json").read_text())
@@ -99,24 +104,113 @@ def test_raw_tables_hold_every_valid_row_once_and_reject_exactly_the_malformed_o
 
 
 def test_every_layer_is_built(demo_runs):
-    info, _, first, _, _ = demo_runs
+    info, _, first, _, _, _ = demo_runs
     assert first.returncode == 0
     with warehouse.connect(info) as conn:
         relations = dict(conn.execute(
             "select table_schema, count(*) from information_schema.tables "
             "where table_schema in ('staging', 'intermediate', 'marts') group by 1"))
         leads = conn.execute("select count(*) from marts.fct_bot_leads").fetchone()[0]
-        kpis = conn.execute("select count(*), max(total_leads) from marts.rpt_bot_leads__kpis").fetchone()
-    assert relations["staging"] == len(contracts.all_contracts())
+        as_of_rows = conn.execute("select count(*) from marts.dim_as_of").fetchone()[0]
+    seeds = len(list((settings.DBT_PROJECT_DIR / "seeds").glob("*.csv")))  # dbt seeds live in staging too
+    assert relations["staging"] == len(contracts.all_contracts()) + seeds
     assert relations["marts"] >= 3 and relations["intermediate"] >= 1
-    assert leads > 0 and kpis == (1, leads)
+    assert leads > 0 and as_of_rows == 1
+    # Published by swapping the audited shadow schemas in: none of them is left behind.
+    with warehouse.connect(info) as conn:
+        assert _leftover_schemas(conn) == []
+        assert conn.execute("select status, held_back_by from raw_audit.publications").fetchall() == [
+            ("published", None), ("published", None)]
+    assert re.search(r"^dashboards' data: published \d{4}-\d\d-\d\d \d\d:\d\d America/Chicago \(run [0-9a-f]{8}\)$",
+                     first.stdout, re.MULTILINE), first.stdout[-2000:]
+
+
+def _leftover_schemas(conn) -> list[str]:
+    return [n for (n,) in conn.execute("select nspname from pg_namespace where nspname ~ '__(build|previous)$' "
+                                       "order by 1")]
 
 
 def test_second_run_is_idempotent(demo_runs):
-    info, _, first, second, counts_after_first = demo_runs
+    info, _, first, second, counts_after_first, _ = demo_runs
     assert second.returncode == 0, second.stderr[-3000:]
     assert "already match this configuration; not regenerating" in second.stderr
     assert "0 inserted, 0 updated, 0 rejected" in second.stderr
     assert not re.search(r"[1-9][\d,]* inserted", second.stderr)
     with warehouse.connect(info) as conn:
         assert _raw_counts(conn) == counts_after_first
+
+
+BAD_LEAD = "WAPBAD1,Website,chat,AllyChat,{confidence},new,Ann,,,,2026-11-20T10:00:00Z,{updated_at}\n"
+BAD_CAMPAIGN = ('{"id": 99901, "workspace_id": 99901, "name": "Bogus", "status": "bogus", "track_opens": true, '
+                '"created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-20T10:00:00Z"}\n')
+
+
+def _marts(conn) -> tuple:
+    return (conn.execute("select count(*), max(updated_at), bool_or(lead_id = 'WAPBAD1') "
+                         "from marts.fct_bot_leads").fetchone(),
+            conn.execute("select built_at from marts.dim_as_of").fetchone())  # changes only when a build is published
+
+
+@pytest.fixture(scope="module")
+def held_back_runs(demo_runs):
+    """Run 3: a raw row fails the raw suite. Run 4: that row fixed, a dbt test fails."""
+    info, root, _, second, _, env = demo_runs
+    assert second.returncode == 0
+    header = "lead_id,source,bot_type,service_needed,confidence_score,status,name,email,phone,region,created_at,updated_at\n"
+    leads = root / "landing" / "bot_leads" / "leads"
+    with warehouse.connect(info) as conn:
+        published = _marts(conn)
+    (leads / "leads_2026-11-wap1.csv").write_text(header + BAD_LEAD.format(confidence="1.5",
+                                                                            updated_at="2026-11-20T10:00:00Z"))
+    raw_check = _run_demo(env, "run")
+    report = root / "reports" / "lead_capture.html"
+    with warehouse.connect(info) as conn:
+        after_raw_check = _marts(conn), publishing.publication_status(conn), report.read_text()
+    (leads / "leads_2026-11-wap2.csv").write_text(header + BAD_LEAD.format(confidence="0.9",
+                                                                            updated_at="2026-11-21T10:00:00Z"))
+    (root / "landing" / "bison" / "campaigns" / "campaigns_2026-11-wap.jsonl").write_text(BAD_CAMPAIGN)
+    dbt_test = _run_demo(env, "run")
+    with warehouse.connect(info) as conn:
+        after_dbt_test = _marts(conn), publishing.publication_status(conn), _leftover_schemas(conn), report.read_text()
+        fixed_in_shadow = conn.execute("select confidence_score::text from marts__build.fct_bot_leads "
+                                       "where lead_id = 'WAPBAD1'").fetchall()
+    return published, raw_check, after_raw_check, dbt_test, after_dbt_test, fixed_in_shadow
+
+
+def test_a_failed_raw_check_stops_dbt_and_says_which_check_and_rows(held_back_runs):
+    published, run, (marts, status, html), _, _, _ = held_back_runs
+    assert run.returncode == 1
+    out = run.stdout
+    assert out, run.stderr[-3000:]
+    assert ("  failed check bot_leads/leads:gx_raw_bot_leads__leads: 1 of 8 expectations failed on raw_bot_leads.leads "
+            "(expect_column_values_to_be_between(confidence_score): 1 unexpected, e.g. [1.5])") in out.splitlines()
+    assert re.search(r"^      \| WAPBAD1 \| 1\.5 \|$", out, re.MULTILINE), out
+    assert ("  failed step bot_leads__leads: 1 blocking asset check failed with ERROR severity: "
+            "bot_leads/leads: gx_raw_bot_leads__leads") in out.splitlines()
+    assert re.search(r"^  not run \(an upstream step or blocking check failed\): .*\bdbt_models\b.*"
+                     r"\bwarehouse__published_marts\b", out, re.MULTILINE), out
+    assert "bot_leads__leads: FAILED: 1 blocking asset check failed" in run.stderr
+    assert "Running dbt command" not in run.stderr  # dbt did not build from the bad row
+    assert marts == published and marts[0][2] is False  # the dashboards still read the first run's marts
+    assert status.held_back_by == "check gx_raw_bot_leads__leads"
+    assert status.reason.startswith("1 of 8 expectations failed on raw_bot_leads.leads")
+    # The HTML dashboard was rewritten from the published marts and says what held new data back.
+    data_line = re.search(r'<dd id="publication">([^<]*)</dd>', html).group(1)
+    assert re.fullmatch(r"published \S+ \S+ America/Chicago \(run [0-9a-f]{8}\); newer data held back \S+ \S+ "
+                        r"America/Chicago by check gx_raw_bot_leads__leads: 1 of 8 expectations failed on "
+                        r"raw_bot_leads\.leads .*", data_line), data_line
+
+
+def test_a_failed_dbt_test_leaves_the_published_marts_intact(held_back_runs):
+    published, _, _, run, (marts, status, leftovers, html), fixed_in_shadow = held_back_runs
+    assert run.returncode == 1
+    reason = re.search(r"^  failed step dbt_models: (.*)$", run.stdout, re.MULTILINE)
+    assert reason, run.stdout[-3000:]
+    assert reason.group(1).startswith("dbt build: 1 test(s) failed: accepted_values_stg_bison__campaigns_status")
+    assert reason.group(1).endswith("the published marts are unchanged")
+    assert marts == published  # the build that failed its test was never published
+    assert fixed_in_shadow == [("0.9",)]  # it was built, out of sight, where it can be inspected
+    assert leftovers == ["intermediate__build", "marts__build", "staging__build"]
+    assert status.held_back_by == "dbt build" and "accepted_values_stg_bison__campaigns_status" in status.reason
+    assert "dashboards' data: published" in run.stdout and "newer data held back" in run.stdout
+    assert "by dbt build: 1 test(s) failed: accepted_values_stg_bison__campaigns_status" in html

@@ -9,9 +9,19 @@ Each suite is GX 1.x ExpectationSuite JSON plus `meta`:
   (then the samples are the first rows of the table).
 
 `validate_suite` runs a suite against the real table with an ephemeral GX context and returns a
-plain `ValidationOutcome`; `build_asset_checks` wraps every suite in a blocking `@asset_check`, so a
-failed suite stops the assets downstream of its asset in the same run. GX and Dagster are imported
-inside the functions: importing this module is cheap.
+plain `ValidationOutcome`. Every suite is a blocking check, in one of two ways:
+
+* a suite on a raw table runs inside that raw asset's step (`raw_check_spec`, `raw_check_result`):
+  when it fails, the step fails after loading, so nothing downstream of it runs in that run, the
+  dbt build included. (A separate blocking `@asset_check` cannot do that: the dbt multi-asset runs
+  dbt's source tests as checks on the raw assets, and Dagster exempts an asset that checks an
+  upstream asset itself from that asset's other blocking checks, so dbt used to build anyway.)
+* a suite on a dbt model is a blocking `@asset_check` (`build_asset_checks`) that validates the
+  model's audited build in its shadow schema (`marts__build.fct_bot_leads`, see
+  orchestration/publishing.py) before anything is published; a failure holds the publication back.
+
+A failure is recorded as what held new data back (`publishing.hold_back`). GX and Dagster are
+imported inside the functions: importing this module is cheap.
 """
 import json
 import os
@@ -22,11 +32,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestration import settings
+from orchestration import publishing, settings, warehouse
 from orchestration.warehouse import ConnectionInfo
 
 if TYPE_CHECKING:
-    from dagster import AssetCheckResult, AssetChecksDefinition
+    from dagster import AssetCheckResult, AssetChecksDefinition, AssetCheckSpec
 
 EXPECTATIONS_DIR = settings.PROJECT_ROOT / "expectations"
 SAMPLE_ROWS = 5
@@ -48,7 +58,7 @@ class FailedExpectation:
         if self.error:
             return f"{text}: error: {self.error}"
         if self.unexpected_count is not None:
-            return f"{text}: {self.unexpected_count} unexpected, e.g. {self.unexpected_values[:5]}"
+            return f"{text}: {self.unexpected_count} unexpected, e.g. {[_plain(v) for v in self.unexpected_values[:5]]}"
         return f"{text}: observed {self.observed_value!r}"
 
 
@@ -163,11 +173,13 @@ def _sample_rows(info: ConnectionInfo, table: str, primary_key: str | None,
     return rows
 
 
-def validate_suite(info: ConnectionInfo, suite_path: Path) -> ValidationOutcome:
-    """Run one suite against its whole table in the warehouse `info` points at."""
+def validate_suite(info: ConnectionInfo, suite_path: Path, table: str | None = None) -> ValidationOutcome:
+    """Run one suite against its whole table (or `table`, `schema.name`, e.g. the audited build of
+    the suite's table) in the warehouse `info` points at."""
     doc = load_suite(suite_path)
     meta = doc["meta"]
-    schema, table = meta["table"].split(".", 1)
+    relation = table or meta["table"]
+    schema, table = relation.split(".", 1)
     primary_key = meta.get("primary_key")
 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -182,7 +194,7 @@ def validate_suite(info: ConnectionInfo, suite_path: Path) -> ValidationOutcome:
             # GX 1.x deprecates schema_name in favour of a per-datasource schema; one datasource
             # serves raw and marts tables here, so the table asset names its schema.
             warnings.filterwarnings("ignore", message="`schema_name` is deprecated", category=DeprecationWarning)
-            asset = source.add_table_asset(name=meta["table"], table_name=table, schema_name=schema)
+            asset = source.add_table_asset(name=relation, table_name=table, schema_name=schema)
         batch = asset.add_batch_definition_whole_table("whole_table").get_batch()
         suite = gx.ExpectationSuite(name=doc["name"], expectations=doc["expectations"])
         result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
@@ -194,8 +206,8 @@ def validate_suite(info: ConnectionInfo, suite_path: Path) -> ValidationOutcome:
 
     failed = [r for r in validation.results if not r.success]
     failures = [_failure(r) for r in failed]
-    samples = _sample_rows(info, meta["table"], primary_key, failures, failed) if failed else []
-    return ValidationOutcome(suite=doc["name"], table=meta["table"], passed=bool(validation.success),
+    samples = _sample_rows(info, relation, primary_key, failures, failed) if failed else []
+    return ValidationOutcome(suite=doc["name"], table=relation, passed=bool(validation.success),
                              evaluated=len(validation.results), failures=failures, sample_rows=samples)
 
 
@@ -218,16 +230,29 @@ def sample_rows_markdown(outcome: ValidationOutcome, primary_key: str | None) ->
     return "\n".join(lines)
 
 
-def _check_result(outcome: ValidationOutcome, suite_path: Path, primary_key: str | None) -> "AssetCheckResult":
-    from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
+def summary(outcome: ValidationOutcome) -> str:
+    """One line: how many expectations failed where, and the first of them."""
+    first = outcome.failures[0].describe() if outcome.failures else ""
+    return (f"{len(outcome.failures)} of {outcome.evaluated} expectations failed on {outcome.table}"
+            + (f" ({first}{'; ...' if len(outcome.failures) > 1 else ''})" if first else ""))
+
+
+def check_name(suite_path: Path) -> str:
+    return f"gx_{suite_path.stem}"
+
+
+def _check_result(outcome: ValidationOutcome, suite_path: Path, primary_key: str | None,
+                  asset_key: "list[str] | None" = None) -> "AssetCheckResult":
+    from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValue
 
     failed = "\n".join(f.describe() for f in outcome.failures) or "none"
     counts = {f"{f.type}({f.column or ''})": f.unexpected_count for f in outcome.failures}
     return AssetCheckResult(
         passed=outcome.passed,
+        asset_key=AssetKey(asset_key) if asset_key else None,
+        check_name=check_name(suite_path) if asset_key else None,
         severity=AssetCheckSeverity.ERROR,
-        description=None if outcome.passed else
-        f"{len(outcome.failures)} of {outcome.evaluated} expectations failed on {outcome.table}",
+        description=None if outcome.passed else summary(outcome),
         metadata={
             "failed_expectations": MetadataValue.text(failed),
             "unexpected_counts": MetadataValue.json(counts),
@@ -239,28 +264,81 @@ def _check_result(outcome: ValidationOutcome, suite_path: Path, primary_key: str
     )
 
 
+def _raw_asset_keys() -> set[tuple[str, ...]]:
+    from orchestration.ingestion import contracts
+
+    return {(c.source, c.name) for c in contracts.all_contracts()}
+
+
+def raw_suite(asset_key: "list[str]", directory: Path = EXPECTATIONS_DIR) -> Path | None:
+    """The suite on the raw table with this asset key, if any (at most one per raw table)."""
+    for path in suite_paths(directory):
+        if list(load_suite(path)["meta"]["asset_key"]) == list(asset_key):
+            return path
+    return None
+
+
+def raw_check_spec(suite_path: Path) -> "AssetCheckSpec":
+    """The blocking check a raw asset declares and runs in its own step (see the module docstring)."""
+    from dagster import AssetCheckSpec, AssetKey
+
+    doc = load_suite(suite_path)
+    return AssetCheckSpec(
+        name=check_name(suite_path), asset=AssetKey(doc["meta"]["asset_key"]), blocking=True,
+        description=f"Great Expectations suite {suite_path.name} on {doc['meta']['table']} "
+                    f"({len(doc['expectations'])} expectations), run right after loading; when it fails, "
+                    "nothing downstream runs (the dbt build included) and nothing new is published.")
+
+
+def _validate_or_hold_back(info: ConnectionInfo, run_id: str, suite_path: Path, table: str | None = None
+                           ) -> ValidationOutcome:
+    """Validate; a failed suite, or one that cannot run, is recorded as what held new data back."""
+    try:
+        outcome = validate_suite(info, suite_path, table=table)
+    except Exception as exc:
+        with warehouse.connect(info) as conn:
+            publishing.hold_back(conn, run_id, f"check {check_name(suite_path)}",
+                                 f"could not run: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}")
+        raise
+    if not outcome.passed:
+        with warehouse.connect(info) as conn:
+            publishing.hold_back(conn, run_id, f"check {check_name(suite_path)}", summary(outcome))
+    return outcome
+
+
+def raw_check_result(info: ConnectionInfo, run_id: str, suite_path: Path) -> "AssetCheckResult":
+    doc = load_suite(suite_path)
+    outcome = _validate_or_hold_back(info, run_id, suite_path)
+    return _check_result(outcome, suite_path, doc["meta"].get("primary_key"), doc["meta"]["asset_key"])
+
+
 def _gx_asset_check(suite_path: Path) -> "AssetChecksDefinition":
-    from dagster import AssetKey, asset_check
+    from dagster import AssetCheckExecutionContext, AssetKey, asset_check
 
     from orchestration.defs.resources import WarehouseResource
 
     doc = load_suite(suite_path)
     meta = doc["meta"]
+    audited = publishing.build_relation(meta["table"])
 
     @asset_check(
         asset=AssetKey(meta["asset_key"]),
-        name=f"gx_{suite_path.stem}",
+        name=check_name(suite_path),
         blocking=True,
-        description=f"Great Expectations suite {suite_path.name} on {meta['table']} "
-                    f"({len(doc['expectations'])} expectations); blocks downstream assets when it fails.",
+        description=f"Great Expectations suite {suite_path.name} on the audited build {audited} of "
+                    f"{meta['table']} ({len(doc['expectations'])} expectations); when it fails, nothing is "
+                    "published and the dashboards keep the previous marts.",
     )
-    def gx_suite_check(warehouse: WarehouseResource):
-        outcome = validate_suite(warehouse.info(), suite_path)
+    def gx_suite_check(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
+        outcome = _validate_or_hold_back(warehouse.info(), context.run.run_id, suite_path, table=audited)
         return _check_result(outcome, suite_path, meta.get("primary_key"))
 
     return gx_suite_check
 
 
 def build_asset_checks(directory: Path = EXPECTATIONS_DIR) -> "list[AssetChecksDefinition]":
-    """One blocking `AssetChecksDefinition` per suite in `directory`."""
-    return [_gx_asset_check(path) for path in suite_paths(directory)]
+    """One blocking `AssetChecksDefinition` per suite in `directory` on a dbt model (suites on raw
+    tables run inside the raw assets instead)."""
+    raw = _raw_asset_keys()
+    return [_gx_asset_check(path) for path in suite_paths(directory)
+            if tuple(load_suite(path)["meta"]["asset_key"]) not in raw]

@@ -1,37 +1,37 @@
 """Dashboards as Dagster assets: the HTML report files and the Metabase dashboards.
 
-Both read the card and dashboard specs in `metabase/` and depend on the mart tables their cards'
-SQL reads, so the Great Expectations checks on those marts (blocking) stop them when data is bad.
+Both read the card and dashboard specs in `metabase/` and depend on the mart tables their compiled
+cards read (lineage) and on the publish asset (gating): they run only after a build passed every
+check and was published, so they never read a mart built from data that failed a blocking check.
 Without METABASE_URL, METABASE_USER and METABASE_PASSWORD the Metabase asset is skipped (not
 materialised, with a log line saying why), never failed.
 """
 import os
-import re
 from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, Failure, MetadataValue, Output, asset
 
 from orchestration import settings
-from orchestration.bi import specs
+from orchestration.bi import compiler
+from orchestration.defs.publish import PUBLISH_KEY
 from orchestration.defs.resources import WarehouseResource
 
 SPECS_DIR = settings.PROJECT_ROOT / "metabase"
-_MART_REFERENCE = re.compile(rf"\b{settings.MARTS_SCHEMA}\.([a-z_][a-z0-9_]*)", re.IGNORECASE)
 
 
 def mart_dependencies(specs_dir: Path = SPECS_DIR) -> list[AssetKey]:
-    """The dbt mart assets (`["marts", model]`) that any card's SQL reads."""
-    loaded = specs.load_specs(specs_dir)
-    models = {m.lower() for card in loaded.cards.values() for m in _MART_REFERENCE.findall(card.sql)}
-    return [AssetKey([settings.MARTS_SCHEMA, m]) for m in sorted(models)]
+    """The dbt mart assets (`["marts", model]`) that the compiled cards read."""
+    relations = compiler.marts_read(compiler.compile_specs(specs_dir))
+    return [AssetKey(relation.split(".", 1)) for relation in relations]
 
 
 MART_DEPENDENCIES = mart_dependencies()
+DASHBOARD_DEPENDENCIES = [*MART_DEPENDENCIES, PUBLISH_KEY]  # the marts they read, once published
 
 
 @asset(
     key=["reports", "html_dashboards"],
-    deps=MART_DEPENDENCIES,
+    deps=DASHBOARD_DEPENDENCIES,
     group_name="dashboards",
     kinds={"html"},
     description="Every dashboard in metabase/dashboards rendered to one self-contained HTML file in reports/ "
@@ -40,16 +40,16 @@ MART_DEPENDENCIES = mart_dependencies()
 def html_dashboards(context: AssetExecutionContext, warehouse: WarehouseResource):
     from orchestration.bi import html_report
 
-    paths, timings, failures = [], {}, []
-    for path, rendered in html_report.build_all(warehouse.info(), SPECS_DIR, settings.reports_dir()):
-        key = rendered.dashboard.key
+    try:
+        written = html_report.write_reports(warehouse.info(), SPECS_DIR, settings.reports_dir())
+    except (html_report.ReportError, html_report.FilterError) as exc:
+        raise Failure(description=f"no HTML dashboard written: {exc}") from None
+    paths, timings = [], {}
+    for path, report in written:
         paths.append(path)
-        context.log.info(f"wrote {path} ({len(rendered.results)} cards, as of {rendered.as_of})")
-        timings.update({f"{key}/{card}": ms for card, ms in rendered.timings_ms().items()})
-        failures += [f"{key}/{r.key}: {r.error}" for r in rendered.failures]
-    if failures:
-        raise Failure(description=f"{len(failures)} card(s) failed: " + "; ".join(failures),
-                      metadata={"files": MetadataValue.md("\n".join(f"- `{p}`" for p in paths))})
+        context.log.info(f"wrote {path} ({len(report.results)} queries, {report.charts} charts, "
+                         f"as of {report.as_of_text})")
+        timings.update({f"{report.dashboard.key}/{card}": round(ms, 1) for card, ms in report.timings_ms().items()})
     return Output(None, metadata={
         "files": MetadataValue.md("\n".join(f"- `{p}`" for p in paths)),
         "dashboards": len(paths),
@@ -76,25 +76,33 @@ def metabase_database_settings(info) -> "dict[str, object]":
 
 @asset(
     key=["metabase", "dashboards"],
-    deps=MART_DEPENDENCIES,
+    deps=DASHBOARD_DEPENDENCIES,
     group_name="dashboards",
     kinds={"metabase"},
     output_required=False,
     description="Creates or updates the Metabase database connection, collection, cards and dashboards from "
-                "metabase/ (idempotent; cards removed from code are archived). Skipped when METABASE_URL, "
-                "METABASE_USER and METABASE_PASSWORD are not set.",
+                "metabase/ and pushes the marts' dbt descriptions into Metabase's data model. Objects are known by "
+                "their spec key through raw_audit.metabase_objects; people's own questions are never touched; cards "
+                "removed from code are archived. Skipped when METABASE_URL, METABASE_USER and METABASE_PASSWORD are "
+                "not set.",
 )
 def metabase_dashboards(context: AssetExecutionContext, warehouse: WarehouseResource):
     from orchestration.bi import metabase
+    from orchestration.bi.specs import SpecError
+    from orchestration.warehouse import WarehouseError
 
     if not metabase.is_configured():
         context.log.warning("Metabase is not configured (set METABASE_URL, METABASE_USER and METABASE_PASSWORD); "
                             "skipping the Metabase dashboards. The HTML dashboards in reports/ are still written.")
         return
-    try:
-        report = metabase.provision(SPECS_DIR,
-                                                database_settings=metabase_database_settings(warehouse.info()))
-    except metabase.MetabaseError as exc:
-        raise Failure(description=f"MetabaseError: {exc}") from None
+    info = warehouse.info()
+    try:  # the provisioner's records live in the warehouse it reads (raw_audit.metabase_objects)
+        report = metabase.provision(SPECS_DIR, database_settings=metabase_database_settings(info), state=info,
+                                    adopt=os.environ.get("METABASE_ADOPT") == "1")
+    except (metabase.MetabaseError, SpecError, WarehouseError) as exc:
+        raise Failure(description=f"{type(exc).__name__}: {exc}") from None
     context.log.info(f"Metabase: {report.summary()}")
-    yield Output(None, metadata={**report.counts(), "url": MetadataValue.url(os.environ["METABASE_URL"])})
+    for note in report.notes:
+        context.log.info(f"Metabase: {note}")
+    yield Output(None, metadata={**report.counts(), "left_alone": len(report.foreign),
+                                 "url": MetadataValue.url(os.environ["METABASE_URL"])})

@@ -2,69 +2,77 @@
 
 Staging, intermediate and marts become asset groups named after their folders. dbt sources map to
 the raw assets' keys (`[source, table]`), which gives lineage from raw tables into dbt.
+
+`dbt build` runs write-audit-publish style (orchestration/publishing.py): it builds into the shadow
+schemas (`marts__build`, ...), never into the published ones, so a failed model or test leaves the
+published marts as they were. A failure is recorded as the reason new data was held back and
+fails the step with the failed tests' and models' names.
 """
 
+import json
 import os
-import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any, Mapping
 
-from dagster import AssetCheckResult, AssetExecutionContext, Output
+from dagster import AssetCheckResult, AssetCheckSpec, AssetExecutionContext, AssetSpec, Failure, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration import settings, warehouse
+from orchestration import publishing, settings
+from orchestration.dbt_project import BUILD_VARS, dbt_env, dbt_executable, ensure_manifest
 from orchestration.defs.resources import WarehouseResource
-
-MANIFEST = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
-
-
-def dbt_executable() -> str:
-    """The dbt next to this interpreter (the project's virtualenv), else the one on PATH."""
-    local = Path(sys.executable).parent / "dbt"
-    return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
-
-
-def dbt_env(info: warehouse.ConnectionInfo) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(info.dbt_env())
-    env.setdefault("LEAD_ANALYTICS_TIMEZONE", settings.reporting_timezone())
-    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    return env
-
-
-def _newest_source_mtime() -> float:
-    root = settings.DBT_PROJECT_DIR
-    paths = [root / "dbt_project.yml", root / "profiles.yml"]
-    for folder in ("models", "macros", "seeds", "tests/dbt"):
-        paths.extend(p for p in (root / folder).rglob("*") if p.is_file())
-    return max(p.stat().st_mtime for p in paths if p.exists())
-
-
-def ensure_manifest() -> Path:
-    """Run `dbt parse` when the manifest is missing or older than the dbt project files."""
-    if MANIFEST.exists() and MANIFEST.stat().st_mtime >= _newest_source_mtime():
-        return MANIFEST
-    env = dict(os.environ)
-    # Parsing needs no connection, but profiles.yml needs its variables to render.
-    env.setdefault("LEAD_ANALYTICS_PGHOST", "localhost")
-    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    proc = subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(settings.DBT_PROJECT_DIR),
-                           "--profiles-dir", str(settings.DBT_PROJECT_DIR)],
-                          env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"dbt parse failed:\n{proc.stdout}\n{proc.stderr}")
-    return MANIFEST
-
 
 class LeadAnalyticsTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> "str | None":
+        """One group per dbt folder: `staging_<source>` beside `raw_<source>`, and one per domain
+        (`lead_capture`, `common`, ...) holding its intermediate models and marts."""
         fqn = dbt_resource_props.get("fqn", [])
         if dbt_resource_props.get("resource_type") == "seed":
             return "seeds"
-        return fqn[1] if len(fqn) > 2 else "dbt"
+        if len(fqn) > 3 and fqn[1] == "staging":
+            return f"staging_{fqn[2]}"
+        return fqn[2] if len(fqn) > 3 else "dbt"
+
+    def get_asset_check_spec(self, asset_spec: AssetSpec, manifest: Mapping[str, Any], unique_id: str,
+                             project: "DbtProject | None") -> "AssetCheckSpec | None":
+        """dbt tests rarely carry a description; say in words what each one checks."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_test(manifest, unique_id))
+
+
+def describe_test(manifest: Mapping[str, Any], unique_id: str) -> str:
+    """One sentence for a dbt test: its own description, else one made from its type, model and columns."""
+    test = manifest["nodes"][unique_id]
+    if test.get("description"):
+        return test["description"]
+    meta = test.get("test_metadata") or {}
+    kwargs = meta.get("kwargs") or {}
+    parents = test.get("depends_on", {}).get("nodes") or [""]
+    attached = test.get("attached_node") or parents[0]
+    if attached.startswith("source."):  # source.<project>.<source>.<table>
+        model = "raw table " + ".".join(attached.split(".")[2:])
+    else:
+        model = attached.rsplit(".", 1)[-1] or "its table"
+    column = kwargs.get("column_name") or test.get("column_name")
+    where = f"{model}.{column}" if column else model
+    kind = meta.get("name") or "singular"
+    if kind == "unique":
+        return f"No two rows of {model} have the same {column}."
+    if kind == "not_null":
+        return f"{where} is never empty."
+    if kind == "accepted_values":
+        values = ", ".join(str(v) for v in kwargs.get("values") or [])
+        return f"{where} only takes the values {values}."
+    if kind == "relationships":
+        parent = str(kwargs.get("to", "the parent")).removeprefix("ref(").strip("')\"")
+        return f"Every {where} exists in {parent}.{kwargs.get('field', '')}."
+    if kind == "unique_combination_of_columns":
+        columns = ", ".join(kwargs.get("combination_of_columns") or [])
+        return f"The grain of {model}: one row per {columns} (a join that fans out fails here)."
+    if kind == "row_count_equals":
+        return f"{model} has exactly {kwargs.get('expected')} row(s)."
+    return f"dbt test {test['name']} on {where}: fails when it returns rows."
 
 
 dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
@@ -76,13 +84,34 @@ PROGRESS_EVERY_SECONDS = 5.0
 TRANSLATOR = LeadAnalyticsTranslator(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
 
 
+PUBLISHED_RELATIONS = publishing.published_relations(ensure_manifest())
+
+
+def _failures(run_results: dict) -> str:
+    """One line naming what failed in a dbt build (tests first, then models)."""
+    failed = [r for r in run_results.get("results", []) if r.get("status") in ("fail", "error")]
+    tests = [r for r in failed if r["unique_id"].startswith("test.")]
+    others = [r for r in failed if not r["unique_id"].startswith("test.")]
+    parts = []
+    for label, group in (("test(s) failed", tests), ("model(s) or other node(s) errored", others)):
+        if group:
+            # unique ids: test.<package>.<name>.<hash>, model.<package>.<name>
+            named = "; ".join(f"{r['unique_id'].split('.')[2]} ({(r.get('message') or r['status']).splitlines()[0]})"
+                              for r in group[:3])
+            parts.append(f"{len(group)} {label}: {named}" + (" ..." if len(group) > 3 else ""))
+    return "; ".join(parts) or "dbt exited with an error (see the dbt log)"
+
+
 @dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=TRANSLATOR)
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     info = warehouse.info()
     os.environ.update(dbt_env(info))  # profiles.yml reads the connection from the environment
+    with warehouse.connect() as conn:
+        publishing.start_build(conn, context.run_id, sorted(PUBLISHED_RELATIONS))
     started = last_report = time.monotonic()
     models = tests = failed_tests = 0
-    for event in dbt.cli(["build"], context=context).stream():
+    invocation = dbt.cli(["build", "--vars", BUILD_VARS], context=context, raise_on_error=False)
+    for event in invocation.stream():
         if isinstance(event, Output):
             models += 1
         elif isinstance(event, AssetCheckResult):
@@ -93,7 +122,16 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
             context.log.info(f"dbt build: {models} models built, {tests} tests run so far")
         yield event
     context.log.info(f"dbt build: {models} models built, {tests} tests run ({failed_tests} failed) "
-                     f"in {time.monotonic() - started:.1f}s")
+                     f"in {time.monotonic() - started:.1f}s, into the shadow schemas "
+                     f"({', '.join(publishing.build_schema(s) for s in sorted(PUBLISHED_RELATIONS))})")
+    if not invocation.is_successful():
+        try:
+            reason = _failures(invocation.get_artifact("run_results.json"))
+        except Exception:  # no run_results.json: dbt failed before building anything
+            reason = "dbt exited with an error before building (see the dbt log)"
+        with warehouse.connect() as conn:
+            publishing.hold_back(conn, context.run_id, "dbt build", reason)
+        raise Failure(description=f"dbt build: {reason}; the published marts are unchanged")
 
 
 def dbt_resource() -> DbtCliResource:

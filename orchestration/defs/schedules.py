@@ -13,4 +13,7 @@ hourly_pipeline = ScheduleDefinition(
     cron_schedule="15 * * * *",
     execution_timezone=settings.reporting_timezone(),
     default_status=DefaultScheduleStatus.STOPPED,
+    description="Runs the full pipeline at a quarter past every hour (reporting time zone), after the vendors' hourly "
+                "syncs: loads new landing files, rebuilds and tests the models, runs the checks, publishes the "
+                "dashboards. Ships stopped: switch it on here.",
 )
