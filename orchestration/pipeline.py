@@ -268,5 +268,5 @@ def refresh_dashboards_after_hold_back(info: warehouse.ConnectionInfo) -> list[P
         status = publishing.publication_status(conn)
     if status.published_at is None or not status.held_back_by:
         return []
-    return [path for path, _ in html_report.build_all(info, settings.PROJECT_ROOT / "metabase",
-                                                      settings.reports_dir())]
+    return [path for path, _ in html_report.write_reports(info, settings.PROJECT_ROOT / "metabase",
+                                                          settings.reports_dir())]

@@ -46,13 +46,14 @@ def build_relation(relation: str) -> str:
 
 
 def published_relations(manifest_path: Path) -> dict[str, set[str]]:
-    """Schema -> relation names dbt builds (models, seeds, snapshots that are not ephemeral), from a
-    manifest parsed with or without the build suffix."""
+    """Schema -> relation names dbt builds into shadow schemas (models and seeds that are not ephemeral),
+    from a manifest parsed with or without the build suffix. Snapshots are not among them: they keep
+    history, so they write to their own schema directly (macros/generate_schema_name.sql)."""
     with open(manifest_path) as f:
         nodes = json.load(f)["nodes"].values()
     out: dict[str, set[str]] = {}
     for node in nodes:
-        if node["resource_type"] not in ("model", "seed", "snapshot"):
+        if node["resource_type"] not in ("model", "seed"):
             continue
         if node.get("config", {}).get("materialized") == "ephemeral" or not node.get("config", {}).get("enabled", True):
             continue

@@ -104,3 +104,21 @@ def test_a_build_neither_published_nor_held_back_is_said_to_be_running_or_stoppe
     line = publishing.publication_status(conn).line("UTC")
     assert line.startswith("published ") and line.endswith(" UTC is not published (running or stopped)")
     assert datetime.now(timezone.utc).strftime("%Y-%m-%d") in line
+
+
+def test_snapshots_keep_their_history_outside_the_shadow_build():
+    """A shadow snapshot would start empty on every build and lose the history it exists to keep (D38): in a
+    write-audit-publish build the snapshot still writes to `snapshots`, and publishing never swaps it."""
+    import json
+
+    from orchestration.dbt_project import ensure_manifest
+
+    manifest = ensure_manifest()  # parsed with the build suffix
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    schemas = {n["resource_type"]: set() for n in nodes}
+    for n in nodes:
+        schemas[n["resource_type"]].add(n["schema"])
+    assert schemas["snapshot"] == {"snapshots"}
+    assert schemas["model"] >= {"staging__build", "intermediate__build", "marts__build"}
+    relations = publishing.published_relations(manifest)
+    assert "snapshots" not in relations and "snp_web1on1__organizations" not in set().union(*relations.values())

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 SPECS_DIR = settings.PROJECT_ROOT / "metabase"
 CACHE_DIR = settings.DBT_PROJECT_DIR / "target" / "bi"
-_COMPILER_VERSION = "2"  # bump when the SQL this module writes changes
+_COMPILER_VERSION = "3"  # bump when the SQL this module writes changes
 _THREE_PART_NAME = re.compile(r'"[^"]+"\."[^"]+"\."[^"]+"')
 _FLAG_FILTER = re.compile(r"^\{\{\s*Dimension\('([a-z0-9_]+)'\)\s*\}\}$")  # a bare boolean dimension
 
