@@ -487,11 +487,9 @@ def test_a_landing_file_with_total_costs_is_refused_with_a_clear_message(db, tmp
     path.write_text("workspace_id,month,email_account_costs,labor_costs,other_costs,total_costs,client_revenue,"
                     "updated_at\n1001,2025-12-01,1,1,1,999,100,2025-12-02T00:00:00Z\n")
     with warehouse.connect(db) as conn:
-        with pytest.raises(loaders.ContractError) as error:
-            loaders.load_file(conn, contract, path, tmp_path)
-        conn.rollback()
-    assert str(error.value) == ("bison/client_costs/client_costs_2025-12.csv: columns do not match "
-                                "raw_bison.client_costs: unexpected total_costs")
+        result = loaders.load_file(conn, contract, path, tmp_path)
+    assert (result.status, result.reason) == ("failed", "bison/client_costs/client_costs_2025-12.csv: columns do not "
+                                                        "match raw_bison.client_costs: unexpected total_costs")
     assert query(db, "select count(*) from raw_bison.client_costs where month = '2025-12-01' and workspace_id = 1001") \
         == [(0,)]
 

@@ -210,11 +210,11 @@ def test_values_postgresql_would_refuse_are_rejected_rows(conn, landing):
 
     stats = contracts.get("bison", "pipeline_stats_cache")
     path = write(landing, "bison/pipeline_stats_cache/pipeline_stats_cache_2025-01.csv",
-                 "workspace_id,pipeline_month,uploaded,updated_at\n"
-                 "7,2025-01-01,2147483647,2025-01-31T12:00:00Z\n"
-                 "7,2025-02-01,2147483648,2025-01-31T12:00:00Z\n"
-                 "7,2025-03-01,-2147483648,2025-01-31T12:00:00Z\n"
-                 "7,2025-04-01,-2147483649,2025-01-31T12:00:00Z\n")
+                 "workspace_id,pipeline_month,uploaded,emails_sent,replied,interested,updated_at\n"
+                 "7,2025-01-01,2147483647,,,,2025-01-31T12:00:00Z\n"
+                 "7,2025-02-01,2147483648,,,,2025-01-31T12:00:00Z\n"
+                 "7,2025-03-01,-2147483648,,,,2025-01-31T12:00:00Z\n"
+                 "7,2025-04-01,-2147483649,,,,2025-01-31T12:00:00Z\n")
     result = loaders.load_file(conn, stats, path, landing)
     assert (result.inserted, result.rejected) == (2, 2)
     assert rows(conn, "select uploaded from raw_bison.pipeline_stats_cache order by 1") == [(-2147483648,), (2147483647,)]
