@@ -85,6 +85,25 @@ def _landing(args: argparse.Namespace) -> Path:
     return path
 
 
+def _existing_landing(args: argparse.Namespace, hint: str = "run `lead-analytics generate` first") -> Path:
+    """The landing directory to load from; UserError when it does not exist (nothing would be loaded)."""
+    path = _landing(args)
+    if not path.is_dir():
+        raise UserError(f"landing directory {path} does not exist ({hint})")
+    return path
+
+
+def _say_if_mixed(conn, landing: Path) -> None:
+    """One note when this warehouse already holds files loaded from another landing directory."""
+    from orchestration.ingestion import loaders
+
+    others = loaders.other_landing_roots(conn, landing)
+    if others:
+        listed = ", ".join(f"{root} ({n:,} {'file' if n == 1 else 'files'})" for root, n in others)
+        _say(f"note: this warehouse also holds data loaded from {listed}; files from {landing} are mixed in with it "
+             "(use another LEAD_ANALYTICS_HOME or LEAD_ANALYTICS_DATABASE_URL to keep them apart)")
+
+
 def _generator_config(args: argparse.Namespace):
     from orchestration.ingestion.generator import GeneratorConfig
 
@@ -147,9 +166,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     from orchestration import warehouse
     from orchestration.ingestion import contracts, landing as landing_dirs, loaders
 
-    landing = _landing(args)
-    if not landing.is_dir():
-        raise UserError(f"landing directory {landing} does not exist (run `lead-analytics generate` first)")
+    landing = _existing_landing(args)
     selected = [c for c in contracts.all_contracts() if not args.table or c.key in args.table]
     unknown = set(args.table or []) - {c.key for c in contracts.all_contracts()}
     if unknown:
@@ -161,6 +178,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     ignored = [] if args.table else landing_dirs.unclaimed(list(contracts.all_contracts()), landing)
     with warehouse.connect(info) as conn:
         loaders.ensure_schemas(conn, landing)
+        _say_if_mixed(conn, landing)
         for contract in selected:
             result = loaders.load_table(conn, contract, landing)
             rows += result.total("rows_in_file")
@@ -187,10 +205,12 @@ def cmd_load(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from orchestration import pipeline, warehouse
 
-    _landing(args)
+    landing = _existing_landing(args)
     started = time.perf_counter()
     info = warehouse.ensure_running()
     _say(f"warehouse: {info.describe()}")
+    with warehouse.connect(info) as conn:
+        _say_if_mixed(conn, landing)
     result = pipeline.run_full_pipeline(pipeline.stderr)
     _print_outcome(info, result, started)
     return 0 if result.success else 1
@@ -199,15 +219,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _print_outcome(info, result, started: float) -> None:
     from orchestration import pipeline
 
-    if not result.success:
-        rewritten = pipeline.refresh_dashboards_after_hold_back(info)
-        if rewritten:
-            _say(f"rewrote {len(rewritten)} HTML dashboard(s) from the published marts, saying what held new data back")
+    # A failed run prints no KPIs and no file it did not write: they would be an earlier run's, shown as fresh.
+    if result.success:
+        reports = sorted(settings.reports_dir().glob("*.html"))
+        heading = "HTML dashboard{s} (open in any browser):"
+    else:
+        reports = pipeline.refresh_dashboards_after_hold_back(info)
+        heading = "HTML dashboard{s} rewritten from the published marts, saying what held new data back:"
     print(pipeline.format_summary(pipeline.summarise(info), result, time.perf_counter() - started))
-    print(pipeline.format_minimal_dashboard(info))
-    reports = sorted(settings.reports_dir().glob("*.html"))
+    if result.success:
+        print(pipeline.format_minimal_dashboard(info))
+    else:
+        print(f"\nrun failed: no KPIs shown{'' if reports else ' and no HTML dashboard written'}; "
+              "fix the cause above and run again")
     if reports:
-        print("\nHTML dashboard" + ("s" if len(reports) > 1 else "") + " (open in any browser):")
+        print("\n" + heading.format(s="s" if len(reports) > 1 else ""))
         print("\n".join(f"  {path}" for path in reports))
 
 
@@ -215,11 +241,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from orchestration import pipeline, warehouse
 
     started = time.perf_counter()
-    landing = _landing(args)
+    # The default landing directory is created by the generator; a --landing that does not exist is a typo.
+    landing = _existing_landing(args, "create it, or leave out --landing for data/landing") if args.landing \
+        else _landing(args)
     if args.end_date is None:
         args.end_date = date.today().isoformat()
     info = warehouse.ensure_running()
     _say(f"warehouse: {info.describe()}")
+    with warehouse.connect(info) as conn:
+        _say_if_mixed(conn, landing)
     _generate(landing, args, force=False)
     result = pipeline.run_full_pipeline(pipeline.stderr)
     _print_outcome(info, result, started)

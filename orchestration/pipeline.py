@@ -38,6 +38,7 @@ class PipelineResult:
     failed_checks: list[FailedCheck] = field(default_factory=list)
     failed_steps: list[tuple[str, str]] = field(default_factory=list)  # (step, reason)
     skipped_assets: list[str] = field(default_factory=list)  # steps that never started (upstream failed)
+    skipped_work: list[tuple[str, str]] = field(default_factory=list)  # (asset, reason): ran, chose to do nothing
     log_path: Path | None = None
 
 
@@ -103,6 +104,7 @@ def run_full_pipeline(emit_line: Callable[[str], None] = print) -> PipelineResul
     from dagster import DagsterInstance, logger
 
     from orchestration.definitions import defs
+    from orchestration.defs.dashboards import SKIPPED
 
     @logger
     def progress_logger(_init_context):
@@ -138,6 +140,10 @@ def run_full_pipeline(emit_line: Callable[[str], None] = print) -> PipelineResul
                                                  text("failed_expectations"), text("sample_offending_rows")))
     out.failed_steps = [(e.step_key, failure_reason(e)) for e in result.all_events
                         if e.event_type_value == "STEP_FAILURE"]
+    for e in result.all_events:
+        observation = getattr(e.event_specific_data, "asset_observation", None)
+        if e.event_type_value == "ASSET_OBSERVATION" and SKIPPED in (observation.metadata or {}):
+            out.skipped_work.append((observation.asset_key.to_user_string(), observation.metadata[SKIPPED].value))
     started_steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
     out.skipped_assets = sorted(node.name for node in job.graph.nodes if node.name not in started_steps)
     return out
@@ -196,6 +202,7 @@ def format_summary(summary: WarehouseSummary, result: PipelineResult | None, wal
                 lines.append("      sample rows:")
                 lines += [f"      {line}" for line in check.sample_rows.splitlines()]
         lines += [f"  failed step {step}: {reason}" for step, reason in result.failed_steps]
+        lines += [f"  skipped {asset}: {reason}" for asset, reason in result.skipped_work]
         if result.skipped_assets:
             lines.append(f"  not run (an upstream step or blocking check failed): {', '.join(result.skipped_assets)}")
         if result.log_path:

@@ -49,6 +49,17 @@ def test_a_time_zone_that_does_not_exist_is_refused():
                                                          "is not an IANA time zone (e.g. America/Chicago, Europe/Amsterdam)")
 
 
+@pytest.mark.parametrize(("args", "hint"), [
+    (["load", "--landing", "/nonexistent"], "run `lead-analytics generate` first"),
+    (["run", "--landing", "/nonexistent"], "run `lead-analytics generate` first"),
+    (["demo", "--landing", "/nonexistent"], "create it, or leave out --landing for data/landing"),
+])
+def test_a_landing_folder_that_does_not_exist_is_refused_before_any_work(args, hint):
+    proc = run(*args)
+    assert (proc.returncode, proc.stderr.strip()) == (
+        2, f"lead-analytics: error: landing directory /nonexistent does not exist ({hint})")
+
+
 def test_ui_refuses_a_port_that_is_taken():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -107,3 +107,19 @@ def test_warehouse_status_exits_non_zero_when_the_warehouse_is_unreachable(url):
     assert proc.stdout.startswith("external warehouse unreachable: external PostgreSQL, database lead_analytics on "
                                   "socket /nonexistent/socket/dir as postgres: ")
     assert len(proc.stdout.strip().splitlines()) == 1 and proc.stderr == ""
+
+
+def test_a_second_landing_folder_is_loaded_but_said_to_be_mixed_in(fresh_db, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    write(first, "bot_leads/leads/leads_2025-01.csv", BOT_HEADER + "\n" + bot("M1") + "\n")
+    write(second, "bot_leads/leads/leads_2025-01.csv", BOT_HEADER + "\n" + bot("M2") + "\n")
+    once = subprocess.run([CLI, "load"], env=env_for(fresh_db, first), capture_output=True, text=True, timeout=120)
+    assert once.returncode == 0, once.stderr
+    assert "note:" not in once.stderr
+    mixed = subprocess.run([CLI, "load"], env=env_for(fresh_db, second), capture_output=True, text=True, timeout=120)
+    assert mixed.returncode == 0, mixed.stderr
+    assert (f"note: this warehouse also holds data loaded from {first} (1 file); files from {second} are mixed in "
+            "with it (use another LEAD_ANALYTICS_HOME or LEAD_ANALYTICS_DATABASE_URL to keep them apart)"
+            ) in mixed.stderr.splitlines()
+    with warehouse.connect(fresh_db) as conn:
+        assert conn.execute("select lead_id from raw_bot_leads.leads order by 1").fetchall() == [("M1",), ("M2",)]

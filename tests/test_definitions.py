@@ -123,3 +123,24 @@ def test_sensor_requests_one_run_per_batch_of_new_or_changed_files(defs, tmp_pat
     changed = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=landed.cursor))
     assert len(changed.run_requests) == 1 and changed.run_requests[0].tags["new_files"] == "2"
     assert changed.run_requests[0].run_key != landed.run_requests[0].run_key
+
+
+def test_metabase_not_configured_is_visible_as_skipped_with_its_reason(monkeypatch):
+    """Without Metabase the asset does nothing; an observation on its page says why (it would otherwise only
+    read "Never materialized")."""
+    from dagster import materialize
+
+    from orchestration.defs.dashboards import metabase_dashboards
+    from orchestration.defs.resources import WarehouseResource
+
+    for name in ("METABASE_URL", "METABASE_USER", "METABASE_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    instance = DagsterInstance.ephemeral()
+    result = materialize([metabase_dashboards], instance=instance, resources={"warehouse": WarehouseResource()})
+    assert result.success
+    assert result.asset_materializations_for_node("metabase__dashboards") == []
+    [record] = instance.fetch_observations(AssetKey(["metabase", "dashboards"]), limit=5).records
+    observation = record.asset_observation
+    assert observation.description == ("Skipped: Metabase is not configured (set METABASE_URL, METABASE_USER and "
+                                       "METABASE_PASSWORD); the HTML dashboards in reports/ are still written.")
+    assert observation.metadata["skipped"].value.startswith("Metabase is not configured")

@@ -9,7 +9,7 @@ materialised, with a log line saying why), never failed.
 import os
 from pathlib import Path
 
-from dagster import AssetExecutionContext, AssetKey, Failure, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetKey, AssetObservation, Failure, MetadataValue, Output, asset
 
 from orchestration import settings
 from orchestration.bi import compiler
@@ -17,6 +17,7 @@ from orchestration.defs.publish import PUBLISH_KEY
 from orchestration.defs.resources import WarehouseResource
 
 SPECS_DIR = settings.PROJECT_ROOT / "metabase"
+SKIPPED = "skipped"  # metadata key of the observation an asset logs when it skips its work, with the reason
 
 
 def mart_dependencies(specs_dir: Path = SPECS_DIR) -> list[AssetKey]:
@@ -92,8 +93,12 @@ def metabase_dashboards(context: AssetExecutionContext, warehouse: WarehouseReso
     from orchestration.warehouse import WarehouseError
 
     if not metabase.is_configured():
-        context.log.warning("Metabase is not configured (set METABASE_URL, METABASE_USER and METABASE_PASSWORD); "
-                            "skipping the Metabase dashboards. The HTML dashboards in reports/ are still written.")
+        reason = ("Metabase is not configured (set METABASE_URL, METABASE_USER and METABASE_PASSWORD); "
+                  "the HTML dashboards in reports/ are still written")
+        context.log.warning(f"skipping the Metabase dashboards: {reason}")
+        # No materialization, so the asset page would only say "Never materialized": an observation says why.
+        context.log_event(AssetObservation(asset_key=context.asset_key, description=f"Skipped: {reason}.",
+                                           metadata={SKIPPED: reason}))
         return
     info = warehouse.info()
     try:  # the provisioner's records live in the warehouse it reads (raw_audit.metabase_objects)

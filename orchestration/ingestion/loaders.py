@@ -194,6 +194,18 @@ def _upgrade_ledger(cur, landing_root: str) -> None:
         cur.execute(f"alter table {audit}.loaded_files add column if not exists {column} integer not null default 0")
 
 
+def other_landing_roots(conn, landing_root: Path) -> list[tuple[str, int]]:
+    """The landing directories other than `landing_root` this warehouse has loaded files from, with how many
+    files each: their rows sit in the same raw tables, so a load from `landing_root` mixes with them."""
+    ledger = f"{settings.AUDIT_SCHEMA}.loaded_files"
+    with conn.transaction():  # ended here: each file's load must commit on its own
+        if conn.execute("select to_regclass(%s)", (ledger,)).fetchone()[0] is None:
+            return []
+        rows = conn.execute(f"select landing_root, count(*) from {_ident(settings.AUDIT_SCHEMA)}.loaded_files "
+                            "where landing_root <> %s group by 1 order by 1", (str(landing_root.resolve()),)).fetchall()
+    return [(root, int(n)) for root, n in rows]
+
+
 # --------------------------------------------------------------------------- preparing (no database)
 
 @dataclass
