@@ -38,30 +38,29 @@ create table marts.fct_bot_leads (
     region_label text, confidence_score numeric, confidence_band text, is_high_confidence boolean,
     is_low_confidence boolean, is_converted boolean, is_repeat_lead boolean, repeat_matched_on text,
     email_normalized text, phone_normalized text, created_at timestamptz, created_at_local timestamp,
-    created_date date, created_hour integer, created_day_of_week integer, created_day_name text,
-    updated_at timestamptz)
+    created_date date, updated_at timestamptz)
 """
 FCT_COLUMNS = ("lead_id, source, bot_type, service_needed, status, region, region_label, confidence_score, "
-               "confidence_band, created_at, created_hour, created_day_of_week, created_day_name, updated_at")
+               "confidence_band, created_at, updated_at")
 FCT_CLEAN = [
     ("L1", "Website", "chat", "AllyChat", "new", "TX", "TX", 0.91, "high",
-     "2025-03-03 09:15+00", 3, 1, "Monday", "2025-03-03 09:15+00"),
+     "2025-03-03 09:15+00", "2025-03-03 09:15+00"),
     ("L2", "WhatsApp", "voice", "AllyVoice", "in progress", None, "Unknown", 0.35, "low",
-     "2025-03-03 10:40+00", 4, 1, "Monday", "2025-03-04 08:00+00"),
+     "2025-03-03 10:40+00", "2025-03-04 08:00+00"),
     ("L3", "Ads", "chat", "AllyBundle", "converted", "CA", "CA", None, "unscored",
-     "2025-03-04 17:05+00", 11, 2, "Tuesday", "2025-03-05 12:00+00"),
+     "2025-03-04 17:05+00", "2025-03-05 12:00+00"),
     ("L4", "Social", "voice", "AllyChat", "dropped", "NY", "NY", 0.6, "medium",
-     "2025-03-05 23:59+00", 17, 3, "Wednesday", "2025-03-06 00:10+00"),
+     "2025-03-05 23:59+00", "2025-03-06 00:10+00"),
 ]
 # L1 twice (a bad join), L2 with an unknown status, L3 with a score above 1.
 FCT_CORRUPT = [
     FCT_CLEAN[0],
     ("L1", "Website", "chat", "AllyChat", "new", "TX", "TX", 0.91, "high",
-     "2025-03-03 09:15+00", 3, 1, "Monday", "2025-03-07 09:00+00"),
+     "2025-03-03 09:15+00", "2025-03-07 09:00+00"),
     ("L2", "WhatsApp", "voice", "AllyVoice", "bogus", None, "Unknown", 0.35, "low",
-     "2025-03-03 10:40+00", 4, 1, "Monday", "2025-03-04 08:00+00"),
+     "2025-03-03 10:40+00", "2025-03-04 08:00+00"),
     ("L3", "Ads", "chat", "AllyBundle", "converted", "CA", "CA", 1.7, "high",
-     "2025-03-04 17:05+00", 11, 2, "Tuesday", "2025-03-05 12:00+00"),
+     "2025-03-04 17:05+00", "2025-03-05 12:00+00"),
     FCT_CLEAN[3],
 ]
 
@@ -248,7 +247,7 @@ def test_a_corrupted_mart_blocks_the_downstream_assets(fresh_db, monkeypatch):
     with warehouse.connect(fresh_db) as conn:
         assert conn.execute("select run_id, status, held_back_by, reason from raw_audit.publications").fetchall() == [
             (result.run_id, "held_back", "check gx_marts__fct_bot_leads",
-             "3 of 12 expectations failed on marts__build.fct_bot_leads (expect_column_values_to_be_unique(lead_id): "
+             "3 of 10 expectations failed on marts__build.fct_bot_leads (expect_column_values_to_be_unique(lead_id): "
              "2 unexpected, e.g. ['L1', 'L1']; ...)")]
 
 

@@ -87,16 +87,19 @@ def test_breakdowns_match_hand_computed_values(kpi_db):
         ("AllyBundle", 3), ("AllyChat", 11), ("AllyVoice", 5)]
     assert query(kpi_db, "select region_label, count(*) from marts.fct_bot_leads group by 1 order by 1") == [
         ("Midwest", 4), ("Northeast", 2), ("South", 4), ("Unknown", 5), ("West", 4)]
-    assert query(kpi_db, """select created_day_of_week, created_day_name, count(*) from marts.fct_bot_leads
+    # weekday and hour come from the shared calendar (metric_time), not from columns of the mart
+    assert query(kpi_db, """select c.iso_weekday, c.weekday_name, count(*) from marts.fct_bot_leads as l
+                            join marts.dim_calendar as c on c.calendar_date = l.created_date
                             group by 1, 2 order by 1""") == [
         (1, "Monday", 7), (2, "Tuesday", 2), (3, "Wednesday", 1), (5, "Friday", 4), (6, "Saturday", 2),
         (7, "Sunday", 3)]
-    assert query(kpi_db, """select created_hour, count(*) from marts.fct_bot_leads
+    assert query(kpi_db, """select extract(hour from created_at_local)::int, count(*) from marts.fct_bot_leads
                             where created_date = '2025-03-31' group by 1 order by 1""") == [
         (0, 1), (8, 1), (10, 1), (11, 1), (12, 1)]
     assert query(kpi_db, """select lead_id, repeat_matched_on from marts.fct_bot_leads
                             where is_repeat_lead order by 1""") == [
         ("L01", "email"), ("L03", "phone"), ("L17", "email")]
-    assert query(kpi_db, """select lead_id, created_date::text, created_hour from marts.fct_bot_leads
+    assert query(kpi_db, """select lead_id, created_date::text, extract(hour from created_at_local)::int
+                            from marts.fct_bot_leads
                             where lead_id in ('L09', 'L10') order by 1""") == [
         ("L09", "2025-03-09", 1), ("L10", "2025-03-09", 3)]

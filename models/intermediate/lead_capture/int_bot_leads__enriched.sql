@@ -48,9 +48,6 @@ enriched as (
         leads.created_at,
         {{ to_reporting_tz('leads.created_at') }} as created_at_local,
         {{ reporting_date('leads.created_at') }} as created_date,
-        extract(hour from {{ to_reporting_tz('leads.created_at') }})::integer as created_hour,
-        extract(isodow from {{ to_reporting_tz('leads.created_at') }})::integer as created_day_of_week,
-        trim(to_char({{ to_reporting_tz('leads.created_at') }}, 'Day')) as created_day_name,
         leads.updated_at
     from leads
     inner join repeats on repeats.lead_id = leads.lead_id

@@ -26,9 +26,6 @@ final as (
         created_at,
         created_at_local,
         created_date,
-        created_hour,
-        created_day_of_week,
-        created_day_name,
         updated_at
     from enriched
     where created_at <= {{ as_of_timestamp() }}
