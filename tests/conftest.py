@@ -105,3 +105,14 @@ def lead_capture_fixture_db(warehouse_info, tmp_path_factory) -> warehouse.Conne
                                    ["+fct_bot_leads", "marts.common"], LEAD_CAPTURE_AS_OF)
     yield info
     warehouse.drop_database(info)
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    """One headless Chromium for the session's HTML dashboard tests (tests/browser.py)."""
+    from browser import Browser, chromium
+
+    chromium()  # fails in CI, skips elsewhere, when it is not installed
+    b = Browser(tmp_path_factory.mktemp("chromium"))
+    yield b
+    b.close()

@@ -679,3 +679,27 @@ def test_the_domain_in_the_dagster_graph():
     assert not reconciliation.blocking
     for mart in ("fct_campaign_daily", "fct_lead_funnel_daily", "fct_workspace_months"):
         assert graph.get_check_spec(AssetCheckKey(AssetKey(["marts", mart]), f"gx_marts__{mart}")).blocking
+
+
+def test_the_dashboard_draws_both_tabs_in_chromium_with_the_hand_counted_values(db, browser, tmp_path):
+    """The HTML dashboard as `make demo` writes it (no filters), both tabs clicked through in the browser."""
+    from browser import assert_every_card_drawn, open_report
+    from orchestration.bi import html_report
+
+    filters, expected = SCENARIOS["no_filters"]
+    report = html_report.build_report(db, SPECS.cards, DASHBOARD, filters)
+    page = open_report(browser, report.write(tmp_path))
+    shown = assert_every_card_drawn(page, DASHBOARD, {k: v.display for k, v in SPECS.cards.items()})
+    # the tiles show the as-of month (November to date) against the month before
+    for key in ("campaigns__contacts_uploaded", "campaigns__emails_sent"):
+        _, now, before = expected[key][-1]
+        change = "no change" if now == before else f"▲ {Decimal(now - before) * 100 / before:.1f}%"  # both rise or stay
+        assert (shown[key]["value"], shown[key]["compare"]) == (str(now), f"{change} vs same days last month: {before}")
+    steps = expected["campaigns__lead_funnel"]
+    first = steps[0][2]
+    marks, previous = [], first
+    for stage, _, n in steps:
+        marks.append(f"{stage}: {n}; {Decimal(n * 100) / first:.1f}% of the first step; "
+                     f"{Decimal(n * 100) / previous:.1f}% of the previous step")
+        previous = n
+    assert shown["campaigns__lead_funnel"]["figures"][0]["marks"] == marks

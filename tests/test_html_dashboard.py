@@ -2,7 +2,7 @@
 
 Two dashboards are rendered: the real lead-capture dashboard (metabase/) and the chart-kinds test
 dashboard (tests/fixtures/chart_kinds: one card per display, tabs, a text block, a metric selector).
-Both are opened in headless Chromium (driven over the DevTools protocol on a pipe: no network), which
+Both are opened in headless Chromium (tests/browser.py: the DevTools protocol on a pipe, no network), which
 runs the page's one script under its Content-Security-Policy; the tests read what the browser draws:
 each chart mark's aria-label, written from the same text as the tile.
 
@@ -13,15 +13,10 @@ from the SQL under test. The lead of each cell is named beside it.
 from __future__ import annotations
 
 import html
-import json
-import os
-import select
-import shutil
-import subprocess
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, get_args
+from typing import get_args
 
 import pytest
 
@@ -30,6 +25,8 @@ from orchestration.bi import charts, compiler, formats
 from orchestration.bi import html_report as hr
 from orchestration.bi.compiled import Window
 from orchestration.bi.specs import AsOf, Display
+
+from browser import Page, open_report, tiles  # tests/ is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART_KINDS_DIR = Path(__file__).parent / "fixtures" / "chart_kinds"
@@ -44,131 +41,6 @@ def _chicago(monkeypatch):
     monkeypatch.setenv("LEAD_ANALYTICS_TIMEZONE", "America/Chicago")
 
 
-# ---------------------------------------------------------------- headless Chromium over a DevTools pipe
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        path = shutil.which(name)
-        if path:
-            return path
-    reason = "chromium not installed (.ci/run installs it with apt-get install chromium)"
-    if os.environ.get("LEAD_ANALYTICS_REQUIRE_CHROMIUM"):  # set by .ci/run: in CI a skip must not pass
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-class Browser:
-    """Headless Chromium with `--remote-debugging-pipe` (fd 3 in, fd 4 out), one tab per page."""
-
-    def __init__(self, profile: Path):
-        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--hide-scrollbars", f"--user-data-dir={profile}",
-                 "--remote-debugging-pipe", "about:blank"]
-        self.proc = subprocess.Popen(["sh", "-c", 'exec "$@" 3<&0 4>&1 </dev/null >/dev/null', "sh", _chromium(),
-                                      *flags], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL)
-        self.buffer = b""
-        self.next_id = 0
-
-    def call(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 60) -> dict:
-        self.next_id += 1
-        message = {"id": self.next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        self.proc.stdin.write(json.dumps(message).encode() + b"\0")
-        self.proc.stdin.flush()
-        deadline = time.monotonic() + timeout
-        while True:
-            while b"\0" not in self.buffer:
-                ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-                if not ready:
-                    raise TimeoutError(f"chromium did not answer {method}")
-                chunk = os.read(self.proc.stdout.fileno(), 1 << 20)
-                if not chunk:
-                    raise RuntimeError("chromium exited")
-                self.buffer += chunk
-            raw, self.buffer = self.buffer.split(b"\0", 1)
-            reply = json.loads(raw)
-            if reply.get("id") == self.next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply["result"]
-
-    def open(self, url: str) -> "Page":
-        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        page = Page(self, session)
-        self.call("Emulation.setDeviceMetricsOverride", {"width": 1400, "height": 1000, "deviceScaleFactor": 1,
-                                                         "mobile": False}, session)
-        self.call("Page.navigate", {"url": url}, session)
-        deadline = time.monotonic() + 30
-        while not page.eval("document.readyState === 'complete' && document.body !== null"):
-            assert time.monotonic() < deadline, "page did not load"
-            time.sleep(0.05)
-        return page
-
-    def close(self) -> None:
-        try:
-            self.call("Browser.close", timeout=10)
-            self.proc.wait(timeout=10)
-        except (TimeoutError, RuntimeError, subprocess.TimeoutExpired):
-            self.proc.kill()
-            self.proc.wait()
-
-
-class Page:
-    def __init__(self, browser: Browser, session: str):
-        self.browser, self.session = browser, session
-
-    def eval(self, expression: str) -> Any:
-        result = self.browser.call("Runtime.evaluate", {"expression": expression, "returnByValue": True},
-                                   self.session)
-        if "exceptionDetails" in result:
-            raise RuntimeError(result["exceptionDetails"])
-        return result["result"].get("value")
-
-    def screenshot(self, path: Path) -> None:
-        import base64
-
-        shot = self.browser.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
-                                 self.session)
-        path.write_bytes(base64.b64decode(shot["data"]))
-
-
-# What the browser shows of every tile: visible or not, its charts' marks (aria-labels), texts.
-TILES_JS = """
-(() => Array.from(document.querySelectorAll('section.card')).map(card => {
-  const shown = el => el.checkVisibility();
-  const figures = Array.from(card.querySelectorAll('figure.chart')).filter(shown).map(fig => {
-    const box = fig.querySelector('svg').getBoundingClientRect();
-    const marks = Array.from(fig.querySelectorAll('[role="graphics-symbol"]')).filter(el =>
-      !['axis', 'legend', 'title'].includes(el.getAttribute('aria-roledescription')));
-    return {width: box.width, height: box.height, marks: marks.map(m => m.getAttribute('aria-label')),
-            kinds: marks.map(m => m.getAttribute('aria-roledescription')),
-            texts: Array.from(fig.querySelectorAll('g.mark-text.role-mark text')).map(t => t.textContent)};
-  });
-  const text = sel => { const el = card.querySelector(sel); return el && shown(el) ? el.textContent : null; };
-  return {key: card.dataset.card, display: card.dataset.display, visible: shown(card), figures: figures,
-          value: text('.option:not([hidden]) .value, .body > .scalar .value'), caption: text('.caption'),
-          compare: text('.compare'), windows: Array.from(card.querySelectorAll('.window')).map(w => w.textContent),
-          desc: text('.desc'), filters: text('.tile-filters'), selected: card.dataset.selected || null};
-}))()
-"""
-
-
-def tiles(page: Page) -> dict[str, dict]:
-    return {t["key"]: t for t in page.eval(TILES_JS)}
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    _chromium()
-    b = Browser(tmp_path_factory.mktemp("chromium"))
-    yield b
-    b.close()
-
-
 @pytest.fixture(scope="module")
 def chart_kinds_report(lead_capture_fixture_db) -> hr.Report:
     started = time.perf_counter()
@@ -181,10 +53,7 @@ def chart_kinds_report(lead_capture_fixture_db) -> hr.Report:
 
 @pytest.fixture(scope="module")
 def chart_kinds_page(chart_kinds_report, browser, tmp_path_factory) -> Page:
-    path = chart_kinds_report.write(tmp_path_factory.mktemp("chart_kinds"))
-    page = browser.open(path.as_uri())
-    page.screenshot(path.with_suffix(".png"))
-    return page
+    return open_report(browser, chart_kinds_report.write(tmp_path_factory.mktemp("chart_kinds")))
 
 
 @pytest.fixture(scope="module")
@@ -199,10 +68,7 @@ def lead_capture_report(lead_capture_fixture_db) -> hr.Report:
 
 @pytest.fixture(scope="module")
 def lead_capture_page(lead_capture_report, browser, tmp_path_factory) -> Page:
-    path = lead_capture_report.write(tmp_path_factory.mktemp("lead_capture"))
-    page = browser.open(path.as_uri())
-    page.screenshot(path.with_suffix(".png"))
-    return page
+    return open_report(browser, lead_capture_report.write(tmp_path_factory.mktemp("lead_capture")))
 
 
 # ---------------------------------------------------------------- every display, drawn by the browser

@@ -484,3 +484,49 @@ def test_descriptions_speak_plainly_and_the_heatmap_says_how_a_partial_week_coun
         assert card.description and "s003." not in card.description and "marts." not in card.description, key
         assert all(card.labels.get(column) for column in card.columns), key
     assert "a partial week counts as the share of its days" in SPECS.cards["messaging__distribution"].description
+
+
+# ---------------------------------------------------------------- the four dashboards in headless Chromium
+
+def _pct(part: int, whole: int) -> str:
+    return f"{Decimal(part * 100) / whole:.1f}%"
+
+
+def _funnel_marks(rows: list[tuple]) -> list[str]:
+    first = rows[0][2]
+    marks, previous = [], first
+    for _, name, n in rows:
+        of_previous = _pct(n, previous) if previous else "—"
+        marks.append(f"{name}: {n}; {_pct(n, first)} of the first step; {of_previous} of the previous step")
+        previous = n
+    return marks
+
+
+# Per dashboard: the filters the page is written with, and cards whose drawn marks are checked against the hand rows
+# of EXPECTED above (mark = the chart's aria-label: "<label>: <value> (<share>)" for a pie slice).
+IN_THE_BROWSER = {
+    "potential": ({}, {"potential__mecs_vs_potential": lambda rows: {
+        f"{m:%b %Y}; Potential MECs: {potential}" for m, _, potential in rows}}),
+    "messaging": (EVER, {"messaging__per_device_pie": lambda rows: [
+        f"{device}: {n} ({_pct(n, sum(r[1] for r in rows))})" for device, n in rows]}),
+    "after_sales": (EVER, {"after_sales__funnel": _funnel_marks}),
+    "bots": ({}, {"bots__trend": lambda rows: [
+        f"week of {week.day} {week:%b %Y}; {bot}; Messages: {n}" for week, bot, n in rows]}),
+}
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_the_dashboard_draws_every_card_on_its_tab_in_chromium(messaging_db, browser, tmp_path, area):
+    from browser import assert_every_card_drawn, open_report
+    from orchestration.bi import html_report
+
+    filters, checked = IN_THE_BROWSER[area]
+    report = html_report.build_report(messaging_db, SPECS.cards, DASHBOARDS[area], filters)
+    page = open_report(browser, report.write(tmp_path))
+    shown = assert_every_card_drawn(page, DASHBOARDS[area], {k: v.display for k, v in SPECS.cards.items()})
+    for card, marks_of in checked.items():
+        scenario = next(name for (key, name), (f, _) in EXPECTED.items() if key == card and f == filters)
+        want = marks_of(EXPECTED[(card, scenario)][1])
+        [figure] = shown[card]["figures"]
+        got = figure["marks"]
+        assert (want <= set(got)) if isinstance(want, set) else (got == want), (card, got)

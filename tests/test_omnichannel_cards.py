@@ -408,3 +408,23 @@ def test_gx_suites_fail_on_windows_that_do_not_nest_and_more_delivered_than_sent
     assert sorted((f.type, f.column, f.unexpected_count) for f in usage.failures) == [
         ("expect_column_pair_values_a_to_be_greater_than_b", "messages_with_delivery_status, messages_delivered", 1),
         ("expect_column_values_to_be_in_set", "channel", 1)]
+
+
+def test_the_dashboard_draws_every_card_in_chromium_with_the_hand_counted_values(omni_db, browser, tmp_path):
+    """The HTML dashboard as written by `make demo`, with its default filters (the last 12 months)."""
+    from browser import assert_every_card_drawn, open_report
+    from orchestration.bi import html_report
+
+    filters, expected = SCENARIOS["default_last_12_months"]
+    report = html_report.build_report(omni_db, SPECS.cards, DASHBOARD, filters)
+    page = open_report(browser, report.write(tmp_path))
+    shown = assert_every_card_drawn(page, DASHBOARD, {k: v.display for k, v in SPECS.cards.items()})
+    for key in ("omnichannel__total_registered_users", "omnichannel__active_users", "omnichannel__transacting_users"):
+        [(n,)] = expected[key]
+        assert shown[key]["value"].split()[0] == str(n), (key, shown[key]["value"])
+    # the heatmap's non-empty cells: (ISO weekday, hour) of the hand grid, the average shown to 2 places
+    cells = {m.split(": ")[0]: m.split(": ")[1] for m in shown["omnichannel__busy_hours_active_users"]["figures"][0]["marks"]
+             if not m.endswith(("no data", ": 0"))}
+    want = {f"{DAY_NAMES[d - 1]}, Hour of day {h}": f"{Decimal(v):.2f}" for d, h, v in
+            [(row[0], row[2], row[3]) for row in expected["omnichannel__busy_hours_active_users"]] if v}
+    assert cells == want

@@ -28,7 +28,17 @@ PALETTE = ["#3b6ea8", "#e39c39", "#5a9e6f", "#c0504d", "#8064a2", "#4aa3b5", "#9
 DENSE = 12  # with more bars or points than this, zero values get no text label
 EMPTY_CELL = "#eef1f4"
 # Dimensions whose full range is known: every value is shown on the axis, in natural order, even without rows.
-FULL_DOMAINS: dict[str, tuple[int, ...]] = {"hour_of_day": tuple(range(24)), "iso_weekday": tuple(range(1, 8))}
+HOURS, WEEKDAYS = tuple(range(24)), tuple(range(1, 8))
+
+
+def full_domain(column: str) -> tuple[int, ...] | None:
+    """The known range of a column, by its name as the marts spell it: an hour of the day 0-23 (`hour_of_day`,
+    `local_hour`, `charge_hour`, ...) or an ISO weekday 1 = Monday (`iso_weekday`, `day_of_week`)."""
+    if column in ("hour", "hour_of_day") or column.endswith("_hour"):
+        return HOURS
+    if column in ("iso_weekday", "day_of_week"):
+        return WEEKDAYS
+    return None
 
 CONFIG = {
     "background": "transparent",
@@ -47,6 +57,10 @@ class ChartError(ValueError):
     """The rows do not fit the chart (e.g. two rows for one heatmap cell)."""
 
 
+class NothingToDraw(ChartError):
+    """The rows are right but give the chart nothing to show (a pie whose every slice is 0)."""
+
+
 @dataclass(frozen=True)
 class Dim:
     """A dimension column: its heading, its name (for natural ordering) and its value in each row."""
@@ -61,7 +75,7 @@ class Dim:
         return bool(present) and all(isinstance(v, (date, datetime)) for v in present)
 
     def label(self, value: Any) -> str:
-        if self.column in FULL_DOMAINS and self.column.endswith("weekday") and value in range(1, 8):
+        if full_domain(self.column) == WEEKDAYS and value in WEEKDAYS:
             return formats.ISO_WEEKDAYS[value - 1]
         period = formats.as_period(value)
         if self.column in ("week", "month", "quarter", "year") and isinstance(period, date) \
@@ -76,8 +90,9 @@ class Dim:
     def domain(self) -> list[str]:
         """Axis labels in natural order: a full known range, numbers ascending, else the rows' order."""
         present = list(dict.fromkeys(v for v in self.values))
-        if self.column in FULL_DOMAINS and all(v in FULL_DOMAINS[self.column] for v in present if v is not None):
-            return [self.label(v) for v in FULL_DOMAINS[self.column]]
+        known = full_domain(self.column)
+        if known and all(v in known for v in present if v is not None):
+            return [self.label(v) for v in known]
         if present and all(formats.is_number(v) for v in present):
             present.sort()
         return list(dict.fromkeys(self.label(v) for v in present))
@@ -298,7 +313,7 @@ def _pie(title: str, dims: Sequence[Dim], measures: Sequence[Measure], width: in
     texts = list(m.texts) if dims else [x.texts[0] for x in measures]
     total = sum(v for v in values if v and v > 0)
     if total <= 0:
-        raise ChartError("nothing to draw: every slice is zero")
+        raise NothingToDraw("every slice is 0")
     records = []
     for i, (label, value, text) in enumerate(zip(labels, values, texts)):
         share = f"{(value or 0) / total * 100:.1f}%"
@@ -390,8 +405,9 @@ def _heatmap(title: str, dims: Sequence[Dim], measures: Sequence[Measure], width
             i = cells.get((r, c))
             value = m.values[i] if i is not None else None
             text = m.texts[i] if i is not None else "no data"
+            row_name = f"{rows_dim.title} {r}" if r.isdigit() else r  # "Hour 9", but "Monday"
             records.append({"r": r, "c": c, "v": value, "t": text if value else "",
-                            "d": f"{r}, {cols_dim.title} {c}: {text}"})
+                            "d": f"{row_name}, {cols_dim.title} {c}: {text}"})
     enc = {"x": {"field": "c", "type": "ordinal", "sort": col_domain,
                  "axis": {"title": cols_dim.title, "labelAngle": 0, "ticks": False, "domain": False}},
            "y": {"field": "r", "type": "ordinal", "sort": row_domain,

@@ -426,14 +426,16 @@ def _title(result: CardResult, column: str) -> str:
 
 def chart_roles(result: CardResult) -> tuple[list[charts.Dim], list[charts.Measure]]:
     """Dimensions and measures of a result as the chart draws them (Metabase's graph.dimensions /
-    graph.metrics, or pie.dimension / pie.metric, pick among the columns when set)."""
+    graph.metrics, or pie.dimension / pie.metric, or funnel.dimension / funnel.metric, pick among the
+    columns when set)."""
     card, columns = result.card, result.columns
     vs = card.visualization_settings
-    pie = card.display == "pie"
+    prefix = card.display if card.display in ("pie", "funnel") else "graph"
+    suffix = ("dimension", "metric") if prefix != "graph" else ("dimensions", "metrics")
     measure_cols = [c for c in measure_columns(card) if c in columns]
     dim_cols = [c for c in columns if c not in measure_cols]
-    dim_cols = _listed(vs.get("pie.dimension" if pie else "graph.dimensions"), columns) or dim_cols
-    measure_cols = _listed(vs.get("pie.metric" if pie else "graph.metrics"), columns) or measure_cols
+    dim_cols = _listed(vs.get(f"{prefix}.{suffix[0]}"), columns) or dim_cols
+    measure_cols = _listed(vs.get(f"{prefix}.{suffix[1]}"), columns) or measure_cols
     index = {c: i for i, c in enumerate(columns)}
     dims = [charts.Dim(c, _title(result, c), tuple(r[index[c]] for r in result.rows)) for c in dim_cols]
     measures = []
@@ -496,7 +498,12 @@ def _smartscalar(result: CardResult, ctx: "_Context") -> str:
     dims = [i for i in range(len(result.columns)) if i not in measures]
     if not dims or not measures or formats.as_period(result.rows[-1][dims[0]]) is None:
         return _scalar(result, ctx)
-    d, m = dims[0], measures[0]
+    vs = result.card.visualization_settings
+    d = dims[0]
+    m = result.columns.index(vs["scalar.field"]) if vs.get("scalar.field") in result.columns else measures[0]
+    # Metabase's "compare to another column" (scalar.comparisons): e.g. the same days of the month before
+    other = next((c for c in vs.get("scalar.comparisons") or ()
+                  if c.get("type") == "anotherColumn" and c.get("column") in result.columns), None)
     rows = [(formats.as_period(r[d]), r) for r in result.rows if formats.as_period(r[d]) is not None]
     starts = [p if isinstance(p, date) and not isinstance(p, datetime) else p.date() for p, _ in rows]
     upto = [i for i, s in enumerate(starts) if s <= ctx.today] or [len(rows) - 1]
@@ -513,12 +520,17 @@ def _smartscalar(result: CardResult, ctx: "_Context") -> str:
                         f"({passed} of {total} days, as of {ctx.as_of_text})")
     value = rows[current][1][m]
     compare = ""
-    if current > 0:
+    fmt = _value_format(result, result.columns[m], scalar=True)
+    if other is not None:
+        previous = rows[current][1][result.columns.index(other["column"])]
+        against = other.get("label") or _title(result, other["column"])
+    elif current > 0:
         previous = rows[current - 1][1][m]
+        against = formats.period_name(starts[current - 1], grain)
+    if other is not None or current > 0:
         arrow, cls = _change(value, previous)
-        fmt = _value_format(result, result.columns[m], scalar=True)
         compare = (f'<div class="compare {cls}"><span class="change">{_e(arrow)}</span> vs '
-                   f'{_e(formats.period_name(starts[current - 1], grain))}: {_e(format_value(previous, fmt))}</div>')
+                   f'{_e(against)}: {_e(format_value(previous, fmt))}</div>')
     return (f'<div class="scalar smart">{_big_number(result, m, value)}'
             f'<div class="caption">{_e(caption)}</div>{compare}</div>')
 
@@ -612,6 +624,8 @@ def _chart(result: CardResult, ctx: "_Context") -> str:
     height = max(140, p.size_y * GRID_ROW_PX - 40)
     try:
         spec = charts.chart_spec(result.card.display, result.card.name, dims, measures, width, height)  # type: ignore[arg-type]
+    except charts.NothingToDraw as exc:  # a quiet period, not a broken card
+        return f'<div class="no-data">No data: {_e(exc)}</div>'
     except charts.ChartError as exc:
         raise ReportError(f"tile {result.card.name!r} ({result.card.key}) cannot be drawn as "
                           f"{result.card.display}: {exc}") from None
