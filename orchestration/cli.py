@@ -25,6 +25,7 @@ examples:
   lead-analytics run                       run the full Dagster job (load, dbt build, checks)
   lead-analytics report --timings          write reports/<dashboard>.html, print each card's query time
   lead-analytics dbt -- build -s staging   run dbt against the configured warehouse
+  lead-analytics mf -- query --metrics leads --group-by metric_time__month   query a metric
   lead-analytics ui                        Dagster UI on http://127.0.0.1:3000
 
 configuration (environment):
@@ -314,6 +315,31 @@ def cmd_dbt(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, env=dbt_env(info), cwd=settings.DBT_PROJECT_DIR)
 
 
+def cmd_mf(args: argparse.Namespace) -> int:
+    """MetricFlow's own CLI on the published marts. `mf` reads `<project>/target/semantic_manifest.json`, and the
+    project's target/ holds the write-audit-publish parse (relations in `marts__build`), so `mf` gets a project
+    view of its own under target/mf: links to the project files, and a parse without the build suffix."""
+    from orchestration import warehouse
+    from orchestration.dbt_project import dbt_env, dbt_executable
+
+    info = warehouse.ensure_running()
+    env = dbt_env(info)
+    view = settings.DBT_PROJECT_DIR / "target" / "mf"
+    view.mkdir(parents=True, exist_ok=True)
+    for name in ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "snapshots", "tests"):
+        link, real = view / name, settings.DBT_PROJECT_DIR / name
+        if real.exists() and not link.is_symlink():
+            link.symlink_to(real)
+    parse = subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(settings.DBT_PROJECT_DIR),
+                            "--profiles-dir", str(settings.DBT_PROJECT_DIR), "--target-path", str(view / "target")],
+                           env=env, capture_output=True, text=True, cwd=settings.DBT_PROJECT_DIR)
+    if parse.returncode != 0:
+        raise UserError("dbt parse failed: " + " ".join((parse.stdout + parse.stderr).split())[-500:])
+    env.update(DBT_PROJECT_DIR=str(view), DBT_PROFILES_DIR=str(view))
+    mf = Path(sys.executable).parent / "mf"
+    return subprocess.call([str(mf), *[a for a in args.mf_args if a != "--"]], env=env, cwd=view)
+
+
 def _port_is_free(port: int) -> bool:
     import socket
 
@@ -493,6 +519,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "e.g. `lead-analytics dbt -- build --select staging`.")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="arguments passed to dbt")
     p.set_defaults(func=cmd_dbt)
+
+    p = sub.add_parser("mf", help="query the semantic layer's metrics with MetricFlow",
+                       description="Run MetricFlow's `mf` on the published marts, e.g. `lead-analytics mf -- query "
+                                   "--metrics leads --group-by metric_time__month` or `lead-analytics mf -- list "
+                                   "metrics`; add --explain to see the SQL.")
+    p.add_argument("mf_args", nargs=argparse.REMAINDER, help="arguments passed to mf")
+    p.set_defaults(func=cmd_mf)
 
     p = sub.add_parser("ui", help="serve the Dagster UI on 127.0.0.1",
                        description="Start `dagster dev` on 127.0.0.1 with the project's definitions; Ctrl-C stops "

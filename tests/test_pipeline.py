@@ -142,6 +142,18 @@ def test_second_run_is_idempotent(demo_runs):
         assert _raw_counts(conn) == counts_after_first
 
 
+def test_analysts_query_the_published_marts_with_metricflow(demo_runs):
+    info, _, _, second, _, env = demo_runs
+    assert second.returncode == 0
+    cli = Path(sys.executable).parent / "lead-analytics"
+    proc = subprocess.run([str(cli), "mf", "--", "query", "--metrics", "leads"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    with warehouse.connect(info) as conn:
+        published = conn.execute("select count(*) from marts.fct_bot_leads").fetchone()[0]
+    assert re.search(rf"^\s*{published}\s*$", proc.stdout, re.MULTILINE), proc.stdout[-2000:]
+
+
 BAD_LEAD = "WAPBAD1,Website,chat,AllyChat,{confidence},new,Ann,,,,2026-11-20T10:00:00Z,{updated_at}\n"
 BAD_CAMPAIGN = ('{"id": 99901, "workspace_id": 99901, "name": "Bogus", "status": "bogus", "track_opens": true, '
                 '"created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-20T10:00:00Z"}\n')
