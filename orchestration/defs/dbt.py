@@ -107,7 +107,7 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     info = warehouse.info()
     os.environ.update(dbt_env(info))  # profiles.yml reads the connection from the environment
     with warehouse.connect() as conn:
-        publishing.start_build(conn, context.run_id, sorted(PUBLISHED_RELATIONS))
+        publishing.start_build(conn, context.run.run_id, sorted(PUBLISHED_RELATIONS))
     started = last_report = time.monotonic()
     models = tests = failed_tests = 0
     invocation = dbt.cli(["build", "--vars", BUILD_VARS], context=context, raise_on_error=False)
@@ -130,7 +130,7 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
         except Exception:  # no run_results.json: dbt failed before building anything
             reason = "dbt exited with an error before building (see the dbt log)"
         with warehouse.connect() as conn:
-            publishing.hold_back(conn, context.run_id, "dbt build", reason)
+            publishing.hold_back(conn, context.run.run_id, "dbt build", reason)
         raise Failure(description=f"dbt build: {reason}; the published marts are unchanged")
 
 

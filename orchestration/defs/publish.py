@@ -27,10 +27,10 @@ PUBLISH_KEY = AssetKey(["warehouse", "published_marts"])
 def published_marts(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     with warehouse.connect() as conn:
         try:
-            schemas = publishing.publish(conn, context.run_id, PUBLISHED_RELATIONS)
+            schemas = publishing.publish(conn, context.run.run_id, PUBLISHED_RELATIONS)
         except publishing.PublishError as exc:
             raise Failure(description=f"not published: {exc}; the published marts are unchanged") from None
         status = publishing.publication_status(conn)
     context.log.info(f"published {', '.join(schemas)}: {status.line()}")
-    return MaterializeResult(metadata={"schemas": ", ".join(schemas), "run_id": context.run_id,
+    return MaterializeResult(metadata={"schemas": ", ".join(schemas), "run_id": context.run.run_id,
                                        "relations": sum(len(v) for v in PUBLISHED_RELATIONS.values())})

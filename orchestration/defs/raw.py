@@ -84,9 +84,9 @@ def _raw_asset(contract: TableContract):
         if result.errors:
             reason = f"{len(result.errors)} file(s) failed to load: " + "; ".join(result.errors)
             with warehouse.connect() as conn:
-                publishing.hold_back(conn, context.run_id, f"load {contract.key}", reason)
+                publishing.hold_back(conn, context.run.run_id, f"load {contract.key}", reason)
             raise Failure(description=reason, metadata=metadata)
-        check_results = [checks.raw_check_result(warehouse.info(), context.run_id, suite)] if suite else []
+        check_results = [checks.raw_check_result(warehouse.info(), context.run.run_id, suite)] if suite else []
         return MaterializeResult(metadata=metadata, check_results=check_results)
 
     return load_raw_table
