@@ -212,17 +212,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say(f"warehouse: {info.describe()}")
     with warehouse.connect(info) as conn:
         _say_if_mixed(conn, landing)
+    since = time.time()
     result = pipeline.run_full_pipeline(pipeline.stderr)
-    _print_outcome(info, result, started)
+    _print_outcome(info, result, started, since)
     return 0 if result.success else 1
 
 
-def _print_outcome(info, result, started: float) -> None:
+def _print_outcome(info, result, started: float, since: float) -> None:
+    """The run's summary. `since` (epoch seconds): when the pipeline started; only files written after it are
+    listed (reports/ also holds filtered pages written by `lead-analytics report`, and earlier runs' pages)."""
     from orchestration import pipeline
 
     # A failed run prints no KPIs and no file it did not write: they would be an earlier run's, shown as fresh.
     if result.success:
-        reports = sorted(settings.reports_dir().glob("*.html"))
+        reports = sorted(p for p in settings.reports_dir().glob("*.html") if p.stat().st_mtime >= since)
         heading = "HTML dashboard{s} (open in any browser):"
     else:
         reports = pipeline.refresh_dashboards_after_hold_back(info)
@@ -252,8 +255,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with warehouse.connect(info) as conn:
         _say_if_mixed(conn, landing)
     _generate(landing, args, force=False)
+    since = time.time()
     result = pipeline.run_full_pipeline(pipeline.stderr)
-    _print_outcome(info, result, started)
+    _print_outcome(info, result, started, since)
     return 0 if result.success else 1
 
 
@@ -328,6 +332,10 @@ def cmd_mf(args: argparse.Namespace) -> int:
     view.mkdir(parents=True, exist_ok=True)
     for name in ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "snapshots", "tests"):
         link, real = view / name, settings.DBT_PROJECT_DIR / name
+        if link.is_symlink() and link.resolve() != real.resolve():
+            link.unlink()  # the project moved
+        if link.exists() and not link.is_symlink():
+            raise UserError(f"{link} should be a link to {real}; remove it and run again")
         if real.exists() and not link.is_symlink():
             link.symlink_to(real)
     parse = subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(settings.DBT_PROJECT_DIR),
@@ -337,7 +345,10 @@ def cmd_mf(args: argparse.Namespace) -> int:
         raise UserError("dbt parse failed: " + " ".join((parse.stdout + parse.stderr).split())[-500:])
     env.update(DBT_PROJECT_DIR=str(view), DBT_PROFILES_DIR=str(view))
     mf = Path(sys.executable).parent / "mf"
-    return subprocess.call([str(mf), *[a for a in args.mf_args if a != "--"]], env=env, cwd=view)
+    if not mf.exists():
+        raise UserError(f"{mf} is missing: run `make setup` (dbt-metricflow is in requirements.lock)")
+    mf_args = args.mf_args[1:] if args.mf_args[:1] == ["--"] else args.mf_args
+    return subprocess.call([str(mf), *mf_args], env=env, cwd=view)
 
 
 def _port_is_free(port: int) -> bool:

@@ -154,10 +154,11 @@ def tiles_per_tab(page: Page, dashboard: DashboardSpec) -> dict[str | None, dict
     return shown
 
 
-def assert_every_card_drawn(page: Page, dashboard: DashboardSpec, displays: dict[str, str]) -> dict[str, dict]:
+def assert_every_card_drawn(page: Page, dashboard: DashboardSpec, displays: dict[str, str],
+                            empty: frozenset[str] = frozenset()) -> dict[str, dict]:
     """Every card of the dashboard shows on its own tab and nowhere else; every chart is drawn with marks
-    (a heatmap with all 7 x 24 cells) or says "No data"; no tile says its query failed. Returns the tiles by
-    card key."""
+    (a heatmap with all 7 x 24 cells), except the charts in `empty`, which say "No data"; no tile says its
+    query failed. Returns the tiles by card key."""
     assert page.eval("document.body.dataset.ready") == "true"
     assert page.eval("document.querySelectorAll('.error, .failed').length") == 0
     per_tab = tiles_per_tab(page, dashboard)
@@ -168,7 +169,9 @@ def assert_every_card_drawn(page: Page, dashboard: DashboardSpec, displays: dict
         tabs = [tab for tab, shown in per_tab.items() if placement.card in shown]
         assert tabs == [placement.tab], (placement.card, tabs)
         tile = per_tab[placement.tab][placement.card]
-        if displays[placement.card] in charts.CHART_DISPLAYS and not tile["noData"]:
+        if displays[placement.card] in charts.CHART_DISPLAYS:
+            assert bool(tile["noData"]) == (placement.card in empty), (placement.card, tile["noData"])
+        if displays[placement.card] in charts.CHART_DISPLAYS and placement.card not in empty:
             [figure] = tile["figures"]
             assert figure["width"] > 100 and figure["height"] > 80 and figure["marks"], placement.card
             if displays[placement.card] == "heatmap":

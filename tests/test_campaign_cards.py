@@ -691,9 +691,10 @@ def test_the_dashboard_draws_both_tabs_in_chromium_with_the_hand_counted_values(
     page = open_report(browser, report.write(tmp_path))
     shown = assert_every_card_drawn(page, DASHBOARD, {k: v.display for k, v in SPECS.cards.items()})
     # the tiles show the as-of month (November to date) against the month before
-    for key in ("campaigns__contacts_uploaded", "campaigns__emails_sent"):
-        _, now, before = expected[key][-1]
-        change = "no change" if now == before else f"▲ {Decimal(now - before) * 100 / before:.1f}%"  # both rise or stay
+    for key in ("campaigns__contacts_uploaded", "campaigns__emails_sent", "campaigns__interested_leads"):
+        _, now, before = expected[key][-1]  # the count tiles: each rises, stays, or is new (from 0)
+        change = ("no change" if now == before else "new" if before == 0
+                  else f"▲ {Decimal(now - before) * 100 / before:.1f}%")
         assert (shown[key]["value"], shown[key]["compare"]) == (str(now), f"{change} vs same days last month: {before}")
     steps = expected["campaigns__lead_funnel"]
     first = steps[0][2]

@@ -194,6 +194,15 @@ def test_heatmap_refuses_two_rows_for_one_cell():
         charts.chart_spec("heatmap", "t", dims, measures, 400, 200)
 
 
+def test_a_pie_whose_slices_are_all_zero_is_no_data_not_a_broken_report():
+    """A quiet period (e.g. no leads in the last 30 days) is not an error: the report draws "No data" there."""
+    dims = [charts.Dim("source", "Source", ("Ads", "Website"))]
+    measures = [charts.Measure("leads", "Leads", (0.0, 0.0), ("0", "0"))]
+    with pytest.raises(charts.NothingToDraw, match="every slice is 0"):
+        charts.chart_spec("pie", "t", dims, measures, 400, 200)
+    assert issubclass(charts.NothingToDraw, charts.ChartError)  # other chart errors still stop the report
+
+
 def test_metric_selector_switches_offline(chart_kinds_page):
     page = chart_kinds_page
     tile = tiles(page)["chart_kinds__selector"]

@@ -183,16 +183,25 @@ def held_back_runs(demo_runs):
     (leads / "leads_2026-11-wap2.csv").write_text(header + BAD_LEAD.format(confidence="0.9",
                                                                             updated_at="2026-11-21T10:00:00Z"))
     (root / "landing" / "bison" / "campaigns" / "campaigns_2026-11-wap.jsonl").write_text(BAD_CAMPAIGN)
+    # An organisation changes its potentials in the same run: the snapshot must keep both versions (D38).
+    organizations = sorted((root / "landing" / "web1on1" / "organizations").glob("*.jsonl"))
+    changed = json.loads(organizations[-1].read_text().splitlines()[-1])
+    changed["potential_inbound_leads"] += 1
+    changed["updated_at"] = "2026-11-23T23:00:00Z"  # after every version the generator wrote (end date 11-23)
+    organizations[-1].with_name("organizations_2026-11-wap.jsonl").write_text(json.dumps(changed) + "\n")
     dbt_test = _run_demo(env, "run")
     with warehouse.connect(info) as conn:
         after_dbt_test = _marts(conn), publishing.publication_status(conn), _leftover_schemas(conn), report.read_text()
         fixed_in_shadow = conn.execute("select confidence_score::text from marts__build.fct_bot_leads "
                                        "where lead_id = 'WAPBAD1'").fetchall()
-    return published, raw_check, after_raw_check, dbt_test, after_dbt_test, fixed_in_shadow
+        versions = conn.execute("select potential_inbound_leads from snapshots.snp_web1on1__organizations "
+                                "where id = %s order by dbt_valid_from", (changed["id"],)).fetchall()
+    return (published, raw_check, after_raw_check, dbt_test, after_dbt_test, fixed_in_shadow,
+            (changed["potential_inbound_leads"], versions))
 
 
 def test_a_failed_raw_check_stops_dbt_and_says_which_check_and_rows(held_back_runs):
-    published, run, (marts, status, html), _, _, _ = held_back_runs
+    published, run, (marts, status, html), _, _, _, _ = held_back_runs
     assert run.returncode == 1
     out = run.stdout
     assert out, run.stderr[-3000:]
@@ -205,6 +214,8 @@ def test_a_failed_raw_check_stops_dbt_and_says_which_check_and_rows(held_back_ru
                      r"\bwarehouse__published_marts\b", out, re.MULTILINE), out
     assert "bot_leads__leads: FAILED: 1 blocking asset check failed" in run.stderr
     assert "Running dbt command" not in run.stderr  # dbt did not build from the bad row
+    assert "Recommended Minimal Dashboard" not in out  # no KPIs from the marts of an earlier run
+    assert "HTML dashboards rewritten from the published marts, saying what held new data back:" in out
     assert marts == published and marts[0][2] is False  # the dashboards still read the first run's marts
     assert status.held_back_by == "check gx_raw_bot_leads__leads"
     assert status.reason.startswith("1 of 8 expectations failed on raw_bot_leads.leads")
@@ -216,7 +227,7 @@ def test_a_failed_raw_check_stops_dbt_and_says_which_check_and_rows(held_back_ru
 
 
 def test_a_failed_dbt_test_leaves_the_published_marts_intact(held_back_runs):
-    published, _, _, run, (marts, status, leftovers, html), fixed_in_shadow = held_back_runs
+    published, _, _, run, (marts, status, leftovers, html), fixed_in_shadow, (now, versions) = held_back_runs
     assert run.returncode == 1
     reason = re.search(r"^  failed step dbt_models: (.*)$", run.stdout, re.MULTILINE)
     assert reason, run.stdout[-3000:]
@@ -225,6 +236,9 @@ def test_a_failed_dbt_test_leaves_the_published_marts_intact(held_back_runs):
     assert marts == published  # the build that failed its test was never published
     assert fixed_in_shadow == [("0.9",)]  # it was built, out of sight, where it can be inspected
     assert leftovers == ["intermediate__build", "marts__build", "staging__build"]
+    # the snapshot is not part of the held-back build: it kept the history it saw (the old and the new potential)
+    assert versions == [(now - 1,), (now,)]
+    assert "Recommended Minimal Dashboard" not in run.stdout  # no KPIs from the marts of an earlier run
     assert status.held_back_by == "dbt build" and "accepted_values_stg_bison__campaigns_status" in status.reason
     assert "dashboards' data: published" in run.stdout and "newer data held back" in run.stdout
     assert "by dbt build: 1 test(s) failed: accepted_values_stg_bison__campaigns_status" in html

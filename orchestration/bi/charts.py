@@ -91,7 +91,7 @@ class Dim:
         """Axis labels in natural order: a full known range, numbers ascending, else the rows' order."""
         present = list(dict.fromkeys(v for v in self.values))
         known = full_domain(self.column)
-        if known and all(v in known for v in present if v is not None):
+        if known and all(type(v) is int and v in known for v in present if v is not None):  # not True, not 1.5
             return [self.label(v) for v in known]
         if present and all(formats.is_number(v) for v in present):
             present.sort()

@@ -197,9 +197,11 @@ def _upgrade_ledger(cur, landing_root: str) -> None:
 def other_landing_roots(conn, landing_root: Path) -> list[tuple[str, int]]:
     """The landing directories other than `landing_root` this warehouse has loaded files from, with how many
     files each: their rows sit in the same raw tables, so a load from `landing_root` mixes with them."""
-    ledger = f"{settings.AUDIT_SCHEMA}.loaded_files"
     with conn.transaction():  # ended here: each file's load must commit on its own
-        if conn.execute("select to_regclass(%s)", (ledger,)).fetchone()[0] is None:
+        has_roots = conn.execute("select 1 from information_schema.columns where table_schema = %s and "
+                                 "table_name = 'loaded_files' and column_name = 'landing_root'",
+                                 (settings.AUDIT_SCHEMA,)).fetchone()
+        if has_roots is None:  # no ledger yet, or one from before issue 6: it tracked one landing root only
             return []
         rows = conn.execute(f"select landing_root, count(*) from {_ident(settings.AUDIT_SCHEMA)}.loaded_files "
                             "where landing_root <> %s group by 1 order by 1", (str(landing_root.resolve()),)).fetchall()
