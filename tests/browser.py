@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from orchestration.bi import charts
+from orchestration.bi.compiler import CompiledSpecs
 from orchestration.bi.specs import DashboardSpec
 
 
@@ -178,3 +179,14 @@ def assert_every_card_drawn(page: Page, dashboard: DashboardSpec, displays: dict
                 assert len(figure["marks"]) == 7 * 24, (placement.card, len(figure["marks"]), figure["marks"][:30])
         found[placement.card] = tile
     return found
+
+
+def draw_dashboard(browser: Browser, info, specs: CompiledSpecs, dashboard: DashboardSpec, filters: dict,
+                   out_dir: Path, empty: frozenset[str] = frozenset()) -> dict[str, dict]:
+    """Write the dashboard's HTML report with `filters` from the warehouse `info`, open it, and check that every
+    card is drawn on its tab (assert_every_card_drawn); returns the tiles by card key."""
+    from orchestration.bi import html_report
+
+    report = html_report.build_report(info, specs.cards, dashboard, filters)
+    page = open_report(browser, report.write(out_dir))
+    return assert_every_card_drawn(page, dashboard, {k: v.display for k, v in specs.cards.items()}, empty)

@@ -518,13 +518,10 @@ IN_THE_BROWSER = {
 
 @pytest.mark.parametrize("area", AREAS)
 def test_the_dashboard_draws_every_card_on_its_tab_in_chromium(messaging_db, browser, tmp_path, area):
-    from browser import assert_every_card_drawn, open_report
-    from orchestration.bi import html_report
+    from browser import draw_dashboard
 
     filters, checked = IN_THE_BROWSER[area]
-    report = html_report.build_report(messaging_db, SPECS.cards, DASHBOARDS[area], filters)
-    page = open_report(browser, report.write(tmp_path))
-    shown = assert_every_card_drawn(page, DASHBOARDS[area], {k: v.display for k, v in SPECS.cards.items()})
+    shown = draw_dashboard(browser, messaging_db, SPECS, DASHBOARDS[area], filters, tmp_path)
     for card, marks_of in checked.items():
         scenario = next(name for (key, name), (f, _) in EXPECTED.items() if key == card and f == filters)
         want = marks_of(EXPECTED[(card, scenario)][1])

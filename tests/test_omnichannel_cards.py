@@ -412,13 +412,10 @@ def test_gx_suites_fail_on_windows_that_do_not_nest_and_more_delivered_than_sent
 
 def test_the_dashboard_draws_every_card_in_chromium_with_the_hand_counted_values(omni_db, browser, tmp_path):
     """The HTML dashboard as written by `make demo`, with its default filters (the last 12 months)."""
-    from browser import assert_every_card_drawn, open_report
-    from orchestration.bi import html_report
+    from browser import draw_dashboard
 
     filters, expected = SCENARIOS["default_last_12_months"]
-    report = html_report.build_report(omni_db, SPECS.cards, DASHBOARD, filters)
-    page = open_report(browser, report.write(tmp_path))
-    shown = assert_every_card_drawn(page, DASHBOARD, {k: v.display for k, v in SPECS.cards.items()})
+    shown = draw_dashboard(browser, omni_db, SPECS, DASHBOARD, filters, tmp_path)
     for key in ("omnichannel__total_registered_users", "omnichannel__active_users", "omnichannel__transacting_users"):
         [(n,)] = expected[key]
         assert shown[key]["value"].split()[0] == str(n), (key, shown[key]["value"])
