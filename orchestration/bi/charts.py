@@ -26,6 +26,7 @@ VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
 FONT = 'Arial, Helvetica, "Liberation Sans", sans-serif'  # metric-compatible everywhere: labels measured by vl-convert fit in the browser
 PALETTE = ["#3b6ea8", "#e39c39", "#5a9e6f", "#c0504d", "#8064a2", "#4aa3b5", "#9c8a5a", "#7b8794"]
 DENSE = 12  # with more bars or points than this, zero values get no text label
+MIN_LABELLED_BAR_PX = 16  # narrower bars get no value label and the axis thins its labels
 EMPTY_CELL = "#eef1f4"
 # Dimensions whose full range is known: every value is shown on the axis, in natural order, even without rows.
 HOURS, WEEKDAYS = tuple(range(24)), tuple(range(1, 8))
@@ -174,11 +175,15 @@ def _bars(display: str, title: str, dims: Sequence[Dim], measures: Sequence[Meas
     _value_text(records, len(records) > DENSE)
     x_order = list(dict.fromkeys(r["x"] for r in records))
     series_order = list(dict.fromkeys(r["s"] for r in records))
+    bars = len(x_order) * (len(series_order) if multi and not stacked else 1)
+    crowded = bars * MIN_LABELLED_BAR_PX > (height if horizontal else width)  # no room for a number on each bar
     cat, val = ("y", "x") if horizontal else ("x", "y")
     fmt = measures[0].d3_format if len({m.d3_format for m in measures}) == 1 else ",~r"
     cat_axis = {"title": None if not dims else dims[0].title, "labelAngle": 0, "labelLimit": 140}
     if not horizontal and sum(len(x) for x in x_order) * 7 > width * 0.9:  # labels side by side do not fit
         cat_axis["labelAngle"] = -40
+    if crowded:
+        cat_axis["labelOverlap"] = "greedy"  # Vega drops the labels that would overlap (every n-th stays)
     enc: dict[str, Any] = {
         cat: {"field": "x", "type": "ordinal", "sort": x_order, "axis": cat_axis},
         val: {"field": "v", "type": "quantitative", "axis": _axis(measures, format=fmt, title=None if multi else
@@ -195,7 +200,7 @@ def _bars(display: str, title: str, dims: Sequence[Dim], measures: Sequence[Meas
     else:
         enc["color"] = {"value": PALETTE[0]}
     layers: list[dict] = [{"mark": {"type": "bar", "cornerRadiusEnd": 2, "tooltip": False}, "encoding": enc}]
-    if not stacked:
+    if not stacked and not crowded:  # crowded: the values stay in each bar's description (its aria-label)
         text_enc = {k: v for k, v in enc.items() if k not in ("color", "description")}
         text_enc["text"] = {"field": "t"}
         offset = {"dx": 4, "align": "left", "baseline": "middle"} if horizontal else {"dy": -4, "baseline": "bottom"}

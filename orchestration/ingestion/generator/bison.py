@@ -53,6 +53,13 @@ def build(ctx: "Context") -> dict[str, TableData]:
     c_ws = np.repeat(np.arange(n_ws), n_camp_per)
     n_c = len(c_ws)
     c_created = clock.sample(rng, n_c, "business", lo=ws_created[c_ws], hi=end - 3 * DAY)
+    # Up to three workspaces with no campaign started in the final 30 days get their last one moved there, so
+    # the demo's "this month" tiles have sends to show (uniform dates often left the last weeks empty); about as
+    # many campaigns run at the end as at any other time.
+    group_start = np.r_[0, np.flatnonzero(c_ws[1:] != c_ws[:-1]) + 1]
+    quiet = np.maximum.reduceat(c_created, group_start) < end - 30 * DAY
+    last = np.r_[group_start[1:] - 1, n_c - 1][quiet & (ws_created < end - 40 * DAY)[c_ws[group_start]]][:3]
+    c_created[last] = clock.sample(rng, len(last), "business", lo=end - 30 * DAY, hi=end - 3 * DAY)
     order = np.argsort(c_created, kind="stable")
     c_ws, c_created = c_ws[order], c_created[order]
     c_ids = np.arange(n_c, dtype=np.int64) * 3 + 50_001
@@ -76,9 +83,13 @@ def build(ctx: "Context") -> dict[str, TableData]:
     ws_active = (end - ws_created) / (end - start)
     per_camp = rng.poisson(ctx.scaled(4500) * size[c_ws] * ws_active[c_ws] / n_camp_per[c_ws])
     l_camp = np.repeat(np.arange(n_c), per_camp)
+    # A campaign's upload window can run past the end of the data: keep only the share of its leads that falls
+    # before the end (sampling inside the clipped window would pile them all onto the last days).
+    u_lo, u_hi = c_created[l_camp], np.minimum(c_launch[l_camp] + 20 * DAY, c_done_at[l_camp])
+    within = rng.random(len(l_camp)) < np.clip((end - u_lo) / np.maximum(u_hi - u_lo, 1), 0.0, 1.0)
+    l_camp, u_lo, u_hi = l_camp[within], u_lo[within], u_hi[within]
     n_l = len(l_camp)
-    l_created = clock.sample(rng, n_l, "business", lo=c_created[l_camp],
-                             hi=np.minimum(c_launch[l_camp] + 20 * DAY, c_done_at[l_camp]))
+    l_created = clock.sample(rng, n_l, "business", lo=u_lo, hi=u_hi)
     order = np.argsort(l_created, kind="stable")
     l_camp, l_created = l_camp[order], l_created[order]
     l_ids = np.arange(n_l, dtype=np.int64) + 700_001
@@ -90,6 +101,8 @@ def build(ctx: "Context") -> dict[str, TableData]:
     n_steps = rng.choice([1, 2, 3], size=n_l, p=[0.2, 0.35, 0.45])
     first_lo = np.maximum(l_created + 10 * MINUTE, c_launch[l_camp])
     first_sent = clock.sample(rng, n_l, "business", lo=first_lo, hi=first_lo + 2 * DAY)
+    # as for uploads: a first send whose window runs past the end happens after it, in that share of leads
+    unsent = rng.random(n_l) >= np.clip((end - first_lo) / (2 * DAY), 0.0, 1.0)
     bounced = rng.random(n_l) < 0.035
     replied = ~bounced & (rng.random(n_l) < 0.085)
     interested = replied & (rng.random(n_l) < 0.38)
@@ -103,7 +116,8 @@ def build(ctx: "Context") -> dict[str, TableData]:
     step_ts = np.where(step_k == 0, first_sent[step_lead],
                        clock.sample(rng, len(step_lead), "business", lo=step_lo, hi=step_lo + 3 * DAY))
     step_sched = np.arange(len(step_lead), dtype=np.int64) * 2 + sched_base
-    ok = step_ts < end
+    follow_up_later = (step_k > 0) & (rng.random(len(step_lead)) >= np.clip((end - step_lo) / (3 * DAY), 0.0, 1.0))
+    ok = (step_ts < end) & ~unsent[step_lead] & ~follow_up_later
     step_lead, step_ts, step_sched = step_lead[ok], step_ts[ok], step_sched[ok]
     n_s = len(step_lead)
 
