@@ -419,6 +419,8 @@ def test_the_dashboard_draws_every_card_in_chromium_with_the_hand_counted_values
     for key in ("omnichannel__total_registered_users", "omnichannel__active_users", "omnichannel__transacting_users"):
         [(n,)] = expected[key]
         assert shown[key]["value"].split()[0] == str(n), (key, shown[key]["value"])
+        # the default range in dates, not Metabase's "past12months": the 12 whole months before December 2025
+        assert shown[key]["filters"] == "Date range: 1 Dec 2024 – 30 Nov 2025", shown[key]["filters"]
     # the heatmap's non-empty cells: (ISO weekday, hour) of the hand grid, the average shown to 2 places
     cells = {m.split(": ")[0]: m.split(": ")[1] for m in shown["omnichannel__busy_hours_active_users"]["figures"][0]["marks"]
              if not m.endswith(("no data", ": 0"))}

@@ -655,7 +655,23 @@ class _Context:
 # ---------------------------------------------------------------- page
 
 
-def _tile_filters(dashboard: DashboardSpec, placement: Placement, filter_values: dict[str, Any]) -> str:
+def _filter_text(f: DashboardFilter, value: Any, today: date, dates_only: bool = False) -> str:
+    """A filter's value as people read it: list values joined; a date value with the dates it means
+    ("past12months (1 Dec 2025 – 30 Nov 2026)", or with `dates_only` just the dates)."""
+    text = ", ".join(format_value(v) for v in _as_list(value)) if isinstance(value, (list, tuple)) else str(value)
+    if f.type.startswith("date/"):
+        first, last = date_bounds(str(value), today)
+        if first and last:
+            dates = formats.format_date_range(first, last)
+        elif first or last:
+            dates = "from " + formats.format_day(first) if first else "until " + formats.format_day(last)
+        else:
+            return text
+        return dates if dates_only else f"{text} ({dates})"
+    return text
+
+
+def _tile_filters(dashboard: DashboardSpec, placement: Placement, filter_values: dict[str, Any], today: date) -> str:
     """Which filters narrowed this tile, and which set filters do not apply to it."""
     applied, ignored = [], []
     for f in dashboard.filters:
@@ -664,7 +680,7 @@ def _tile_filters(dashboard: DashboardSpec, placement: Placement, filter_values:
             value = f.default
         if value in (None, "", [], ()):
             continue
-        text = ", ".join(format_value(v) for v in _as_list(value)) if isinstance(value, (list, tuple)) else str(value)
+        text = _filter_text(f, value, today, dates_only=True)
         if f.slug in placement.mappings:
             applied.append(f'<span class="applied">{_e(f.name)}: {_e(text)}</span>')
         else:
@@ -713,7 +729,7 @@ def _card_html(results: list[CardResult], dashboard: DashboardSpec, filter_value
     return (f'<section class="card" data-card="{_e(card.key)}" data-display="{_e(card.display)}" '
             f'data-rows="{len(first.rows)}"{timing_attr} style="{style}">'
             f'<header><h2>{_e(card.name)}</h2>{control}</header>{description}{period}'
-            f'<div class="body">{body}</div>{notes}{_tile_filters(dashboard, p, filter_values)}'
+            f'<div class="body">{body}</div>{notes}{_tile_filters(dashboard, p, filter_values, ctx.today)}'
             f'{_definition(card)}</section>')
 
 
@@ -860,14 +876,7 @@ def _filters_text(dashboard: DashboardSpec, filter_values: dict[str, Any], today
         if value in (None, "", [], ()):
             unused.append(f.name)
             continue
-        text = ", ".join(format_value(v) for v in _as_list(value)) if isinstance(value, (list, tuple)) else str(value)
-        if f.type.startswith("date/"):
-            first, last = date_bounds(str(value), today)
-            if first and last:
-                text += f" ({formats.format_date_range(first, last)})"
-            elif first or last:
-                text += f" ({'from ' + formats.format_day(first) if first else 'until ' + formats.format_day(last)})"
-        applied.append(f"{f.name} = {text}{note}")
+        applied.append(f"{f.name} = {_filter_text(f, value, today)}{note}")
     return ("; ".join(applied) if applied else "none — all data"), ", ".join(unused)
 
 
