@@ -203,6 +203,17 @@ def test_a_pie_whose_slices_are_all_zero_is_no_data_not_a_broken_report():
     assert issubclass(charts.NothingToDraw, charts.ChartError)  # other chart errors still stop the report
 
 
+def test_a_combo_on_one_shared_axis_titles_it_once_with_every_measure():
+    """Bars and a line of the same scale share the left axis: each layer gives it the same title, which Vega-Lite
+    shows once ("Potential MECs, MECs"; differing layer titles would be joined, repeats included)."""
+    dims = [charts.Dim("month", "Month", ("2025-01-01", "2025-02-01"))]
+    measures = [charts.Measure("mecs", "MECs", (3.0, 4.0), ("3", "4"), ",~r", "line"),
+                charts.Measure("potential", "Potential MECs", (5.0, 6.0), ("5", "6"), ",~r", "bar")]
+    spec = charts.chart_spec("combo", "t", dims, measures, 400, 200)
+    titles = {layer["encoding"]["y"]["axis"]["title"] for layer in spec["layer"]}
+    assert titles == {"MECs, Potential MECs"}
+
+
 def test_metric_selector_switches_offline(chart_kinds_page):
     page = chart_kinds_page
     tile = tiles(page)["chart_kinds__selector"]

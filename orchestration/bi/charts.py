@@ -287,7 +287,8 @@ def _combo(title: str, dims: Sequence[Dim], measures: Sequence[Measure], width: 
             r["x"] = dims[0].labels[i]
 
     def y(ms: list[Measure], orient: str) -> dict:
-        titles = ", ".join(m.title for m in ms)
+        # one shared axis: every layer gives it the same title (Vega-Lite joins differing ones, repeats included)
+        titles = ", ".join(m.title for m in (measures if shared else ms))
         return {"field": "v", "type": "quantitative", "axis": _axis(ms, format=ms[0].d3_format, title=titles,
                                                                     orient=orient)}
 
