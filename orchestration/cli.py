@@ -204,16 +204,27 @@ def cmd_load(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- run / demo
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from orchestration import pipeline, warehouse
+    return _run_pipeline(_existing_landing(args), time.perf_counter())
 
-    landing = _existing_landing(args)
-    started = time.perf_counter()
+
+def _warehouse_for(landing: Path):
+    """The warehouse, started if need be, said where it is and whether it already holds another landing folder."""
+    from orchestration import warehouse
+
     info = warehouse.ensure_running()
     _say(f"warehouse: {info.describe()}")
     with warehouse.connect(info) as conn:
         _say_if_mixed(conn, landing)
+    return info
+
+
+def _run_pipeline(landing: Path, started: float, info=None) -> int:
+    """The full Dagster job, then its outcome; exit code 0 only when every step and blocking check passed."""
+    from orchestration import pipeline
+
+    info = info or _warehouse_for(landing)
     since = time.time()
-    result = pipeline.run_full_pipeline(pipeline.stderr)
+    result = pipeline.run_full_pipeline(_say)
     _print_outcome(info, result, started, since)
     return 0 if result.success else 1
 
@@ -242,23 +253,15 @@ def _print_outcome(info, result, started: float, since: float) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from orchestration import pipeline, warehouse
-
     started = time.perf_counter()
     # The default landing directory is created by the generator; a --landing that does not exist is a typo.
     landing = _existing_landing(args, "create it, or leave out --landing for data/landing") if args.landing \
         else _landing(args)
     if args.end_date is None:
         args.end_date = date.today().isoformat()
-    info = warehouse.ensure_running()
-    _say(f"warehouse: {info.describe()}")
-    with warehouse.connect(info) as conn:
-        _say_if_mixed(conn, landing)
+    info = _warehouse_for(landing)
     _generate(landing, args, force=False)
-    since = time.time()
-    result = pipeline.run_full_pipeline(pipeline.stderr)
-    _print_outcome(info, result, started, since)
-    return 0 if result.success else 1
+    return _run_pipeline(landing, started, info)
 
 
 # ----------------------------------------------------------------------------- report
@@ -322,15 +325,14 @@ def cmd_dbt(args: argparse.Namespace) -> int:
 def cmd_mf(args: argparse.Namespace) -> int:
     """MetricFlow's own CLI on the published marts. `mf` reads `<project>/target/semantic_manifest.json`, and the
     project's target/ holds the write-audit-publish parse (relations in `marts__build`), so `mf` gets a project
-    view of its own under target/mf: links to the project files, and a parse without the build suffix."""
+    view of its own under target/mf: links to the project's files, and a parse for the published schemas."""
     from orchestration import warehouse
-    from orchestration.dbt_project import dbt_env, dbt_executable
+    from orchestration.dbt_project import PROJECT_FOLDERS, PROJECT_FILES, dbt_env, ensure_manifest
 
     info = warehouse.ensure_running()
-    env = dbt_env(info)
     view = settings.DBT_PROJECT_DIR / "target" / "mf"
     view.mkdir(parents=True, exist_ok=True)
-    for name in ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "snapshots", "tests"):
+    for name in {*PROJECT_FILES, *(folder.split("/")[0] for folder in PROJECT_FOLDERS)}:
         link, real = view / name, settings.DBT_PROJECT_DIR / name
         if link.is_symlink() and link.resolve() != real.resolve():
             link.unlink()  # the project moved
@@ -338,11 +340,11 @@ def cmd_mf(args: argparse.Namespace) -> int:
             raise UserError(f"{link} should be a link to {real}; remove it and run again")
         if real.exists() and not link.is_symlink():
             link.symlink_to(real)
-    parse = subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(settings.DBT_PROJECT_DIR),
-                            "--profiles-dir", str(settings.DBT_PROJECT_DIR), "--target-path", str(view / "target")],
-                           env=env, capture_output=True, text=True, cwd=settings.DBT_PROJECT_DIR)
-    if parse.returncode != 0:
-        raise UserError("dbt parse failed: " + " ".join((parse.stdout + parse.stderr).split())[-500:])
+    env = dbt_env(info)
+    try:
+        ensure_manifest(view / "target", build=False, env=env)
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
     env.update(DBT_PROJECT_DIR=str(view), DBT_PROFILES_DIR=str(view))
     mf = Path(sys.executable).parent / "mf"
     if not mf.exists():

@@ -16,7 +16,8 @@ from orchestration import publishing, settings, warehouse
 
 MANIFEST = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
 SEMANTIC_MANIFEST = settings.DBT_PROJECT_DIR / "target" / "semantic_manifest.json"
-_PROJECT_FOLDERS = ("models", "macros", "seeds", "snapshots", "tests/dbt")
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml")  # what `dbt parse` reads, with PROJECT_FOLDERS
+PROJECT_FOLDERS = ("models", "macros", "seeds", "snapshots", "tests/dbt")
 BUILD_VARS = json.dumps(publishing.DBT_VARS)  # the vars of a write-audit-publish build
 
 
@@ -36,28 +37,37 @@ def dbt_env(info: warehouse.ConnectionInfo) -> dict[str, str]:
 
 def _newest_source_mtime() -> float:
     root = settings.DBT_PROJECT_DIR
-    paths = [root / "dbt_project.yml", root / "profiles.yml"]
-    for folder in _PROJECT_FOLDERS:
+    paths = [root / name for name in PROJECT_FILES]
+    for folder in PROJECT_FOLDERS:
         if (root / folder).exists():
             paths.extend(p for p in (root / folder).rglob("*") if p.is_file())
     return max(p.stat().st_mtime for p in paths if p.exists())
 
 
-def ensure_manifest() -> Path:
+def ensure_manifest(target: Path | None = None, build: bool = True, env: dict[str, str] | None = None) -> Path:
     """Run `dbt parse` when the manifest (and the semantic manifest beside it) is missing or older than
-    the dbt project files."""
+    the dbt project files; returns the manifest's path. By default into target/ with the vars of a
+    write-audit-publish build (relations in `marts__build`, ...), so that build's partial parse can reuse it.
+    `build=False` parses for the published schemas, into `target` (a folder of its own). With `env` (dbt_env of
+    a warehouse) the parse is also redone when it was made for another database: the manifest names it in every
+    relation, which is what `mf` queries."""
+    folder = target or MANIFEST.parent
+    manifest, semantic, parsed_for = folder / MANIFEST.name, folder / SEMANTIC_MANIFEST.name, folder / "parsed_for"
+    database = (env or {}).get("LEAD_ANALYTICS_PGDATABASE", "")
     newest = _newest_source_mtime()
-    if all(p.exists() and p.stat().st_mtime >= newest for p in (MANIFEST, SEMANTIC_MANIFEST)):
-        return MANIFEST
-    env = dict(os.environ)
+    fresh = all(p.exists() and p.stat().st_mtime >= newest for p in (manifest, semantic))
+    if fresh and (env is None or (parsed_for.exists() and parsed_for.read_text() == database)):
+        return manifest
+    env = dict(env or os.environ)
     # Parsing needs no connection, but profiles.yml needs its variables to render.
     env.setdefault("LEAD_ANALYTICS_PGHOST", "localhost")
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    # Parsed with the build's vars, so the build's partial parse can reuse this one.
-    proc = subprocess.run([dbt_executable(), "parse", "--quiet", "--vars", BUILD_VARS,
-                           "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR)],
+    proc = subprocess.run([dbt_executable(), "parse", "--quiet", *(["--vars", BUILD_VARS] if build else []),
+                           "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
+                           "--target-path", str(folder)],
                           env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         message = " ".join((proc.stdout + proc.stderr).split())
         raise RuntimeError(f"dbt parse failed: {message[-1500:]}")
-    return MANIFEST
+    parsed_for.write_text(database)
+    return manifest

@@ -9,7 +9,6 @@ import contextlib
 import logging
 import os
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,10 +210,6 @@ def format_summary(summary: WarehouseSummary, result: PipelineResult | None, wal
         lines.append(f"dashboards' data: {summary.publication}")
     lines.append(f"wall time: {wall_seconds:.1f}s")
     return "\n".join(lines)
-
-
-def stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 # The seed-000 "Recommended Minimal Dashboard" (KPI inventory ids); its cards are found by these ids.

@@ -59,6 +59,12 @@ class ConnectionInfo:
         }
 
 
+def first_line(error: BaseException) -> str:
+    """An exception's message in one line (its first), or its class name when it has none."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def is_external() -> bool:
     return bool(os.environ.get("LEAD_ANALYTICS_DATABASE_URL") or os.environ.get("PGHOST"))
 
@@ -149,7 +155,7 @@ def _ensure_database(info: ConnectionInfo) -> None:
             return
     except psycopg.OperationalError as exc:
         if f'database "{info.dbname}" does not exist' not in str(exc):
-            raise WarehouseError(f"cannot connect to {info.describe()}: {str(exc).strip().splitlines()[0]}") from exc
+            raise WarehouseError(f"cannot connect to {info.describe()}: {first_line(exc)}") from exc
     with psycopg.connect(admin.conninfo(), autocommit=True, connect_timeout=10) as conn:
         try:
             conn.execute(f'create database "{info.dbname}"')
@@ -184,7 +190,7 @@ def connect(info: ConnectionInfo | None = None, **kwargs):
     try:
         return psycopg.connect(info.conninfo(), connect_timeout=10, **kwargs)
     except psycopg.OperationalError as exc:
-        raise WarehouseError(f"cannot connect to {info.describe()}: {str(exc).strip().splitlines()[0]}") from exc
+        raise WarehouseError(f"cannot connect to {info.describe()}: {first_line(exc)}") from exc
 
 
 def stop() -> str:
@@ -218,8 +224,7 @@ def status() -> tuple[str, bool]:
         with psycopg.connect(replace(info, dbname="postgres").conninfo(), connect_timeout=10) as conn:
             version = conn.execute("show server_version").fetchone()[0]
     except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"{info.kind} warehouse unreachable: {info.describe()}: {reason}", False
+        return f"{info.kind} warehouse unreachable: {info.describe()}: {first_line(exc)}", False
     if info.kind == "external":
         return f"external warehouse reachable: {info.describe()} (PostgreSQL {version})", True
     return f"embedded warehouse running: {info.describe()} (PostgreSQL {version}, data directory {_pgdata()})", True

@@ -15,7 +15,7 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from orchestration.bi.specs import DashboardSpec, Display, Placement
+from orchestration.bi.specs import DashboardFilter, DashboardSpec, Display, Placement
 
 
 class RenderError(ValueError):
@@ -257,16 +257,21 @@ def render_sql(card: CompiledCard, values: dict[str, Any] | None = None,
     return "".join(parts), params
 
 
+def filter_value(f: DashboardFilter, filter_values: dict[str, Any]) -> tuple[Any, bool]:
+    """(the value a dashboard filter applies, whether it is its default); (None, False) when it applies none."""
+    value = filter_values.get(f.slug)
+    if _has_value(value):
+        return value, False
+    return (f.default, True) if _has_value(f.default) else (None, False)
+
+
 def card_values(dashboard: DashboardSpec, placement: Placement,
                 filter_values: dict[str, Any] | None = None) -> dict[str, Any]:
     """The tag values a placed card runs with: each mapped filter's value, else the filter's default."""
-    filter_values = filter_values or {}
     out: dict[str, Any] = {}
     for slug, tag in placement.mappings.items():
-        value = filter_values.get(slug)
-        if not _has_value(value):
-            value = dashboard.filter(slug).default
-        if _has_value(value):
+        value, _ = filter_value(dashboard.filter(slug), filter_values or {})
+        if value is not None:
             out[tag] = value
     return out
 

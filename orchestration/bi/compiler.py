@@ -394,7 +394,8 @@ def compile_card(spec: CardSpec, layer: SemanticLayer) -> CompiledCard:
 
     dims = [f"{_quote(g.name)} as {_quote(g.column)}" for g in spec.group_by]
     if spec.selector:
-        cases = " ".join(f"when '{label}' then {_quote(metric)}" for metric, label in spec.selector.options.items())
+        cases = " ".join(f"when '{label.replace(chr(39), chr(39) * 2)}' then {_quote(metric)}"
+                         for metric, label in spec.selector.options.items())
         measures = ["case {{" + spec.selector.tag + "}} " + cases + " end as \"value\""]
     else:
         measures = [_quote(m) for m in spec.metrics]
@@ -453,6 +454,17 @@ def _cache_key(specs_dir: Path, manifest_path: Path) -> str:
     return digest.hexdigest()[:20]
 
 
+def _read_cache(cache: Path | None) -> dict[str, CompiledCard] | None:
+    """The cached cards, or None when there is no cache or it does not fit CompiledCard any more (the shape
+    changed without a _COMPILER_VERSION bump): compiling again is the answer, not an error."""
+    if cache is None or not cache.exists():
+        return None
+    try:
+        return {k: CompiledCard.model_validate(v) for k, v in json.loads(cache.read_text()).items()}
+    except ValueError:  # bad JSON, or a pydantic ValidationError
+        return None
+
+
 def compile_specs(specs_dir: Path = SPECS_DIR, manifest_path: Path = SEMANTIC_MANIFEST,
                   cache_dir: Path | None = CACHE_DIR) -> CompiledSpecs:
     """Every card of `specs_dir` compiled (from the cache when neither the cards nor the semantic manifest
@@ -462,9 +474,8 @@ def compile_specs(specs_dir: Path = SPECS_DIR, manifest_path: Path = SEMANTIC_MA
         ensure_manifest()
     key = _cache_key(Path(specs_dir), manifest_path)
     cache = cache_dir / f"cards-{key}.json" if cache_dir else None
-    if cache and cache.exists():
-        cards = {k: CompiledCard.model_validate(v) for k, v in json.loads(cache.read_text()).items()}
-    else:
+    cards = _read_cache(cache)
+    if cards is None:
         started = time.perf_counter()
         layer = SemanticLayer(manifest_path)
         cards = {k: compile_card(spec, layer) for k, spec in specs.cards.items()}

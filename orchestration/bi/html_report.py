@@ -35,10 +35,11 @@ from typing import Any, Callable, Iterator, Sequence, get_args
 
 from orchestration import publishing, settings, warehouse
 from orchestration.bi import charts, formats
-from orchestration.bi.compiled import CompiledCard, RenderError, Window, card_values, date_bounds, render_sql
+from orchestration.bi.compiled import (CompiledCard, RenderError, Window, card_values, date_bounds, filter_value,
+                                       render_sql)
 from orchestration.bi.formats import column_format, format_value
 from orchestration.bi.specs import DashboardFilter, DashboardSpec, Display, Placement
-from orchestration.warehouse import ConnectionInfo
+from orchestration.warehouse import ConnectionInfo, first_line
 
 log = logging.getLogger(__name__)
 
@@ -277,11 +278,6 @@ def read_only(info: ConnectionInfo) -> Iterator[Any]:
             yield conn
 
 
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
 def read_as_of(conn, dashboard: DashboardSpec) -> datetime | None:
     """The dashboard's as-of moment, from the table and column its spec names (one row)."""
     import psycopg
@@ -297,7 +293,7 @@ def read_as_of(conn, dashboard: DashboardSpec) -> datetime | None:
             rows = conn.execute(query).fetchall()
     except psycopg.Error as exc:
         raise ReportError(f"dashboard {dashboard.key!r}: cannot read its as-of moment from "
-                          f"{dashboard.as_of.table}.{dashboard.as_of.column}: {_one_line(exc)}") from None
+                          f"{dashboard.as_of.table}.{dashboard.as_of.column}: {first_line(exc)}") from None
     if len(rows) != 1 or not isinstance(rows[0][0], datetime):
         raise ReportError(f"dashboard {dashboard.key!r}: {dashboard.as_of.table} must hold one row with a "
                           f"timestamp in {dashboard.as_of.column} (found {len(rows)} row(s))")
@@ -338,7 +334,7 @@ def run_card(conn, dashboard: DashboardSpec, placement: Placement, card: Compile
                 columns = [d.name for d in cursor.description or []]
                 rows = cursor.fetchmany(MAX_ROWS + 1)
         except psycopg.Error as exc:
-            raise ReportError(f"tile {card.name!r} ({card.key}) failed: {_one_line(exc)}") from None
+            raise ReportError(f"tile {card.name!r} ({card.key}) failed: {first_line(exc)}") from None
         ms = (time.perf_counter() - started) * 1000
         log.info("dashboard %s, card %s%s: %d row(s) in %.1f ms", dashboard.key, card.key,
                  f" [{option}]" if option else "", len(rows), ms)
@@ -675,10 +671,8 @@ def _tile_filters(dashboard: DashboardSpec, placement: Placement, filter_values:
     """Which filters narrowed this tile, and which set filters do not apply to it."""
     applied, ignored = [], []
     for f in dashboard.filters:
-        value = filter_values.get(f.slug)
-        if value in (None, "", [], ()):
-            value = f.default
-        if value in (None, "", [], ()):
+        value, _ = filter_value(f, filter_values)
+        if value is None:
             continue
         text = _filter_text(f, value, today, dates_only=True)
         if f.slug in placement.mappings:
@@ -870,13 +864,11 @@ def _filters_text(dashboard: DashboardSpec, filter_values: dict[str, Any], today
     """(applied filters, filters not set) as text; date filters also say the dates they mean."""
     applied, unused = [], []
     for f in dashboard.filters:
-        value, note = filter_values.get(f.slug), ""
-        if value in (None, "", [], ()):
-            value, note = f.default, " (default)"
-        if value in (None, "", [], ()):
+        value, is_default = filter_value(f, filter_values)
+        if value is None:
             unused.append(f.name)
             continue
-        applied.append(f"{f.name} = {_filter_text(f, value, today)}{note}")
+        applied.append(f"{f.name} = {_filter_text(f, value, today)}{' (default)' if is_default else ''}")
     return ("; ".join(applied) if applied else "none — all data"), ", ".join(unused)
 
 

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from orchestration import settings
 from orchestration.bi import metabase_payloads as payloads
 from orchestration.bi.compiled import CompiledCard
-from orchestration.bi.compiler import SEMANTIC_MANIFEST, CompiledSpecs, compile_specs
+from orchestration.bi.compiler import CompiledSpecs, compile_specs
+from orchestration.dbt_project import SEMANTIC_MANIFEST, ensure_manifest
 from orchestration.bi.metabase_client import Client, MetabaseError
 from orchestration.bi.metabase_payloads import filter_id, tag_id  # noqa: F401  (part of this module's API)
 from orchestration.bi.metabase_state import Record, WarehouseState, instance_key
@@ -44,7 +44,6 @@ __all__ = ["DatabaseSettings", "MetabaseError", "ProvisionReport", "filter_id", 
 
 DEFAULT_COLLECTION = "Lead Analytics"  # for cards that are on no dashboard
 DEFAULT_SYNC_TIMEOUT_SECONDS = 120
-DBT_MANIFEST = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
 
 
 def is_configured() -> bool:
@@ -478,12 +477,9 @@ class _Run:
 
 
 def _dbt_manifest() -> dict:
-    """dbt's manifest (parsed once per version of the file: it is megabytes of JSON)."""
-    if not DBT_MANIFEST.exists():
-        from orchestration.defs.dbt import ensure_manifest
-
-        ensure_manifest()
-    return _read_json(DBT_MANIFEST, DBT_MANIFEST.stat().st_mtime_ns)
+    """dbt's manifest, no older than the project (parsed once per version of the file: it is megabytes of JSON)."""
+    path = ensure_manifest()
+    return _read_json(path, path.stat().st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=2)

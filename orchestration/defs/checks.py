@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestration import publishing, settings, warehouse
-from orchestration.warehouse import ConnectionInfo
+from orchestration.warehouse import ConnectionInfo, first_line
 
 if TYPE_CHECKING:
     from dagster import AssetCheckResult, AssetChecksDefinition, AssetCheckSpec
@@ -298,7 +298,7 @@ def _validate_or_hold_back(info: ConnectionInfo, run_id: str, suite_path: Path, 
     except Exception as exc:
         with warehouse.connect(info) as conn:
             publishing.hold_back(conn, run_id, f"check {check_name(suite_path)}",
-                                 f"could not run: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}")
+                                 f"could not run: {type(exc).__name__}: {first_line(exc)}")
         raise
     if not outcome.passed:
         with warehouse.connect(info) as conn:

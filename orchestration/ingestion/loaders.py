@@ -38,7 +38,7 @@ from orchestration import settings
 from orchestration.ingestion import contracts, landing, validation
 from orchestration.ingestion.contracts import TableContract
 from orchestration.ingestion.parsing import ContractError, FileError, Reject, parse
-from orchestration.warehouse import WarehouseError
+from orchestration.warehouse import WarehouseError, first_line
 
 __all__ = ["ContractError", "FileError", "FileLoadResult", "TableLoadResult", "ensure_schemas", "landing_files",
            "load_file", "load_table"]
@@ -321,11 +321,6 @@ def _upsert(cur, contract: TableContract, rel: str) -> tuple[int, int]:
 _COPY_LINE = re.compile(r"COPY _incoming, line (\d+)")
 
 
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
 def _lock_key(contract: TableContract) -> int:
     return int.from_bytes(hashlib.sha256(f"lead_analytics.load.{contract.key}".encode()).digest()[:8], "big",
                           signed=True)
@@ -343,10 +338,10 @@ def _write(conn, contract: TableContract, prepared: _PreparedFile) -> FileLoadRe
         except psycopg.errors.DataError as exc:
             where = _COPY_LINE.search(exc.diag.context or "")
             if not where:
-                raise FileError(f"{prepared.rel}: PostgreSQL refused the file: {_first_line(exc)}; "
+                raise FileError(f"{prepared.rel}: PostgreSQL refused the file: {first_line(exc)}; "
                                 "nothing loaded") from None
             line = int(staged_lines[int(where.group(1)) - 1].as_py())
-            prepared.refuse(line, f"refused by PostgreSQL: {_first_line(exc)}")
+            prepared.refuse(line, f"refused by PostgreSQL: {first_line(exc)}")
     raise FileError(f"{prepared.rel}: PostgreSQL refused more than {MAX_REFUSED_ROWS} rows; nothing loaded")
 
 
@@ -425,7 +420,7 @@ def _record_failure(conn, contract: TableContract, root: str, rel: str, digest: 
 
 
 def _lost_connection(exc: Exception, rel: str) -> WarehouseError:
-    return WarehouseError(f"lost the connection to the warehouse while loading {rel}: {_first_line(exc)} "
+    return WarehouseError(f"lost the connection to the warehouse while loading {rel}: {first_line(exc)} "
                           f"(that file was not loaded; run the load again)")
 
 
@@ -461,7 +456,7 @@ def _load_prepared(conn, contract: TableContract, outcome: "_PreparedFile | File
             raise _lost_connection(exc, rel) from None
         # e.g. a deadlock or a statement timeout: this file failed (and is tried again next time)
         return _record_failure(conn, contract, root, rel, digest,
-                               f"{rel}: PostgreSQL: {_first_line(exc)}; nothing loaded", started)
+                               f"{rel}: PostgreSQL: {first_line(exc)}; nothing loaded", started)
 
 
 def _prepare_path(contract: TableContract, root: str, path: Path, landing_root: Path,
@@ -479,7 +474,7 @@ def _prepare_path(contract: TableContract, root: str, path: Path, landing_root: 
     except FileError as exc:
         return exc, rel, digest, started
     except Exception as exc:  # a reader bug on an odd file must fail that file, not the whole load
-        return FileError(f"{rel}: could not be read ({type(exc).__name__}: {_first_line(exc)}); nothing loaded"), \
+        return FileError(f"{rel}: could not be read ({type(exc).__name__}: {first_line(exc)}); nothing loaded"), \
             rel, digest, started
 
 

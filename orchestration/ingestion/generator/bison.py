@@ -86,7 +86,7 @@ def build(ctx: "Context") -> dict[str, TableData]:
     # A campaign's upload window can run past the end of the data: keep only the share of its leads that falls
     # before the end (sampling inside the clipped window would pile them all onto the last days).
     u_lo, u_hi = c_created[l_camp], np.minimum(c_launch[l_camp] + 20 * DAY, c_done_at[l_camp])
-    within = rng.random(len(l_camp)) < np.clip((end - u_lo) / np.maximum(u_hi - u_lo, 1), 0.0, 1.0)
+    within = clock.before_end(rng, u_lo, u_hi)
     l_camp, u_lo, u_hi = l_camp[within], u_lo[within], u_hi[within]
     n_l = len(l_camp)
     l_created = clock.sample(rng, n_l, "business", lo=u_lo, hi=u_hi)
@@ -102,7 +102,7 @@ def build(ctx: "Context") -> dict[str, TableData]:
     first_lo = np.maximum(l_created + 10 * MINUTE, c_launch[l_camp])
     first_sent = clock.sample(rng, n_l, "business", lo=first_lo, hi=first_lo + 2 * DAY)
     # as for uploads: a first send whose window runs past the end happens after it, in that share of leads
-    unsent = rng.random(n_l) >= np.clip((end - first_lo) / (2 * DAY), 0.0, 1.0)
+    unsent = ~clock.before_end(rng, first_lo, first_lo + 2 * DAY)
     bounced = rng.random(n_l) < 0.035
     replied = ~bounced & (rng.random(n_l) < 0.085)
     interested = replied & (rng.random(n_l) < 0.38)
@@ -116,7 +116,7 @@ def build(ctx: "Context") -> dict[str, TableData]:
     step_ts = np.where(step_k == 0, first_sent[step_lead],
                        clock.sample(rng, len(step_lead), "business", lo=step_lo, hi=step_lo + 3 * DAY))
     step_sched = np.arange(len(step_lead), dtype=np.int64) * 2 + sched_base
-    follow_up_later = (step_k > 0) & (rng.random(len(step_lead)) >= np.clip((end - step_lo) / (3 * DAY), 0.0, 1.0))
+    follow_up_later = (step_k > 0) & ~clock.before_end(rng, step_lo, step_lo + 3 * DAY)
     ok = (step_ts < end) & ~unsent[step_lead] & ~follow_up_later
     step_lead, step_ts, step_sched = step_lead[ok], step_ts[ok], step_sched[ok]
     n_s = len(step_lead)

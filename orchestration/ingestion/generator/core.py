@@ -73,6 +73,13 @@ class Clock:
         frac = np.clip((ts - self.start - idx * HOUR) / HOUR, 0.0, 1.0)
         return cum[idx] + w[idx] * frac
 
+    def before_end(self, rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray | int) -> np.ndarray:
+        """Which of the events due somewhere in [lo, hi) happen before the end of the data, drawn by the share of
+        each window before it. `sample` clips its windows to the end, which would pile every late event onto
+        the last days; drop the others first."""
+        share = np.clip((self.end - lo) / np.maximum(hi - lo, 1), 0.0, 1.0)
+        return rng.random(len(lo)) < share
+
     def sample(self, rng: np.random.Generator, n: int, profile: str = "business",
                lo: np.ndarray | int | None = None, hi: np.ndarray | int | None = None) -> np.ndarray:
         """n timestamps, each within [lo, hi) (scalars or per-row arrays; default: whole period)."""
