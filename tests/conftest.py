@@ -116,3 +116,14 @@ def browser(tmp_path_factory):
     b = Browser(tmp_path_factory.mktemp("chromium"))
     yield b
     b.close()
+
+
+def assert_suite_passes(info: warehouse.ConnectionInfo, path: Path) -> None:
+    """The Great Expectations suite at `path` passes on `info`, every one of its (at least one) expectations run."""
+    import json
+
+    from orchestration.defs import checks
+
+    outcome = checks.validate_suite(info, path)
+    assert outcome.passed, (path.stem, [f.describe() for f in outcome.failures])
+    assert outcome.evaluated == len(json.loads(path.read_text())["expectations"]) > 0, path.stem

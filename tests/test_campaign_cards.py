@@ -48,14 +48,14 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime, timezone
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from conftest import build_fixture_warehouse
+from cards import dashcard_rows  # tests/ is on sys.path
+from conftest import assert_suite_passes, build_fixture_warehouse
 from orchestration import settings, warehouse
-from orchestration.bi import compiled as c
 from orchestration.bi import compiler
 from orchestration.ingestion import contracts, loaders
 
@@ -398,26 +398,8 @@ CASES = [(scenario, key) for scenario, (_, rows) in SCENARIOS.items() for key in
 
 # ---------------------------------------------------------------- running cards
 
-FOUR_PLACES = Decimal("0.0001")
-
-
-def plain(value):
-    """Dates for midnight timestamps (MetricFlow's date_trunc), ratios to 4 places, the rest as it is."""
-    if isinstance(value, datetime) and value.time() == datetime.min.time():
-        return value.date()
-    if isinstance(value, float):
-        value = Decimal(repr(value))
-    if isinstance(value, Decimal) and value != value.to_integral():
-        return value.quantize(FOUR_PLACES, ROUND_HALF_EVEN)
-    return value
-
-
 def run_card(info, card_key: str, filter_values: dict) -> list[tuple]:
-    placement = PLACED[card_key]
-    sql, params = c.render_sql(SPECS.cards[card_key], c.card_values(DASHBOARD, placement, filter_values),
-                               today=AS_OF_DATE)
-    with warehouse.connect(info) as conn:
-        return [tuple(plain(v) for v in row) for row in conn.execute(sql, params).fetchall()]
+    return dashcard_rows(info, SPECS.cards[card_key], DASHBOARD, PLACED[card_key], filter_values, AS_OF_DATE)
 
 
 @pytest.mark.parametrize(("scenario", "card_key"), CASES, ids=[f"{s}-{k.removeprefix('campaigns__')}" for s, k in CASES])
@@ -595,9 +577,7 @@ def test_reconciliation_check_warns_in_a_dagster_run_without_blocking(db, monkey
 def test_great_expectations_suite_passes_on_the_fixture(db, suite):
     from orchestration.defs import checks
 
-    outcome = checks.validate_suite(db, checks.EXPECTATIONS_DIR / f"{suite}.json")
-    assert outcome.passed, [f.describe() for f in outcome.failures]
-    assert outcome.evaluated == len(json.loads((checks.EXPECTATIONS_DIR / f"{suite}.json").read_text())["expectations"])
+    assert_suite_passes(db, checks.EXPECTATIONS_DIR / f"{suite}.json")
 
 
 # ---------------------------------------------------------------- the specs
@@ -685,19 +665,17 @@ def test_the_dashboard_draws_both_tabs_in_chromium_with_the_hand_counted_values(
     """The HTML dashboard as `make demo` writes it (no filters), both tabs clicked through in the browser."""
     from browser import draw_dashboard
 
-    filters, expected = SCENARIOS["no_filters"]
-    shown = draw_dashboard(browser, db, SPECS, DASHBOARD, filters, tmp_path)
-    # the tiles show the as-of month (November to date) against the month before
-    for key in ("campaigns__contacts_uploaded", "campaigns__emails_sent", "campaigns__interested_leads"):
-        _, now, before = expected[key][-1]  # the count tiles: each rises, stays, or is new (from 0)
-        change = ("no change" if now == before else "new" if before == 0
-                  else f"▲ {Decimal(now - before) * 100 / before:.1f}%")
-        assert (shown[key]["value"], shown[key]["compare"]) == (str(now), f"{change} vs same days last month: {before}")
-    steps = expected["campaigns__lead_funnel"]
-    first = steps[0][2]
-    marks, previous = [], first
-    for stage, _, n in steps:
-        marks.append(f"{stage}: {n}; {Decimal(n * 100) / first:.1f}% of the first step; "
-                     f"{Decimal(n * 100) / previous:.1f}% of the previous step")
-        previous = n
-    assert shown["campaigns__lead_funnel"]["figures"][0]["marks"] == marks
+    shown = draw_dashboard(browser, db, SPECS, DASHBOARD, SCENARIOS["no_filters"][0], tmp_path)
+    # the count tiles show the as-of month (November to date) against the same days of October: the last rows of
+    # the hand tables above (uploaded 2 vs 2, sent 3 vs 1, interested 1 vs 0) and the funnel 17 -> 14 -> 12 -> 9 -> 4
+    assert {key: (shown[key]["value"], shown[key]["compare"]) for key in (
+        "campaigns__contacts_uploaded", "campaigns__emails_sent", "campaigns__interested_leads")} == {
+        "campaigns__contacts_uploaded": ("2", "no change vs same days last month: 2"),
+        "campaigns__emails_sent": ("3", "▲ 200.0% vs same days last month: 1"),
+        "campaigns__interested_leads": ("1", "new vs same days last month: 0")}
+    assert shown["campaigns__lead_funnel"]["figures"][0]["marks"] == [
+        "Uploaded: 17; 100.0% of the first step; 100.0% of the previous step",
+        "E-mailed: 14; 82.4% of the first step; 82.4% of the previous step",      # 14/17
+        "Opened: 12; 70.6% of the first step; 85.7% of the previous step",        # 12/17, 12/14
+        "Replied: 9; 52.9% of the first step; 75.0% of the previous step",        # 9/17, 9/12
+        "Interested: 4; 23.5% of the first step; 44.4% of the previous step"]     # 4/17, 4/9

@@ -90,6 +90,7 @@ def test_every_chart_spec_is_valid_vega_lite(chart_kinds_report, lead_capture_re
                                                        400, 200))  # raises on a schema error
             checked += 1
     assert checked == chart_kinds_report.charts + lead_capture_report.charts
+    assert checked >= len(charts.CHART_DISPLAYS)  # the test dashboard has a card of every chart display
 
 
 def test_page_is_one_offline_file_and_its_script_runs_under_the_csp(chart_kinds_report, chart_kinds_page):
@@ -511,7 +512,8 @@ def test_report_cli_failing_card_writes_nothing_and_exits_1(cli_env, capsys, mon
 
 
 def test_report_help_explains_the_value_formats(capsys):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exited:
         cli.main(["report", "--help"])
+    assert exited.value.code == 0
     text = capsys.readouterr().out
     assert "2025-03-01~2025-03-31" in text and "source=Website,Ads" in text and "ignoring case" in text

@@ -38,12 +38,13 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from fake_metabase import FakeMetabase  # tests/ is on sys.path (rootdir-relative test modules)
+from cards import dashcard_rows  # tests/ is on sys.path (rootdir-relative test modules)
+from fake_metabase import FakeMetabase
 from orchestration import settings, warehouse
 from orchestration.bi import compiled as c
 from orchestration.bi import compiler
@@ -80,7 +81,7 @@ S000_METRICS = (
     "s000.leads_by_service_requested", "s000.high_vs_low_confidence",
 )
 S000_RULES = ("s000.rule_week_is_rolling_7d", "s000.rule_confidence_bands", "s000.rule_repeat_lead_match")
-KPI_INVENTORY = Path(__file__).resolve().parents[2] / "shared" / "KPI_INVENTORY.md"
+KPI_INVENTORY = settings.PROJECT_ROOT / "docs" / "KPI_INVENTORY.md"  # the product team's inventory, copied in
 
 
 # ---------------------------------------------------------------- helpers for hand-written rows
@@ -318,24 +319,8 @@ CASES = [(scenario, key) for scenario, (_, rows) in SCENARIOS.items() for key in
 
 # ---------------------------------------------------------------- running cards
 
-FOUR_PLACES = Decimal("0.0001")
-
-
-def rounded(rows: list[tuple]) -> list[tuple]:
-    """Ratios to 4 decimal places (the precision the hand values are written in); other values as they are."""
-    def one_value(v):
-        if isinstance(v, float):
-            v = Decimal(repr(v))
-        return v.quantize(FOUR_PLACES, ROUND_HALF_EVEN) if isinstance(v, Decimal) and v != v.to_integral() else v
-    return [tuple(one_value(v) for v in row) for row in rows]
-
-
 def run_dashcard(info: warehouse.ConnectionInfo, card_key: str, filter_values: dict) -> list[tuple]:
-    dashcard = DASHCARDS[card_key]
-    sql, params = c.render_sql(SPECS.cards[card_key], c.card_values(DASHBOARD, dashcard, filter_values),
-                               today=AS_OF_DATE)
-    with warehouse.connect(info) as conn:
-        return rounded(conn.execute(sql, params).fetchall())
+    return dashcard_rows(info, SPECS.cards[card_key], DASHBOARD, DASHCARDS[card_key], filter_values, AS_OF_DATE)
 
 
 @pytest.mark.parametrize(("scenario", "card_key"), CASES,
@@ -381,14 +366,13 @@ def test_every_s000_metric_has_a_card_and_a_metric():
     in_dbt = {kpi for node in [*manifest["metrics"].values(), *manifest["nodes"].values()]
               for kpi in (node.get("meta") or {}).get("kpis", [])}
     assert sorted((set(S000_METRICS) | set(S000_RULES)) - in_dbt) == [], "every id is in a metric's or model's meta"
-    if KPI_INVENTORY.exists():  # the monorepo checkout; CI clones only this repository
-        inventory = {}
-        for line in KPI_INVENTORY.read_text().splitlines():
-            cells = [c.strip() for c in line.split("|")]
-            if len(cells) > 4 and cells[1].startswith("`s000."):
-                inventory[cells[1].strip("`")] = cells[4]
-        assert sorted(k for k, kind in inventory.items() if kind == "metric") == sorted(S000_METRICS)
-        assert sorted(k for k, kind in inventory.items() if kind == "rule") == sorted(S000_RULES)
+    inventory = {}
+    for line in KPI_INVENTORY.read_text().splitlines():
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) > 4 and cells[1].startswith("`s000."):
+            inventory[cells[1].strip("`")] = cells[4]
+    assert sorted(k for k, kind in inventory.items() if kind == "metric") == sorted(S000_METRICS)
+    assert sorted(k for k, kind in inventory.items() if kind == "rule") == sorted(S000_RULES)
 
 
 def test_a_card_shows_ids_its_metrics_define():

@@ -48,11 +48,13 @@ def rows(conn, sql: str, *params):
 
 
 def books_balance(conn) -> None:
-    """The ledger adds up for every loaded file."""
+    """The ledger adds up for every loaded file (and there is at least one)."""
+    loaded_files = rows(conn, "select landing_root, file_path, rows_in_file, inserted, updated, unchanged, "
+                              "rejected, lines_in_file, header_lines, blank_lines, loaded_lines, "
+                              "rejected_lines from raw_audit.loaded_files where status = 'loaded'")
+    assert loaded_files, "no loaded file to check"
     for (root, path, rows_in_file, inserted, updated, unchanged, rejected, lines, header, blank, loaded,
-         rejected_lines) in rows(conn, "select landing_root, file_path, rows_in_file, inserted, updated, unchanged, "
-                                       "rejected, lines_in_file, header_lines, blank_lines, loaded_lines, "
-                                       "rejected_lines from raw_audit.loaded_files where status = 'loaded'"):
+         rejected_lines) in loaded_files:
         assert header + blank + loaded + rejected_lines == lines, path
         assert inserted + updated + unchanged + rejected == rows_in_file, path
         (n_rejects, n_rejected_lines), = rows(conn, "select count(*), coalesce(sum(line_count), 0) from "

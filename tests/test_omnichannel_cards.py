@@ -33,13 +33,14 @@ The marts cover the local dates 2025-02-07 (the first invitation) to 2025-12-03 
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from conftest import build_fixture_warehouse  # tests/ is on sys.path (rootdir-relative test modules)
+from cards import dashcard_rows, normalised  # tests/ is on sys.path
+from conftest import assert_suite_passes, build_fixture_warehouse
 from orchestration import settings, warehouse
 from orchestration.bi import compiled as c
 from orchestration.bi import compiler
@@ -273,25 +274,8 @@ DEFAULT_DAU_WAU_MAU = {
 
 # ---------------------------------------------------------------- running cards
 
-FOUR_PLACES = Decimal("0.0001")
-
-
-def normalised(rows: list[tuple]) -> list[tuple]:
-    """Dates for MetricFlow's truncated timestamps (metric_time__day/month), numbers to 4 decimal places."""
-    def one_value(v):
-        if isinstance(v, datetime):
-            return v.date()
-        if isinstance(v, float):
-            v = Decimal(repr(v))
-        return v.quantize(FOUR_PLACES, ROUND_HALF_EVEN) if isinstance(v, Decimal) else v
-    return [tuple(one_value(v) for v in row) for row in rows]
-
-
 def run_dashcard(info: warehouse.ConnectionInfo, card_key: str, filter_values: dict) -> list[tuple]:
-    sql, params = c.render_sql(CARDS[card_key], c.card_values(DASHBOARD, DASHCARDS[card_key], filter_values),
-                               today=AS_OF_DATE)
-    with warehouse.connect(info) as conn:
-        return normalised(conn.execute(sql, params).fetchall())
+    return dashcard_rows(info, CARDS[card_key], DASHBOARD, DASHCARDS[card_key], filter_values, AS_OF_DATE)
 
 
 CASES = [(scenario, key) for scenario, (_, rows) in SCENARIOS.items() for key in rows]
@@ -379,8 +363,7 @@ OMNI_SUITES = ("fct_omnichannel_daily_usage", "fct_omnichannel_channel_usage", "
 
 def test_gx_suites_pass_on_the_fixture_marts(omni_db):
     for name in OMNI_SUITES:
-        outcome = checks.validate_suite(omni_db, checks.EXPECTATIONS_DIR / f"marts__{name}.json")
-        assert outcome.passed, (name, [f.describe() for f in outcome.failures])
+        assert_suite_passes(omni_db, checks.EXPECTATIONS_DIR / f"marts__{name}.json")
 
 
 def test_gx_suites_fail_on_windows_that_do_not_nest_and_more_delivered_than_sent(fresh_db):

@@ -86,14 +86,22 @@ def test_compiled_sql_reads_the_filtered_mart_through_a_field_filter_sub_select(
     assert card.columns == ("source", "leads") and card.labels == {"source": "Source", "leads": "Leads"}
 
 
-def test_the_cache_is_keyed_by_the_cards_and_the_semantic_manifest(tmp_path):
+def test_the_cache_is_keyed_by_the_cards_and_the_semantic_manifest(tmp_path, monkeypatch):
     specs_dir = write_specs(tmp_path / "specs", {"test__card": CARD})
     first = compiler.compile_specs(specs_dir, cache_dir=tmp_path / "cache")
     assert len(list((tmp_path / "cache").glob("cards-*.json"))) == 1
+    compiled = []
+    real_compile = compiler.compile_card
+    monkeypatch.setattr(compiler, "compile_card", lambda spec, layer: compiled.append(spec.key) or real_compile(spec, layer))
     assert compiler.compile_specs(specs_dir, cache_dir=tmp_path / "cache").cards == first.cards
+    assert compiled == []  # read from the cache, not compiled again
     (specs_dir / "cards" / "test__card.yml").write_text(yaml.safe_dump({**CARD, "name": "Renamed"}))
     assert compiler.compile_specs(specs_dir, cache_dir=tmp_path / "cache").cards["test__card"].name == "Renamed"
+    assert compiled == ["test__card"]
     assert len(list((tmp_path / "cache").glob("cards-*.json"))) == 1
+    (tmp_path / "cache" / next((tmp_path / "cache").glob("cards-*.json")).name).write_text('{"test__card": {}}')
+    assert compiler.compile_specs(specs_dir, cache_dir=tmp_path / "cache").cards["test__card"].name == "Renamed"
+    assert compiled == ["test__card", "test__card"]  # a cache that no longer fits is compiled again
 
 
 # ---------------------------------------------------------------- rendering as Metabase does
