@@ -242,7 +242,7 @@ def format_minimal_dashboard(info: warehouse.ConnectionInfo) -> str:
     when = formats.format_instant(as_of) if as_of else "an unknown moment"
     lines = ["", f"{dashboard.name}: Recommended Minimal Dashboard (seed 000), as of {when}"]
     for r in results:
-        measures = html_report.measure_columns(r.card)
+        measures = r.card.measure_columns
         if not r.rows:
             text = "none"
         elif len(r.columns) == 1 or len(r.rows) == 1:

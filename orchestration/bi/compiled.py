@@ -92,6 +92,17 @@ class CompiledCard(_Frozen):
                 return t
         raise KeyError(f"card {self.key!r} has no tag {name!r}")
 
+    @property
+    def selector(self) -> TemplateTag | None:
+        """The metric selector's text tag (its value names the metric the `value` column shows), if any."""
+        return next((t for t in self.tags if t.kind == "text"), None)
+
+    @property
+    def measure_columns(self) -> tuple[str, ...]:
+        """The result columns that are measures: the metrics', and a selector's `value`; the rest are dimensions."""
+        metrics = {m.name for m in self.metrics}
+        return tuple(c for c in self.columns if c in metrics or (c == "value" and self.selector is not None))
+
 
 # ---------------------------------------------------------------- rendering for psycopg
 

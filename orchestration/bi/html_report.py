@@ -307,10 +307,8 @@ def as_of_date(as_of: datetime | None) -> date:
 
 def _selector_options(card: CompiledCard) -> list[tuple[str | None, str | None]]:
     """(tag, option) pairs to run: each option of a metric selector, or the card once."""
-    tags = [t for t in card.tags if t.kind == "text"]
-    if not tags:
-        return [(None, None)]
-    return [(tags[0].name, option) for option in tags[0].options]
+    tag = card.selector
+    return [(tag.name, option) for option in tag.options] if tag else [(None, None)]
 
 
 def run_card(conn, dashboard: DashboardSpec, placement: Placement, card: CompiledCard,
@@ -395,11 +393,6 @@ def _markdown(text: str) -> str:
     return MarkdownIt("commonmark", {"html": False}).render(text)
 
 
-def measure_columns(card: CompiledCard) -> list[str]:
-    metric_names = {m.name for m in card.metrics}
-    return [c for c in card.columns if c in metric_names or c == "value"]
-
-
 def _listed(settings_value: Any, columns: Sequence[str]) -> list[str]:
     names = settings_value if isinstance(settings_value, (list, tuple)) else [settings_value] if settings_value else []
     return [n for n in names if n in columns]
@@ -409,8 +402,7 @@ def _value_format(result: CardResult, column: str, scalar: bool = False) -> form
     """A column's number format; a selector's `value` column formats like the metric chosen."""
     card = result.card
     if column == "value" and result.option:
-        tag = next(t for t in card.tags if t.kind == "text")
-        return column_format(card, tag.options[result.option], scalar)
+        return column_format(card, card.selector.options[result.option], scalar)
     return column_format(card, column, scalar)
 
 
@@ -428,7 +420,7 @@ def chart_roles(result: CardResult) -> tuple[list[charts.Dim], list[charts.Measu
     vs = card.visualization_settings
     prefix = card.display if card.display in ("pie", "funnel") else "graph"
     suffix = ("dimension", "metric") if prefix != "graph" else ("dimensions", "metrics")
-    measure_cols = [c for c in measure_columns(card) if c in columns]
+    measure_cols = [c for c in card.measure_columns if c in columns]
     dim_cols = [c for c in columns if c not in measure_cols]
     dim_cols = _listed(vs.get(f"{prefix}.{suffix[0]}"), columns) or dim_cols
     measure_cols = _listed(vs.get(f"{prefix}.{suffix[1]}"), columns) or measure_cols
@@ -490,7 +482,7 @@ def _smartscalar(result: CardResult, ctx: "_Context") -> str:
     period before, and how much of the period has passed by the as-of moment."""
     if not result.rows:
         return '<div class="no-data">No data</div>'
-    measures = [result.columns.index(c) for c in measure_columns(result.card) if c in result.columns]
+    measures = [result.columns.index(c) for c in result.card.measure_columns if c in result.columns]
     dims = [i for i in range(len(result.columns)) if i not in measures]
     if not dims or not measures or formats.as_period(result.rows[-1][dims[0]]) is None:
         return _scalar(result, ctx)
@@ -538,7 +530,7 @@ def _numeric(result: CardResult, index: int) -> bool:
 
 def _cell(result: CardResult, index: int, value: Any) -> str:
     column = result.columns[index]
-    if column in measure_columns(result.card):
+    if column in result.card.measure_columns:
         return format_value(value, _value_format(result, column))
     return formats.format_dimension(value) if formats.as_period(value) else format_value(value)
 
@@ -572,7 +564,7 @@ def _rollup(result: CardResult, ctx: "_Context") -> str:
     the rows themselves, so every level adds up exactly to its children."""
     if not result.rows:
         return '<div class="no-data">No data</div>'
-    measures = [i for i, c in enumerate(result.columns) if c in measure_columns(result.card)]
+    measures = [i for i, c in enumerate(result.columns) if c in result.card.measure_columns]
     levels = [i for i in range(len(result.columns)) if i not in measures]
     rates = [_title(result, result.columns[i]) for i in measures if _value_format(result, result.columns[i]).percent]
     if rates:
@@ -708,7 +700,7 @@ def _card_html(results: list[CardResult], dashboard: DashboardSpec, filter_value
         body = body_of(first, ctx)
         control = ""
     else:
-        tag = next(t for t in card.tags if t.kind == "text")
+        tag = card.selector
         choices = "".join(f'<option value="{i}"{" selected" if r.option == tag.default else ""}>{_e(r.option)}</option>'
                           for i, r in enumerate(results))
         control = (f'<label class="selector" hidden>{_e(tag.display_name)} '

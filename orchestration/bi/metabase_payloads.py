@@ -85,15 +85,10 @@ def same(actual: Any, desired: Any) -> bool:
 # ---------------------------------------------------------------- cards
 
 
-def _measures(card: CompiledCard) -> list[str]:
-    metrics = {m.name for m in card.metrics}
-    return [c for c in card.columns if c in metrics or (c == "value" and any(t.kind == "text" for t in card.tags))]
-
-
 def _dimensions(card: CompiledCard) -> list[str]:
     """The chart's dimensions: the spec's `graph.dimensions` when it names them (a label column such as a
     weekday name beside its sort key), else every group-by column."""
-    measures = set(_measures(card))
+    measures = set(card.measure_columns)
     chosen = card.visualization_settings.get("graph.dimensions")
     if isinstance(chosen, list) and chosen and all(c in card.columns for c in chosen):
         return list(chosen)
@@ -103,7 +98,7 @@ def _dimensions(card: CompiledCard) -> list[str]:
 def visualization(card: CompiledCard) -> tuple[str, dict[str, Any]]:
     """(Metabase display, visualization_settings) for a card: our display mapped to Metabase's, chart axes from
     the group-bys and measures, labels as column titles; the spec's own settings win."""
-    dims, measures = _dimensions(card), _measures(card)
+    dims, measures = _dimensions(card), list(card.measure_columns)
     settings: dict[str, Any] = {}
     if card.display in _SAME_DISPLAY:
         display = card.display
