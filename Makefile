@@ -39,7 +39,7 @@ stop: $(STAMP)  ## stop the embedded warehouse
 	$(BIN)/lead-analytics warehouse stop
 
 lock:  ## re-resolve requirements.lock from pyproject.toml
-	$(BIN)/uv pip compile --python $(BIN)/python pyproject.toml -o requirements.lock
+	$(BIN)/uv pip compile --python $(BIN)/python --extra dev pyproject.toml -o requirements.lock
 
 clean:  ## stop the warehouse and remove generated state (keeps .venv)
 	-$(BIN)/lead-analytics warehouse stop
