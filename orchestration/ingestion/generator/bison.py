@@ -6,15 +6,10 @@ aggregates (UTC pipeline months) and monthly client_costs per workspace (some mo
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from orchestration.ingestion.generator.core import (DAY, HOUR, MINUTE, TableData, format_emails, make_people, month_index,
+from orchestration.ingestion.generator.core import (Context, DAY, HOUR, MINUTE, TableData, format_emails, make_people, month_index,
                                           obj, rng_for, utc_epoch, versioned)
-
-if TYPE_CHECKING:
-    from orchestration.ingestion.generator.runner import Context
 
 CLIENTS = ["Acme Roofing", "Brightline Dental", "Cobalt Logistics", "Delta HVAC", "Evergreen Solar",
            "Fulcrum Legal", "Granite Insurance", "Harbor Staffing", "Ironwood Realty", "Juniper Health",
@@ -25,7 +20,7 @@ def _month_start(m: int) -> int:
     return utc_epoch(1970 + m // 12, m % 12 + 1, 1)
 
 
-def build(ctx: "Context") -> dict[str, TableData]:
+def build(ctx: Context) -> dict[str, TableData]:
     rng = rng_for(ctx.seed, "bison")
     clock, start, end = ctx.clock, ctx.start, ctx.end
     n_ws = ctx.organizations

@@ -4,18 +4,13 @@ e-mail or phone is written differently (case, stray spaces, phone punctuation).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from orchestration.ingestion.generator.core import (DAY, HOUR, MINUTE, TableData, format_emails, format_phones, make_people,
+from orchestration.ingestion.generator.core import (Context, DAY, HOUR, MINUTE, TableData, format_emails, format_phones, make_people,
                                           null_where, pick, prefixed_ids, repeat_people, rng_for, versioned)
 
-if TYPE_CHECKING:
-    from orchestration.ingestion.generator.runner import Context
 
-
-def build(ctx: "Context") -> dict[str, TableData]:
+def build(ctx: Context) -> dict[str, TableData]:
     rng = rng_for(ctx.seed, "bot_leads")
     end = ctx.end
     n = ctx.scaled(14_000)

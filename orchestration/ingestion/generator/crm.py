@@ -5,16 +5,11 @@ attribution types, the 6-step workflow events with per-step success rates, and m
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from orchestration.ingestion.generator.core import (DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails, format_phones,
+from orchestration.ingestion.generator.core import (Context, DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails, format_phones,
                                           make_people, month_index, null_where, obj, pick, prefixed_ids,
                                           repeat_people, rng_for, utc_epoch, versioned)
-
-if TYPE_CHECKING:
-    from orchestration.ingestion.generator.runner import Context
 
 AGENT_NAMES = ["Sarah Miller", "Mike Rossi", "Lisa Kim", "David Lee", "Anna Novak", "Tom Becker", "Rosa Diaz",
                "Ken Adams", "Jill Parker", "Omar Haddad", "Grace Liu", "Ben Carter"]
@@ -25,7 +20,7 @@ COMPONENT_LATENCY_MS = {"webhook_receiver": 127, "apollo_enrichment": 2300, "sms
                         "email_service": 4200, "crm_sync": 1800}
 
 
-def build(ctx: "Context") -> dict[str, TableData]:
+def build(ctx: Context) -> dict[str, TableData]:
     rng = rng_for(ctx.seed, "crm")
     clock, start, end = ctx.clock, ctx.start, ctx.end
 

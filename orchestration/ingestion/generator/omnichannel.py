@@ -5,15 +5,10 @@ message blasts per channel and their charges (WhatsApp, then email, IVR and SMS,
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from orchestration.ingestion.generator.core import (DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails,
+from orchestration.ingestion.generator.core import (Context, DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails,
                                                     make_people, obj, pick, prefixed_ids, rng_for, versioned)
-
-if TYPE_CHECKING:
-    from orchestration.ingestion.generator.runner import Context
 
 COMPANIES = ["Nusantara Retail", "Garuda Logistics", "Mitra Finance", "Sinar Telecom", "Bumi Insurance",
              "Cahaya Clinics", "Kopi Kita", "Laut Travel", "Merdeka Motors", "Rumah Property"]
@@ -24,7 +19,7 @@ REINVITED_SHARE = 0.04  # invitations that re-invite an earlier, not activated i
 AFTERNOON_BLAST_DROP = 0.4  # share of blast-feature events after 12:00 local left out: the peak is 8-12
 
 
-def build(ctx: "Context") -> dict[str, TableData]:
+def build(ctx: Context) -> dict[str, TableData]:
     rng = rng_for(ctx.seed, "omnichannel")
     clock, end = ctx.clock, ctx.end
 

@@ -7,16 +7,11 @@ All ids are MongoDB ObjectIds whose timestamp is the record's creation time.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from orchestration.ingestion.generator.core import (DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails,
+from orchestration.ingestion.generator.core import (Context, DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails,
                                           format_phones, make_people, null_where, obj, object_ids, pick,
                                           rng_for, stable_hash, versioned)
-
-if TYPE_CHECKING:
-    from orchestration.ingestion.generator.runner import Context
 
 ORG_NAMES = ["Lakeside Motors", "Prairie Auto Group", "Windy City Cars", "Heartland Ford", "Riverbend Toyota",
              "Northshore Honda", "Great Lakes Kia", "Midway Hyundai", "Lincoln Park Volvo", "Oak Brook BMW",
@@ -28,11 +23,11 @@ PAGES = ["/", "/new-cars", "/used-cars", "/service", "/financing", "/trade-in", 
          "/used-cars/suv", "/new-cars/electric"]
 
 
-def _machine(ctx: "Context", table: str) -> int:
+def _machine(ctx: Context, table: str) -> int:
     return (stable_hash(f"web1on1:{table}:{ctx.seed}") << 8) | 0x5A
 
 
-def build(ctx: "Context") -> dict[str, TableData]:
+def build(ctx: Context) -> dict[str, TableData]:
     rng = rng_for(ctx.seed, "web1on1")
     clock, start, end = ctx.clock, ctx.start, ctx.end
     n_org = ctx.organizations
