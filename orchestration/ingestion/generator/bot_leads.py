@@ -11,7 +11,10 @@ from orchestration.ingestion.generator.core import (Context, DAY, HOUR, MINUTE, 
 
 
 def build(ctx: Context) -> dict[str, TableData]:
-    rng = rng_for(ctx.seed, "bot_leads")
+    return {"leads": _leads(ctx, rng_for(ctx.seed, "bot_leads"))}
+
+
+def _leads(ctx: Context, rng: np.random.Generator) -> TableData:
     end = ctx.end
     n = ctx.scaled(14_000)
     created = np.sort(ctx.clock.sample(rng, n, "consumer"))
@@ -46,5 +49,4 @@ def build(ctx: Context) -> dict[str, TableData]:
     first = {"lead_id": ids, "source": source, "bot_type": bot_type, "service_needed": service,
              "confidence_score": score, "status": np.full(n, "new", dtype=object), "name": name, "email": email,
              "phone": phone, "region": region, "created_at": created}
-    leads = versioned(first, created, dict(first, status=status), status_ts, status != "new")
-    return {"leads": leads}
+    return versioned(first, created, dict(first, status=status), status_ts, status != "new")
