@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
-from zoneinfo import ZoneInfo
 
 from orchestration import publishing, settings, warehouse
 from orchestration.ingestion import contracts
@@ -133,7 +132,7 @@ def run_full_pipeline(config: settings.Settings, emit_line: Callable[[str], None
             out.checks_failed += 1
             meta = evaluation.metadata or {}
 
-            def text(key: str) -> str:
+            def text(key: str, meta: dict = meta) -> str:
                 value = meta.get(key)
                 return str(getattr(value, "value", value) or "") if value is not None else ""
 
