@@ -3,7 +3,8 @@
 `Settings.load()` reads the environment (the only read of `LEAD_ANALYTICS_*` run settings in the project) and the
 command line's options, validates them, and returns one frozen object that the CLI passes on as an argument:
 to the pipeline, the Dagster definitions, the generator, and the environment of the dbt and Dagster child
-processes (a child's environment is its interface). Nothing writes `os.environ` to hand a setting on.
+processes (a child's environment is its interface). Nothing writes `os.environ` to hand a setting to our own code;
+the one write left is defs/dbt.py's, for the moment dagster-dbt starts dbt (it takes no environment of its own).
 
 Code that does not take settings as an argument (the dashboards under `orchestration/bi`, the raw assets and
 the sensor that Dagster builds without arguments) calls `current()` or the functions below it: the settings the
