@@ -21,7 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT
@@ -43,6 +43,8 @@ ENV_AS_OF = "LEAD_ANALYTICS_AS_OF"
 ENV_LANDING = "LEAD_ANALYTICS_LANDING_DIR"
 ENV_REPORTS = "LEAD_ANALYTICS_REPORTS_DIR"
 ENV_HOME = "LEAD_ANALYTICS_HOME"
+ENV_DATABASE_URL = "LEAD_ANALYTICS_DATABASE_URL"
+LIBPQ_NAMES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")  # libpq's own, read as a fallback
 
 
 class SettingError(ValueError):
@@ -78,6 +80,9 @@ class Settings(BaseModel):
     landing_dir: Path  # where vendor exports land (one sub-directory per source and table)
     reports_dir: Path  # where the HTML dashboards are written
     state_dir: Path  # the embedded warehouse, Dagster home and run artefacts (git-ignored)
+    # An external warehouse: a libpq URL, else the standard PG* variables (PGHOST set). Neither: the embedded one.
+    database_url: str | None = Field(default=None, repr=False)
+    libpq: dict[str, str] = Field(default_factory=dict, repr=False)
 
     @field_validator("timezone")
     @classmethod
@@ -109,7 +114,13 @@ class Settings(BaseModel):
             landing_dir=Path(landing).resolve(),
             reports_dir=Path(env.get(ENV_REPORTS, PROJECT_ROOT / "reports")).resolve(),
             state_dir=Path(env.get(ENV_HOME, PROJECT_ROOT / ".warehouse")).resolve(),
+            database_url=env.get(ENV_DATABASE_URL) or None,
+            libpq={name: env[name] for name in LIBPQ_NAMES if env.get(name)},
         )
+
+    @property
+    def external_database(self) -> bool:
+        return bool(self.database_url or self.libpq.get("PGHOST"))
 
     @property
     def as_of_text(self) -> str:
@@ -169,7 +180,7 @@ def _from_environment(values: tuple[str | None, ...]) -> Settings:
     return Settings.load({name: value for name, value in zip(_ENV_NAMES, values) if value is not None})
 
 
-_ENV_NAMES = (ENV_TIMEZONE, ENV_AS_OF, ENV_LANDING, ENV_REPORTS, ENV_HOME)
+_ENV_NAMES = (ENV_TIMEZONE, ENV_AS_OF, ENV_LANDING, ENV_REPORTS, ENV_HOME, ENV_DATABASE_URL, *LIBPQ_NAMES)
 
 
 def current() -> Settings:

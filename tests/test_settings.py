@@ -60,12 +60,25 @@ def test_a_bad_setting_is_one_line_naming_where_it_came_from(environ, options, m
     assert str(raised.value) == message
 
 
+def test_the_warehouse_comes_from_the_database_url_else_libpqs_variables_and_its_password_is_not_shown():
+    by_url = Settings.load({"LEAD_ANALYTICS_DATABASE_URL": "postgresql://analyst:secret@db.example:6543/warehouse",
+                            "PGHOST": "other.example", "PGPASSWORD": "secret2", "PGAPPNAME": "ignored"})
+    assert (by_url.database_url, by_url.libpq, by_url.external_database) == (
+        "postgresql://analyst:secret@db.example:6543/warehouse", {"PGHOST": "other.example", "PGPASSWORD": "secret2"},
+        True)
+    assert "secret" not in repr(by_url)
+    by_libpq = Settings.load({"PGHOST": "other.example"})
+    assert (by_libpq.database_url, by_libpq.external_database) == (None, True)
+    embedded = Settings.load({"PGUSER": "me"})
+    assert (embedded.database_url, embedded.libpq, embedded.external_database) == (None, {"PGUSER": "me"}, False)
+
+
 def test_settings_are_frozen_and_take_no_unknown_field():
     config = Settings.load({})
     with pytest.raises(ValidationError):
         config.timezone = "Europe/Amsterdam"
     with pytest.raises(ValidationError):
-        Settings(timezone="UTC", landing_dir="/a", reports_dir="/b", state_dir="/c", database_url="postgresql://")
+        Settings(timezone="UTC", landing_dir="/a", reports_dir="/b", state_dir="/c", landing="/d")
     with pytest.raises(ValidationError):
         Settings(timezone="Mars/Base", landing_dir="/a", reports_dir="/b", state_dir="/c")
 
