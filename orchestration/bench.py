@@ -14,7 +14,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from orchestration import warehouse
+from orchestration import settings, warehouse
 from orchestration.ingestion import contracts, loaders
 
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = GeneratorConfig(seed=7, months=args.months, volume=args.volume, malformed_share=0.0,
                               end_date=date(2026, 11, 23))
         t0 = time.perf_counter()
-        gen = generate(workdir, cfg)
+        gen = generate(workdir, cfg, timezone=settings.Settings.load().timezone)
         gen_seconds = time.perf_counter() - t0
         gen_rows = sum(gen.rows_by_table.values())
         print(f"generated {gen_rows:,} rows in {len(gen.files)} files: {gen_seconds:.2f}s, "

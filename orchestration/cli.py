@@ -37,6 +37,7 @@ configuration (environment):
   LEAD_ANALYTICS_TIMEZONE      reporting time zone, an IANA name (default: America/Chicago)
   LEAD_ANALYTICS_AS_OF         pin "now" for today/this week/this month, an ISO timestamp with a time zone,
                                e.g. 2025-03-31T17:00:00Z or 2025-03-31T12:00:00-05:00 (default: the build time)
+  A command's --landing, --timezone and --as-of options override these for that command.
 """
 
 
@@ -50,7 +51,7 @@ def _say(line: str) -> None:
 
 # ----------------------------------------------------------------------------- warehouse
 
-def cmd_warehouse(args: argparse.Namespace) -> int:
+def cmd_warehouse(args: argparse.Namespace, config: settings.Settings) -> int:
     from orchestration import warehouse
 
     if args.action == "start":
@@ -66,7 +67,7 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
         info = warehouse.ensure_running()
         for key, value in info.dbt_env().items():
             print(f"export {key}={_shell_quote(value)}")
-        print(f"export LEAD_ANALYTICS_TIMEZONE={_shell_quote(settings.reporting_timezone())}")
+        print(f"export {settings.ENV_TIMEZONE}={_shell_quote(config.timezone)}")
     elif args.action == "url":
         print(warehouse.ensure_running().conninfo())
     return 0
@@ -80,15 +81,9 @@ def _shell_quote(value: str) -> str:
 
 # ----------------------------------------------------------------------------- generate / load
 
-def _landing(args: argparse.Namespace) -> Path:
-    path = Path(args.landing).resolve() if getattr(args, "landing", None) else settings.landing_dir()
-    os.environ["LEAD_ANALYTICS_LANDING_DIR"] = str(path)
-    return path
-
-
-def _existing_landing(args: argparse.Namespace, hint: str = "run `lead-analytics generate` first") -> Path:
+def _existing_landing(config: settings.Settings, hint: str = "run `lead-analytics generate` first") -> Path:
     """The landing directory to load from; UserError when it does not exist (nothing would be loaded)."""
-    path = _landing(args)
+    path = config.landing_dir
     if not path.is_dir():
         raise UserError(f"landing directory {path} does not exist ({hint})")
     return path
@@ -113,7 +108,7 @@ def _generator_config(args: argparse.Namespace):
                            volume=args.volume, malformed_share=args.malformed_share, end_date=end)
 
 
-def _generate(landing: Path, args: argparse.Namespace, force: bool) -> None:
+def _generate(landing: Path, args: argparse.Namespace, timezone: str, force: bool) -> None:
     from dataclasses import asdict
 
     from orchestration.ingestion.generator import generate
@@ -123,10 +118,13 @@ def _generate(landing: Path, args: argparse.Namespace, force: bool) -> None:
     manifest = landing / "_manifest.json"
     if not force and manifest.exists() and wanted.get("end_date") is not None:
         try:
-            previous = json.loads(manifest.read_text()).get("config", {})
+            previous_manifest = json.loads(manifest.read_text())
         except ValueError:
-            previous = {}
-        if all(previous.get(k) == v for k, v in wanted.items()):
+            previous_manifest = {}
+        previous = previous_manifest.get("config", {})
+        # The time zone shapes the data too (weekday and working-hour peaks are local).
+        if all(previous.get(k) == v for k, v in wanted.items()) \
+                and previous_manifest.get("reporting_timezone") == timezone:
             _say(f"landing files in {landing} already match this configuration; not regenerating")
             return
     landing.mkdir(parents=True, exist_ok=True)
@@ -147,7 +145,7 @@ def _generate(landing: Path, args: argparse.Namespace, force: bool) -> None:
 
     _say(f"generating synthetic data into {landing} ({cfg.months} months, {cfg.organizations} organizations, "
          f"volume {cfg.volume}, seed {cfg.seed})")
-    result = generate(landing, cfg, progress=progress)
+    result = generate(landing, cfg, timezone=timezone, progress=progress)
     flush()
     seconds = time.perf_counter() - started
     total = sum(result.rows_by_table.values())
@@ -155,19 +153,18 @@ def _generate(landing: Path, args: argparse.Namespace, force: bool) -> None:
          f"in {seconds:.1f}s ({total / max(seconds, 1e-9):,.0f} rows/s)")
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    landing = _landing(args)
+def cmd_generate(args: argparse.Namespace, config: settings.Settings) -> int:
     if args.end_date is None:
         args.end_date = date.today().isoformat()
-    _generate(landing, args, force=True)
+    _generate(config.landing_dir, args, config.timezone, force=True)
     return 0
 
 
-def cmd_load(args: argparse.Namespace) -> int:
+def cmd_load(args: argparse.Namespace, config: settings.Settings) -> int:
     from orchestration import warehouse
     from orchestration.ingestion import contracts, landing as landing_dirs, loaders
 
-    landing = _existing_landing(args)
+    landing = _existing_landing(config)
     selected = [c for c in contracts.all_contracts() if not args.table or c.key in args.table]
     unknown = set(args.table or []) - {c.key for c in contracts.all_contracts()}
     if unknown:
@@ -203,8 +200,8 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- run / demo
 
-def cmd_run(args: argparse.Namespace) -> int:
-    return _run_pipeline(_existing_landing(args), time.perf_counter())
+def cmd_run(args: argparse.Namespace, config: settings.Settings) -> int:
+    return _run_pipeline(config, _existing_landing(config), time.perf_counter())
 
 
 def _warehouse_for(landing: Path):
@@ -218,25 +215,25 @@ def _warehouse_for(landing: Path):
     return info
 
 
-def _run_pipeline(landing: Path, started: float, info=None) -> int:
+def _run_pipeline(config: settings.Settings, landing: Path, started: float, info=None) -> int:
     """The full Dagster job, then its outcome; exit code 0 only when every step and blocking check passed."""
     from orchestration import pipeline
 
     info = info or _warehouse_for(landing)
     since = time.time()
-    result = pipeline.run_full_pipeline(_say)
-    _print_outcome(info, result, started, since)
+    result = pipeline.run_full_pipeline(config, _say)
+    _print_outcome(config, info, result, started, since)
     return 0 if result.success else 1
 
 
-def _print_outcome(info, result, started: float, since: float) -> None:
+def _print_outcome(config: settings.Settings, info, result, started: float, since: float) -> None:
     """The run's summary. `since` (epoch seconds): when the pipeline started; only files written after it are
     listed (reports/ also holds filtered pages written by `lead-analytics report`, and earlier runs' pages)."""
     from orchestration import pipeline
 
     # A failed run prints no KPIs and no file it did not write: they would be an earlier run's, shown as fresh.
     if result.success:
-        reports = sorted(p for p in settings.reports_dir().glob("*.html") if p.stat().st_mtime >= since)
+        reports = sorted(p for p in config.reports_dir.glob("*.html") if p.stat().st_mtime >= since)
         heading = "HTML dashboard{s} (open in any browser):"
     else:
         reports = pipeline.refresh_dashboards_after_hold_back(info)
@@ -252,19 +249,24 @@ def _print_outcome(info, result, started: float, since: float) -> None:
         print("\n".join(f"  {path}" for path in reports))
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def cmd_demo(args: argparse.Namespace, config: settings.Settings) -> int:
     started = time.perf_counter()
     # The default landing directory is created by the generator; a --landing that does not exist is a typo.
-    landing = _existing_landing(args, "create it, or leave out --landing for data/landing") if args.landing \
-        else _landing(args)
+    landing = _existing_landing(config, "create it, or leave out --landing for data/landing") if args.landing \
+        else config.landing_dir
     if args.end_date is None:
         args.end_date = date.today().isoformat()
     info = _warehouse_for(landing)
-    _generate(landing, args, force=False)
-    return _run_pipeline(landing, started, info)
+    _generate(landing, args, config.timezone, force=False)
+    return _run_pipeline(config, landing, started, info)
 
 
 # ----------------------------------------------------------------------------- report
+
+def _report(args: argparse.Namespace, config: settings.Settings) -> int:
+    """`report` reads the settings in force (`settings.running`), as the rest of orchestration/bi does."""
+    return cmd_report(args)
+
 
 def cmd_report(args: argparse.Namespace) -> int:
     from orchestration import warehouse
@@ -311,7 +313,7 @@ examples:
 
 # ----------------------------------------------------------------------------- dbt / ui
 
-def cmd_dbt(args: argparse.Namespace) -> int:
+def cmd_dbt(args: argparse.Namespace, config: settings.Settings) -> int:
     from orchestration import warehouse
     from orchestration.dbt_project import dbt_env, dbt_executable
 
@@ -319,10 +321,10 @@ def cmd_dbt(args: argparse.Namespace) -> int:
     dbt_args = [a for a in args.dbt_args if a != "--"]
     cmd = [dbt_executable(), *dbt_args, "--project-dir", str(settings.DBT_PROJECT_DIR),
            "--profiles-dir", str(settings.DBT_PROJECT_DIR)]
-    return subprocess.call(cmd, env=dbt_env(info), cwd=settings.DBT_PROJECT_DIR)
+    return subprocess.call(cmd, env=dbt_env(info, config), cwd=settings.DBT_PROJECT_DIR)
 
 
-def cmd_mf(args: argparse.Namespace) -> int:
+def cmd_mf(args: argparse.Namespace, config: settings.Settings) -> int:
     """MetricFlow's own CLI on the published marts. `mf` reads `<project>/target/semantic_manifest.json`, and the
     project's target/ holds the write-audit-publish parse (relations in `marts__build`), so `mf` gets a project
     view of its own under target/mf: links to the project's files, and a parse for the published schemas."""
@@ -340,7 +342,7 @@ def cmd_mf(args: argparse.Namespace) -> int:
             raise UserError(f"{link} should be a link to {real}; remove it and run again")
         if real.exists() and not link.is_symlink():
             link.symlink_to(real)
-    env = dbt_env(info)
+    env = dbt_env(info, config)
     try:
         ensure_manifest(view / "target", build=False, env=env)
     except RuntimeError as exc:
@@ -364,15 +366,15 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
-def cmd_ui(args: argparse.Namespace) -> int:
+def cmd_ui(args: argparse.Namespace, config: settings.Settings) -> int:
     from orchestration import pipeline, warehouse
 
     if not _port_is_free(args.port):
         raise UserError(f"port {args.port} on 127.0.0.1 is already in use (another `lead-analytics ui`?); "
                         f"stop it or pick another with --port")
-    _landing(args)
     info = warehouse.ensure_running()
-    env = dict(os.environ, DAGSTER_HOME=pipeline.dagster_home())
+    # `dagster dev` and the code servers it starts load orchestration.definitions from these settings.
+    env = config.child_env() | {"DAGSTER_HOME": pipeline.dagster_home(config)}
     from orchestration.dbt_project import ensure_manifest
 
     ensure_manifest()
@@ -461,7 +463,24 @@ def _iso_date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-03-31") from None
 
 
-def _add_generator_options(p: argparse.ArgumentParser) -> None:
+def _shared_options() -> dict[str, argparse.ArgumentParser]:
+    """The options several commands take, each declared once with its help (argparse `parents`)."""
+    def group(name: str) -> argparse.ArgumentParser:
+        parent = argparse.ArgumentParser(add_help=False)
+        parents[name] = parent
+        return parent
+
+    parents: dict[str, argparse.ArgumentParser] = {}
+    group("landing").add_argument(
+        "--landing", metavar="DIR", help=f"landing directory (default: {settings.ENV_LANDING} or data/landing)")
+    group("timezone").add_argument(
+        "--timezone", metavar="ZONE", help=f"reporting time zone, an IANA name such as Europe/Amsterdam (default: "
+                                           f"{settings.ENV_TIMEZONE} or {settings.default_timezone()})")
+    group("as_of").add_argument(
+        "--as-of", metavar="TIMESTAMP", help=f"pin \"now\" for today/this week/this month, an ISO timestamp with a "
+                                             f"time zone such as {settings.AS_OF_FORMATS[0]} (default: "
+                                             f"{settings.ENV_AS_OF} or the build time)")
+    p = group("generator")
     p.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives identical files (default 42)")
     p.add_argument("--months", type=_positive_int, default=24, help="months of history, 1 or more (default 24)")
     p.add_argument("--organizations", type=_positive_int, default=10,
@@ -471,6 +490,7 @@ def _add_generator_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--malformed-share", type=_share, default=0.002,
                    help="share of deliberately malformed rows per file, 0 to <1 (default 0.002; 0 disables)")
     p.add_argument("--end-date", type=_iso_date, help="last day of generated data, YYYY-MM-DD (default today)")
+    return parents
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -479,46 +499,47 @@ def build_parser() -> argparse.ArgumentParser:
         description="Lead Analytics warehouse: synthetic vendor data, raw loads, dbt models, Dagster.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    shared = _shared_options()
 
-    p = sub.add_parser("warehouse", help="start, stop or inspect the warehouse",
-                       description="Manage the warehouse: the embedded PostgreSQL (default) or the external one "
-                                   "configured by LEAD_ANALYTICS_DATABASE_URL / PGHOST.")
+    def command(name: str, *options: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[shared[o] for o in options], **kwargs)
+
+    p = command("warehouse", help="start, stop or inspect the warehouse",
+                description="Manage the warehouse: the embedded PostgreSQL (default) or the external one "
+                            "configured by LEAD_ANALYTICS_DATABASE_URL / PGHOST.")
     p.add_argument("action", choices=["start", "stop", "status", "env", "url"],
                    help="start | stop | status | env (shell exports for dbt) | url (libpq connection string)")
     p.set_defaults(func=cmd_warehouse)
 
-    p = sub.add_parser("generate", help="write synthetic vendor exports into the landing directory",
-                       description="Write deterministic synthetic exports for all five sources (CSV or JSON lines, "
-                                   "as each vendor exports them), including a share of malformed rows.")
-    p.add_argument("--landing", help="landing directory (default: LEAD_ANALYTICS_LANDING_DIR or data/landing)")
-    _add_generator_options(p)
+    p = command("generate", "landing", "timezone", "generator",
+                help="write synthetic vendor exports into the landing directory",
+                description="Write deterministic synthetic exports for all five sources (CSV or JSON lines, as each "
+                            "vendor exports them), including a share of malformed rows. Weekday and working-hour "
+                            "peaks follow the reporting time zone.")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("load", help="load new landing files into the raw schemas",
-                       description="Load every landing file not loaded before (idempotent), rejecting bad rows "
-                                   "into raw_audit.rejected_rows.")
-    p.add_argument("--landing", help="landing directory")
+    p = command("load", "landing", help="load new landing files into the raw schemas",
+                description="Load every landing file not loaded before (idempotent), rejecting bad rows "
+                            "into raw_audit.rejected_rows.")
     p.add_argument("--table", action="append", help="only this table, e.g. bison__email_events (repeatable)")
     p.set_defaults(func=cmd_load)
 
-    p = sub.add_parser("run", help="run the full Dagster job: load, dbt build, checks",
-                       description="Materialise every asset in this process and print a summary.")
-    p.add_argument("--landing", help="landing directory")
+    p = command("run", "landing", "timezone", "as_of", help="run the full Dagster job: load, dbt build, checks",
+                description="Materialise every asset in this process and print a summary.")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("demo", help="the whole thing: warehouse, synthetic data, pipeline, summary",
-                       description="Start the warehouse, generate synthetic data (skipped when the landing files "
-                                   "already match), run the full pipeline and print a summary. Idempotent.")
-    p.add_argument("--landing", help="landing directory")
-    _add_generator_options(p)
+    p = command("demo", "landing", "timezone", "as_of", "generator",
+                help="the whole thing: warehouse, synthetic data, pipeline, summary",
+                description="Start the warehouse, generate synthetic data (skipped when the landing files "
+                            "already match), run the full pipeline and print a summary. Idempotent.")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("report", help="write the dashboards as self-contained HTML files",
-                       description="Run every card of the dashboards in metabase/dashboards against the warehouse "
-                                   "and write one self-contained HTML file per dashboard (default: reports/). "
-                                   "A filtered report goes to its own file; a card that fails stops the report "
-                                   "and nothing is written.",
-                       epilog=REPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command("report", help="write the dashboards as self-contained HTML files",
+                description="Run every card of the dashboards in metabase/dashboards against the warehouse "
+                            "and write one self-contained HTML file per dashboard (default: reports/). "
+                            "A filtered report goes to its own file; a card that fails stops the report "
+                            "and nothing is written.",
+                epilog=REPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dashboard", action="append", help="only this dashboard key, e.g. lead_capture (repeatable)")
     p.add_argument("--filter", action="append", metavar="SLUG=VALUE",
                    help="a dashboard filter value, e.g. --filter created=2025-03 --filter source=Website,Ads "
@@ -526,26 +547,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output directory (default: LEAD_ANALYTICS_REPORTS_DIR or reports/)")
     p.add_argument("--timings", action="store_true",
                    help="print each card's row count and query time, and add a table of them to the page")
-    p.set_defaults(func=cmd_report)
+    p.set_defaults(func=_report)
 
-    p = sub.add_parser("dbt", help="run dbt against the configured warehouse",
-                       description="Run dbt with the connection settings of the configured warehouse, "
-                                   "e.g. `lead-analytics dbt -- build --select staging`.")
+    p = command("dbt", "timezone", "as_of", help="run dbt against the configured warehouse",
+                description="Run dbt with the connection settings of the configured warehouse, "
+                            "e.g. `lead-analytics dbt -- build --select staging`.")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="arguments passed to dbt")
     p.set_defaults(func=cmd_dbt)
 
-    p = sub.add_parser("mf", help="query the semantic layer's metrics with MetricFlow",
-                       description="Run MetricFlow's `mf` on the published marts, e.g. `lead-analytics mf -- query "
-                                   "--metrics leads --group-by metric_time__month` or `lead-analytics mf -- list "
-                                   "metrics`; add --explain to see the SQL.")
+    p = command("mf", "timezone", "as_of", help="query the semantic layer's metrics with MetricFlow",
+                description="Run MetricFlow's `mf` on the published marts, e.g. `lead-analytics mf -- query "
+                            "--metrics leads --group-by metric_time__month` or `lead-analytics mf -- list "
+                            "metrics`; add --explain to see the SQL.")
     p.add_argument("mf_args", nargs=argparse.REMAINDER, help="arguments passed to mf")
     p.set_defaults(func=cmd_mf)
 
-    p = sub.add_parser("ui", help="serve the Dagster UI on 127.0.0.1",
-                       description="Start `dagster dev` on 127.0.0.1 with the project's definitions; Ctrl-C stops "
-                                   "it and every process it started. Refuses a port that is already taken.")
+    p = command("ui", "landing", "timezone", "as_of", help="serve the Dagster UI on 127.0.0.1",
+                description="Start `dagster dev` on 127.0.0.1 with the project's definitions; Ctrl-C stops "
+                            "it and every process it started. Refuses a port that is already taken.")
     p.add_argument("--port", type=_positive_int, default=3000, help="TCP port on 127.0.0.1 (default 3000)")
-    p.add_argument("--landing", help="landing directory")
     p.set_defaults(func=cmd_ui)
     return parser
 
@@ -556,8 +576,11 @@ def main(argv: list[str] | None = None) -> int:
     from orchestration.warehouse import WarehouseError
 
     try:
-        settings.check_environment()  # a bad LEAD_ANALYTICS_AS_OF is refused now, not after a long run
-        return args.func(args)
+        # One load of the settings, before any work: a bad time zone or as-of is refused now, not after a long run.
+        config = settings.Settings.load(timezone=getattr(args, "timezone", None), as_of=getattr(args, "as_of", None),
+                                        landing_dir=getattr(args, "landing", None))
+        with settings.running(config):
+            return args.func(args, config)
     except (UserError, WarehouseError, settings.SettingError) as exc:
         print(f"lead-analytics: error: {exc}", file=sys.stderr)
         return 2

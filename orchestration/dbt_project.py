@@ -6,7 +6,6 @@ ask for a fresh manifest without paying for the Dagster definitions.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -27,10 +26,11 @@ def dbt_executable() -> str:
     return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
 
 
-def dbt_env(info: warehouse.ConnectionInfo) -> dict[str, str]:
-    env = dict(os.environ)
+def dbt_env(info: warehouse.ConnectionInfo, config: settings.Settings | None = None) -> dict[str, str]:
+    """dbt's environment for a run with `config` (default: the settings in force): profiles.yml reads the
+    connection from it, dbt_project.yml the reporting time zone and the as-of moment."""
+    env = (config or settings.current()).child_env()
     env.update(info.dbt_env())
-    env.setdefault("LEAD_ANALYTICS_TIMEZONE", settings.reporting_timezone())
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env
 
@@ -58,7 +58,8 @@ def ensure_manifest(target: Path | None = None, build: bool = True, env: dict[st
     fresh = all(p.exists() and p.stat().st_mtime >= newest for p in (manifest, semantic))
     if fresh and (env is None or (parsed_for.exists() and parsed_for.read_text() == database)):
         return manifest
-    env = dict(env or os.environ)
+    # The same settings as the build that follows, so its partial parse can reuse this one.
+    env = dict(env or settings.current().child_env())
     # Parsing needs no connection, but profiles.yml needs its variables to render.
     env.setdefault("LEAD_ANALYTICS_PGHOST", "localhost")
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")

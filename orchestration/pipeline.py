@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
-from zoneinfo import ZoneInfo
 
 from orchestration import publishing, settings, warehouse
 from orchestration.ingestion import contracts
@@ -61,12 +59,12 @@ def failure_reason(dagster_event) -> str:
     return lines[0] if lines else error.cls_name or "failed"
 
 
-def dagster_home() -> str:
-    home = settings.state_dir() / "dagster_home"
+def dagster_home(config: settings.Settings) -> str:
+    home = config.state_dir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists() or not config.read_text().strip():
-        config.write_text("telemetry:\n  enabled: false\n")
+    instance_yaml = home / "dagster.yaml"
+    if not instance_yaml.exists() or not instance_yaml.read_text().strip():
+        instance_yaml.write_text("telemetry:\n  enabled: false\n")
     return str(home)
 
 
@@ -96,14 +94,16 @@ class _ProgressHandler(logging.Handler):
             self.emit_line(f"{elapsed} {step}: FAILED: {failure_reason(event)}")
 
 
-def run_full_pipeline(emit_line: Callable[[str], None] = print) -> PipelineResult:
-    os.environ["DAGSTER_HOME"] = dagster_home()
+def run_full_pipeline(config: settings.Settings, emit_line: Callable[[str], None] = print) -> PipelineResult:
+    """The full job in this process, with `config`'s settings (the Dagster resources are built from them)."""
     started = time.perf_counter()
     emit_line("loading the Dagster definitions (dbt, Dagster and Great Expectations imports take a few seconds)")
     from dagster import DagsterInstance, logger
 
-    from orchestration.definitions import defs
+    from orchestration import definitions
     from orchestration.defs.dashboards import SKIPPED
+
+    defs = definitions.build(config)
 
     @logger
     def progress_logger(_init_context):
@@ -115,11 +115,12 @@ def run_full_pipeline(emit_line: Callable[[str], None] = print) -> PipelineResul
 
     job = defs.resolve_job_def("full_pipeline").with_logger_defs({"progress": progress_logger})
     # dagster-dbt echoes every dbt log line to stdout; keep it in a log file, not on the terminal.
-    log_dir = settings.state_dir() / "logs"
+    log_dir = config.state_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    with open(log_path, "w") as log_file, contextlib.redirect_stdout(log_file):
-        result = job.execute_in_process(instance=DagsterInstance.get(), raise_on_error=False,
+    with (open(log_path, "w") as log_file, contextlib.redirect_stdout(log_file),
+          DagsterInstance.from_config(dagster_home(config)) as instance):
+        result = job.execute_in_process(instance=instance, raise_on_error=False,
                                         run_config={"loggers": {"progress": {}}})
     out = PipelineResult(success=result.success, seconds=time.perf_counter() - started, log_path=log_path)
     for evaluation in result.get_asset_check_evaluations():
@@ -131,7 +132,7 @@ def run_full_pipeline(emit_line: Callable[[str], None] = print) -> PipelineResul
             out.checks_failed += 1
             meta = evaluation.metadata or {}
 
-            def text(key: str) -> str:
+            def text(key: str, meta: dict = meta) -> str:
                 value = meta.get(key)
                 return str(getattr(value, "value", value) or "") if value is not None else ""
 

@@ -66,11 +66,12 @@ def first_line(error: BaseException) -> str:
 
 
 def is_external() -> bool:
-    return bool(os.environ.get("LEAD_ANALYTICS_DATABASE_URL") or os.environ.get("PGHOST"))
+    return settings.current().external_database
 
 
 def _external_info() -> ConnectionInfo:
-    url = os.environ.get("LEAD_ANALYTICS_DATABASE_URL")
+    config = settings.current()
+    url = config.database_url
     if url:
         from psycopg.conninfo import conninfo_to_dict
 
@@ -80,7 +81,7 @@ def _external_info() -> ConnectionInfo:
             raise WarehouseError(f"LEAD_ANALYTICS_DATABASE_URL is not a valid PostgreSQL URL: {url!r}") from exc
     else:
         parts = {}
-    env = os.environ
+    env = config.libpq
     return ConnectionInfo(
         host=str(parts.get("host") or env.get("PGHOST") or "localhost"),
         port=int(parts.get("port") or env.get("PGPORT") or 5432),

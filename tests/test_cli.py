@@ -75,3 +75,37 @@ def test_help_explains_the_settings_and_their_formats():
     proc = run("--help")
     assert proc.returncode == 0
     assert "LEAD_ANALYTICS_AS_OF" in proc.stdout and "2025-03-31T17:00:00Z" in proc.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "--timezone", "Mars/Base"],
+     "--timezone='Mars/Base' is not an IANA time zone (e.g. America/Chicago, Europe/Amsterdam)"),
+    (["demo", "--as-of", "yesterday"],
+     "--as-of='yesterday' is not a timestamp with a time zone; use e.g. 2025-03-31T17:00:00Z or "
+     "2025-03-31T12:00:00-05:00 (leave it out for now)"),
+])
+def test_a_bad_time_zone_or_as_of_option_is_refused_before_any_work(args, message):
+    proc = run(*args, "--landing", "/nonexistent")  # the setting is refused before the landing folder is looked at
+    assert (proc.returncode, proc.stderr.strip()) == (2, f"lead-analytics: error: {message}")
+
+
+@pytest.mark.parametrize(("command", "options"), [
+    ("generate", {"--landing", "--timezone"}),
+    ("load", {"--landing"}),
+    ("run", {"--landing", "--timezone", "--as-of"}),
+    ("demo", {"--landing", "--timezone", "--as-of"}),
+    ("ui", {"--landing", "--timezone", "--as-of"}),
+    ("dbt", {"--timezone", "--as-of"}),
+    ("mf", {"--timezone", "--as-of"}),
+])
+def test_each_command_explains_the_shared_options_it_takes(command, options):
+    proc = run(command, "--help")
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())
+    shared = {"--landing": "--landing DIR landing directory (default: LEAD_ANALYTICS_LANDING_DIR or data/landing)",
+              "--timezone": "--timezone ZONE reporting time zone, an IANA name such as Europe/Amsterdam (default: "
+                            "LEAD_ANALYTICS_TIMEZONE or America/Chicago)",
+              "--as-of": "--as-of TIMESTAMP pin \"now\" for today/this week/this month, an ISO timestamp with a time "
+                         "zone such as 2025-03-31T17:00:00Z (default: LEAD_ANALYTICS_AS_OF or the build time)"}
+    for option, help_text in shared.items():
+        assert (help_text in text) == (option in options), (command, option)

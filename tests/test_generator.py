@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from orchestration import settings
 from orchestration.ingestion import contracts
 from orchestration.ingestion.generator import GeneratorConfig, generate
 
 END = date(2026, 11, 23)
+ZONE = "America/Chicago"  # the reporting time zone the data is generated for (peaks are local to it)
 SMALL = GeneratorConfig(seed=42, months=3, organizations=10, volume=0.02, malformed_share=0.01, end_date=END)
 SHAPE = GeneratorConfig(seed=7, months=4, organizations=6, volume=0.3, malformed_share=0.005, end_date=END)
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -69,13 +69,13 @@ def _bad_lines(manifest: dict) -> dict[str, set[int]]:
 @pytest.fixture(scope="module")
 def small(tmp_path_factory) -> tuple[Path, object]:
     landing = tmp_path_factory.mktemp("small")
-    return landing, generate(landing, SMALL)
+    return landing, generate(landing, SMALL, timezone=ZONE)
 
 
 @pytest.fixture(scope="module")
 def shaped(tmp_path_factory) -> tuple[Path, dict]:
     landing = tmp_path_factory.mktemp("shape")
-    generate(landing, SHAPE)
+    generate(landing, SHAPE, timezone=ZONE)
     manifest = json.loads((landing / "_manifest.json").read_text())
     bad = _bad_lines(manifest)
     rows = {c.key: _read_rows(landing, c, bad) for c in contracts.all_contracts()}
@@ -89,20 +89,32 @@ def _digest(landing: Path) -> dict[str, bytes]:
 def test_deterministic(small, tmp_path):
     landing, result = small
     again = tmp_path / "again"
-    generate(again, SMALL)
+    generate(again, SMALL, timezone=ZONE)
     assert _digest(landing) == _digest(again)
-    generate(again, SMALL)  # regenerating in place is a no-op too
+    generate(again, SMALL, timezone=ZONE)  # regenerating in place is a no-op too
     assert _digest(landing) == _digest(again)
     other = tmp_path / "other"
-    generate(other, GeneratorConfig(**{**SMALL.__dict__, "seed": 43}))
+    generate(other, GeneratorConfig(**{**SMALL.__dict__, "seed": 43}), timezone=ZONE)
     a, b = _digest(landing), _digest(other)
     assert any(a[k] != b.get(k) for k in a if not k.startswith("_"))
+
+
+def test_the_reporting_time_zone_is_an_argument_that_shapes_the_data(tmp_path):
+    tiny = GeneratorConfig(seed=1, months=1, organizations=1, volume=0.01, malformed_share=0.0, end_date=END)
+    generate(tmp_path / "chicago", tiny, timezone="America/Chicago")
+    generate(tmp_path / "amsterdam", tiny, timezone="Europe/Amsterdam")
+    manifest = json.loads((tmp_path / "amsterdam" / "_manifest.json").read_text())
+    assert manifest["reporting_timezone"] == "Europe/Amsterdam"
+    chicago, amsterdam = _digest(tmp_path / "chicago"), _digest(tmp_path / "amsterdam")
+    assert chicago.keys() == amsterdam.keys()
+    assert chicago["crm/leads/leads_2026-11.csv"] != amsterdam["crm/leads/leads_2026-11.csv"]  # local working hours
 
 
 def test_result_and_manifest(small):
     landing, result = small
     manifest = json.loads((landing / "_manifest.json").read_text())
     assert manifest["config"]["seed"] == 42 and manifest["config"]["end_date"] == "2026-11-23"
+    assert manifest["reporting_timezone"] == "America/Chicago"
     assert len(manifest["malformed"]) == len(result.malformed) > 0
     assert {c.key for c in contracts.all_contracts()} <= set(result.rows_by_table)
     for f in result.files:
@@ -181,7 +193,7 @@ def test_malformed_rows_are_where_the_manifest_says(small):
 
 
 def _local(rows: list[tuple[str, dict]], column: str) -> list[datetime]:
-    zone = ZoneInfo(settings.reporting_timezone())
+    zone = ZoneInfo(ZONE)
     return [_ts(r[column]).astimezone(zone) for _, r in rows]
 
 

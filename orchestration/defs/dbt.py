@@ -9,17 +9,21 @@ published marts as they were. A failure is recorded as the reason new data was h
 fails the step with the failed tests' and models' names.
 """
 
-import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Mapping
 
 from dagster import AssetCheckResult, AssetCheckSpec, AssetExecutionContext, AssetSpec, Failure, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration import publishing, settings
+from orchestration import publishing, settings, warehouse as warehouses
 from orchestration.dbt_project import BUILD_VARS, dbt_env, dbt_executable, ensure_manifest
 from orchestration.defs.resources import WarehouseResource
+
+__all__ = ["ProjectDbtResource", "dbt_env", "dbt_executable", "dbt_models", "dbt_resource"]
+
 
 class LeadAnalyticsTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> "str | None":
@@ -102,15 +106,51 @@ def _failures(run_results: dict) -> str:
     return "; ".join(parts) or "dbt exited with an error (see the dbt log)"
 
 
+class ProjectDbtResource(DbtCliResource):
+    """dagster-dbt's dbt, run with the settings the definitions were built with (see `dbt_resource`); they show
+    as the resource's configuration in the Dagster UI."""
+
+    reporting_timezone: str
+    as_of: str = ""  # Settings.as_of_text: "" is the build time
+    landing_dir: str
+    reports_dir: str
+    state_dir: str
+
+    def run_settings(self) -> settings.Settings:
+        return settings.Settings(timezone=self.reporting_timezone, as_of=self.as_of or None,
+                                 landing_dir=self.landing_dir, reports_dir=self.reports_dir, state_dir=self.state_dir)
+
+    def env(self, info: warehouses.ConnectionInfo) -> dict[str, str]:
+        """The variables dbt reads: the connection (profiles.yml), the time zone and as-of (dbt_project.yml)."""
+        return dbt_env(info, self.run_settings())
+
+
+@contextmanager
+def _environ_of_child(env: Mapping[str, str]) -> Iterator[None]:
+    """`env` as the environment of the processes started in the block, restored after. dagster-dbt starts dbt
+    with a copy of `os.environ` and takes no environment of its own; this is the only way to hand dbt its
+    variables, and they stay set only while dbt is started."""
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=TRANSLATOR)
-def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+def dbt_models(context: AssetExecutionContext, dbt: ProjectDbtResource, warehouse: WarehouseResource):
     info = warehouse.info()
-    os.environ.update(dbt_env(info))  # profiles.yml reads the connection from the environment
     with warehouse.connect() as conn:
         publishing.start_build(conn, context.run.run_id, sorted(PUBLISHED_RELATIONS))
     started = last_report = time.monotonic()
     models = tests = failed_tests = 0
-    invocation = dbt.cli(["build", "--vars", BUILD_VARS], context=context, raise_on_error=False)
+    with _environ_of_child(dbt.env(info)):
+        invocation = dbt.cli(["build", "--vars", BUILD_VARS], context=context, raise_on_error=False)
     for event in invocation.stream():
         if isinstance(event, Output):
             models += 1
@@ -134,6 +174,8 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
         raise Failure(description=f"dbt build: {reason}; the published marts are unchanged")
 
 
-def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(settings.DBT_PROJECT_DIR),
-                          dbt_executable=dbt_executable())
+def dbt_resource(config: settings.Settings) -> ProjectDbtResource:
+    return ProjectDbtResource(project_dir=dbt_project, profiles_dir=str(settings.DBT_PROJECT_DIR),
+                              dbt_executable=dbt_executable(), reporting_timezone=config.timezone,
+                              as_of=config.as_of_text, landing_dir=str(config.landing_dir),
+                              reports_dir=str(config.reports_dir), state_dir=str(config.state_dir))

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dagster import DefaultScheduleStatus, ScheduleDefinition
 
-from orchestration import settings
 from orchestration.defs.jobs import full_pipeline_job
 
-hourly_pipeline = ScheduleDefinition(
-    name="hourly_full_pipeline",
-    job=full_pipeline_job,
-    cron_schedule="15 * * * *",
-    execution_timezone=settings.reporting_timezone(),
-    default_status=DefaultScheduleStatus.STOPPED,
-    description="Runs the full pipeline at a quarter past every hour (reporting time zone), after the vendors' hourly "
-                "syncs: loads new landing files, rebuilds and tests the models, runs the checks, publishes the "
-                "dashboards. Ships stopped: switch it on here.",
-)
+
+def hourly_pipeline(reporting_timezone: str) -> ScheduleDefinition:
+    return ScheduleDefinition(
+        name="hourly_full_pipeline",
+        job=full_pipeline_job,
+        cron_schedule="15 * * * *",
+        execution_timezone=reporting_timezone,
+        default_status=DefaultScheduleStatus.STOPPED,
+        description="Runs the full pipeline at a quarter past every hour (reporting time zone), after the vendors' "
+                    "hourly syncs: loads new landing files, rebuilds and tests the models, runs the checks, publishes "
+                    "the dashboards. Ships stopped: switch it on here.",
+    )

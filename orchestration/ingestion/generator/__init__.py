@@ -1,6 +1,6 @@
 """Deterministic synthetic vendor exports for every raw-table contract.
 
-`generate(landing_dir, GeneratorConfig(...))` writes, for each contract in
+`generate(landing_dir, GeneratorConfig(...), timezone=...)` writes, for each contract in
 `orchestration.ingestion.contracts.all_contracts()`, one file per calendar month of activity under
 `<landing_dir>/<contract.landing_path>/<table>_<YYYY-MM>.<csv|jsonl>`, plus `_manifest.json` (the
 config and every deliberately malformed row). The data follows the product specs in the seed

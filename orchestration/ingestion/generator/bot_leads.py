@@ -4,19 +4,17 @@ e-mail or phone is written differently (case, stray spaces, phone punctuation).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from orchestration.ingestion.generator.core import (DAY, HOUR, MINUTE, TableData, format_emails, format_phones, make_people,
+from orchestration.ingestion.generator.core import (Context, DAY, HOUR, MINUTE, TableData, format_emails, format_phones, make_people,
                                           null_where, pick, prefixed_ids, repeat_people, rng_for, versioned)
 
-if TYPE_CHECKING:
-    from orchestration.ingestion.generator.runner import Context
+
+def build(ctx: Context) -> dict[str, TableData]:
+    return {"leads": _leads(ctx, rng_for(ctx.seed, "bot_leads"))}
 
 
-def build(ctx: "Context") -> dict[str, TableData]:
-    rng = rng_for(ctx.seed, "bot_leads")
+def _leads(ctx: Context, rng: np.random.Generator) -> TableData:
     end = ctx.end
     n = ctx.scaled(14_000)
     created = np.sort(ctx.clock.sample(rng, n, "consumer"))
@@ -51,5 +49,4 @@ def build(ctx: "Context") -> dict[str, TableData]:
     first = {"lead_id": ids, "source": source, "bot_type": bot_type, "service_needed": service,
              "confidence_score": score, "status": np.full(n, "new", dtype=object), "name": name, "email": email,
              "phone": phone, "region": region, "created_at": created}
-    leads = versioned(first, created, dict(first, status=status), status_ts, status != "new")
-    return {"leads": leads}
+    return versioned(first, created, dict(first, status=status), status_ts, status != "new")

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
+
+from orchestration.ingestion.generator.config import GeneratorConfig
 
 NULL_INT = np.iinfo(np.int64).min
 DAY = 86_400
@@ -252,3 +254,26 @@ def repeat_people(rng: np.random.Generator, n: int, pool: People, repeat_share: 
 
 def utc_epoch(year: int, month: int, day: int) -> int:
     return int(datetime(year, month, day, tzinfo=timezone.utc).timestamp())
+
+
+class Context:
+    """What every source builder needs: the config, the period and the clock (in the reporting time zone)."""
+
+    def __init__(self, cfg: GeneratorConfig, end_date: date, timezone: str) -> None:
+        self.cfg = cfg
+        self.seed = cfg.seed
+        self.volume = cfg.volume
+        self.organizations = max(1, cfg.organizations)
+        first_month = end_date.year * 12 + end_date.month - 1 - (max(1, cfg.months) - 1)
+        self.start = utc_epoch(first_month // 12, first_month % 12 + 1, 1)
+        self.end = utc_epoch(end_date.year, end_date.month, end_date.day) + DAY  # exclusive: end of end_date (UTC)
+        self.clock = Clock(self.start, self.end, timezone)
+
+    @property
+    def scale(self) -> float:
+        """Volume times the length of the period in units of 24 months."""
+        return self.volume * (self.end - self.start) / (730 * DAY)
+
+    def scaled(self, base: float) -> int:
+        """An event count scaled by volume and by the length of the period (base = per 24 months)."""
+        return max(1, int(round(base * self.scale)))

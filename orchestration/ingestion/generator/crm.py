@@ -5,16 +5,13 @@ attribution types, the 6-step workflow events with per-step success rates, and m
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 
-from orchestration.ingestion.generator.core import (DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails, format_phones,
+from orchestration.ingestion.generator.core import (Context, DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails, format_phones,
                                           make_people, month_index, null_where, obj, pick, prefixed_ids,
                                           repeat_people, rng_for, utc_epoch, versioned)
-
-if TYPE_CHECKING:
-    from orchestration.ingestion.generator.runner import Context
 
 AGENT_NAMES = ["Sarah Miller", "Mike Rossi", "Lisa Kim", "David Lee", "Anna Novak", "Tom Becker", "Rosa Diaz",
                "Ken Adams", "Jill Parker", "Omar Haddad", "Grace Liu", "Ben Carter"]
@@ -25,11 +22,51 @@ COMPONENT_LATENCY_MS = {"webhook_receiver": 127, "apollo_enrichment": 2300, "sms
                         "email_service": 4200, "crm_sync": 1800}
 
 
-def build(ctx: "Context") -> dict[str, TableData]:
+def build(ctx: Context) -> dict[str, TableData]:
+    """Every CRM table. The calls share one random stream, so their order is part of the output."""
     rng = rng_for(ctx.seed, "crm")
-    clock, start, end = ctx.clock, ctx.start, ctx.end
+    agents, staff = _agents(ctx, rng)
+    funnel = _funnel(ctx, rng, staff)
+    activities = _activities(ctx, rng, funnel)
+    appointments, booked = _appointments(ctx, rng, funnel)
+    deals = _deals(ctx, rng, funnel, booked)
+    workflow = _workflow_events(ctx, rng, funnel)
+    system_costs = _system_costs(ctx, rng)
+    return {"agents": agents, "leads": _leads(funnel), "lead_status_history": _lead_status_history(funnel),
+            "activities": activities, "appointments": appointments, "deals": deals, "workflow_events": workflow,
+            "system_costs": system_costs}
 
-    # ---------------------------------------------------------------- agents
+
+@dataclass(frozen=True)
+class Agents:
+    ids: np.ndarray
+    employed: np.ndarray  # indexes of the agents still employed at the end
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """Every lead and its way through the funnel (hot leads convert most)."""
+
+    n: int
+    ids: np.ndarray
+    created: np.ndarray
+    source: np.ndarray
+    agent_ids: np.ndarray  # the lead's agent
+    first_version: dict[str, np.ndarray]  # the lead as first exported
+    contacted: np.ndarray
+    qualified: np.ndarray
+    appt: np.ndarray
+    won: np.ndarray
+    t_contact: np.ndarray
+    t_appt: np.ndarray
+    t_close: np.ndarray
+    status: np.ndarray  # at the end of the period
+    status_ts: np.ndarray
+    transitions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # lead index, from, to, at (unsorted)
+
+
+def _agents(ctx: Context, rng: np.random.Generator) -> tuple[TableData, Agents]:
+    clock, start, end = ctx.clock, ctx.start, ctx.end
     n_ag = 10
     hired = (start // DAY) - rng.integers(30, 900, n_ag)
     # two hires during the period; the modulo keeps them inside short periods (no-op for 14+ months)
@@ -43,11 +80,14 @@ def build(ctx: "Context") -> dict[str, TableData]:
     ag_change_at = clock.sample(rng, n_ag, "business", lo=ag_first_ts + 60 * DAY)
     ag_changed = (rng.random(n_ag) < 0.4) & (ag_first_ts + 60 * DAY < end)
     ag_active2 = ~(np.arange(n_ag) == 3)
-    agents = versioned(ag_first, ag_first_ts, dict(ag_first, hourly_rate=np.round(rate * 1.05, 2), active=ag_active2),
-                       ag_change_at, ag_changed | ~ag_active2 & (ag_first_ts + 60 * DAY < end))
-    employed = np.flatnonzero(ag_active2)
+    table = versioned(ag_first, ag_first_ts, dict(ag_first, hourly_rate=np.round(rate * 1.05, 2), active=ag_active2),
+                      ag_change_at, ag_changed | ~ag_active2 & (ag_first_ts + 60 * DAY < end))
+    return table, Agents(ag_ids, np.flatnonzero(ag_active2))
 
-    # ---------------------------------------------------------------- leads
+
+def _funnel(ctx: Context, rng: np.random.Generator, agents: Agents) -> Funnel:
+    clock, end = ctx.clock, ctx.end
+    employed = agents.employed
     n = ctx.scaled(9_600)
     created = np.sort(clock.sample(rng, n, "business"))
     ids = prefixed_ids("L-", n)
@@ -108,29 +148,40 @@ def build(ctx: "Context") -> dict[str, TableData]:
         h_ts.append(ts[mask])
         status[mask] = label
         status_ts[mask] = ts[mask]
-    hl = np.concatenate(h_lead)
-    hts = np.concatenate(h_ts)
+    first_version = {"lead_id": ids, "source": source, "score": score, "status": obj(["new"] * n),
+                     "priority": priority, "assigned_agent_id": null_where(agents.ids[agent], ~assigned),
+                     "email": email, "phone": phone, "created_at": created}
+    transitions = (np.concatenate(h_lead), np.concatenate(h_from), np.concatenate(h_to), np.concatenate(h_ts))
+    return Funnel(n, ids, created, source, agents.ids[agent], first_version, contacted, qualified, appt, won, t_contact, t_appt,
+                  t_close, status, status_ts, transitions)
+
+
+def _leads(funnel: Funnel) -> TableData:
+    return versioned(funnel.first_version, funnel.created, dict(funnel.first_version, status=funnel.status),
+                     funnel.status_ts, funnel.status != "new")
+
+
+def _lead_status_history(funnel: Funnel) -> TableData:
+    hl, h_from, h_to, hts = funnel.transitions
     order = np.argsort(hts, kind="stable")
     hl, hts = hl[order], hts[order]
-    history = TableData({"history_id": prefixed_ids("H-", len(hl), width=7), "lead_id": ids[hl],
-                         "from_status": np.concatenate(h_from)[order], "to_status": np.concatenate(h_to)[order],
-                         "changed_at": hts}, hts)
-    lead_first = {"lead_id": ids, "source": source, "score": score, "status": obj(["new"] * n),
-                  "priority": priority, "assigned_agent_id": null_where(ag_ids[agent], ~assigned),
-                  "email": email, "phone": phone, "created_at": created}
-    leads = versioned(lead_first, created, dict(lead_first, status=status), status_ts, status != "new")
+    return TableData({"history_id": prefixed_ids("H-", len(hl), width=7), "lead_id": funnel.ids[hl],
+                      "from_status": h_from[order], "to_status": h_to[order], "changed_at": hts}, hts)
 
-    # ---------------------------------------------------------------- activities
+
+def _activities(ctx: Context, rng: np.random.Generator, funnel: Funnel) -> TableData:
+    """An automated first response within a minute, then touches by the lead's agent."""
+    n, end, contacted, t_contact = funnel.n, ctx.end, funnel.contacted, funnel.t_contact
     auto = contacted & (t_contact < end)
     a_lead = [np.flatnonzero(auto)]
     a_ts = [t_contact[auto]]
     a_chan = [pick(rng, ["sms", "email"], [70, 30], int(auto.sum()))]
     a_dir = [np.full(int(auto.sum()), "outbound", dtype=object)]
     a_auto = [np.ones(int(auto.sum()), bool)]
-    touches = rng.poisson(np.where(qualified, 3.5, 1.2))
+    touches = rng.poisson(np.where(funnel.qualified, 3.5, 1.2))
     t_lead = np.repeat(np.arange(n), touches)
-    t_ts = clock.sample(rng, len(t_lead), "business", lo=t_contact[t_lead] + 10 * MINUTE,
-                        hi=t_contact[t_lead] + 20 * DAY)
+    t_ts = ctx.clock.sample(rng, len(t_lead), "business", lo=t_contact[t_lead] + 10 * MINUTE,
+                            hi=t_contact[t_lead] + 20 * DAY)
     a_lead.append(t_lead)
     a_ts.append(t_ts)
     a_chan.append(pick(rng, ["phone", "email", "sms"], [45, 35, 20], len(t_lead)))
@@ -141,44 +192,63 @@ def build(ctx: "Context") -> dict[str, TableData]:
     order = np.argsort(ats[keep], kind="stable")
     al, ats = al[keep][order], ats[keep][order]
     aauto = np.concatenate(a_auto)[keep][order]
-    activities = TableData({"activity_id": prefixed_ids("A-", len(al), width=7), "lead_id": ids[al],
-                            "agent_id": null_where(ag_ids[agent[al]], aauto),
-                            "channel": np.concatenate(a_chan)[keep][order],
-                            "direction": np.concatenate(a_dir)[keep][order], "is_automated": aauto,
-                            "occurred_at": ats}, ats)
+    return TableData({"activity_id": prefixed_ids("A-", len(al), width=7), "lead_id": funnel.ids[al],
+                      "agent_id": null_where(funnel.agent_ids[al], aauto),
+                      "channel": np.concatenate(a_chan)[keep][order],
+                      "direction": np.concatenate(a_dir)[keep][order], "is_automated": aauto,
+                      "occurred_at": ats}, ats)
 
-    # ---------------------------------------------------------------- appointments
-    ap = np.flatnonzero(appt & (t_appt < end))
+
+@dataclass(frozen=True)
+class Appointments:
+    leads: np.ndarray  # lead index of each appointment, ascending
+    scheduled_for: np.ndarray
+    outcome: np.ndarray
+    done: np.ndarray  # the outcome is known before the end
+
+
+def _appointments(ctx: Context, rng: np.random.Generator, funnel: Funnel) -> tuple[TableData, Appointments]:
+    ap = np.flatnonzero(funnel.appt & (funnel.t_appt < ctx.end))
     na = len(ap)
-    ap_created = t_appt[ap]
-    sched = clock.sample(rng, na, "business", lo=ap_created + 20 * HOUR, hi=ap_created + 8 * DAY)
+    ap_created = funnel.t_appt[ap]
+    sched = ctx.clock.sample(rng, na, "business", lo=ap_created + 20 * HOUR, hi=ap_created + 8 * DAY)
     sched = np.where(sched <= ap_created, ap_created + 2 * DAY, sched)
-    ap_outcome = np.where(won[ap], "completed", pick(rng, ["completed", "no_show", "cancelled"], [60, 22, 18], na))
+    ap_outcome = np.where(funnel.won[ap], "completed",
+                          pick(rng, ["completed", "no_show", "cancelled"], [60, 22, 18], na))
     ap_done_at = sched + HOUR
-    ap_changed = ap_done_at < end
-    ap_first = {"appointment_id": prefixed_ids("AP-", na), "lead_id": ids[ap], "agent_id": ag_ids[agent[ap]],
-                "status": obj(["scheduled"] * na), "scheduled_for": sched, "created_at": ap_created}
-    appointments = versioned(ap_first, ap_created, dict(ap_first, status=obj(ap_outcome)), ap_done_at, ap_changed)
+    ap_changed = ap_done_at < ctx.end
+    ap_first = {"appointment_id": prefixed_ids("AP-", na), "lead_id": funnel.ids[ap],
+                "agent_id": funnel.agent_ids[ap], "status": obj(["scheduled"] * na), "scheduled_for": sched,
+                "created_at": ap_created}
+    table = versioned(ap_first, ap_created, dict(ap_first, status=obj(ap_outcome)), ap_done_at, ap_changed)
+    return table, Appointments(ap, sched, ap_outcome, ap_changed)
 
-    # ---------------------------------------------------------------- deals (opened when the appointment completes)
-    dl = ap[(ap_outcome == "completed") & ap_changed]
+
+def _deals(ctx: Context, rng: np.random.Generator, funnel: Funnel, appointments: Appointments) -> TableData:
+    """Opened when the appointment completes."""
+    ap, sched = appointments.leads, appointments.scheduled_for
+    dl = ap[(appointments.outcome == "completed") & appointments.done]
     nd = len(dl)
-    d_created = t_appt[dl] + 2 * HOUR
+    d_created = funnel.t_appt[dl] + 2 * HOUR
     d_created = np.maximum(d_created, sched[np.searchsorted(ap, dl)] + HOUR)
-    d_close = np.maximum(t_close[dl], d_created + HOUR)
-    d_won = won[dl]
-    d_closed = d_close < end
+    d_close = np.maximum(funnel.t_close[dl], d_created + HOUR)
+    d_won = funnel.won[dl]
+    d_closed = d_close < ctx.end
+    source = funnel.source
     base_value = np.where(source[dl] == "Referrals", 12_300, np.where(source[dl] == "Website Forms", 8_950,
                                                                       np.where(source[dl] == "Social Media", 7_200, 6_800)))
     value = np.round(base_value * rng.lognormal(0, 0.35, nd), 2)
     d_status = np.where(d_won, "won", "lost").astype(object)
-    d_first = {"deal_id": prefixed_ids("D-", nd), "lead_id": ids[dl], "agent_id": ag_ids[agent[dl]],
+    d_first = {"deal_id": prefixed_ids("D-", nd), "lead_id": funnel.ids[dl], "agent_id": funnel.agent_ids[dl],
                "status": obj(["open"] * nd), "value": value,
                "attribution_type": pick(rng, ["direct", "assisted", "influenced"], [62, 28, 10], nd),
                "created_at": d_created, "closed_at": np.full(nd, NULL_INT)}
-    deals = versioned(d_first, d_created, dict(d_first, status=d_status, closed_at=d_close), d_close, d_closed)
+    return versioned(d_first, d_created, dict(d_first, status=d_status, closed_at=d_close), d_close, d_closed)
 
-    # ---------------------------------------------------------------- workflow events (6 steps per lead)
+
+def _workflow_events(ctx: Context, rng: np.random.Generator, funnel: Funnel) -> TableData:
+    """The 6 automation steps of every lead."""
+    n = funnel.n
     w_lead = np.repeat(np.arange(n), 6)
     w_step = np.tile(np.arange(6), n)
     nw = len(w_lead)
@@ -191,19 +261,21 @@ def build(ctx: "Context") -> dict[str, TableData]:
     latency[~success] = (latency[~success] * 3)
     latency[rng.random(nw) < 0.01] = NULL_INT
     step_offset = np.array([0, 40, 90, 120, 150, 600])[w_step] + rng.integers(0, 20, nw)
-    w_ts = created[w_lead] + step_offset
+    w_ts = funnel.created[w_lead] + step_offset
     err = pick(rng, ["authentication", "api_limit", "data_validation"], [20, 45, 35], nw)
-    keep = w_ts < end
+    keep = w_ts < ctx.end
     order = np.argsort(w_ts[keep], kind="stable")
     wl, wts = w_lead[keep][order], w_ts[keep][order]
-    workflow = TableData({"event_id": prefixed_ids("WE-", len(wl), width=8), "lead_id": ids[wl],
-                          "step": obj(STEPS)[w_step[keep][order]], "component": comp[keep][order],
-                          "status": np.where(success[keep][order], "success", "failure").astype(object),
-                          "latency_ms": latency[keep][order],
-                          "error_category": null_where(err[keep][order], success[keep][order]),
-                          "occurred_at": wts}, wts)
+    return TableData({"event_id": prefixed_ids("WE-", len(wl), width=8), "lead_id": funnel.ids[wl],
+                      "step": obj(STEPS)[w_step[keep][order]], "component": comp[keep][order],
+                      "status": np.where(success[keep][order], "success", "failure").astype(object),
+                      "latency_ms": latency[keep][order],
+                      "error_category": null_where(err[keep][order], success[keep][order]),
+                      "occurred_at": wts}, wts)
 
-    # ---------------------------------------------------------------- system costs
+
+def _system_costs(ctx: Context, rng: np.random.Generator) -> TableData:
+    start, end = ctx.start, ctx.end
     months = np.arange(int(month_index(np.array([start]))[0]), int(month_index(np.array([end - 1]))[0]) + 1)
     sc_month, sc_cat, sc_amt, sc_ts = [], [], [], []
     for m in months.tolist():
@@ -215,7 +287,5 @@ def build(ctx: "Context") -> dict[str, TableData]:
             sc_amt.append(amount)
             sc_ts.append(min(m_start + DAY + 8 * HOUR, end - 1))
     sc_ts_a = np.array(sc_ts, np.int64)
-    system_costs = TableData({"month": np.array(sc_month, np.int64), "category": obj(sc_cat),
-                              "amount": np.array(sc_amt), "updated_at": sc_ts_a}, sc_ts_a)
-    return {"agents": agents, "leads": leads, "lead_status_history": history, "activities": activities,
-            "appointments": appointments, "deals": deals, "workflow_events": workflow, "system_costs": system_costs}
+    return TableData({"month": np.array(sc_month, np.int64), "category": obj(sc_cat),
+                      "amount": np.array(sc_amt), "updated_at": sc_ts_a}, sc_ts_a)

@@ -5,15 +5,12 @@ message blasts per channel and their charges (WhatsApp, then email, IVR and SMS,
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 
-from orchestration.ingestion.generator.core import (DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails,
+from orchestration.ingestion.generator.core import (Context, DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails,
                                                     make_people, obj, pick, prefixed_ids, rng_for, versioned)
-
-if TYPE_CHECKING:
-    from orchestration.ingestion.generator.runner import Context
 
 COMPANIES = ["Nusantara Retail", "Garuda Logistics", "Mitra Finance", "Sinar Telecom", "Bumi Insurance",
              "Cahaya Clinics", "Kopi Kita", "Laut Travel", "Merdeka Motors", "Rumah Property"]
@@ -24,17 +21,50 @@ REINVITED_SHARE = 0.04  # invitations that re-invite an earlier, not activated i
 AFTERNOON_BLAST_DROP = 0.4  # share of blast-feature events after 12:00 local left out: the peak is 8-12
 
 
-def build(ctx: "Context") -> dict[str, TableData]:
+def build(ctx: Context) -> dict[str, TableData]:
+    """Every omnichannel table. The calls share one random stream, so their order is part of the output."""
     rng = rng_for(ctx.seed, "omnichannel")
-    clock, end = ctx.clock, ctx.end
+    invitations, invited = _invitations(ctx, rng)
+    users, members = _users(ctx, rng, invited)
+    activity = _user_activity(ctx, rng, members)
+    blasts, sent = _message_blasts(ctx, rng, members)
+    charges = _blast_charges(ctx, rng, members, sent)
+    return {"users": users, "invitations": invitations, "user_activity": activity, "message_blasts": blasts,
+            "blast_charges": charges}
 
-    # ---------------------------------------------------------------- invitations and users
+
+@dataclass(frozen=True)
+class Invited:
+    """Who accepted an invitation, in order of activation."""
+
+    user_ids: np.ndarray
+    registered: np.ndarray
+
+
+@dataclass(frozen=True)
+class Members:
+    user_ids: np.ndarray
+    registered: np.ndarray
+    transacting: np.ndarray  # users who send blasts and pay for them
+
+
+@dataclass(frozen=True)
+class Blasts:
+    ids: np.ndarray
+    user: np.ndarray  # index into Members
+    channel: np.ndarray
+    delivered: np.ndarray
+    sent_at: np.ndarray
+    sent: np.ndarray
+
+
+def _invitations(ctx: Context, rng: np.random.Generator) -> tuple[TableData, Invited]:
     n_inv = ctx.scaled(3_600)
-    invited = np.sort(clock.sample(rng, n_inv, "business"))
+    invited = np.sort(ctx.clock.sample(rng, n_inv, "business"))
     inv_ids = prefixed_ids("INV-", n_inv)
     people = make_people(rng, n_inv, "oca")
     activated_at = invited + rng.lognormal(np.log(1.5 * DAY), 1.0, n_inv).astype(np.int64) + 10 * MINUTE
-    activated = (rng.random(n_inv) < 0.5) & (activated_at < end)
+    activated = (rng.random(n_inv) < 0.5) & (activated_at < ctx.end)
     emails = people.emails.copy()
     # a re-invitation goes to an earlier invitee who has not activated, the address typed in another case
     again = np.flatnonzero(rng.random(n_inv) < REINVITED_SHARE)
@@ -52,21 +82,31 @@ def build(ctx: "Context") -> dict[str, TableData]:
     user_ids_by_inv[act_idx] = user_ids
     inv_first = {"invitation_id": inv_ids, "email": emails, "user_id": np.full(n_inv, None, dtype=object),
                  "invited_at": invited, "activated_at": np.full(n_inv, NULL_INT)}
-    invitations = versioned(inv_first, invited, dict(inv_first, user_id=user_ids_by_inv,
-                                                     activated_at=np.where(activated, activated_at, NULL_INT)),
-                            activated_at, activated)
+    table = versioned(inv_first, invited, dict(inv_first, user_id=user_ids_by_inv,
+                                               activated_at=np.where(activated, activated_at, NULL_INT)),
+                      activated_at, activated)
+    return table, Invited(user_ids, activated_at[act_idx])
 
-    registered = activated_at[act_idx]
+
+def _users(ctx: Context, rng: np.random.Generator, invited: Invited) -> tuple[TableData, Members]:
+    user_ids, registered = invited.user_ids, invited.registered
+    n_user = len(user_ids)
     company = pick(rng, COMPANIES, None, n_user)
     plan = pick(rng, ["free", "starter", "business", "enterprise"], [45, 30, 18, 7], n_user)
     transacting = rng.random(n_user) < 0.32  # ~16% of invited
     transacting[:1] = True  # at least one, even at tiny volumes
     upgrade_at = registered + rng.lognormal(np.log(20 * DAY), 0.8, n_user).astype(np.int64)
-    upgraded = transacting & (plan == "free") & (upgrade_at < end)
+    upgraded = transacting & (plan == "free") & (upgrade_at < ctx.end)
     u_first = {"user_id": user_ids, "company": company, "plan": plan, "registered_at": registered}
-    users = versioned(u_first, registered, dict(u_first, plan=obj(["starter"] * n_user)), upgrade_at, upgraded)
+    table = versioned(u_first, registered, dict(u_first, plan=obj(["starter"] * n_user)), upgrade_at, upgraded)
+    return table, Members(user_ids, registered, transacting)
 
-    # ---------------------------------------------------------------- activity (engagement decays after sign-up)
+
+def _user_activity(ctx: Context, rng: np.random.Generator, members: Members) -> TableData:
+    """Engagement decays after sign-up; blast features peak in the morning (local time)."""
+    clock, end = ctx.clock, ctx.end
+    registered, transacting = members.registered, members.transacting
+    n_user = len(members.user_ids)
     life = (end - registered) / DAY
     intensity = np.where(transacting, 1.6, 0.5) * rng.lognormal(0, 0.5, n_user)
     n_events = rng.poisson(intensity * np.minimum(life, 400) * 0.35 * max(ctx.volume, 0.0))
@@ -87,11 +127,14 @@ def build(ctx: "Context") -> dict[str, TableData]:
     ne = len(ev_ts)
     order = np.argsort(ev_ts, kind="stable")
     ev_ts, ev_user, ev_type = ev_ts[order], ev_user[order], ev_type[order]
-    activity = TableData({"event_id": prefixed_ids("E-", ne, width=8), "user_id": user_ids[ev_user],
-                          "event_type": obj(ev_type), "occurred_at": ev_ts}, ev_ts)
+    return TableData({"event_id": prefixed_ids("E-", ne, width=8), "user_id": members.user_ids[ev_user],
+                      "event_type": obj(ev_type), "occurred_at": ev_ts}, ev_ts)
 
-    # ---------------------------------------------------------------- blasts and charges
-    tx = np.flatnonzero(transacting)
+
+def _message_blasts(ctx: Context, rng: np.random.Generator, members: Members) -> tuple[TableData, Blasts]:
+    clock, end, registered = ctx.clock, ctx.end, members.registered
+    life = (end - registered) / DAY
+    tx = np.flatnonzero(members.transacting)
     per_user = 1 + rng.poisson(rng.lognormal(np.log(18), 0.7, len(tx)) * ctx.volume * np.minimum(life[tx], 730) / 365)
     b_user = np.repeat(tx, per_user)
     nb = len(b_user)
@@ -107,22 +150,23 @@ def build(ctx: "Context") -> dict[str, TableData]:
     sent_at = b_created + rng.lognormal(np.log(20 * MINUTE), 1.0, nb).astype(np.int64) + MINUTE
     sent = (rng.random(nb) < 0.96) & (sent_at < end)
     blast_ids = prefixed_ids("B-", nb, width=7)
-    b_first = {"blast_id": blast_ids, "user_id": user_ids[b_user], "channel": channel, "category": category,
+    b_first = {"blast_id": blast_ids, "user_id": members.user_ids[b_user], "channel": channel, "category": category,
                "recipients": recipients, "delivered": np.full(nb, NULL_INT), "created_at": b_created,
                "sent_at": np.full(nb, NULL_INT)}
-    blasts = versioned(b_first, b_created, dict(b_first, delivered=delivered, sent_at=sent_at), sent_at, sent)
+    table = versioned(b_first, b_created, dict(b_first, delivered=delivered, sent_at=sent_at), sent_at, sent)
+    return table, Blasts(blast_ids, b_user, channel, delivered, sent_at, sent)
 
-    sb = np.flatnonzero(sent)
+
+def _blast_charges(ctx: Context, rng: np.random.Generator, members: Members, blasts: Blasts) -> TableData:
+    sb = np.flatnonzero(blasts.sent)
     split = rng.random(len(sb)) < 0.1  # large blasts are sometimes charged in two parts
     ch_blast = np.concatenate([sb, sb[split]])
     part = np.concatenate([np.where(split, 0.5, 1.0), np.full(int(split.sum()), 0.5)])
-    ch_msgs = np.maximum(1, np.round(delivered[ch_blast] * part)).astype(np.int64)
-    price = np.array([CHANNEL_PRICE[c] for c in channel[ch_blast]])
-    ch_ts = np.minimum(sent_at[ch_blast] + rng.integers(MINUTE, 30 * MINUTE, len(ch_blast)), end - 1)
+    ch_msgs = np.maximum(1, np.round(blasts.delivered[ch_blast] * part)).astype(np.int64)
+    price = np.array([CHANNEL_PRICE[c] for c in blasts.channel[ch_blast]])
+    ch_ts = np.minimum(blasts.sent_at[ch_blast] + rng.integers(MINUTE, 30 * MINUTE, len(ch_blast)), ctx.end - 1)
     order = np.argsort(ch_ts, kind="stable")
     ch_blast, ch_msgs, price, ch_ts = ch_blast[order], ch_msgs[order], price[order], ch_ts[order]
-    charges = TableData({"charge_id": prefixed_ids("C-", len(ch_blast), width=7), "blast_id": blast_ids[ch_blast],
-                         "user_id": user_ids[b_user[ch_blast]], "amount": np.round(ch_msgs * price, 2),
-                         "charged_messages": ch_msgs, "charged_at": ch_ts}, ch_ts)
-    return {"users": users, "invitations": invitations, "user_activity": activity, "message_blasts": blasts,
-            "blast_charges": charges}
+    return TableData({"charge_id": prefixed_ids("C-", len(ch_blast), width=7), "blast_id": blasts.ids[ch_blast],
+                      "user_id": members.user_ids[blasts.user[ch_blast]], "amount": np.round(ch_msgs * price, 2),
+                      "charged_messages": ch_msgs, "charged_at": ch_ts}, ch_ts)

@@ -4,47 +4,23 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from orchestration import settings
 from orchestration.ingestion import contracts
 from orchestration.ingestion.generator import bison, bot_leads, crm, omnichannel, web1on1
 from orchestration.ingestion.generator.config import GenerationResult, GeneratorConfig
-from orchestration.ingestion.generator.core import DAY, Clock, TableData, utc_epoch
+from orchestration.ingestion.generator.core import Context, TableData
 from orchestration.ingestion.generator.writer import TableWriter
 
-BUILDERS: dict[str, Callable[["Context"], dict[str, TableData]]] = {
+BUILDERS: dict[str, Callable[[Context], dict[str, TableData]]] = {
     "bison": bison.build,
     "bot_leads": bot_leads.build,
     "crm": crm.build,
     "omnichannel": omnichannel.build,
     "web1on1": web1on1.build,
 }
-
-
-class Context:
-    """What every source builder needs: the config, the period and the clock."""
-
-    def __init__(self, cfg: GeneratorConfig, end_date: date) -> None:
-        self.cfg = cfg
-        self.seed = cfg.seed
-        self.volume = cfg.volume
-        self.organizations = max(1, cfg.organizations)
-        first_month = end_date.year * 12 + end_date.month - 1 - (max(1, cfg.months) - 1)
-        self.start = utc_epoch(first_month // 12, first_month % 12 + 1, 1)
-        self.end = utc_epoch(end_date.year, end_date.month, end_date.day) + DAY  # exclusive: end of end_date (UTC)
-        self.clock = Clock(self.start, self.end, settings.reporting_timezone())
-
-    @property
-    def scale(self) -> float:
-        """Volume times the length of the period in units of 24 months."""
-        return self.volume * (self.end - self.start) / (730 * DAY)
-
-    def scaled(self, base: float) -> int:
-        """An event count scaled by volume and by the length of the period (base = per 24 months)."""
-        return max(1, int(round(base * self.scale)))
 
 
 def _resolve_end_date(cfg: GeneratorConfig) -> date:
@@ -61,13 +37,14 @@ def _remove_stale(folder: Path, table: str, ext: str, keep: set[Path]) -> None:
             p.unlink()
 
 
-def generate(landing_dir: Path, cfg: GeneratorConfig,
+def generate(landing_dir: Path, cfg: GeneratorConfig, *, timezone: str,
              progress: Callable[[str, int], None] | None = None) -> GenerationResult:
-    """Write synthetic landing files for every contract into landing_dir (see the package docstring)."""
+    """Write synthetic landing files for every contract into landing_dir (see the package docstring); weekday and
+    working-hour peaks follow `timezone` (the reporting time zone, an IANA name)."""
     landing_dir = Path(landing_dir)
     landing_dir.mkdir(parents=True, exist_ok=True)
     end_date = _resolve_end_date(cfg)
-    ctx = Context(cfg, end_date)
+    ctx = Context(cfg, end_date, timezone)
     result = GenerationResult()
     by_source: dict[str, list[contracts.TableContract]] = {}
     for contract in contracts.all_contracts():
@@ -95,7 +72,7 @@ def generate(landing_dir: Path, cfg: GeneratorConfig,
     manifest = {
         "config": {k: (str(v) if isinstance(v, date) else v) for k, v in asdict(cfg).items()},
         "resolved_end_date": end_date.isoformat(),
-        "reporting_timezone": settings.reporting_timezone(),
+        "reporting_timezone": timezone,
         "rows_by_table": result.rows_by_table,
         "files": [f.relative_to(landing_dir).as_posix() for f in result.files],
         "malformed": [asdict(m) for m in result.malformed],
