@@ -11,7 +11,9 @@ back from the SQL under test.
 Organisations: Lakeside Motors (org1, dealership, created 2025-02-03; potentials v1 inbound 100 + workshop 50,
 sales 4 + service 2 advisors, 1000 visitors; v2 from 2025-06-20: 120 + 60, 5 + 3, 1200) and Summit Brand (org2,
 brand, created 2025-03-03; one version seen, updated 2025-04-10: inbound 40, workshop -, advisors -, 500 visitors;
-back-filled to its creation). Assumed rates: dealership 0.05, brand 0.035.
+back-filled to its creation). Assumed rates: dealership 0.05, brand 0.035. Harbor Cars (org3, dealership, created
+2025-09-01) has no potential configured at all (every potential null) and nothing but one website visit (H, 15 October
+10:00 CDT): the case of an organisation whose share of the website without chat cannot be computed.
 
 Conversations (local time; all Lakeside but c11):
     c01 web/desktop/Sales      Tue 06-03 10h  k1   s01 Ann; m001 contact, m002 Ann, (m003 system); r01 lead (e-mail) sales
@@ -35,7 +37,7 @@ Conversations (local time; all Lakeside but c11):
     c12 web/mobile/Sales       Tue 04-15 10h  k10  s12 Fay (inactive now); m026 contact, m027 Fay
 Visits: cookie A 0/35/62 min (2 counted), B 0/29/60 (2: 29 is inside, 60 is 31 after 29 but 60 after the window
 start), F 0/30 (2), C June 30 23:30 CDT (June), D July 1 00:30 CDT (July); Summit: E 0/10 (1, April), A (1, June,
-its own windows). A visit and a bot event after the as-of moment do not count.
+its own windows); Harbor: H (1, October). A visit and a bot event after the as-of moment do not count.
 """
 from __future__ import annotations
 
@@ -133,7 +135,7 @@ def heatmap(cells: dict[tuple[int, str], Decimal], weekdays_at_midnight=WEEKDAYS
 
 # ---------------------------------------------------------------- hand-computed expectations
 
-ORG1, ORG2 = "Lakeside Motors", "Summit Brand"
+ORG1, ORG2, ORG3 = "Lakeside Motors", "Summit Brand", "Harbor Cars"
 # Messaging and After sales open on the last 30 days (their Date filter's default); "ever" is an explicit range
 EVER = {"date": "~2025-12-31"}
 EXPECTED: dict[tuple[str, str], tuple[dict, list[tuple]]] = {}
@@ -173,19 +175,29 @@ expect("potential__users_vs_potential", "all", {}, months({
     11: (1, 8),    # Ben; Dan wrote too but is a guest
 }))
 # Counted visits: Lakeside Feb 2 (F at 0 and 30 min), June 2 (A) + 2 (B) + 1 (C, June 30 23:30 CDT) = 5, July 1 (D);
-# Summit April 1 (E), June 1 (A). Potential visitors 1000 -> 1200 (Lakeside) + 500 (Summit from March).
+# Summit April 1 (E), June 1 (A); Harbor October 1 (H). Potential visitors 1000 -> 1200 (Lakeside) + 500 (Summit
+# from March); Harbor's null adds nothing.
 expect("potential__visitors_vs_potential", "all", {}, months({
     2: (2, 1000), 3: (0, 1500), 4: (1, 1500), 5: (0, 1500), 6: (6, 1700), 7: (1, 1700), 8: (0, 1700), 9: (0, 1700),
-    10: (0, 1700), 11: (0, 1700)}))
+    10: (1, 1700), 11: (0, 1700)}))
 expect("potential__visitors_vs_potential", "summit", {"organisation": [ORG2]}, [
     (date(2025, m, 1), {4: 1, 6: 1}.get(m, 0), 500) for m in range(3, 12)])
-# Share without chat = greatest(0, 1 - visits / potential)
+expect("potential__visitors_vs_potential", "harbor", {"organisation": [ORG3]}, [
+    (date(2025, 9, 1), 0, None), (date(2025, 10, 1), 1, None), (date(2025, 11, 1), 0, None)])
+# Share without chat = greatest(0, 1 - visits / potential), over the organisations that have a potential (D36)
 expect("potential__share_without_chat", "all", {}, months({
     2: (dec("0.9980"),),   # 1 - 2/1000
     3: (1,), 4: (dec("0.9993"),),   # 1 - 1/1500 = 0.99933
     5: (1,), 6: (dec("0.9965"),),   # 1 - 6/1700 = 0.99647
     7: (dec("0.9994"),),            # 1 - 1/1700 = 0.99941
-    8: (1,), 9: (1,), 10: (1,), 11: (1,)}))
+    8: (1,), 9: (1,),
+    10: (1,),   # Harbor's visit has no potential to be set against: 1 - 0/1700, not 1 - 1/1700 = 0.99941
+    11: (1,)}))
+# an organisation without a potential: empty, not 0 % (greatest(0, null) would be 0)
+expect("potential__share_without_chat", "harbor", {"organisation": [ORG3]}, [
+    (date(2025, 9, 1), None), (date(2025, 10, 1), None), (date(2025, 11, 1), None)])
+expect("potential__share_without_chat", "harbor_and_summit", {"organisation": [ORG2, ORG3], "date": "2025-10"}, [
+    (date(2025, 10, 1), 1)])   # Summit 1 - 0/500; Harbor's visit is left out with its missing potential
 # Chats by first result: June lead c01, c02 (06-10; r03 adds the phone), c07 (typed service but a phone) = 3, bot c03
 # (06-01 local); November service c05; April lead c11 (Summit). Benchmark: 1000 x 0.05 = 50, 1200 x 0.05 = 60,
 # Summit 500 x 0.035 = 17.5.
@@ -371,7 +383,8 @@ def test_the_snapshot_keeps_both_versions_of_the_changed_settings(messaging_db):
     assert [(v[0], v[1], v[2].isoformat(), v[3] and v[3].isoformat()) for v in versions] == [
         ("org1", 100, "2025-02-03T15:00:00+00:00", "2025-06-20T15:00:00+00:00"),
         ("org1", 120, "2025-06-20T15:00:00+00:00", None),
-        ("org2", 40, "2025-04-10T15:00:00+00:00", None)]
+        ("org2", 40, "2025-04-10T15:00:00+00:00", None),
+        ("org3", None, "2025-09-01T15:00:00+00:00", None)]
 
 
 def test_great_expectations_suites_pass_on_the_fixture_and_catch_a_duplicated_row(messaging_db):
