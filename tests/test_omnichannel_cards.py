@@ -283,6 +283,32 @@ DEFAULT_DAU_WAU_MAU = {
 }
 
 
+# ---------------------------------------------------------------- what the hand-computed rows prove
+
+# The inventory items each card's rows above prove, so that a search for an id finds its test (the card's own
+# `kpis`; the filters are proven by test_filters_defaults_and_mappings and the scenarios that set them).
+KPIS: dict[str, tuple[str, ...]] = {
+    "omnichannel__total_registered_users": ("s002.total_registered_users",),
+    "omnichannel__new_registered_users": ("s002.new_registered_users",),
+    "omnichannel__active_users": ("s002.active_users",),
+    "omnichannel__transacting_users": ("s002.total_transacting_users",),
+    "omnichannel__new_registered_users_trend": ("s002.chart_new_registered_users_trend", "s002.new_registered_users"),
+    "omnichannel__transacting_users_trend": ("s002.chart_transacting_users_trend", "s002.total_transacting_users"),
+    "omnichannel__dau_wau_mau": ("s002.chart_dau_wau_mau", "s002.dau", "s002.wau", "s002.mau", "s002.usage_trends"),
+    "omnichannel__busy_hours_active_users": ("s002.heatmap_active_users",),
+    "omnichannel__busy_hours_charged_messages": ("s002.heatmap_charged_messages",),
+    "omnichannel__blast_charge_by_channel": ("s002.chart_total_blast_by_channel", "s002.total_blast_charge_by_channel"),
+    "omnichannel__engagement_by_channel": ("s002.engagement_metrics_per_channel", "s002.message_delivery_success_rate"),
+    "omnichannel__delivery_success_rate": ("s002.message_delivery_success_rate",),
+    "omnichannel__blast_usage_trend": ("s002.usage_trends",),
+    "omnichannel__invitation_funnel": ("s002.chart_invitation_funnel", "s002.funnel.invited_users",
+                                       "s002.funnel.activated_users", "s002.funnel.transacting_users"),
+    "omnichannel__invitation_conversion": ("s002.chart_invitation_funnel", "s002.funnel.invited_users",
+                                           "s002.funnel.activated_users", "s002.funnel.transacting_users",
+                                           "s002.funnel.dropoff_rates"),
+}
+
+
 # ---------------------------------------------------------------- running cards
 
 def run_dashcard(info: warehouse.ConnectionInfo, card_key: str, filter_values: dict) -> list[tuple]:
@@ -335,6 +361,12 @@ def test_every_card_is_placed_once_and_checked_by_hand_in_two_scenarios_or_more(
     for scenario in ("ten_days_in_november", "march_whatsapp_sms_promotional"):
         missing = set(CARDS) - set(SCENARIOS[scenario][1])
         assert missing == set(), (scenario, missing)
+
+
+def test_each_card_proves_the_items_it_shows():
+    assert set(KPIS) == set(CARDS)
+    for key, card in CARDS.items():
+        assert set(card.kpis) <= set(KPIS[key]), (key, set(card.kpis) - set(KPIS[key]))
 
 
 def test_filters_defaults_and_mappings():
