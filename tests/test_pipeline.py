@@ -6,7 +6,9 @@ status fails a dbt test (dbt builds in the shadow schemas, so nothing is publish
 published marts stay as the first run published them, and the run says which check failed and why.
 
 Expected raw row counts are computed here from the landing files themselves (distinct natural keys
-among the rows the generator's manifest does not list as malformed), not from the loader.
+among the rows the generator's manifest does not list as malformed), not from the loader. The generator is
+deterministic for a fixed seed and end date, and the as-of moment is pinned, so the marts hold exactly the rows
+written in MART_ROWS.
 """
 from __future__ import annotations
 
@@ -25,6 +27,34 @@ from orchestration import publishing, settings, warehouse
 from orchestration.ingestion import contracts
 
 DEMO_ARGS = ["--volume", "0.02", "--months", "3", "--end-date", "2026-11-23", "--seed", "11"]
+# the morning after the generated data ends (06:00 in Chicago): every generated event is before it, and the marts'
+# date spines end on 2026-11-24 whatever day the test runs
+AS_OF = "2026-11-24T12:00:00Z"
+# one relation per model of each dbt folder (76 models), plus the dbt seeds, which live in staging
+RELATIONS = {"staging": 34 + 1, "intermediate": 22, "marts": 20}
+# Rows per mart after the first run (a run of this dataset, then each number checked against what fixes it)
+MART_ROWS = {
+    "dim_as_of": 1,                           # the one as-of moment
+    "dim_calendar": 4018,                     # 2020-01-01 .. 2030-12-31: 11 x 365 + 3 leap days
+    "dim_calendar_hour": 96432,               # 24 per calendar date
+    "fct_bot_leads": 32,                      # one per valid raw lead (the raw counts test)
+    "fct_campaign_daily": 162,
+    "fct_lead_funnel_daily": 364,
+    "fct_messaging_after_sales_activity": 262,
+    "fct_messaging_after_sales_funnel": 46,
+    "fct_messaging_bot_activity": 50,
+    "fct_messaging_conversation_hours": 812,
+    "fct_messaging_potential_daily": 722,     # dense: every organisation's days from its creation to 2026-11-24
+    "fct_messaging_user_activity": 54,
+    "fct_omnichannel_channel_usage": 80,
+    "fct_omnichannel_daily_usage": 78,        # dense: the first omnichannel date to 2026-11-24
+    "fct_omnichannel_hourly_blast_users": 1872,  # 24 per date of fct_omnichannel_daily_usage
+    "fct_omnichannel_hourly_charges": 80,
+    "fct_omnichannel_invitation_steps": 247,
+    "fct_omnichannel_user_days": 3,
+    "fct_workspace_months": 28,               # dense: every workspace's months
+    "rpt_campaigns__data_loads": 6,           # one per Bison raw table
+}
 
 
 def _natural_keys(landing: Path, contract: contracts.TableContract, bad: set[tuple[str, int]]) -> set[tuple]:
@@ -57,6 +87,7 @@ def demo_runs(warehouse_info, tmp_path_factory, database_factory):
         LEAD_ANALYTICS_DATABASE_URL=f"postgresql://{info.user}@/{info.dbname}?host={info.host}&port={info.port}",
         LEAD_ANALYTICS_LANDING_DIR=str(root / "landing"),
         LEAD_ANALYTICS_REPORTS_DIR=str(root / "reports"),
+        LEAD_ANALYTICS_AS_OF=AS_OF,
     )
     env.pop("METABASE_URL", None)
     first = _run_demo(env)
@@ -116,8 +147,19 @@ def test_every_layer_is_built(demo_runs):
         as_of_rows = conn.execute("select count(*) from marts.dim_as_of").fetchone()[0]
     seeds = len(list((settings.DBT_PROJECT_DIR / "seeds").glob("*.csv")))  # dbt seeds live in staging too
     assert relations["staging"] == len(contracts.all_contracts()) + seeds
-    assert relations["marts"] >= 3 and relations["intermediate"] >= 1
-    assert leads > 0 and as_of_rows == 1
+    assert relations == RELATIONS
+    assert {folder: len(list((settings.DBT_PROJECT_DIR / "models" / folder).rglob("*.sql")))
+            for folder in RELATIONS} == {**RELATIONS, "staging": RELATIONS["staging"] - seeds}
+    assert as_of_rows == 1
+    with warehouse.connect(info) as conn:
+        marts = [n for (n,) in conn.execute("select table_name from information_schema.tables "
+                                            "where table_schema = 'marts' order by 1")]
+        rows = {m: conn.execute(f'select count(*) from marts."{m}"').fetchone()[0] for m in marts}
+    assert rows == MART_ROWS
+    assert leads == MART_ROWS["fct_bot_leads"] == _raw_counts_of(info, "bot_leads__leads")
+    assert rows["dim_calendar_hour"] == 24 * rows["dim_calendar"]
+    assert rows["fct_omnichannel_hourly_blast_users"] == 24 * rows["fct_omnichannel_daily_usage"]
+    assert rows["rpt_campaigns__data_loads"] == len([c for c in contracts.all_contracts() if c.source == "bison"])
     # Published by swapping the audited shadow schemas in: none of them is left behind.
     with warehouse.connect(info) as conn:
         assert _leftover_schemas(conn) == []
@@ -125,6 +167,11 @@ def test_every_layer_is_built(demo_runs):
             ("published", None), ("published", None)]
     assert re.search(r"^dashboards' data: published \d{4}-\d\d-\d\d \d\d:\d\d America/Chicago \(run [0-9a-f]{8}\)$",
                      first.stdout, re.MULTILINE), first.stdout[-2000:]
+
+
+def _raw_counts_of(info: warehouse.ConnectionInfo, key: str) -> int:
+    with warehouse.connect(info) as conn:
+        return _raw_counts(conn)[key]
 
 
 def _leftover_schemas(conn) -> list[str]:
