@@ -54,10 +54,10 @@ def build(ctx: Context) -> dict[str, TableData]:
     locations = _locations(ctx)
     agents, staff, rates = _agents(ctx, rng)
     time_entries = _time_entries(ctx, rng, cal, staff, go_live)
-    leads = _funnel(ctx, rng, staff, go_live)
+    leads = _arrivals(ctx, rng, staff, go_live)
     workflow, flow = _workflow_events(ctx, rng, leads)
     funnel = _outcomes(ctx, rng, cal, leads, flow)
-    activities, touched = _activities(ctx, rng, cal, funnel, flow, staff)
+    activities, touched = _activities(ctx, rng, cal, funnel, flow)
     appointments, booked = _appointments(ctx, rng, cal, funnel)
     deals = _deals(ctx, rng, funnel, booked, touched)
     system_costs = _system_costs(ctx, rng)
@@ -163,20 +163,34 @@ def _time_entries(ctx: Context, rng: np.random.Generator, cal: dict[str, Locatio
 
 
 @dataclass(frozen=True)
-class Funnel:
-    """Every lead and its way through the funnel."""
+class Leads:
+    """Every lead as it arrives: where, with which agent, and how much follow-up effort it will get."""
 
     n: int
     ids: np.ndarray
     created: np.ndarray
     source: np.ndarray
     location: np.ndarray  # index into LOCATIONS
+    band: np.ndarray  # 0 hot, 1 warm, 2 cold
+    score: np.ndarray
+    priority: np.ndarray
+    email: np.ndarray
+    phone: np.ndarray
     automated: np.ndarray  # created after go-live: the workflow runs
     agent: np.ndarray  # index into Staff, -1 when unassigned
-    assigned_at: np.ndarray  # NULL_INT when never assigned (or assigned after the end)
-    first_version: dict[str, np.ndarray]
+    agent_ids: np.ndarray  # the agent's id, None when unassigned
+    works_until: np.ndarray  # the agent's last working instant (far future when unassigned or staying)
     human_touches: np.ndarray  # follow-up touches the agent makes
     nurture_touches: np.ndarray  # automated nurture e-mails (when nurture succeeds)
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """Every lead and its way through the funnel."""
+
+    leads: Leads
+    assigned_at: np.ndarray  # NULL_INT when never assigned (or assigned after the end)
+    first_version: dict[str, np.ndarray]  # the lead as first exported
     contacted: np.ndarray
     qualified: np.ndarray
     appt: np.ndarray
@@ -225,7 +239,7 @@ def _business_between(rng: np.random.Generator, cal: dict[str, LocationCalendar]
     return np.maximum(out, lo)
 
 
-def _funnel(ctx: Context, rng: np.random.Generator, staff: Staff, go_live: int) -> Funnel:
+def _arrivals(ctx: Context, rng: np.random.Generator, staff: Staff, go_live: int) -> Leads:
     """The leads, their location and agent, before anything happens to them."""
     clock, end = ctx.clock, ctx.end
     n = ctx.scaled(9_600)
@@ -262,19 +276,18 @@ def _funnel(ctx: Context, rng: np.random.Generator, staff: Staff, go_live: int) 
     human = np.where(assigned, 1 + rng.poisson(2.0, n), 0)
     human[automated & (rng.random(n) < 0.35)] = 0
     nurture = 1 + rng.poisson(1.5, n)
-    return Funnel(n, ids, created, source, location, automated, agent, np.full(n, NULL_INT, np.int64),
-                  {"band": band, "score": score, "priority": priority, "email": email, "phone": phone,
-                   "works_until": works_until},
-                  human, nurture, *([None] * 11))  # completed by _outcomes once the workflow has run
+    agent_ids = null_where(staff.ids[np.maximum(agent, 0)], ~assigned)
+    return Leads(n, ids, created, source, location, band, score, priority, email, phone, automated, agent, agent_ids,
+                 works_until, human, nurture)
 
 
-def _workflow_events(ctx: Context, rng: np.random.Generator, funnel: Funnel) -> tuple[TableData, Flow]:
+def _workflow_events(ctx: Context, rng: np.random.Generator, leads: Leads) -> tuple[TableData, Flow]:
     """Each step runs only after the previous one succeeded; a transient failure (authentication, api_limit) is
     retried after 1 and 4 minutes, a data_validation failure is final."""
-    n, end = funnel.n, ctx.end
+    n, end = leads.n, ctx.end
     sms_first = rng.random(n) < 0.7
-    ok = funnel.automated.copy()
-    ready = funnel.created.copy()
+    ok = leads.automated.copy()
+    ready = leads.created.copy()
     e_lead, e_step, e_comp, e_ok, e_lat, e_err, e_ts = [], [], [], [], [], [], []
     done_at = []
     for k, step in enumerate(STEPS):
@@ -307,7 +320,7 @@ def _workflow_events(ctx: Context, rng: np.random.Generator, funnel: Funnel) -> 
     lead = np.concatenate(e_lead)[keep][order]
     step_idx = np.concatenate(e_step)[keep][order]
     good = np.concatenate(e_ok)[keep][order]
-    table = TableData({"event_id": prefixed_ids("WE-", len(lead), width=8), "lead_id": funnel.ids[lead],
+    table = TableData({"event_id": prefixed_ids("WE-", len(lead), width=8), "lead_id": leads.ids[lead],
                        "step": obj(STEPS)[step_idx], "component": np.concatenate(e_comp)[keep][order],
                        "status": np.where(good, "success", "failure").astype(object),
                        "latency_ms": np.concatenate(e_lat)[keep][order],
@@ -322,13 +335,12 @@ def _workflow_events(ctx: Context, rng: np.random.Generator, funnel: Funnel) -> 
     return table, flow
 
 
-def _outcomes(ctx: Context, rng: np.random.Generator, cal: dict[str, LocationCalendar], funnel: Funnel,
+def _outcomes(ctx: Context, rng: np.random.Generator, cal: dict[str, LocationCalendar], leads: Leads,
               flow: Flow) -> Funnel:
     """First response, assignment time and the way through the funnel, once the workflow's outcome is known."""
-    n, end, created, location = funnel.n, ctx.end, funnel.created, funnel.location
-    assigned = funnel.agent >= 0
-    band = funnel.first_version["band"]
-    works_until = funnel.first_version["works_until"]
+    n, end, created, location = leads.n, ctx.end, leads.created, leads.location
+    assigned = leads.agent >= 0
+    band, works_until = leads.band, leads.works_until
     # routing assigns at once; otherwise someone triages the lead by hand in opening hours (median 1 hour)
     triage = _business_after(cal, location, created, rng.lognormal(np.log(1 * HOUR), 1.0, n).astype(np.int64))
     assigned_at = np.where(flow.routed_at != NULL_INT, flow.routed_at, triage)
@@ -346,7 +358,7 @@ def _outcomes(ctx: Context, rng: np.random.Generator, cal: dict[str, LocationCal
     # conversion: response factor falls from 1 (seconds) to 0.35 (a day or more); touch factor rises to 1 at 6
     delay = np.where(contacted, t_first - created, 30 * DAY).astype(float)
     response = 0.35 + 0.65 * np.exp(-delay / (3 * HOUR))
-    touches = funnel.human_touches + np.where(flow.nurture_at != NULL_INT, funnel.nurture_touches, 0)
+    touches = leads.human_touches + np.where(flow.nurture_at != NULL_INT, leads.nurture_touches, 0)
     follow_up = 0.3 + 0.7 * np.minimum(touches, 6) / 6
     p_qual = np.array([0.97, 0.85, 0.55])[band] * response
     p_appt = np.array([0.9, 0.72, 0.55])[band] * follow_up
@@ -391,33 +403,32 @@ def _outcomes(ctx: Context, rng: np.random.Generator, cal: dict[str, LocationCal
         h_ts.append(ts[mask])
         status[mask] = label
         status_ts[mask] = ts[mask]
-    fv = funnel.first_version
-    first_version = {"lead_id": funnel.ids, "location_id": obj([LOCATIONS[i][0] for i in location]),
-                     "source": funnel.source, "score": fv["score"], "status": obj(["new"] * n),
-                     "priority": fv["priority"], "assigned_agent_id": np.full(n, None, dtype=object),
-                     "assigned_at": np.full(n, NULL_INT, np.int64), "email": fv["email"], "phone": fv["phone"],
+    first_version = {"lead_id": leads.ids, "location_id": obj([LOCATIONS[i][0] for i in location]),
+                     "source": leads.source, "score": leads.score, "status": obj(["new"] * n),
+                     "priority": leads.priority, "assigned_agent_id": np.full(n, None, dtype=object),
+                     "assigned_at": np.full(n, NULL_INT, np.int64), "email": leads.email, "phone": leads.phone,
                      "created_at": created}
     transitions = (np.concatenate(h_lead), np.concatenate(h_from), np.concatenate(h_to), np.concatenate(h_ts))
-    return Funnel(n, funnel.ids, created, funnel.source, location, funnel.automated, funnel.agent, assigned_at,
-                  first_version, funnel.human_touches, funnel.nurture_touches, contacted, qualified, appt, won,
-                  t_first, auto_first, t_appt, t_close, status, status_ts, transitions)
+    return Funnel(leads, assigned_at, first_version, contacted, qualified, appt, won, t_first, auto_first, t_appt,
+                  t_close, status, status_ts, transitions)
 
 
 def _leads(funnel: Funnel) -> TableData:
     """First exported new and unassigned; the later version carries the assignment and the current status."""
     assigned = funnel.assigned_at != NULL_INT
-    agent_ids = obj([f"AG-{a + 1:03d}" if a >= 0 else None for a in funnel.agent.tolist()])
-    second = dict(funnel.first_version, status=funnel.status, assigned_agent_id=null_where(agent_ids, ~assigned),
+    second = dict(funnel.first_version, status=funnel.status,
+                  assigned_agent_id=null_where(funnel.leads.agent_ids, ~assigned),
                   assigned_at=funnel.assigned_at)
     second_ts = np.where(assigned, np.maximum(funnel.status_ts, funnel.assigned_at), funnel.status_ts)
-    return versioned(funnel.first_version, funnel.created, second, second_ts, (funnel.status != "new") | assigned)
+    return versioned(funnel.first_version, funnel.leads.created, second, second_ts,
+                     (funnel.status != "new") | assigned)
 
 
 def _lead_status_history(funnel: Funnel) -> TableData:
     hl, h_from, h_to, hts = funnel.transitions
     order = np.argsort(hts, kind="stable")
     hl, hts = hl[order], hts[order]
-    return TableData({"history_id": prefixed_ids("H-", len(hl), width=7), "lead_id": funnel.ids[hl],
+    return TableData({"history_id": prefixed_ids("H-", len(hl), width=7), "lead_id": funnel.leads.ids[hl],
                       "from_status": h_from[order], "to_status": h_to[order], "changed_at": hts}, hts)
 
 
@@ -428,21 +439,21 @@ class Touched:
 
 
 def _activities(ctx: Context, rng: np.random.Generator, cal: dict[str, LocationCalendar], funnel: Funnel,
-                flow: Flow, staff: Staff) -> tuple[TableData, Touched]:
+                flow: Flow) -> tuple[TableData, Touched]:
     """The first response (automated, or the agent's), the agent's follow-ups in the opening hours of the lead's
     location, and the nurture e-mails of leads whose whole workflow succeeded."""
-    n, end = funnel.n, ctx.end
-    agent = funnel.agent
+    leads, end = funnel.leads, ctx.end
+    n, agent = leads.n, leads.agent
     closed = np.isin(funnel.status, ["won", "lost"])
     stop = np.where(closed, funnel.status_ts, end)
     auto_fr = np.flatnonzero(flow.first_response_at != NULL_INT)
     manual_fr = np.flatnonzero(funnel.contacted & ~funnel.first_is_auto)
     follow = funnel.contacted & (agent >= 0)
-    f_lead = np.repeat(np.arange(n), np.where(follow, funnel.human_touches, 0))
-    f_ts = _business_between(rng, cal, funnel.location[f_lead], funnel.t_first[f_lead] + 10 * MINUTE,
+    f_lead = np.repeat(np.arange(n), np.where(follow, leads.human_touches, 0))
+    f_ts = _business_between(rng, cal, leads.location[f_lead], funnel.t_first[f_lead] + 10 * MINUTE,
                              funnel.t_first[f_lead] + 20 * DAY)
     nurtured = flow.nurture_at != NULL_INT
-    counts = np.where(nurtured, funnel.nurture_touches, 0)
+    counts = np.where(nurtured, leads.nurture_touches, 0)
     n_lead = np.repeat(np.arange(n), counts)
     k = np.arange(len(n_lead)) - np.repeat(np.cumsum(counts) - counts, counts)
     n_ts = flow.nurture_at[n_lead] + k * 2 * DAY + rng.integers(0, 6 * HOUR, len(n_lead))
@@ -459,15 +470,13 @@ def _activities(ctx: Context, rng: np.random.Generator, cal: dict[str, LocationC
                                 np.full(len(n_lead), "outbound", dtype=object)])
     first_touch = np.concatenate([np.ones(len(auto_fr) + len(manual_fr), bool),
                                   np.zeros(len(f_lead) + len(n_lead), bool)])
-    until = np.where(agent >= 0, staff.works_until[np.maximum(agent, 0)], np.iinfo(np.int64).max // 2)
-    keep = (ts < end) & (first_touch | (ts <= stop[lead])) & (auto | (ts < until[lead]))
+    keep = (ts < end) & (first_touch | (ts <= stop[lead])) & (auto | (ts < leads.works_until[lead]))
     order = np.argsort(ts[keep], kind="stable")
     lead, ts, auto = lead[keep][order], ts[keep][order], auto[keep][order]
     chan, direction = chan[keep][order], direction[keep][order]
-    agent_ids = null_where(staff.ids[np.maximum(agent[lead], 0)], auto | (agent[lead] < 0))
-    table = TableData({"activity_id": prefixed_ids("A-", len(lead), width=7), "lead_id": funnel.ids[lead],
-                       "agent_id": agent_ids, "channel": chan, "direction": direction, "is_automated": auto,
-                       "occurred_at": ts}, ts)
+    table = TableData({"activity_id": prefixed_ids("A-", len(lead), width=7), "lead_id": leads.ids[lead],
+                       "agent_id": null_where(leads.agent_ids[lead], auto), "channel": chan,
+                       "direction": direction, "is_automated": auto, "occurred_at": ts}, ts)
     first_auto = np.full(n, np.iinfo(np.int64).max)
     np.minimum.at(first_auto, lead[auto], ts[auto])
     manual_out = ~auto & (direction == "outbound")
@@ -489,14 +498,14 @@ def _appointments(ctx: Context, rng: np.random.Generator, cal: dict[str, Locatio
     ap = np.flatnonzero(funnel.appt & (funnel.t_appt < ctx.end))
     na = len(ap)
     ap_created = funnel.t_appt[ap]
-    sched = _business_between(rng, cal, funnel.location[ap], ap_created + 20 * HOUR, ap_created + 8 * DAY)
+    sched = _business_between(rng, cal, funnel.leads.location[ap], ap_created + 20 * HOUR, ap_created + 8 * DAY)
     sched = np.where(sched <= ap_created, ap_created + 2 * DAY, sched)
     ap_outcome = np.where(funnel.won[ap], "completed",
                           pick(rng, ["completed", "no_show", "cancelled"], [60, 22, 18], na))
     ap_done_at = sched + HOUR
     ap_changed = ap_done_at < ctx.end
-    ap_first = {"appointment_id": prefixed_ids("AP-", na), "lead_id": funnel.ids[ap],
-                "agent_id": obj([f"AG-{a + 1:03d}" for a in funnel.agent[ap].tolist()]),
+    ap_first = {"appointment_id": prefixed_ids("AP-", na), "lead_id": funnel.leads.ids[ap],
+                "agent_id": funnel.leads.agent_ids[ap],
                 "status": obj(["scheduled"] * na), "scheduled_for": sched, "created_at": ap_created}
     table = versioned(ap_first, ap_created, dict(ap_first, status=obj(ap_outcome)), ap_done_at, ap_changed)
     return table, Appointments(ap, sched, ap_outcome, ap_changed)
@@ -520,12 +529,12 @@ def _deals(ctx: Context, rng: np.random.Generator, funnel: Funnel, appointments:
     d_close = np.maximum(funnel.t_close[dl], d_created + HOUR)
     d_won = funnel.won[dl]
     d_closed = d_close < ctx.end
-    source = funnel.source
+    source = funnel.leads.source
     base_value = np.where(source[dl] == "Referrals", 12_300, np.where(source[dl] == "Website Forms", 8_950,
                                                                       np.where(source[dl] == "Social Media", 7_200, 6_800)))
     value = np.round(base_value * rng.lognormal(0, 0.35, nd), 2)
     has_auto, after = touched.has_auto[dl], touched.manual_after_auto[dl]
-    in_system = funnel.automated[dl] | has_auto
+    in_system = funnel.leads.automated[dl] | has_auto
     u = rng.random(nd)
     channel = np.where(in_system & (u < 0.15), "other",
                        np.where(after, np.where(u < 0.9, "agent", "automation"),
@@ -539,8 +548,8 @@ def _deals(ctx: Context, rng: np.random.Generator, funnel: Funnel, appointments:
         others = [o for o in options if o != label[i]]
         label[i] = others[int(rng.integers(0, len(others)))]
     d_status = np.where(d_won, "won", "lost").astype(object)
-    d_first = {"deal_id": prefixed_ids("D-", nd), "lead_id": funnel.ids[dl],
-               "agent_id": obj([f"AG-{a + 1:03d}" for a in funnel.agent[dl].tolist()]),
+    d_first = {"deal_id": prefixed_ids("D-", nd), "lead_id": funnel.leads.ids[dl],
+               "agent_id": funnel.leads.agent_ids[dl],
                "status": obj(["open"] * nd), "value": value, "attribution_type": label,
                "close_channel": np.full(nd, None, dtype=object),
                "created_at": d_created, "closed_at": np.full(nd, NULL_INT)}
