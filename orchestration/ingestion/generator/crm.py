@@ -1,4 +1,4 @@
-"""Lead-automation CRM (seed 001), shaped like a real one (issue 16, DECISIONLOG D100-D105).
+"""Lead-automation CRM (seed 001), shaped like a real one (issue 16, DECISIONLOG D100-D104).
 
 Three locations in three time zones under two client organisations; agents who join and leave, with a rate
 history and daily time entries; leads with hot/warm/cold scores (23/51/26 %). The automation goes live in a fixed
