@@ -8,6 +8,7 @@ renamed as (
     select
         ---------- ids
         agent_id,
+        location_id,
         ---------- text
         name,
         trim(team) as team,
@@ -17,6 +18,7 @@ renamed as (
         active,
         ---------- dates
         hired_at as hired_date,
+        terminated_at as terminated_date,
         ---------- timestamps (UTC, as loaded)
         updated_at,
         ---------- loader metadata (_source_line dropped)

@@ -13,6 +13,7 @@ renamed as (
         ---------- text
         lower(trim(status)) as status,
         nullif(lower(trim(attribution_type)), '') as attribution_type,
+        nullif(lower(trim(close_channel)), '') as close_channel,
         ---------- numerics
         value,
         ---------- timestamps (UTC, as loaded)

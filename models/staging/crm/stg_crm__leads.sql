@@ -9,6 +9,7 @@ renamed as (
         ---------- ids
         lead_id,
         assigned_agent_id,
+        location_id,
         ---------- text
         trim(source) as source,
         lower(trim(status)) as status,
@@ -22,6 +23,7 @@ renamed as (
         {{ normalize_phone('phone') }} as phone_normalized,
         ---------- timestamps (UTC, as loaded)
         created_at,
+        assigned_at,
         updated_at,
         ---------- loader metadata (_source_line dropped)
         _source_file,
