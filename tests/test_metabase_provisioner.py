@@ -209,7 +209,10 @@ def test_displays_labels_and_settings_map_to_metabase(first):
     assert total["display"] == "scalar"
     assert total["visualization_settings"] == {"scalar.suffix": " leads",
                                                "column_settings": {'["name","leads"]': {"column_title": "Leads"}}}
-    assert total["description"] == "Every lead captured up to the as-of moment, narrowed by the Created and Source filters."
+    # a card's description in Metabase: its subtitle, its notes, and each dashboard filter it ignores with the reason
+    assert total["description"] == "Every lead captured up to the as-of moment.\n\nRepeat leads count too."
+    assert combo["description"] == ("Leads per source as bars and the share converted as a line.\n\n"
+                                    "Not narrowed by Created: compares every source over all dates")
 
 
 def test_a_heatmap_needs_two_dimensions_and_fails_before_metabase_is_touched(fake, state):
@@ -278,6 +281,18 @@ def test_dashboard_has_the_spec_tabs_text_and_wiring_in_one_put(first):
     assert dashboard_writes == [("POST", "/api/dashboard"), ("PUT", f"/api/dashboard/{dash['id']}")]
     (put,) = [b for m, p, b, _ in fake.requests if (m, p) == ("PUT", f"/api/dashboard/{dash['id']}")]
     assert {"parameters", "tabs", "dashcards"} <= set(put)
+
+
+def test_the_texts_name_the_configured_time_zone(fake, state):
+    """The specs write {timezone}; the payloads name the reporting time zone the provisioner is given."""
+    run(fake, state, timezone="Europe/Amsterdam")
+    (dash,) = fake.dashboards.values()
+    texts = [dc["visualization_settings"]["text"] for dc in dash["dashcards"] if dc["card_id"] is None]
+    assert texts == ["**Lead capture.** Dates are local dates (Europe/Amsterdam)."]
+    sent = json.dumps([b for m, p, b, _ in fake.requests if m in ("POST", "PUT")])
+    assert "America/Chicago" not in sent and "{timezone}" not in sent
+    assert run(fake, state, timezone="Europe/Amsterdam").updated == []
+    assert run(fake, state, timezone="America/Chicago").updated == ["dashboard:lead_capture"]  # the text changed
 
 
 # ---------------------------------------------------------------- later runs
