@@ -130,15 +130,19 @@ class CardSpec(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _named_selector(cls, data: Any, info: ValidationInfo) -> Any:
-        """`selector: messaging` names a selector of selectors.yml; without `metrics` the card has its options."""
-        if not isinstance(data, dict) or not isinstance(data.get("selector"), str):
+        """`selector: metric` names a selector of selectors.yml; without `metrics` the card shows its options."""
+        if not isinstance(data, dict) or not data.get("selector"):
             return data
-        shared: dict[str, Selector] = (info.context or {}).get("selectors") or {}
-        name = data["selector"]
-        if name not in shared:
-            raise ValueError(f"unknown selector {name!r} (selectors.yml has {', '.join(sorted(shared)) or 'none'})")
-        data = {**data, "selector": shared[name]}
-        data.setdefault("metrics", list(shared[name].options))
+        selector = data["selector"]
+        if isinstance(selector, str):
+            shared: dict[str, Selector] = (info.context or {}).get("selectors") or {}
+            if selector not in shared:
+                raise ValueError(f"unknown selector {selector!r} (selectors.yml has "
+                                 f"{', '.join(sorted(shared)) or 'none'})")
+            data = {**data, "selector": shared[selector]}
+        options = data["selector"].options if isinstance(data["selector"], Selector) else data["selector"].get("options")
+        if "metrics" not in data and isinstance(options, dict):
+            data = {**data, "metrics": list(options)}
         return data
 
     @field_validator("group_by", mode="before")
