@@ -10,7 +10,8 @@ Metabase question:
   filters name the table's own columns and do not work behind MetricFlow's table aliases;
 
 and one outer select that names the result columns and orders them (or, for a metric selector, picks the
-chosen metric). The cache key is the semantic manifest plus the card files, so a rebuild with unchanged
+chosen metric). Which dashboard filters a card takes, and so its filter tags, is resolved by concept before
+(`orchestration.bi.concepts`). The cache key is the semantic manifest plus the card files, so a rebuild with unchanged
 inputs compiles nothing.
 
 Two additions MetricFlow has no query option for, both generic:

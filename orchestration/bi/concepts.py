@@ -20,7 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from orchestration.bi.specs import CardFilter, CardSpec, DashboardFilter, DashboardSpec, SpecError, Specs
+from orchestration.bi.specs import (
+    CardFilter,
+    CardSpec,
+    DashboardFilter,
+    DashboardSpec,
+    SpecError,
+    Specs,
+)
 
 if TYPE_CHECKING:
     from orchestration.bi.compiler import SemanticLayer
