@@ -30,16 +30,15 @@ import json
 import logging
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from orchestration import settings
-from orchestration.dbt_project import SEMANTIC_MANIFEST, ensure_manifest
-from orchestration.bi.compiled import CompiledCard, FieldRef, MetricInfo, Presentation, TemplateTag
+from orchestration.bi.compiled import CompiledCard, FieldRef, MetricInfo, Presentation, TemplateTag, Window
 from orchestration.bi.concepts import wire
 from orchestration.bi.specs import DIMENSION_FILTER_TYPES, CardSpec, DashboardSpec, SpecError, load_specs
-from orchestration.bi.compiled import Window
+from orchestration.dbt_project import SEMANTIC_MANIFEST, ensure_manifest
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +284,7 @@ def _filter_tags(spec: CardSpec, layer: SemanticLayer) -> dict[str, list[Templat
 def _selector_tag(spec: CardSpec, layer: SemanticLayer) -> TemplateTag | None:
     if spec.selector is None:
         return None
-    labels = {metric: label for metric, label in spec.selector.options.items()}
+    labels = dict(spec.selector.options)
     return TemplateTag(name=spec.selector.tag, display_name=spec.selector.label, kind="text", widget_type="string/=",
                        default=labels[spec.selector.default], options={label: m for m, label in labels.items()})
 

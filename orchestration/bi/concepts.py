@@ -15,6 +15,7 @@ placed card neither takes nor ignores is a spec error. Hand-written `mappings` o
 card win over the resolution. The result is the cards with every tag they take and the dashboards with every
 placement's `mappings` filled in, so nothing downstream (provisioner, HTML report, tests) resolves anything.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,14 +40,17 @@ class Wiring:
     dashboards: dict[str, DashboardSpec]  # each placement's `mappings` filled in
 
 
-def _dimension(card: CardSpec, f: DashboardFilter, dashboard: DashboardSpec, concepts: dict[str, list[str]],
-               layer: SemanticLayer) -> str:
+def _dimension(
+    card: CardSpec, f: DashboardFilter, dashboard: DashboardSpec, concepts: dict[str, list[str]], layer: SemanticLayer
+) -> str:
     """The dimension that stands for the filter's concept in the card's own semantic model."""
 
     def refuse(why: str) -> SpecError:
-        return SpecError(f"dashboard {dashboard.key}: card {card.key} neither takes nor ignores filter {f.slug!r} "
-                         f"(concept {f.concept}): {why}; add `ignores: {{{f.concept}: <reason>}}` to the card, or a "
-                         f"`filters: {{{f.slug}: <dimension>}}` entry")
+        return SpecError(
+            f"dashboard {dashboard.key}: card {card.key} neither takes nor ignores filter {f.slug!r} "
+            f"(concept {f.concept}): {why}; add `ignores: {{{f.concept}: <reason>}}` to the card, or a "
+            f"`filters: {{{f.slug}: <dimension>}}` entry"
+        )
 
     models = layer.card_models(card.metrics)
     if len(models) != 1:
@@ -70,8 +74,9 @@ def wire(specs: Specs, layer: SemanticLayer) -> Wiring:
     concepts_around: dict[str, set[str]] = {}  # card -> concepts of the dashboards it is on
     dashboards: dict[str, DashboardSpec] = {}
     for dashboard in specs.dashboards.values():
-        selectors = {c.selector.tag for p in dashboard.cards if p.card
-                     for c in [specs.cards[p.card]] if c.selector is not None}
+        selectors = {
+            c.selector.tag for p in dashboard.cards if p.card for c in [specs.cards[p.card]] if c.selector is not None
+        }
         placements = []
         for p in dashboard.cards:
             if p.card is None:
@@ -83,8 +88,10 @@ def wire(specs: Specs, layer: SemanticLayer) -> Wiring:
             for f in dashboard.filters:
                 if f.slug in mappings:
                     if f.concept in card.ignores:
-                        raise SpecError(f"dashboard {dashboard.key}: card {card.key} maps filter {f.slug!r} but "
-                                        f"ignores its concept {f.concept}")
+                        raise SpecError(
+                            f"dashboard {dashboard.key}: card {card.key} maps filter {f.slug!r} but "
+                            f"ignores its concept {f.concept}"
+                        )
                 elif f.concept in card.ignores:
                     continue
                 elif card.selector is not None and f.concept == card.selector.tag:
@@ -94,13 +101,16 @@ def wire(specs: Specs, layer: SemanticLayer) -> Wiring:
                 elif f.slug in card.filters:
                     mappings[f.slug] = f.slug
                 else:
-                    tag = CardFilter(dimension=_dimension(card, f, dashboard, specs.concepts, layer), label=f.name,
-                                     widget=f.type)
+                    tag = CardFilter(
+                        dimension=_dimension(card, f, dashboard, specs.concepts, layer), label=f.name, widget=f.type
+                    )
                     before = taken.setdefault(card.key, {}).get(f.slug)
                     if before is not None and before[0] != tag:
-                        raise SpecError(f"card {card.key}: filter {f.slug!r} of dashboards {before[1]} and "
-                                        f"{dashboard.key} differ ({before[0].label}, {before[0].widget} vs {f.name}, "
-                                        f"{f.type}); give one of them another slug")
+                        raise SpecError(
+                            f"card {card.key}: filter {f.slug!r} of dashboards {before[1]} and "
+                            f"{dashboard.key} differ ({before[0].label}, {before[0].widget} vs {f.name}, "
+                            f"{f.type}); give one of them another slug"
+                        )
                     taken[card.key][f.slug] = (tag, dashboard.key)
                     mappings[f.slug] = f.slug
             placements.append(p.model_copy(update={"mappings": mappings}))
@@ -109,7 +119,8 @@ def wire(specs: Specs, layer: SemanticLayer) -> Wiring:
         stale = sorted(set(specs.cards[key].ignores) - around)
         if stale:
             raise SpecError(f"card {key} ignores {', '.join(stale)}, which no filter of its dashboards is")
-    cards = {key: card.model_copy(update={"filters": {**{t: f for t, (f, _) in taken.get(key, {}).items()},
-                                                      **card.filters}})
-             for key, card in specs.cards.items()}
+    cards = {
+        key: card.model_copy(update={"filters": {**{t: f for t, (f, _) in taken.get(key, {}).items()}, **card.filters}})
+        for key, card in specs.cards.items()
+    }
     return Wiring(cards=cards, dashboards=dashboards)

@@ -29,20 +29,21 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from orchestration import settings
 from orchestration.bi import metabase_payloads as payloads
 from orchestration.bi import words
 from orchestration.bi.compiled import CompiledCard
 from orchestration.bi.compiler import CompiledSpecs, compile_specs
-from orchestration.dbt_project import SEMANTIC_MANIFEST, ensure_manifest
 from orchestration.bi.metabase_client import Client, MetabaseError
-from orchestration.bi.metabase_payloads import filter_id, tag_id  # noqa: F401  (part of this module's API)
+from orchestration.bi.metabase_payloads import filter_id, tag_id
 from orchestration.bi.metabase_state import Record, WarehouseState, instance_key
 from orchestration.bi.specs import DashboardSpec, SpecError
+from orchestration.dbt_project import SEMANTIC_MANIFEST, ensure_manifest
 
 __all__ = ["DatabaseSettings", "MetabaseError", "ProvisionReport", "filter_id", "instance_key", "is_configured",
            "provision", "tag_id"]
@@ -178,7 +179,7 @@ class _Run:
         if not clashes:
             return
         if not self.adopt:
-            (kind, key), found = sorted(clashes.items())[0]
+            (kind, key), found = min(clashes.items())
             raise MetabaseError(
                 f"no record of {self.instance} in raw_audit.metabase_objects, but Metabase already has "
                 f"{len(clashes)} card(s)/dashboard(s) named like the specs (e.g. {kind} {found[0]['name']!r}): restore "
@@ -334,9 +335,10 @@ class _Run:
             tab_ids[tab.key] = tab_id
             tabs.append({"id": tab_id, "name": tab.name})
         holding_foreign = {dc.get("dashboard_tab_id") for dc in foreign}
-        for tab in current_tabs:  # somebody else's tab, or one of ours that still holds somebody else's cards
-            if tab["id"] not in tab_ids.values() and (tab["id"] not in our_tabs.values() or tab["id"] in holding_foreign):
-                tabs.append({"id": tab["id"], "name": tab["name"]})
+        # somebody else's tab, or one of ours that still holds somebody else's cards
+        tabs.extend({"id": tab["id"], "name": tab["name"]} for tab in current_tabs
+                    if tab["id"] not in tab_ids.values()
+                    and (tab["id"] not in our_tabs.values() or tab["id"] in holding_foreign))
         kept_tabs = {t["id"] for t in tabs}
         first_tab = tabs[0]["id"] if tabs else None
 
@@ -427,12 +429,12 @@ class _Run:
     def _detail(self, dashboard: DashboardSpec, body: dict, result: dict) -> dict[str, Any]:
         """Tab, dashcard and filter ids of the dashboard as Metabase now has it (new objects get real ids)."""
         result_tabs = sorted(result.get("tabs") or [], key=lambda t: (t.get("position", 0), t["id"]))
-        real_tab = {sent["id"]: got["id"] for sent, got in zip(body["tabs"], result_tabs)}
-        tabs = {t.key: real_tab[sent["id"]] for t, sent in zip(dashboard.tabs, body["tabs"])}
+        real_tab = {sent["id"]: got["id"] for sent, got in zip(body["tabs"], result_tabs, strict=False)}
+        tabs = {t.key: real_tab[sent["id"]] for t, sent in zip(dashboard.tabs, body["tabs"], strict=False)}
         placed = {(dc.get("dashboard_tab_id"), dc["row"], dc["col"], dc.get("card_id")): dc["id"]
                   for dc in result.get("dashcards") or []}
         dashcards = {}
-        for (slot, _), sent in zip(payloads.placement_slots(dashboard), body["dashcards"]):
+        for (slot, _), sent in zip(payloads.placement_slots(dashboard), body["dashcards"], strict=False):
             tab = real_tab.get(sent["dashboard_tab_id"], sent["dashboard_tab_id"])
             kept = sent["id"] > 0 and any(dc["id"] == sent["id"] for dc in result.get("dashcards") or [])
             found = sent["id"] if kept else placed.get((tab, sent["row"], sent["col"], sent["card_id"]))

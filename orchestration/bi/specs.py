@@ -15,8 +15,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 GRID_WIDTH = 24  # Metabase dashboards are 24 columns wide
 
@@ -95,7 +103,7 @@ class Selector(_Strict):
     default: Identifier
 
     @model_validator(mode="after")
-    def _default_is_an_option(self) -> "Selector":
+    def _default_is_an_option(self) -> Selector:
         if self.default not in self.options:
             raise ValueError(f"selector default {self.default!r} is not one of its options")
         return self
@@ -140,7 +148,8 @@ class CardSpec(_Strict):
                 raise ValueError(f"unknown selector {selector!r} (selectors.yml has "
                                  f"{', '.join(sorted(shared)) or 'none'})")
             data = {**data, "selector": shared[selector]}
-        options = data["selector"].options if isinstance(data["selector"], Selector) else data["selector"].get("options")
+        chosen = data["selector"]
+        options = chosen.options if isinstance(chosen, Selector) else chosen.get("options")
         if "metrics" not in data and isinstance(options, dict):
             data = {**data, "metrics": list(options)}
         return data
@@ -156,7 +165,7 @@ class CardSpec(_Strict):
         return {k: {"dimension": v} if isinstance(v, str) else v for k, v in (value or {}).items()}
 
     @model_validator(mode="after")
-    def _consistent(self) -> "CardSpec":
+    def _consistent(self) -> CardSpec:
         if self.selector:
             missing = sorted(set(self.selector.options) - set(self.metrics))
             if missing:
@@ -240,7 +249,7 @@ class Placement(_Strict):
     kpis: list[KpiId] = []  # text blocks: inventory items they state (e.g. an assumption or a rule)
 
     @model_validator(mode="after")
-    def _card_or_text(self) -> "Placement":
+    def _card_or_text(self) -> Placement:
         if (self.card is None) == (self.text is None):
             raise ValueError("a placement has either `card` or `text`")
         if self.text is not None and self.mappings:
@@ -266,7 +275,7 @@ class DashboardSpec(_Strict):
     cards: list[Placement] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _layout(self) -> "DashboardSpec":
+    def _layout(self) -> DashboardSpec:
         slugs = [f.slug for f in self.filters]
         if len(set(slugs)) != len(slugs):
             raise ValueError("duplicate filter slugs")
