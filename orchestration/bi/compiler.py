@@ -11,8 +11,8 @@ Metabase question:
 
 and one outer select that names the result columns and orders them (or, for a metric selector, picks the
 chosen metric). Which dashboard filters a card takes, and so its filter tags, is resolved by concept before
-(`orchestration.bi.concepts`). The cache key is the semantic manifest plus the card files, so a rebuild with unchanged
-inputs compiles nothing.
+(`orchestration.bi.concepts`). The cache key is the semantic manifest plus every card as compiled (its spec with
+the filter tags its dashboards give it), so a rebuild with unchanged inputs compiles nothing.
 
 Two additions MetricFlow has no query option for, both generic:
 
