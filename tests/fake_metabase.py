@@ -10,7 +10,8 @@ Implemented: `POST /api/session`, `GET /api/user/current` (metabase-api calls it
 `PUT /api/field/:id` (the calls dbt-metabase makes), `GET/POST /api/collection`, `GET/PUT /api/collection/:id`,
 `GET /api/collection/:id/items`, `POST /api/card`, `GET/PUT /api/card/:id`, `POST /api/dashboard`,
 `GET/PUT /api/dashboard/:id`, `DELETE /api/session` (logout), and the permissions of §9/§14:
-`GET/POST /api/permissions/group`, `GET/PUT /api/permissions/graph`, `GET/PUT /api/collection/graph`. Any other route is a 404 `API endpoint does not exist.`, including
+`GET/POST /api/permissions/group`, `GET/PUT /api/permissions/graph`, `GET/PUT /api/collection/graph`. Any other
+route is a 404 `API endpoint does not exist.`, including
 `POST /api/dashboard/:id/cards` (removed in 0.47).
 
 Behaviour of §13 and of 0.53+ that a provisioner must cope with:
@@ -39,7 +40,7 @@ Behaviour of §13 and of 0.53+ that a provisioner must cope with:
   Each graph has a `revision`; a PUT with another revision answers **409**, a PUT changes only the groups and
   objects it names (a partial graph) and bumps the revision. The collection graph omits `none` (0.56.13+) and
   personal collections. Only open-source values are accepted: `view-data` other than `unrestricted` (blocked,
-  sandboxed, impersonated: paid features) is a 402, as is any change to the Administrators group a 400.
+  sandboxed, impersonated: paid features) is a 402; a change to the Administrators group is a 400.
 
 Rejected as real Metabase rejects them (fact sheet §11): requests without a valid session or API key (401
 `Unauthenticated`); bad logins; blank/missing required keys, wrong types, non-positive ids, `description: ""` on
@@ -1058,7 +1059,7 @@ class FakeMetabase:
 
     def _put_data_graph(self, body: dict) -> dict:
         changes = self._graph_body(body, "data")
-        for gid, dbs in changes.items():
+        for dbs in changes.values():
             for db_id, perms in dbs.items():
                 if not str(db_id).isdigit() or int(db_id) not in self.databases or not isinstance(perms, dict):
                     raise Reject(404, f"Database {db_id} does not exist.")
@@ -1081,12 +1082,13 @@ class FakeMetabase:
 
     def _put_collection_graph(self, body: dict) -> dict:
         changes = self._graph_body(body, "collection")
-        for gid, cells in changes.items():
+        for cells in changes.values():
             for coll_id, perm in cells.items():
                 if coll_id != "root" and not (str(coll_id).isdigit() and int(coll_id) in self.collections):
                     raise Reject(404, f"Collection {coll_id} does not exist.")
                 if perm not in COLLECTION_PERMS:
-                    raise Invalid({"groups": ("enum of read, write, none", f"invalid type, received: {_received(perm)}")})
+                    raise Invalid({"groups": ("enum of read, write, none",
+                                              f"invalid type, received: {_received(perm)}")})
         for gid, cells in changes.items():
             for coll_id, perm in cells.items():
                 self.collection_perms.setdefault(gid, {})["root" if coll_id == "root" else int(coll_id)] = perm

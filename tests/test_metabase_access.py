@@ -200,11 +200,13 @@ def test_only_the_provisioners_groups_and_objects_are_touched(fake, state):
     graph = requests.get(f"{fake.url}/api/collection/graph", headers=auth).json()
     # a person gives their group read on our collection and shuts All Users out of theirs
     graph_put = {"revision": graph["revision"], "groups": {
-        str(sales["id"]): {str(shared): "read", str(theirs["id"]): "write"}, str(ALL_USERS): {str(theirs["id"]): "none"}}}
+        str(sales["id"]): {str(shared): "read", str(theirs["id"]): "write"},
+        str(ALL_USERS): {str(theirs["id"]): "none"}}}
     assert requests.put(f"{fake.url}/api/collection/graph", headers=auth, json=graph_put).ok
     data = requests.get(f"{fake.url}/api/permissions/graph", headers=auth).json()
-    assert requests.put(f"{fake.url}/api/permissions/graph", headers=auth, json={"revision": data["revision"], "groups": {
-        str(sales["id"]): {str(warehouse_db): {"view-data": "unrestricted", "create-queries": "query-builder"}}}}).ok
+    sales_queries = {str(warehouse_db): {"view-data": "unrestricted", "create-queries": "query-builder"}}
+    assert requests.put(f"{fake.url}/api/permissions/graph", headers=auth,
+                        json={"revision": data["revision"], "groups": {str(sales["id"]): sales_queries}}).ok
     before = len(fake.writes())
 
     run(fake, state)

@@ -271,7 +271,7 @@ def test_a_stalled_call_after_login_times_out_in_one_line(fake, state, front_of)
 
 def test_the_timeout_setting_must_be_a_positive_number(fake, state, monkeypatch):
     monkeypatch.setenv("METABASE_TIMEOUT_SECONDS", "soon")
-    with pytest.raises(mp.MetabaseError, match="^METABASE_TIMEOUT_SECONDS must be a number of seconds$"):
+    with pytest.raises(mp.MetabaseError, match=r"^METABASE_TIMEOUT_SECONDS must be a number of seconds$"):
         run(fake.url, state)
     assert fake.requests == []
 
@@ -342,7 +342,7 @@ def test_the_session_is_logged_out_at_the_end(fake, state):
 def test_the_session_is_logged_out_when_a_run_fails(fake, state):
     unset = {"groups": {}, "clients": {"acme": {"name": "Acme", "organisation": "Acme", "role": "client_acme",
                                                 "password_env": "H10_UNSET_PASSWORD_VARIABLE"}}}
-    with pytest.raises(mp.MetabaseError, match="^client acme: set H10_UNSET_PASSWORD_VARIABLE to the password"):
+    with pytest.raises(mp.MetabaseError, match=r"^client acme: set H10_UNSET_PASSWORD_VARIABLE to the password"):
         run(fake.url, state, access=mp.AccessSpec.model_validate(unset))
     assert [(m, p) for m, p, _, _ in fake.requests][-1] == ("DELETE", "/api/session")
     assert fake.sessions == set()

@@ -278,7 +278,8 @@ class _Run:
             if coll is not None and not self.adopt:
                 raise MetabaseError(
                     f"Metabase already has a collection named {name!r} (id {coll['id']}) that this provisioner did not "
-                    f"create: left it alone; rename one of them, or take it over once with adopt=True (METABASE_ADOPT=1)")
+                    f"create: left it alone; rename one of them, or take it over once with adopt=True "
+                    f"(METABASE_ADOPT=1)")
             if coll is not None:
                 self.remember(Record("collection", key, coll["id"], coll.get("entity_id"), origin="adopted"))
                 self.report.unchanged.append(label)
@@ -332,7 +333,8 @@ class _Run:
                     raise
                 if attempt == 2:
                     raise MetabaseError(f"PUT {path} → 409: the permissions changed again while they were being "
-                                        f"written (revision {graph.get('revision')}); nothing written, run again") from None
+                                        f"written (revision {graph.get('revision')}); nothing written, "
+                                        f"run again") from None
         return 0
 
     def apply_access(self, spec: AccessSpec, db: DatabaseSettings, warehouse_db: int) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from orchestration.bi.specs import SpecError, _one_line, _read_yaml
 
@@ -56,6 +56,16 @@ class AccessSpec(BaseModel):
     groups: dict[Key, GroupSpec]
     clients: dict[Key, ClientSpec] = {}
 
+    @model_validator(mode="after")
+    def _distinct(self) -> AccessSpec:
+        clash = set(self.groups) & set(self.clients)
+        if clash:
+            raise ValueError(f"{min(clash)!r} is both a group and a client")
+        names = [self.group_name(k) for k in (*self.groups, *self.clients)]
+        if len({n.lower() for n in names}) != len(names):
+            raise ValueError("two groups would have the same name (Metabase group names are unique)")
+        return self
+
     def group_name(self, key: str) -> str:
         return self.groups[key].name if key in self.groups else f"Client: {self.clients[key].name}"
 
@@ -66,12 +76,6 @@ def load_access(path: Path) -> AccessSpec:
         spec = AccessSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(f"{path}: {_one_line(exc)}") from None
-    clash = set(spec.groups) & set(spec.clients)
-    if clash:
-        raise SpecError(f"{path}: {sorted(clash)[0]!r} is both a group and a client")
-    names = [spec.group_name(k) for k in [*spec.groups, *spec.clients]]
-    if len({n.lower() for n in names}) != len(names):
-        raise SpecError(f"{path}: two groups would have the same name (Metabase group names are unique)")
     return spec
 
 
