@@ -4,6 +4,7 @@ objects (and All Users on them) are touched. Expected graphs are written out fro
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -237,16 +238,30 @@ def test_a_collection_of_people_with_a_managed_name_is_left_alone(fake, state):
     assert not [w for w in fake.writes() if w[1].startswith(("/api/card", "/api/collection/"))]
 
 
-def test_a_client_password_changes_with_its_variable_only_when_something_else_changes(fake, state, monkeypatch):
+def test_a_rotated_client_password_reaches_its_connection_and_then_nothing_is_written(fake, state, monkeypatch):
+    run(fake, state)
+    acme_db = named(fake.databases, "Lead Analytics warehouse (Acme Realty)")
+    monkeypatch.setenv("H10_ACME_PASSWORD", "acme-pw-2")  # `access add-client` run again with a new password
+
+    report = run(fake, state)
+
+    assert report.updated[:1] == ["database:client:acme"] and "database:client:birch" in report.unchanged
+    assert fake.databases[acme_db]["details"]["password"] == "acme-pw-2"
+    records = state.load(mp.instance_key(fake.url))
+    assert "acme-pw" not in json.dumps(records[("database", "client:acme")].detail)  # only a keyed hash is kept
+    before = len(fake.writes())
+    run(fake, state)
+    assert fake.writes()[before:] == []
+
+
+def test_a_renamed_client_role_is_written_to_its_connection(fake, state):
     run(fake, state)
     acme_db = named(fake.databases, "Lead Analytics warehouse (Acme Realty)")
     renamed = ACCESS.model_copy(update={"clients": {**ACCESS.clients, "acme": ACCESS.clients["acme"].model_copy(
         update={"role": "client_acme_v2"})}})
-    monkeypatch.setenv("H10_ACME_PASSWORD", "acme-pw-2")
     report = run(fake, state, access=renamed)
     assert "database:client:acme" in report.updated
-    assert (fake.databases[acme_db]["details"]["user"], fake.databases[acme_db]["details"]["password"]) == (
-        "client_acme_v2", "acme-pw-2")
+    assert fake.databases[acme_db]["details"]["user"] == "client_acme_v2"
 
 
 # ---------------------------------------------------------------- the spec file
@@ -255,8 +270,8 @@ def test_a_client_password_changes_with_its_variable_only_when_something_else_ch
 def test_the_repository_access_file_declares_the_four_groups():
     spec = load_access(Path(__file__).parents[1] / "metabase" / "access.yml")
     assert {k: (g.name, g.collections, g.queries) for k, g in spec.groups.items()} == {
-        "executive": ("Executive", "read", "query-builder"), "manager": ("Manager", "read", "query-builder"),
-        "agent": ("Agent", "read", "no"), "admin": ("Admin", "write", "query-builder-and-native")}
+        "executive": ("Executive", "read", "query-builder"), "manager": ("Manager", "none", "no"),
+        "agent": ("Agent", "none", "no"), "admin": ("Admin", "write", "query-builder-and-native")}
     assert spec.clients == {}
 
 

@@ -210,7 +210,9 @@ class _Run:
         label = _label("database", key)
         self.client.redact.add(db.password)
         wanted = db.details()
-        found = self.fetch_own("database", self.record("database", key))
+        password = self.client.fingerprint(db.password)  # Metabase never returns a password: a keyed hash tells
+        record = self.record("database", key)           # whether it changed (a rotated client password)
+        found = self.fetch_own("database", record)
         if found is None:
             databases = self.client.get("/api/database")
             databases = databases.get("data", []) if isinstance(databases, dict) else databases
@@ -220,25 +222,30 @@ class _Run:
                     f"Metabase already has a database connection named {db.name!r} (id {theirs[0]['id']}) that this "
                     f"provisioner did not create: left it alone; name ours otherwise (METABASE_DB_NAME_IN_METABASE) or "
                     f"take that one over once with adopt=True (METABASE_ADOPT=1)")
-            if theirs:
+            if theirs:  # taken over as it is, its password assumed to be the one configured
                 found = theirs[0]
-                self.remember(Record("database", key, found["id"], found.get("entity_id"), origin="adopted",
-                                     detail={"created_at": found.get("created_at")}))
+                record = Record("database", key, found["id"], found.get("entity_id"), origin="adopted",
+                                detail={"created_at": found.get("created_at"), "password": password})
+                self.remember(record)
                 self.report.notes.append(f"adopted database connection {db.name!r} (id {found['id']}) by its name")
             else:
                 created = self.client.request("POST", "/api/database", {"name": db.name, "engine": "postgres",
                                                                         "details": wanted})
                 self.remember(Record("database", key, created["id"], created.get("entity_id"),
-                                     detail={"created_at": created.get("created_at")}))
+                                     detail={"created_at": created.get("created_at"), "password": password}))
                 self.report.created.append(label)
                 return created["id"]
+        assert record is not None
         public = {k: v for k, v in wanted.items() if k != "password"}
-        if payloads.covers(found.get("details") or {}, public) and found.get("name") == db.name:
+        if (payloads.covers(found.get("details") or {}, public) and found.get("name") == db.name
+                and record.detail.get("password") == password):
             self.report.unchanged.append(label)
-        else:  # the password is sent only with a change: Metabase never returns it
+        else:
             self.client.request("PUT", f"/api/database/{found['id']}",
                                 {"name": db.name, "details": wanted, "engine": "postgres"})
             self.report.updated.append(label)
+            record.detail = {**record.detail, "password": password}
+            self.remember(record)
         return found["id"]
 
     def resolve_fields(self, database_id: int, database_name: str, sync_timeout: float) -> None:

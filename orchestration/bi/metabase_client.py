@@ -20,6 +20,8 @@ It logs in with `POST /api/session` and logs in again once when a call answers 4
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import ipaddress
 import json
 import re
@@ -148,6 +150,11 @@ class Client:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    def fingerprint(self, secret: str) -> str:
+        """A keyed hash of a secret (keyed by this login's password): tells whether a secret changed without
+        storing it or anything that can be brute-forced without the key."""
+        return hmac.new(self._password.encode(), secret.encode(), hashlib.sha256).hexdigest()
 
     @property
     def session_headers(self) -> dict[str, str]:
