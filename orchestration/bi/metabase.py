@@ -68,7 +68,7 @@ class DatabaseSettings:
     port: int
     dbname: str
     user: str
-    password: str
+    password: str = field(repr=False)  # never in a traceback or a log line
     schemas: tuple[str, ...] = ("marts",)  # sync only these schemas
     ssl: bool = False
 
