@@ -264,6 +264,46 @@ def test_a_renamed_client_role_is_written_to_its_connection(fake, state):
     assert fake.databases[acme_db]["details"]["user"] == "client_acme_v2"
 
 
+def test_a_clients_dashboard_copy_runs_on_its_own_connection_in_its_own_collection(fake, state):
+    with_copy = ACCESS.model_copy(update={"clients": {**ACCESS.clients, "acme": ACCESS.clients["acme"].model_copy(
+        update={"dashboards": ["lead_capture"]})}})
+
+    report = run(fake, state, access=with_copy)
+
+    acme_db = named(fake.databases, "Lead Analytics warehouse (Acme Realty)")
+    warehouse_db = named(fake.databases, "Lead Analytics warehouse")
+    acme, shared = named(fake.collections, "Acme Realty"), named(fake.collections, COLLECTION)
+    copies = [c for c in fake.cards.values() if c["collection_id"] == acme]
+    originals = [c for c in fake.cards.values() if c["collection_id"] == shared]
+    assert len(copies) == len(originals) == 5
+    assert sorted(c["name"] for c in copies) == sorted(c["name"] for c in originals)
+    assert {c["dataset_query"]["database"] for c in copies} == {acme_db}
+    assert {c["dataset_query"]["database"] for c in originals} == {warehouse_db}
+    # its field filters point at the fields of its own connection (Metabase syncs each connection apart)
+    total = next(c for c in copies if c["name"] == "Total leads (example)")
+    source = total["dataset_query"]["native"]["template-tags"]["source"]["dimension"][1]
+    assert fake.tables[fake.fields[source]["table_id"]]["db_id"] == acme_db
+    (dash,) = [d for d in fake.dashboards.values() if d["collection_id"] == acme]
+    assert {dc["card_id"] for dc in dash["dashcards"] if dc["card_id"]} == {c["id"] for c in copies}
+    assert [t["name"] for t in dash["tabs"]] == ["Overview", "Detail"]
+    assert "dashboard:lead_capture@acme" in report.created and "card:lead_capture__total_leads@acme" in report.created
+    before = len(fake.writes())
+    assert run(fake, state, access=with_copy).updated == [] and fake.writes()[before:] == []
+
+    report = run(fake, state)  # the client no longer lists the dashboard: its copies go to the Trash
+
+    assert "dashboard:lead_capture@acme" in report.archived and all(fake.cards[c["id"]]["archived"] for c in copies)
+    assert not any(fake.cards[c["id"]]["archived"] for c in originals)
+
+
+def test_a_client_named_like_a_dashboards_collection_is_refused(fake, state):
+    clash = ACCESS.model_copy(update={"clients": {"acme": ACCESS.clients["acme"].model_copy(
+        update={"name": COLLECTION})}})
+    with pytest.raises(SpecError, match=r"^access.yml: client acme: its collection would be named"):
+        run(fake, state, access=clash)
+    assert fake.requests == []
+
+
 # ---------------------------------------------------------------- the spec file
 
 

@@ -122,6 +122,9 @@ class _Run:
         self.adopt = adopt
         self.report = ProvisionReport()
         self.collection_ids: dict[str, int] = {}
+        self.collection_keys: dict[str, str] = {}  # collection name -> record key, where they differ (clients')
+        self.client_db_ids: dict[str, int] = {}  # client key -> its connection
+        self.client_field_ids: dict[str, dict[str, int]] = {}  # client key -> field ids on its connection
         self.card_ids: dict[str, int] = {}
         self.field_ids: dict[str, int] = {}
         self.metadata: dict = {}
@@ -174,9 +177,12 @@ class _Run:
         name-matching provisioner): stop before duplicating them, or take them over by name if asked."""
         if any(r.kind in ("card", "dashboard") for r in self.records.values()):
             return
-        wanted = {("card", c.name): k for k, c in self.compiled.cards.items()}
-        wanted.update({("dashboard", d.name): k for k, d in self.compiled.dashboards.items()})
-        names = sorted({*self.card_collections().values(), *(d.collection for d in self.compiled.dashboards.values())})
+        own = {k: c for k, c in self.compiled.cards.items() if access_rules.client_of(k) is None}
+        own_dashboards = {k: d for k, d in self.compiled.dashboards.items() if access_rules.client_of(k) is None}
+        wanted = {("card", c.name): k for k, c in own.items()}
+        wanted.update({("dashboard", d.name): k for k, d in own_dashboards.items()})
+        names = sorted({*(c for k, c in self.card_collections().items() if k in own),
+                        *(d.collection for d in own_dashboards.values())})
         clashes: dict[tuple[str, str], list[dict]] = {}
         for name in names:
             coll = self._collection_by_name(name)
@@ -248,6 +254,24 @@ class _Run:
             self.remember(record)
         return found["id"]
 
+    def database_of(self, card_key: str, warehouse_db: int) -> tuple[int, dict[str, int]]:
+        """The connection a card runs on and its field ids: a client's copy runs on the client's connection."""
+        client = access_rules.client_of(card_key)
+        if client is None:
+            return warehouse_db, self.field_ids
+        return self.client_db_ids[client], self.client_field_ids[client]
+
+    def resolve_client_fields(self, spec: AccessSpec, db: DatabaseSettings, sync_timeout: float) -> None:
+        """Field ids on each client connection that shows copies (Metabase syncs each connection on its own)."""
+        from orchestration.bi import metabase_datamodel as datamodel
+
+        for client in sorted(self.client_db_ids):
+            needed = {t.field.qualified for k, c in self.compiled.cards.items() if access_rules.client_of(k) == client
+                      for t in c.tags if t.field is not None}
+            name = db.for_client(spec.clients[client].name, spec.clients[client].role, "").name
+            self.client_field_ids[client] = (datamodel.resolve_fields(
+                self.client, self.client_db_ids[client], name, needed, sync_timeout)[0] if needed else {})
+
     def resolve_fields(self, database_id: int, database_name: str, sync_timeout: float) -> None:
         from orchestration.bi import metabase_datamodel as datamodel
 
@@ -269,7 +293,7 @@ class _Run:
     def ensure_collection(self, name: str, key: str | None = None) -> int:
         """The top-level collection this provisioner recorded making; a collection of people's with that name is
         not used (unless adopt=True takes it over). Never renamed or moved."""
-        key = key or name
+        key = key or self.collection_keys.get(name, name)
         if key in self.collection_ids:
             return self.collection_ids[key]
         label = _label("collection", key)
@@ -354,6 +378,7 @@ class _Run:
                                     f"{client.role!r} (made with `lead-analytics access add-client {client.role} "
                                     f"--organisation ... --password-env {client.password_env}`)")
             client_dbs[key] = self.ensure_database(db.for_client(client.name, client.role, password), f"client:{key}")
+        self.client_db_ids = client_dbs
         client_collections = {key: self.ensure_collection(client.name, f"client:{key}")
                               for key, client in sorted(spec.clients.items())}
         shared = sorted(i for k, i in self.collection_ids.items() if not k.startswith("client:"))
@@ -395,16 +420,17 @@ class _Run:
         label = _label("card", card.key)
         record = self.record("card", card.key)
         existing = self.fetch_own("card", record)
+        database_id, field_ids = self.database_of(card.key, database_id)
         if existing is None:
             created = self.client.request("POST", "/api/card",
-                                          payloads.card_payload(card, database_id, collection_id, self.field_ids))
+                                          payloads.card_payload(card, database_id, collection_id, field_ids))
             self.remember(Record("card", card.key, created["id"], created.get("entity_id")))
             self.card_ids[card.key] = created["id"]
             self.report.created.append(label)
             return
         self.card_ids[card.key] = existing["id"]
         at_home = self._home_dashboard(card.key, existing.get("dashboard_id"))
-        payload = payloads.card_payload(card, database_id, None if at_home else collection_id, self.field_ids)
+        payload = payloads.card_payload(card, database_id, None if at_home else collection_id, field_ids)
         diffs = payloads.card_differences(payload, existing)
         if existing.get("archived"):
             payload["archived"] = False
@@ -668,6 +694,13 @@ def provision(specs: Path | str | CompiledSpecs, url: str | None = None, user: s
     if access is None and not isinstance(specs, CompiledSpecs) and (Path(specs) / ACCESS_FILE).is_file():
         access = Path(specs) / ACCESS_FILE
     access_spec = load_access(Path(access)) if isinstance(access, (str, Path)) else access
+    if access_spec is not None:
+        taken = {d.collection for d in compiled.dashboards.values()} | {DEFAULT_COLLECTION}
+        for key, client in access_spec.clients.items():
+            if client.name in taken:
+                raise SpecError(f"access.yml: client {key}: its collection would be named {client.name!r}, like a "
+                                f"dashboards' collection; name the client otherwise")
+        compiled = access_rules.with_client_copies(compiled, access_spec)
     url = url or os.environ.get("METABASE_URL")
     user = user or os.environ.get("METABASE_USER")
     password = password or os.environ.get("METABASE_PASSWORD")
@@ -689,6 +722,8 @@ def provision(specs: Path | str | CompiledSpecs, url: str | None = None, user: s
     try:
         with Client(url, user, password, timeout=timeout, allow_http=allow_http) as client:
             run = _Run(client, compiled, store, adopt)
+            if access_spec is not None:
+                run.collection_keys = {c.name: f"client:{k}" for k, c in access_spec.clients.items()}
             run.check_state()
             database_id = run.ensure_database(database_settings)
             run.resolve_fields(database_id, database_settings.name, sync_timeout)
@@ -697,6 +732,7 @@ def provision(specs: Path | str | CompiledSpecs, url: str | None = None, user: s
                 run.ensure_collection(name)
             if access_spec is not None:  # lock the collections down before anything goes into them
                 run.apply_access(access_spec, database_settings, database_id)
+                run.resolve_client_fields(access_spec, database_settings, sync_timeout)
             for key, collection in sorted(collections.items()):
                 run.sync_card(compiled.cards[key], database_id, run.ensure_collection(collection))
             for dashboard in sorted(compiled.dashboards.values(), key=lambda d: d.key):

@@ -13,7 +13,7 @@ Metabase collection or connection is open to All Users, and every user is in All
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -48,6 +48,7 @@ class ClientSpec(BaseModel):
     role: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]  # the PostgreSQL login role (NAME)
     password_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]  # the variable holding its password
     queries: Literal["no", "query-builder"] = "query-builder"  # never native SQL for a client
+    dashboards: list[str] = []  # keys of code dashboards copied into its collection, on its connection
 
 
 class AccessSpec(BaseModel):
@@ -77,6 +78,37 @@ def load_access(path: Path) -> AccessSpec:
     except ValidationError as exc:
         raise SpecError(f"{path}: {_one_line(exc)}") from None
     return spec
+
+
+COPY_MARK = "@"  # a client's copy of a card or dashboard is keyed `<key>@<client key>`
+
+
+def client_of(key: str) -> str | None:
+    """The client a card or dashboard key is a copy for, or None for the code's own."""
+    return key.rsplit(COPY_MARK, 1)[1] if COPY_MARK in key else None
+
+
+def with_client_copies(compiled: Any, spec: AccessSpec) -> Any:
+    """The compiled specs plus, for each client, a copy of each dashboard it lists (and of the cards on it) in the
+    client's collection: the provisioner runs those on the client's connection, so they show its rows only."""
+    cards, dashboards = dict(compiled.cards), dict(compiled.dashboards)
+    for client_key, client in sorted(spec.clients.items()):
+        for key in client.dashboards:
+            if key not in compiled.dashboards:
+                raise SpecError(f"access.yml: client {client_key}: no dashboard {key!r} "
+                                f"(known: {', '.join(sorted(compiled.dashboards))})")
+            original = compiled.dashboards[key]
+            placements = []
+            for p in original.cards:
+                if p.card is not None:
+                    copy_key = f"{p.card}{COPY_MARK}{client_key}"
+                    cards[copy_key] = compiled.cards[p.card].model_copy(update={"key": copy_key})
+                    p = p.model_copy(update={"card": copy_key})
+                placements.append(p)
+            copy_key = f"{key}{COPY_MARK}{client_key}"
+            dashboards[copy_key] = original.model_copy(update={"key": copy_key, "collection": client.name,
+                                                               "cards": placements})
+    return type(compiled)(cards=cards, dashboards=dashboards)
 
 
 # ---------------------------------------------------------------- the cells it wants
