@@ -9,8 +9,9 @@ type/Category with a value list, which makes the dashboard's string filters drop
 a column's `meta` in the manifest handed to dbt-metabase, not `config.meta` (dbt-metabase issue #335).
 dbt-metabase runs on the provisioner's client (its timeouts, no redirects, redacted errors; dbt-metabase's own
 client would log error bodies unredacted), finds the connection by the provisioner's id rather than by name, and
-has its own schema-sync request skipped (resolve_fields has synced and waited), so an unchanged data model gets no request that writes; it still pauses 5 s before reading
-the metadata (its `_SYNC_PERIOD`, which the tests set to 0).
+has its own schema-sync request skipped (resolve_fields has synced and waited), so an unchanged data model gets
+no request that writes; it still pauses 5 s before reading the metadata (its `_SYNC_PERIOD`, which the tests set
+to 0).
 """
 from __future__ import annotations
 
