@@ -85,6 +85,9 @@ class CompiledCard(_Frozen):
     metrics: tuple[MetricInfo, ...]
     relations: tuple[str, ...]  # schema.table read (published names)
     visualization_settings: dict[str, Any]
+    ignores: dict[str, str] = {}
+    notes: str = ""
+    time_grain: str | None = None
 
     def tag(self, name: str) -> TemplateTag:
         for t in self.tags:

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 SPECS_DIR = settings.PROJECT_ROOT / "metabase"
 CACHE_DIR = settings.DBT_PROJECT_DIR / "target" / "bi"
-_COMPILER_VERSION = "3"  # bump when the SQL this module writes changes
+_COMPILER_VERSION = "4"  # bump when the SQL this module writes changes
 _THREE_PART_NAME = re.compile(r'"[^"]+"\."[^"]+"\."[^"]+"')
 _FLAG_FILTER = re.compile(r"^\{\{\s*Dimension\('([a-z0-9_]+)'\)\s*\}\}$")  # a bare boolean dimension
 
@@ -425,7 +425,9 @@ def compile_card(spec: CardSpec, layer: SemanticLayer) -> CompiledCard:
         kpis=tuple(spec.kpis), display=spec.display, sql=final, tags=tuple(tags),
         columns=tuple(spec.output_columns), labels={c: labels[c] for c in spec.output_columns},
         series=dict(spec.series), metrics=metrics, relations=tuple(relations),
-        visualization_settings=dict(spec.visualization_settings))
+        visualization_settings=dict(spec.visualization_settings),
+        time_grain=next((g.name.rsplit("__", 1)[1] for g in spec.group_by if g.name.startswith("metric_time__")
+                         and g.name.rsplit("__", 1)[1] in ("hour", "day", "week", "month", "quarter", "year")), None))
 
 
 def _check_dashboards(specs: Specs, cards: dict[str, CompiledCard]) -> None:
