@@ -125,7 +125,9 @@ TILES_JS = """
   return {key: card.dataset.card, display: card.dataset.display, visible: shown(card), figures: figures,
           value: text('.option:not([hidden]) .value, .body > .scalar .value'), caption: text('.caption'),
           compare: text('.compare'), windows: Array.from(card.querySelectorAll('.window')).map(w => w.textContent),
-          desc: text('.desc'), filters: text('.tile-filters'), selected: card.dataset.selected || null,
+          desc: text('.subtitle .desc'), filters: text('.subtitle .dates'), subtitle: text('.subtitle'),
+          notNarrowed: Array.from(card.querySelectorAll('.not-narrowed .ignored')).map(n => n.textContent),
+          selected: card.dataset.selected || null,
           noData: Array.from(card.querySelectorAll('.no-data')).filter(shown).map(n => n.textContent)};
 }))()
 """

@@ -50,7 +50,8 @@ def _column_settings(card: CompiledCard, column: str) -> dict:
     return {}
 
 
-def column_format(card: CompiledCard | None, column: str, scalar: bool = False) -> ColumnFormat:
+def column_format(card: CompiledCard | None, column: str, scalar: bool = False, *,
+                  option: str | None = None) -> ColumnFormat:
     cs = _column_settings(card, column) if card else {}
     vs = card.visualization_settings if card else {}
     decimals = cs.get("decimals")
