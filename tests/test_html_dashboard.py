@@ -30,6 +30,7 @@ from orchestration.bi.compiled import Window
 from orchestration.bi.specs import AsOf, Display
 
 from browser import Page, open_report, tiles  # tests/ is on sys.path
+from conftest import LEAD_CAPTURE_AS_OF, LEAD_CAPTURE_FIXTURE, build_fixture_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART_KINDS_DIR = Path(__file__).parent / "fixtures" / "chart_kinds"
@@ -331,6 +332,7 @@ def test_tiles_say_what_they_count_for_which_dates(lead_capture_page):
         assert "s000." not in tile["desc"] and "marts." not in tile["desc"]
     # as of Monday 31 March: today; the rolling week 25-31 March; the month to date; the bases of the growth rates
     assert shown["lead_capture__leads_today"]["windows"] == ["Today: 31 Mar 2025 (1 day)"]
+    assert "America/Chicago" not in text and "Chicago" not in report.html
     assert shown["lead_capture__leads_this_week"]["windows"] == ["This week (rolling 7 days): 25–31 Mar 2025 (7 days)"]
     assert shown["lead_capture__leads_this_month"]["windows"] == ["This month to date: 1–31 Mar 2025 (31 days)"]
     assert shown["lead_capture__month_growth_rate"]["windows"] == [
@@ -434,6 +436,49 @@ def test_the_as_of_moment_comes_from_where_the_dashboard_says(lead_capture_fixtu
                                                                                   column="as_of_at")})
     with pytest.raises(run.ReportError, match="cannot read its as-of moment from marts.no_such_table.as_of_at"):
         hr.build_report(lead_capture_fixture_db, REPO.cards, elsewhere)
+
+
+# ---------------------------------------------------------------- another reporting time zone
+
+
+@pytest.fixture(scope="module")
+def amsterdam_fixture_db(warehouse_info, tmp_path_factory):
+    """The same 19 fixture leads, built by dbt with the reporting time zone Europe/Amsterdam, as of the same
+    moment: 2025-03-31 17:00 UTC, which is 19:00 CEST there (summer time began on 30 March at 01:00 UTC)."""
+    from orchestration import warehouse
+
+    info = build_fixture_warehouse(warehouse_info, tmp_path_factory, "kpi_ams", {"bot_leads__leads": LEAD_CAPTURE_FIXTURE},
+                                   ["+fct_bot_leads", "marts.common"], LEAD_CAPTURE_AS_OF, timezone="Europe/Amsterdam")
+    yield info
+    warehouse.drop_database(info)
+
+
+def test_in_amsterdam_the_page_names_that_zone_and_the_numbers_follow_it(amsterdam_fixture_db, monkeypatch, browser,
+                                                                         tmp_path):
+    monkeypatch.setenv("LEAD_ANALYTICS_TIMEZONE", "Europe/Amsterdam")
+    report = hr.build_report(amsterdam_fixture_db, REPO.cards, REPO.dashboards["lead_capture"],
+                             generated_at=GENERATED_AT)
+    page = open_report(browser, report.write(tmp_path))
+    assert page.eval("document.getElementById('timezone').textContent") == "Europe/Amsterdam"
+    assert page.eval("document.getElementById('as-of').textContent") == "2025-03-31 19:00 CEST"
+    assert "in Europe/Amsterdam" in page.eval("document.getElementById('as-of-rule').textContent")
+    text = page.eval("document.documentElement.textContent")
+    shown = tiles(page)
+    # Local days in Amsterdam (UTC+1 until 30 March 01:00 UTC, UTC+2 after), against Chicago's (UTC-6/-5):
+    # L04 2025-03-31T04:59Z is Monday 31 March 06:59 in Amsterdam but Sunday 30 March 23:59 in Chicago, so
+    # today (31 March) has 6 leads, L01 L02 L03 L04 L17 L20, where Chicago has 5;
+    # L06 2025-03-25T04:59:59Z is 25 March 05:59 in Amsterdam (24 March 23:59 in Chicago), so the rolling week
+    # 25-31 March has 9 leads, L01 L02 L03 L04 L05 L06 L17 L19 L20, where Chicago has 8;
+    # L12 2025-03-01T05:59Z is 1 March 06:59 in Amsterdam (28 February 23:59 in Chicago), so March to date has
+    # 15 leads, Chicago's 14 and L12. All 19 leads count in the total either way.
+    assert shown["lead_capture__leads_today"]["value"] == "6 leads"
+    assert shown["lead_capture__leads_this_week"]["value"] == "9 leads"
+    assert shown["lead_capture__leads_this_month"]["value"] == "15 leads"
+    assert shown["lead_capture__total_leads"]["value"] == "19 leads"
+    assert shown["lead_capture__leads_today"]["windows"] == ["Today: 31 Mar 2025 (1 day)"]
+    # the dashboard and card texts write {timezone}; nothing on the page (nor in its markup) names another zone
+    assert "America/Chicago" not in page.eval("document.documentElement.textContent")
+    assert "Chicago" not in report.html
 
 
 def test_minimal_dashboard_in_the_terminal(lead_capture_fixture_db):
