@@ -96,11 +96,11 @@ def _header(dashboard: DashboardSpec, run: DashboardRun, ctx: TileContext, notic
     return (
         f'<header class="page-header"><h1>{e(dashboard.name)}</h1>{description}{notice_html}<dl class="meta">'
         f'<div><dt>As of</dt><dd id="as-of" title="read from {e(source)}">{e(ctx.as_of_text)}</dd></div>'
-        + (f'<div><dt>Data</dt><dd id="publication">{e(published)}</dd></div>' if published else "") +
         f'<div><dt>Filters</dt><dd id="filters">{e(applied)}{unused_html}</dd></div>'
         f'<div><dt>Time zone</dt><dd id="timezone">{e(ctx.timezone)}</dd></div>'
         f'<div><dt>Generated</dt><dd id="generated-at"><time datetime="{e(generated_at.isoformat())}">'
-        f"{e(formats.format_instant(generated_at))}</time></dd></div></dl>"
+        f"{e(formats.format_instant(generated_at))}</time></dd></div>"
+        + (f'<div><dt>Data</dt><dd id="publication">{e(published)}</dd></div>' if published else "") + "</dl>"
         f'<p class="rule" id="as-of-rule">{e(rule)}</p>'
         + (f'<ul class="filter-notes" id="filter-notes">{notes}</ul>' if notes else "") + "</header>"
     )
