@@ -1,4 +1,5 @@
-"""The HTML report (orchestration/bi/html_report.py: run.py, tiles.py, page.py, charts.py) against the hand-built fixture database.
+"""The HTML report (orchestration/bi/html_report.py: run.py, tiles.py, page.py, charts.py) against the hand-built
+fixture database.
 
 Two dashboards are rendered: the real lead-capture dashboard (metabase/) and the chart-kinds test
 dashboard (tests/fixtures/chart_kinds: one card per display, tabs, a text block, a metric selector).
@@ -484,7 +485,8 @@ def test_a_moment_in_a_number_tile_is_smaller_and_breaks_only_between_date_and_t
     looks = page.eval("""(() => {
       const moment = document.querySelector('section[data-card="chart_kinds__scalar"] .value');
       const count = document.querySelector('section[data-card="chart_kinds__this_month"] .value');
-      return {moment: parseFloat(getComputedStyle(moment).fontSize), count: parseFloat(getComputedStyle(count).fontSize),
+      const size = el => parseFloat(getComputedStyle(el).fontSize);
+      return {moment: size(moment), count: size(count),
               pieces: Array.from(moment.querySelectorAll('span')).map(s => s.getClientRects().length)};
     })()""")
     assert looks["moment"] < looks["count"] * 0.7, looks
@@ -500,8 +502,9 @@ def amsterdam_fixture_db(warehouse_info, tmp_path_factory):
     moment: 2025-03-31 17:00 UTC, which is 19:00 CEST there (summer time began on 30 March at 01:00 UTC)."""
     from orchestration import warehouse
 
-    info = build_fixture_warehouse(warehouse_info, tmp_path_factory, "kpi_ams", {"bot_leads__leads": LEAD_CAPTURE_FIXTURE},
-                                   ["+fct_bot_leads", "marts.common"], LEAD_CAPTURE_AS_OF, timezone="Europe/Amsterdam")
+    info = build_fixture_warehouse(warehouse_info, tmp_path_factory, "kpi_ams",
+                                   {"bot_leads__leads": LEAD_CAPTURE_FIXTURE}, ["+fct_bot_leads", "marts.common"],
+                                   LEAD_CAPTURE_AS_OF, timezone="Europe/Amsterdam")
     yield info
     warehouse.drop_database(info)
 
@@ -515,7 +518,6 @@ def test_in_amsterdam_the_page_names_that_zone_and_the_numbers_follow_it(amsterd
     assert page.eval("document.getElementById('timezone').textContent") == "Europe/Amsterdam"
     assert page.eval("document.getElementById('as-of').textContent") == "2025-03-31 19:00 CEST"
     assert "in Europe/Amsterdam" in page.eval("document.getElementById('as-of-rule').textContent")
-    text = page.eval("document.documentElement.textContent")
     shown = tiles(page)
     # Local days in Amsterdam (UTC+1 until 30 March 01:00 UTC, UTC+2 after), against Chicago's (UTC-6/-5):
     # L04 2025-03-31T04:59Z is Monday 31 March 06:59 in Amsterdam but Sunday 30 March 23:59 in Chicago, so

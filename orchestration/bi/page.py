@@ -116,7 +116,7 @@ def render_page(dashboard: DashboardSpec, run: DashboardRun, *, timings: bool = 
                       timezone=settings.reporting_timezone(), timings=timings)
     main = _main(dashboard, run, ctx)
     svgs = charts.render_svgs(ctx.specs, stats)
-    for (chart_id, _), svg in zip(ctx.specs, svgs):
+    for (chart_id, _), svg in zip(ctx.specs, svgs, strict=True):
         main = main.replace(f"<!--{chart_id}-->", f'<figure class="chart" id="{chart_id}">{svg}</figure>', 1)
     header = _header(dashboard, run, ctx, notices, generated_at or datetime.now(timezone.utc), published)
     csp = (f"default-src 'none'; style-src 'unsafe-inline'; script-src '{script_hash()}'; img-src data:; "

@@ -108,7 +108,8 @@ def parse_filter_args(items: Sequence[str]) -> dict[str, list[str]]:
         slug, sep, value = item.partition("=")
         slug = slug.strip()
         if not sep or not slug:
-            raise FilterError(f"--filter takes SLUG=VALUE: one of the dashboard's filter slugs and a value (got {item!r})")
+            raise FilterError(f"--filter takes SLUG=VALUE: one of the dashboard's filter slugs and a value "
+                              f"(got {item!r})")
         values = [v.strip() for v in value.split(",") if v.strip()]
         if not values:
             raise FilterError(f"--filter {slug}= has no value")
@@ -176,7 +177,7 @@ def _match_values(conn, dashboard: DashboardSpec, cards: dict[str, CompiledCard]
                 listing += [v for (v,) in conn.execute(
                     sql.SQL("select distinct {c}::text from {t} where {c} is not null order by 1 limit %s")
                     .format(c=column, t=table), [VALUES_LISTED + 1]).fetchall()]
-    missing = [v for v, low in zip(values, lowered) if low not in known]
+    missing = [v for v, low in zip(values, lowered, strict=True) if low not in known]
     if missing:
         shown = sorted(dict.fromkeys(listing))
         more = ", …" if len(shown) > VALUES_LISTED else ""

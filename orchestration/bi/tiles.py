@@ -218,7 +218,8 @@ def _table(result: CardResult, ctx: TileContext) -> str:
                    for i, c in enumerate(result.columns))
     body = "".join("<tr>" + "".join(f'<td{" class=num" if numeric[i] else ""}>{e(_cell(result, i, v))}</td>'
                                     for i, v in enumerate(row)) + "</tr>" for row in result.rows)
-    return f'<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    return (f'<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+            '</table></div>')
 
 
 @dataclass
@@ -258,7 +259,7 @@ def _rollup(result: CardResult, ctx: TileContext) -> str:
 
     def numbers(node: _Node) -> str:
         return "".join(f'<span class="num" data-column="{e(result.columns[i])}">'
-                       f'{e(format_value(s, f))}</span>' for i, s, f in zip(measures, node.sums, fmts))
+                       f'{e(format_value(s, f))}</span>' for i, s, f in zip(measures, node.sums, fmts, strict=True))
 
     def render(node: _Node, depth: int) -> str:
         out = []
@@ -271,9 +272,9 @@ def _rollup(result: CardResult, ctx: TileContext) -> str:
                 out.append(f'<div class="line leaf" data-depth="{depth}" style="--depth:{depth}">{line}</div>')
         return "".join(out)
 
-    head = (f'<div class="line head"><span class="name">{e(" › ".join(_title(result, result.columns[i]) for i in levels))}'
-            f'</span>' + "".join(f'<span class="num">{e(_title(result, result.columns[i]))}</span>' for i in measures)
-            + "</div>")
+    path = " › ".join(_title(result, result.columns[i]) for i in levels)
+    heads = "".join(f'<span class="num">{e(_title(result, result.columns[i]))}</span>' for i in measures)
+    head = f'<div class="line head"><span class="name">{e(path)}</span>{heads}</div>'
     total = f'<div class="line total"><span class="name">Total</span>{numbers(root)}</div>'
     return f'<div class="rollup" role="tree">{head}{render(root, 0)}{total}</div>'
 
