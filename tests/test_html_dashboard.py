@@ -28,7 +28,7 @@ from orchestration.bi import run
 from orchestration.bi.page import script_hash
 from orchestration.bi.tiles import BODIES, chart_roles, filter_concept
 from orchestration.bi.compiled import Window
-from orchestration.bi.specs import AsOf, Display
+from orchestration.bi.specs import AsOf, DashboardFilter, Display
 
 from browser import Page, open_report, tiles  # tests/ is on sys.path
 from conftest import LEAD_CAPTURE_AS_OF, LEAD_CAPTURE_FIXTURE, build_fixture_warehouse
@@ -470,6 +470,22 @@ def test_a_tile_says_which_set_filter_does_not_narrow_it_and_why(lead_capture_fi
     assert shown["chart_kinds__rollup"]["filters"] == "Created: 1–31 Mar 2025"
     assert shown["chart_kinds__rollup"]["notNarrowed"] == []
     assert "Created = 2025-03 (1–31 Mar 2025)" in page.eval("document.getElementById('filters').textContent")
+
+
+def test_a_filter_that_picks_a_selectors_metric_narrows_no_tile(lead_capture_fixture_db, browser, tmp_path):
+    """A dashboard filter feeding the selector's tag (with a default, as Metabase needs) does not narrow the other
+    tiles: none of them says "Not narrowed by Metric"; the selector tile has the dropdown with every option."""
+    dashboard = CHART_KINDS.dashboards["chart_kinds"]
+    metric = DashboardFilter(slug="metric", name="Metric", type="string/=", default="Converted leads")
+    placements = [p.model_copy(update={"mappings": {**p.mappings, "metric": "metric"}})
+                  if p.card == "chart_kinds__selector" else p for p in dashboard.cards]
+    report = hr.build_report(lead_capture_fixture_db, CHART_KINDS.cards, dashboard.model_copy(
+        update={"filters": [*dashboard.filters, metric], "cards": placements}))
+    page = open_report(browser, report.write(tmp_path))
+    shown = tiles(page)
+    assert {key: t["notNarrowed"] for key, t in shown.items() if t["notNarrowed"]} == {}
+    assert shown["chart_kinds__selector"]["selected"] == "Converted leads"
+    assert "Narrowed by" not in report.html
 
 
 def test_a_moment_in_a_number_tile_is_smaller_and_breaks_only_between_date_and_time(lead_capture_fixture_db,

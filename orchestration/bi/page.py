@@ -111,9 +111,11 @@ def render_page(dashboard: DashboardSpec, run: DashboardRun, *, timings: bool = 
                 published: str = "") -> str:
     """The page for a dashboard run (see `html_report.build_report`)."""
     stats = stats if stats is not None else charts.RenderStats()
+    selector_filters = frozenset(slug for r in run.results if r.card.selector is not None
+                                 for slug, tag in r.placement.mappings.items() if tag == r.card.selector.name)
     ctx = TileContext(dashboard=dashboard, filters=run.filters, windows=run.windows, today=run.today,
                       as_of_text=formats.format_instant(run.as_of) if run.as_of else "unknown",
-                      timezone=settings.reporting_timezone(), timings=timings)
+                      timezone=settings.reporting_timezone(), timings=timings, selector_filters=selector_filters)
     main = _main(dashboard, run, ctx)
     svgs = charts.render_svgs(ctx.specs, stats)
     for (chart_id, _), svg in zip(ctx.specs, svgs, strict=True):

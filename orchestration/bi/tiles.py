@@ -41,6 +41,7 @@ class TileContext:
     as_of_text: str
     timezone: str
     timings: bool = False
+    selector_filters: frozenset[str] = frozenset()  # slugs that pick a selector's metric: they narrow nothing
     specs: list[tuple[str, dict]] = field(default_factory=list)
 
     def chart(self, spec: dict) -> str:
@@ -330,11 +331,12 @@ def filter_concept(f: DashboardFilter) -> str:
 
 def _set_filters(ctx: TileContext, placement: Placement) -> tuple[list[tuple[DashboardFilter, str]],
                                                                   list[DashboardFilter]]:
-    """(the set filters that narrow this tile with their values, the set filters it does not take)."""
+    """(the set filters that narrow this tile with their values, the set filters it does not take). A filter
+    that picks a selector's metric is neither: the tile has the selector itself, with every option."""
     narrowing, not_taken = [], []
     for f in ctx.dashboard.filters:
         value, _ = filter_value(f, ctx.filters)
-        if value is None:
+        if value is None or f.slug in ctx.selector_filters:
             continue
         if f.slug in placement.mappings:
             narrowing.append((f, filter_text(f, value, ctx.today, dates_only=True)))
