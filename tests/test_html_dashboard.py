@@ -246,7 +246,7 @@ def test_tabs_switch_and_the_numbers_tab_shows_its_tiles(chart_kinds_page):
     # calendar week of Monday 31 March: L01 L02 L03 L17 L20 (5); week of 24 March: L04 L05 L06 L19 (4)
     smart = after["chart_kinds__smartscalar"]
     assert smart["value"] == "5"
-    assert smart["caption"] == ("Week of 31 Mar 2025, so far: 31 Mar 2025 (1 of 7 days, as of 2025-03-31 12:00 CDT)")
+    assert smart["caption"] == "Week of 31 Mar 2025, so far: 31 Mar 2025 (1 of 7 days)"  # the as-of: on the header
     assert smart["compare"] == "▲ 25.0% vs week of 24 Mar 2025: 4"
     assert after["chart_kinds__this_month"]["windows"] == ["This month to date: 1–31 Mar 2025 (31 days)"]
     assert after["chart_kinds__this_month"]["value"] == "14"
@@ -486,6 +486,14 @@ def test_a_filter_that_picks_a_selectors_metric_narrows_no_tile(lead_capture_fix
     assert {key: t["notNarrowed"] for key, t in shown.items() if t["notNarrowed"]} == {}
     assert shown["chart_kinds__selector"]["selected"] == "Converted leads"
     assert "Narrowed by" not in report.html
+    assert page.eval("document.getElementById('filters').textContent") == "none — all data (not set: Created, Source)"
+    # a value given to that filter is the option the tile shows first: Leads by source, Ads L05 L06 L12 L13 L19,
+    # Social L07 L08 L14 L20, Website L01 L02 L09 L10 L11 L16 L17, WhatsApp L03 L04 L15
+    picked = hr.build_report(lead_capture_fixture_db, CHART_KINDS.cards, dashboard.model_copy(
+        update={"filters": [*dashboard.filters, metric], "cards": placements}), {"metric": "leads"})
+    tile = tiles(open_report(browser, picked.write(tmp_path / "picked")))["chart_kinds__selector"]
+    assert tile["selected"] == "Leads"
+    assert _marks(tile) == ["Ads; Leads: 5", "Social; Leads: 4", "Website; Leads: 7", "WhatsApp; Leads: 3"]
 
 
 def test_a_moment_in_a_number_tile_is_smaller_and_breaks_only_between_date_and_time(lead_capture_fixture_db,

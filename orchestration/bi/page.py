@@ -37,10 +37,14 @@ def script_hash() -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(static("report.js").encode()).digest()).decode()
 
 
-def filters_text(dashboard: DashboardSpec, run: DashboardRun) -> tuple[str, str]:
-    """(applied filters, filters not set) as text; date filters also say the dates they mean."""
+def filters_text(dashboard: DashboardSpec, run: DashboardRun,
+                 selectors: frozenset[str] = frozenset()) -> tuple[str, str]:
+    """(applied filters, filters not set) as text; date filters also say the dates they mean. The filters that
+    pick a selector's metric (`selectors`) are left out: each such tile has its dropdown."""
     applied, unused = [], []
     for f in dashboard.filters:
+        if f.slug in selectors:
+            continue
         value, is_default = filter_value(f, run.filters)
         if value is None:
             unused.append(f.name)
@@ -81,7 +85,7 @@ def _main(dashboard: DashboardSpec, run: DashboardRun, ctx: TileContext) -> str:
 
 def _header(dashboard: DashboardSpec, run: DashboardRun, ctx: TileContext, notices: Sequence[str],
             generated_at: datetime, published: str) -> str:
-    applied, unused = filters_text(dashboard, run)
+    applied, unused = filters_text(dashboard, run, ctx.selector_filters)
     unused_html = f' <span class="unused">(not set: {e(unused)})</span>' if unused else ""
     source = (f"{dashboard.as_of.table}.{dashboard.as_of.column}" if dashboard.as_of
               else "the dashboard names no as-of source")

@@ -154,8 +154,8 @@ def _change(value: Any, previous: Any) -> tuple[str, str]:
 
 def _smartscalar(result: CardResult, ctx: TileContext) -> str:
     """The number of the period the as-of date falls in (the last row up to it), its change against the
-    period before, and how much of the period has passed by the as-of moment. The period is the card's
-    compiled time grain."""
+    period before, and how much of the period has passed by the as-of date (the moment itself is on the page
+    header). The period is the card's compiled time grain."""
     if not result.rows:
         return _no_data()
     measures = [result.columns.index(c) for c in result.card.measure_columns if c in result.columns]
@@ -181,7 +181,7 @@ def _smartscalar(result: CardResult, ctx: TileContext) -> str:
         if start <= ctx.today < end:
             passed, total = (ctx.today - start).days + 1, (end - start).days + 1
             caption += (f", so far: {formats.format_date_range(start, ctx.today)} "
-                        f"({passed} of {total} days, as of {ctx.as_of_text})")
+                        f"({passed} of {total} days)")
     value = rows[current][1][m]
     compare = ""
     fmt = value_format(result, result.columns[m], scalar=True)
@@ -351,10 +351,12 @@ def _subtitle(card: CompiledCard, narrowing: list[tuple[DashboardFilter, str]], 
     for m in card.metrics:
         seen += [w for w in m.windows if w not in seen and w in ctx.windows]
     parts = [f'<span class="desc">{e(ctx.words(card.description))}</span>'] if card.description else []
-    parts += [f'<span class="window">{e(ctx.windows[w].text())}</span>' for w in seen]
+    # the dates themselves never break across lines ("1 Dec 2024 –" above "30 Nov 2025" reads badly)
+    parts += [f'<span class="window">{e(w.label)}: <span class="when">{e(ctx.windows[w].dates())}</span></span>'
+              for w in seen]
     if not seen:
-        parts += [f'<span class="dates">{e(f.name)}: {e(text)}</span>' for f, text in narrowing
-                  if f.type.startswith("date/")]
+        parts += [f'<span class="dates">{e(f.name)}: <span class="when">{e(text)}</span></span>'
+                  for f, text in narrowing if f.type.startswith("date/")]
     return f'<p class="subtitle">{"".join(parts)}</p>' if parts else ""
 
 
@@ -379,6 +381,18 @@ def _definition(card: CompiledCard, narrowing: list[tuple[DashboardFilter, str]]
             f'<p class="kpis">KPI inventory: {e(", ".join(card.kpis))} · card <code>{e(card.key)}</code></p></details>')
 
 
+def _chosen_option(card: CompiledCard, placement: Placement, ctx: TileContext) -> str | None:
+    """The selector's option shown first: the value of the dashboard filter that feeds it, else its default."""
+    tag = card.selector
+    for slug, name in placement.mappings.items():
+        if name == tag.name:
+            value, _ = filter_value(ctx.dashboard.filter(slug), ctx.filters)
+            picked = [v for v in as_list(value) if v in tag.options]
+            if picked:
+                return picked[0]
+    return tag.default
+
+
 def grid_style(p: Placement) -> str:
     return f"grid-column:{p.col + 1} / span {p.size_x};grid-row:{p.row + 1} / span {p.size_y}"
 
@@ -393,7 +407,8 @@ def card_tile(results: list[CardResult], ctx: TileContext) -> str:
         control = ""
     else:
         tag = card.selector
-        choices = "".join(f'<option value="{i}"{" selected" if r.option == tag.default else ""}>{e(r.option)}</option>'
+        chosen = _chosen_option(card, p, ctx)
+        choices = "".join(f'<option value="{i}"{" selected" if r.option == chosen else ""}>{e(r.option)}</option>'
                           for i, r in enumerate(results))
         control = (f'<label class="selector" hidden>{e(tag.display_name)} '
                    f'<select data-selector="{e(card.key)}">{choices}</select></label>')
