@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup demo test ui bench docs lock clean stop
+.PHONY: help setup demo test lint ui bench docs lock clean stop
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -26,6 +26,20 @@ demo: $(STAMP)  ## embedded warehouse + 24 months of synthetic data + full pipel
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest
 
+# All three checks run; the target fails at the end if any did. Import CTEs: a model reads ref()/source() only
+# in a CTE of its own, `select * from {{ ref('..') }}` (sqlfluff has no rule for it).
+lint: $(STAMP)  ## ruff (lint + format check) on the Python, sqlfluff and the import-CTE check on the dbt SQL
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/sqlfluff lint --processes 2 --disable-progress-bar models macros snapshots tests/dbt || status=1; \
+	if grep -rnE '\{\{ *(ref|source)\(' models tests/dbt --include='*.sql' \
+		| grep -vE '^[^:]+:[0-9]+:    select \* from \{\{ (ref|source)\([^}]*\) \}\}$$'; then \
+		echo "import CTEs: read ref()/source() only as 'select * from {{ ref(..) }}' in a CTE of its own (lines above)"; \
+		status=1; \
+	fi; \
+	exit $$status
+
 ui: $(STAMP)  ## Dagster UI on http://127.0.0.1:3000
 	$(BIN)/lead-analytics ui
 
@@ -39,7 +53,7 @@ stop: $(STAMP)  ## stop the embedded warehouse
 	$(BIN)/lead-analytics warehouse stop
 
 lock:  ## re-resolve requirements.lock from pyproject.toml
-	$(BIN)/uv pip compile --python $(BIN)/python pyproject.toml -o requirements.lock
+	$(BIN)/uv pip compile --python $(BIN)/python --extra dev pyproject.toml -o requirements.lock
 
 clean:  ## stop the warehouse and remove generated state (keeps .venv)
 	-$(BIN)/lead-analytics warehouse stop

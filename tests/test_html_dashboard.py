@@ -249,7 +249,7 @@ def test_tabs_switch_and_the_numbers_tab_shows_its_tiles(chart_kinds_page):
     assert smart["caption"] == "Week of 31 Mar 2025, so far: 31 Mar 2025 (1 of 7 days)"  # the as-of: on the header
     assert smart["compare"] == "▲ 25.0% vs week of 24 Mar 2025: 4"
     assert after["chart_kinds__this_month"]["windows"] == ["This month to date: 1–31 Mar 2025 (31 days)"]
-    assert after["chart_kinds__this_month"]["value"] == "14"
+    assert after["chart_kinds__this_month"]["value"] == "14 leads"  # the metric's unit (its config.meta)
     page.eval("document.getElementById('tab-button-charts').click()")
 
 

@@ -197,8 +197,8 @@ def test_displays_labels_and_settings_map_to_metabase(first):
     settings = combo["visualization_settings"]
     assert settings["series_settings"] == {"leads": {"display": "bar"}, "conversion_rate": {"display": "line"}}
     assert settings["graph.dimensions"] == ["source"] and settings["graph.metrics"] == ["leads", "conversion_rate"]
-    assert settings["column_settings"]['["name","conversion_rate"]'] == {"column_title": "Conversion rate",
-                                                                        "number_style": "percent"}
+    assert settings["column_settings"]['["name","conversion_rate"]'] == {  # the metric's meta: percent, 1 decimal
+        "column_title": "Conversion rate", "number_style": "percent", "decimals": 1}
     heatmap = card_of(fake, "Bot type by source (example)")
     assert heatmap["display"] == "table"
     assert {k: v for k, v in heatmap["visualization_settings"].items() if k.startswith("table.")} == {

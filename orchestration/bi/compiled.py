@@ -11,11 +11,11 @@ import calendar
 import re
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
-from orchestration.bi.specs import DashboardFilter, DashboardSpec, Display, Placement
+from orchestration.bi.specs import DashboardFilter, DashboardSpec, Display, Placement, SpecError
 
 
 class RenderError(ValueError):
@@ -62,6 +62,52 @@ class Window(_Frozen):
     flag_column: str  # the boolean column that marks the window's dates
 
 
+PresentationFormat = Literal["number", "percent", "currency", "duration"]
+DURATION_UNITS = ("seconds", "minutes", "hours", "days")
+
+
+class Presentation(_Frozen):
+    """How a metric's values are written, from its `config.meta` in the dbt YAML: the HTML report and the
+    Metabase payloads both read it, so a card names a format only to override one."""
+
+    format: PresentationFormat = "number"
+    decimals: int | None = None  # None: integers as they are, other numbers 2 decimals (a percent 1)
+    # duration: the unit of the stored value (one of DURATION_UNITS); currency: its ISO code (USD);
+    # number: a word such as `leads`, written after a tile's big number but not in table cells or charts
+    unit: str | None = None
+    suffix: str = ""  # written right after the number wherever it appears (ROI's `×`)
+
+    @classmethod
+    def from_meta(cls, metric: str, meta: dict[str, Any]) -> Presentation:
+        """A metric's presentation from its `config.meta` (which also holds other keys, e.g. `kpis`); a bad value
+        is a one-line SpecError naming the metric."""
+
+        def fail(message: str) -> SpecError:
+            return SpecError(f"metric {metric}: config.meta {message}")
+
+        fmt = meta.get("format", "number")
+        if fmt not in get_args(PresentationFormat):
+            raise fail(f"format {fmt!r} is not one of {', '.join(get_args(PresentationFormat))}")
+        decimals = meta.get("decimals")
+        if decimals is not None and (not isinstance(decimals, int) or isinstance(decimals, bool)
+                                     or not 0 <= decimals <= 10):
+            raise fail(f"decimals {decimals!r} is not a whole number from 0 to 10")
+        unit, suffix = meta.get("unit"), meta.get("suffix", "")
+        if unit is not None and (not isinstance(unit, str) or not unit.strip()):
+            raise fail(f"unit {unit!r} is not a word")
+        if not isinstance(suffix, str):
+            raise fail(f"suffix {suffix!r} is not text")
+        if fmt == "duration" and unit not in DURATION_UNITS:
+            raise fail(f"unit {unit!r}: a duration says the unit it is stored in, one of {', '.join(DURATION_UNITS)}")
+        if fmt == "currency":
+            unit = unit or "USD"
+            if not (len(unit) == 3 and unit.isalpha() and unit.isupper()):
+                raise fail(f"unit {unit!r}: a currency's unit is its ISO code, e.g. USD")
+        if fmt == "percent" and unit is not None:
+            raise fail(f"unit {unit!r}: a percent has no unit")
+        return cls(format=fmt, decimals=decimals, unit=unit, suffix=suffix)
+
+
 class MetricInfo(_Frozen):
     name: str
     label: str
@@ -85,6 +131,7 @@ class CompiledCard(_Frozen):
     metrics: tuple[MetricInfo, ...]
     relations: tuple[str, ...]  # schema.table read (published names)
     visualization_settings: dict[str, Any]
+    presentation: dict[str, Presentation] = {}  # metric name -> its presentation (every metric of the card)
     ignores: dict[str, str] = {}
     notes: str = ""
     time_grain: str | None = None

@@ -35,7 +35,7 @@ from typing import Iterable
 
 from orchestration import settings
 from orchestration.dbt_project import SEMANTIC_MANIFEST, ensure_manifest
-from orchestration.bi.compiled import CompiledCard, FieldRef, MetricInfo, TemplateTag
+from orchestration.bi.compiled import CompiledCard, FieldRef, MetricInfo, Presentation, TemplateTag
 from orchestration.bi.specs import (DIMENSION_FILTER_TYPES, CardSpec, DashboardSpec, SpecError, Specs,
                                     load_specs)
 from orchestration.bi.compiled import Window
@@ -79,6 +79,9 @@ class SemanticLayer:
         self.relations: dict[str, str] = {}  # relation_name as MetricFlow writes it -> published name
         self.dimensions: dict[str, Dimension] = {}  # "<entity>__<dimension>" -> Dimension
         self.metrics: dict[str, dict] = {m["name"]: m for m in self.raw["metrics"]}
+        self.presentations: dict[str, Presentation] = {  # every metric's, so a bad one fails before any card
+            name: Presentation.from_meta(name, (m.get("config") or {}).get("meta") or {})
+            for name, m in self.metrics.items()}
         self.measure_models: dict[str, str] = {}  # measure -> semantic model
         for model in self.raw["semantic_models"]:
             self._add_relation(model["node_relation"])
@@ -426,6 +429,7 @@ def compile_card(spec: CardSpec, layer: SemanticLayer) -> CompiledCard:
         columns=tuple(spec.output_columns), labels={c: labels[c] for c in spec.output_columns},
         series=dict(spec.series), metrics=metrics, relations=tuple(relations),
         visualization_settings=dict(spec.visualization_settings),
+        presentation={m: layer.presentations[m] for m in spec.metrics},
         time_grain=next((g.name.rsplit("__", 1)[1] for g in spec.group_by if g.name.startswith("metric_time__")
                          and g.name.rsplit("__", 1)[1] in ("hour", "day", "week", "month", "quarter", "year")), None))
 

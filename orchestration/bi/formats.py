@@ -1,27 +1,35 @@
 """How the reports write numbers, dates and periods (tiles, tables, chart labels and the terminal alike).
 
-Rules: integers and integral decimals get thousands separators (`1,234`); other numbers two decimals
-(`0.67`) unless the card's Metabase `column_settings` say `decimals`; a column is a *percentage*
-(value x 100, one decimal, `31.6%`) when its settings say `number_style: percent` or its name ends in
-`_rate`; `prefix`/`suffix` come from the column settings (scalars also take `scalar.prefix`/`scalar.suffix`).
-Instants (timestamps with a time zone) are written in the reporting time zone; periods a query grouped by
-(dates, and timestamps at midnight) are calendar periods already and are written as they are.
+A measure is written as its metric's presentation says (`config.meta` of the metric: format, decimals, unit,
+suffix; compiled into `CompiledCard.presentation`): a *percent* is value x 100 with one decimal unless it says
+otherwise (`31.6%`), a *currency* has its symbol in front (`$1,234.50`), a *duration* its unit after it (`2.5 h`),
+a *number* with a unit (`leads`) shows the unit after a tile's big number only. Without decimals, integers and
+integral decimals get thousands separators (`1,234`), other numbers two decimals (`0.67`). A card's Metabase
+`column_settings` (`number_style`, `currency`, `decimals`, `prefix`, `suffix`) and, on a tile, `scalar.prefix`/
+`scalar.suffix`, override only what they set. Instants (timestamps with a time zone) are written in the reporting
+time zone; periods a query grouped by (dates, and timestamps at midnight) are calendar periods already and are
+written as they are.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from orchestration import settings
-from orchestration.bi.compiled import CompiledCard
+from orchestration.bi.compiled import CompiledCard, Presentation
 
 # MetricFlow's standard time granularities, as the column names of `metric_time__<grain>` group-bys.
 GRAINS = ("hour", "day", "week", "month", "quarter", "year")
 ISO_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}  # other ISO codes are written as the code
+DURATION_SUFFIXES = {"seconds": " s", "minutes": " min", "hours": " h", "days": " d"}
+_STYLES = {"percent": "percent", "currency": "currency", "decimal": "number", "scientific": "number"}
 
 
 @dataclass(frozen=True)
@@ -30,12 +38,35 @@ class ColumnFormat:
     decimals: int | None = None
     prefix: str = ""
     suffix: str = ""
+    style: str = "number"  # number | percent | currency | duration (percent is True exactly for "percent")
 
     def d3(self) -> str:
-        """The same rule as a d3-format string, for chart axes."""
+        """The same rule as a d3-format string, for chart axes (a currency with d3's `$`, other affixes left out)."""
         if self.percent:
             return f".{1 if self.decimals is None else self.decimals}%"
-        return f",.{self.decimals}f" if self.decimals is not None else ",~r"
+        currency = "$" if self.style == "currency" and self.prefix == "$" else ""
+        if self.decimals is not None:
+            return f"{currency},.{self.decimals}f"
+        return f"{currency},.2f" if currency else ",~r"
+
+
+def currency_symbol(code: str) -> str:
+    return CURRENCY_SYMBOLS.get(code, f"{code} ")
+
+
+def presentation_format(p: Presentation | None, scalar: bool = False) -> ColumnFormat:
+    """A metric's presentation as a column format; `scalar`: on a tile's big number (a count's unit shows)."""
+    if p is None:
+        return ColumnFormat()
+    if p.format == "percent":
+        return ColumnFormat(percent=True, decimals=p.decimals, suffix=p.suffix, style="percent")
+    if p.format == "currency":
+        return ColumnFormat(decimals=p.decimals, prefix=currency_symbol(p.unit or "USD"), suffix=p.suffix,
+                            style="currency")
+    if p.format == "duration":
+        return ColumnFormat(decimals=p.decimals, suffix=DURATION_SUFFIXES[p.unit or "hours"] + p.suffix,
+                            style="duration")
+    return ColumnFormat(decimals=p.decimals, suffix=p.suffix + (f" {p.unit}" if scalar and p.unit else ""))
 
 
 def _column_settings(card: CompiledCard, column: str) -> dict:
@@ -50,17 +81,34 @@ def _column_settings(card: CompiledCard, column: str) -> dict:
     return {}
 
 
-def column_format(card: CompiledCard | None, column: str, scalar: bool = False, *,
+def _overridden(fmt: ColumnFormat, settings: dict[str, Any], prefix_key: str, suffix_key: str) -> ColumnFormat:
+    """`fmt` with what Metabase-style `settings` set (and only that)."""
+    changes: dict[str, Any] = {}
+    style = _STYLES.get(settings.get("number_style"))
+    if style:
+        changes.update(style=style, percent=style == "percent",
+                       prefix=currency_symbol(str(settings.get("currency") or "USD")) if style == "currency" else "")
+    decimals = settings.get("decimals")
+    if isinstance(decimals, int) and not isinstance(decimals, bool):
+        changes["decimals"] = decimals
+    if settings.get(prefix_key) is not None:
+        changes["prefix"] = str(settings[prefix_key])
+    if settings.get(suffix_key) is not None:
+        changes["suffix"] = str(settings[suffix_key])
+    return replace(fmt, **changes)
+
+
+def column_format(card: CompiledCard | None, column: str, scalar: bool = False,
                   option: str | None = None) -> ColumnFormat:
-    cs = _column_settings(card, column) if card else {}
-    vs = card.visualization_settings if card else {}
-    decimals = cs.get("decimals")
-    return ColumnFormat(
-        percent=column.endswith("_rate") or cs.get("number_style") == "percent",
-        decimals=decimals if isinstance(decimals, int) and not isinstance(decimals, bool) else None,
-        prefix=str(cs.get("prefix") or (vs.get("scalar.prefix") if scalar else "") or ""),
-        suffix=str(cs.get("suffix") or (vs.get("scalar.suffix") if scalar else "") or ""),
-    )
+    """How a result column is written: its metric's presentation (for a selector's `value` column, that of
+    `option`, the metric chosen), then what the card's `column_settings` for the column set, and on a tile
+    (`scalar`) what its `scalar.prefix`/`scalar.suffix` set; a column that is no metric is a plain number."""
+    if card is None:
+        return ColumnFormat()
+    fmt = presentation_format(card.presentation.get(option or column), scalar)
+    if scalar:
+        fmt = _overridden(fmt, card.visualization_settings, "scalar.prefix", "scalar.suffix")
+    return _overridden(fmt, _column_settings(card, column), "prefix", "suffix")
 
 
 def is_number(value: Any) -> bool:
@@ -111,6 +159,8 @@ def format_parts(value: Any, fmt: ColumnFormat = ColumnFormat()) -> tuple[str, s
     if isinstance(value, bool):
         return "", ("Yes" if value else "No"), ""
     if is_number(value):
+        if fmt.prefix and value < 0:  # -$1,234.00, not $-1,234.00
+            return "-" + fmt.prefix, format_number(-value, fmt), fmt.suffix
         return fmt.prefix, format_number(value, fmt), fmt.suffix
     if isinstance(value, datetime):
         return "", format_instant(value), ""

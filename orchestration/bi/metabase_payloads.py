@@ -11,7 +11,8 @@ import json
 import uuid
 from typing import Any, Iterable
 
-from orchestration.bi.compiled import CompiledCard, TemplateTag
+from orchestration.bi.compiled import CompiledCard, Presentation, TemplateTag
+from orchestration.bi.formats import DURATION_SUFFIXES
 from orchestration.bi.specs import DashboardSpec, Placement, SpecError
 
 _ID_NAMESPACE = uuid.UUID("6f1c1d2e-5b0a-4f7e-9a57-1ead0a7a1c5e")  # fixed: ids must be stable across runs
@@ -95,9 +96,46 @@ def _dimensions(card: CompiledCard) -> list[str]:
     return [c for c in card.columns if c not in measures]
 
 
+def presentation_settings(p: Presentation | None) -> dict[str, Any]:
+    """A metric's presentation as a Metabase `column_settings` entry (what the HTML report writes, formats.py)."""
+    if p is None:
+        return {}
+    out: dict[str, Any] = {}
+    if p.format == "percent":
+        out["number_style"] = "percent"
+    elif p.format == "currency":
+        out.update(number_style="currency", currency=p.unit or "USD")
+    if p.decimals is not None:
+        out["decimals"] = p.decimals
+    suffix = (DURATION_SUFFIXES[p.unit or "hours"] if p.format == "duration" else "") + p.suffix
+    if suffix:
+        out["suffix"] = suffix
+    return out
+
+
+def _column_presentation(card: CompiledCard, column: str) -> Presentation | None:
+    """A column's metric presentation; a selector's `value` column has one only when every option shares it
+    (Metabase formats a column one way whichever metric is chosen)."""
+    if column == "value" and card.selector is not None:
+        shared = {card.presentation.get(metric) for metric in card.selector.options.values()}
+        return shared.pop() if len(shared) == 1 else None
+    return card.presentation.get(column)
+
+
+def _scalar_suffix(card: CompiledCard, display: str) -> str | None:
+    """The unit of a count on a big-number tile (`19 leads`), as `scalar.suffix`."""
+    if display not in ("scalar", "smartscalar"):
+        return None
+    measures = list(card.measure_columns)
+    field = card.visualization_settings.get("scalar.field") or (measures[0] if measures else None)
+    p = _column_presentation(card, field) if field in measures else None
+    return f" {p.unit}" if p is not None and p.format == "number" and p.unit else None
+
+
 def visualization(card: CompiledCard) -> tuple[str, dict[str, Any]]:
     """(Metabase display, visualization_settings) for a card: our display mapped to Metabase's, chart axes from
-    the group-bys and measures, labels as column titles; the spec's own settings win."""
+    the group-bys and measures, labels as column titles and the metrics' presentation as column formats; the
+    spec's own settings win, key by key."""
     dims, measures = _dimensions(card), list(card.measure_columns)
     settings: dict[str, Any] = {}
     if card.display in _SAME_DISPLAY:
@@ -126,7 +164,11 @@ def visualization(card: CompiledCard) -> tuple[str, dict[str, Any]]:
     if display in ("pie", "funnel") and dims:
         settings[f"{display}.dimension"] = dims[0]
         settings[f"{display}.metric"] = measures[0]
-    column_settings = {column_key(c): {"column_title": card.labels[c]} for c in card.columns}
+    if suffix := _scalar_suffix(card, display):
+        settings["scalar.suffix"] = suffix
+    column_settings = {column_key(c): {"column_title": card.labels[c],
+                                       **presentation_settings(_column_presentation(card, c))}
+                       for c in card.columns}
     own = dict(card.visualization_settings)
     for key, value in (own.pop("column_settings", None) or {}).items():
         key = _canonical_key(key)

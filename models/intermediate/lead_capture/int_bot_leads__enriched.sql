@@ -11,11 +11,13 @@ repeats as (
         lead_id,
         -- a lead is a repeat when an earlier lead (created_at, then lead_id) had the same
         -- normalised e-mail or the same normalised phone
-        case when email_normalized is null then false
-             else row_number() over (partition by email_normalized order by created_at, lead_id) > 1
+        case
+            when email_normalized is null then false
+            else row_number() over (partition by email_normalized order by created_at, lead_id) > 1
         end as is_repeat_by_email,
-        case when phone_normalized is null then false
-             else row_number() over (partition by phone_normalized order by created_at, lead_id) > 1
+        case
+            when phone_normalized is null then false
+            else row_number() over (partition by phone_normalized order by created_at, lead_id) > 1
         end as is_repeat_by_phone
     from leads
 ),
@@ -50,7 +52,7 @@ enriched as (
         {{ reporting_date('leads.created_at') }} as created_date,
         leads.updated_at
     from leads
-    inner join repeats on repeats.lead_id = leads.lead_id
+    inner join repeats on leads.lead_id = repeats.lead_id
 )
 
 select * from enriched

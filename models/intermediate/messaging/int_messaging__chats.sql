@@ -15,9 +15,11 @@ flagged as (
         organization_id,
         category,
         created_at,
-        result_type = 'lead'
+        (
+            result_type = 'lead'
             or nullif(trim(fields ->> 'email'), '') is not null
-            or nullif(trim(fields ->> 'phone'), '') is not null as is_lead_result,
+            or nullif(trim(fields ->> 'phone'), '') is not null
+        ) as is_lead_result,
         result_type = 'bot' or bot_id is not null as is_bot_result
     from results
     where created_at <= {{ as_of_timestamp() }}
@@ -26,8 +28,14 @@ flagged as (
 ordered as (
     select
         flagged.*,
-        row_number() over (partition by conversation_id order by created_at, result_id) as result_number,
-        row_number() over (partition by conversation_id order by not is_lead_result, created_at, result_id)
+        row_number()
+            over (partition by flagged.conversation_id order by flagged.created_at, flagged.result_id)
+            as result_number,
+        row_number()
+            over (
+                partition by flagged.conversation_id
+                order by not flagged.is_lead_result, flagged.created_at, flagged.result_id
+            )
             as lead_result_number
     from flagged
 ),

@@ -34,18 +34,22 @@ final as (
         conversations.channel,
         {{ messaging_channel_label('conversations.channel') }} as channel_label,
         {{ messaging_device_label('conversations.device') }} as device_label,
-        case when conversations.inbox_id is null then 'no inbox'
-             else coalesce(conversations.inbox_name, 'Inbox ' || conversations.inbox_id) end as inbox_label,
-        case when conversations.inbox_id is null then 'no inbox'
-             when conversations.inbox_owner = 'web1on1' then 'Web1on1'
-             else 'Your organisation' end as inbox_owner_label,
+        case
+            when conversations.inbox_id is null then 'no inbox'
+            else coalesce(conversations.inbox_name, 'Inbox ' || conversations.inbox_id)
+        end as inbox_label,
+        case
+            when conversations.inbox_id is null then 'no inbox'
+            when conversations.inbox_owner = 'web1on1' then 'Web1on1'
+            else 'Your organisation'
+        end as inbox_owner_label,
         conversations.is_after_sales,
         conversations.url,
         conversations.created_at
     from conversations
-    inner join organizations on organizations.organization_id = conversations.organization_id
-    left join locations on locations.location_id = conversations.location_id
-    left join departments on departments.department_id = conversations.department_id
+    inner join organizations on conversations.organization_id = organizations.organization_id
+    left join locations on conversations.location_id = locations.location_id
+    left join departments on conversations.department_id = departments.department_id
     where conversations.created_at <= {{ as_of_timestamp() }}
 )
 

@@ -45,14 +45,17 @@ walk as (
             next_visit.visit_number,
             next_visit.visitor_event_id,
             next_visit.occurred_at,
-            case when next_visit.occurred_at >= walk.window_started_at + interval '30 minutes'
-                 then next_visit.occurred_at else walk.window_started_at end,
-            next_visit.occurred_at >= walk.window_started_at + interval '30 minutes'
+            case
+                when next_visit.occurred_at >= walk.window_started_at + interval '30 minutes'
+                    then next_visit.occurred_at
+                else walk.window_started_at
+            end as window_started_at,
+            next_visit.occurred_at >= walk.window_started_at + interval '30 minutes' as is_counted
         from steps as walk
         inner join numbered as next_visit
-            on next_visit.organization_id = walk.organization_id
-            and next_visit.cookie_id = walk.cookie_id
-            and next_visit.visit_number = walk.visit_number + 1
+            on walk.organization_id = next_visit.organization_id
+                and walk.cookie_id = next_visit.cookie_id
+                and next_visit.visit_number = walk.visit_number + 1
     )
 
     select * from steps

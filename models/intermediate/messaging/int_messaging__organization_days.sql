@@ -42,12 +42,14 @@ ranked as (
 validity as (
     select
         ranked.*,
-        case when ranked.version_number = 1 then {{ reporting_date('organizations.created_at') }}
-             else ranked.valid_from_date end as first_date,
+        case
+            when ranked.version_number = 1 then {{ reporting_date('organizations.created_at') }}
+            else ranked.valid_from_date
+        end as first_date,
         organizations.name as organization_name,
         {{ reporting_date('organizations.created_at') }} as created_date
     from ranked
-    inner join organizations on organizations.organization_id = ranked.organization_id
+    inner join organizations on ranked.organization_id = organizations.organization_id
 ),
 
 final as (
@@ -57,11 +59,13 @@ final as (
         calendar.calendar_date,
         validity.business_type,
         -- a potential is the sum of its configured parts; null only when none of them is configured
-        case when validity.potential_inbound_leads is null and validity.potential_workshop_jobs is null then null
-             else coalesce(validity.potential_inbound_leads, 0) + coalesce(validity.potential_workshop_jobs, 0)
+        case
+            when validity.potential_inbound_leads is null and validity.potential_workshop_jobs is null then null
+            else coalesce(validity.potential_inbound_leads, 0) + coalesce(validity.potential_workshop_jobs, 0)
         end as potential_engaged_contacts,
-        case when validity.potential_sales_advisors is null and validity.potential_service_advisors is null then null
-             else coalesce(validity.potential_sales_advisors, 0) + coalesce(validity.potential_service_advisors, 0)
+        case
+            when validity.potential_sales_advisors is null and validity.potential_service_advisors is null then null
+            else coalesce(validity.potential_sales_advisors, 0) + coalesce(validity.potential_service_advisors, 0)
         end as potential_users,
         validity.potential_monthly_visitors as potential_visitors,
         benchmarks.avg_chat_conversion_rate as chat_conversion_rate
@@ -69,9 +73,9 @@ final as (
     cross join as_of
     inner join calendar
         on calendar.calendar_date >= greatest(validity.first_date, validity.created_date)
-        and (validity.valid_to_date is null or calendar.calendar_date < validity.valid_to_date)
-        and calendar.calendar_date <= as_of.as_of_date
-    left join benchmarks on benchmarks.business_type = validity.business_type
+            and (validity.valid_to_date is null or validity.valid_to_date > calendar.calendar_date)
+            and as_of.as_of_date >= calendar.calendar_date
+    left join benchmarks on validity.business_type = benchmarks.business_type
 )
 
 select * from final

@@ -19,13 +19,17 @@ final as (
     select
         users.user_id,
         users.organization_id,
-        case when count(*) over (partition by users.name) > 1
-             then users.name || ' (' || right(users.user_id, 4) || ')' else users.name end as user_label,
+        case
+            when count(*) over (partition by users.name) > 1 then users.name || ' (' || right(users.user_id, 4) || ')'
+            else users.name
+        end as user_label,
         users.role,
         initcap(users.role) as role_label,
         users.level,
-        'Level ' || users.level || case when users.is_web1on1_agent then ' · Web1on1 agent'
-                                        else ' · your organisation' end as level_label,
+        'Level ' || users.level || case
+            when users.is_web1on1_agent then ' · Web1on1 agent'
+            else ' · your organisation'
+        end as level_label,
         users.is_web1on1_agent,
         not users.is_web1on1_agent as is_own_organisation,
         users.is_guest,
@@ -35,8 +39,8 @@ final as (
         coalesce(locations.name, 'no location') as location_name,
         coalesce(departments.name, 'no department') as department_name
     from users
-    left join locations on locations.location_id = users.location_id
-    left join departments on departments.department_id = users.department_id
+    left join locations on users.location_id = locations.location_id
+    left join departments on users.department_id = departments.department_id
 )
 
 select * from final

@@ -23,7 +23,7 @@ final as (
         {{ reporting_date('charges.charged_at') }} as charge_date,
         extract(hour from {{ to_reporting_tz('charges.charged_at') }})::integer as charge_hour
     from charges
-    left join blasts on blasts.blast_id = charges.blast_id
+    left join blasts on charges.blast_id = blasts.blast_id
     where charges.charged_at <= {{ as_of_timestamp() }}
 )
 

@@ -23,15 +23,17 @@ activity as (
     select * from {{ ref('stg_omnichannel__user_activity') }}
 ),
 
+firsts as (
+    select min(invited_at) as first_at from invitations
+    union all
+    select min(registered_at) as first_at from users
+    union all
+    select min(occurred_at) as first_at from activity
+),
+
 first_data as (
     select min(first_at) as first_at
-    from (
-        select min(invited_at) as first_at from invitations
-        union all
-        select min(registered_at) from users
-        union all
-        select min(occurred_at) from activity
-    ) as firsts
+    from firsts
 ),
 
 final as (

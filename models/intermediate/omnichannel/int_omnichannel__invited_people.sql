@@ -42,8 +42,8 @@ first_charges as (
         min(charges.charged_at) as first_charged_at
     from activations
     inner join charges
-        on charges.user_id = activations.user_id
-        and charges.charged_at >= activations.activated_at
+        on activations.user_id = charges.user_id
+            and activations.activated_at <= charges.charged_at
     where activations.activation_number = 1
     group by activations.email_normalized
 ),
@@ -60,9 +60,9 @@ final as (
         first_charges.first_charged_at
     from first_invitations
     left join activations
-        on activations.email_normalized = first_invitations.email_normalized
-        and activations.activation_number = 1
-    left join first_charges on first_charges.email_normalized = first_invitations.email_normalized
+        on first_invitations.email_normalized = activations.email_normalized
+            and activations.activation_number = 1
+    left join first_charges on first_invitations.email_normalized = first_charges.email_normalized
     where first_invitations.invitation_number = 1
 )
 

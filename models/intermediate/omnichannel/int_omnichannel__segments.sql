@@ -10,12 +10,25 @@ charges as (
     select * from {{ ref('int_omnichannel__charges') }}
 ),
 
+channels as (
+    select distinct channel from blasts
+),
+
+categories as (
+    select distinct category from blasts
+),
+
 final as (
-    select channels.channel, categories.category
-    from (select distinct channel from blasts) as channels
-    cross join (select distinct category from blasts) as categories
+    select
+        channels.channel,
+        categories.category
+    from channels
+    cross join categories
     union
-    select distinct channel, category from charges
+    select distinct
+        channel,
+        category
+    from charges
 )
 
 select * from final

@@ -19,9 +19,9 @@ final as (
         user_keys.user_key,
         activity.activity_date,
         count(*)::integer as events,
-        count(*) filter (where is_blast_feature)::integer as blast_feature_events
+        count(*) filter (where activity.is_blast_feature)::integer as blast_feature_events
     from activity
-    inner join user_keys on user_keys.user_id = activity.user_id
+    inner join user_keys on activity.user_id = user_keys.user_id
     group by activity.user_id, user_keys.user_key, activity.activity_date
 )
 

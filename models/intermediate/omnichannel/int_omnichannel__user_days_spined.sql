@@ -14,7 +14,9 @@ dates as (
 ),
 
 windows as (
-    select 7 as wau_days, 30 as mau_days
+    select
+        7 as wau_days,
+        30 as mau_days
 ),
 
 with_next as (
@@ -33,11 +35,12 @@ covered as (
         covered_day::date - with_next.activity_date as days_since_activity
     from with_next
     cross join windows
-    cross join lateral generate_series(
-        with_next.activity_date::timestamp,
-        least(with_next.next_activity_date - 1, with_next.activity_date + windows.mau_days - 1)::timestamp,
-        interval '1 day'
-    ) as covered_day
+    cross join
+        lateral generate_series(
+            with_next.activity_date::timestamp,
+            least(with_next.next_activity_date - 1, with_next.activity_date + windows.mau_days - 1)::timestamp,
+            interval '1 day'
+        ) as covered_day
     -- dates after the as-of date are not reported
     inner join dates on dates.calendar_date = covered_day::date
 ),

@@ -4,23 +4,23 @@
 with
 
 users as (
-    select user_id from {{ ref('stg_omnichannel__users') }}
+    select * from {{ ref('stg_omnichannel__users') }}
 ),
 
 activity as (
-    select user_id from {{ ref('stg_omnichannel__user_activity') }}
+    select * from {{ ref('stg_omnichannel__user_activity') }}
 ),
 
 blasts as (
-    select user_id from {{ ref('stg_omnichannel__message_blasts') }}
+    select * from {{ ref('stg_omnichannel__message_blasts') }}
 ),
 
 charges as (
-    select user_id from {{ ref('stg_omnichannel__blast_charges') }}
+    select * from {{ ref('stg_omnichannel__blast_charges') }}
 ),
 
 invitations as (
-    select user_id from {{ ref('stg_omnichannel__invitations') }} where user_id is not null
+    select * from {{ ref('stg_omnichannel__invitations') }}
 ),
 
 user_ids as (
@@ -33,6 +33,7 @@ user_ids as (
     select user_id from charges
     union
     select user_id from invitations
+    where user_id is not null
 ),
 
 final as (

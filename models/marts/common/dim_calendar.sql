@@ -8,8 +8,8 @@ as_of as (
 ),
 
 days as (
-    select day::date as calendar_date
-    from generate_series({{ calendar_start() }}, {{ calendar_end() }}, interval '1 day') as day
+    select series_day::date as calendar_date
+    from generate_series({{ calendar_start() }}, {{ calendar_end() }}, interval '1 day') as series_day
 ),
 
 windows as (

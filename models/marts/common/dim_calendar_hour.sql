@@ -4,9 +4,12 @@
 with
 
 hours as (
-    select hour_start
-    from generate_series({{ calendar_start() }}::timestamp, {{ calendar_end() }}::timestamp + interval '23 hours',
-                         interval '1 hour') as hour_start
+    select
+        generate_series(
+            {{ calendar_start() }}::timestamp,
+            {{ calendar_end() }}::timestamp + interval '23 hours',
+            interval '1 hour'
+        ) as hour_start
 ),
 
 final as (

@@ -3,11 +3,22 @@
 -- for product to look at the typing; it never blocks a build.
 {{ config(severity='warn') }}
 
-select
-    result_id,
-    conversation_id,
-    result_type,
-    category
-from {{ ref('stg_web1on1__results') }}
-where result_type = 'service'
-  and (nullif(trim(fields ->> 'email'), '') is not null or nullif(trim(fields ->> 'phone'), '') is not null)
+with
+
+results as (
+    select * from {{ ref('stg_web1on1__results') }}
+),
+
+final as (
+    select
+        result_id,
+        conversation_id,
+        result_type,
+        category
+    from results
+    where
+        result_type = 'service'
+        and (nullif(trim(fields ->> 'email'), '') is not null or nullif(trim(fields ->> 'phone'), '') is not null)
+)
+
+select * from final
