@@ -395,6 +395,33 @@ SCENARIOS["no_match"] = ({"workspace": ["Nobody Inc"]}, expected_rows(
 
 CASES = [(scenario, key) for scenario, (_, rows) in SCENARIOS.items() for key in rows]
 
+# The inventory items each card's rows above prove, so that a search for an id finds its test: the card's own
+# `kpis` (the two load-time cards: test_data_last_loaded_is_the_latest_load). The filters and the seed's rules are
+# named by the tests below that prove them.
+KPIS: dict[str, tuple[str, ...]] = {
+    "campaigns__contacts_uploaded": ("s004.contacts_uploaded",),
+    "campaigns__emails_sent": ("s004.emails_sent",),
+    "campaigns__open_rate": ("s004.open_rate",),
+    "campaigns__reply_rate": ("s004.reply_rate",),
+    "campaigns__reply_rate_per_email": ("s004.reply_rate",),
+    "campaigns__interested_leads": ("s004.interested_leads",),
+    "campaigns__roi": ("s004.roi",),
+    "campaigns__email_volume_daily": ("s004.chart_email_volume_trends", "s004.rule_no_pipeline_month_for_daily_stats"),
+    "campaigns__email_volume_weekly": ("s004.chart_email_volume_trends",),
+    "campaigns__campaign_performance": ("s004.campaign_performance",),
+    "campaigns__lead_funnel": ("s004.chart_lead_conversion_funnel",),
+    "campaigns__funnel_exits": ("s004.chart_lead_conversion_funnel",),
+    "campaigns__revenue": ("s004.revenue",),
+    "campaigns__total_costs": ("s004.total_costs",),
+    "campaigns__roi_of_selection": ("s004.roi",),
+    "campaigns__months_costs_missing": ("s004.rule_revenue_zero_without_costs",),
+    "campaigns__client_costs": ("s004.revenue_tab_per_client_costs", "s004.email_account_costs", "s004.labor_costs",
+                                "s004.other_costs", "s004.total_costs"),
+    "campaigns__roi_breakdown": ("s004.revenue_tab_roi_breakdown", "s004.roi", "s004.revenue"),
+    "campaigns__data_last_loaded": ("s004.rule_hourly_sync",),
+    "campaigns__costs_last_loaded": ("s004.rule_hourly_sync",),
+}
+
 
 # ---------------------------------------------------------------- running cards
 
@@ -414,7 +441,8 @@ def test_card_matches_hand_computed_rows(db, scenario, card_key):
 
 
 def test_month_and_date_range_together_show_the_days_in_both(db):
-    """January and 20-22 January: S1 S3 S8 S9 sent on the 21st; relative `thismonth` is November as of Nov 5."""
+    """January and 20-22 January: S1 S3 S8 S9 sent on the 21st; relative `thismonth` is November as of Nov 5.
+    The month selector and the date range (s004.filter_month_selector, s004.filter_date_range) intersect."""
     both = {"month": "2025-01", "period": "2025-01-20~2025-01-22"}
     assert run_card(db, "campaigns__emails_sent", both) == [(M(2025, 1), 4, 0)]
     assert run_card(db, "campaigns__contacts_uploaded", {"period": "thismonth"}) == [(M(2025, 11), 2, 2)]
@@ -422,7 +450,8 @@ def test_month_and_date_range_together_show_the_days_in_both(db):
 
 def test_daily_volume_never_uses_the_pipeline_month(db):
     """Both daylight-saving days land on their local dates; Brightline's pipeline month starts on the 15th, but its
-    e-mails of 16 January and 17 February stay in January and February."""
+    e-mails of 16 January and 17 February stay in January and February, also with the Workspace filter
+    (s004.rule_no_pipeline_month_for_daily_stats, s004.rule_calendar_vs_pipeline_month, s004.filter_workspace)."""
     assert [r for r in run_card(db, "campaigns__email_volume_daily", {"month": "2025-03"}) if any(r[1:])] == [
         (D(3, 9), 2, 0, 0, 0), (D(3, 10), 0, 1, 0, 0)]
     assert [r for r in run_card(db, "campaigns__email_volume_daily", {"month": "2025-11"}) if any(r[1:])] == [
@@ -433,7 +462,7 @@ def test_daily_volume_never_uses_the_pipeline_month(db):
 
 def test_data_last_loaded_is_the_latest_load(bison_db):
     """Both load-time cards read max(_loaded_at), which the loader sets while it writes the fixture: between the
-    moment loading began and now, the costs' no later than the latest of all tables."""
+    moment loading began and now, the costs' no later than the latest of all tables (s004.rule_hourly_sync)."""
     info, started = bison_db
     [(latest,)] = run_card(info, "campaigns__data_last_loaded", {})
     [(costs_loaded,)] = run_card(info, "campaigns__costs_last_loaded", {})
@@ -445,7 +474,7 @@ def test_data_last_loaded_is_the_latest_load(bison_db):
 
 def test_total_costs_is_generated_from_its_three_parts(db):
     """Acme's October row came as 150 + 300 + 50 and was corrected to 150 + 350 + 50 in the November file: the
-    stored total followed (550, not 500). The database refuses a written total."""
+    stored total followed (550, not 500). The database refuses a written total (s004.rule_total_costs_generated)."""
     assert query(db, "select email_account_costs, labor_costs, other_costs, total_costs from raw_bison.client_costs "
                      "where workspace_id = 1001 and month = '2025-10-01'") == [
         (Decimal("150"), Decimal("350"), Decimal("50"), Decimal("550"))]
@@ -478,7 +507,8 @@ def test_a_landing_file_with_total_costs_is_refused_with_a_clear_message(db, tmp
 
 def test_costs_missing_is_never_zero(db):
     """A workspace-month without a cost row is a row with NULL money and status 'costs missing'; ROI is NULL, not 0,
-    and not infinite where costs are 0."""
+    and not infinite where costs are 0 (s004.rule_revenue_zero_without_costs). Costs are one row per workspace and
+    month (s004.rule_costs_per_workspace)."""
     assert query(db, "select workspace_name, month_start, cost_status, client_revenue, total_costs "
                      "from marts.fct_workspace_months where cost_status <> 'complete' order by 1, 2") == [
         (ACME, M(2025, 11), "costs missing", None, None),
@@ -500,6 +530,7 @@ def test_webhook_events_delivered_twice_count_once(db):
 
 
 def test_source_freshness_follows_the_hourly_sync():
+    """The synced Bison tables warn after 2 hours without a load (s004.rule_hourly_sync)."""
     manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     freshness = {s["name"]: s.get("freshness") for s in manifest["sources"].values() if s["source_name"] == "bison"}
     hourly = {"warn_after": {"count": 2, "period": "hour"}, "error_after": {"count": 24, "period": "hour"}}
@@ -514,7 +545,8 @@ def test_source_freshness_follows_the_hourly_sync():
 
 def test_reconciliation_view_counts_bisons_windows_in_utc_and_in_chicago_time(db):
     """Acme's January pipeline month (renewal day 1) in UTC has S1 S3 S8 S9; in Chicago time S2 (31 Jan 23:30) too.
-    Whole months only: Acme's November and Brightline's Oct 15 month are still open as of Nov 5."""
+    Whole months only: Acme's November and Brightline's Oct 15 month are still open as of Nov 5. Bison counts in UTC,
+    the dashboard in Chicago time (s004.rule_tz_utc_vs_cst)."""
     rows = query(db, "select workspace_id, pipeline_month, is_whole_month, vendor_emails_sent, warehouse_emails_sent, "
                      "warehouse_emails_sent_local from intermediate.int_bison__vendor_reconciliation order by 1, 2")
     assert rows == [
@@ -588,6 +620,12 @@ def test_every_campaign_card_is_placed_once_and_checked():
         assert set(rows) == set(CARDS) - LOAD_TIME_CARDS, scenario
 
 
+def test_each_card_proves_the_items_it_shows():
+    assert set(KPIS) == set(CARDS)
+    for key in CARDS:
+        assert set(SPECS.cards[key].kpis) <= set(KPIS[key]), key
+
+
 def test_dashboard_tabs_filters_and_mappings():
     assert (DASHBOARD.name, DASHBOARD.collection) == ("Campaign analytics", "Lead Analytics")
     assert [(t.key, t.name) for t in DASHBOARD.tabs] == [("analytics", "Analytics"), ("revenue", "Revenue")]
@@ -596,7 +634,7 @@ def test_dashboard_tabs_filters_and_mappings():
     for placement in (p for p in DASHBOARD.cards if p.card):
         card = SPECS.cards[placement.card]
         if placement.card in LOAD_TIME_CARDS:
-            assert placement.mappings == {} and card.tags == () and "filters do not change it" in card.description
+            assert placement.mappings == {} and card.tags == () and set(card.ignores) == {"workspace", "date"}
             continue
         assert placement.mappings == {"workspace": "workspace", "period": "period", "month": "month"}, placement.card
         tags = {t.name: t for t in card.tags}
@@ -642,7 +680,8 @@ def test_card_sql_reads_the_campaign_marts_and_descriptions_speak_plainly(card_k
 
 def test_the_domain_in_the_dagster_graph():
     """One Dagster group per dbt folder; the dashboards wait for the campaign marts and their blocking GX checks;
-    the reconciliation check sits on its view and does not block."""
+    the reconciliation check sits on its view and does not block: the analytics are read-only derived data with no
+    alert of their own (s004.rule_no_analytics_alerts)."""
     from dagster import AssetCheckKey, AssetKey
 
     from orchestration.definitions import defs

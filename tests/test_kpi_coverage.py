@@ -1,23 +1,31 @@
-"""Every item of a live seed is live: its id is in the dbt project and on a card or dashboard.
+"""Every item of a live seed is live: its id is in the dbt project, on a card or dashboard, and in a test.
 
 docs/KPI_INVENTORY.md (a copy of the product team's inventory) lists every metric, chart, table, filter,
 alert, report and rule of the five product documents with an id like `s000.total_leads`. An item is live
-when its id is in the dbt project (a metric's or model's meta, a doc block, a test) and, unless it is a
-rule, on a card or dashboard under metabase/. Items of kind `ops` (running the software itself) are
-scoped separately and not checked. A seed joins LIVE_SEEDS when its domain is built.
+when its id is in the dbt project (a metric's or model's meta, a doc block, a test), unless it is a rule on a
+card or dashboard under metabase/, and named by the test that proves it (a docstring, a `KPIS` list beside the
+hand-computed rows, an assertion) under tests/. An id only in a comment does not count. Items of kind `ops`
+(running the software itself) are scoped separately and not checked. A seed joins LIVE_SEEDS when its domain is
+built.
 """
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from pathlib import Path
 
 import pytest
+import yaml
 
 from orchestration import settings
 
 INVENTORY = settings.PROJECT_ROOT / "docs" / "KPI_INVENTORY.md"
 LIVE_SEEDS = ("s000", "s002", "s003", "s004")
 DBT_DIRS = ("models", "macros", "seeds", "snapshots", "tests/dbt")
+SUFFIXES = (".yml", ".sql", ".md", ".csv", ".py")
+_SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/|\{#.*?#\}", re.DOTALL)
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
 
 def inventory() -> dict[str, str]:
@@ -30,14 +38,32 @@ def inventory() -> dict[str, str]:
     return items
 
 
-def _text_under(folders: tuple[str, ...]) -> str:
+def without_comments(text: str, suffix: str) -> str:
+    """The text a reader (dbt, Metabase, pytest) acts on: comments dropped, strings and docstrings kept."""
+    if suffix == ".py":
+        tokens = tokenize.generate_tokens(io.StringIO(text).readline)
+        return " ".join(t.string for t in tokens if t.type != tokenize.COMMENT)
+    if suffix == ".yml":
+        return repr(yaml.safe_load(text))  # the loaded values: comments are gone, every string is kept
+    if suffix == ".sql":
+        return _SQL_COMMENT.sub(" ", text)
+    if suffix == ".md":
+        return _HTML_COMMENT.sub(" ", text)
+    return text
+
+
+def _text_under(folders: tuple[str, ...], suffixes: tuple[str, ...] = (".yml", ".sql", ".md", ".csv"),
+                skip: tuple[Path, ...] = ()) -> str:
     root = settings.PROJECT_ROOT
-    return "\n".join(p.read_text(errors="replace") for folder in folders if (root / folder).exists()
-                     for p in sorted((root / folder).rglob("*")) if p.is_file() and p.suffix in (".yml", ".sql", ".md", ".csv"))
+    return "\n".join(without_comments(p.read_text(errors="replace"), p.suffix)
+                     for folder in folders if (root / folder).exists()
+                     for p in sorted((root / folder).rglob("*"))
+                     if p.is_file() and p.suffix in suffixes and p.resolve() not in skip)
 
 
 def _mentions(text: str, item_id: str) -> bool:
-    return re.search(rf"(?<![a-z0-9_.]){re.escape(item_id)}(?![a-z0-9_.])", text) is not None
+    # an id may end a sentence ("... s003.mec."), but s003.mec is not s003.mec_potential or s003.mec.part
+    return re.search(rf"(?<![a-z0-9_.]){re.escape(item_id)}(?!\.?[a-z0-9_])", text) is not None
 
 
 def test_the_inventory_is_the_product_teams():
@@ -59,3 +85,26 @@ def test_every_item_of_a_live_seed_is_live(seed):
     missing_on_dashboards = sorted(k for k, kind in items.items() if kind != "rule" and not _mentions(bi_text, k))
     assert missing_in_dbt == [], "not in the dbt project"
     assert missing_on_dashboards == [], "on no card or dashboard"
+
+
+@pytest.mark.parametrize("seed", LIVE_SEEDS)
+def test_every_item_of_a_live_seed_is_named_by_its_test(seed):
+    """Searching an id finds the test that proves it. This file names ids only as examples, so it does not count;
+    neither do the fixtures' data files."""
+    tests_text = _text_under(("tests",), suffixes=(".py", ".sql", ".yml"), skip=(Path(__file__).resolve(),))
+    items = [k for k, kind in inventory().items() if k.startswith(f"{seed}.") and kind != "ops"]
+    assert sorted(k for k in items if not _mentions(tests_text, k)) == [], "named by no test under tests/"
+
+
+@pytest.mark.parametrize(("text", "suffix", "kept"), [
+    ("kpis: [s003.mec]  # s003.mec_potential too\n", ".yml", ["s003.mec"]),
+    ("description: 'see s003.mec # and more'\n", ".yml", ["s003.mec"]),  # a '#' inside a string is not a comment
+    ("select 1 -- s003.mec\n/* s003.users_active */ {# s003.chats_lead #} ", ".sql", []),
+    ("x = 's003.mec'  # s003.mec_potential\n", ".py", ["s003.mec"]),
+    ('def t():\n    """Proves s003.mec."""\n', ".py", ["s003.mec"]),
+    ("<!-- s003.mec --> s003.chats_lead", ".md", ["s003.chats_lead"]),
+    ("s003.mec_potential, s003.mec.part and s003.users_active.", ".md", ["s003.mec_potential", "s003.users_active"]),
+])
+def test_an_id_only_in_a_comment_does_not_count(text, suffix, kept):
+    ids = ("s003.mec", "s003.mec_potential", "s003.users_active", "s003.chats_lead")
+    assert [i for i in ids if _mentions(without_comments(text, suffix), i)] == kept

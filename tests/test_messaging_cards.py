@@ -11,7 +11,9 @@ back from the SQL under test.
 Organisations: Lakeside Motors (org1, dealership, created 2025-02-03; potentials v1 inbound 100 + workshop 50,
 sales 4 + service 2 advisors, 1000 visitors; v2 from 2025-06-20: 120 + 60, 5 + 3, 1200) and Summit Brand (org2,
 brand, created 2025-03-03; one version seen, updated 2025-04-10: inbound 40, workshop -, advisors -, 500 visitors;
-back-filled to its creation). Assumed rates: dealership 0.05, brand 0.035.
+back-filled to its creation). Assumed rates: dealership 0.05, brand 0.035. Harbor Cars (org3, dealership, created
+2025-09-01) has no potential configured at all (every potential null) and nothing but one website visit (H, 15 October
+10:00 CDT): the case of an organisation whose share of the website without chat cannot be computed.
 
 Conversations (local time; all Lakeside but c11):
     c01 web/desktop/Sales      Tue 06-03 10h  k1   s01 Ann; m001 contact, m002 Ann, (m003 system); r01 lead (e-mail) sales
@@ -35,7 +37,7 @@ Conversations (local time; all Lakeside but c11):
     c12 web/mobile/Sales       Tue 04-15 10h  k10  s12 Fay (inactive now); m026 contact, m027 Fay
 Visits: cookie A 0/35/62 min (2 counted), B 0/29/60 (2: 29 is inside, 60 is 31 after 29 but 60 after the window
 start), F 0/30 (2), C June 30 23:30 CDT (June), D July 1 00:30 CDT (July); Summit: E 0/10 (1, April), A (1, June,
-its own windows). A visit and a bot event after the as-of moment do not count.
+its own windows); Harbor: H (1, October). A visit and a bot event after the as-of moment do not count.
 """
 from __future__ import annotations
 
@@ -133,7 +135,7 @@ def heatmap(cells: dict[tuple[int, str], Decimal], weekdays_at_midnight=WEEKDAYS
 
 # ---------------------------------------------------------------- hand-computed expectations
 
-ORG1, ORG2 = "Lakeside Motors", "Summit Brand"
+ORG1, ORG2, ORG3 = "Lakeside Motors", "Summit Brand", "Harbor Cars"
 # Messaging and After sales open on the last 30 days (their Date filter's default); "ever" is an explicit range
 EVER = {"date": "~2025-12-31"}
 EXPECTED: dict[tuple[str, str], tuple[dict, list[tuple]]] = {}
@@ -172,20 +174,34 @@ expect("potential__users_vs_potential", "all", {}, months({
     7: (0, 8), 8: (0, 8), 9: (0, 8), 10: (0, 8),
     11: (1, 8),    # Ben; Dan wrote too but is a guest
 }))
+expect("potential__users_vs_potential", "mid_june_to_mid_july", {"date": "2025-06-15~2025-07-10"},
+       [(date(2025, 6, 1), 2, 8), (date(2025, 7, 1), 0, 8)])   # June and July whole, as above
 # Counted visits: Lakeside Feb 2 (F at 0 and 30 min), June 2 (A) + 2 (B) + 1 (C, June 30 23:30 CDT) = 5, July 1 (D);
-# Summit April 1 (E), June 1 (A). Potential visitors 1000 -> 1200 (Lakeside) + 500 (Summit from March).
+# Summit April 1 (E), June 1 (A); Harbor October 1 (H). Potential visitors 1000 -> 1200 (Lakeside) + 500 (Summit
+# from March); Harbor's null adds nothing.
 expect("potential__visitors_vs_potential", "all", {}, months({
     2: (2, 1000), 3: (0, 1500), 4: (1, 1500), 5: (0, 1500), 6: (6, 1700), 7: (1, 1700), 8: (0, 1700), 9: (0, 1700),
-    10: (0, 1700), 11: (0, 1700)}))
+    10: (1, 1700), 11: (0, 1700)}))
 expect("potential__visitors_vs_potential", "summit", {"organisation": [ORG2]}, [
     (date(2025, m, 1), {4: 1, 6: 1}.get(m, 0), 500) for m in range(3, 12)])
-# Share without chat = greatest(0, 1 - visits / potential)
+expect("potential__visitors_vs_potential", "mid_june_to_mid_july", {"date": "2025-06-15~2025-07-10"},
+       [(date(2025, 6, 1), 6, 1700), (date(2025, 7, 1), 1, 1700)])   # June and July whole, as above
+expect("potential__visitors_vs_potential", "harbor", {"organisation": [ORG3]}, [
+    (date(2025, 9, 1), 0, None), (date(2025, 10, 1), 1, None), (date(2025, 11, 1), 0, None)])
+# Share without chat = greatest(0, 1 - visits / potential), over the organisations that have a potential (D36)
 expect("potential__share_without_chat", "all", {}, months({
     2: (dec("0.9980"),),   # 1 - 2/1000
     3: (1,), 4: (dec("0.9993"),),   # 1 - 1/1500 = 0.99933
     5: (1,), 6: (dec("0.9965"),),   # 1 - 6/1700 = 0.99647
     7: (dec("0.9994"),),            # 1 - 1/1700 = 0.99941
-    8: (1,), 9: (1,), 10: (1,), 11: (1,)}))
+    8: (1,), 9: (1,),
+    10: (1,),   # Harbor's visit has no potential to be set against: 1 - 0/1700, not 1 - 1/1700 = 0.99941
+    11: (1,)}))
+# an organisation without a potential: empty, not 0 % (greatest(0, null) would be 0)
+expect("potential__share_without_chat", "harbor", {"organisation": [ORG3]}, [
+    (date(2025, 9, 1), None), (date(2025, 10, 1), None), (date(2025, 11, 1), None)])
+expect("potential__share_without_chat", "harbor_and_summit", {"organisation": [ORG2, ORG3], "date": "2025-10"}, [
+    (date(2025, 10, 1), 1)])   # Summit 1 - 0/500; Harbor's visit is left out with its missing potential
 # Chats by first result: June lead c01, c02 (06-10; r03 adds the phone), c07 (typed service but a phone) = 3, bot c03
 # (06-01 local); November service c05; April lead c11 (Summit). Benchmark: 1000 x 0.05 = 50, 1200 x 0.05 = 60,
 # Summit 500 x 0.035 = 17.5.
@@ -238,6 +254,11 @@ expect("messaging__per_role_pie", "all", EVER, [("Agent", 6), ("Admin", 4), ("Gu
 expect("messaging__per_user_pie", "all", EVER, [("Ben Advisor", 4), ("Ann Admin (0001)", 2), ("Dan Guest", 1),
                                               ("Eve Agent", 1), ("Fay Former", 1), ("Gus Brand", 1), ("Hal Web1on1", 1)])
 expect("messaging__per_user_bar", "summit", {**EVER, "organisation": [ORG2]}, [("Gus Brand", 1)])
+# Sessions per user: Ben s02 s05 s07, Ann s01 s06, Eve s04, Fay s12, Gus s11; Dan and Hal wrote but joined none
+# (s03 and s09 have no user)
+expect("messaging__per_user_bar", "sessions", {**EVER, "user_metric": ["Sessions"]},
+       [("Ben Advisor", 3), ("Ann Admin (0001)", 2), ("Eve Agent", 1), ("Fay Former", 1), ("Gus Brand", 1),
+        ("Dan Guest", 0), ("Hal Web1on1", 0)])
 # Distribution: 1 to 17 June is 17 days = 17/7 weeks, one divisor for every cell: a count n becomes 7n/17.
 W = Decimal(7) / Decimal(17)
 expect("messaging__distribution", "june_1_to_17", {"date": "2025-06-01~2025-06-17"}, heatmap({
@@ -340,6 +361,76 @@ expect("bots__trend", "all", {}, [(date(2025, 4, 7), "Lead Qualifier", 1), (date
 expect("bots__trend", "chatpoints", {"indicator": ["Chatpoints"], "organisation": [ORG1]},
        [(date(2025, 5, 26), "Lead Qualifier", 3), (date(2025, 11, 10), "Lead Qualifier", 0),
         (date(2025, 11, 10), "Service Booking", 0)])
+# June and one bot name: Lakeside's 2 messages of 06-01 (Summit's is in April). The current week's points come from
+# the mart's listed rows, dated the as-of date (12 November): outside June. Service Booking is not selected.
+expect("bots__trend", "june_lead_qualifier", {"date": "2025-06", "bot": ["Lead Qualifier"]},
+       [(date(2025, 5, 26), "Lead Qualifier", 2)])
+
+
+# ---------------------------------------------------------------- what the hand-computed rows prove
+
+# The inventory items each card's rows above prove, so that a search for an id finds its test: the card's own
+# `kpis`, plus the filters a scenario of the card sets and the rules its rows show.
+KPIS: dict[str, tuple[str, ...]] = {
+    "potential__mecs_vs_potential": ("s003.mec", "s003.mec_potential", "s003.mec_actual_vs_potential",
+                                     "s003.mec_filter_date"),
+    "potential__users_vs_potential": ("s003.users_active", "s003.users_potential", "s003.users_actual_vs_potential",
+                                      "s003.rule_active_user", "s003.users_filter_date"),
+    "potential__visitors_vs_potential": ("s003.visitor_events", "s003.visitors_potential",
+                                         "s003.visitors_actual_vs_potential", "s003.rule_visitor_cookie_30min",
+                                         "s003.visitors_filter_date"),
+    "potential__share_without_chat": ("s003.chat_coverage_gap",),
+    "potential__chats_vs_benchmark": ("s003.chats_vs_benchmark", "s003.chats_lead", "s003.chats_service",
+                                      "s003.chats_bot", "s003.chat_benchmark"),
+    "potential__chat_conversion_rates": ("s003.avg_chat_conversion_rate_by_business_type",),
+    "messaging__overview": ("s003.msg_overview_chart", "s003.msg_metric_active_conversations",
+                            "s003.rule_five_messaging_metrics", "s003.msg_metric_effective_chats",
+                            "s003.msg_metric_leads", "s003.msg_overview_filter_date",
+                            "s003.msg_overview_filter_metrics"),
+    "messaging__per_device_pie": ("s003.msg_device_pie", "s003.rule_no_device", "s003.msg_device_filter_date"),
+    "messaging__per_device_bar": ("s003.msg_device_bar", "s003.rule_no_device", "s003.msg_device_filter_metrics"),
+    "messaging__per_channel_pie": ("s003.msg_channel_pie", "s003.rule_no_touchpoint"),
+    "messaging__per_channel_bar": ("s003.msg_channel_bar", "s003.rule_no_touchpoint", "s003.msg_channel_filter_date",
+                                   "s003.msg_channel_filter_metrics"),
+    "messaging__per_inbox_pie": ("s003.msg_inbox_pie", "s003.rule_no_inbox", "s003.msg_inbox_filter_date"),
+    "messaging__per_inbox_bar": ("s003.msg_inbox_bar", "s003.rule_no_inbox", "s003.msg_inbox_filter_metrics"),
+    "messaging__per_category_pie": ("s003.msg_category_pie", "s003.rule_category_metrics",
+                                    "s003.msg_metric_effective_chats", "s003.msg_metric_leads",
+                                    "s003.msg_category_filter_date"),
+    "messaging__per_category_bar": ("s003.msg_category_bar", "s003.rule_category_metrics",
+                                    "s003.msg_metric_effective_chats", "s003.msg_metric_leads",
+                                    "s003.msg_category_filter_metrics"),
+    "messaging__per_level_pie": ("s003.msg_level_pie_usage", "s003.rule_user_level", "s003.rule_user_metrics_three",
+                                 "s003.msg_level_filter_date"),
+    "messaging__per_level_bar": ("s003.msg_level_bar", "s003.rule_user_level", "s003.msg_level_filter_metrics"),
+    "messaging__per_role_pie": ("s003.msg_level_pie_second", "s003.rule_user_metrics_three"),
+    "messaging__per_user_pie": ("s003.msg_user_pct", "s003.rule_user_message_count", "s003.rule_user_metrics_three",
+                                "s003.msg_user_filter_date"),
+    "messaging__per_user_bar": ("s003.msg_user_bar", "s003.msg_user_filter_metrics"),
+    "messaging__distribution": ("s003.msg_distribution_heatmap", "s003.rule_distribution_avg",
+                                "s003.msg_distribution_filter_date", "s003.msg_distribution_filter_metrics"),
+    "after_sales__funnel": ("s003.as_funnel_chart", "s003.as_funnel.phase1_invitation_sent",
+                            "s003.as_funnel.phase2_accepted", "s003.as_funnel.phase3_updates_shared",
+                            "s003.as_funnel_filter_date"),
+    "after_sales__invited_not_joined": ("s003.as_table_invite_not_joined", "s003.as_filter_date"),
+    "after_sales__joined_dealer_not": ("s003.as_table_dealer_not_joined",),
+    # every after-sales table shows the seed's optional metrics (sessions, conversations, messages, fields,
+    # results) as columns
+    "after_sales__per_channel": ("s003.as_table_per_channel", "s003.as_sessions", "s003.rule_zero_session_rows",
+                                 "s003.as_optional_metrics_selector", "s003.as_filter_location"),
+    "after_sales__per_location": ("s003.as_table_per_location", "s003.as_sessions", "s003.rule_zero_session_rows",
+                                  "s003.as_filter_department"),
+    "after_sales__per_user": ("s003.as_table_per_user", "s003.as_sessions", "s003.rule_zero_session_rows"),
+    "after_sales__rollup": ("s003.as_table_location_department_user_channel", "s003.as_sessions",
+                            "s003.as_conversations", "s003.as_messages", "s003.as_fields", "s003.as_results",
+                            "s003.rule_zero_session_rows", "s003.as_optional_metrics_selector"),
+    # Summit's Lead Qualifier has an empty description and shows its original name
+    "bots__performance": ("s003.bot_perf_table", "s003.bot_perf.messages", "s003.bot_perf.bot_started",
+                          "s003.bot_perf.leads", "s003.bot_perf.chatpoints", "s003.bot_perf.points_v1",
+                          "s003.rule_bot_name_description", "s003.bot_perf_filter_date", "s003.bot_perf_filter_name"),
+    "bots__trend": ("s003.bot_trend_chart", "s003.bot_trend_metric_selector", "s003.bot_trend_filter_date",
+                    "s003.bot_trend_filter_name"),
+}
 
 
 @pytest.mark.parametrize(("card", "scenario"), sorted(EXPECTED), ids=[f"{k}-{s}" for k, s in sorted(EXPECTED)])
@@ -351,6 +442,12 @@ def test_card_matches_hand_computed_rows(messaging_db, card, scenario):
 def test_every_card_is_checked_against_the_fixture():
     assert {card for card, _ in EXPECTED} == set(CARDS)
     assert set(PLACED) == set(CARDS), "every seed-003 card is placed on its dashboard"
+
+
+def test_each_card_proves_the_items_it_shows():
+    assert set(KPIS) == set(CARDS)
+    for key, card in CARDS.items():
+        assert set(card.kpis) <= set(KPIS[key]), (key, set(card.kpis) - set(KPIS[key]))
 
 
 def test_the_distribution_divides_by_the_days_an_organisation_existed(messaging_db):
@@ -371,7 +468,8 @@ def test_the_snapshot_keeps_both_versions_of_the_changed_settings(messaging_db):
     assert [(v[0], v[1], v[2].isoformat(), v[3] and v[3].isoformat()) for v in versions] == [
         ("org1", 100, "2025-02-03T15:00:00+00:00", "2025-06-20T15:00:00+00:00"),
         ("org1", 120, "2025-06-20T15:00:00+00:00", None),
-        ("org2", 40, "2025-04-10T15:00:00+00:00", None)]
+        ("org2", 40, "2025-04-10T15:00:00+00:00", None),
+        ("org3", None, "2025-09-01T15:00:00+00:00", None)]
 
 
 def test_great_expectations_suites_pass_on_the_fixture_and_catch_a_duplicated_row(messaging_db):
@@ -463,7 +561,8 @@ def test_descriptions_speak_plainly_and_the_heatmap_says_how_a_partial_week_coun
     for key, card in CARDS.items():
         assert card.description and "s003." not in card.description and "marts." not in card.description, key
         assert all(card.labels.get(column) for column in card.columns), key
-    assert "a partial week counts as the share of its days" in SPECS.cards["messaging__distribution"].description
+    # said once, in the metric's definition that the tile shows
+    assert "a partial week counts as the share of its days" in SPECS.cards["messaging__distribution"].metrics[0].description
 
 
 # ---------------------------------------------------------------- the four dashboards in headless Chromium

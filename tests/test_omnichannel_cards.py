@@ -209,7 +209,9 @@ SCENARIOS["march_whatsapp_sms_promotional"] = (
     {"date": "2025-03", "channel": ["WhatsApp", "SMS"], "category": ["Promotional"]}, {
         "omnichannel__total_registered_users": [(3,)],  # U1 U2 U3 by 03-31
         "omnichannel__new_registered_users": [(2,)],    # U2 (local 03-02), U3 (local 03-31)
-        "omnichannel__active_users": [(3,)],            # U1 U2 U3 (U3's 04-01 event is April)
+        # with a channel: users who composed or sent a blast on it in March: U2 (B03 SMS 03-02), U1 (B01 WhatsApp
+        # 03-04); U3's B04 (03-31) is IVR. Without the Channel filter it would be U1 U2 U3 (activity events).
+        "omnichannel__active_users": [(2,)],
         "omnichannel__transacting_users": [(2,)],       # C01 U1 (WhatsApp promo), C03 U2 (SMS promo)
         "omnichannel__new_registered_users_trend": months(("2025-03", 2)),
         "omnichannel__transacting_users_trend": months(("2025-03", 2)),
@@ -252,8 +254,17 @@ SCENARIOS["unknown_channel"] = ({"channel": ["Fax"]}, {
     "omnichannel__engagement_by_channel": [],
     "omnichannel__delivery_success_rate": [(None,)],
     "omnichannel__blast_usage_trend": [],
+    "omnichannel__active_users": [(0,)],  # nobody composed or sent a blast on it
     **{k: v for k, v in SCENARIOS["default_last_12_months"][1].items()
-       if k in ("omnichannel__total_registered_users", "omnichannel__active_users", "omnichannel__invitation_funnel")},
+       if k in ("omnichannel__total_registered_users", "omnichannel__invitation_funnel")},
+})
+
+# Active users on one channel (D31): users who composed or sent a WhatsApp blast in the default range: U1 (B01 sent
+# 03-04; B09 composed 11-20 and never sent still counts), U4 (B06 06-11, B05 11-02). Charged on WhatsApp: U1 (C01),
+# U4 (C06); B06 and B09 were never charged, so the same two.
+SCENARIOS["whatsapp"] = ({"channel": ["WhatsApp"]}, {
+    "omnichannel__active_users": [(2,)],
+    "omnichannel__transacting_users": [(2,)],
 })
 
 # The default range's DAU / WAU / MAU has one row per day (297); these days are checked by hand.
@@ -269,6 +280,32 @@ DEFAULT_DAU_WAU_MAU = {
     date(2025, 6, 11): (1, 1, 1),   # U4
     date(2025, 11, 29): (0, 0, 3),  # MAU 10-31..11-29: U2 U4 U5
     date(2025, 11, 30): (1, 1, 3),  # U1 22:00 CST (UTC 12-01); MAU U1 U4 U5 (U2's 10-31 is 31 days back)
+}
+
+
+# ---------------------------------------------------------------- what the hand-computed rows prove
+
+# The inventory items each card's rows above prove, so that a search for an id finds its test (the card's own
+# `kpis`; the filters are proven by test_filters_defaults_and_mappings and the scenarios that set them).
+KPIS: dict[str, tuple[str, ...]] = {
+    "omnichannel__total_registered_users": ("s002.total_registered_users",),
+    "omnichannel__new_registered_users": ("s002.new_registered_users",),
+    "omnichannel__active_users": ("s002.active_users",),
+    "omnichannel__transacting_users": ("s002.total_transacting_users",),
+    "omnichannel__new_registered_users_trend": ("s002.chart_new_registered_users_trend", "s002.new_registered_users"),
+    "omnichannel__transacting_users_trend": ("s002.chart_transacting_users_trend", "s002.total_transacting_users"),
+    "omnichannel__dau_wau_mau": ("s002.chart_dau_wau_mau", "s002.dau", "s002.wau", "s002.mau", "s002.usage_trends"),
+    "omnichannel__busy_hours_active_users": ("s002.heatmap_active_users",),
+    "omnichannel__busy_hours_charged_messages": ("s002.heatmap_charged_messages",),
+    "omnichannel__blast_charge_by_channel": ("s002.chart_total_blast_by_channel", "s002.total_blast_charge_by_channel"),
+    "omnichannel__engagement_by_channel": ("s002.engagement_metrics_per_channel", "s002.message_delivery_success_rate"),
+    "omnichannel__delivery_success_rate": ("s002.message_delivery_success_rate",),
+    "omnichannel__blast_usage_trend": ("s002.usage_trends",),
+    "omnichannel__invitation_funnel": ("s002.chart_invitation_funnel", "s002.funnel.invited_users",
+                                       "s002.funnel.activated_users", "s002.funnel.transacting_users"),
+    "omnichannel__invitation_conversion": ("s002.chart_invitation_funnel", "s002.funnel.invited_users",
+                                           "s002.funnel.activated_users", "s002.funnel.transacting_users",
+                                           "s002.funnel.dropoff_rates"),
 }
 
 
@@ -300,7 +337,13 @@ def test_fixture_loads_without_rejects_and_as_of_bounds_the_marts(omni_db):
         assert conn.execute("select count(*) from raw_audit.rejected_rows").fetchone() == (0,)
         # the marts end on the as-of date; E22 and C09 (after 18:00 UTC on 12-03) are not in them
         assert conn.execute("select max(usage_date) from marts.fct_omnichannel_daily_usage").fetchone() == (AS_OF_DATE,)
-        assert conn.execute("select count(*) from marts.fct_omnichannel_user_days where user_id = 'U1'").fetchone() == (4,)
+        # U1: 4 days with activity events (channel null) and 3 with a blast on a channel: 03-04 WhatsApp, 03-09 Email,
+        # 11-20 WhatsApp (B09 composed, never sent; no activity event that day)
+        assert conn.execute("select count(*) from marts.fct_omnichannel_user_days "
+                            "where user_id = 'U1' and channel is null").fetchone() == (4,)
+        assert conn.execute("select activity_date::text, channel from marts.fct_omnichannel_user_days "
+                            "where user_id = 'U1' and channel is not null order by activity_date").fetchall() == [
+            ("2025-03-04", "WhatsApp"), ("2025-03-09", "Email"), ("2025-11-20", "WhatsApp")]
         assert conn.execute("select sum(charges) from marts.fct_omnichannel_channel_usage").fetchone() == (8,)
         # "bo" is one invited person although invited twice, once as " Bo@Example.com" and once in capitals
         assert conn.execute("select invitations from marts.fct_omnichannel_invitation_steps "
@@ -320,6 +363,12 @@ def test_every_card_is_placed_once_and_checked_by_hand_in_two_scenarios_or_more(
         assert missing == set(), (scenario, missing)
 
 
+def test_each_card_proves_the_items_it_shows():
+    assert set(KPIS) == set(CARDS)
+    for key, card in CARDS.items():
+        assert set(card.kpis) <= set(KPIS[key]), (key, set(card.kpis) - set(KPIS[key]))
+
+
 def test_filters_defaults_and_mappings():
     assert DASHBOARD.name == "Omnichannel usage" and DASHBOARD.collection == "Lead Analytics"
     assert [(f.slug, f.type, f.default) for f in DASHBOARD.filters] == [
@@ -330,14 +379,17 @@ def test_filters_defaults_and_mappings():
                       "omnichannel__busy_hours_charged_messages", "omnichannel__blast_charge_by_channel",
                       "omnichannel__engagement_by_channel", "omnichannel__delivery_success_rate",
                       "omnichannel__blast_usage_trend"}
+    channel_only = {"omnichannel__active_users"}  # users active on the channel; activity has no category (D31)
     for key, placement in DASHCARDS.items():
         card = CARDS[key]
-        expected = {"date", "channel", "category"} if key in channel_panels else {"date"}
+        expected = ({"date", "channel", "category"} if key in channel_panels else
+                    {"date", "channel"} if key in channel_only else {"date"})
         assert set(placement.mappings) == expected, key
         assert set(placement.mappings.values()) == {t.name for t in card.tags}, key
         # a panel the Channel filter does not drive says so to the reader
-        if key not in channel_panels:
-            assert "Channel and Category type do not change it" in card.description, key
+        if key not in channel_panels | channel_only:
+            assert set(card.ignores) == {"channel", "category"}, key
+    assert set(CARDS["omnichannel__active_users"].ignores) == {"category"}
     # without values the date range is the last 12 whole months; the text block says so and names the panels
     assert c.card_values(DASHBOARD, DASHCARDS["omnichannel__active_users"], {}) == {"date": "past12months"}
     assert c.date_bounds("past12months", AS_OF_DATE) == (date(2024, 12, 1), date(2025, 11, 30))

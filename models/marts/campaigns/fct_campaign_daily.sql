@@ -1,6 +1,19 @@
 -- One row per workspace, campaign and local activity date (America/Chicago) up to the as-of date: everything the
 -- Analytics tab counts, each on the local date of its own moment, plus the same counts one month earlier
--- (*_previous_month) for the tiles' previous-period change. Grain: workspace_id, campaign_id, activity_date.
+-- (*_previous_month) for the tiles' previous-period change (D90). Grain: workspace_id, campaign_id, activity_date.
+-- Each measure is named once, in the lists below; its columns and their previous-month twins are generated.
+{#- the counts the tiles compare with the previous month: each gets a <measure>_previous_month twin #}
+{%- set compared = [
+    'contacts_uploaded', 'emails_sent', 'tracked_emails_sent', 'tracked_emails_opened', 'emails_replied',
+    'leads_emailed', 'leads_replied', 'interested_leads',
+] %}
+{#- the counts of the volume trend and the campaign table only #}
+{%- set daily_only = ['emails_opened_on_day', 'emails_replied_on_day', 'emails_bounced_on_day', 'leads_unsubscribed'] %}
+{%- set measures = compared + daily_only %}
+{%- set columns = [] %}
+{%- for measure in measures %}{% do columns.append(measure) %}{% endfor %}
+{%- for measure in compared %}{% do columns.append(measure ~ '_previous_month') %}{% endfor %}
+
 with
 
 counts as (
@@ -30,8 +43,7 @@ previous_month as (
         measure || '_previous_month' as measure,
         n
     from counts
-    where measure in ('contacts_uploaded', 'emails_sent', 'tracked_emails_sent', 'tracked_emails_opened',
-                      'emails_replied', 'leads_emailed', 'leads_replied', 'interested_leads')
+    where measure in ('{{ compared | join("', '") }}')
 ),
 
 both_months as (
@@ -45,33 +57,9 @@ pivoted as (
         both_months.workspace_id,
         both_months.campaign_id,
         both_months.activity_date,
-        coalesce(sum(n) filter (where measure = 'contacts_uploaded'), 0)::integer as contacts_uploaded,
-        coalesce(sum(n) filter (where measure = 'emails_sent'), 0)::integer as emails_sent,
-        coalesce(sum(n) filter (where measure = 'tracked_emails_sent'), 0)::integer as tracked_emails_sent,
-        coalesce(sum(n) filter (where measure = 'tracked_emails_opened'), 0)::integer as tracked_emails_opened,
-        coalesce(sum(n) filter (where measure = 'emails_replied'), 0)::integer as emails_replied,
-        coalesce(sum(n) filter (where measure = 'leads_emailed'), 0)::integer as leads_emailed,
-        coalesce(sum(n) filter (where measure = 'leads_replied'), 0)::integer as leads_replied,
-        coalesce(sum(n) filter (where measure = 'interested_leads'), 0)::integer as interested_leads,
-        coalesce(sum(n) filter (where measure = 'emails_opened_on_day'), 0)::integer as emails_opened_on_day,
-        coalesce(sum(n) filter (where measure = 'emails_replied_on_day'), 0)::integer as emails_replied_on_day,
-        coalesce(sum(n) filter (where measure = 'emails_bounced_on_day'), 0)::integer as emails_bounced_on_day,
-        coalesce(sum(n) filter (where measure = 'leads_unsubscribed'), 0)::integer as leads_unsubscribed,
-        coalesce(sum(n) filter (where measure = 'contacts_uploaded_previous_month'), 0)::integer
-            as contacts_uploaded_previous_month,
-        coalesce(sum(n) filter (where measure = 'emails_sent_previous_month'), 0)::integer as emails_sent_previous_month,
-        coalesce(sum(n) filter (where measure = 'tracked_emails_sent_previous_month'), 0)::integer
-            as tracked_emails_sent_previous_month,
-        coalesce(sum(n) filter (where measure = 'tracked_emails_opened_previous_month'), 0)::integer
-            as tracked_emails_opened_previous_month,
-        coalesce(sum(n) filter (where measure = 'emails_replied_previous_month'), 0)::integer
-            as emails_replied_previous_month,
-        coalesce(sum(n) filter (where measure = 'leads_emailed_previous_month'), 0)::integer
-            as leads_emailed_previous_month,
-        coalesce(sum(n) filter (where measure = 'leads_replied_previous_month'), 0)::integer
-            as leads_replied_previous_month,
-        coalesce(sum(n) filter (where measure = 'interested_leads_previous_month'), 0)::integer
-            as interested_leads_previous_month
+        {%- for column in columns %}
+        coalesce(sum(n) filter (where measure = '{{ column }}'), 0)::integer as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from both_months
     cross join as_of
     where both_months.activity_date <= as_of.as_of_date
@@ -90,26 +78,9 @@ final as (
         campaigns.status as campaign_status,
         coalesce(campaigns.track_opens, false) as campaign_tracks_opens,
         pivoted.activity_date,
-        pivoted.contacts_uploaded,
-        pivoted.emails_sent,
-        pivoted.tracked_emails_sent,
-        pivoted.tracked_emails_opened,
-        pivoted.emails_replied,
-        pivoted.leads_emailed,
-        pivoted.leads_replied,
-        pivoted.interested_leads,
-        pivoted.emails_opened_on_day,
-        pivoted.emails_replied_on_day,
-        pivoted.emails_bounced_on_day,
-        pivoted.leads_unsubscribed,
-        pivoted.contacts_uploaded_previous_month,
-        pivoted.emails_sent_previous_month,
-        pivoted.tracked_emails_sent_previous_month,
-        pivoted.tracked_emails_opened_previous_month,
-        pivoted.emails_replied_previous_month,
-        pivoted.leads_emailed_previous_month,
-        pivoted.leads_replied_previous_month,
-        pivoted.interested_leads_previous_month
+        {%- for column in columns %}
+        pivoted.{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from pivoted
     left join workspaces on workspaces.workspace_id = pivoted.workspace_id
     left join campaigns on campaigns.campaign_id = pivoted.campaign_id
