@@ -26,7 +26,7 @@ from orchestration.bi import charts, compiler, formats
 from orchestration.bi import html_report as hr
 from orchestration.bi import run
 from orchestration.bi.page import script_hash
-from orchestration.bi.tiles import BODIES, chart_roles, filter_concept
+from orchestration.bi.tiles import BODIES, chart_roles
 from orchestration.bi.compiled import Window
 from orchestration.bi.specs import AsOf, DashboardFilter, Display
 
@@ -452,7 +452,7 @@ def test_a_tile_says_which_set_filter_does_not_narrow_it_and_why(lead_capture_fi
     reason = "Counts every lead up to the as-of moment."
     cards = dict(CHART_KINDS.cards)
     cards["chart_kinds__scalar"] = cards["chart_kinds__scalar"].model_copy(
-        update={"ignores": {filter_concept(dashboard.filter("created")): reason}})
+        update={"ignores": {dashboard.filter("created").concept: reason}})
     placements = [p.model_copy(update={"mappings": {"source": "source"}}) if p.card == "chart_kinds__scalar" else p
                   for p in dashboard.cards]
     report = hr.build_report(lead_capture_fixture_db, cards, dashboard.model_copy(update={"cards": placements}),

@@ -324,11 +324,6 @@ def filter_text(f: DashboardFilter, value: Any, today: date, dates_only: bool = 
     return text
 
 
-def filter_concept(f: DashboardFilter) -> str:
-    # a filter names the concept a card's `ignores` refers to (h1b's `concept:`, default: its slug)
-    return getattr(f, "concept", None) or f.slug
-
-
 def _set_filters(ctx: TileContext, placement: Placement) -> tuple[list[tuple[DashboardFilter, str]],
                                                                   list[DashboardFilter]]:
     """(the set filters that narrow this tile with their values, the set filters it does not take). A filter
@@ -365,7 +360,7 @@ def _not_narrowed(card: CompiledCard, not_taken: list[DashboardFilter], ctx: Til
         return ""
     spans = []
     for f in not_taken:
-        reason = card.ignores.get(filter_concept(f), "")
+        reason = card.ignores.get(f.concept, "")
         title = f' title="{e(ctx.words(reason))}"' if reason else ""
         spans.append(f'<span class="ignored" data-filter="{e(f.slug)}"{title}>Not narrowed by {e(f.name)}</span>')
     return f'<p class="not-narrowed">{"".join(spans)}</p>'
