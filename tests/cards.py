@@ -1,6 +1,7 @@
 """Running a placed card as Metabase runs it (its dashboard's filter values, else the defaults, bound to its tags)
 against a fixture warehouse, with the dashboard runner the HTML report uses (orchestration/bi/run.py), and the rows
 in the form the hand-computed expectations are written in."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -32,8 +33,14 @@ def normalised(rows: list[tuple]) -> list[tuple]:
     return [tuple(normalised_value(v) for v in row) for row in rows]
 
 
-def dashcard_rows(info: warehouse.ConnectionInfo, card: CompiledCard, dashboard: DashboardSpec, placement: Placement,
-                  filter_values: dict | None, today: date) -> list[tuple]:
+def dashcard_rows(
+    info: warehouse.ConnectionInfo,
+    card: CompiledCard,
+    dashboard: DashboardSpec,
+    placement: Placement,
+    filter_values: dict | None,
+    today: date,
+) -> list[tuple]:
     with warehouse.connect(info) as conn:
         _, rows = run.execute(conn, card, c.card_values(dashboard, placement, filter_values or {}), today)
     return normalised(rows)

@@ -5,14 +5,16 @@ A card that fails or cannot be drawn stops the report (`ReportError`, naming the
 before any query (`FilterError`); nothing is written then. A filtered report goes to its own file
 (`run.report_filename`). Query times are only on the page with `timings=True`.
 """
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from orchestration import publishing
 from orchestration.bi import charts, formats, page
@@ -47,8 +49,10 @@ class Report:
 
     def summary_lines(self) -> list[str]:
         lines = [f"{r.key}: {len(r.rows)} row(s), {r.query_ms:.1f} ms" for r in self.results]
-        lines.append(f"queries {self.query_seconds * 1000:.0f} ms, {self.charts} charts drawn in "
-                     f"{self.chart_seconds * 1000:.0f} ms")
+        lines.append(
+            f"queries {self.query_seconds * 1000:.0f} ms, {self.charts} charts drawn in "
+            f"{self.chart_seconds * 1000:.0f} ms"
+        )
         return lines
 
     def write(self, out_dir: Path) -> Path:
@@ -59,27 +63,62 @@ class Report:
         return path
 
 
-def build_report(info: ConnectionInfo, cards: dict[str, CompiledCard], dashboard: DashboardSpec,
-                 filters: dict[str, Any] | None = None, *, timings: bool = False, notices: Sequence[str] = (),
-                 generated_at: datetime | None = None) -> Report:
+def build_report(
+    info: ConnectionInfo,
+    cards: dict[str, CompiledCard],
+    dashboard: DashboardSpec,
+    filters: dict[str, Any] | None = None,
+    *,
+    timings: bool = False,
+    notices: Sequence[str] = (),
+    generated_at: datetime | None = None,
+) -> Report:
     """Run the dashboard's cards and render its page. FilterError for bad filters, ReportError when a card
     fails or cannot be drawn; nothing is written here."""
     started = time.perf_counter()
     run = run_dashboard(info, cards, dashboard, None, filters)
     queried = time.perf_counter() - started
     stats = charts.RenderStats()
-    html = page.render_page(dashboard, run, timings=timings, notices=notices, generated_at=generated_at,
-                            stats=stats, published=publishing.publication_line(info))
-    log.info("dashboard %s: %d queries in %.0f ms, %d charts in %.0f ms", dashboard.key, len(run.results),
-             queried * 1000, stats.charts, stats.seconds * 1000)
-    return Report(dashboard=dashboard, html=html, results=run.results, as_of=run.as_of, filters=run.filters,
-                  filename=report_filename(dashboard, run.filters), query_seconds=queried,
-                  chart_seconds=stats.seconds, charts=stats.charts)
+    html = page.render_page(
+        dashboard,
+        run,
+        timings=timings,
+        notices=notices,
+        generated_at=generated_at,
+        stats=stats,
+        published=publishing.publication_line(info),
+    )
+    log.info(
+        "dashboard %s: %d queries in %.0f ms, %d charts in %.0f ms",
+        dashboard.key,
+        len(run.results),
+        queried * 1000,
+        stats.charts,
+        stats.seconds * 1000,
+    )
+    return Report(
+        dashboard=dashboard,
+        html=html,
+        results=run.results,
+        as_of=run.as_of,
+        filters=run.filters,
+        filename=report_filename(dashboard, run.filters),
+        query_seconds=queried,
+        chart_seconds=stats.seconds,
+        charts=stats.charts,
+    )
 
 
-def write_reports(info: ConnectionInfo, specs_dir: Path, out_dir: Path, filters: dict[str, Any] | None = None,
-                  keys: Sequence[str] | None = None, *, timings: bool = False, notices: Sequence[str] = (),
-                  ) -> list[tuple[Path, Report]]:
+def write_reports(
+    info: ConnectionInfo,
+    specs_dir: Path,
+    out_dir: Path,
+    filters: dict[str, Any] | None = None,
+    keys: Sequence[str] | None = None,
+    *,
+    timings: bool = False,
+    notices: Sequence[str] = (),
+) -> list[tuple[Path, Report]]:
     """Render the dashboards of `specs_dir` (those in `keys`, default all) and, when every one rendered,
     write them to `out_dir`. Each dashboard takes the given filters it has; a slug none of them has, an
     unknown dashboard or a bad value raises FilterError before any page is written."""
@@ -88,8 +127,10 @@ def write_reports(info: ConnectionInfo, specs_dir: Path, out_dir: Path, filters:
     compiled = compile_specs(Path(specs_dir))
     unknown_keys = [k for k in keys or () if k not in compiled.dashboards]
     if unknown_keys:
-        raise FilterError(f"no dashboard {', '.join(repr(k) for k in unknown_keys)} "
-                          f"(dashboards: {', '.join(sorted(compiled.dashboards))})")
+        raise FilterError(
+            f"no dashboard {', '.join(repr(k) for k in unknown_keys)} "
+            f"(dashboards: {', '.join(sorted(compiled.dashboards))})"
+        )
     selected = [compiled.dashboards[k] for k in (keys or sorted(compiled.dashboards))]
     filters = dict(filters or {})
     slugs = {f.slug for d in selected for f in d.filters}

@@ -8,17 +8,19 @@ Filters are checked before any card runs (`FilterError`, one line): unknown slug
 are parsed, text values are matched against the values of the filtered column ignoring case (and written as
 the data spells them). A card that fails stops the run (`ReportError`, naming the tile and the reason).
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
 import re
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from orchestration import warehouse
 from orchestration.bi import formats
@@ -28,9 +30,9 @@ from orchestration.warehouse import ConnectionInfo, first_line
 
 log = logging.getLogger(__name__)
 
-MAX_ROWS = 5000             # rows fetched per card; a tile says when the query returned more
-STATEMENT_TIMEOUT = "60s"   # per card query
-VALUES_LISTED = 25          # distinct values named when a filter value does not exist
+MAX_ROWS = 5000  # rows fetched per card; a tile says when the query returned more
+STATEMENT_TIMEOUT = "60s"  # per card query
+VALUES_LISTED = 25  # distinct values named when a filter value does not exist
 
 
 class ReportError(RuntimeError):
@@ -108,8 +110,9 @@ def parse_filter_args(items: Sequence[str]) -> dict[str, list[str]]:
         slug, sep, value = item.partition("=")
         slug = slug.strip()
         if not sep or not slug:
-            raise FilterError(f"--filter takes SLUG=VALUE: one of the dashboard's filter slugs and a value "
-                              f"(got {item!r})")
+            raise FilterError(
+                f"--filter takes SLUG=VALUE: one of the dashboard's filter slugs and a value (got {item!r})"
+            )
         values = [v.strip() for v in value.split(",") if v.strip()]
         if not values:
             raise FilterError(f"--filter {slug}= has no value")
@@ -139,8 +142,9 @@ def filter_help(f: DashboardFilter) -> str:
 
 def unknown_filters(dashboard: DashboardSpec, unknown: Sequence[str]) -> FilterError:
     valid = "; ".join(filter_help(f) for f in dashboard.filters) or "none"
-    return FilterError(f"dashboard {dashboard.key!r} has no filter {', '.join(repr(u) for u in unknown)}; "
-                       f"its filters: {valid}")
+    return FilterError(
+        f"dashboard {dashboard.key!r} has no filter {', '.join(repr(u) for u in unknown)}; its filters: {valid}"
+    )
 
 
 def _fed_tags(dashboard: DashboardSpec, cards: dict[str, CompiledCard], slug: str):
@@ -149,8 +153,9 @@ def _fed_tags(dashboard: DashboardSpec, cards: dict[str, CompiledCard], slug: st
             yield cards[p.card].tag(p.mappings[slug])
 
 
-def _match_values(conn, dashboard: DashboardSpec, cards: dict[str, CompiledCard], f: DashboardFilter,
-                  values: list[str]) -> list[str]:
+def _match_values(
+    conn, dashboard: DashboardSpec, cards: dict[str, CompiledCard], f: DashboardFilter, values: list[str]
+) -> list[str]:
     """Each value as the data (or the selector's options) spell it, ignoring case; FilterError otherwise."""
     from psycopg import sql
 
@@ -168,26 +173,39 @@ def _match_values(conn, dashboard: DashboardSpec, cards: dict[str, CompiledCard]
         table = sql.Identifier(ref.schema_name, ref.table)
         column = sql.Identifier(ref.column)
         with conn.transaction():
-            found = conn.execute(sql.SQL("select distinct {c}::text from {t} where lower({c}::text) = any(%s)")
-                                 .format(c=column, t=table), [lowered]).fetchall()
+            found = conn.execute(
+                sql.SQL("select distinct {c}::text from {t} where lower({c}::text) = any(%s)").format(
+                    c=column, t=table
+                ),
+                [lowered],
+            ).fetchall()
         for (value,) in found:
             known.setdefault(value.lower(), []).append(value)
         if any(v not in known for v in lowered):
             with conn.transaction():
-                listing += [v for (v,) in conn.execute(
-                    sql.SQL("select distinct {c}::text from {t} where {c} is not null order by 1 limit %s")
-                    .format(c=column, t=table), [VALUES_LISTED + 1]).fetchall()]
+                listing += [
+                    v
+                    for (v,) in conn.execute(
+                        sql.SQL("select distinct {c}::text from {t} where {c} is not null order by 1 limit %s").format(
+                            c=column, t=table
+                        ),
+                        [VALUES_LISTED + 1],
+                    ).fetchall()
+                ]
     missing = [v for v, low in zip(values, lowered, strict=True) if low not in known]
     if missing:
         shown = sorted(dict.fromkeys(listing))
         more = ", …" if len(shown) > VALUES_LISTED else ""
-        raise FilterError(f"{f.slug}: no {', '.join(repr(m) for m in missing)} in {f.name} (its values: "
-                          f"{', '.join(shown[:VALUES_LISTED]) or 'none'}{more})")
+        raise FilterError(
+            f"{f.slug}: no {', '.join(repr(m) for m in missing)} in {f.name} (its values: "
+            f"{', '.join(shown[:VALUES_LISTED]) or 'none'}{more})"
+        )
     return list(dict.fromkeys(s for low in lowered for s in known[low]))
 
 
-def validate_filters(conn, dashboard: DashboardSpec, cards: dict[str, CompiledCard],
-                     raw: dict[str, Any] | None, today: date) -> dict[str, Any]:
+def validate_filters(
+    conn, dashboard: DashboardSpec, cards: dict[str, CompiledCard], raw: dict[str, Any] | None, today: date
+) -> dict[str, Any]:
     """The given filter values checked and normalised (slug -> value or list of values)."""
     raw = dict(raw or {})
     known = {f.slug: f for f in dashboard.filters}
@@ -258,27 +276,33 @@ def read_as_of(conn, dashboard: DashboardSpec) -> datetime | None:
     if dashboard.as_of is None:
         return None
     schema, table = dashboard.as_of.table.split(".")
-    query = sql.SQL("select {c} from {t} limit 2").format(c=sql.Identifier(dashboard.as_of.column),
-                                                          t=sql.Identifier(schema, table))
+    query = sql.SQL("select {c} from {t} limit 2").format(
+        c=sql.Identifier(dashboard.as_of.column), t=sql.Identifier(schema, table)
+    )
     try:
         with conn.transaction():
             rows = conn.execute(query).fetchall()
     except psycopg.Error as exc:
-        raise ReportError(f"dashboard {dashboard.key!r}: cannot read its as-of moment from "
-                          f"{dashboard.as_of.table}.{dashboard.as_of.column}: {first_line(exc)}") from None
+        raise ReportError(
+            f"dashboard {dashboard.key!r}: cannot read its as-of moment from "
+            f"{dashboard.as_of.table}.{dashboard.as_of.column}: {first_line(exc)}"
+        ) from None
     if len(rows) != 1 or not isinstance(rows[0][0], datetime):
-        raise ReportError(f"dashboard {dashboard.key!r}: {dashboard.as_of.table} must hold one row with a "
-                          f"timestamp in {dashboard.as_of.column} (found {len(rows)} row(s))")
+        raise ReportError(
+            f"dashboard {dashboard.key!r}: {dashboard.as_of.table} must hold one row with a "
+            f"timestamp in {dashboard.as_of.column} (found {len(rows)} row(s))"
+        )
     return rows[0][0]
 
 
 def as_of_date(as_of: datetime | None) -> date:
     """The as-of moment's date in the reporting time zone (relative date filters count from it)."""
-    return (as_of or datetime.now(timezone.utc)).astimezone(formats.tz()).date()
+    return (as_of or datetime.now(UTC)).astimezone(formats.tz()).date()
 
 
-def execute(conn, card: CompiledCard, values: dict[str, Any], today: date,
-            limit: int | None = None) -> tuple[list[str], list[tuple]]:
+def execute(
+    conn, card: CompiledCard, values: dict[str, Any], today: date, limit: int | None = None
+) -> tuple[list[str], list[tuple]]:
     """The card's columns and rows for the tag `values` (at most `limit` + 1 rows when a limit is given),
     in a savepoint. RenderError for a value its tags do not take; psycopg's error when the query fails."""
     query, params = render_sql(card, values, today=today)
@@ -295,8 +319,9 @@ def _selector_options(card: CompiledCard) -> list[tuple[str | None, str | None]]
     return [(tag.name, option) for option in tag.options] if tag else [(None, None)]
 
 
-def run_card(conn, dashboard: DashboardSpec, placement: Placement, card: CompiledCard,
-             filter_values: dict[str, Any], today: date) -> list[CardResult]:
+def run_card(
+    conn, dashboard: DashboardSpec, placement: Placement, card: CompiledCard, filter_values: dict[str, Any], today: date
+) -> list[CardResult]:
     """Run one placed card (each option of a selector), in a savepoint; ReportError when it fails."""
     import psycopg
 
@@ -313,10 +338,15 @@ def run_card(conn, dashboard: DashboardSpec, placement: Placement, card: Compile
         except psycopg.Error as exc:
             raise ReportError(f"tile {card.name!r} ({card.key}) failed: {first_line(exc)}") from None
         ms = (time.perf_counter() - started) * 1000
-        log.info("dashboard %s, card %s%s: %d row(s) in %.1f ms", dashboard.key, card.key,
-                 f" [{option}]" if option else "", len(rows), ms)
-        results.append(CardResult(placement, card, option, columns, rows[:MAX_ROWS], ms, len(rows) > MAX_ROWS,
-                                  values))
+        log.info(
+            "dashboard %s, card %s%s: %d row(s) in %.1f ms",
+            dashboard.key,
+            card.key,
+            f" [{option}]" if option else "",
+            len(rows),
+            ms,
+        )
+        results.append(CardResult(placement, card, option, columns, rows[:MAX_ROWS], ms, len(rows) > MAX_ROWS, values))
     return results
 
 
@@ -328,7 +358,8 @@ def window_dates(conn, windows: Sequence[Window]) -> dict[Window, WindowDates]:
     for w in dict.fromkeys(windows):
         schema, table = w.table.split(".")
         query = sql.SQL("select min({d}), max({d}), count(*) from {t} where {f}").format(
-            d=sql.Identifier(w.date_column), t=sql.Identifier(schema, table), f=sql.Identifier(w.flag_column))
+            d=sql.Identifier(w.date_column), t=sql.Identifier(schema, table), f=sql.Identifier(w.flag_column)
+        )
         with conn.transaction():
             first, last, days = conn.execute(query).fetchone()
         out[w] = WindowDates(w, first, last, int(days))
@@ -341,9 +372,13 @@ def reading_order(dashboard: DashboardSpec) -> list[Placement]:
     return [p for t in dashboard.tabs for p in dashboard.placements(t.key)]
 
 
-def run_dashboard(info: ConnectionInfo, cards: dict[str, CompiledCard], dashboard: DashboardSpec,
-                  placements: Sequence[Placement] | None = None, filters: dict[str, Any] | None = None,
-                  ) -> DashboardRun:
+def run_dashboard(
+    info: ConnectionInfo,
+    cards: dict[str, CompiledCard],
+    dashboard: DashboardSpec,
+    placements: Sequence[Placement] | None = None,
+    filters: dict[str, Any] | None = None,
+) -> DashboardRun:
     """Run the dashboard's placed cards (default all, in reading order) with validated filters."""
     placements = [p for p in (placements if placements is not None else reading_order(dashboard)) if p.card]
     with read_only(info) as conn:

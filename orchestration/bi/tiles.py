@@ -12,13 +12,15 @@ narrowed it and its KPI ids. The time zone, the as-of rule and the filter notes 
 Every number is written with `formats.column_format` (the metric's presentation); every spec text goes
 through `words.fill`. Charts are collected in `TileContext.specs` and drawn together (`charts.render_svgs`).
 """
+
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable, Sequence, get_args
+from typing import Any, get_args
 
 from orchestration.bi import charts, formats, words
 from orchestration.bi.compiled import CompiledCard, Window, date_bounds, filter_value
@@ -26,8 +28,8 @@ from orchestration.bi.formats import column_format, format_value
 from orchestration.bi.run import MAX_ROWS, CardResult, ReportError, WindowDates, as_list
 from orchestration.bi.specs import DashboardFilter, DashboardSpec, Display, Placement
 
-GRID_COLUMN_PX = 57         # width of one of the 24 grid columns at the page's full width (1440 px)
-GRID_ROW_PX = 40            # height of one grid row, for chart heights
+GRID_COLUMN_PX = 57  # width of one of the 24 grid columns at the page's full width (1440 px)
+GRID_ROW_PX = 40  # height of one grid row, for chart heights
 
 
 @dataclass
@@ -105,9 +107,16 @@ def chart_roles(result: CardResult) -> tuple[list[charts.Dim], list[charts.Measu
     for c in measure_cols:
         fmt = value_format(result, c)
         raw = [r[index[c]] for r in result.rows]
-        measures.append(charts.Measure(
-            c, _title(result, c), tuple(float(v) if formats.is_number(v) else None for v in raw),
-            tuple(format_value(v, fmt) for v in raw), fmt.d3(), card.series.get(c, "bar")))
+        measures.append(
+            charts.Measure(
+                c,
+                _title(result, c),
+                tuple(float(v) if formats.is_number(v) else None for v in raw),
+                tuple(format_value(v, fmt) for v in raw),
+                fmt.d3(),
+                card.series.get(c, "bar"),
+            )
+        )
     return dims, measures
 
 
@@ -121,8 +130,10 @@ def _big_number(result: CardResult, column: int, value: Any) -> str:
     name = e(result.columns[column])
     if isinstance(value, datetime):
         day, _, clock = formats.format_instant(value).partition(" ")
-        return (f'<div class="value instant" data-column="{name}"><time datetime="{e(value.isoformat())}">'
-                f'<span>{e(day)}</span> <span>{e(clock)}</span></time></div>')
+        return (
+            f'<div class="value instant" data-column="{name}"><time datetime="{e(value.isoformat())}">'
+            f"<span>{e(day)}</span> <span>{e(clock)}</span></time></div>"
+        )
     prefix, text, suffix = formats.format_parts(value, value_format(result, result.columns[column], scalar=True))
     prefix = f'<span class="affix">{e(prefix)}</span>' if prefix else ""
     suffix = f'<span class="affix">{e(suffix)}</span>' if suffix else ""
@@ -166,8 +177,14 @@ def _smartscalar(result: CardResult, ctx: TileContext) -> str:
     d = dims[0]
     m = result.columns.index(vs["scalar.field"]) if vs.get("scalar.field") in result.columns else measures[0]
     # Metabase's "compare to another column" (scalar.comparisons): e.g. the same days of the month before
-    other = next((c for c in vs.get("scalar.comparisons") or ()
-                  if c.get("type") == "anotherColumn" and c.get("column") in result.columns), None)
+    other = next(
+        (
+            c
+            for c in vs.get("scalar.comparisons") or ()
+            if c.get("type") == "anotherColumn" and c.get("column") in result.columns
+        ),
+        None,
+    )
     rows = [(formats.as_period(r[d]), r) for r in result.rows if formats.as_period(r[d]) is not None]
     starts = [p if isinstance(p, date) and not isinstance(p, datetime) else p.date() for p, _ in rows]
     upto = [i for i, s in enumerate(starts) if s <= ctx.today] or [len(rows) - 1]
@@ -180,8 +197,7 @@ def _smartscalar(result: CardResult, ctx: TileContext) -> str:
         end = formats.period_end(start, grain)
         if start <= ctx.today < end:
             passed, total = (ctx.today - start).days + 1, (end - start).days + 1
-            caption += (f", so far: {formats.format_date_range(start, ctx.today)} "
-                        f"({passed} of {total} days)")
+            caption += f", so far: {formats.format_date_range(start, ctx.today)} ({passed} of {total} days)"
     value = rows[current][1][m]
     compare = ""
     fmt = value_format(result, result.columns[m], scalar=True)
@@ -193,10 +209,14 @@ def _smartscalar(result: CardResult, ctx: TileContext) -> str:
         against = formats.period_name(starts[current - 1], grain)
     if other is not None or current > 0:
         arrow, cls = _change(value, previous)
-        compare = (f'<div class="compare {cls}"><span class="change">{e(arrow)}</span> vs '
-                   f'{e(against)}: {e(format_value(previous, fmt))}</div>')
-    return (f'<div class="scalar smart">{_big_number(result, m, value)}'
-            f'<div class="caption">{e(caption)}</div>{compare}</div>')
+        compare = (
+            f'<div class="compare {cls}"><span class="change">{e(arrow)}</span> vs '
+            f"{e(against)}: {e(format_value(previous, fmt))}</div>"
+        )
+    return (
+        f'<div class="scalar smart">{_big_number(result, m, value)}'
+        f'<div class="caption">{e(caption)}</div>{compare}</div>'
+    )
 
 
 def _numeric(result: CardResult, index: int) -> bool:
@@ -215,19 +235,26 @@ def _table(result: CardResult, ctx: TileContext) -> str:
     if not result.rows:
         return _no_data()
     numeric = [_numeric(result, i) for i in range(len(result.columns))]
-    head = "".join(f'<th scope="col"{" class=num" if numeric[i] else ""}>{e(_title(result, c))}</th>'
-                   for i, c in enumerate(result.columns))
-    body = "".join("<tr>" + "".join(f'<td{" class=num" if numeric[i] else ""}>{e(_cell(result, i, v))}</td>'
-                                    for i, v in enumerate(row)) + "</tr>" for row in result.rows)
-    return (f'<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
-            '</table></div>')
+    head = "".join(
+        f'<th scope="col"{" class=num" if numeric[i] else ""}>{e(_title(result, c))}</th>'
+        for i, c in enumerate(result.columns)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td{' class=num' if numeric[i] else ''}>{e(_cell(result, i, v))}</td>" for i, v in enumerate(row))
+        + "</tr>"
+        for row in result.rows
+    )
+    return (
+        f'<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    )
 
 
 @dataclass
 class _Node:
     label: str
     sums: list[Decimal | None]
-    children: dict[str, "_Node"] = field(default_factory=dict)
+    children: dict[str, _Node] = field(default_factory=dict)
 
 
 def _add(sums: list[Decimal | None], values: Sequence[Any]) -> None:
@@ -245,8 +272,10 @@ def _rollup(result: CardResult, ctx: TileContext) -> str:
     levels = [i for i in range(len(result.columns)) if i not in measures]
     rates = [_title(result, result.columns[i]) for i in measures if value_format(result, result.columns[i]).percent]
     if rates:
-        raise ReportError(f"tile {result.card.name!r} ({result.card.key}): a roll-up sums its columns at every level, "
-                          f"and {', '.join(rates)} is a percentage, which does not add up; show it in a table")
+        raise ReportError(
+            f"tile {result.card.name!r} ({result.card.key}): a roll-up sums its columns at every level, "
+            f"and {', '.join(rates)} is a percentage, which does not add up; show it in a table"
+        )
     root = _Node("Total", [None] * len(measures))
     for row in result.rows:
         values = [row[i] for i in measures]
@@ -259,16 +288,20 @@ def _rollup(result: CardResult, ctx: TileContext) -> str:
     fmts = [value_format(result, result.columns[i]) for i in measures]
 
     def numbers(node: _Node) -> str:
-        return "".join(f'<span class="num" data-column="{e(result.columns[i])}">'
-                       f'{e(format_value(s, f))}</span>' for i, s, f in zip(measures, node.sums, fmts, strict=True))
+        return "".join(
+            f'<span class="num" data-column="{e(result.columns[i])}">{e(format_value(s, f))}</span>'
+            for i, s, f in zip(measures, node.sums, fmts, strict=True)
+        )
 
     def render(node: _Node, depth: int) -> str:
         out = []
         for child in node.children.values():
             line = f'<span class="name">{e(child.label)}</span>{numbers(child)}'
             if child.children:
-                out.append(f'<details class="level" data-depth="{depth}"><summary class="line" style="--depth:{depth}">'
-                           f'{line}</summary>{render(child, depth + 1)}</details>')
+                out.append(
+                    f'<details class="level" data-depth="{depth}"><summary class="line" style="--depth:{depth}">'
+                    f"{line}</summary>{render(child, depth + 1)}</details>"
+                )
             else:
                 out.append(f'<div class="line leaf" data-depth="{depth}" style="--depth:{depth}">{line}</div>')
         return "".join(out)
@@ -292,14 +325,18 @@ def _chart(result: CardResult, ctx: TileContext) -> str:
     except charts.NothingToDraw as exc:  # a quiet period, not a broken card
         return _no_data(str(exc))
     except charts.ChartError as exc:
-        raise ReportError(f"tile {result.card.name!r} ({result.card.key}) cannot be drawn as "
-                          f"{result.card.display}: {exc}") from None
+        raise ReportError(
+            f"tile {result.card.name!r} ({result.card.key}) cannot be drawn as {result.card.display}: {exc}"
+        ) from None
     return ctx.chart(spec)
 
 
 BODIES: dict[str, Callable[[CardResult, TileContext], str]] = {
-    "scalar": _scalar, "smartscalar": _smartscalar, "table": _table, "rollup": _rollup,
-    **{display: _chart for display in charts.CHART_DISPLAYS},
+    "scalar": _scalar,
+    "smartscalar": _smartscalar,
+    "table": _table,
+    "rollup": _rollup,
+    **dict.fromkeys(charts.CHART_DISPLAYS, _chart),
 }
 if set(BODIES) != set(get_args(Display)):  # every display a spec may name has a renderer, and no other
     raise AssertionError(f"tiles renders {sorted(BODIES)}, specs allow {sorted(get_args(Display))}")
@@ -324,8 +361,9 @@ def filter_text(f: DashboardFilter, value: Any, today: date, dates_only: bool = 
     return text
 
 
-def _set_filters(ctx: TileContext, placement: Placement) -> tuple[list[tuple[DashboardFilter, str]],
-                                                                  list[DashboardFilter]]:
+def _set_filters(
+    ctx: TileContext, placement: Placement
+) -> tuple[list[tuple[DashboardFilter, str]], list[DashboardFilter]]:
     """(the set filters that narrow this tile with their values, the set filters it does not take). A filter
     that picks a selector's metric is neither: the tile has the selector itself, with every option."""
     narrowing, not_taken = [], []
@@ -347,11 +385,15 @@ def _subtitle(card: CompiledCard, narrowing: list[tuple[DashboardFilter, str]], 
         seen += [w for w in m.windows if w not in seen and w in ctx.windows]
     parts = [f'<span class="desc">{e(ctx.words(card.description))}</span>'] if card.description else []
     # the dates themselves never break across lines ("1 Dec 2024 –" above "30 Nov 2025" reads badly)
-    parts += [f'<span class="window">{e(w.label)}: <span class="when">{e(ctx.windows[w].dates())}</span></span>'
-              for w in seen]
+    parts += [
+        f'<span class="window">{e(w.label)}: <span class="when">{e(ctx.windows[w].dates())}</span></span>' for w in seen
+    ]
     if not seen:
-        parts += [f'<span class="dates">{e(f.name)}: <span class="when">{e(text)}</span></span>'
-                  for f, text in narrowing if f.type.startswith("date/")]
+        parts += [
+            f'<span class="dates">{e(f.name)}: <span class="when">{e(text)}</span></span>'
+            for f, text in narrowing
+            if f.type.startswith("date/")
+        ]
     return f'<p class="subtitle">{"".join(parts)}</p>' if parts else ""
 
 
@@ -367,13 +409,17 @@ def _not_narrowed(card: CompiledCard, not_taken: list[DashboardFilter], ctx: Til
 
 
 def _definition(card: CompiledCard, narrowing: list[tuple[DashboardFilter, str]], ctx: TileContext) -> str:
-    items = "".join(f'<dt>{e(m.label)} <code>{e(m.name)}</code></dt><dd>{markdown(ctx.words(m.description))}</dd>'
-                    for m in card.metrics)
+    items = "".join(
+        f"<dt>{e(m.label)} <code>{e(m.name)}</code></dt><dd>{markdown(ctx.words(m.description))}</dd>"
+        for m in card.metrics
+    )
     notes = f'<div class="notes">{markdown(ctx.words(card.notes))}</div>' if card.notes else ""
-    filters = ("; ".join(f"{f.name}: {text}" for f, text in narrowing))
+    filters = "; ".join(f"{f.name}: {text}" for f, text in narrowing)
     filters_html = f'<p class="tile-filters">Narrowed by {e(filters)}</p>' if filters else ""
-    return (f'<details class="definition"><summary>Definition</summary><dl>{items}</dl>{notes}{filters_html}'
-            f'<p class="kpis">KPI inventory: {e(", ".join(card.kpis))} · card <code>{e(card.key)}</code></p></details>')
+    return (
+        f'<details class="definition"><summary>Definition</summary><dl>{items}</dl>{notes}{filters_html}'
+        f'<p class="kpis">KPI inventory: {e(", ".join(card.kpis))} · card <code>{e(card.key)}</code></p></details>'
+    )
 
 
 def _chosen_option(card: CompiledCard, placement: Placement, ctx: TileContext) -> str | None:
@@ -403,22 +449,33 @@ def card_tile(results: list[CardResult], ctx: TileContext) -> str:
     else:
         tag = card.selector
         chosen = _chosen_option(card, p, ctx)
-        choices = "".join(f'<option value="{i}"{" selected" if r.option == chosen else ""}>{e(r.option)}</option>'
-                          for i, r in enumerate(results))
-        control = (f'<label class="selector" hidden>{e(tag.display_name)} '
-                   f'<select data-selector="{e(card.key)}">{choices}</select></label>')
-        body = "".join(f'<div class="option" data-option="{i}" data-option-label="{e(r.option)}">'
-                       f'<h3 class="option-title">{e(r.option)}</h3>{body_of(r, ctx)}</div>'
-                       for i, r in enumerate(results))
-    truncated = (f'<p class="note">Showing the first {MAX_ROWS:,} rows; the query returned more.</p>'
-                 if any(r.truncated for r in results) else "")
+        choices = "".join(
+            f'<option value="{i}"{" selected" if r.option == chosen else ""}>{e(r.option)}</option>'
+            for i, r in enumerate(results)
+        )
+        control = (
+            f'<label class="selector" hidden>{e(tag.display_name)} '
+            f'<select data-selector="{e(card.key)}">{choices}</select></label>'
+        )
+        body = "".join(
+            f'<div class="option" data-option="{i}" data-option-label="{e(r.option)}">'
+            f'<h3 class="option-title">{e(r.option)}</h3>{body_of(r, ctx)}</div>'
+            for i, r in enumerate(results)
+        )
+    truncated = (
+        f'<p class="note">Showing the first {MAX_ROWS:,} rows; the query returned more.</p>'
+        if any(r.truncated for r in results)
+        else ""
+    )
     timing = f' data-query-ms="{sum(r.query_ms for r in results):.1f}"' if ctx.timings else ""
     narrowing, not_taken = _set_filters(ctx, p)
-    return (f'<section class="card" data-card="{e(card.key)}" data-display="{e(card.display)}" '
-            f'data-rows="{len(first.rows)}"{timing} style="{grid_style(p)}">'
-            f'<header><h2>{e(card.name)}</h2>{control}</header>'
-            f'<div class="body">{body}</div>{truncated}{_subtitle(card, narrowing, ctx)}'
-            f'{_not_narrowed(card, not_taken, ctx)}{_definition(card, narrowing, ctx)}</section>')
+    return (
+        f'<section class="card" data-card="{e(card.key)}" data-display="{e(card.display)}" '
+        f'data-rows="{len(first.rows)}"{timing} style="{grid_style(p)}">'
+        f"<header><h2>{e(card.name)}</h2>{control}</header>"
+        f'<div class="body">{body}</div>{truncated}{_subtitle(card, narrowing, ctx)}'
+        f"{_not_narrowed(card, not_taken, ctx)}{_definition(card, narrowing, ctx)}</section>"
+    )
 
 
 def text_tile(p: Placement, ctx: TileContext) -> str:
