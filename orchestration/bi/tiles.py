@@ -192,12 +192,13 @@ def _smartscalar(result: CardResult, ctx: TileContext) -> str:
     grain = result.card.time_grain
     start = starts[current]
     name = formats.period_name(start, grain)
-    caption = name[:1].upper() + name[1:]
+    caption = e(name[:1].upper() + name[1:])
     if grain in ("day", "week", "month", "quarter", "year"):
         end = formats.period_end(start, grain)
         if start <= ctx.today < end:
             passed, total = (ctx.today - start).days + 1, (end - start).days + 1
-            caption += f", so far: {formats.format_date_range(start, ctx.today)} ({passed} of {total} days)"
+            so_far = formats.format_date_range(start, ctx.today)
+            caption += f', so far: <span class="when">{e(so_far)}</span> ({passed} of {total} days)'
     value = rows[current][1][m]
     compare = ""
     fmt = value_format(result, result.columns[m], scalar=True)
@@ -214,8 +215,7 @@ def _smartscalar(result: CardResult, ctx: TileContext) -> str:
             f"{e(against)}: {e(format_value(previous, fmt))}</div>"
         )
     return (
-        f'<div class="scalar smart">{_big_number(result, m, value)}'
-        f'<div class="caption">{e(caption)}</div>{compare}</div>'
+        f'<div class="scalar smart">{_big_number(result, m, value)}<div class="caption">{caption}</div>{compare}</div>'
     )
 
 
