@@ -427,6 +427,13 @@ def test_tiles_say_what_they_count_for_which_dates(lead_capture_page):
     assert shown["lead_capture__total_leads"]["windows"] == []
 
 
+def test_the_smart_numbers_period_is_the_cards_compiled_grain():
+    """The period a smart number names is the grain of its card's time group-by, not a guess from the dates."""
+    assert CHART_KINDS.cards["chart_kinds__smartscalar"].time_grain == "week"  # metric_time__week
+    assert REPO.cards["campaigns__roi"].time_grain == "month"  # metric_time__month
+    assert REPO.cards["lead_capture__total_leads"].time_grain is None  # no time group-by
+
+
 def test_the_as_of_effect_on_the_first_of_a_month_is_spelled_out():
     """On 1 April "this month" is one day while the rolling week is seven: the window line says so."""
     month = Window(
