@@ -539,6 +539,33 @@ def test_hostile_values_are_text_in_tiles_tables_and_charts(lead_capture_fixture
     assert 'aria-label="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; ' in bar[: bar.index("</section>")]
 
 
+def test_a_link_column_reads_as_its_link_text_and_moments_stay_on_one_line(lead_capture_fixture_db):
+    """Metabase's `view_as: link` on a table column: a web address becomes a link with the card's link text; any
+    other value stays text. A moment in a table is one unbroken line ("2025-06-06" above "09:00" read badly)."""
+    cards = dict(CHART_KINDS.cards)
+    cards["chart_kinds__table"] = cards["chart_kinds__table"].model_copy(
+        update={
+            "sql": "select * from (values ('https://app.example/c/8', timestamp '2025-06-06 09:00'), "
+            "('javascript:alert(1)', timestamp '2025-06-07 10:00')) as t(conversation_url, invited_at)",
+            "columns": ("conversation_url", "invited_at"),
+            "visualization_settings": {
+                "column_settings": {
+                    '["name","conversation_url"]': {"view_as": "link", "link_text": "Open conversation"}
+                }
+            },
+        }
+    )
+    report = hr.build_report(lead_capture_fixture_db, cards, CHART_KINDS.dashboards["chart_kinds"])
+    table = report.html[report.html.index('data-card="chart_kinds__table"') :]
+    table = table[: table.index("</section>")]
+    assert (
+        '<td><a href="https://app.example/c/8" target="_blank" rel="noopener noreferrer">Open conversation</a></td>'
+        in table
+    )
+    assert "<td>javascript:alert(1)</td>" in table and 'href="javascript' not in table
+    assert "<td class=when>2025-06-06 09:00</td>" in table
+
+
 def test_a_rollup_refuses_to_sum_a_percentage(lead_capture_fixture_db):
     cards = dict(CHART_KINDS.cards)
     cards["chart_kinds__rollup"] = CHART_KINDS.cards["chart_kinds__table"].model_copy(

@@ -231,6 +231,19 @@ def _cell(result: CardResult, index: int, value: Any) -> str:
     return formats.format_dimension(value) if formats.as_period(value) else format_value(value)
 
 
+def _td(result: CardResult, index: int, value: Any, numeric: bool) -> str:
+    """A table cell: numbers right-aligned, dates and moments kept on one line, a link column (Metabase's
+    `view_as: link`) as a link when the value is a web address."""
+    text = _cell(result, index, value)
+    link = formats.link_text(result.card, result.columns[index])
+    if link is not None and isinstance(value, str) and value.startswith(("https://", "http://")):
+        inner = f'<a href="{e(value)}" target="_blank" rel="noopener noreferrer">{e(link or text)}</a>'
+    else:
+        inner = e(text)
+    cls = "num" if numeric else "when" if isinstance(value, date) else ""
+    return f"<td{f' class={cls}' if cls else ''}>{inner}</td>"
+
+
 def _table(result: CardResult, ctx: TileContext) -> str:
     if not result.rows:
         return _no_data()
@@ -240,10 +253,7 @@ def _table(result: CardResult, ctx: TileContext) -> str:
         for i, c in enumerate(result.columns)
     )
     body = "".join(
-        "<tr>"
-        + "".join(f"<td{' class=num' if numeric[i] else ''}>{e(_cell(result, i, v))}</td>" for i, v in enumerate(row))
-        + "</tr>"
-        for row in result.rows
+        "<tr>" + "".join(_td(result, i, v, numeric[i]) for i, v in enumerate(row)) + "</tr>" for row in result.rows
     )
     return (
         f'<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
