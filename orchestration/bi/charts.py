@@ -30,6 +30,9 @@ FONT = 'Arial, Helvetica, "Liberation Sans", sans-serif'
 PALETTE = ["#3b6ea8", "#e39c39", "#5a9e6f", "#c0504d", "#8064a2", "#4aa3b5", "#9c8a5a", "#7b8794"]
 DENSE = 12  # with more bars or points than this, zero values get no text label
 MIN_LABELLED_BAR_PX = 16  # narrower bars get no value label and the axis thins its labels
+LABEL_CHAR_PX = 6.5  # width of a character of a bar's value label (11 px digits), so labels of wide numbers fit
+CELL_CHAR_PX = 5.8  # the same for a heatmap cell's label (9.5 px)
+HEATMAP_CHROME_PX = 180  # of a heatmap's width, what the row labels and the colour legend take
 EMPTY_CELL = "#eef1f4"
 # Dimensions whose full range is known: every value is shown on the axis, in natural order, even without rows.
 HOURS, WEEKDAYS = tuple(range(24)), tuple(range(1, 8))
@@ -212,7 +215,10 @@ def _bars(display: str, title: str, dims: Sequence[Dim], measures: Sequence[Meas
     x_order = list(dict.fromkeys(r["x"] for r in records))
     series_order = list(dict.fromkeys(r["s"] for r in records))
     bars = len(x_order) * (len(series_order) if multi and not stacked else 1)
-    crowded = bars * MIN_LABELLED_BAR_PX > (height if horizontal else width)  # no room for a number on each bar
+    # no room for a number on each bar: over a vertical bar the number needs its own width ("1,008" over 24 hours)
+    longest = max((len(r["t"]) for r in records), default=0)
+    per_bar = MIN_LABELLED_BAR_PX if horizontal else max(MIN_LABELLED_BAR_PX, longest * LABEL_CHAR_PX)
+    crowded = bars * per_bar > (height if horizontal else width)
     cat, val = ("y", "x") if horizontal else ("x", "y")
     fmt = measures[0].d3_format if len({m.d3_format for m in measures}) == 1 else ",~r"
     cat_axis = {"title": None if not dims else dims[0].title, "labelAngle": 0, "labelLimit": 140}
@@ -589,21 +595,19 @@ def _heatmap(title: str, dims: Sequence[Dim], measures: Sequence[Measure], width
                 },
             },
         },
-        {
-            "mark": {"type": "text", "fontSize": 9.5, "aria": False},
-            "encoding": {
-                **enc,
-                "text": {"field": "t"},
-                "color": {
-                    "condition": {
-                        "test": f"datum.v > {max((v for v in m.values if v), default=0) * 0.6}",
-                        "value": "#fff",
-                    },
-                    "value": "#243b53",
-                },
-            },
-        },
     ]
+    # a number wider than its cell would run into its neighbours: then the colours and the legend say it alone
+    # (each cell's description keeps its value)
+    cell_px = (width - HEATMAP_CHROME_PX) / max(1, len(col_domain))
+    if max((len(r["t"]) for r in records), default=0) * CELL_CHAR_PX <= cell_px - 4:
+        light = max((v for v in m.values if v), default=0) * 0.6
+        text_color = {"condition": {"test": f"datum.v > {light}", "value": "#fff"}, "value": "#243b53"}
+        layers.append(
+            {
+                "mark": {"type": "text", "fontSize": 9.5, "aria": False},
+                "encoding": {**enc, "text": {"field": "t"}, "color": text_color},
+            }
+        )
     return _top(title, width, height, records, {"layer": layers})
 
 
