@@ -56,7 +56,8 @@ final as (
         {{ reporting_date('responses.first_replied_at') }} as first_replied_date,
         responses.bounced_at,
         {{ reporting_date('responses.bounced_at') }} as bounced_date,
-        -- an open can only be seen where the campaign tracks opens; keeps the open rate's numerator inside its denominator
+        -- an open can only be seen where the campaign tracks opens; keeps the open rate's numerator inside its
+        -- denominator
         coalesce(campaigns.track_opens, false) and responses.first_opened_at is not null as is_opened,
         responses.first_replied_at is not null as is_replied,
         responses.bounced_at is not null as is_bounced

@@ -58,7 +58,8 @@ pivoted as (
         both_months.campaign_id,
         both_months.activity_date,
     {%- for column in columns %}
-        coalesce(sum(n) filter (where measure = '{{ column }}'), 0)::integer as {{ column }}{{ ',' if not loop.last }}
+        coalesce(sum(both_months.n) filter (where both_months.measure = '{{ column }}'), 0)::integer
+            as {{ column }}{{ ',' if not loop.last }}
     {%- endfor %}
     from both_months
     cross join as_of

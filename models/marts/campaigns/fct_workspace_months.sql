@@ -17,9 +17,13 @@ calendar as (
     select * from {{ ref('dim_calendar') }}
 ),
 
+dim_as_of as (
+    select * from {{ ref('dim_as_of') }}
+),
+
 as_of as (
     select as_of_calendar.month_start as as_of_month
-    from {{ ref('dim_as_of') }} as dim_as_of
+    from dim_as_of
     inner join calendar as as_of_calendar on dim_as_of.as_of_date = as_of_calendar.calendar_date
 ),
 

@@ -66,26 +66,26 @@ events as (
     select
         conversation_id,
         local_date,
-        case when author_type = 'user' then author_id end,
+        case when author_type = 'user' then author_id end as user_id,
         channel,
-        0,
-        1,
-        0,
-        0
+        0 as sessions,
+        1 as messages,
+        0 as results,
+        0 as fields
     from messages
     union all
     select
         results.conversation_id,
-        {{ reporting_date('results.created_at') }},
+        {{ reporting_date('results.created_at') }} as local_date,
         results.user_id,
         after_sales.channel,
-        0,
-        0,
-        1,
+        0 as sessions,
+        0 as messages,
+        1 as results,
         (
             select count(*) from jsonb_each_text(coalesce(results.fields, '{}'::jsonb)) as field
             where nullif(trim(field.value), '') is not null
-        )
+        ) as fields
     from results
     inner join after_sales on results.conversation_id = after_sales.conversation_id
     where results.created_at <= {{ as_of_timestamp() }}
@@ -150,28 +150,28 @@ listed_entities as (
     -- every active user of the client's own organisation (not guests), at their home location and department
     select
         organization_id,
-        coalesce(location_id, 'none'),
-        coalesce(department_id, 'none'),
-        user_id,
-        'none',
+        coalesce(location_id, 'none') as location_key,
+        coalesce(department_id, 'none') as department_key,
+        user_id as user_key,
+        'none' as channel_key,
         location_name,
         department_name,
         user_label,
-        'no touchpoint'
+        'no touchpoint' as channel_label
     from users
     where active and is_own_organisation and not is_guest
     union all
     -- every active department of an active location
     select
         departments.organization_id,
-        departments.location_id,
-        departments.department_id,
-        'none',
-        'none',
-        locations.name,
-        departments.name,
-        'no user',
-        'no touchpoint'
+        departments.location_id as location_key,
+        departments.department_id as department_key,
+        'none' as user_key,
+        'none' as channel_key,
+        locations.name as location_name,
+        departments.name as department_name,
+        'no user' as user_label,
+        'no touchpoint' as channel_label
     from departments
     inner join locations on departments.location_id = locations.location_id
     where departments.active and locations.active

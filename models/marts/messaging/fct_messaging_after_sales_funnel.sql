@@ -71,12 +71,12 @@ phases as (
         'Invitation sent' as phase_name
     union all
     select
-        2,
-        'Customer replied'
+        2 as phase_number,
+        'Customer replied' as phase_name
     union all
     select
-        3,
-        'Updates shared'
+        3 as phase_number,
+        'Updates shared' as phase_name
 ),
 
 invitation_rows as (

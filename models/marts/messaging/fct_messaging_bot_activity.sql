@@ -51,13 +51,13 @@ activity_rows as (
 listed_rows as (
     select
         bots.bot_id,
-        as_of.as_of_date,
-        true,
-        null::integer,
-        null::integer,
-        null::integer,
-        null::numeric,
-        null::numeric
+        as_of.as_of_date as calendar_date,
+        true as is_listed,
+        null::integer as messages,
+        null::integer as bot_started,
+        null::integer as leads,
+        null::numeric as chatpoints,
+        null::numeric as points_v1
     from bots
     cross join as_of
     where bots.active

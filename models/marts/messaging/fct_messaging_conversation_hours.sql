@@ -46,21 +46,21 @@ activity as (
         conversation_id,
         local_date,
         local_hour,
-        0,
-        count(*),
-        0,
-        0
+        0 as messages,
+        count(*) as sessions,
+        0 as effective_chats,
+        0 as leads
     from sessions
     group by conversation_id, local_date, local_hour
     union all
     select
         conversation_id,
-        first_result_date,
-        first_result_hour,
-        0,
-        0,
-        1,
-        case when is_lead then 1 else 0 end
+        first_result_date as local_date,
+        first_result_hour as local_hour,
+        0 as messages,
+        0 as sessions,
+        1 as effective_chats,
+        case when is_lead then 1 else 0 end as leads
     from chats
 ),
 

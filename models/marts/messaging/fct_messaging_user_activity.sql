@@ -36,8 +36,8 @@ activity as (
         user_id,
         conversation_id,
         local_date,
-        0,
-        count(*)
+        0 as messages_sent,
+        count(*) as sessions_joined
     from sessions
     where user_id is not null
     group by user_id, conversation_id, local_date

@@ -20,7 +20,7 @@ registrations as (
         count(*)::integer as new_registered_users
     from users
     where registered_at <= {{ as_of_timestamp() }}
-    group by 1
+    group by {{ reporting_date('registered_at') }}
 ),
 
 active as (

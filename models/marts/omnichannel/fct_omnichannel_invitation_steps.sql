@@ -18,12 +18,12 @@ step_names as (
         'Invited' as step
     union all
     select
-        2,
-        'Activated'
+        2 as step_order,
+        'Activated' as step
     union all
     select
-        3,
-        'Transacting'
+        3 as step_order,
+        'Transacting' as step
 ),
 
 reached as (
@@ -35,15 +35,15 @@ reached as (
     union all
     select
         email_normalized,
-        2,
-        activated_at
+        2 as step_order,
+        activated_at as reached_at
     from people
     where activated_at is not null
     union all
     select
         email_normalized,
-        3,
-        first_charged_at
+        3 as step_order,
+        first_charged_at as reached_at
     from people
     where first_charged_at is not null
 ),
@@ -74,6 +74,12 @@ zero_steps as (
     cross join step_names
 ),
 
+unioned as (
+    select * from person_steps
+    union all
+    select * from zero_steps
+),
+
 final as (
     select
         unioned.invited_date,
@@ -84,11 +90,7 @@ final as (
         unioned.first_invitation_id,
         unioned.invitations,
         unioned.user_id
-    from (
-        select * from person_steps
-        union all
-        select * from zero_steps
-    ) as unioned
+    from unioned
     inner join step_names on unioned.step_order = step_names.step_order
 )
 
