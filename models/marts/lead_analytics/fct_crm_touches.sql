@@ -62,7 +62,7 @@ weighted as (
             when touches_before_close = 1 then 1.0
             when touches_before_close = 2 then 0.5
             when position in (1, touches_before_close) then 0.4
-            else 0.2 / (touches_before_close - 2)
+            else round(0.2 / (touches_before_close - 2), 6)
         end as position_weight
     from before_close
 ),
