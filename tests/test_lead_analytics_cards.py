@@ -250,29 +250,29 @@ SCENARIOS["no_filters"] = ({}, {
     # e-mail 14 touches, A-0802 and A-0803 answered by L-08's inbound call (07-11 18:00Z, 50 h and 2 h later);
     # L-08's SMS of 07-08 17:00:40Z is 73 h before that call: outside the 72 h
     "lead_analytics__channel_performance": [("E-mail", 14, 2, dec("0.1429")), ("Phone", 10, 0, 0), ("SMS", 7, 0, 0)],
-    # local weekday and hour at the lead's location
+    # ISO weekday (1 = Monday) and hour at the lead's location
     "lead_analytics__timing_attempts": [
-        (1, "Mon", 8, 2),    # A-0501 08:30 CDT, A-0602 08:10 EST (New York)
-        (1, "Mon", 9, 1),    # A-0402 Labor Day 09:00 (automated)
-        (1, "Mon", 10, 1),   # A-0904
-        (2, "Tue", 8, 1),    # A-0403 08:20
-        (2, "Tue", 10, 5),   # A-0603 (NYC EST), A-0801 (LA PDT), A-1001, A-1101 (NYC), A-1301 (NYC)
-        (2, "Tue", 11, 1), (2, "Tue", 12, 1), (2, "Tue", 16, 1),   # A-1302, A-1002, A-0101
-        (3, "Wed", 8, 2),    # A-0701 08:30, A-0702 08:45 New York time
-        (3, "Wed", 9, 1), (3, "Wed", 10, 1), (3, "Wed", 11, 1),    # A-0802 (LA), A-0901, A-0902
-        (4, "Thu", 9, 1), (4, "Thu", 10, 2),                       # A-1003; A-0102, A-1303
-        (5, "Fri", 9, 2),    # A-0803 (LA), A-0903
-        (5, "Fri", 18, 3),   # A-0201, A-0202 (18:59), A-0301
-        (5, "Fri", 19, 2),   # A-0302 (19:01), A-0401 (19:05)
-        (7, "Sun", 1, 1),    # A-0601 01:30 EDT, the first 01:30 of the fall-back night
-        (7, "Sun", 9, 2),    # A-0203, A-0303
+        (1, 8, 2),    # A-0501 08:30 CDT, A-0602 08:10 EST (New York)
+        (1, 9, 1),    # A-0402 Labor Day 09:00 (automated)
+        (1, 10, 1),   # A-0904
+        (2, 8, 1),    # A-0403 08:20
+        (2, 10, 5),   # A-0603 (NYC EST), A-0801 (LA PDT), A-1001, A-1101 (NYC), A-1301 (NYC)
+        (2, 11, 1), (2, 12, 1), (2, 16, 1),   # A-1302, A-1002, A-0101
+        (3, 8, 2),    # A-0701 08:30, A-0702 08:45 New York time
+        (3, 9, 1), (3, 10, 1), (3, 11, 1),    # A-0802 (LA), A-0901, A-0902
+        (4, 9, 1), (4, 10, 2),                       # A-1003; A-0102, A-1303
+        (5, 9, 2),    # A-0803 (LA), A-0903
+        (5, 18, 3),   # A-0201, A-0202 (18:59), A-0301
+        (5, 19, 2),   # A-0302 (19:01), A-0401 (19:05)
+        (7, 1, 1),    # A-0601 01:30 EDT, the first 01:30 of the fall-back night
+        (7, 9, 2),    # A-0203, A-0303
     ],
     "lead_analytics__timing_response_rate": [
-        (1, "Mon", 8, 0), (1, "Mon", 9, 0), (1, "Mon", 10, 0), (2, "Tue", 8, 0), (2, "Tue", 10, 0), (2, "Tue", 11, 0),
-        (2, "Tue", 12, 0), (2, "Tue", 16, 0), (3, "Wed", 8, 0), (3, "Wed", 9, 1), (3, "Wed", 10, 0),
-        (3, "Wed", 11, 0), (4, "Thu", 9, 0), (4, "Thu", 10, 0),
-        (5, "Fri", 9, dec("0.5")),   # A-0803 answered, A-0903 not
-        (5, "Fri", 18, 0), (5, "Fri", 19, 0), (7, "Sun", 1, 0), (7, "Sun", 9, 0),
+        (1, 8, 0), (1, 9, 0), (1, 10, 0), (2, 8, 0), (2, 10, 0), (2, 11, 0),
+        (2, 12, 0), (2, 16, 0), (3, 8, 0), (3, 9, 1), (3, 10, 0),
+        (3, 11, 0), (4, 9, 0), (4, 10, 0),
+        (5, 9, dec("0.5")),   # A-0803 answered, A-0903 not
+        (5, 18, 0), (5, 19, 0), (7, 1, 0), (7, 9, 0),
     ],
     # before: L-01 (booked, won) L-05: 1/2 each; after: 11 leads, booked L-08 L-09 L-10 L-13, won L-08 L-09 L-10
     "lead_analytics__before_after_go_live": [("Before go-live", dec("0.5"), dec("0.5")),
@@ -309,8 +309,8 @@ SCENARIOS["org_prairie"] = ({"org": [PRAIRIE]}, {
     "lead_analytics__followup_effectiveness": [(3, "3", 1, 1)],
     "lead_analytics__channel_performance": [("E-mail", 2, 2, 1), ("SMS", 1, 0, 0)],
     # Los Angeles time: SMS Tue 10:00, e-mails Wed 07-09 and Fri 07-11 09:00 PDT
-    "lead_analytics__timing_attempts": [(2, "Tue", 10, 1), (3, "Wed", 9, 1), (5, "Fri", 9, 1)],
-    "lead_analytics__timing_response_rate": [(2, "Tue", 10, 0), (3, "Wed", 9, 1), (5, "Fri", 9, 1)],
+    "lead_analytics__timing_attempts": [(2, 10, 1), (3, 9, 1), (5, 9, 1)],
+    "lead_analytics__timing_response_rate": [(2, 10, 0), (3, 9, 1), (5, 9, 1)],
     "lead_analytics__before_after_go_live": [("After go-live", 1, 1)],
     # no open lead; the trailing cohort is L-08 alone: 0 x 12,300 / 1
     "lead_analytics__revenue_forecast": [(0, 1, 12300, 0)],
@@ -333,8 +333,8 @@ SCENARIOS["agent_unassigned"] = ({"agent": ["Unassigned"]}, {
     "lead_analytics__response_time_impact": [(1, "< 1 min", 1, 0)],
     "lead_analytics__followup_effectiveness": [(1, "1", 1, 0)],
     "lead_analytics__channel_performance": [("SMS", 1, 0, 0)],
-    "lead_analytics__timing_attempts": [(2, "Tue", 10, 1)],
-    "lead_analytics__timing_response_rate": [(2, "Tue", 10, 0)],
+    "lead_analytics__timing_attempts": [(2, 10, 1)],
+    "lead_analytics__timing_response_rate": [(2, 10, 0)],
     "lead_analytics__before_after_go_live": [("After go-live", 0, 0)],
     "lead_analytics__revenue_forecast": [(0, 1, 0, 0)],   # 07-15: in the trailing cohort, nothing won
     "lead_analytics__score_calibration": [(None, "unscored", 1, None, 0)],
@@ -361,15 +361,15 @@ SCENARIOS["location_manhattan"] = ({"location": ["Manhattan"]}, {
     "lead_analytics__followup_effectiveness": [(1, "1", 1, 0), (2, "2", 1, 0), (3, "3", 2, 0)],  # L-11; L-07; L-06 L-13
     "lead_analytics__channel_performance": [("E-mail", 3, 0, 0), ("Phone", 3, 0, 0), ("SMS", 3, 0, 0)],
     "lead_analytics__timing_attempts": [
-        (1, "Mon", 8, 1),    # A-0602 08:10 EST
-        (2, "Tue", 10, 3),   # A-0603 11-04 10:00 EST, A-1101 10:00 EDT, A-1301 10:00 EDT
-        (2, "Tue", 11, 1),   # A-1302
-        (3, "Wed", 8, 2),    # A-0701, A-0702
-        (4, "Thu", 10, 1),   # A-1303
-        (7, "Sun", 1, 1),    # A-0601
+        (1, 8, 1),    # A-0602 08:10 EST
+        (2, 10, 3),   # A-0603 11-04 10:00 EST, A-1101 10:00 EDT, A-1301 10:00 EDT
+        (2, 11, 1),   # A-1302
+        (3, 8, 2),    # A-0701, A-0702
+        (4, 10, 1),   # A-1303
+        (7, 1, 1),    # A-0601
     ],
-    "lead_analytics__timing_response_rate": [(1, "Mon", 8, 0), (2, "Tue", 10, 0), (2, "Tue", 11, 0),
-                                             (3, "Wed", 8, 0), (4, "Thu", 10, 0), (7, "Sun", 1, 0)],
+    "lead_analytics__timing_response_rate": [(1, 8, 0), (2, 10, 0), (2, 11, 0),
+                                             (3, 8, 0), (4, 10, 0), (7, 1, 0)],
     "lead_analytics__before_after_go_live": [("After go-live", dec("0.25"), 0)],
     # open L-06 L-07; trailing cohort L-11 without revenue: 2 x 0 / 1
     "lead_analytics__revenue_forecast": [(2, 1, 0, 0)],
@@ -394,8 +394,8 @@ SCENARIOS["friday_before_labor_day"] = ({"date": "2025-08-29~2025-08-29"}, {
     "lead_analytics__response_time_impact": [(1, "< 1 min", 3, 0)],
     "lead_analytics__followup_effectiveness": [(3, "3", 3, 0)],
     "lead_analytics__channel_performance": [("E-mail", 1, 0, 0), ("Phone", 2, 0, 0), ("SMS", 2, 0, 0)],
-    "lead_analytics__timing_attempts": [(5, "Fri", 18, 3), (5, "Fri", 19, 2)],
-    "lead_analytics__timing_response_rate": [(5, "Fri", 18, 0), (5, "Fri", 19, 0)],
+    "lead_analytics__timing_attempts": [(5, 18, 3), (5, 19, 2)],
+    "lead_analytics__timing_response_rate": [(5, 18, 0), (5, 19, 0)],
     "lead_analytics__before_after_go_live": [("After go-live", 0, 0)],
     "lead_analytics__revenue_forecast": [(2, 8, 28450, dec("7112.5"))],   # ignores the date: as without filters
     "lead_analytics__score_calibration": [(4, "40-49", 1, 48, 0), (5, "50-59", 1, 55, 0), (6, "60-69", 1, 62, 0)],
@@ -454,3 +454,41 @@ def test_source_and_location_filters_combine(db):
     values = {"source": ["Website Forms"], "location": ["Manhattan"]}
     assert run_card(db, "lead_analytics__source_performance", values) == [
         ("Website Forms", 2, 1, dec("0.5"), 0, None, 0)]
+
+
+def test_the_html_dashboard_draws_the_funnel_the_heatmaps_and_the_curves(db, browser, tmp_path):
+    """The HTML report of the dashboard in Chromium: every card on its tab, the funnel's steps with their shares,
+    the contact-attempts heatmap with all 7 x 24 cells (hand counts of the no-filter scenario), the response-time
+    and follow-up curves and the before/after bars (s001.attr_funnel, s001.behav_timing_analysis,
+    s001.behav_response_time_impact, s001.behav_followup_effectiveness)."""
+    from browser import draw_dashboard
+
+    shown = draw_dashboard(browser, db, SPECS, DASHBOARD, {}, tmp_path)
+    assert shown["lead_analytics__leads"]["value"] == "13 leads"
+    # 10/13 = 76.9 %, 5/13 = 38.5 % (5/10 = 50.0 %), 4/13 = 30.8 % (4/5 = 80.0 %)
+    assert shown["lead_analytics__attribution_funnel"]["figures"][0]["marks"] == [
+        "Total leads: 13; 100.0% of the first step; 100.0% of the previous step",
+        "Automated response: 10; 76.9% of the first step; 76.9% of the previous step",
+        "Appointments scheduled: 5; 38.5% of the first step; 50.0% of the previous step",
+        "Deals closed: 4; 30.8% of the first step; 80.0% of the previous step"]
+    marks = shown["lead_analytics__timing_attempts"]["figures"][0]["marks"]
+    assert len(marks) == 7 * 24
+    cells = {m.split(": ")[0].replace("Hour (location time) ", ""): m.split(": ")[1]
+             for m in marks if not m.endswith("no data")}
+    assert cells == {
+        "Monday, 8": "2", "Monday, 9": "1", "Monday, 10": "1",
+        "Tuesday, 8": "1", "Tuesday, 10": "5", "Tuesday, 11": "1", "Tuesday, 12": "1", "Tuesday, 16": "1",
+        "Wednesday, 8": "2", "Wednesday, 9": "1", "Wednesday, 10": "1", "Wednesday, 11": "1",
+        "Thursday, 9": "1", "Thursday, 10": "2",
+        "Friday, 9": "2", "Friday, 18": "3", "Friday, 19": "2",   # 18:59 and 19:01 fall in different hours
+        "Sunday, 1": "1", "Sunday, 9": "2"}
+    assert shown["lead_analytics__response_time_impact"]["figures"][0]["marks"] == [
+        "< 1 min; CRM leads: 10", "1-24 h; CRM leads: 1", "> 24 h; CRM leads: 1", "never; CRM leads: 1",
+        "< 1 min; Lead-to-close rate: 30.0%", "1-24 h; Lead-to-close rate: 100.0%",
+        "> 24 h; Lead-to-close rate: 0.0%", "never; Lead-to-close rate: 0.0%"]
+    assert shown["lead_analytics__followup_effectiveness"]["figures"][0]["marks"][5:] == [
+        "0; Lead-to-close rate: 0.0%", "1; Lead-to-close rate: 0.0%", "2; Lead-to-close rate: 50.0%",
+        "3; Lead-to-close rate: 28.6%", "4; Lead-to-close rate: 100.0%"]
+    assert shown["lead_analytics__before_after_go_live"]["figures"][0]["marks"] == [
+        "Before go-live; Lead-to-appointment rate: 50.0%", "Before go-live; Lead-to-close rate: 50.0%",
+        "After go-live; Lead-to-appointment rate: 36.4%", "After go-live; Lead-to-close rate: 27.3%"]
