@@ -227,7 +227,7 @@ SCENARIOS["no_filters"] = ({}, {
     # revenue 9,000 + 12,300 + 8,950 + 7,200 = 37,450; attributed 0 + 11,070 + 4,475 + 1,800 = 17,345 (46.32 %)
     "lead_analytics__attribution_summary": [(13, 10, dec("0.7692"), 5, dec("0.3846"), 4, dec("0.3077"), 37450, 17345,
                                              dec("0.4632"))],
-    "lead_analytics__revenue_closed": [(4, 37450, 17345, dec("0.4632"))],
+    "lead_analytics__revenue_closed": [(4, 37450, 17345, dec("0.4632"), 1)],   # L-10 mislabelled
     # position-based over the outbound touches up to the close: L-01 phone + e-mail, both manual: 0; L-08 SMS,
     # e-mail, e-mail, all automated: 12,300; L-09 auto e-mail 0.4, agent call 0.1, auto e-mail 0.1, agent e-mail
     # 0.4: 0.5 x 8,950 = 4,475; L-10 auto SMS 0.4, agent call 0.2, auto e-mail 0.4: 0.8 x 7,200 = 5,760
@@ -303,7 +303,7 @@ SCENARIOS["org_prairie"] = ({"org": [PRAIRIE]}, {
     "lead_analytics__locations": [(PRAIRIE, "Los Angeles", 1, 40, 40, 1, 1, 12300)],
     "lead_analytics__attribution_funnel": funnel(1, 1, 1, 1),
     "lead_analytics__attribution_summary": [(1, 1, 1, 1, 1, 1, 1, 12300, 11070, dec("0.9"))],
-    "lead_analytics__revenue_closed": [(1, 12300, 11070, dec("0.9"))],
+    "lead_analytics__revenue_closed": [(1, 12300, 11070, dec("0.9"), 0)],
     "lead_analytics__attribution_models": [(1, RULE, 12300, 11070, dec("0.9")), (2, POSITION, 12300, 12300, 1)],
     "lead_analytics__response_time_impact": [(1, "< 1 min", 1, 1)],
     "lead_analytics__followup_effectiveness": [(3, "3", 1, 1)],
@@ -328,7 +328,7 @@ SCENARIOS["agent_unassigned"] = ({"agent": ["Unassigned"]}, {
     "lead_analytics__locations": [(LAKESIDE, "Manhattan", 1, 40, 40, 0, 0, 0)],
     "lead_analytics__attribution_funnel": funnel(1, 1),
     "lead_analytics__attribution_summary": [(1, 1, 1, 0, 0, 0, 0, 0, 0, None)],   # nothing won: no share
-    "lead_analytics__revenue_closed": [(0, 0, 0, None)],
+    "lead_analytics__revenue_closed": [(0, 0, 0, None, 0)],
     "lead_analytics__attribution_models": [],
     "lead_analytics__response_time_impact": [(1, "< 1 min", 1, 0)],
     "lead_analytics__followup_effectiveness": [(1, "1", 1, 0)],
@@ -355,7 +355,7 @@ SCENARIOS["location_manhattan"] = ({"location": ["Manhattan"]}, {
     "lead_analytics__locations": [(LAKESIDE, "Manhattan", 4, 40, dec("37.5"), dec("0.25"), 0, 0)],
     "lead_analytics__attribution_funnel": funnel(4, 4, 1),
     "lead_analytics__attribution_summary": [(4, 4, 1, 1, dec("0.25"), 0, 0, 0, 0, None)],
-    "lead_analytics__revenue_closed": [(0, 0, 0, None)],
+    "lead_analytics__revenue_closed": [(0, 0, 0, None, 0)],
     "lead_analytics__attribution_models": [],
     "lead_analytics__response_time_impact": [(1, "< 1 min", 4, 0)],
     "lead_analytics__followup_effectiveness": [(1, "1", 1, 0), (2, "2", 1, 0), (3, "3", 2, 0)],  # L-11; L-07; L-06 L-13
@@ -389,7 +389,7 @@ SCENARIOS["friday_before_labor_day"] = ({"date": "2025-08-29~2025-08-29"}, {
     "lead_analytics__locations": [(LAKESIDE, "Chicago Loop", 3, 40, 40, 0, 0, 0)],
     "lead_analytics__attribution_funnel": funnel(3, 3),
     "lead_analytics__attribution_summary": [(3, 3, 1, 0, 0, 0, 0, 0, 0, None)],
-    "lead_analytics__revenue_closed": [(0, 0, 0, None)],   # nothing closed that day
+    "lead_analytics__revenue_closed": [(0, 0, 0, None, 0)],   # nothing closed that day
     "lead_analytics__attribution_models": [],
     "lead_analytics__response_time_impact": [(1, "< 1 min", 3, 0)],
     "lead_analytics__followup_effectiveness": [(3, "3", 3, 0)],
@@ -440,13 +440,13 @@ def test_revenue_closed_is_dated_by_the_close_and_the_cohort_by_arrival(db):
     influenced 1,800) and L-12 arrived; D-01 (L-01, arrived in May) closed on 05-30, so it is in neither June
     figure. Proves s001.attr.revenue_generated dated both ways."""
     july = {"date": "2025-07-01~2025-07-31"}
-    assert run_card(db, "lead_analytics__revenue_closed", july) == [(1, 12300, 11070, dec("0.9"))]
+    assert run_card(db, "lead_analytics__revenue_closed", july) == [(1, 12300, 11070, dec("0.9"), 0)]
     june = {"date": "2025-06-01~2025-06-30"}
-    assert run_card(db, "lead_analytics__revenue_closed", june) == [(1, 7200, 1800, dec("0.25"))]
+    assert run_card(db, "lead_analytics__revenue_closed", june) == [(1, 7200, 1800, dec("0.25"), 1)]   # labelled assisted
     assert run_card(db, "lead_analytics__attribution_summary", june) == [
         (2, 1, dec("0.5"), 1, dec("0.5"), 1, dec("0.5"), 7200, 1800, dec("0.25"))]
     may = {"date": "2025-05-01~2025-05-31"}
-    assert run_card(db, "lead_analytics__revenue_closed", may) == [(1, 9000, 0, 0)]   # D-01: class none
+    assert run_card(db, "lead_analytics__revenue_closed", may) == [(1, 9000, 0, 0, 0)]   # D-01: class none, no label
 
 
 def test_source_and_location_filters_combine(db):

@@ -68,6 +68,7 @@ final as (
         journeys.attribution_weight,
         journeys.attributed_value_usd,
         journeys.crm_attribution_type,
+        journeys.attribution_label_differs,
         journeys.lost_at,
         journeys.go_live_date,
         journeys.after_go_live,

@@ -22,7 +22,8 @@ final as (
         attribution_weight,
         won_value_usd,
         attributed_value_usd,
-        crm_attribution_type
+        crm_attribution_type,
+        attribution_label_differs
     from leads
     where is_won
 )
