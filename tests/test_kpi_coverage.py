@@ -22,10 +22,6 @@ from orchestration import settings
 
 INVENTORY = settings.PROJECT_ROOT / "docs" / "KPI_INVENTORY.md"
 LIVE_SEEDS = ("s000", "s002", "s003", "s004")
-# Parts of a seed that are live before the whole seed is: a name -> the pattern their ids match (fullmatch).
-LIVE_PARTS = {
-    "s001 agent performance": r"s001\.(agent[._].*|team_.*|time_alloc_.*|top_performers_board|improvement_plans)",
-}
 DBT_DIRS = ("models", "macros", "seeds", "snapshots", "tests/dbt")
 SUFFIXES = (".yml", ".sql", ".md", ".csv", ".py")
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/|\{#.*?#\}", re.DOTALL)
@@ -79,28 +75,11 @@ def test_the_inventory_is_the_product_teams():
         assert shared.read_text() == INVENTORY.read_text(), "docs/KPI_INVENTORY.md is out of date"
 
 
-def _items_of(scope: str) -> dict[str, str]:
-    """id -> kind of the non-ops items of a live seed or live part."""
-    if scope in LIVE_PARTS:
-        return {k: kind for k, kind in inventory().items() if re.fullmatch(LIVE_PARTS[scope], k) and kind != "ops"}
-    return {k: kind for k, kind in inventory().items() if k.startswith(f"{scope}.") and kind != "ops"}
-
-
-def test_the_live_parts_are_what_they_say():
-    """The agent-performance part of seed 001 is its 18 Agent Performance items but goal and incentive tracking (issue 17)."""
-    assert sorted(_items_of("s001 agent performance")) == sorted([
-        "s001.agent_scorecard", "s001.agent.leads_assigned", "s001.agent.response_time", "s001.agent.appointment_rate",
-        "s001.agent.close_rate", "s001.agent.revenue", "s001.agent.efficiency_score",
-        "s001.team_productivity_improvement", "s001.team_skill_development", "s001.team_load_balancing",
-        "s001.team_training_opportunities", "s001.time_alloc_selling", "s001.time_alloc_admin",
-        "s001.time_alloc_followup", "s001.top_performers_board", "s001.improvement_plans"])
-
-
-@pytest.mark.parametrize("seed", [*LIVE_SEEDS, *LIVE_PARTS])
+@pytest.mark.parametrize("seed", LIVE_SEEDS)
 def test_every_item_of_a_live_seed_is_live(seed):
     dbt_text = _text_under(DBT_DIRS)
     bi_text = _text_under(("metabase",))
-    items = _items_of(seed)
+    items = {k: kind for k, kind in inventory().items() if k.startswith(f"{seed}.") and kind != "ops"}
     assert items
     missing_in_dbt = sorted(k for k in items if not _mentions(dbt_text, k))
     missing_on_dashboards = sorted(k for k, kind in items.items() if kind != "rule" and not _mentions(bi_text, k))
@@ -108,12 +87,12 @@ def test_every_item_of_a_live_seed_is_live(seed):
     assert missing_on_dashboards == [], "on no card or dashboard"
 
 
-@pytest.mark.parametrize("seed", [*LIVE_SEEDS, *LIVE_PARTS])
+@pytest.mark.parametrize("seed", LIVE_SEEDS)
 def test_every_item_of_a_live_seed_is_named_by_its_test(seed):
     """Searching an id finds the test that proves it. This file names ids only as examples, so it does not count;
     neither do the fixtures' data files."""
     tests_text = _text_under(("tests",), suffixes=(".py", ".sql", ".yml"), skip=(Path(__file__).resolve(),))
-    items = list(_items_of(seed))
+    items = [k for k, kind in inventory().items() if k.startswith(f"{seed}.") and kind != "ops"]
     assert sorted(k for k in items if not _mentions(tests_text, k)) == [], "named by no test under tests/"
 
 
