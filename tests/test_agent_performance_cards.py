@@ -24,10 +24,10 @@ from those files; none is read back from the SQL under test. Times are local to 
 Agents: Sarah Miller (Chicago Loop, hired 2023-04-03), Mike Rossi (Manhattan, 2024-01-08), Lisa Kim (Chicago Loop,
 hired mid-month 2025-08-18), David Lee (Los Angeles, Prairie Auto Group, left 2025-10-01: last day 30 Sep).
 Sarah, Mike and Lisa are Lakeside Motors (the team of the training-gap medians). Targets (seed agent_targets):
-response 2.0 business hours, appointment rate 50 %, close rate 25 %, revenue per lead $2,500; Lisa's own close
+response 24 business hours, appointment rate 50 %, close rate 25 %, revenue per lead $2,500; Lisa's own close
 rate 20 % and revenue per lead $2,000. Weights 25 % each.
 
-Efficiency Score = 100 x (0.25 x min(1, 2 / mean business hours) x answered share + 0.25 x min(1, appointment
+Efficiency Score = 100 x (0.25 x min(1, 24 / mean business hours) x answered share + 0.25 x min(1, appointment
 rate / target) + 0.25 x min(1, close rate / target) + 0.25 x min(1, revenue per lead / target)).
 All time: Sarah 6 leads, 5 answered, mean 17,275 s / 5 = 0.9597 h: 0.25 x 5/6 + 0.25 x (2/6)/0.5 + 0.25 + 0.25 =
 87.5; Mike 3 leads, all answered, 1 appointment, nothing won: 0.25 + 0.25 x 2/3 = 41.6667 (the team's last, not
@@ -96,7 +96,7 @@ def score(agent, leads, business_h, calendar_h, unanswered, appt_rate, close_rat
 
 
 def target(agent, close_rate="0.25", per_lead="2500") -> tuple:
-    return (agent, dec("2.0"), dec("0.5"), dec(close_rate), dec(per_lead))
+    return (agent, dec("24.0"), dec("0.5"), dec(close_rate), dec(per_lead))
 
 
 def load(agent, leads, share, days, per_week) -> tuple:
@@ -130,8 +130,8 @@ SARAH_AUGUST_NOTES = [
          "Close rate 0.0 % on 2 leads against a target of 25.0 %: review the month's open and lost deals with the "
          "team lead.", 0, "0.25"),
 ]
-UNANSWERED = ("1 lead assigned this month never got a call or message from the agent: contact them or hand them "
-              "back for reassignment.")
+WAITING = ("1 lead assigned this month still open and never called or written to by the agent: contact them or "
+           "hand them back for reassignment.")
 # August in the Lakeside team (Sarah and Lisa had leads): medians of two values are their mean. Response
 # (1,645 s + 2,345 s) / 2 = 1,995 s = 0.5542 h, Lisa 0.0972 h slower; rates 0 and 0.5 -> 0.25; revenue per lead 0
 # and 8,950 / 2 = 4,475 -> 2,237.50. Mike had no lead in August, so he is in no median.
@@ -166,10 +166,10 @@ SCENARIOS["no_filters"] = ({}, {
         load(DAVID, 1, "0.0833", 1248, "0.0056"), load(LISA, 2, "0.1667", 103, "0.1359"),
         load(MIKE, 3, "0.25", 691, "0.0304"), load(SARAH, 6, "0.5", 971, "0.0433")],
     "agent_performance__training_opportunities": AUGUST_GAPS,  # every other month has one agent per team
-    # June: Sarah's L-12 never answered; July: David's L-08 (an inbound call is no answer)
+    # June: Sarah's L-12 is still new and was never answered; David's L-08 was not answered either (an inbound call
+    # is no answer) but it is won, so it waits for nobody
     "agent_performance__coaching_notes": SARAH_AUGUST_NOTES + [
-        note(M(2025, 7), DAVID, "Leads not answered", UNANSWERED, 1, 0),
-        note(M(2025, 6), SARAH, "Leads not answered", UNANSWERED, 1, 0)],
+        note(M(2025, 6), SARAH, "Leads waiting for a first call", WAITING, 1, 0)],
     # per month: November L-06 (no appointment): 25; October L-07: 25; September L-13 (appointment): 50; August Lisa
     # 100, Sarah 25 (answered fast, nothing else); July David 75; June Sarah L-10 and L-12: 0.25 x 1 x 1/2 + 0.25 x
     # 3 = 87.5; May L-01: 100; March L-05: 25
@@ -258,7 +258,7 @@ SCENARIOS["prairie"] = ({"org": ["Prairie Auto Group"]}, {
     "agent_performance__targets": [target(DAVID)],
     "agent_performance__load_balancing": [load(DAVID, 1, 1, 1248, "0.0056")],
     "agent_performance__training_opportunities": [],
-    "agent_performance__coaching_notes": [note(M(2025, 7), DAVID, "Leads not answered", UNANSWERED, 1, 0)],
+    "agent_performance__coaching_notes": [],  # L-08 unanswered but won: not waiting
     "agent_performance__top_performers": [top(M(2025, 7), DAVID, "12300.00", 75, 1, 1, None)],
     "agent_performance__skill_development": [(M(2025, 7), DAVID, 75)],
     "agent_performance__productivity": [],
@@ -397,10 +397,10 @@ def test_the_efficiency_score_reads_each_agents_own_targets(db):
     assert query(db, "select agent_id, target_response_business_hours, target_appointment_rate, target_close_rate, "
                      "target_revenue_per_lead, weight_response_time + weight_appointment_rate + weight_close_rate "
                      "+ weight_revenue_per_lead from intermediate.int_agents__agents order by 1") == [
-        ("AG-001", Decimal("2.0"), Decimal("0.50"), Decimal("0.25"), Decimal("2500"), Decimal("1.00")),
-        ("AG-002", Decimal("2.0"), Decimal("0.50"), Decimal("0.25"), Decimal("2500"), Decimal("1.00")),
-        ("AG-003", Decimal("2.0"), Decimal("0.50"), Decimal("0.20"), Decimal("2000"), Decimal("1.00")),
-        ("AG-004", Decimal("2.0"), Decimal("0.50"), Decimal("0.25"), Decimal("2500"), Decimal("1.00"))]
+        ("AG-001", Decimal("24.0"), Decimal("0.50"), Decimal("0.25"), Decimal("2500"), Decimal("1.00")),
+        ("AG-002", Decimal("24.0"), Decimal("0.50"), Decimal("0.25"), Decimal("2500"), Decimal("1.00")),
+        ("AG-003", Decimal("24.0"), Decimal("0.50"), Decimal("0.20"), Decimal("2000"), Decimal("1.00")),
+        ("AG-004", Decimal("24.0"), Decimal("0.50"), Decimal("0.25"), Decimal("2500"), Decimal("1.00"))]
     scores = {row[0]: row[-1] for row in run_card(db, "agent_performance__scorecard", {})}
     assert min(scores.values()) == Decimal("41.6667") and scores[LISA] == 100
 

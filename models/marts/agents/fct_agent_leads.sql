@@ -63,6 +63,9 @@ final as (
         {{ reporting_date('assigned.response_start_at') }} as assigned_date,
         agent_touch.first_agent_touch_at,
         agent_touch.lead_id is not null as is_answered,
+        -- still open (neither won nor lost, no appointment) and never touched by the agent: waiting for a first call
+        agent_touch.lead_id is null and not assigned.has_appointment and not assigned.is_won
+        and assigned.lost_at is null and assigned.status not in ('won', 'lost') as is_waiting,
         extract(epoch from agent_touch.first_agent_touch_at - assigned.response_start_at)::bigint
             as agent_response_seconds,
         {{ crm_business_seconds('assigned.response_start_at', 'agent_touch.first_agent_touch_at',

@@ -20,7 +20,6 @@ month_values as (
         agents.target_response_business_hours,
         agents.target_appointment_rate,
         agents.target_close_rate,
-        agent_months.leads_assigned - agent_months.leads_answered as leads_unanswered,
         agent_months.agent_response_business_seconds / 3600.0 / nullif(agent_months.leads_answered, 0)
             as response_business_hours,
         agent_months.leads_with_appointment::numeric / nullif(agent_months.leads_assigned, 0) as appointment_rate,
@@ -54,13 +53,13 @@ notes as (
     union all
 
     select
-        agent_month_key, 2, 'leads_unanswered', 'Leads not answered',
-        leads_unanswered, 0,
-        leads_unanswered || case when leads_unanswered = 1 then ' lead' else ' leads' end
-        || ' assigned this month never got a call or message from the agent: contact them or hand them back '
-        || 'for reassignment.'
+        agent_month_key, 2, 'leads_waiting', 'Leads waiting for a first call',
+        leads_waiting, 0,
+        leads_waiting || case when leads_waiting = 1 then ' lead' else ' leads' end
+        || ' assigned this month still open and never called or written to by the agent: contact them or hand '
+        || 'them back for reassignment.'
     from month_values
-    where leads_unanswered > 0
+    where leads_waiting > 0
 
     union all
 
