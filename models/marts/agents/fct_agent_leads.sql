@@ -71,6 +71,12 @@ final as (
         {{ crm_business_seconds('assigned.response_start_at', 'agent_touch.first_agent_touch_at',
                                 'assigned.location_id', 'assigned.location_timezone') }}::bigint
             as agent_response_business_seconds,
+        -- the same in hours, as double precision: the scorecard's sums stay fast on a table of every lead
+        extract(epoch from agent_touch.first_agent_touch_at - assigned.response_start_at)::double precision / 3600
+            as agent_response_hours,
+        {{ crm_business_seconds('assigned.response_start_at', 'agent_touch.first_agent_touch_at',
+                                'assigned.location_id', 'assigned.location_timezone') }}::double precision / 3600
+            as agent_response_business_hours,
         assigned.has_appointment,
         assigned.is_won,
         coalesce(assigned.won_value_usd, 0) as won_value_usd,
