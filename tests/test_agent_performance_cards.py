@@ -7,19 +7,20 @@ of 2025-11-28 23:00 UTC (17:00 CST, Friday) in America/Chicago. Every expected v
 from those files; none is read back from the SQL under test. Times are local to the lead's location.
 
     lead  agent      assigned (cohort date, Chicago)   agent's first own outbound      calendar     business
-    L-01  Sarah      Tue 13 May 14:30 CDT               16:00 call                      1.5 h        1.5 h     appt, won 9,000
+    L-01  Sarah      Tue 13 May 14:30 CDT               16:00 call                      1.5 h        1.5 h    won 9,000
     L-02  Sarah      Fri 29 Aug 18:32                   18:59 call (before 19:00 close) 27 min       27 min
     L-03  Sarah      Fri 29 Aug 18:32:10                19:01 call (after closing)      28 min 50 s  27 min 50 s
     L-04  Lisa       Fri 29 Aug 19:06:50 (closed)       Tue 2 Sep 08:20, after Labor Day 3 d 13:13:10 20 min
     L-05  Sarah      Mon 10 Mar 08:05                   08:30 call                      25 min       25 min
     L-06  Mike       Sun 2 Nov 00:32 CDT (05:32Z)       Mon 3 Nov 08:10 EST (13:10Z)    31 h 38 min  10 min
     L-07  Mike       Wed 15 Oct 08:32 EDT               08:45 EDT                       13 min       13 min
-    L-08  David      Tue 8 Jul 10:07 PDT                only an inbound call: never answered           appt, won 12,300
-    L-09  Lisa       Wed 20 Aug 10:01:50 CDT            11:00 call                      58 min 10 s  58 min 10 s  appt, won 8,950
-    L-10  Sarah      Tue 10 Jun 10:01:55                12:00 call                      1 h 58 min 5 s (7,085 s)  appt, won 7,200
+    L-08  David      Tue 8 Jul 10:07 PDT                only an inbound call: never answered          won 12,300
+    L-09  Lisa       Wed 20 Aug 10:01:50 CDT            11:00 call                      58 min 10 s  58:10    won 8,950
+    L-10  Sarah      Tue 10 Jun 10:01:55                12:00 call                      7,085 s      7,085 s  won 7,200
     L-11  nobody (unassigned: in no agent's figures)
     L-12  Sarah      Wed 18 Jun 15:30                   never answered
-    L-13  Mike       Tue 16 Sep 10:01:50 EDT            11:00 EDT                       58 min 10 s  58 min 10 s  appt, lost
+    L-13  Mike       Tue 16 Sep 10:01:50 EDT            11:00 EDT                       58 min 10 s  58:10    lost
+    (L-01, L-08, L-09, L-10 and L-13 have an appointment.)
 
 Agents: Sarah Miller (Chicago Loop, hired 2023-04-03), Mike Rossi (Manhattan, 2024-01-08), Lisa Kim (Chicago Loop,
 hired mid-month 2025-08-18), David Lee (Los Angeles, Prairie Auto Group, left 2025-10-01: last day 30 Sep).
@@ -45,9 +46,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from cards import dashcard_rows  # tests/ is on sys.path
 from conftest import assert_suite_passes, build_fixture_warehouse
+
 from orchestration import settings, warehouse
 from orchestration.bi import compiler
 
@@ -168,8 +169,8 @@ SCENARIOS["no_filters"] = ({}, {
     "agent_performance__training_opportunities": AUGUST_GAPS,  # every other month has one agent per team
     # June: Sarah's L-12 is still new and was never answered; David's L-08 was not answered either (an inbound call
     # is no answer) but it is won, so it waits for nobody
-    "agent_performance__coaching_notes": SARAH_AUGUST_NOTES + [
-        note(M(2025, 6), SARAH, "Leads waiting for a first call", WAITING, 1, 0)],
+    "agent_performance__coaching_notes": [
+        *SARAH_AUGUST_NOTES, note(M(2025, 6), SARAH, "Leads waiting for a first call", WAITING, 1, 0)],
     # per month: November L-06 (no appointment): 25; October L-07: 25; September L-13 (appointment): 50; August Lisa
     # 100, Sarah 25 (answered fast, nothing else); July David 75; June Sarah L-10 and L-12: 0.25 x 1 x 1/2 + 0.25 x
     # 3 = 87.5; May L-01: 100; March L-05: 25
@@ -244,7 +245,8 @@ SCENARIOS["manhattan"] = ({"location": ["Manhattan"]}, {
         top(M(2025, 9), MIKE, 0, 50, 1, 0, "0.9694")],
     "agent_performance__skill_development": [(M(2025, 9), MIKE, 50), (M(2025, 10), MIKE, 25), (M(2025, 11), MIKE, 25)],
     # Mike's May: 247.5 - 252 = -4.5 min of 450; October 157.5 min = 2.625 h
-    "agent_performance__productivity": [(M(2025, 5), dec("-0.075"), dec("7.5")), (M(2025, 10), dec("2.625"), dec("7.5"))],
+    "agent_performance__productivity": [(M(2025, 5), dec("-0.075"), dec("7.5")),
+                                        (M(2025, 10), dec("2.625"), dec("7.5"))],
     "agent_performance__time_selling": shares(M(2025, 10), "0.8", "0.45"),      # 360 / 450
     "agent_performance__time_admin": shares(M(2025, 10), "0.1", "0.35"),        # 45 / 450
     "agent_performance__time_followup": shares(M(2025, 10), "0.1", "0.2"),      # 45 / 450
@@ -349,7 +351,8 @@ def test_dashboard_filters_and_what_each_card_ignores():
 def test_agent_response_in_calendar_and_business_hours(db):
     """D10: from the assignment to the agent's own first outbound touch, in the lead location's business hours:
     18:59 and 19:01 on the Friday before Labor Day, the holiday weekend, both DST days, New York's clock; L-11 (no
-    agent) is in no agent's figures; L-08 (inbound only) and L-12 (never) are not answered (s001.agent.response_time)."""
+    agent) is in no agent's figures; L-08 (inbound only) and L-12 (never) are not answered
+    (s001.agent.response_time)."""
     assert query(db, "select lead_id, agent_id, assigned_date, is_answered, agent_response_seconds, "
                      "agent_response_business_seconds from marts.fct_agent_leads order by lead_id") == [
         ("L-01", "AG-001", date(2025, 5, 13), True, 5400, 5400),
@@ -397,10 +400,10 @@ def test_the_efficiency_score_reads_each_agents_own_targets(db):
     assert query(db, "select agent_id, target_response_business_hours, target_appointment_rate, target_close_rate, "
                      "target_revenue_per_lead, weight_response_time + weight_appointment_rate + weight_close_rate "
                      "+ weight_revenue_per_lead from intermediate.int_agents__agents order by 1") == [
-        ("AG-001", Decimal("24.0"), Decimal("0.50"), Decimal("0.25"), Decimal("2500"), Decimal("1.00")),
-        ("AG-002", Decimal("24.0"), Decimal("0.50"), Decimal("0.25"), Decimal("2500"), Decimal("1.00")),
-        ("AG-003", Decimal("24.0"), Decimal("0.50"), Decimal("0.20"), Decimal("2000"), Decimal("1.00")),
-        ("AG-004", Decimal("24.0"), Decimal("0.50"), Decimal("0.25"), Decimal("2500"), Decimal("1.00"))]
+        ("AG-001", Decimal("24.0"), Decimal("0.50"), Decimal("0.25"), Decimal(2500), Decimal("1.00")),
+        ("AG-002", Decimal("24.0"), Decimal("0.50"), Decimal("0.25"), Decimal(2500), Decimal("1.00")),
+        ("AG-003", Decimal("24.0"), Decimal("0.50"), Decimal("0.20"), Decimal(2000), Decimal("1.00")),
+        ("AG-004", Decimal("24.0"), Decimal("0.50"), Decimal("0.25"), Decimal(2500), Decimal("1.00"))]
     scores = {row[0]: row[-1] for row in run_card(db, "agent_performance__scorecard", {})}
     assert min(scores.values()) == Decimal("41.6667") and scores[LISA] == 100
 
@@ -416,7 +419,7 @@ def test_great_expectations_suite_passes_on_the_fixture(db, mart):
 GRAINS = {"fct_agent_leads": ["lead_id"], "fct_agent_months": ["agent_id", "month_start"],
           "fct_agent_time_entries": ["agent_id", "work_date"],
           "rpt_agent_training_gaps": ["agent_id", "month_start", "component"],
-          "rpt_agent_coaching_notes": ["agent_id", "month_start", "rule"]}
+          "rpt_agent_coaching_notes": ["agent_id", "month_start", "coaching_rule"]}
 
 
 def test_each_mart_has_its_grain_test_in_dbt():

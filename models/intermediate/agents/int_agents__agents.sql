@@ -23,7 +23,7 @@ target_per_agent as (
         agents.agent_id,
         targets.metric,
         -- the agent's own row first, then the team default
-        (array_agg(targets.target order by (targets.agent_id = '*')))[1] as target
+        (array_agg(targets.target order by (targets.agent_id = '*')))[1] as target_value
     from agents
     inner join targets
         on targets.agent_id in (agents.agent_id, '*')
@@ -33,10 +33,10 @@ target_per_agent as (
 targets_wide as (
     select
         agent_id,
-        max(target) filter (where metric = 'response_business_hours') as target_response_business_hours,
-        max(target) filter (where metric = 'appointment_rate') as target_appointment_rate,
-        max(target) filter (where metric = 'close_rate') as target_close_rate,
-        max(target) filter (where metric = 'revenue_per_lead') as target_revenue_per_lead
+        max(target_value) filter (where metric = 'response_business_hours') as target_response_business_hours,
+        max(target_value) filter (where metric = 'appointment_rate') as target_appointment_rate,
+        max(target_value) filter (where metric = 'close_rate') as target_close_rate,
+        max(target_value) filter (where metric = 'revenue_per_lead') as target_revenue_per_lead
     from target_per_agent
     group by agent_id
 ),

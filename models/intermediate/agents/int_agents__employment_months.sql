@@ -30,10 +30,11 @@ months as (
         employment.has_left,
         month_start::date as month_start
     from employment
-    cross join lateral generate_series(
-        date_trunc('month', employment.employed_from), date_trunc('month', employment.employed_through),
-        interval '1 month'
-    ) as month_start
+    cross join
+        lateral generate_series(
+            date_trunc('month', employment.employed_from), date_trunc('month', employment.employed_through),
+            interval '1 month'
+        ) as month_start
     where employment.employed_from <= employment.employed_through
 ),
 

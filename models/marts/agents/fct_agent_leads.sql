@@ -1,7 +1,6 @@
 -- One row per lead assigned to an agent: when it was assigned (the cohort date), how long the agent took to answer
 -- it in calendar and business hours of the lead's location (D10), and what became of it (appointment, won deal),
 -- with the agent's Efficiency Score targets and weights on every row (constant per agent).
--- depends_on: {{ ref('int_crm__business_days') }}
 with
 
 journeys as (
@@ -39,8 +38,8 @@ agent_touch as (
     from assigned
     inner join activities
         on assigned.lead_id = activities.lead_id
-        and assigned.assigned_agent_id = activities.agent_id
-        and activities.occurred_at >= assigned.response_start_at
+            and assigned.assigned_agent_id = activities.agent_id
+            and assigned.response_start_at <= activities.occurred_at
     cross join as_of
     where activities.direction = 'outbound'
         and not activities.is_automated

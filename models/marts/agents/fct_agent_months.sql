@@ -69,10 +69,10 @@ final as (
         on spine.agent_id = agents.agent_id
     left join lead_months
         on spine.agent_id = lead_months.agent_id
-        and spine.month_start = lead_months.month_start
+            and spine.month_start = lead_months.month_start
     left join time_months
         on spine.agent_id = time_months.agent_id
-        and spine.month_start = time_months.month_start
+            and spine.month_start = time_months.month_start
 )
 
 select * from final

@@ -42,8 +42,12 @@ behind as (
 
 notes as (
     select
-        agent_month_key, 1 as rule_order, 'slow_response' as rule, 'Slow response' as rule_label,
-        round(response_business_hours, 4) as trigger_value, target_response_business_hours as threshold,
+        agent_month_key,
+        1 as rule_order,
+        'slow_response' as coaching_rule,
+        'Slow response' as rule_label,
+        round(response_business_hours, 4) as trigger_value,
+        target_response_business_hours as threshold,
         'Leads waited ' || to_char(response_business_hours, 'FM999990.0') || ' business hours on average for a first '
         || 'call or message, against a target of ' || to_char(target_response_business_hours, 'FM999990.0')
         || ': work new assignments first at the start of each business block.' as note
@@ -53,22 +57,30 @@ notes as (
     union all
 
     select
-        agent_month_key, 2, 'leads_waiting', 'Leads waiting for a first call',
-        leads_waiting, 0,
+        agent_month_key,
+        2 as rule_order,
+        'leads_waiting' as coaching_rule,
+        'Leads waiting for a first call' as rule_label,
+        leads_waiting as trigger_value,
+        0 as threshold,
         leads_waiting || case when leads_waiting = 1 then ' lead' else ' leads' end
         || ' assigned this month still open and never called or written to by the agent: contact them or hand '
-        || 'them back for reassignment.'
+        || 'them back for reassignment.' as note
     from month_values
     where leads_waiting > 0
 
     union all
 
     select
-        agent_month_key, 3, 'low_appointment_rate', 'Low appointment rate',
-        round(appointment_rate, 4), target_appointment_rate,
+        agent_month_key,
+        3 as rule_order,
+        'low_appointment_rate' as coaching_rule,
+        'Low appointment rate' as rule_label,
+        round(appointment_rate, 4) as trigger_value,
+        target_appointment_rate as threshold,
         'Appointment rate ' || to_char(appointment_rate * 100, 'FM990.0') || ' % on ' || leads_assigned
         || ' leads against a target of ' || to_char(target_appointment_rate * 100, 'FM990.0')
-        || ' %: propose a meeting time in the first call and review the qualification script.'
+        || ' %: propose a meeting time in the first call and review the qualification script.' as note
     from month_values
     where leads_assigned >= {{ var('agent_coaching_min_leads', 2) }}
         and appointment_rate < target_appointment_rate
@@ -76,11 +88,15 @@ notes as (
     union all
 
     select
-        agent_month_key, 4, 'low_close_rate', 'Low close rate',
-        round(close_rate, 4), target_close_rate,
+        agent_month_key,
+        4 as rule_order,
+        'low_close_rate' as coaching_rule,
+        'Low close rate' as rule_label,
+        round(close_rate, 4) as trigger_value,
+        target_close_rate as threshold,
         'Close rate ' || to_char(close_rate * 100, 'FM990.0') || ' % on ' || leads_assigned
         || ' leads against a target of ' || to_char(target_close_rate * 100, 'FM990.0')
-        || ' %: review the month''s open and lost deals with the team lead.'
+        || ' %: review the month''s open and lost deals with the team lead.' as note
     from month_values
     where leads_assigned >= {{ var('agent_coaching_min_leads', 2) }}
         and close_rate < target_close_rate
@@ -88,24 +104,28 @@ notes as (
     union all
 
     select
-        agent_month_key, 5, 'behind_team_median', 'Behind the team median',
-        components_behind, 2,
+        agent_month_key,
+        5 as rule_order,
+        'behind_team_median' as coaching_rule,
+        'Behind the team median' as rule_label,
+        components_behind as trigger_value,
+        2 as threshold,
         'Behind the team median on ' || components_behind || ' of 4 components (' || behind_on
-        || '): pair with the month''s top performer for a week.'
+        || '): pair with the month''s top performer for a week.' as note
     from behind
     where components_behind >= 2
 ),
 
 final as (
     select
-        notes.agent_month_key || '|' || notes.rule as coaching_note_key,
+        notes.agent_month_key || '|' || notes.coaching_rule as coaching_note_key,
         month_values.agent_id,
         month_values.agent_name,
         month_values.location_name,
         month_values.organization_name,
         month_values.month_start,
         notes.rule_order,
-        notes.rule,
+        notes.coaching_rule,
         notes.rule_label,
         notes.trigger_value::numeric as trigger_value,
         notes.threshold::numeric as threshold,

@@ -12,7 +12,8 @@ agents as (
 ),
 
 active_months as (
-    select * from agent_months where leads_assigned > 0
+    select * from agent_months
+    where leads_assigned > 0
 ),
 
 components as (
@@ -98,8 +99,8 @@ final as (
     from components
     left join medians
         on components.organization_name = medians.organization_name
-        and components.month_start = medians.month_start
-        and components.component = medians.component
+            and components.month_start = medians.month_start
+            and components.component = medians.component
 )
 
 select * from final
