@@ -70,8 +70,7 @@ SARAH, MIKE, LISA, DAVID = "Sarah Miller", "Mike Rossi", "Lisa Kim", "David Lee"
 @pytest.fixture(scope="module")
 def db(warehouse_info, tmp_path_factory):
     tables = {f"crm__{folder.name}": folder for folder in sorted(FIXTURE.iterdir()) if folder.is_dir()}
-    info = build_fixture_warehouse(warehouse_info, tmp_path_factory, "agents", tables, SELECT, AS_OF,
-                                   indirect_selection="cautious")  # not the lead-analytics marts' tests
+    info = build_fixture_warehouse(warehouse_info, tmp_path_factory, "agents", tables, SELECT, AS_OF)
     yield info
     warehouse.drop_database(info)
 

@@ -25,8 +25,7 @@ SELECT = ["path:models/staging/crm", "crm_business_hours", "crm_holidays", "attr
 def crm_db(warehouse_info, tmp_path_factory):
     target = tmp_path_factory.mktemp("crm_dbt_target")
     info = build_fixture_warehouse(warehouse_info, tmp_path_factory, "crm",
-                                   {f"crm__{t}": FIXTURE / t for t in TABLES}, SELECT, AS_OF, target_path=target,
-                                   indirect_selection="cautious")
+                                   {f"crm__{t}": FIXTURE / t for t in TABLES}, SELECT, AS_OF, target_path=target)
     yield info, target
     warehouse.drop_database(info)
 
