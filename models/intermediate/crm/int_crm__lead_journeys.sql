@@ -145,8 +145,8 @@ joined as (
             when leads.score >= 40 then 'warm'
             else 'cold'
         end as score_band,
-        -- score decile of the 0-100 scale (0 = 0-9 .. 9 = 90-100) for the calibration add-on
-        least(floor(leads.score / 10.0), 9)::integer as score_decile,
+        -- score decile of the 0-100 scale (0 = 0-9 .. 9 = 90-100) for the calibration add-on; least() would skip a null
+        case when leads.score is not null then least(floor(leads.score / 10.0), 9)::integer end as score_decile,
         leads.priority,
         leads.status,
         leads.created_at,
