@@ -6,6 +6,7 @@
         when 'USD' then case when {{ value }} < 0 then '-' else '' end
             || '$' || to_char(abs(round({{ value }})), 'FM999,999,999,990')
         when 'hours' then to_char({{ value }}, 'FM999,999,990.0') || ' h'
-        else to_char({{ value }}, 'FM999,999,990.##')
+        when 'deals' then to_char({{ value }}, 'FM999,999,990')
+        else rtrim(to_char({{ value }}, 'FM999,999,990.99'), '.')
     end
 {%- endmacro %}

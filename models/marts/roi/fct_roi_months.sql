@@ -7,6 +7,7 @@
 --   Monthly ROI         = (benefits - costs) / costs; NULL, never 0 or infinite, when costs are missing or 0 (D20)
 -- A month without any cost row has unknown costs: net benefit and ROI are NULL and cost_status says 'costs missing'.
 -- Annual figures are the windowed 12 months ending with the row's month (D51 as changed in D134).
+-- Money and hours are written to 4 decimals (a cent is 2; the sums of several months stay exact to the cent).
 -- Grain: month_start.
 with
 
@@ -85,13 +86,11 @@ headcount as (
 ),
 
 routed as (
-    select
-        calendar.month_start,
-        count(*) as leads_routed_by_automation
-    from {{ ref('stg_crm__workflow_events') }} as workflow_events
-    inner join calendar on calendar.calendar_date = {{ reporting_date('workflow_events.occurred_at') }}
-    where workflow_events.step = 'routing' and workflow_events.status = 'success'
-    group by calendar.month_start
+    -- a lead routed end to end by the automation is one successful routing step: a unit of the units model
+    select month_start, sum(units) as leads_routed_by_automation
+    from units
+    where unit_type = 'workflow:routing'
+    group by month_start
 ),
 
 attributed as (
@@ -185,19 +184,19 @@ final as (
         (windowed.month_start + interval '1 month' - interval '1 day')::date as month_end,
         windowed.month_start = as_of_month.month_start as is_as_of_month,
         windowed.automated_units,
-        windowed.team_hours_saved,
+        round(windowed.team_hours_saved, 4) as team_hours_saved,
         windowed.number_of_agents,
-        windowed.avg_hourly_rate_usd,
-        windowed.hours_saved_per_agent,
-        windowed.time_savings_value_usd,
-        windowed.revenue_attribution_usd,
-        windowed.won_revenue_usd,
+        round(windowed.avg_hourly_rate_usd, 4) as avg_hourly_rate_usd,
+        round(windowed.hours_saved_per_agent, 4) as hours_saved_per_agent,
+        round(windowed.time_savings_value_usd, 4) as time_savings_value_usd,
+        round(windowed.revenue_attribution_usd, 4) as revenue_attribution_usd,
+        round(windowed.won_revenue_usd, 4) as won_revenue_usd,
         windowed.deals_won,
         windowed.leads_routed_by_automation,
         windowed.errors_prevented,
-        windowed.cost_avoidance_usd,
-        windowed.monthly_savings_usd,
-        windowed.total_benefits_usd,
+        round(windowed.cost_avoidance_usd, 4) as cost_avoidance_usd,
+        round(windowed.monthly_savings_usd, 4) as monthly_savings_usd,
+        round(windowed.total_benefits_usd, 4) as total_benefits_usd,
         windowed.has_cost_row,
         windowed.cost_status,
         (not windowed.has_cost_row)::integer as is_costs_missing,
@@ -209,7 +208,7 @@ final as (
         case when windowed.has_cost_row then windowed.total_benefits_usd - windowed.system_costs_usd end
             as net_benefit_usd,
         (windowed.total_benefits_usd - windowed.system_costs_usd) / nullif(windowed.system_costs_usd, 0) as roi,
-        windowed.cumulative_team_hours_saved,
+        round(windowed.cumulative_team_hours_saved, 4) as cumulative_team_hours_saved,
         windowed.annual_months,
         windowed.annual_months < 12 as is_partial_year,
         windowed.annual_months_costs_missing,
@@ -218,10 +217,10 @@ final as (
             when windowed.annual_system_costs_usd = 0 then 'costs are 0'
             else 'complete'
         end as annual_cost_status,
-        windowed.annual_time_savings_value_usd,
-        windowed.annual_revenue_attribution_usd,
-        windowed.annual_cost_avoidance_usd,
-        windowed.annual_total_benefits_usd,
+        round(windowed.annual_time_savings_value_usd, 4) as annual_time_savings_value_usd,
+        round(windowed.annual_revenue_attribution_usd, 4) as annual_revenue_attribution_usd,
+        round(windowed.annual_cost_avoidance_usd, 4) as annual_cost_avoidance_usd,
+        round(windowed.annual_total_benefits_usd, 4) as annual_total_benefits_usd,
         case when windowed.annual_months_costs_missing = 0 then windowed.annual_infrastructure_cost_usd end
             as annual_infrastructure_cost_usd,
         case when windowed.annual_months_costs_missing = 0 then windowed.annual_api_cost_usd end
