@@ -247,7 +247,8 @@ def expected_november() -> dict[str, list[tuple]]:
         "cba__roi": [(M(11), "complete", "costs missing", dec("24.40"), dec("101"), dec("-76.60"), dec("-0.7584"),
                       None, None)],
         "cba__roi_inputs": [  # hours, agents, per agent, rate, value, attributed share (no won revenue), errors, $
-            (M(11), dec("0.4333"), 3, dec("0.1444"), dec("39"), dec("16.90"), None, dec("0.05"), dec("7.50"))],
+            (M(11), dec("0.4333"), 3, dec("0.1444"), dec("39"), dec("16.90"), 0, None, None, dec("0.05"),
+             dec("7.50"))],
         "cba__assumptions": assumptions(
             M(11), [("Lisa Kim (day-weighted over 30 employed days)", "35"),
                     ("Mike Rossi (day-weighted over 30 employed days)", "40"),
@@ -307,9 +308,9 @@ def expected_june_lakeside() -> dict[str, list[tuple]]:
         ],
         "cba__roi": [(M(6), "complete", "complete", dec("1827.6792"), dec("101"), dec("1726.6792"), dec("17.0958"),
                       dec("1726.6792"), dec("17.0958"))],
-        "cba__roi_inputs": [  # attributed share 1,800 / 7,200
-            (M(6), dec("0.4833"), 3, dec("0.1611"), dec("41.75"), dec("20.1792"), dec("0.25"), dec("0.05"),
-             dec("7.50"))],
+        "cba__roi_inputs": [  # one deal of 7,200; attributed share 1,800 / 7,200
+            (M(6), dec("0.4833"), 3, dec("0.1611"), dec("41.75"), dec("20.1792"), 1, dec("7200"), dec("0.25"),
+             dec("0.05"), dec("7.50"))],
         "cba__assumptions": assumptions(
             M(6), [("David Lee (day-weighted over 30 employed days)", "47.25"),
                    ("Mike Rossi (day-weighted over 30 employed days)", "38"),
@@ -368,7 +369,7 @@ KPIS: dict[str, tuple[str, ...]] = {
     "cba__roi": ("s001.cba.monthly_roi", "s001.cba.annual_roi", "s001.roi_monthly", "s001.exec_total_roi"),
     "cba__roi_inputs": ("s001.team_productivity_improvement", "s001.roi_input.avg_hourly_rate",
                         "s001.roi_input.number_of_agents", "s001.roi_input.automation_attribution_pct",
-                        "s001.roi_input.manual_errors_prevented"),
+                        "s001.roi_input.avg_deal_value", "s001.roi_input.manual_errors_prevented"),
     "cba__assumptions": ("s001.roi_input.avg_hourly_rate", "s001.roi_input.number_of_agents",
                          "s001.roi_input.avg_error_cost", "s001.roi_input.manual_errors_prevented",
                          "s001.rule_attr_direct", "s001.rule_attr_assisted", "s001.rule_attr_influenced"),
@@ -378,7 +379,7 @@ KPIS: dict[str, tuple[str, ...]] = {
 }
 # Proved by the rules' tests below rather than by one card's rows.
 RULES = ("s001.rule_time_savings_value", "s001.rule_revenue_attribution", "s001.rule_cost_avoidance",
-         "s001.rule_system_costs", "s001.roi_input.avg_deal_value")
+         "s001.rule_system_costs")
 ISSUE_17_IDS = tuple(sorted({i for ids in KPIS.values() for i in ids} | set(RULES)))
 
 
@@ -408,8 +409,9 @@ def test_roi_per_month_missing_and_zero_costs_and_the_rate_change(db):
     inputs = run_card(db, "cba__roi_inputs", {"date": "2025-08-01~2025-09-30"})
     # Aug: 4434.75 / 107 = 41.4463, 104 min; Sep: 4899.5 / 120 = 40.8292, 32 min, D-03 4,475 of 8,950
     assert inputs == [
-        (M(9), dec("0.5333"), 4, dec("0.1333"), dec("40.8292"), dec("21.7756"), dec("0.5"), dec("0.05"), dec("7.50")),
-        (M(8), dec("1.7333"), 4, dec("0.4333"), dec("41.4463"), dec("71.8402"), None, dec("0.2"), dec("30.00")),
+        (M(9), dec("0.5333"), 4, dec("0.1333"), dec("40.8292"), dec("21.7756"), 1, dec("8950"), dec("0.5"), dec("0.05"),
+         dec("7.50")),
+        (M(8), dec("1.7333"), 4, dec("0.4333"), dec("41.4463"), dec("71.8402"), 0, None, None, dec("0.2"), dec("30.00")),
     ]
 
 
