@@ -12,10 +12,23 @@ touches as (
     select * from {{ ref('fct_crm_touches') }}
 ),
 
-position_credit as (
-    select lead_id, sum(position_credit_usd) filter (where is_automated) as automation_credit_usd
+position_share as (
+    -- the automation's share from counts, exact: 0.2 x (automated middle touches) / (middle touches) is at most
+    -- 0.2, where a sum of rounded per-touch weights (0.066667 x 3) could credit more than the deal
+    select
+        lead_id,
+        case
+            when max(touches_before_close) = 1 then max(case when is_automated then 1.0 else 0 end)
+            when max(touches_before_close) = 2 then 0.5 * count(*) filter (where is_automated)
+            else
+                0.4 * count(*) filter (where is_automated and position_before_close = 1)
+                + 0.4 * count(*) filter (where is_automated and position_before_close = touches_before_close)
+                + 0.2 * count(*) filter (
+                    where is_automated and position_before_close > 1 and position_before_close < touches_before_close
+                ) / (max(touches_before_close) - 2)
+        end as automation_share
     from touches
-    where position_weight is not null
+    where position_before_close is not null
     group by 1
 ),
 
@@ -32,9 +45,9 @@ models as (
         leads.lead_id,
         2,
         'Position-based 40/20/40',
-        coalesce(position_credit.automation_credit_usd, 0)
+        coalesce(round(leads.won_value_usd * position_share.automation_share, 2), 0)
     from leads
-    left join position_credit on position_credit.lead_id = leads.lead_id
+    left join position_share on position_share.lead_id = leads.lead_id
     where leads.is_won
 ),
 

@@ -58,6 +58,8 @@ before_close as (
 weighted as (
     select
         activity_id,
+        position,
+        touches_before_close,
         case
             when touches_before_close = 1 then 1.0
             when touches_before_close = 2 then 0.5
@@ -87,6 +89,9 @@ final as (
         outbound.location_name,
         outbound.source,
         outbound.agent_name,
+        weighted.position as position_before_close,
+        weighted.touches_before_close,
+        -- the middle weight is rounded for display; fct_crm_attribution sums the automation's share exactly
         weighted.position_weight,
         outbound.won_value_usd * weighted.position_weight as position_credit_usd
     from outbound
