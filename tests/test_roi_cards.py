@@ -52,6 +52,7 @@ weekend days 0.25 (seed roi_assumptions): Nov 1-2 0.5, Nov 3-7 5, Nov 8-9 0.5, N
     Agent goal won revenue $10,000 (incentive $250) for every agent, AG-004's own $12,000 ($300) from July:
         Jun Sarah Miller $7,200 -> Missed; Jul David Lee $12,300 -> Above target, $300 earned (his own row wins)
 """
+
 from __future__ import annotations
 
 import csv
@@ -62,9 +63,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from cards import dashcard_rows, normalised  # tests/ is on sys.path
 from conftest import assert_suite_passes, build_fixture_warehouse
+
 from orchestration import settings, warehouse
 from orchestration.bi import compiled as c
 from orchestration.bi import compiler
@@ -73,10 +74,27 @@ CRM = Path(__file__).parent / "fixtures" / "crm"
 TARGETS = Path(__file__).parent / "fixtures" / "roi" / "kpi_targets.csv"
 AS_OF = "2025-11-10T23:00:00Z"  # 17:00 CST, Monday 10 November 2025
 AS_OF_DATE = date(2025, 11, 10)
-TABLES = ("locations", "agents", "agent_rates", "agent_time_entries", "leads", "lead_status_history", "activities",
-          "appointments", "deals", "workflow_events", "system_costs")
-MARTS = ("fct_roi_months", "fct_roi_cost_benefit", "fct_kpi_target_status", "rpt_roi_assumptions",
-         "fct_industry_benchmarks", "fct_exec_action_items")
+TABLES = (
+    "locations",
+    "agents",
+    "agent_rates",
+    "agent_time_entries",
+    "leads",
+    "lead_status_history",
+    "activities",
+    "appointments",
+    "deals",
+    "workflow_events",
+    "system_costs",
+)
+MARTS = (
+    "fct_roi_months",
+    "fct_roi_cost_benefit",
+    "fct_kpi_target_status",
+    "rpt_roi_assumptions",
+    "fct_industry_benchmarks",
+    "fct_exec_action_items",
+)
 SELECT = ["path:models/staging/crm", "+fct_crm_leads", *(f"+{m}" for m in MARTS)]
 
 SPECS = compiler.compile_specs(settings.PROJECT_ROOT / "metabase")
@@ -108,22 +126,53 @@ def db(warehouse_info, tmp_path_factory):
     from orchestration.dbt_project import dbt_env, dbt_executable
 
     target = tmp_path_factory.mktemp("roi_dbt_target")
-    info = build_fixture_warehouse(warehouse_info, tmp_path_factory, "roi", {f"crm__{t}": CRM / t for t in TABLES},
-                                   SELECT, AS_OF, target_path=target)
+    info = build_fixture_warehouse(
+        warehouse_info,
+        tmp_path_factory,
+        "roi",
+        {f"crm__{t}": CRM / t for t in TABLES},
+        SELECT,
+        AS_OF,
+        target_path=target,
+    )
     with TARGETS.open() as f:
         rows = list(csv.DictReader(f))
     with warehouse.connect(info) as conn:
         conn.execute("truncate staging.kpi_targets")
         for r in rows:
-            conn.execute("insert into staging.kpi_targets values (%s, %s, %s, %s, %s, %s)",
-                         (r["metric"], r["month"], r["scope"], r["agent_id"] or None, r["target_value"],
-                          r["incentive_usd"] or None))
+            conn.execute(
+                "insert into staging.kpi_targets values (%s, %s, %s, %s, %s, %s)",
+                (
+                    r["metric"],
+                    r["month"],
+                    r["scope"],
+                    r["agent_id"] or None,
+                    r["target_value"],
+                    r["incentive_usd"] or None,
+                ),
+            )
     env = dbt_env(info)
     env.update(LEAD_ANALYTICS_AS_OF=AS_OF, LEAD_ANALYTICS_TIMEZONE="America/Chicago")
-    proc = subprocess.run([dbt_executable(), "build", "--select", "fct_kpi_target_status+", "--exclude", "kpi_targets",
-                           "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir",
-                           str(settings.DBT_PROJECT_DIR), "--target-path", str(target)],
-                          env=env, capture_output=True, text=True, cwd=settings.DBT_PROJECT_DIR)
+    proc = subprocess.run(
+        [
+            dbt_executable(),
+            "build",
+            "--select",
+            "fct_kpi_target_status+",
+            "--exclude",
+            "kpi_targets",
+            "--project-dir",
+            str(settings.DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(settings.DBT_PROJECT_DIR),
+            "--target-path",
+            str(target),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=settings.DBT_PROJECT_DIR,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
     yield info
     warehouse.drop_database(info)
@@ -142,46 +191,108 @@ def run_card(info, card_key: str, filter_values: dict) -> list[tuple]:
 # ---------------------------------------------------------------- hand-written rows
 
 # the charts over every month (they ignore the Month and Organisation filters)
-REVENUE_TREND = [(M(6), dec("7200"), dec("1800")), (M(7), dec("12300"), dec("11070")), (M(8), 0, 0),
-                 (M(9), dec("8950"), dec("4475")), (M(10), 0, 0), (M(11), 0, 0)]
-HOURS_ACCUMULATED = [(M(6), dec("0.4833")), (M(7), dec("1.0667")), (M(8), dec("2.8")), (M(9), dec("3.3333")),
-                     (M(10), dec("3.7")), (M(11), dec("4.1333"))]  # 29, 64, 168, 200, 222, 248 minutes / 60
-MANUAL_VS_INVESTMENT = [(M(6), dec("20.1792"), dec("101")), (M(7), dec("24.7431"), dec("147.50")),
-                        (M(8), dec("71.8402"), None), (M(9), dec("21.7756"), 0), (M(10), dec("14.30"), dec("101")),
-                        (M(11), dec("16.90"), dec("101"))]
+REVENUE_TREND = [
+    (M(6), dec("7200"), dec("1800")),
+    (M(7), dec("12300"), dec("11070")),
+    (M(8), 0, 0),
+    (M(9), dec("8950"), dec("4475")),
+    (M(10), 0, 0),
+    (M(11), 0, 0),
+]
+HOURS_ACCUMULATED = [
+    (M(6), dec("0.4833")),
+    (M(7), dec("1.0667")),
+    (M(8), dec("2.8")),
+    (M(9), dec("3.3333")),
+    (M(10), dec("3.7")),
+    (M(11), dec("4.1333")),
+]  # 29, 64, 168, 200, 222, 248 minutes / 60
+MANUAL_VS_INVESTMENT = [
+    (M(6), dec("20.1792"), dec("101")),
+    (M(7), dec("24.7431"), dec("147.50")),
+    (M(8), dec("71.8402"), None),
+    (M(9), dec("21.7756"), 0),
+    (M(10), dec("14.30"), dec("101")),
+    (M(11), dec("16.90"), dec("101")),
+]
 # Live at Monday Nov 10 17:00: no high-priority lead is untouched; the last completed week (Nov 3-9) had no lead;
 # six November targets are at risk.
 ACTION_ITEMS = [
     (3, "Target at risk", "Revenue Attribution — Team", "$0 so far, projected $0 against a target of $1,000", M(11), 1),
     (3, "Target at risk", "System Costs — Team", "$101 so far, projected $101 against a target of $100", M(11), 1),
-    (3, "Target at risk", "Total ROI — Team", "-75.8 % so far, projected -75.8 % against a target of 1,000.0 %",
-     M(11), 1),
+    (
+        3,
+        "Target at risk",
+        "Total ROI — Team",
+        "-75.8 % so far, projected -75.8 % against a target of 1,000.0 %",
+        M(11),
+        1,
+    ),
     (3, "Target at risk", "Won revenue — Lisa Kim", "$0 so far, projected $0 against a target of $10,000", M(11), 1),
     (3, "Target at risk", "Won revenue — Mike Rossi", "$0 so far, projected $0 against a target of $10,000", M(11), 1),
-    (3, "Target at risk", "Won revenue — Sarah Miller", "$0 so far, projected $0 against a target of $10,000",
-     M(11), 1),
+    (
+        3,
+        "Target at risk",
+        "Won revenue — Sarah Miller",
+        "$0 so far, projected $0 against a target of $10,000",
+        M(11),
+        1,
+    ),
 ]
 MINUTES = [  # (section, assumption, unit, source, value): the same every month
-    ("Attribution weights", "assisted attribution", "share of the deal value",
-     "seed attribution_weights (seed 001: 90 / 50 / 25 %)", dec("0.5")),
-    ("Attribution weights", "direct attribution", "share of the deal value",
-     "seed attribution_weights (seed 001: 90 / 50 / 25 %)", dec("0.9")),
-    ("Attribution weights", "influenced attribution", "share of the deal value",
-     "seed attribution_weights (seed 001: 90 / 50 / 25 %)", dec("0.25")),
-    ("Attribution weights", "none attribution", "share of the deal value",
-     "seed attribution_weights (seed 001: 90 / 50 / 25 %)", 0),
+    (
+        "Attribution weights",
+        "assisted attribution",
+        "share of the deal value",
+        "seed attribution_weights (seed 001: 90 / 50 / 25 %)",
+        dec("0.5"),
+    ),
+    (
+        "Attribution weights",
+        "direct attribution",
+        "share of the deal value",
+        "seed attribution_weights (seed 001: 90 / 50 / 25 %)",
+        dec("0.9"),
+    ),
+    (
+        "Attribution weights",
+        "influenced attribution",
+        "share of the deal value",
+        "seed attribution_weights (seed 001: 90 / 50 / 25 %)",
+        dec("0.25"),
+    ),
+    (
+        "Attribution weights",
+        "none attribution",
+        "share of the deal value",
+        "seed attribution_weights (seed 001: 90 / 50 / 25 %)",
+        0,
+    ),
 ]
 ESTIMATES = [
-    ("Estimates", "avg_error_cost_usd: average cost of one manual-process error (rework and lost margin)",
-     "USD per error", "seed roi_assumptions: ILLUSTRATIVE (not in seed 001): replace with the client's own figure",
-     150),
-    ("Estimates", "manual_error_rate_per_lead: share of leads a manual process mishandles (lost, mis-routed, "
-     "duplicated) that the automation processes end to end", "errors per lead",
-     "seed roi_assumptions: ILLUSTRATIVE (not in seed 001): replace with the client's audit of manual lead handling",
-     dec("0.05")),
-    ("Estimates", "weekend_day_weight: a Saturday or Sunday carries this share of a weekday's volume when a "
-     "month-to-date figure is projected to month end", "weekday equivalents",
-     "seed roi_assumptions: ILLUSTRATIVE: set from the client's volume by weekday", dec("0.25")),
+    (
+        "Estimates",
+        "avg_error_cost_usd: average cost of one manual-process error (rework and lost margin)",
+        "USD per error",
+        "seed roi_assumptions: ILLUSTRATIVE (not in seed 001): replace with the client's own figure",
+        150,
+    ),
+    (
+        "Estimates",
+        "manual_error_rate_per_lead: share of leads a manual process mishandles (lost, mis-routed, "
+        "duplicated) that the automation processes end to end",
+        "errors per lead",
+        "seed roi_assumptions: ILLUSTRATIVE (not in seed 001): replace with the client's audit of manual lead handling",
+        dec("0.05"),
+    ),
+    (
+        "Estimates",
+        "weekend_day_weight: a Saturday or Sunday carries this share of a weekday's volume when a "
+        "month-to-date figure is projected to month end",
+        "weekday equivalents",
+        "seed roi_assumptions: ILLUSTRATIVE: set from the client's volume by weekday",
+        dec("0.25"),
+    ),
 ]
 UNIT_MINUTES = [
     ("activity:email: an agent would write and send the e-mail", 4),
@@ -194,20 +305,38 @@ UNIT_MINUTES = [
     ("workflow:scoring: an agent would qualify the lead by hand", 5),
     ("workflow:web_form: an agent would type the form into the CRM", 3),
 ]
-MINUTE_ROWS = [("Minutes saved per automated unit", a, "minutes per unit",
-                "seed roi_time_savings_assumptions (assumption)", v) for a, v in UNIT_MINUTES]
+MINUTE_ROWS = [
+    ("Minutes saved per automated unit", a, "minutes per unit", "seed roi_time_savings_assumptions (assumption)", v)
+    for a, v in UNIT_MINUTES
+]
 
 
 def assumptions(month: date, rates: list[tuple], average: str, agents: int, targets: list[tuple]) -> list[tuple]:
     """The Inputs table of a month: ordered by section, then assumption."""
-    rate_rows = [("Hourly rate in effect", a, "USD per hour", "raw_crm.agent_rates (valid_from .. next valid_from)",
-                  dec(v)) for a, v in rates]
-    rate_rows += [("Hourly rate in effect", "Average hourly rate of the team (day-weighted)", "USD per hour",
-                   "raw_crm.agent_rates and agents employed in the month", dec(average)),
-                  ("Hourly rate in effect", "Number of agents employed in the month", "agents",
-                   "raw_crm.agents (hired_at .. terminated_at)", agents)]
-    target_rows = [("Targets", f"{label} target", unit, f"seed kpi_targets (set for {set_for})", dec(v))
-                   for label, unit, set_for, v in targets]
+    rate_rows = [
+        ("Hourly rate in effect", a, "USD per hour", "raw_crm.agent_rates (valid_from .. next valid_from)", dec(v))
+        for a, v in rates
+    ]
+    rate_rows += [
+        (
+            "Hourly rate in effect",
+            "Average hourly rate of the team (day-weighted)",
+            "USD per hour",
+            "raw_crm.agent_rates and agents employed in the month",
+            dec(average),
+        ),
+        (
+            "Hourly rate in effect",
+            "Number of agents employed in the month",
+            "agents",
+            "raw_crm.agents (hired_at .. terminated_at)",
+            agents,
+        ),
+    ]
+    target_rows = [
+        ("Targets", f"{label} target", unit, f"seed kpi_targets (set for {set_for})", dec(v))
+        for label, unit, set_for, v in targets
+    ]
     rows = MINUTES + ESTIMATES + sorted(rate_rows, key=lambda r: r[1]) + MINUTE_ROWS + sorted(target_rows)
     return [(month, *r[:4], r[4]) for r in rows]
 
@@ -216,10 +345,17 @@ def expected_november() -> dict[str, list[tuple]]:
     """Defaults: Month = this month (November to date as of Monday the 10th), every organisation."""
     return {
         "exec__roi_scorecard": [  # month, metric, current, previous, target, status, of target
-            (M(11), "Monthly Savings", "$24", "$22", "$80", "On track", dec("0.305")),           # 24.40 / 80
+            (M(11), "Monthly Savings", "$24", "$22", "$80", "On track", dec("0.305")),  # 24.40 / 80
             (M(11), "Revenue Attribution", "$0", "$0", "$1,000", "At risk", 0),
-            (M(11), "Time Savings (hours per agent)", "0.1 h", "0.1 h", "0.1 h", "Above target",
-             dec("1.4440")),                                                  # 0.1444 (4 places) / 0.1
+            (
+                M(11),
+                "Time Savings (hours per agent)",
+                "0.1 h",
+                "0.1 h",
+                "0.1 h",
+                "Above target",
+                dec("1.4440"),
+            ),  # 0.1444 (4 places) / 0.1
             (M(11), "Total ROI", "-75.8 %", "-78.4 %", "1,000.0 %", "At risk", dec("-0.0758")),  # -0.7584 / 10
         ],
         # L-06 only: automated SMS 45 s after arrival; no appointment, not won
@@ -229,14 +365,22 @@ def expected_november() -> dict[str, list[tuple]]:
         "exec__time_savings_accumulation": HOURS_ACCUMULATED,
         # go-live: Lakeside Jun 10 (L-10), Prairie Jul 8 (L-08). Before: L-05, L-01 (L-01 appointment and won);
         # after: 11 leads, appointments L-08 L-09 L-10 L-13 = 4/11, won L-08 L-09 L-10 = 3/11
-        "exec__conversion_before_after": [("Before go-live", dec("0.5"), dec("0.5")),
-                                          ("After go-live", dec("0.3636"), dec("0.2727"))],
+        "exec__conversion_before_after": [
+            ("Before go-live", dec("0.5"), dec("0.5")),
+            ("After go-live", dec("0.3636"), dec("0.2727")),
+        ],
         "exec__manual_cost_vs_investment": MANUAL_VS_INVESTMENT,
         "exec__action_items": ACTION_ITEMS,
         # November: the window Jun-Nov holds August's missing costs, so no annual cost
-        "cba__cost_table": [(M(11), c_, "complete", "costs missing", dec(v), None) for c_, v in (
-            ("API Service Costs", "89"), ("Support & Maintenance", "0"), ("System Infrastructure", "12"),
-            ("Total Investment", "101"))],
+        "cba__cost_table": [
+            (M(11), c_, "complete", "costs missing", dec(v), None)
+            for c_, v in (
+                ("API Service Costs", "89"),
+                ("Support & Maintenance", "0"),
+                ("System Infrastructure", "12"),
+                ("Total Investment", "101"),
+            )
+        ],
         "cba__benefit_table": [
             (M(11), "Error Prevention (estimate)", "partial year: 6 of 12 months", dec("7.50"), dec("67.50")),
             (M(11), "Revenue Attribution", "partial year: 6 of 12 months", 0, dec("17345")),
@@ -244,18 +388,29 @@ def expected_november() -> dict[str, list[tuple]]:
             (M(11), "Time Savings", "partial year: 6 of 12 months", dec("16.90"), dec("169.7380")),
             (M(11), "Total Benefits", "partial year: 6 of 12 months", dec("24.40"), dec("17582.2380")),
         ],
-        "cba__roi": [(M(11), "complete", "costs missing", dec("24.40"), dec("101"), dec("-76.60"), dec("-0.7584"),
-                      None, None)],
+        "cba__roi": [
+            (M(11), "complete", "costs missing", dec("24.40"), dec("101"), dec("-76.60"), dec("-0.7584"), None, None)
+        ],
         "cba__roi_inputs": [  # hours, agents, per agent, rate, value, attributed share (no won revenue), errors, $
-            (M(11), dec("0.4333"), 3, dec("0.1444"), dec("39"), dec("16.90"), 0, None, None, dec("0.05"),
-             dec("7.50"))],
+            (M(11), dec("0.4333"), 3, dec("0.1444"), dec("39"), dec("16.90"), 0, None, None, dec("0.05"), dec("7.50"))
+        ],
         "cba__assumptions": assumptions(
-            M(11), [("Lisa Kim (day-weighted over 30 employed days)", "35"),
-                    ("Mike Rossi (day-weighted over 30 employed days)", "40"),
-                    ("Sarah Miller (day-weighted over 30 employed days)", "42")], "39", 3,
-            [("Monthly Savings", "USD", "2025-11", "80"), ("Revenue Attribution", "USD", "2025-11", "1000"),
-             ("System Costs", "USD", "2025-10", "100"), ("Time Savings (hours per agent)", "hours", "2025-06", "0.1"),
-             ("Total ROI", "percent", "2025-06", "10")]),
+            M(11),
+            [
+                ("Lisa Kim (day-weighted over 30 employed days)", "35"),
+                ("Mike Rossi (day-weighted over 30 employed days)", "40"),
+                ("Sarah Miller (day-weighted over 30 employed days)", "42"),
+            ],
+            "39",
+            3,
+            [
+                ("Monthly Savings", "USD", "2025-11", "80"),
+                ("Revenue Attribution", "USD", "2025-11", "1000"),
+                ("System Costs", "USD", "2025-10", "100"),
+                ("Time Savings (hours per agent)", "hours", "2025-06", "0.1"),
+                ("Total ROI", "percent", "2025-06", "10"),
+            ],
+        ),
         "cba__targets": [  # month, agent, metric, current, target, status; of target, incentive offered, earned
             (M(11), "Lisa Kim", "Deals won", "0", None, "No target", None, 0, 0),
             (M(11), "Lisa Kim", "Won revenue", "$0", "$10,000", "At risk", 0, dec("250"), 0),
@@ -282,7 +437,7 @@ def expected_june_lakeside() -> dict[str, list[tuple]]:
     """Month = June 2025, Organisation = Lakeside Motors (the ROI cards ignore it: system-wide)."""
     return {
         "exec__roi_scorecard": [  # June is the first month: no previous period; savings and attribution untargeted
-            (M(6), "Monthly Savings", "$28", None, None, "No target", None),                 # 20.1792 + 7.50
+            (M(6), "Monthly Savings", "$28", None, None, "No target", None),  # 20.1792 + 7.50
             (M(6), "Revenue Attribution", "$1,800", None, None, "No target", None),
             (M(6), "Time Savings (hours per agent)", "0.2 h", None, "0.1 h", "Above target", dec("1.6110")),
             (M(6), "Total ROI", "1,709.6 %", None, "1,000.0 %", "Above target", dec("1.7096")),
@@ -293,30 +448,70 @@ def expected_june_lakeside() -> dict[str, list[tuple]]:
         "exec__monthly_revenue_trend": REVENUE_TREND,
         "exec__time_savings_accumulation": HOURS_ACCUMULATED,
         # Lakeside after go-live: 10 leads, appointments L-09 L-10 L-13, won L-09 L-10
-        "exec__conversion_before_after": [("Before go-live", dec("0.5"), dec("0.5")),
-                                          ("After go-live", dec("0.3"), dec("0.2"))],
+        "exec__conversion_before_after": [
+            ("Before go-live", dec("0.5"), dec("0.5")),
+            ("After go-live", dec("0.3"), dec("0.2")),
+        ],
         "exec__manual_cost_vs_investment": MANUAL_VS_INVESTMENT,
         "exec__action_items": ACTION_ITEMS,
-        "cba__cost_table": [(M(6), c_, "complete", "partial year: 1 of 12 months", dec(v), dec(v)) for c_, v in (
-            ("API Service Costs", "89"), ("Support & Maintenance", "0"), ("System Infrastructure", "12"),
-            ("Total Investment", "101"))],
+        "cba__cost_table": [
+            (M(6), c_, "complete", "partial year: 1 of 12 months", dec(v), dec(v))
+            for c_, v in (
+                ("API Service Costs", "89"),
+                ("Support & Maintenance", "0"),
+                ("System Infrastructure", "12"),
+                ("Total Investment", "101"),
+            )
+        ],
         "cba__benefit_table": [
             (M(6), "Error Prevention (estimate)", "partial year: 1 of 12 months", dec("7.50"), dec("7.50")),
             (M(6), "Revenue Attribution", "partial year: 1 of 12 months", dec("1800"), dec("1800")),
             (M(6), "Time Savings", "partial year: 1 of 12 months", dec("20.1792"), dec("20.1792")),
             (M(6), "Total Benefits", "partial year: 1 of 12 months", dec("1827.6792"), dec("1827.6792")),
         ],
-        "cba__roi": [(M(6), "complete", "complete", dec("1827.6792"), dec("101"), dec("1726.6792"), dec("17.0958"),
-                      dec("1726.6792"), dec("17.0958"))],
+        "cba__roi": [
+            (
+                M(6),
+                "complete",
+                "complete",
+                dec("1827.6792"),
+                dec("101"),
+                dec("1726.6792"),
+                dec("17.0958"),
+                dec("1726.6792"),
+                dec("17.0958"),
+            )
+        ],
         "cba__roi_inputs": [  # one deal of 7,200; attributed share 1,800 / 7,200
-            (M(6), dec("0.4833"), 3, dec("0.1611"), dec("41.75"), dec("20.1792"), 1, dec("7200"), dec("0.25"),
-             dec("0.05"), dec("7.50"))],
+            (
+                M(6),
+                dec("0.4833"),
+                3,
+                dec("0.1611"),
+                dec("41.75"),
+                dec("20.1792"),
+                1,
+                dec("7200"),
+                dec("0.25"),
+                dec("0.05"),
+                dec("7.50"),
+            )
+        ],
         "cba__assumptions": assumptions(
-            M(6), [("David Lee (day-weighted over 30 employed days)", "47.25"),
-                   ("Mike Rossi (day-weighted over 30 employed days)", "38"),
-                   ("Sarah Miller (day-weighted over 30 employed days)", "40")], "41.75", 3,
-            [("System Costs", "USD", "2025-06", "150"), ("Time Savings (hours per agent)", "hours", "2025-06", "0.1"),
-             ("Total ROI", "percent", "2025-06", "10")]),
+            M(6),
+            [
+                ("David Lee (day-weighted over 30 employed days)", "47.25"),
+                ("Mike Rossi (day-weighted over 30 employed days)", "38"),
+                ("Sarah Miller (day-weighted over 30 employed days)", "40"),
+            ],
+            "41.75",
+            3,
+            [
+                ("System Costs", "USD", "2025-06", "150"),
+                ("Time Savings (hours per agent)", "hours", "2025-06", "0.1"),
+                ("Total ROI", "percent", "2025-06", "10"),
+            ],
+        ),
         "cba__targets": [
             (M(6), "David Lee", "Deals won", "0", None, "No target", None, 0, 0),
             (M(6), "David Lee", "Won revenue", "$0", "$10,000", "Missed", 0, dec("250"), 0),
@@ -347,43 +542,89 @@ CASES = [(s, k) for s in SCENARIOS for k in CARDS]
 
 # The inventory items each card's rows above prove, so that a search for an id finds its test.
 KPIS: dict[str, tuple[str, ...]] = {
-    "exec__roi_scorecard": ("s001.exec_roi_table", "s001.exec_roi_table.current_period",
-                            "s001.exec_roi_table.previous_period", "s001.exec_roi_table.target",
-                            "s001.exec_roi_table.status", "s001.exec_total_roi", "s001.exec_monthly_savings",
-                            "s001.exec_revenue_attribution", "s001.exec_time_savings"),
-    "exec__lead_response_time": ("s001.lead_response_time_avg", "s001.lead_response_time_median",
-                                 "s001.lead_response_time_p95"),
+    "exec__roi_scorecard": (
+        "s001.exec_roi_table",
+        "s001.exec_roi_table.current_period",
+        "s001.exec_roi_table.previous_period",
+        "s001.exec_roi_table.target",
+        "s001.exec_roi_table.status",
+        "s001.exec_total_roi",
+        "s001.exec_monthly_savings",
+        "s001.exec_revenue_attribution",
+        "s001.exec_time_savings",
+    ),
+    "exec__lead_response_time": (
+        "s001.lead_response_time_avg",
+        "s001.lead_response_time_median",
+        "s001.lead_response_time_p95",
+    ),
     "exec__conversion_rates": ("s001.conv_rate_lead_to_appointment", "s001.conv_rate_lead_to_close"),
     "exec__monthly_revenue_trend": ("s001.chart_monthly_revenue_trend",),
     "exec__time_savings_accumulation": ("s001.chart_time_savings_accumulation",),
     "exec__conversion_before_after": ("s001.chart_conversion_rate_improvement",),
     "exec__manual_cost_vs_investment": ("s001.chart_cost_avoidance",),
-    "exec__action_items": ("s001.alert_high_priority_leads_waiting_2h", "s001.alert_conversion_drop_10pct",
-                           "s001.alert_business_conversion_drop", "s001.alert_monthly_targets_at_risk"),
-    "cba__cost_table": ("s001.cba_cost_table", "s001.cba.system_infrastructure", "s001.cba.api_service_costs",
-                        "s001.cba.support_maintenance", "s001.cba.total_investment", "s001.cba.monthly_amount",
-                        "s001.cba.annual_amount"),
-    "cba__benefit_table": ("s001.cba_benefit_table", "s001.cba.time_savings", "s001.cba.revenue_attribution",
-                           "s001.cba.error_prevention", "s001.cba.total_benefits", "s001.cba.monthly_amount",
-                           "s001.cba.annual_amount"),
+    "exec__action_items": (
+        "s001.alert_high_priority_leads_waiting_2h",
+        "s001.alert_conversion_drop_10pct",
+        "s001.alert_business_conversion_drop",
+        "s001.alert_monthly_targets_at_risk",
+    ),
+    "cba__cost_table": (
+        "s001.cba_cost_table",
+        "s001.cba.system_infrastructure",
+        "s001.cba.api_service_costs",
+        "s001.cba.support_maintenance",
+        "s001.cba.total_investment",
+        "s001.cba.monthly_amount",
+        "s001.cba.annual_amount",
+    ),
+    "cba__benefit_table": (
+        "s001.cba_benefit_table",
+        "s001.cba.time_savings",
+        "s001.cba.revenue_attribution",
+        "s001.cba.error_prevention",
+        "s001.cba.total_benefits",
+        "s001.cba.monthly_amount",
+        "s001.cba.annual_amount",
+    ),
     "cba__roi": ("s001.cba.monthly_roi", "s001.cba.annual_roi", "s001.roi_monthly", "s001.exec_total_roi"),
-    "cba__roi_inputs": ("s001.team_productivity_improvement", "s001.roi_input.avg_hourly_rate",
-                        "s001.roi_input.number_of_agents", "s001.roi_input.automation_attribution_pct",
-                        "s001.roi_input.avg_deal_value", "s001.roi_input.manual_errors_prevented"),
-    "cba__assumptions": ("s001.roi_input.avg_hourly_rate", "s001.roi_input.number_of_agents",
-                         "s001.roi_input.avg_error_cost", "s001.roi_input.manual_errors_prevented",
-                         "s001.rule_attr_direct", "s001.rule_attr_assisted", "s001.rule_attr_influenced"),
-    "cba__targets": ("s001.goal_tracking", "s001.incentive_tracking", "s001.exec_roi_table.status",
-                     "s001.alert_monthly_targets_at_risk"),
+    "cba__roi_inputs": (
+        "s001.team_productivity_improvement",
+        "s001.roi_input.avg_hourly_rate",
+        "s001.roi_input.number_of_agents",
+        "s001.roi_input.automation_attribution_pct",
+        "s001.roi_input.avg_deal_value",
+        "s001.roi_input.manual_errors_prevented",
+    ),
+    "cba__assumptions": (
+        "s001.roi_input.avg_hourly_rate",
+        "s001.roi_input.number_of_agents",
+        "s001.roi_input.avg_error_cost",
+        "s001.roi_input.manual_errors_prevented",
+        "s001.rule_attr_direct",
+        "s001.rule_attr_assisted",
+        "s001.rule_attr_influenced",
+    ),
+    "cba__targets": (
+        "s001.goal_tracking",
+        "s001.incentive_tracking",
+        "s001.exec_roi_table.status",
+        "s001.alert_monthly_targets_at_risk",
+    ),
     "cba__industry_benchmarks": ("s001.custom_industry_kpis",),
 }
 # Proved by the rules' tests below rather than by one card's rows.
-RULES = ("s001.rule_time_savings_value", "s001.rule_revenue_attribution", "s001.rule_cost_avoidance",
-         "s001.rule_system_costs")
+RULES = (
+    "s001.rule_time_savings_value",
+    "s001.rule_revenue_attribution",
+    "s001.rule_cost_avoidance",
+    "s001.rule_system_costs",
+)
 ISSUE_17_IDS = tuple(sorted({i for ids in KPIS.values() for i in ids} | set(RULES)))
 
 
 # ---------------------------------------------------------------- every card, filters bound
+
 
 @pytest.mark.parametrize(("scenario", "card_key"), CASES, ids=[f"{s}-{k}" for s, k in CASES])
 def test_card_matches_hand_computed_rows(db, scenario, card_key):
@@ -401,25 +642,70 @@ def test_roi_per_month_missing_and_zero_costs_and_the_rate_change(db):
         (M(10), "complete", "costs missing", dec("21.80"), dec("101"), dec("-79.20"), dec("-0.7842"), None, None),
         (M(9), "costs are 0", "costs missing", dec("4504.2756"), 0, dec("4504.2756"), None, None, None),
         (M(8), "costs missing", "costs missing", dec("101.8402"), None, None, None, None, None),
-        (M(7), "complete", "complete", dec("11102.2431"), dec("147.50"), dec("10954.7431"), dec("74.2694"),
-         dec("12681.4222"), dec("51.0319")),
-        (M(6), "complete", "complete", dec("1827.6792"), dec("101"), dec("1726.6792"), dec("17.0958"),
-         dec("1726.6792"), dec("17.0958")),
+        (
+            M(7),
+            "complete",
+            "complete",
+            dec("11102.2431"),
+            dec("147.50"),
+            dec("10954.7431"),
+            dec("74.2694"),
+            dec("12681.4222"),
+            dec("51.0319"),
+        ),
+        (
+            M(6),
+            "complete",
+            "complete",
+            dec("1827.6792"),
+            dec("101"),
+            dec("1726.6792"),
+            dec("17.0958"),
+            dec("1726.6792"),
+            dec("17.0958"),
+        ),
     ]
     inputs = run_card(db, "cba__roi_inputs", {"date": "2025-08-01~2025-09-30"})
     # Aug: 4434.75 / 107 = 41.4463, 104 min; Sep: 4899.5 / 120 = 40.8292, 32 min, D-03 4,475 of 8,950
     assert inputs == [
-        (M(9), dec("0.5333"), 4, dec("0.1333"), dec("40.8292"), dec("21.7756"), 1, dec("8950"), dec("0.5"), dec("0.05"),
-         dec("7.50")),
-        (M(8), dec("1.7333"), 4, dec("0.4333"), dec("41.4463"), dec("71.8402"), 0, None, None, dec("0.2"), dec("30.00")),
+        (
+            M(9),
+            dec("0.5333"),
+            4,
+            dec("0.1333"),
+            dec("40.8292"),
+            dec("21.7756"),
+            1,
+            dec("8950"),
+            dec("0.5"),
+            dec("0.05"),
+            dec("7.50"),
+        ),
+        (
+            M(8),
+            dec("1.7333"),
+            4,
+            dec("0.4333"),
+            dec("41.4463"),
+            dec("71.8402"),
+            0,
+            None,
+            None,
+            dec("0.2"),
+            dec("30.00"),
+        ),
     ]
 
 
 def test_a_selection_with_a_month_of_missing_costs_has_no_roi_nor_net_benefit(db):
     """ROI and net benefit over June-August: August's costs are unknown, so both are empty, never a partial sum."""
     card = SPECS.cards["cba__roi"]
-    assert [m.name for m in card.metrics][:4] == ["roi_total_benefits", "roi_system_costs", "roi_net_benefit",
-                                                  "roi_monthly"]
+    assert [m.name for m in card.metrics][:4] == [
+        "roi_total_benefits",
+        "roi_system_costs",
+        "roi_net_benefit",
+        "roi_monthly",
+    ]
     for month, status in ((M(8), "costs missing"), (M(9), "costs are 0")):
         rows = run_card(db, "cba__roi", {"date": month.isoformat()[:7]})
         assert [r[:2] for r in rows] == [(month, status)] and rows[0][6] is None
@@ -439,16 +725,29 @@ def test_the_seeds_own_example_month_gives_98551_5_percent(db):
             "insert into marts.fct_roi_months (month_start, team_hours_saved, number_of_agents, avg_hourly_rate_usd,"
             " hours_saved_per_agent, time_savings_value_usd, revenue_attribution_usd, cost_avoidance_usd,"
             " total_benefits_usd, has_cost_row, cost_status, is_costs_missing, is_without_roi,"
-            " infrastructure_cost_usd, api_cost_usd, support_cost_usd, system_costs_usd, net_benefit_usd, annual_months,"
+            " infrastructure_cost_usd, api_cost_usd, support_cost_usd, system_costs_usd, net_benefit_usd,"
+            " annual_months,"
             " annual_cost_status, annual_months_costs_missing, annual_total_benefits_usd, annual_system_costs_usd,"
             " annual_net_benefit_usd, annual_roi)"
             " values ('2024-06-01', 504, 4, 81.25, 126, 40950, 52313, 6375, 99638, true, 'complete', 0, 0,"
-            " 12, 89, 0, 101, 99537, 12, 'complete', 0, 1195656, 1212, 1194444, 1194444 / 1212.0)")
+            " 12, 89, 0, 101, 99537, 12, 'complete', 0, 1195656, 1212, 1194444, 1194444 / 1212.0)"
+        )
         rows = normalised(conn.execute(sql, params).fetchall())
         conn.rollback()
     # annual: 12 x the month, as the seed's table shows (1,195,656 and 1,212): the same 98,551.5 %
-    assert rows == [(M(6, 2024), "complete", "complete", dec("99638"), dec("101"), dec("99537"), dec("985.5149"),
-                     dec("1194444"), dec("985.5149"))]
+    assert rows == [
+        (
+            M(6, 2024),
+            "complete",
+            "complete",
+            dec("99638"),
+            dec("101"),
+            dec("99537"),
+            dec("985.5149"),
+            dec("1194444"),
+            dec("985.5149"),
+        )
+    ]
     assert 126 * Decimal("81.25") * 4 == 40950
     assert ((Decimal(99638) - 101) / 101 * 100).quantize(Decimal("0.1")) == Decimal("98551.5")
 
@@ -457,10 +756,13 @@ def test_target_status_projects_on_weekday_weighted_share_after_a_weekend(db):
     """Monday Nov 10 17:00: 6.70833 of 22.5 weekday-weighted days have elapsed (0.298148), 9.70833 of 30 calendar
     days (0.323611). Monthly Savings $24.40 projects to $81.84 >= $80 (On track); by calendar days to $75.40 (the
     false alarm the weighting avoids). Revenue Attribution $0 of $1,000 is At risk (s001.exec_roi_table.status)."""
-    rows = query(db, "select metric, round(weighted_share_elapsed, 6), round(calendar_share_elapsed, 6), "
-                     "round(projected, 2), round(projected_by_calendar_days, 2), status from marts.fct_kpi_target_status "
-                     "where month_start = '2025-11-01' and metric in ('monthly_savings', 'revenue_attribution') "
-                     "order by metric")
+    rows = query(
+        db,
+        "select metric, round(weighted_share_elapsed, 6), round(calendar_share_elapsed, 6), "
+        "round(projected, 2), round(projected_by_calendar_days, 2), status from marts.fct_kpi_target_status "
+        "where month_start = '2025-11-01' and metric in ('monthly_savings', 'revenue_attribution') "
+        "order by metric",
+    )
     assert rows == [
         ("monthly_savings", dec("0.298148"), dec("0.323611"), dec("81.84"), dec("75.40"), "On track"),
         ("revenue_attribution", dec("0.298148"), dec("0.323611"), 0, 0, "At risk"),
@@ -471,20 +773,36 @@ def test_lower_is_better_flips_and_an_agents_own_goal_wins_with_its_incentive(db
     """System costs (lower is better): $101 and $147.50 under $150 are met ("Below target"), $101 over October's
     $100 is Missed; ROI without costs says why. David Lee's own July goal ($12,000, $300) wins over every agent's
     $10,000 ($250): $12,300 won, $300 earned (s001.goal_tracking, s001.incentive_tracking)."""
-    assert query(db, "select month_start, status from marts.fct_kpi_target_status where metric = 'system_costs' "
-                     "order by 1") == [(M(6), "Below target"), (M(7), "Below target"),
-                                       (M(8), "No value: costs missing"), (M(9), "Below target"), (M(10), "Missed"),
-                                       (M(11), "At risk")]
-    assert query(db, "select month_start, status from marts.fct_kpi_target_status where metric = 'total_roi' "
-                     "order by 1") == [(M(6), "Above target"), (M(7), "Above target"),
-                                       (M(8), "No value: costs missing"), (M(9), "No value: costs are 0"),
-                                       (M(10), "Missed"), (M(11), "At risk")]
-    assert query(db, "select agent_name, actual, target_value, status, incentive_usd, incentive_earned_usd "
-                     "from marts.fct_kpi_target_status where month_start = '2025-07-01' "
-                     "and metric = 'agent_won_revenue' order by 1") == [
+    assert query(
+        db, "select month_start, status from marts.fct_kpi_target_status where metric = 'system_costs' order by 1"
+    ) == [
+        (M(6), "Below target"),
+        (M(7), "Below target"),
+        (M(8), "No value: costs missing"),
+        (M(9), "Below target"),
+        (M(10), "Missed"),
+        (M(11), "At risk"),
+    ]
+    assert query(
+        db, "select month_start, status from marts.fct_kpi_target_status where metric = 'total_roi' order by 1"
+    ) == [
+        (M(6), "Above target"),
+        (M(7), "Above target"),
+        (M(8), "No value: costs missing"),
+        (M(9), "No value: costs are 0"),
+        (M(10), "Missed"),
+        (M(11), "At risk"),
+    ]
+    assert query(
+        db,
+        "select agent_name, actual, target_value, status, incentive_usd, incentive_earned_usd "
+        "from marts.fct_kpi_target_status where month_start = '2025-07-01' "
+        "and metric = 'agent_won_revenue' order by 1",
+    ) == [
         ("David Lee", dec("12300.00"), dec("12000"), "Above target", dec("300"), dec("300")),
         ("Mike Rossi", 0, dec("10000"), "Missed", dec("250"), None),
-        ("Sarah Miller", 0, dec("10000"), "Missed", dec("250"), None)]
+        ("Sarah Miller", 0, dec("10000"), "Missed", dec("250"), None),
+    ]
 
 
 def test_time_savings_tile_says_hours_per_agent_and_the_formula_holds(db):
@@ -492,9 +810,13 @@ def test_time_savings_tile_says_hours_per_agent_and_the_formula_holds(db):
     per agent; every month's Time Savings Value is team hours x the rate in effect (s001.rule_time_savings_value)."""
     assert SPECS.cards["exec__roi_scorecard"].notes.count("hours per agent") == 1
     assert query(db, "select label from staging.kpi_target_metrics where metric = 'time_savings_hours'") == [
-        ("Time Savings (hours per agent)",)]
-    mismatched = query(db, "select month_start from marts.fct_roi_months where abs(time_savings_value_usd - "
-                           "hours_saved_per_agent * avg_hourly_rate_usd * number_of_agents) > 0.01")
+        ("Time Savings (hours per agent)",)
+    ]
+    mismatched = query(
+        db,
+        "select month_start from marts.fct_roi_months where abs(time_savings_value_usd - "
+        "hours_saved_per_agent * avg_hourly_rate_usd * number_of_agents) > 0.01",
+    )
     assert mismatched == []
 
 
@@ -502,30 +824,47 @@ def test_revenue_attribution_is_the_lead_layers_one_figure(db):
     """One Revenue Attribution figure everywhere (D16): the ROI mart's monthly sums equal the lead layer's
     attributed value of the leads won in the month (s001.rule_revenue_attribution, s001.roi_input.avg_deal_value:
     deals closed x attribution % x average deal value = Σ value x weight)."""
-    assert query(db, "select month_start, revenue_attribution_usd, deals_won, won_revenue_usd from "
-                     "marts.fct_roi_months where deals_won > 0 order by 1") == [
-        (M(6), dec("1800.0000"), 1, dec("7200.0000")), (M(7), dec("11070.0000"), 1, dec("12300.0000")),
-        (M(9), dec("4475.0000"), 1, dec("8950.0000"))]
+    assert query(
+        db,
+        "select month_start, revenue_attribution_usd, deals_won, won_revenue_usd from "
+        "marts.fct_roi_months where deals_won > 0 order by 1",
+    ) == [
+        (M(6), dec("1800.0000"), 1, dec("7200.0000")),
+        (M(7), dec("11070.0000"), 1, dec("12300.0000")),
+        (M(9), dec("4475.0000"), 1, dec("8950.0000")),
+    ]
 
 
 def test_cost_avoidance_and_system_costs_follow_their_formulas(db):
     """Cost Avoidance = routed leads x 5 % x $150 (s001.rule_cost_avoidance); System Costs = infrastructure + API +
     support, empty for August (s001.rule_system_costs)."""
-    assert query(db, "select month_start, leads_routed_by_automation, errors_prevented, cost_avoidance_usd, "
-                     "system_costs_usd from marts.fct_roi_months order by 1") == [
-        (M(6), 1, dec("0.05"), dec("7.5000"), dec("101.00")), (M(7), 1, dec("0.05"), dec("7.5000"), dec("147.50")),
-        (M(8), 4, dec("0.20"), dec("30.0000"), None), (M(9), 1, dec("0.05"), dec("7.5000"), dec("0.00")),
-        (M(10), 1, dec("0.05"), dec("7.5000"), dec("101.00")), (M(11), 1, dec("0.05"), dec("7.5000"), dec("101.00"))]
+    assert query(
+        db,
+        "select month_start, leads_routed_by_automation, errors_prevented, cost_avoidance_usd, "
+        "system_costs_usd from marts.fct_roi_months order by 1",
+    ) == [
+        (M(6), 1, dec("0.05"), dec("7.5000"), dec("101.00")),
+        (M(7), 1, dec("0.05"), dec("7.5000"), dec("147.50")),
+        (M(8), 4, dec("0.20"), dec("30.0000"), None),
+        (M(9), 1, dec("0.05"), dec("7.5000"), dec("0.00")),
+        (M(10), 1, dec("0.05"), dec("7.5000"), dec("101.00")),
+        (M(11), 1, dec("0.05"), dec("7.5000"), dec("101.00")),
+    ]
 
 
 # ---------------------------------------------------------------- grain and Great Expectations per mart
 
-@pytest.mark.parametrize(("mart", "rows"), [("fct_roi_months", 6), ("fct_roi_cost_benefit", 48),
-                                            ("fct_exec_action_items", 6)])
+
+@pytest.mark.parametrize(
+    ("mart", "rows"), [("fct_roi_months", 6), ("fct_roi_cost_benefit", 48), ("fct_exec_action_items", 6)]
+)
 def test_grain(db, mart, rows):
     """Months Jun-Nov, eight cost-benefit rows each, six action items: exactly one row per grain key."""
-    key = {"fct_roi_months": "month_start", "fct_roi_cost_benefit": "cost_benefit_key",
-           "fct_exec_action_items": "action_item_key"}[mart]
+    key = {
+        "fct_roi_months": "month_start",
+        "fct_roi_cost_benefit": "cost_benefit_key",
+        "fct_exec_action_items": "action_item_key",
+    }[mart]
     assert query(db, f"select count(*), count(distinct {key}) from marts.{mart}") == [(rows, rows)]
 
 
@@ -534,9 +873,11 @@ def test_target_and_assumption_grain(db):
     Nov 3 = 20): 70 rows. Benchmarks: 3 KPIs per organisation and month with leads (Lakeside Jun-Nov and Mar, May;
     Prairie Jul): 9 organisation-months = 27."""
     assert query(db, "select count(*), count(distinct target_status_key) from marts.fct_kpi_target_status") == [
-        (70, 70)]
+        (70, 70)
+    ]
     assert query(db, "select count(*), count(distinct benchmark_row_key) from marts.fct_industry_benchmarks") == [
-        (27, 27)]
+        (27, 27)
+    ]
 
 
 @pytest.mark.parametrize("mart", MARTS)
@@ -547,6 +888,7 @@ def test_great_expectations_suite_passes_on_the_fixture(db, mart):
 
 
 # ---------------------------------------------------------------- the specs
+
 
 def test_every_card_is_placed_once_and_checked():
     assert set(KPIS) == set(CARDS)
@@ -560,8 +902,10 @@ def test_every_card_shows_ids_its_metrics_define():
     """A card shows ids its metrics define; the Executive summary's charts of lead analytics metrics (owned by the
     lead analytics domain) may show the ids its exposure's meta names (s001.chart_conversion_rate_improvement)."""
     manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
-    meta = {m["name"]: set((m.get("meta") or m.get("config", {}).get("meta") or {}).get("kpis", []))
-            for m in manifest["metrics"].values()}
+    meta = {
+        m["name"]: set((m.get("meta") or m.get("config", {}).get("meta") or {}).get("kpis", []))
+        for m in manifest["metrics"].values()
+    }
     exposure = next(e for e in manifest["exposures"].values() if e["name"] == "executive_summary_dashboard")
     exec_ids = set((exposure.get("meta") or exposure.get("config", {}).get("meta") or {}).get("kpis", []))
     assert "s001.chart_conversion_rate_improvement" in exec_ids
@@ -575,24 +919,42 @@ def test_every_card_shows_ids_its_metrics_define():
 
 def test_dashboards_filters_and_what_each_card_ignores():
     assert (EXEC.name, EXEC.collection, CBA.name, CBA.collection) == (
-        "Executive summary", "Lead Analytics", "Cost-benefit analysis", "Lead Analytics")
+        "Executive summary",
+        "Lead Analytics",
+        "Cost-benefit analysis",
+        "Lead Analytics",
+    )
     for dashboard in (EXEC, CBA):
         assert [(f.slug, f.type, f.default) for f in dashboard.filters] == [
-            ("date", "date/all-options", "thismonth"), ("org", "string/=", None)]
+            ("date", "date/all-options", "thismonth"),
+            ("org", "string/=", None),
+        ]
     assert [t.key for t in CBA.tabs] == ["costs_benefits", "inputs", "targets"]
     system_wide = {k for k in CARDS if k.startswith("cba__") and k != "cba__industry_benchmarks"} | {
-        "exec__roi_scorecard", "exec__monthly_revenue_trend", "exec__time_savings_accumulation",
-        "exec__manual_cost_vs_investment", "exec__action_items"}
+        "exec__roi_scorecard",
+        "exec__monthly_revenue_trend",
+        "exec__time_savings_accumulation",
+        "exec__manual_cost_vs_investment",
+        "exec__action_items",
+    }
     for key in CARDS:
         card = SPECS.cards[key]
         assert ("organisation" in card.ignores) == (key in system_wide), key
-        assert ("date" in card.ignores) == (key in {"exec__monthly_revenue_trend", "exec__time_savings_accumulation",
-                                                    "exec__conversion_before_after", "exec__manual_cost_vs_investment",
-                                                    "exec__action_items"}), key
+        assert ("date" in card.ignores) == (
+            key
+            in {
+                "exec__monthly_revenue_trend",
+                "exec__time_savings_accumulation",
+                "exec__conversion_before_after",
+                "exec__manual_cost_vs_investment",
+                "exec__action_items",
+            }
+        ), key
         assert "s001." not in card.description and len(card.description) <= 110, key
 
 
 # ---------------------------------------------------------------- in the browser
+
 
 @pytest.mark.parametrize("key", ["executive_summary", "cost_benefit"])
 def test_the_dashboards_draw_in_chromium(db, browser, tmp_path, key):
