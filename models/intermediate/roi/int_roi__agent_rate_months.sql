@@ -30,14 +30,14 @@ employed_days as (
     from agents
     cross join as_of
     inner join calendar
-        on calendar.calendar_date >= agents.hired_date
-        and (agents.terminated_date is null or calendar.calendar_date < agents.terminated_date)
-        -- whole months up to the as-of month: the current month's rate is the one in effect for it
-        and calendar.month_start <= date_trunc('month', as_of.as_of_date)::date
+        on agents.hired_date <= calendar.calendar_date
+            and (agents.terminated_date is null or agents.terminated_date > calendar.calendar_date)
+            -- whole months up to the as-of month: the current month's rate is the one in effect for it
+            and calendar.month_start <= date_trunc('month', as_of.as_of_date)::date
     left join rates
-        on rates.agent_id = agents.agent_id
-        and calendar.calendar_date >= rates.valid_from
-        and (rates.valid_to is null or calendar.calendar_date < rates.valid_to)
+        on agents.agent_id = rates.agent_id
+            and calendar.calendar_date >= rates.valid_from
+            and (rates.valid_to is null or calendar.calendar_date < rates.valid_to)
 ),
 
 final as (

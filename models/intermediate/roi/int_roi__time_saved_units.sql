@@ -41,7 +41,7 @@ counted as (
         units.unit_type,
         count(*) as units
     from units
-    inner join calendar on calendar.calendar_date = units.unit_date
+    inner join calendar on units.unit_date = calendar.calendar_date
     group by calendar.month_start, units.unit_type
 ),
 
@@ -54,7 +54,7 @@ final as (
         counted.units * assumptions.manual_minutes_saved as minutes_saved
     from counted
     -- an inner join would silently drop a unit type the seed does not know; the model's test refuses it instead
-    left join assumptions on assumptions.unit_type = counted.unit_type
+    left join assumptions on counted.unit_type = assumptions.unit_type
 )
 
 select * from final

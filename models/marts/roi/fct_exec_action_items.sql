@@ -17,12 +17,16 @@ target_status as (
     select * from {{ ref('fct_kpi_target_status') }}
 ),
 
+alert_thresholds as (
+    select * from {{ ref('alert_thresholds') }}
+),
+
 thresholds as (
     select
         max(case when alert = 'high_priority_wait_hours' then threshold end) as wait_hours,
         max(case when alert = 'conversion_drop_relative' then threshold end) as drop_relative,
         max(case when alert = 'conversion_drop_min_leads' then threshold end) as min_leads
-    from {{ ref('alert_thresholds') }}
+    from alert_thresholds
 ),
 
 calendar as (
@@ -39,9 +43,9 @@ waiting as (
         'High-priority lead waiting' as kind,
         1 as kind_order,
         journeys.lead_id || ' (' || coalesce(journeys.location_name, 'no location') || ', '
-            || coalesce(journeys.source, 'no source') || ')' as subject,
+        || coalesce(journeys.source, 'no source') || ')' as subject,
         'waiting ' || round(extract(epoch from as_of.as_of_at - journeys.created_at) / 3600.0, 1)
-            || ' h without a touch' as detail,
+        || ' h without a touch' as detail,
         journeys.organization_name,
         {{ reporting_date('journeys.created_at') }} as since_date
     from journeys
@@ -62,7 +66,7 @@ weekly as (
             where journeys.first_appointment_at < journeys.created_at + interval '7 days'
         ) as appointments_in_7_days
     from journeys
-    inner join calendar on calendar.calendar_date = journeys.created_date
+    inner join calendar on journeys.created_date = calendar.calendar_date
     group by calendar.iso_week_start
 ),
 
@@ -76,12 +80,12 @@ compared as (
         weekly.leads,
         weekly.appointments_in_7_days::numeric / weekly.leads as rate,
         (
-            select sum(before.appointments_in_7_days)::numeric / nullif(sum(before.leads), 0)
-            from weekly as before
-            where before.iso_week_start between weekly.iso_week_start - 28 and weekly.iso_week_start - 7
+            select sum(earlier.appointments_in_7_days)::numeric / nullif(sum(earlier.leads), 0)
+            from weekly as earlier
+            where earlier.iso_week_start between weekly.iso_week_start - 28 and weekly.iso_week_start - 7
         ) as baseline_rate
     from weekly
-    inner join last_week on last_week.iso_week_start = weekly.iso_week_start
+    inner join last_week on weekly.iso_week_start = last_week.iso_week_start
 ),
 
 conversion_drop as (
@@ -91,7 +95,7 @@ conversion_drop as (
         2 as kind_order,
         'Lead-to-appointment, week of ' || to_char(compared.iso_week_start, 'YYYY-MM-DD') as subject,
         round(compared.rate * 100, 1) || ' % against ' || round(compared.baseline_rate * 100, 1)
-            || ' % in the 4 weeks before (' || compared.leads || ' leads)' as detail,
+        || ' % in the 4 weeks before (' || compared.leads || ' leads)' as detail,
         null as organization_name,
         compared.iso_week_start as since_date
     from compared
@@ -107,8 +111,8 @@ at_risk as (
         3 as kind_order,
         target_status.metric_label || ' — ' || target_status.agent_name as subject,
         coalesce(target_status.actual_text, '—') || ' so far, projected '
-            || coalesce({{ format_kpi_value('target_status.projected', 'target_status.unit') }}, '—')
-            || ' against a target of ' || target_status.target_text as detail,
+        || coalesce({{ format_kpi_value('target_status.projected', 'target_status.unit') }}, '—')
+        || ' against a target of ' || target_status.target_text as detail,
         null as organization_name,
         target_status.month_start as since_date
     from target_status

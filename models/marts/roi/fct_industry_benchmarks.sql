@@ -31,19 +31,24 @@ cohorts as (
         count(*) filter (where journeys.is_won) as won_leads,
         count(*) as leads
     from journeys
-    inner join calendar on calendar.calendar_date = journeys.created_date
+    inner join calendar on journeys.created_date = calendar.calendar_date
     group by journeys.organization_name, calendar.month_start
 ),
 
 own as (
     select
-        organization_name, month_start, 'lead_response_time_avg_minutes' as metric,
-        response_minutes as own_numerator, responded_leads as own_denominator
+        cohorts.organization_name,
+        cohorts.month_start,
+        kpis.metric,
+        kpis.own_numerator,
+        kpis.own_denominator
     from cohorts
-    union all
-    select organization_name, month_start, 'lead_to_appointment_rate', appointment_leads, leads from cohorts
-    union all
-    select organization_name, month_start, 'lead_to_close_rate', won_leads, leads from cohorts
+    cross join lateral (
+        values
+        ('lead_response_time_avg_minutes', cohorts.response_minutes, cohorts.responded_leads::numeric),
+        ('lead_to_appointment_rate', cohorts.appointment_leads::numeric, cohorts.leads::numeric),
+        ('lead_to_close_rate', cohorts.won_leads::numeric, cohorts.leads::numeric)
+    ) as kpis (metric, own_numerator, own_denominator)
 ),
 
 final as (
@@ -64,8 +69,8 @@ final as (
         benchmarks.benchmark_value,
         benchmarks.source as benchmark_source
     from own
-    left join industries on industries.organization_name = own.organization_name
-    left join benchmarks on benchmarks.industry = industries.industry and benchmarks.metric = own.metric
+    left join industries on own.organization_name = industries.organization_name
+    left join benchmarks on industries.industry = benchmarks.industry and own.metric = benchmarks.metric
 )
 
 select * from final

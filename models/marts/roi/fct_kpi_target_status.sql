@@ -4,7 +4,8 @@
 --   no target -> 'No target'; no value (e.g. ROI without costs) -> 'No value';
 --   target met (>= target; <= for lower-is-better) -> 'Above target' ('Below target' when lower is better);
 --   a closed month -> 'Missed';
---   an accruing metric projected to month end on the weekday-weighted share of the month elapsed meets it -> 'On track';
+--   an accruing metric projected to month end on the weekday-weighted share of the month elapsed meets it
+--   -> 'On track';
 --   otherwise -> 'At risk'.
 -- Levels (ROI, system costs) are not projected: they are compared as they stand. Weekend days weigh
 -- seed roi_assumptions.weekend_day_weight of a weekday, so a Monday after a weekend does not look behind.
@@ -48,7 +49,8 @@ as_of as (
 ),
 
 weekend_weight as (
-    select max(value) as weight from assumptions where assumption = 'weekend_day_weight'
+    select max(value) as weight from assumptions
+    where assumption = 'weekend_day_weight'
 ),
 
 -- the weekday-weighted share of each month elapsed by the as-of moment: 1 for closed months; the as-of date
@@ -61,8 +63,10 @@ day_weights as (
         case
             when calendar.calendar_date < as_of.as_of_date then 1.0
             when calendar.calendar_date = as_of.as_of_date
-                then least(extract(epoch from as_of.as_of_at
-                    - {{ to_reporting_tz_inverse('as_of.as_of_date::timestamp') }}) / 86400.0, 1.0)
+                then least(extract(
+                        epoch from as_of.as_of_at
+                        - {{ to_reporting_tz_inverse('as_of.as_of_date::timestamp') }}
+                    ) / 86400.0, 1.0)
             else 0.0
         end as elapsed
     from calendar
@@ -81,22 +85,46 @@ month_elapsed as (
 ),
 
 team_actuals as (
-    select month_start, 'total_roi' as metric, roi as actual, cost_status as why_empty from roi_months
-    union all
-    select month_start, 'monthly_savings' as metric, monthly_savings_usd as actual, null as why_empty from roi_months
-    union all
-    select month_start, 'revenue_attribution' as metric, revenue_attribution_usd as actual, null as why_empty
+    select
+        month_start,
+        'total_roi' as metric,
+        roi as actual,
+        cost_status as why_empty
     from roi_months
     union all
-    select month_start, 'time_savings_hours' as metric, hours_saved_per_agent as actual, null as why_empty
+    select
+        month_start,
+        'monthly_savings' as metric,
+        monthly_savings_usd as actual,
+        null as why_empty
     from roi_months
     union all
-    select month_start, 'system_costs' as metric, system_costs_usd as actual, cost_status as why_empty
+    select
+        month_start,
+        'revenue_attribution' as metric,
+        revenue_attribution_usd as actual,
+        null as why_empty
+    from roi_months
+    union all
+    select
+        month_start,
+        'time_savings_hours' as metric,
+        hours_saved_per_agent as actual,
+        null as why_empty
+    from roi_months
+    union all
+    select
+        month_start,
+        'system_costs' as metric,
+        system_costs_usd as actual,
+        cost_status as why_empty
     from roi_months
 ),
 
 agent_months as (
-    select rate_months.agent_id, rate_months.month_start
+    select
+        rate_months.agent_id,
+        rate_months.month_start
     from rate_months
     where rate_months.month_start in (select roi_months.month_start from roi_months)
 ),
@@ -121,7 +149,9 @@ agent_actuals as (
         coalesce(won_deals.won_revenue, 0) as actual,
         null as why_empty
     from agent_months
-    left join won_deals on won_deals.agent_id = agent_months.agent_id and won_deals.month_start = agent_months.month_start
+    left join
+        won_deals
+        on agent_months.agent_id = won_deals.agent_id and agent_months.month_start = won_deals.month_start
     union all
     select
         agent_months.month_start,
@@ -130,13 +160,27 @@ agent_actuals as (
         coalesce(won_deals.won_deals, 0) as actual,
         null as why_empty
     from agent_months
-    left join won_deals on won_deals.agent_id = agent_months.agent_id and won_deals.month_start = agent_months.month_start
+    left join
+        won_deals
+        on agent_months.agent_id = won_deals.agent_id and agent_months.month_start = won_deals.month_start
 ),
 
 actuals as (
-    select month_start, metric, '' as agent_id, actual, why_empty from team_actuals
+    select
+        month_start,
+        metric,
+        '' as agent_id,
+        actual,
+        why_empty
+    from team_actuals
     union all
-    select month_start, metric, agent_id, actual, why_empty from agent_actuals
+    select
+        month_start,
+        metric,
+        agent_id,
+        actual,
+        why_empty
+    from agent_actuals
 ),
 
 -- the target in effect: the latest row from on or before the month, the agent's own row before the `*` row
@@ -150,11 +194,11 @@ targets_in_effect as (
         targets.month as target_set_for
     from actuals
     inner join targets
-        on targets.metric = actuals.metric
-        and targets.month <= actuals.month_start
-        and coalesce(targets.agent_id, '') in (actuals.agent_id, '*')
+        on actuals.metric = targets.metric
+            and actuals.month_start >= targets.month
+            and coalesce(targets.agent_id, '') in (actuals.agent_id, '*')
     order by
-        actuals.month_start, actuals.metric, actuals.agent_id,
+        actuals.month_start asc, actuals.metric asc, actuals.agent_id asc,
         (coalesce(targets.agent_id, '') = actuals.agent_id) desc, targets.month desc
 ),
 
@@ -177,22 +221,26 @@ judged as (
         month_elapsed.weighted_share_elapsed,
         month_elapsed.calendar_share_elapsed,
         case when target_metrics.accrues
-            then actuals.actual / nullif(month_elapsed.weighted_share_elapsed, 0) else actuals.actual end
+                then actuals.actual / nullif(month_elapsed.weighted_share_elapsed, 0)
+            else actuals.actual
+        end
             as projected,
         case when target_metrics.accrues
-            then actuals.actual / nullif(month_elapsed.calendar_share_elapsed, 0) else actuals.actual end
+                then actuals.actual / nullif(month_elapsed.calendar_share_elapsed, 0)
+            else actuals.actual
+        end
             as projected_by_calendar_days,
         case
             when target_metrics.better = 'higher' then actuals.actual >= targets_in_effect.target_value
             else actuals.actual <= targets_in_effect.target_value
         end as is_met
     from actuals
-    inner join target_metrics on target_metrics.metric = actuals.metric
-    inner join month_elapsed on month_elapsed.month_start = actuals.month_start
+    inner join target_metrics on actuals.metric = target_metrics.metric
+    inner join month_elapsed on actuals.month_start = month_elapsed.month_start
     left join targets_in_effect
-        on targets_in_effect.month_start = actuals.month_start
-        and targets_in_effect.metric = actuals.metric
-        and targets_in_effect.agent_id = actuals.agent_id
+        on actuals.month_start = targets_in_effect.month_start
+            and actuals.metric = targets_in_effect.metric
+            and actuals.agent_id = targets_in_effect.agent_id
     window metric_history as (partition by actuals.metric, actuals.agent_id order by actuals.month_start)
 ),
 

@@ -11,45 +11,36 @@ roi_months as (
 
 categories as (
     select
-        month_start, 'cost' as kind, 1 as category_order, 'System Infrastructure' as category,
-        infrastructure_cost_usd as monthly_amount_usd, annual_infrastructure_cost_usd as annual_amount_usd,
-        cost_status, annual_cost_status, annual_months
+        roi_months.month_start,
+        roi_months.cost_status,
+        roi_months.annual_cost_status,
+        roi_months.annual_months,
+        rows_of_month.kind,
+        rows_of_month.category_order,
+        rows_of_month.category,
+        rows_of_month.monthly_amount_usd,
+        rows_of_month.annual_amount_usd
     from roi_months
-    union all
-    select
-        month_start, 'cost', 2, 'API Service Costs', api_cost_usd, annual_api_cost_usd,
-        cost_status, annual_cost_status, annual_months
-    from roi_months
-    union all
-    select
-        month_start, 'cost', 3, 'Support & Maintenance', support_cost_usd, annual_support_cost_usd,
-        cost_status, annual_cost_status, annual_months
-    from roi_months
-    union all
-    select
-        month_start, 'cost', 4, 'Total Investment', system_costs_usd, annual_system_costs_usd,
-        cost_status, annual_cost_status, annual_months
-    from roi_months
-    union all
-    select
-        month_start, 'benefit', 5, 'Time Savings', time_savings_value_usd, annual_time_savings_value_usd,
-        cost_status, annual_cost_status, annual_months
-    from roi_months
-    union all
-    select
-        month_start, 'benefit', 6, 'Revenue Attribution', revenue_attribution_usd, annual_revenue_attribution_usd,
-        cost_status, annual_cost_status, annual_months
-    from roi_months
-    union all
-    select
-        month_start, 'benefit', 7, 'Error Prevention (estimate)', cost_avoidance_usd, annual_cost_avoidance_usd,
-        cost_status, annual_cost_status, annual_months
-    from roi_months
-    union all
-    select
-        month_start, 'benefit', 8, 'Total Benefits', total_benefits_usd, annual_total_benefits_usd,
-        cost_status, annual_cost_status, annual_months
-    from roi_months
+    cross join lateral (
+        values
+        (
+            'cost', 1, 'System Infrastructure', roi_months.infrastructure_cost_usd,
+            roi_months.annual_infrastructure_cost_usd
+        ),
+        ('cost', 2, 'API Service Costs', roi_months.api_cost_usd, roi_months.annual_api_cost_usd),
+        ('cost', 3, 'Support & Maintenance', roi_months.support_cost_usd, roi_months.annual_support_cost_usd),
+        ('cost', 4, 'Total Investment', roi_months.system_costs_usd, roi_months.annual_system_costs_usd),
+        ('benefit', 5, 'Time Savings', roi_months.time_savings_value_usd, roi_months.annual_time_savings_value_usd),
+        (
+            'benefit', 6, 'Revenue Attribution', roi_months.revenue_attribution_usd,
+            roi_months.annual_revenue_attribution_usd
+        ),
+        (
+            'benefit', 7, 'Error Prevention (estimate)', roi_months.cost_avoidance_usd,
+            roi_months.annual_cost_avoidance_usd
+        ),
+        ('benefit', 8, 'Total Benefits', roi_months.total_benefits_usd, roi_months.annual_total_benefits_usd)
+    ) as rows_of_month (kind, category_order, category, monthly_amount_usd, annual_amount_usd)
 ),
 
 final as (

@@ -50,13 +50,14 @@ error_assumptions as (
     from assumptions
 ),
 
+starts as (
+    select units.month_start from units
+    union all
+    select costs.month as month_start from costs
+),
+
 first_month as (
-    select min(month_start) as month_start
-    from (
-        select month_start from units
-        union all
-        select month from costs
-    ) as starts
+    select min(month_start) as month_start from starts
 ),
 
 months as (
@@ -87,7 +88,9 @@ headcount as (
 
 routed as (
     -- a lead routed end to end by the automation is one successful routing step: a unit of the units model
-    select month_start, sum(units) as leads_routed_by_automation
+    select
+        month_start,
+        sum(units) as leads_routed_by_automation
     from units
     where unit_type = 'workflow:routing'
     group by month_start
@@ -100,7 +103,7 @@ attributed as (
         sum(journeys.won_value_usd) as won_revenue_usd,
         count(*) as deals_won
     from journeys
-    inner join calendar on calendar.calendar_date = journeys.closed_date
+    inner join calendar on journeys.closed_date = calendar.calendar_date
     where journeys.is_won
     group by calendar.month_start
 ),
@@ -131,7 +134,7 @@ monthly as (
         coalesce(routed.leads_routed_by_automation, 0) as leads_routed_by_automation,
         coalesce(routed.leads_routed_by_automation, 0) * error_assumptions.error_rate_per_lead as errors_prevented,
         coalesce(routed.leads_routed_by_automation, 0) * error_assumptions.error_rate_per_lead
-            * error_assumptions.avg_error_cost_usd as cost_avoidance_usd,
+        * error_assumptions.avg_error_cost_usd as cost_avoidance_usd,
         month_costs.month_start is not null as has_cost_row,
         month_costs.infrastructure_cost_usd,
         month_costs.api_cost_usd,
@@ -139,11 +142,11 @@ monthly as (
         month_costs.system_costs_usd
     from months
     cross join error_assumptions
-    left join time_saved on time_saved.month_start = months.month_start
-    left join headcount on headcount.month_start = months.month_start
-    left join routed on routed.month_start = months.month_start
-    left join attributed on attributed.month_start = months.month_start
-    left join month_costs on month_costs.month_start = months.month_start
+    left join time_saved on months.month_start = time_saved.month_start
+    left join headcount on months.month_start = headcount.month_start
+    left join routed on months.month_start = routed.month_start
+    left join attributed on months.month_start = attributed.month_start
+    left join month_costs on months.month_start = month_costs.month_start
 ),
 
 valued as (
@@ -230,10 +233,12 @@ final as (
         case when windowed.annual_months_costs_missing = 0 then windowed.annual_system_costs_usd end
             as annual_system_costs_usd,
         case when windowed.annual_months_costs_missing = 0
-            then windowed.annual_total_benefits_usd - windowed.annual_system_costs_usd end as annual_net_benefit_usd,
+                then windowed.annual_total_benefits_usd - windowed.annual_system_costs_usd
+        end as annual_net_benefit_usd,
         case when windowed.annual_months_costs_missing = 0
-            then (windowed.annual_total_benefits_usd - windowed.annual_system_costs_usd)
-                / nullif(windowed.annual_system_costs_usd, 0) end as annual_roi
+                then (windowed.annual_total_benefits_usd - windowed.annual_system_costs_usd)
+                    / nullif(windowed.annual_system_costs_usd, 0)
+        end as annual_roi
     from windowed
     cross join as_of_month
 )

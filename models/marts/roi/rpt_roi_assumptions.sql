@@ -38,47 +38,74 @@ listed as (
         'rate:' || rate_months.agent_id as assumption_key,
         'Hourly rate in effect' as section,
         agents.name || ' (day-weighted over ' || rate_months.employed_days || ' employed days)' as assumption,
-        rate_months.rate_days / nullif(rate_months.rated_days, 0) as value,
+        rate_months.rate_days / nullif(rate_months.rated_days, 0) as assumption_value,
         'USD per hour' as unit,
         'raw_crm.agent_rates (valid_from .. next valid_from)' as source
     from rate_months
-    inner join agents on agents.agent_id = rate_months.agent_id
+    inner join agents on rate_months.agent_id = agents.agent_id
     where rate_months.month_start in (select roi_months.month_start from roi_months)
     union all
     select
-        month_start, 'rate:average', 'Hourly rate in effect', 'Average hourly rate of the team (day-weighted)',
-        avg_hourly_rate_usd, 'USD per hour', 'raw_crm.agent_rates and agents employed in the month'
+        month_start,
+        'rate:average' as assumption_key,
+        'Hourly rate in effect' as section,
+        'Average hourly rate of the team (day-weighted)' as assumption,
+        avg_hourly_rate_usd as assumption_value,
+        'USD per hour' as unit,
+        'raw_crm.agent_rates and agents employed in the month' as source
     from roi_months
     union all
     select
-        month_start, 'agents', 'Hourly rate in effect', 'Number of agents employed in the month',
-        number_of_agents, 'agents', 'raw_crm.agents (hired_at .. terminated_at)'
+        month_start,
+        'agents' as assumption_key,
+        'Hourly rate in effect' as section,
+        'Number of agents employed in the month' as assumption,
+        number_of_agents as assumption_value,
+        'agents' as unit,
+        'raw_crm.agents (hired_at .. terminated_at)' as source
     from roi_months
     union all
     select
-        roi_months.month_start, 'minutes:' || minutes.unit_type, 'Minutes saved per automated unit',
-        minutes.unit_type || ': ' || minutes.why, minutes.manual_minutes_saved, 'minutes per unit',
-        'seed roi_time_savings_assumptions (assumption)'
+        roi_months.month_start,
+        'minutes:' || minutes.unit_type as assumption_key,
+        'Minutes saved per automated unit' as section,
+        minutes.unit_type || ': ' || minutes.why as assumption,
+        minutes.manual_minutes_saved as assumption_value,
+        'minutes per unit' as unit,
+        'seed roi_time_savings_assumptions (assumption)' as source
     from roi_months
     cross join minutes
     union all
     select
-        roi_months.month_start, 'assumption:' || assumptions.assumption, 'Estimates',
-        assumptions.assumption || ': ' || assumptions.why, assumptions.value, assumptions.unit,
-        'seed roi_assumptions: ' || assumptions.source
+        roi_months.month_start,
+        'assumption:' || assumptions.assumption as assumption_key,
+        'Estimates' as section,
+        assumptions.assumption || ': ' || assumptions.why as assumption,
+        assumptions.value as assumption_value,
+        assumptions.unit,
+        'seed roi_assumptions: ' || assumptions.source as source
     from roi_months
     cross join assumptions
     union all
     select
-        roi_months.month_start, 'weight:' || weights.class, 'Attribution weights',
-        weights.class || ' attribution', weights.weight, 'share of the deal value',
-        'seed attribution_weights (seed 001: 90 / 50 / 25 %)'
+        roi_months.month_start,
+        'weight:' || weights.class as assumption_key,
+        'Attribution weights' as section,
+        weights.class || ' attribution' as assumption,
+        weights.weight as assumption_value,
+        'share of the deal value' as unit,
+        'seed attribution_weights (seed 001: 90 / 50 / 25 %)' as source
     from roi_months
     cross join weights
     union all
     select
-        month_start, 'target:' || metric, 'Targets', metric_label || ' target', target_value, unit,
-        'seed kpi_targets (set for ' || to_char(target_set_for, 'YYYY-MM') || ')'
+        month_start,
+        'target:' || metric as assumption_key,
+        'Targets' as section,
+        metric_label || ' target' as assumption,
+        target_value as assumption_value,
+        unit,
+        'seed kpi_targets (set for ' || to_char(target_set_for, 'YYYY-MM') || ')' as source
     from target_status
     where scope = 'team' and target_value is not null
 ),
