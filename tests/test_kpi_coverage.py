@@ -31,9 +31,29 @@ S001_LEAD_ANALYTICS = (
 S001_AGENT_PERFORMANCE = (
     "s001.agent_scorecard", "s001.agent.", "s001.team_", "s001.time_alloc_", "s001.top_performers_board",
     "s001.improvement_plans")
+# Issue 17's Executive summary and Cost-benefit analysis (the ROI framework): its seed-001 items, by full id.
+S001_ROI = (
+        "s001.exec_roi_table", "s001.exec_roi_table.current_period", "s001.exec_roi_table.previous_period",
+        "s001.exec_roi_table.target", "s001.exec_roi_table.status", "s001.exec_total_roi", "s001.exec_monthly_savings",
+        "s001.exec_revenue_attribution", "s001.exec_time_savings", "s001.lead_response_time_avg",
+        "s001.lead_response_time_median", "s001.lead_response_time_p95", "s001.conv_rate_lead_to_appointment",
+        "s001.conv_rate_lead_to_close", "s001.chart_monthly_revenue_trend", "s001.chart_time_savings_accumulation",
+        "s001.chart_conversion_rate_improvement", "s001.chart_cost_avoidance",
+        "s001.alert_high_priority_leads_waiting_2h", "s001.alert_conversion_drop_10pct",
+        "s001.alert_monthly_targets_at_risk", "s001.alert_business_conversion_drop", "s001.roi_monthly",
+        "s001.rule_time_savings_value", "s001.rule_revenue_attribution", "s001.rule_cost_avoidance",
+        "s001.rule_system_costs", "s001.roi_input.avg_hourly_rate", "s001.roi_input.number_of_agents",
+        "s001.roi_input.automation_attribution_pct", "s001.roi_input.avg_deal_value",
+        "s001.roi_input.manual_errors_prevented", "s001.roi_input.avg_error_cost", "s001.rule_attr_direct",
+        "s001.rule_attr_assisted", "s001.rule_attr_influenced", "s001.cba_cost_table", "s001.cba_benefit_table",
+        "s001.cba.monthly_amount", "s001.cba.annual_amount", "s001.cba.system_infrastructure",
+        "s001.cba.api_service_costs", "s001.cba.support_maintenance", "s001.cba.total_investment",
+        "s001.cba.time_savings", "s001.cba.revenue_attribution", "s001.cba.error_prevention", "s001.cba.total_benefits",
+        "s001.cba.monthly_roi", "s001.cba.annual_roi", "s001.goal_tracking", "s001.incentive_tracking",
+        "s001.team_productivity_improvement", "s001.custom_industry_kpis")
 # Seeds live in part: seed -> the id prefixes of the items that are live (an id is live when it starts with one).
 LIVE_PARTS: dict[str, tuple[str, ...]] = {
-    "s001": S001_LEAD_ANALYTICS + S001_AGENT_PERFORMANCE,
+    "s001": S001_LEAD_ANALYTICS + S001_AGENT_PERFORMANCE + S001_ROI,
 }
 DBT_DIRS = ("models", "macros", "seeds", "snapshots", "tests/dbt")
 SUFFIXES = (".yml", ".sql", ".md", ".csv", ".py")
@@ -138,3 +158,13 @@ def test_the_live_parts_of_seed_001_are_the_lead_analytics_items():
     items = {k: kind for k, kind in live_items("s001").items() if k.startswith(S001_LEAD_ANALYTICS)}
     assert len(items) == 31
     assert {kind for kind in items.values()} == {"metric", "chart", "table", "rule", "filter"}
+
+
+def test_the_live_parts_of_seed_001_include_the_roi_items():
+    """54 items of the Executive summary (but uptime and error rates, which the operations issue adds), the ROI
+    Calculation Framework, goal and incentive tracking, productivity improvement and industry KPIs; every one a
+    non-ops inventory id."""
+    items = inventory()
+    assert len(S001_ROI) == len(set(S001_ROI)) == 54
+    assert [i for i in S001_ROI if items.get(i, "ops") == "ops"] == []
+    assert set(S001_ROI) <= set(live_items("s001"))

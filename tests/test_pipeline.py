@@ -44,6 +44,9 @@ MART_ROWS = {
     "fct_crm_leads": 22,                      # one per raw CRM lead (nothing is dropped, D119)
     "fct_crm_touches": 81,                    # one per outbound activity at or after its lead's arrival
     "fct_crm_won_deals": 9,                   # one per lead with a won deal
+    "fct_exec_action_items": 19,              # live at the as-of moment (targets at risk, leads waiting)
+    "fct_industry_benchmarks": 18,            # 3 KPIs x 2 organisations x 3 months with leads
+    "fct_kpi_target_status": 69,              # 5 team targets x 3 months + 2 agent goals x 27 agent-months
     "fct_lead_funnel_daily": 364,
     "fct_messaging_after_sales_activity": 262,
     "fct_messaging_after_sales_funnel": 46,
@@ -57,8 +60,12 @@ MART_ROWS = {
     "fct_omnichannel_hourly_charges": 80,
     "fct_omnichannel_invitation_steps": 247,
     "fct_omnichannel_user_days": 3,
+    "fct_roi_cost_benefit": 24,               # 8 cost and benefit rows per ROI month
+    "fct_roi_months": 3,                      # dense: the system's first month (Sep 2026) to the as-of month
     "fct_workspace_months": 28,               # dense: every workspace's months
     "rpt_campaigns__data_loads": 6,           # one per Bison raw table
+    "rpt_roi_assumptions": 96,                # per month: agent rates and 2 team rows, 9 unit minutes, 3 estimates,
+                                              # 4 weights, 5 team targets (27 agent-months + 3 x 23)
 }
 
 
@@ -167,6 +174,7 @@ def test_every_layer_is_built(demo_runs):
     assert rows["rpt_campaigns__data_loads"] == len([c for c in contracts.all_contracts() if c.source == "bison"])
     assert rows["fct_crm_leads"] == _raw_counts_of(info, "crm__leads")
     assert rows["fct_crm_attribution"] == 2 * rows["fct_crm_won_deals"]
+    assert rows["fct_roi_cost_benefit"] == 8 * rows["fct_roi_months"]
     # Published by swapping the audited shadow schemas in: none of them is left behind.
     with warehouse.connect(info) as conn:
         assert _leftover_schemas(conn) == []
