@@ -30,11 +30,11 @@ slice_months as (
         s.component,
         m.month_start,
         greatest(s.slice_start, {{ to_reporting_tz_inverse('m.month_start') }}) as part_start,
-        least(s.slice_end, {{ to_reporting_tz_inverse("m.month_start + interval '1 month'") }}) as part_end
+        least(s.slice_end, {{ to_reporting_tz_inverse("(m.month_start + interval '1 month')") }}) as part_end
     from slices as s
     cross join lateral generate_series(
         date_trunc('month', {{ to_reporting_tz('s.slice_start') }}),
-        date_trunc('month', {{ to_reporting_tz("s.slice_end - interval '1 microsecond'") }}),
+        date_trunc('month', {{ to_reporting_tz("(s.slice_end - interval '1 microsecond')") }}),
         interval '1 month'
     ) as m (month_start)
 ),
@@ -47,7 +47,7 @@ down as (
         sm.part_end,
         coalesce(sum(extract(epoch from
             least(sm.part_end, coalesce(i.resolved_at, {{ as_of_timestamp() }})) - greatest(sm.part_start, i.started_at)
-        )), 0) as incident_seconds
+        )) filter (where i.incident_id is not null), 0) as incident_seconds
     from slice_months as sm
     left join incidents as i
         on i.component = sm.component
