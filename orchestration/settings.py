@@ -133,6 +133,9 @@ class Settings(BaseModel):
         env = dict(os.environ if base is None else base)
         env.update({ENV_TIMEZONE: self.timezone, ENV_AS_OF: self.as_of_text, ENV_LANDING: str(self.landing_dir),
                     ENV_REPORTS: str(self.reports_dir), ENV_HOME: str(self.state_dir)})
+        env.update(self.libpq)
+        if self.database_url:
+            env[ENV_DATABASE_URL] = self.database_url
         return env
 
 

@@ -56,7 +56,7 @@ import json
 import re
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -190,7 +190,7 @@ def _target_tag(target: Any) -> tuple[bool, str | None, str | None]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def _entity_id() -> str:
@@ -267,7 +267,7 @@ class FakeMetabase:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "FakeMetabase":
+    def start(self) -> FakeMetabase:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -303,7 +303,7 @@ class FakeMetabase:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "FakeMetabase":
+    def __enter__(self) -> FakeMetabase:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -624,13 +624,12 @@ class FakeMetabase:
             if card["dashboard_id"] is not None:
                 item["dashboard"] = {"id": card["dashboard_id"], "name": self.dashboards[card["dashboard_id"]]["name"]}
             items.append(item)
-        for dash in self.dashboards.values():
-            if dash["collection_id"] == coll["id"] and dash["archived"] == archived:
-                items.append({"id": dash["id"], "name": dash["name"], "model": "dashboard",
-                              "description": dash["description"], "entity_id": dash["entity_id"]})
-        for child in self.collections.values():
-            if child["location"] == f"{coll['location']}{coll['id']}/" and child["archived"] == archived:
-                items.append({"id": child["id"], "name": child["name"], "model": "collection"})
+        items.extend({"id": dash["id"], "name": dash["name"], "model": "dashboard", "description": dash["description"],
+                      "entity_id": dash["entity_id"]} for dash in self.dashboards.values()
+                     if dash["collection_id"] == coll["id"] and dash["archived"] == archived)
+        items.extend({"id": child["id"], "name": child["name"], "model": "collection"}
+                     for child in self.collections.values()
+                     if child["location"] == f"{coll['location']}{coll['id']}/" and child["archived"] == archived)
         if models:
             items = [i for i in items if i["model"] in models]
         return {"total": len(items), "data": items, "models": sorted({i["model"] for i in items}),
@@ -725,9 +724,8 @@ class FakeMetabase:
             if not isinstance(tag, dict):
                 problems.append(f"{key}: not a map")
                 continue
-            for required in ("name", "display-name", "id", "type"):
-                if not _non_blank(tag.get(required)):
-                    problems.append(f"{key}: missing {required}")
+            problems.extend(f"{key}: missing {required}" for required in ("name", "display-name", "id", "type")
+                            if not _non_blank(tag.get(required)))
             if tag.get("name") is not None and tag.get("name") != key:
                 problems.append("keys in template tag map must match the :name of their values")
             if tag.get("type") is not None and tag.get("type") not in TAG_TYPES:
@@ -1001,8 +999,9 @@ def manifest_tables(manifest_path, schema: str = "marts") -> dict[str, dict[str,
     """The tables a sync would find for the marts whose columns dbt's manifest types (contract-enforced marts),
     for provisioning every dashboard without building every domain's fixture."""
     import json
+    from pathlib import Path
 
-    nodes = json.loads(open(manifest_path).read())["nodes"].values()
+    nodes = json.loads(Path(manifest_path).read_text())["nodes"].values()
     out: dict[str, dict[str, str]] = {}
     for node in nodes:
         columns = node.get("columns") or {}

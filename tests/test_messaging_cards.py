@@ -561,7 +561,8 @@ def test_descriptions_speak_plainly_and_the_heatmap_says_how_a_partial_week_coun
     for key, card in CARDS.items():
         assert card.description and "s003." not in card.description and "marts." not in card.description, key
         assert all(card.labels.get(column) for column in card.columns), key
-    assert "a partial week counts as the share of its days" in SPECS.cards["messaging__distribution"].description
+    # said once, in the metric's definition that the tile shows
+    assert "a partial week counts as the share of its days" in SPECS.cards["messaging__distribution"].metrics[0].description
 
 
 # ---------------------------------------------------------------- the four dashboards in headless Chromium

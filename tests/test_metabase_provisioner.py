@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from fake_metabase import FakeMetabase, normalize_settings, warehouse_tables  # tests/ is on sys.path
+
 from orchestration import warehouse
 from orchestration.bi import compiler
 from orchestration.bi import metabase as mp
@@ -133,7 +133,7 @@ def test_first_run_creates_the_connection_collection_cards_and_dashboard(first):
 
 
 def test_field_filters_point_at_the_synced_fields(first):
-    fake, state, _ = first
+    fake, _, _ = first
     total = card_of(fake, "Total leads (example)")
     query = total["dataset_query"]
     assert query["type"] == "native" and query["database"] == next(iter(fake.databases))
@@ -183,7 +183,7 @@ def test_a_column_metabase_never_sees_is_one_clear_line(marts, state):
 
 
 def test_displays_labels_and_settings_map_to_metabase(first):
-    fake, state, _ = first
+    fake, _, _ = first
     stacked = card_of(fake, "Confidence by source (example)")
     assert stacked["display"] == "bar"
     assert stacked["visualization_settings"] == {
@@ -209,7 +209,10 @@ def test_displays_labels_and_settings_map_to_metabase(first):
     assert total["display"] == "scalar"
     assert total["visualization_settings"] == {"scalar.suffix": " leads",
                                                "column_settings": {'["name","leads"]': {"column_title": "Leads"}}}
-    assert total["description"] == "Every lead captured up to the as-of moment, narrowed by the Created and Source filters."
+    # a card's description in Metabase: its subtitle, its notes, and each dashboard filter it ignores with the reason
+    assert total["description"] == "Every lead captured up to the as-of moment.\n\nRepeat leads count too."
+    assert combo["description"] == ("Leads per source as bars and the share converted as a line.\n\n"
+                                    "Not narrowed by Created: compares every source over all dates")
 
 
 def test_a_heatmap_needs_two_dimensions_and_fails_before_metabase_is_touched(fake, state):
@@ -220,7 +223,7 @@ def test_a_heatmap_needs_two_dimensions_and_fails_before_metabase_is_touched(fak
 
 
 def test_metric_selector_is_a_text_variable_offered_as_a_static_list(first):
-    fake, state, _ = first
+    fake, _, _ = first
     chosen = card_of(fake, "Chosen metric by service (example)")
     tag = chosen["dataset_query"]["native"]["template-tags"]["metric"]
     assert tag == {"id": mp.tag_id(SELECTOR, "metric"), "name": "metric", "display-name": "Metric", "type": "text",
@@ -246,7 +249,7 @@ def test_metric_selector_is_a_text_variable_offered_as_a_static_list(first):
 
 
 def test_dashboard_has_the_spec_tabs_text_and_wiring_in_one_put(first):
-    fake, state, _ = first
+    fake, _, _ = first
     (dash,) = fake.dashboards.values()
     assert [t["name"] for t in dash["tabs"]] == ["Overview", "Detail"]
     overview, detail = (t["id"] for t in dash["tabs"])
@@ -278,6 +281,18 @@ def test_dashboard_has_the_spec_tabs_text_and_wiring_in_one_put(first):
     assert dashboard_writes == [("POST", "/api/dashboard"), ("PUT", f"/api/dashboard/{dash['id']}")]
     (put,) = [b for m, p, b, _ in fake.requests if (m, p) == ("PUT", f"/api/dashboard/{dash['id']}")]
     assert {"parameters", "tabs", "dashcards"} <= set(put)
+
+
+def test_the_texts_name_the_configured_time_zone(fake, state):
+    """The specs write {timezone}; the payloads name the reporting time zone the provisioner is given."""
+    run(fake, state, timezone="Europe/Amsterdam")
+    (dash,) = fake.dashboards.values()
+    texts = [dc["visualization_settings"]["text"] for dc in dash["dashcards"] if dc["card_id"] is None]
+    assert texts == ["**Lead capture.** Dates are local dates (Europe/Amsterdam)."]
+    sent = json.dumps([b for m, p, b, _ in fake.requests if m in ("POST", "PUT")])
+    assert "America/Chicago" not in sent and "{timezone}" not in sent
+    assert run(fake, state, timezone="Europe/Amsterdam").updated == []
+    assert run(fake, state, timezone="America/Chicago").updated == ["dashboard:lead_capture"]  # the text changed
 
 
 # ---------------------------------------------------------------- later runs
@@ -531,7 +546,7 @@ def test_a_recorded_id_now_holding_another_object_is_left_alone(fake, state):
 
 
 def test_dbt_descriptions_kpi_definitions_and_semantic_types_reach_the_data_model(first):
-    fake, state, report = first
+    fake, _, report = first
     assert [e for e in report.updated if e.startswith("datamodel:")] == ["datamodel:marts.fct_bot_leads"]
     (facts,) = [t for t in fake.tables.values() if (t["schema"], t["name"]) == ("marts", "fct_bot_leads")]
     description = facts["description"]

@@ -67,6 +67,9 @@ def test_the_warehouse_comes_from_the_database_url_else_libpqs_variables_and_its
         "postgresql://analyst:secret@db.example:6543/warehouse", {"PGHOST": "other.example", "PGPASSWORD": "secret2"},
         True)
     assert "secret" not in repr(by_url)
+    assert {k: v for k, v in by_url.child_env({}).items() if "DATABASE" in k or k.startswith("PG")} == {
+        "LEAD_ANALYTICS_DATABASE_URL": "postgresql://analyst:secret@db.example:6543/warehouse",
+        "PGHOST": "other.example", "PGPASSWORD": "secret2"}
     by_libpq = Settings.load({"PGHOST": "other.example"})
     assert (by_libpq.database_url, by_libpq.external_database) == (None, True)
     embedded = Settings.load({"PGUSER": "me"})

@@ -132,6 +132,9 @@ class CompiledCard(_Frozen):
     relations: tuple[str, ...]  # schema.table read (published names)
     visualization_settings: dict[str, Any]
     presentation: dict[str, Presentation] = {}  # metric name -> its presentation (every metric of the card)
+    ignores: dict[str, str] = {}
+    notes: str = ""
+    time_grain: str | None = None
 
     def tag(self, name: str) -> TemplateTag:
         for t in self.tags:

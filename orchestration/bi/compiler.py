@@ -10,8 +10,9 @@ Metabase question:
   filters name the table's own columns and do not work behind MetricFlow's table aliases;
 
 and one outer select that names the result columns and orders them (or, for a metric selector, picks the
-chosen metric). The cache key is the semantic manifest plus the card files, so a rebuild with unchanged
-inputs compiles nothing.
+chosen metric). Which dashboard filters a card takes, and so its filter tags, is resolved by concept before
+(`orchestration.bi.concepts`). The cache key is the semantic manifest plus every card as compiled (its spec with
+the filter tags its dashboards give it), so a rebuild with unchanged inputs compiles nothing.
 
 Two additions MetricFlow has no query option for, both generic:
 
@@ -29,16 +30,15 @@ import json
 import logging
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from orchestration import settings
+from orchestration.bi.compiled import CompiledCard, FieldRef, MetricInfo, Presentation, TemplateTag, Window
+from orchestration.bi.concepts import wire
+from orchestration.bi.specs import DIMENSION_FILTER_TYPES, CardSpec, DashboardSpec, SpecError, load_specs
 from orchestration.dbt_project import SEMANTIC_MANIFEST, ensure_manifest
-from orchestration.bi.compiled import CompiledCard, FieldRef, MetricInfo, Presentation, TemplateTag
-from orchestration.bi.specs import (DIMENSION_FILTER_TYPES, CardSpec, DashboardSpec, SpecError, Specs,
-                                    load_specs)
-from orchestration.bi.compiled import Window
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ CACHE_DIR = settings.DBT_PROJECT_DIR / "target" / "bi"
 _COMPILER_VERSION = "4"  # bump when the SQL this module writes changes
 _THREE_PART_NAME = re.compile(r'"[^"]+"\."[^"]+"\."[^"]+"')
 _FLAG_FILTER = re.compile(r"^\{\{\s*Dimension\('([a-z0-9_]+)'\)\s*\}\}$")  # a bare boolean dimension
+_DAY_OR_COARSER = ("day", "week", "month", "quarter", "year")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Dimension:
     column: str | None  # None when its expr is not a plain column (cannot be a field filter)
     kind: str  # categorical | time
     label: str
+    granularity: str | None = None  # time dimensions: hour, day, week, month, ...
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,8 @@ class SemanticLayer:
                     column = expr if expr.replace("_", "").isalnum() and not expr[0].isdigit() else None
                     self.dimensions[f"{entity}__{dim['name']}"] = Dimension(
                         model["name"], entity, dim["name"], column, dim["type"].lower(),
-                        dim.get("label") or dim["name"].replace("_", " ").capitalize())
+                        dim.get("label") or dim["name"].replace("_", " ").capitalize(),
+                        (dim.get("type_params") or {}).get("time_granularity"))
         self._spine_dates: dict[str, str] = {}  # relation name of a time spine -> its date column
         for spine in self.raw["project_configuration"].get("time_spines") or []:
             self._add_relation(spine["node_relation"])
@@ -128,6 +131,27 @@ class SemanticLayer:
         for child in params.get("metrics") or []:
             out |= self.metric_models(child["name"])
         return out
+
+    def card_models(self, metrics: Iterable[str]) -> set[str]:
+        """The semantic models whose marts a card's metrics read, besides the calendar and the as-of moment."""
+        return set().union(*(self.metric_models(m) for m in metrics)) - {"calendar", "as_of"}
+
+    def dimension_named(self, semantic_model: str, names: Iterable[str]) -> str | None:
+        """The first of `names` that is a dimension on a column of the model's mart, as `<entity>__<name>`."""
+        for name in names:
+            for key, dim in self.dimensions.items():
+                if dim.semantic_model == semantic_model and dim.name == name and dim.column is not None:
+                    return key
+        return None
+
+    def date_dimension(self, semantic_model: str) -> str | None:
+        """The time dimension a date filter narrows in a model: its aggregation time dimension when that is by
+        day or coarser (a date filter picks whole days), else its one time dimension that is."""
+        days = {key: dim for key, dim in self.dimensions.items() if dim.semantic_model == semantic_model
+                and dim.kind == "time" and dim.column is not None and dim.granularity in _DAY_OR_COARSER}
+        default = (self._models[semantic_model].get("defaults") or {}).get("agg_time_dimension")
+        chosen = [key for key, dim in days.items() if dim.name == default] or sorted(days)
+        return chosen[0] if len(chosen) == 1 else None
 
     def metric_windows(self, metric: str) -> tuple[Window, ...]:
         """The calendar windows a metric is restricted to: filters on a boolean dimension of a time-spine
@@ -260,7 +284,7 @@ def _filter_tags(spec: CardSpec, layer: SemanticLayer) -> dict[str, list[Templat
 def _selector_tag(spec: CardSpec, layer: SemanticLayer) -> TemplateTag | None:
     if spec.selector is None:
         return None
-    labels = {metric: label for metric, label in spec.selector.options.items()}
+    labels = dict(spec.selector.options)
     return TemplateTag(name=spec.selector.tag, display_name=spec.selector.label, kind="text", widget_type="string/=",
                        default=labels[spec.selector.default], options={label: m for m, label in labels.items()})
 
@@ -425,16 +449,19 @@ def compile_card(spec: CardSpec, layer: SemanticLayer) -> CompiledCard:
     relations = sorted({p for p in layer.relations.values() if re.search(rf"\b{re.escape(p)}\b", final)})
     return CompiledCard(
         key=spec.key, name=spec.name, description=spec.description.strip() or metrics[0].description,
+        notes=" ".join(spec.notes.split()), ignores=dict(spec.ignores),
         kpis=tuple(spec.kpis), display=spec.display, sql=final, tags=tuple(tags),
         columns=tuple(spec.output_columns), labels={c: labels[c] for c in spec.output_columns},
         series=dict(spec.series), metrics=metrics, relations=tuple(relations),
         visualization_settings=dict(spec.visualization_settings),
-        presentation={m: layer.presentations[m] for m in spec.metrics})
+        presentation={m: layer.presentations[m] for m in spec.metrics},
+        time_grain=next((g.name.rsplit("__", 1)[1] for g in spec.group_by if g.name.startswith("metric_time__")
+                         and g.name.rsplit("__", 1)[1] in ("hour", "day", "week", "month", "quarter", "year")), None))
 
 
-def _check_dashboards(specs: Specs, cards: dict[str, CompiledCard]) -> None:
+def _check_dashboards(dashboards: dict[str, DashboardSpec], cards: dict[str, CompiledCard]) -> None:
     """A dashboard filter and the card tag it feeds must have the same Metabase type."""
-    for dashboard in specs.dashboards.values():
+    for dashboard in dashboards.values():
         for placement in dashboard.cards:
             if placement.card is None:
                 continue
@@ -450,11 +477,13 @@ def _check_dashboards(specs: Specs, cards: dict[str, CompiledCard]) -> None:
 # ---------------------------------------------------------------- all cards, cached
 
 
-def _cache_key(specs_dir: Path, manifest_path: Path) -> str:
+def _cache_key(cards: dict[str, CardSpec], manifest_path: Path) -> str:
+    """The compiler version, the semantic manifest and every card as compiled: with the tags its dashboards give
+    it, so moving a card on a dashboard recompiles nothing, while a filter it newly takes does."""
     digest = hashlib.sha256(_COMPILER_VERSION.encode())
     digest.update(manifest_path.read_bytes())
-    for path in sorted((specs_dir / "cards").glob("*.yml")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(json.dumps({k: {**c.model_dump(mode="json"), "key": k} for k, c in sorted(cards.items())},
+                             sort_keys=True).encode())
     return digest.hexdigest()[:20]
 
 
@@ -472,25 +501,27 @@ def _read_cache(cache: Path | None) -> dict[str, CompiledCard] | None:
 def compile_specs(specs_dir: Path = SPECS_DIR, manifest_path: Path = SEMANTIC_MANIFEST,
                   cache_dir: Path | None = CACHE_DIR) -> CompiledSpecs:
     """Every card of `specs_dir` compiled (from the cache when neither the cards nor the semantic manifest
-    changed) and cross-checked against the dashboards."""
+    changed), with the dashboard filters it takes resolved by concept, and the dashboards with every
+    placement's `mappings` filled in."""
     specs = load_specs(specs_dir)
     if manifest_path == SEMANTIC_MANIFEST:
         ensure_manifest()
-    key = _cache_key(Path(specs_dir), manifest_path)
+    layer = SemanticLayer(manifest_path)
+    wiring = wire(specs, layer)
+    key = _cache_key(wiring.cards, manifest_path)
     cache = cache_dir / f"cards-{key}.json" if cache_dir else None
     cards = _read_cache(cache)
     if cards is None:
         started = time.perf_counter()
-        layer = SemanticLayer(manifest_path)
-        cards = {k: compile_card(spec, layer) for k, spec in specs.cards.items()}
+        cards = {k: compile_card(spec, layer) for k, spec in wiring.cards.items()}
         log.info("compiled %d cards with MetricFlow in %.1fs", len(cards), time.perf_counter() - started)
         if cache:
             cache.parent.mkdir(parents=True, exist_ok=True)
             for old in cache.parent.glob("cards-*.json"):
                 old.unlink()
             cache.write_text(json.dumps({k: c.model_dump(mode="json") for k, c in cards.items()}, indent=1))
-    _check_dashboards(specs, cards)
-    return CompiledSpecs(cards=cards, dashboards=dict(specs.dashboards))
+    _check_dashboards(wiring.dashboards, cards)
+    return CompiledSpecs(cards=cards, dashboards=wiring.dashboards)
 
 
 def marts_read(compiled: CompiledSpecs, dashboards: Iterable[str] | None = None) -> list[str]:

@@ -17,6 +17,9 @@ the cards read into Metabase's data model (dbt-metabase). Rules (/work/shared/ME
   that has tabs (Metabase would silently delete them and their cards).
 * A second run with unchanged specs sends no write at all, judged on what Metabase returns (it normalises
   settings on read), not on the request body.
+* Words come from settings: `{timezone}` in card, dashboard and text-block texts becomes the reporting time
+  zone, and a card's Metabase description is its subtitle, its notes and the dashboard filters it ignores, with
+  the reason (`worded()`).
 
 Configuration: `METABASE_URL`, `METABASE_USER`, `METABASE_PASSWORD`. Every failure surfaces as one line:
 `MetabaseError: PUT /api/card/12 → 400: <message>`. Tested against tests/fake_metabase.py, not a live Metabase.
@@ -26,18 +29,21 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from orchestration import settings
 from orchestration.bi import metabase_payloads as payloads
+from orchestration.bi import words
 from orchestration.bi.compiled import CompiledCard
 from orchestration.bi.compiler import CompiledSpecs, compile_specs
-from orchestration.dbt_project import SEMANTIC_MANIFEST, ensure_manifest
 from orchestration.bi.metabase_client import Client, MetabaseError
-from orchestration.bi.metabase_payloads import filter_id, tag_id  # noqa: F401  (part of this module's API)
+from orchestration.bi.metabase_payloads import filter_id, tag_id
 from orchestration.bi.metabase_state import Record, WarehouseState, instance_key
 from orchestration.bi.specs import DashboardSpec, SpecError
+from orchestration.dbt_project import SEMANTIC_MANIFEST, ensure_manifest
 
 __all__ = ["DatabaseSettings", "MetabaseError", "ProvisionReport", "filter_id", "instance_key", "is_configured",
            "provision", "tag_id"]
@@ -173,7 +179,7 @@ class _Run:
         if not clashes:
             return
         if not self.adopt:
-            (kind, key), found = sorted(clashes.items())[0]
+            (kind, key), found = min(clashes.items())
             raise MetabaseError(
                 f"no record of {self.instance} in raw_audit.metabase_objects, but Metabase already has "
                 f"{len(clashes)} card(s)/dashboard(s) named like the specs (e.g. {kind} {found[0]['name']!r}): restore "
@@ -329,9 +335,10 @@ class _Run:
             tab_ids[tab.key] = tab_id
             tabs.append({"id": tab_id, "name": tab.name})
         holding_foreign = {dc.get("dashboard_tab_id") for dc in foreign}
-        for tab in current_tabs:  # somebody else's tab, or one of ours that still holds somebody else's cards
-            if tab["id"] not in tab_ids.values() and (tab["id"] not in our_tabs.values() or tab["id"] in holding_foreign):
-                tabs.append({"id": tab["id"], "name": tab["name"]})
+        # somebody else's tab, or one of ours that still holds somebody else's cards
+        tabs.extend({"id": tab["id"], "name": tab["name"]} for tab in current_tabs
+                    if tab["id"] not in tab_ids.values()
+                    and (tab["id"] not in our_tabs.values() or tab["id"] in holding_foreign))
         kept_tabs = {t["id"] for t in tabs}
         first_tab = tabs[0]["id"] if tabs else None
 
@@ -422,12 +429,12 @@ class _Run:
     def _detail(self, dashboard: DashboardSpec, body: dict, result: dict) -> dict[str, Any]:
         """Tab, dashcard and filter ids of the dashboard as Metabase now has it (new objects get real ids)."""
         result_tabs = sorted(result.get("tabs") or [], key=lambda t: (t.get("position", 0), t["id"]))
-        real_tab = {sent["id"]: got["id"] for sent, got in zip(body["tabs"], result_tabs)}
-        tabs = {t.key: real_tab[sent["id"]] for t, sent in zip(dashboard.tabs, body["tabs"])}
+        real_tab = {sent["id"]: got["id"] for sent, got in zip(body["tabs"], result_tabs, strict=False)}
+        tabs = {t.key: real_tab[sent["id"]] for t, sent in zip(dashboard.tabs, body["tabs"], strict=False)}
         placed = {(dc.get("dashboard_tab_id"), dc["row"], dc["col"], dc.get("card_id")): dc["id"]
                   for dc in result.get("dashcards") or []}
         dashcards = {}
-        for (slot, _), sent in zip(payloads.placement_slots(dashboard), body["dashcards"]):
+        for (slot, _), sent in zip(payloads.placement_slots(dashboard), body["dashcards"], strict=False):
             tab = real_tab.get(sent["dashboard_tab_id"], sent["dashboard_tab_id"])
             kept = sent["id"] > 0 and any(dc["id"] == sent["id"] for dc in result.get("dashcards") or [])
             found = sent["id"] if kept else placed.get((tab, sent["row"], sent["col"], sent["card_id"]))
@@ -487,6 +494,32 @@ def _read_json(path: Path, mtime_ns: int) -> dict:
     return json.loads(path.read_text())
 
 
+def worded(compiled: CompiledSpecs, timezone: str) -> CompiledSpecs:
+    """The specs as Metabase shows them: `{timezone}` filled in everywhere, and each card's description followed
+    by its notes and by the dashboard filters it ignores with the reason (Metabase has no other place to say why a
+    filter does not narrow a card)."""
+    filled = functools.partial(words.fill, timezone=timezone)
+    filter_names: dict[str, dict[str, list[str]]] = {}  # card -> concept -> names of the filters of that concept
+    for dashboard in compiled.dashboards.values():
+        for p in dashboard.cards:
+            for f in dashboard.filters if p.card else ():
+                names = filter_names.setdefault(p.card, {}).setdefault(f.concept, [])
+                names += [f.name] if f.name not in names else []
+    cards = {}
+    for key, card in compiled.cards.items():
+        ignored = [f"Not narrowed by {' or '.join(filter_names.get(key, {}).get(concept) or [concept])}: {why}"
+                   for concept, why in card.ignores.items()]
+        text = "\n\n".join(t.strip() for t in [card.description, card.notes, *ignored] if t.strip())
+        cards[key] = card.model_copy(update={"description": filled(text)})
+    dashboards = {
+        key: d.model_copy(update={
+            "description": filled(d.description),
+            "filters": [f.model_copy(update={"description": filled(f.description)}) for f in d.filters],
+            "cards": [p.model_copy(update={"text": filled(p.text)}) if p.text else p for p in d.cards]})
+        for key, d in compiled.dashboards.items()}
+    return CompiledSpecs(cards=cards, dashboards=dashboards)
+
+
 def _validate(compiled: CompiledSpecs) -> None:
     """Raise SpecError for anything Metabase could not show, before touching Metabase."""
     for card in compiled.cards.values():
@@ -497,8 +530,8 @@ def _validate(compiled: CompiledSpecs) -> None:
 
 def provision(specs: Path | str | CompiledSpecs, url: str | None = None, user: str | None = None,
               password: str | None = None, database_settings: DatabaseSettings | Mapping[str, Any] | None = None,
-              *, state: Any = None, adopt: bool = False,
-              sync_timeout: float = DEFAULT_SYNC_TIMEOUT_SECONDS) -> ProvisionReport:
+              *, state: Any = None, adopt: bool = False, sync_timeout: float = DEFAULT_SYNC_TIMEOUT_SECONDS,
+              timezone: str | None = None) -> ProvisionReport:
     """Create or update the database, collections, cards and dashboards of `specs` in Metabase.
 
     `specs` is a directory holding `cards/*.yml` and `dashboards/*.yml` (compiled here) or a CompiledSpecs.
@@ -506,9 +539,11 @@ def provision(specs: Path | str | CompiledSpecs, url: str | None = None, user: s
     or a dict of its fields. `state` is where the provisioner's records live: a WarehouseState, or the
     orchestration.warehouse.ConnectionInfo of the warehouse (default: the configured warehouse). `adopt` takes
     over, by name, objects that exist with no record (once, after a lost state table or the old provisioner).
-    `sync_timeout` bounds the wait for Metabase to sync the marts' tables and columns.
+    `sync_timeout` bounds the wait for Metabase to sync the marts' tables and columns. `timezone` is the zone the
+    texts name (default: the reporting time zone setting).
     """
     compiled = specs if isinstance(specs, CompiledSpecs) else compile_specs(Path(specs))
+    compiled = worded(compiled, timezone or settings.reporting_timezone())
     _validate(compiled)
     url = url or os.environ.get("METABASE_URL")
     user = user or os.environ.get("METABASE_USER")

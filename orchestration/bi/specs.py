@@ -1,7 +1,10 @@
 """Card and dashboard specs (`metabase/cards/*.yml`, `metabase/dashboards/*.yml`), validated with pydantic.
 
-A card names semantic-layer metrics, the dimensions it groups by, the dashboard filters it takes and how
-it is drawn; it holds no SQL. `orchestration.bi.compiler` turns a card into a `CompiledCard` (SQL from
+A card names semantic-layer metrics, the dimensions it groups by and how it is drawn; it holds no SQL. Which
+dashboard filters narrow it is decided by concept (`metabase/concepts.yml`, resolved by the compiler against
+the card's own semantic model); a card only says which concepts it `ignores`, and why. Metric selectors shared
+by several cards are named once in `metabase/selectors.yml`; one card file may draw the same query twice
+(`variants`). `orchestration.bi.compiler` turns a card into a `CompiledCard` (SQL from
 MetricFlow with Metabase field-filter tags), which the provisioner, the HTML report and the tests all use.
 The format is documented in `metabase/README.md`.
 """
@@ -12,7 +15,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 GRID_WIDTH = 24  # Metabase dashboards are 24 columns wide
 
@@ -73,7 +85,8 @@ class GroupBy(_Strict):
 
 
 class CardFilter(_Strict):
-    """A template tag the card exposes to dashboard filters: a Metabase field filter on `dimension`."""
+    """A template tag the card exposes to dashboard filters: a Metabase field filter on `dimension`. Most tags
+    are not written by hand: the compiler derives them from the dashboard filters the card is placed under."""
 
     dimension: NonBlank  # MetricFlow dimension name, e.g. lead__source or lead__created_date
     label: NonBlank | None = None  # the widget's label in Metabase; default from the dimension
@@ -84,24 +97,26 @@ class Selector(_Strict):
     """A metric selector: one card that shows the metric a dashboard filter picks (the others stay compiled
     beside it). The chosen metric comes out as column `value`."""
 
-    tag: Identifier
+    tag: Identifier  # the template tag, and the concept of the dashboard filter that feeds it
     label: NonBlank
     options: dict[Identifier, NonBlank]  # metric name -> label shown in the dropdown
     default: Identifier
 
     @model_validator(mode="after")
-    def _default_is_an_option(self) -> "Selector":
+    def _default_is_an_option(self) -> Selector:
         if self.default not in self.options:
             raise ValueError(f"selector default {self.default!r} is not one of its options")
         return self
 
 
 class CardSpec(_Strict):
-    """One card file. `key` is the file stem (`<area>__<name>`), the card's identity in code and in Metabase."""
+    """One card: a file, or one variant of a file. `key` is the file stem (`<area>__<name>`), or
+    `<stem>_<variant>`: the card's identity in code and in Metabase."""
 
     key: str = Field(exclude=True)
     name: NonBlank
-    description: str = ""  # what the tile counts, in plain words, and for which period
+    description: str = ""  # the tile's one-line subtitle: what it counts, in plain words (no formula, no filters)
+    notes: str = ""  # what the metrics' own descriptions do not say (shown with them behind "Definition")
     kpis: list[KpiId] = Field(min_length=1)
     display: Display
     metrics: list[Identifier] = Field(min_length=1)
@@ -109,8 +124,9 @@ class CardSpec(_Strict):
     order_by: list[NonBlank] = []  # metric or group-by names, `-` in front for descending
     limit: int | None = Field(default=None, ge=1)
     where: list[NonBlank] = []  # fixed MetricFlow filters, e.g. "{{ Dimension('lead__status') }} = 'new'"
-    filters: dict[Identifier, CardFilter] = {}
-    selector: Selector | None = None
+    filters: dict[Identifier, CardFilter] = {}  # explicit tags, only where resolving by concept does not fit
+    ignores: dict[Identifier, NonBlank] = {}  # concept -> why no dashboard filter of that concept narrows the card
+    selector: Selector | None = None  # inline, or the name of one in selectors.yml
     # A boolean dimension of the mart the card's filters apply to: the group-by values of the rows where it is true
     # (the mart's "listed" rows, e.g. every active channel) always appear, with 0 when they have no data in the
     # date range. The card's other filters still narrow them; date filters do not.
@@ -118,6 +134,25 @@ class CardSpec(_Strict):
     labels: dict[Identifier, NonBlank] = {}  # output column -> heading
     series: dict[Identifier, Literal["bar", "line"]] = {}  # combo: how each measure column is drawn
     visualization_settings: dict[str, Any] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_selector(cls, data: Any, info: ValidationInfo) -> Any:
+        """`selector: metric` names a selector of selectors.yml; without `metrics` the card shows its options."""
+        if not isinstance(data, dict) or not data.get("selector"):
+            return data
+        selector = data["selector"]
+        if isinstance(selector, str):
+            shared: dict[str, Selector] = (info.context or {}).get("selectors") or {}
+            if selector not in shared:
+                raise ValueError(f"unknown selector {selector!r} (selectors.yml has "
+                                 f"{', '.join(sorted(shared)) or 'none'})")
+            data = {**data, "selector": shared[selector]}
+        chosen = data["selector"]
+        options = chosen.options if isinstance(chosen, Selector) else chosen.get("options")
+        if "metrics" not in data and isinstance(options, dict):
+            data = {**data, "metrics": list(options)}
+        return data
 
     @field_validator("group_by", mode="before")
     @classmethod
@@ -130,7 +165,7 @@ class CardSpec(_Strict):
         return {k: {"dimension": v} if isinstance(v, str) else v for k, v in (value or {}).items()}
 
     @model_validator(mode="after")
-    def _consistent(self) -> "CardSpec":
+    def _consistent(self) -> CardSpec:
         if self.selector:
             missing = sorted(set(self.selector.options) - set(self.metrics))
             if missing:
@@ -175,16 +210,33 @@ class AsOf(_Strict):
 
 
 class DashboardFilter(_Strict):
+    """A dashboard filter. Its `concept` (organisation, workspace, date, a selector's name, ...) is what the
+    compiler resolves on every card placed under it: date filters default to `date`, the others to their slug."""
+
     slug: Identifier
     name: NonBlank
     type: Literal[FILTER_TYPES]  # type: ignore[valid-type]
+    concept: Identifier
     default: Any = None
     description: str = ""  # which panels it drives, shown beside the filter in the HTML report
     kpis: list[KpiId] = []  # inventory items of kind `filter` this filter is
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_concept(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("concept") is None and isinstance(data.get("slug"), str):
+            is_date = str(data.get("type", "")).startswith("date/")
+            data = {**data, "concept": "date" if is_date else data["slug"]}
+        return data
+
+    @property
+    def is_date(self) -> bool:
+        return self.type.startswith("date/")
+
 
 class Placement(_Strict):
-    """A card (or a text block) on the dashboard grid. `mappings`: dashboard filter slug -> card tag."""
+    """A card (or a text block) on the dashboard grid. `mappings`: dashboard filter slug -> card tag; written by
+    hand only where a card feeds a tag of another name, filled in for every filter the card takes when compiled."""
 
     card: str | None = None
     text: str | None = None  # markdown text block instead of a card
@@ -197,7 +249,7 @@ class Placement(_Strict):
     kpis: list[KpiId] = []  # text blocks: inventory items they state (e.g. an assumption or a rule)
 
     @model_validator(mode="after")
-    def _card_or_text(self) -> "Placement":
+    def _card_or_text(self) -> Placement:
         if (self.card is None) == (self.text is None):
             raise ValueError("a placement has either `card` or `text`")
         if self.text is not None and self.mappings:
@@ -223,7 +275,7 @@ class DashboardSpec(_Strict):
     cards: list[Placement] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _layout(self) -> "DashboardSpec":
+    def _layout(self) -> DashboardSpec:
         slugs = [f.slug for f in self.filters]
         if len(set(slugs)) != len(slugs):
             raise ValueError("duplicate filter slugs")
@@ -258,20 +310,25 @@ class DashboardSpec(_Strict):
 
 
 class Specs(_Strict):
-    """All cards and dashboards of one specs directory."""
+    """All cards and dashboards of one specs directory, and the concepts their filters resolve by."""
 
     cards: dict[str, CardSpec]
     dashboards: dict[str, DashboardSpec]
+    concepts: dict[Identifier, list[Identifier]] = {}  # concept -> dimension names that stand for it in a model
 
 
 # ---------------------------------------------------------------- loading
+
+CONCEPTS_FILE = "concepts.yml"
+SELECTORS_FILE = "selectors.yml"
 
 
 def _one_line(error: ValidationError) -> str:
     parts = []
     for e in error.errors():
         where = ".".join(str(x) for x in e["loc"])
-        parts.append(f"{where}: {e['msg']}" if where else e["msg"])
+        message = e["msg"].removeprefix("Value error, ")  # our own checks' words, without pydantic's label
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
 
 
@@ -285,14 +342,62 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
-def load_card(path: Path) -> CardSpec:
+def load_selectors(path: Path) -> dict[str, Selector]:
+    """`selectors.yml`: name -> {label, options, default}; the tag is the name unless the entry sets `tag` (absent
+    file: none)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    out: dict[str, Selector] = {}
+    for name, entry in _read_yaml(path).items():
+        try:
+            if not isinstance(entry, dict):
+                raise SpecError(f"{path}: {name}: expected a mapping with label, options and default")
+            out[name] = Selector(**{"tag": name, **entry})
+        except ValidationError as exc:
+            raise SpecError(f"{path}: {name}: {_one_line(exc)}") from None
+    return out
+
+
+def load_concepts(path: Path) -> dict[str, list[str]]:
+    """`concepts.yml`: concept -> the dimension names that stand for it (absent file, or a concept not listed:
+    the dimension named like the concept)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        return TypeAdapter(dict[Identifier, list[Identifier]]).validate_python(_read_yaml(path))
+    except ValidationError as exc:
+        raise SpecError(f"{path}: {_one_line(exc)}") from None
+
+
+def load_cards(path: Path, selectors: dict[str, Selector] | None = None) -> list[CardSpec]:
+    """The card of one file, or one card per entry of its `variants` (key `<stem>_<variant>`): a variant's keys
+    replace the file's, except `kpis`, which add to them."""
     path = Path(path)
     if not _KEY.match(path.stem):
         raise SpecError(f"{path}: file name must be <area>__<name>.yml in lower snake case")
-    try:
-        return CardSpec(key=path.stem, **_read_yaml(path))
-    except ValidationError as exc:
-        raise SpecError(f"{path}: {_one_line(exc)}") from None
+    data = _read_yaml(path)
+    variants = data.pop("variants", None)
+    if variants is None:
+        drafts = {path.stem: data}
+    elif not isinstance(variants, dict) or not variants:
+        raise SpecError(f"{path}: variants: expected a mapping of variant name -> the keys it changes")
+    else:
+        drafts = {}
+        for name, changes in variants.items():
+            if not re.match(_IDENT, str(name)) or not isinstance(changes, dict) or "variants" in changes:
+                raise SpecError(f"{path}: variant {name!r}: a lower snake case name and a mapping of card keys")
+            drafts[f"{path.stem}_{name}"] = {**data, **changes,
+                                            "kpis": [*data.get("kpis", []), *changes.get("kpis", [])]}
+    cards = []
+    for key, draft in drafts.items():
+        where = path if variants is None else f"{path}: variant {key.removeprefix(path.stem + '_')}"
+        try:
+            cards.append(CardSpec.model_validate({**draft, "key": key}, context={"selectors": selectors or {}}))
+        except ValidationError as exc:
+            raise SpecError(f"{where}: {_one_line(exc)}") from None
+    return cards
 
 
 def load_dashboard(path: Path) -> DashboardSpec:
@@ -304,10 +409,17 @@ def load_dashboard(path: Path) -> DashboardSpec:
 
 
 def load_specs(specs_dir: Path) -> Specs:
-    """Load `<specs_dir>/cards/*.yml` and `<specs_dir>/dashboards/*.yml` and cross-check them: every
-    placed card exists, every mapping feeds a tag of the card with a filter type that fits it."""
+    """Load `<specs_dir>/cards/*.yml`, `<specs_dir>/dashboards/*.yml`, `selectors.yml` and `concepts.yml` and
+    cross-check them: every placed card exists, every hand-written mapping feeds a tag of the card with a filter
+    type that fits it. The filters a card takes by concept are resolved by the compiler."""
     specs_dir = Path(specs_dir)
-    cards = {p.stem: load_card(p) for p in sorted((specs_dir / "cards").glob("*.yml"))}
+    selectors = load_selectors(specs_dir / SELECTORS_FILE)
+    cards: dict[str, CardSpec] = {}
+    for path in sorted((specs_dir / "cards").glob("*.yml")):
+        for card in load_cards(path, selectors):
+            if card.key in cards:
+                raise SpecError(f"{path}: card key {card.key} is already used by another file")
+            cards[card.key] = card
     dashboards = {p.stem: load_dashboard(p) for p in sorted((specs_dir / "dashboards").glob("*.yml"))}
     for kind, objects in (("cards", cards), ("dashboards", dashboards)):
         names: dict[str, str] = {}
@@ -333,4 +445,4 @@ def load_specs(specs_dir: Path) -> Specs:
                 if filter_type not in allowed:
                     raise SpecError(f"dashboard {dashboard.key}: filter {slug!r} ({filter_type}) cannot feed "
                                     f"tag {tag!r} of card {card.key}")
-    return Specs(cards=cards, dashboards=dashboards)
+    return Specs(cards=cards, dashboards=dashboards, concepts=load_concepts(specs_dir / CONCEPTS_FILE))
