@@ -17,6 +17,10 @@ incidents as (
     select * from {{ ref('int_ops__component_incidents') }}
 ),
 
+as_of as (
+    select * from {{ ref('dim_as_of') }}
+),
+
 heartbeats as (
     select * from {{ ref('stg_crm__health_checks') }}
     where checked_at <= {{ as_of_timestamp() }}
@@ -41,9 +45,13 @@ windows as (
         count(*) filter (where is_last_24_hours) as attempts_24h,
         count(*) filter (where is_last_24_hours and is_success) as successes_24h,
         avg(latency_ms) filter (where is_last_24_hours) as avg_latency_ms_24h,
+        sum(latency_ms) filter (where is_last_24_hours) as latency_ms_sum_24h,
+        count(latency_ms) filter (where is_last_24_hours) as latency_calls_24h,
         count(*) filter (where is_last_30_days) as attempts_30d,
         count(*) filter (where is_last_30_days and is_success) as successes_30d,
         avg(latency_ms) filter (where is_last_30_days) as avg_latency_ms_30d,
+        sum(latency_ms) filter (where is_last_30_days) as latency_ms_sum_30d,
+        count(latency_ms) filter (where is_last_30_days) as latency_calls_30d,
         count(*) filter (where is_last_30_days and is_sla_compliant) as sla_compliant_30d
     from attempts
     group by component
@@ -71,13 +79,21 @@ measured as (
         coalesce(w.successes_24h, 0) as processed_24h,
         w.successes_24h::numeric / nullif(w.attempts_24h, 0) as success_rate_24h,
         w.avg_latency_ms_24h,
+        coalesce(w.latency_ms_sum_24h, 0) as latency_ms_sum_24h,
+        coalesce(w.latency_calls_24h, 0) as latency_calls_24h,
         coalesce(w.attempts_30d, 0) as attempts_30d,
+        coalesce(w.successes_30d, 0) as successes_30d,
+        coalesce(w.latency_ms_sum_30d, 0) as latency_ms_sum_30d,
+        coalesce(w.latency_calls_30d, 0) as latency_calls_30d,
+        coalesce(w.sla_compliant_30d, 0) as sla_compliant_30d,
         w.successes_30d::numeric / nullif(w.attempts_30d, 0) as success_rate_30d,
         (w.attempts_30d - w.successes_30d)::numeric / nullif(w.attempts_30d, 0) as error_rate_30d,
         w.avg_latency_ms_30d,
         w.sla_compliant_30d::numeric / nullif(w.attempts_30d, 0) as sla_compliance_30d,
-        r.rate_limit_used_share
+        r.rate_limit_used_share,
+        a.as_of_date
     from slas as s
+    cross join as_of as a
     left join last_heartbeats as h on h.component = s.component
     left join open_incidents as o on o.component = s.component
     left join windows as w on w.component = s.component
