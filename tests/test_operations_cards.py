@@ -7,20 +7,31 @@ KPIS maps each inventory id to the assertion that proves it.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import build_fixture_warehouse
+from cards import dashcard_rows, normalised  # tests/ is on sys.path
+from conftest import assert_suite_passes, build_fixture_warehouse
 
-from orchestration import warehouse
+from orchestration import settings, warehouse
+from orchestration.bi import compiler
+from orchestration.defs import checks
 
 FIXTURE = Path(__file__).parent / "fixtures" / "crm"
 AS_OF = "2025-11-28T23:00:00Z"
-TABLES = ("locations", "agents", "leads", "workflow_events", "health_checks")
+AS_OF_DATE = date(2025, 11, 28)
+# the engine's logs only: the lead stories' other tables are h7's and h8's, and the pipeline needs none of them
+# (every lead of the fixture has its web_form event, so leads.created_at is never the 60 s fallback)
+TABLES = ("workflow_events", "health_checks")
 SELECT = ["path:models/staging/crm", "component_slas", "path:models/intermediate/operations",
-          "path:models/marts/operations", "dim_as_of"]
+          "path:models/marts/operations", "dim_as_of", "dim_calendar", "dim_calendar_hour"]
+SPECS = compiler.compile_specs(settings.PROJECT_ROOT / "metabase")
+DASHBOARDS = {key: SPECS.dashboards[key] for key in ("operations_monitor", "system_health")}
+CARDS = {k: card for k, card in SPECS.cards.items() if k.startswith(("operations__", "system_health__"))}
+LAST_30_DAYS = {"date": "2025-10-30~2025-11-28"}  # the 30 local days ending with the as-of date
+SINCE_GO_LIVE = {"date": "2025-06-01~2025-11-28"}
 KPIS = {
     "s001.system_uptime_current_month": "test_uptime_current_month_and_12_month_average",
     "s001.system_uptime_12m_avg": "test_uptime_current_month_and_12_month_average",
@@ -165,3 +176,156 @@ def test_the_rejected_heartbeat_is_the_data_accuracy_error(ops_db):
     assert _rows(ops_db, "select source_table, line_number from raw_audit.rejected_rows") == [
         ("raw_crm.health_checks", 122)]
     assert _rows(ops_db, "select count(*) from raw_crm.health_checks") == [(120,)]
+
+
+# ---------------------------------------------------------------- the cards, run with their filters bound
+
+def run_card(info, key: str, filters: dict, dashboard: str = "operations_monitor", today: date = AS_OF_DATE):
+    spec = DASHBOARDS[dashboard]
+    placement = next(p for p in spec.cards if p.card == key)
+    return dashcard_rows(info, CARDS[key], spec, placement, filters, today)
+
+
+def _dec(text: str) -> Decimal:
+    return Decimal(text)
+
+
+# Hand values (OPS.md): card key -> (dashboard, filters, rows)
+EXPECTED: dict[str, tuple[str, dict, list[tuple]]] = {
+    "operations__web_forms_last_hour": ("operations_monitor", {}, [(3,)]),  # OE-15, 16, 17
+    "operations__active_errors": ("operations_monitor", {}, [(1,)]),  # Twilio since 21:52Z
+    "operations__degradation_alert": ("operations_monitor", {}, [(3,)]),  # Apollo, SendGrid silent; Twilio down
+    "operations__uptime_current_month": ("operations_monitor", {}, [(_dec("0.1075"),)]),  # 187 / 1740 min
+    "operations__uptime_12m_avg": ("operations_monitor", {}, [(_dec("0.1289"),)]),  # 232 / 1800 min
+    "operations__mttr": ("operations_monitor", LAST_30_DAYS, [(89100,)]),  # the Apollo outage only
+    "operations__pipeline_flow": ("operations_monitor", SINCE_GO_LIVE, [
+        (1, "web_form", 11, 1), (2, "first_response", 11, _dec("0.9091")), (3, "enrichment", 10, _dec("0.9")),
+        (4, "scoring", 9, 1), (5, "routing", 9, 1), (6, "nurture", 9, 1)]),
+    "operations__component_health": ("operations_monitor", {}, [
+        ("Apollo Enrichment", "No heartbeat", None, None, 0), ("CRM Sync", "Healthy", None, None, 0),
+        ("Email Service", "No heartbeat", None, None, 0), ("SMS Gateway", "Down", _dec("98.75"), 0, 0),
+        ("Webhook Receiver", "Healthy", 130, 1, 4)]),
+    "operations__error_categories": ("operations_monitor", LAST_30_DAYS, [("authentication", 5), ("api_limit", 4)]),
+    "operations__error_trend": ("operations_monitor", LAST_30_DAYS, [
+        (date(2025, 11, 2), "authentication", 1), (date(2025, 11, 14), "api_limit", 4),
+        (date(2025, 11, 28), "authentication", 4)]),
+    "operations__incident_trend": ("operations_monitor", SINCE_GO_LIVE, [  # weeks start on Monday
+        (date(2025, 6, 16), 1, 1716900), (date(2025, 10, 13), 1, 900), (date(2025, 10, 27), 1, 89100),
+        (date(2025, 11, 24), 1, None)]),
+    "operations__throughput_day": ("operations_monitor", LAST_30_DAYS, [
+        (date(2025, 11, 2), 2), (date(2025, 11, 28), 4)]),
+    "operations__throughput_week": ("operations_monitor", LAST_30_DAYS, [
+        (date(2025, 10, 27), 2), (date(2025, 11, 24), 4)]),
+    "operations__throughput_hour": ("operations_monitor", LAST_30_DAYS, [  # local hours (CDT until 07:00Z on 11-02)
+        (date(2025, 11, 2), 1), (datetime(2025, 11, 2, 8), 1), (datetime(2025, 11, 28, 15), 1),
+        (datetime(2025, 11, 28, 16), 3)]),
+    "operations__response_times": ("operations_monitor", LAST_30_DAYS, [  # average, median, p95 (percentile_cont)
+        (date(2025, 11, 2), 1742, 1760, 4190), (date(2025, 11, 3), 2200, 2200, 2200),
+        (date(2025, 11, 14), _dec("2225.625").quantize(Decimal("0.0001")), 2155, 4265),
+        (date(2025, 11, 28), _dec("114.375"), 115, _dec("138.25"))]),
+    "operations__success_rates": ("operations_monitor", LAST_30_DAYS, [
+        (date(2025, 11, 2), "Apollo Enrichment", _dec("0.5")), (date(2025, 11, 2), "CRM Sync", 1),
+        (date(2025, 11, 2), "Email Service", 1), (date(2025, 11, 2), "SMS Gateway", 1),
+        (date(2025, 11, 2), "Webhook Receiver", 1), (date(2025, 11, 3), "Apollo Enrichment", 1),
+        (date(2025, 11, 14), "Email Service", _dec("0.5")), (date(2025, 11, 28), "SMS Gateway", 0),
+        (date(2025, 11, 28), "Webhook Receiver", 1)]),
+    "operations__uptime_trend": ("operations_monitor", SINCE_GO_LIVE, [
+        (date(2025, 10, 1), _dec("0.75")), (date(2025, 11, 1), _dec("0.1075"))]),
+    "operations__processing_failure_rate": ("operations_monitor", LAST_30_DAYS, [(_dec("0.4"),)]),  # 4 of 10 runs
+    "system_health__external_apis": ("system_health", {}, [
+        ("Apollo.io", "Degraded", _dec("1596.6667"), _dec("0.0167"), _dec("0.3333"), _dec("0.6667")),
+        ("GoHighLevel", "Healthy", 1795, _dec("0.5"), 0, 1),
+        ("SendGrid", "Degraded", _dec("2615.5"), _dec("0.0033"), _dec("0.4"), 1),
+        ("Twilio SMS", "Down", 259, _dec("0.5"), _dec("0.8"), _dec("0.2"))]),
+    "system_health__rows_per_table": ("system_health", {}, [
+        ("raw_crm.health_checks", 120, 1), ("raw_crm.workflow_events", 63 + 20, 0)]),
+}
+KPIS.update({
+    "s001.trend_throughput": "operations__throughput_day",
+    "s001.trend_response_times": "operations__response_times",
+    "s001.trend_success_rates": "operations__success_rates",
+    "s001.errors_trends": "operations__error_trend",
+    "s001.alert_system_degradation": "operations__degradation_alert",
+    "s001.db_data_growth": "system_health__rows_per_table",
+    "s001.rule_data_freshness": "test_the_pages_say_how_fresh_their_data_is",
+})
+
+
+@pytest.mark.parametrize("key", sorted(EXPECTED), ids=lambda k: k.split("__", 1)[1])
+def test_card_matches_hand_computed_rows(ops_db, key):
+    dashboard, filters, rows = EXPECTED[key]
+    assert run_card(ops_db, key, filters, dashboard) == normalised(rows)
+
+
+def test_load_dated_cards_on_the_day_the_fixture_was_loaded(ops_db):
+    """The ledger dates the rows by their load: 63 + 20 workflow events and 121 heartbeat lines, one rejected."""
+    today = datetime.now(timezone.utc).astimezone(__import__("zoneinfo").ZoneInfo("America/Chicago")).date()
+    around = {"date": f"{today - timedelta(days=1)}~{today + timedelta(days=1)}"}
+    assert run_card(ops_db, "operations__data_accuracy_error_rate", around, today=today) == normalised(
+        [(Decimal(1) / Decimal(63 + 20 + 121),)])
+    assert run_card(ops_db, "system_health__data_growth", around, "system_health", today) == [
+        (today - timedelta(days=today.weekday()), "raw_crm", 120 + 83)]
+
+
+def test_the_pages_say_how_fresh_their_data_is(ops_db):
+    """D49: both pages show when the engine's logs were last loaded, and every text box says the data is as of it."""
+    [(loaded,)] = _rows(ops_db, "select max(_loaded_at) from (select _loaded_at from raw_crm.workflow_events "
+                                "union all select _loaded_at from raw_crm.health_checks) t")
+    assert run_card(ops_db, "operations__data_as_of", {}) == [(loaded,)]
+    for spec in DASHBOARDS.values():
+        assert any(p.card == "operations__data_as_of" for p in spec.cards)
+        assert all("as of the last load" in p.text.lower() for p in spec.cards if p.text), spec.name
+    assert "not in any data" in next(p.text for p in DASHBOARDS["system_health"].cards if p.text)
+
+
+def test_every_card_is_placed_and_proves_its_items():
+    placed = {p.card for spec in DASHBOARDS.values() for p in spec.cards if p.card}
+    assert placed == set(CARDS)
+    checked = set(EXPECTED) | {"operations__data_accuracy_error_rate", "system_health__data_growth",
+                               "operations__data_as_of", "system_health__last_load"}
+    assert checked == set(CARDS)
+    shown = {kpi for card in CARDS.values() for kpi in card.kpis}
+    assert shown <= set(KPIS), shown - set(KPIS)
+
+
+MARTS_WITH_SUITES = ("fct_ops_uptime_monthly", "fct_ops_incidents", "fct_ops_workflow_attempts",
+                     "fct_ops_pipeline_steps")
+
+
+def test_gx_suites_pass_on_the_fixture_marts(ops_db):
+    for name in MARTS_WITH_SUITES:
+        assert_suite_passes(ops_db, checks.EXPECTATIONS_DIR / f"marts__{name}.json")
+
+
+def test_gx_suite_fails_when_incident_time_exceeds_heartbeat_time(fresh_db):
+    with warehouse.connect(fresh_db) as conn:
+        conn.execute("create schema marts")
+        conn.execute("create table marts.fct_ops_uptime_monthly (component text, month_start date, "
+                     "observed_seconds bigint, incident_seconds bigint, up_seconds bigint, is_current_month boolean, "
+                     "is_last_12_months boolean)")
+        conn.execute("insert into marts.fct_ops_uptime_monthly values "
+                     "('sms_gateway', '2025-11-01', 900, 1800, -900, true, true), "  # more down than observed
+                     "('sms_gateway', '2025-11-01', 900, 0, 900, true, true), "  # the month twice
+                     "('fax_gateway', '2025-10-01', 900, 0, 900, false, true)")  # not a component
+    outcome = checks.validate_suite(fresh_db, checks.EXPECTATIONS_DIR / "marts__fct_ops_uptime_monthly.json")
+    assert sorted((f.type, f.column, f.unexpected_count) for f in outcome.failures) == [
+        ("expect_column_pair_values_a_to_be_greater_than_b", "observed_seconds, incident_seconds", 1),
+        ("expect_column_values_to_be_in_set", "component", 1),
+        ("expect_compound_columns_to_be_unique", "component, month_start", 2)]
+
+
+def test_both_dashboards_draw_in_chromium(ops_db, browser, tmp_path):
+    """The flow, the health table with its status colours in Metabase, and the trends, drawn by the browser."""
+    from browser import draw_dashboard
+
+    shown = draw_dashboard(browser, ops_db, SPECS, DASHBOARDS["operations_monitor"], LAST_30_DAYS,
+                           tmp_path / "ops", empty=frozenset({"operations__data_accuracy_error_rate"}))
+    assert shown["operations__web_forms_last_hour"]["value"].split()[0] == "3"
+    assert shown["operations__active_errors"]["value"].split()[0] == "1"
+    # the fixture was loaded today, long after its as-of month: the load-dated growth chart has nothing in range
+    health = draw_dashboard(browser, ops_db, SPECS, DASHBOARDS["system_health"], {}, tmp_path / "health",
+                            empty=frozenset({"system_health__data_growth"}))
+    assert "system_health__external_apis" in health
+    formatting = CARDS["operations__component_health"].visualization_settings["table.column_formatting"]
+    assert {(f["value"], f["color"]) for f in formatting} == {
+        ("Healthy", "#84BB4C"), ("Degraded", "#F9CF48"), ("Down", "#ED6E6E"), ("No heartbeat", "#A7A7A7")}
