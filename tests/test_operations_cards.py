@@ -7,9 +7,10 @@ KPIS maps each inventory id to the assertion that proves it.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from cards import dashcard_rows, normalised  # tests/ is on sys.path
@@ -75,7 +76,7 @@ def _rows(info, sql: str):
 
 
 def _utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def test_uptime_current_month_and_12_month_average(ops_db):
@@ -259,7 +260,7 @@ def test_card_matches_hand_computed_rows(ops_db, key):
 
 def test_load_dated_cards_on_the_day_the_fixture_was_loaded(ops_db):
     """The ledger dates the rows by their load: 63 + 20 workflow events and 121 heartbeat lines, one rejected."""
-    today = datetime.now(timezone.utc).astimezone(__import__("zoneinfo").ZoneInfo("America/Chicago")).date()
+    today = datetime.now(UTC).astimezone(ZoneInfo("America/Chicago")).date()
     around = {"date": f"{today - timedelta(days=1)}~{today + timedelta(days=1)}"}
     assert run_card(ops_db, "operations__data_accuracy_error_rate", around, today=today) == normalised(
         [(Decimal(1) / Decimal(63 + 20 + 121),)])

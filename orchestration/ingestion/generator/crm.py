@@ -1,4 +1,4 @@
-"""Lead-automation CRM (seed 001), shaped like a real one (issue 16, DECISIONLOG D100-D104).
+"""Lead-automation CRM (seed 001), shaped like a real one (issue 16, DECISIONLOG D100-D104; issue 18, D140-D141).
 
 Three locations in three time zones under two client organisations; agents who join and leave, with a rate
 history and daily time entries; leads with hot/warm/cold scores (23/51/26 %). The automation goes live in a fixed
@@ -6,9 +6,9 @@ month of the window (`go_live`): before it every first touch is an agent's, in t
 location (hours, not seconds); after it the workflow web_form -> first_response -> enrichment -> scoring ->
 routing -> nurture runs each step only when the previous one succeeded, retrying as the failure type says (crm_ops:
 rate limits with backoff, credential outages parked until they end, bad data never), and the automated first
-response usually lands within a minute. The engine's heartbeats are `health_checks`. Conversion falls with the first-response delay and
-rises with the number of follow-up touches up to six. Deals carry the channel they closed through; the CRM's own
-attribution label mostly, but not always, agrees with the class the touches imply.
+response usually lands within a minute; the engine's heartbeats are `health_checks`. Conversion falls with the
+first-response delay and rises with the number of follow-up touches up to six. Deals carry the channel they
+closed through; the CRM's own attribution label mostly, but not always, agrees with the class the touches imply.
 """
 from __future__ import annotations
 
