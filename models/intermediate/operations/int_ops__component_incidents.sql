@@ -3,6 +3,9 @@
 -- own reason (credentials rejected, a server error) or succeeded; a rate limit (429) and invalid data (422) are
 -- errors of one request, not of the component, and neither open nor close an incident. Only signals up to the
 -- as-of moment count; an incident without a later success is open (an active error).
+-- A table, not a view: three marts read it, and it windows every heartbeat (a quarter of a million rows).
+{{ config(materialized='table') }}
+
 with
 
 heartbeats as (

@@ -25,35 +25,46 @@ slices as (
 ),
 
 slice_months as (
-    -- a slice that crosses a month boundary (local) is split at it
+    -- a slice lies in the local month it starts in, up to the month's end; the rest (a slice is at most one
+    -- interval long, so it crosses at most one boundary) in the next month
     select
-        s.component,
-        m.month_start,
-        greatest(s.slice_start, {{ to_reporting_tz_inverse('m.month_start') }}) as part_start,
-        least(s.slice_end, {{ to_reporting_tz_inverse("(m.month_start + interval '1 month')") }}) as part_end
-    from slices as s
-    cross join lateral generate_series(
-        date_trunc('month', {{ to_reporting_tz('s.slice_start') }}),
-        date_trunc('month', {{ to_reporting_tz("(s.slice_end - interval '1 microsecond')") }}),
-        interval '1 month'
-    ) as m (month_start)
+        component,
+        slice_start,
+        slice_end,
+        date_trunc('month', {{ to_reporting_tz('slice_start') }}) as month_start,
+        {{ to_reporting_tz_inverse("(date_trunc('month', " ~ to_reporting_tz('slice_start') ~ ") + interval '1 month')") }}
+            as month_end
+    from slices
+),
+
+parts as (
+    select component, month_start, slice_start as part_start, least(slice_end, month_end) as part_end
+    from slice_months
+    union all
+    select component, month_start + interval '1 month', month_end, slice_end
+    from slice_months
+    where slice_end > month_end
+),
+
+observed as (
+    select component, month_start, sum(extract(epoch from part_end - part_start)) as observed_seconds
+    from parts
+    group by component, month_start
 ),
 
 down as (
     select
-        sm.component,
-        sm.month_start,
-        sm.part_start,
-        sm.part_end,
-        coalesce(sum(extract(epoch from
-            least(sm.part_end, coalesce(i.resolved_at, {{ as_of_timestamp() }})) - greatest(sm.part_start, i.started_at)
-        )) filter (where i.incident_id is not null), 0) as incident_seconds
-    from slice_months as sm
-    left join incidents as i
-        on i.component = sm.component
-        and i.started_at < sm.part_end
-        and coalesce(i.resolved_at, {{ as_of_timestamp() }}) > sm.part_start
-    group by sm.component, sm.month_start, sm.part_start, sm.part_end
+        p.component,
+        p.month_start,
+        sum(extract(epoch from
+            least(p.part_end, coalesce(i.resolved_at, {{ as_of_timestamp() }})) - greatest(p.part_start, i.started_at)
+        )) as incident_seconds
+    from parts as p
+    inner join incidents as i
+        on i.component = p.component
+        and i.started_at < p.part_end
+        and coalesce(i.resolved_at, {{ as_of_timestamp() }}) > p.part_start
+    group by p.component, p.month_start
 ),
 
 as_of_month as (
@@ -62,17 +73,17 @@ as_of_month as (
 
 final as (
     select
-        d.component,
-        d.month_start::date as month_start,
-        sum(extract(epoch from d.part_end - d.part_start))::bigint as observed_seconds,
-        sum(d.incident_seconds)::bigint as incident_seconds,
-        (sum(extract(epoch from d.part_end - d.part_start)) - sum(d.incident_seconds))::bigint as up_seconds,
-        d.month_start::date = a.current_month as is_current_month,
-        d.month_start::date > (a.current_month - interval '12 months')::date
-            and d.month_start::date <= a.current_month as is_last_12_months
-    from down as d
+        o.component,
+        o.month_start::date as month_start,
+        o.observed_seconds::bigint as observed_seconds,
+        coalesce(d.incident_seconds, 0)::bigint as incident_seconds,
+        (o.observed_seconds - coalesce(d.incident_seconds, 0))::bigint as up_seconds,
+        o.month_start::date = a.current_month as is_current_month,
+        o.month_start::date > (a.current_month - interval '12 months')::date
+            and o.month_start::date <= a.current_month as is_last_12_months
+    from observed as o
+    left join down as d on d.component = o.component and d.month_start = o.month_start
     cross join as_of_month as a
-    group by d.component, d.month_start, a.current_month
 )
 
 select * from final
