@@ -30,8 +30,8 @@ DEMO_ARGS = ["--volume", "0.02", "--months", "3", "--end-date", "2026-11-23", "-
 # the morning after the generated data ends (06:00 in Chicago): every generated event is before it, and the marts'
 # date spines end on 2026-11-24 whatever day the test runs
 AS_OF = "2026-11-24T12:00:00Z"
-# one relation per model of each dbt folder (76 models), plus the dbt seeds, which live in staging
-RELATIONS = {"staging": 34 + 1, "intermediate": 22, "marts": 20}
+# one relation per model of each dbt folder (89 models), plus the dbt seeds, which live in staging
+RELATIONS = {"staging": 38 + 6, "intermediate": 23, "marts": 28}
 # Rows per mart after the first run (a run of this dataset, then each number checked against what fixes it)
 MART_ROWS = {
     "dim_as_of": 1,                           # the one as-of moment
@@ -54,6 +54,14 @@ MART_ROWS = {
     "fct_omnichannel_user_days": 3,
     "fct_workspace_months": 28,               # dense: every workspace's months
     "rpt_campaigns__data_loads": 6,           # one per Bison raw table
+    "fct_ops_executions": 22,                 # one per execution_id of the raw workflow events
+    "fct_ops_incidents": 15,
+    "fct_ops_pipeline_steps": 120,            # one per lead and step reached
+    "fct_ops_uptime_monthly": 20,             # 5 components x Aug-Nov: heartbeats start 2026-09-01 00:00Z = 08-31 CDT
+    "fct_ops_workflow_attempts": 125,         # one per raw workflow event
+    "fct_warehouse_loads": 103,               # one per loaded landing file
+    "rpt_ops__component_health": 5,           # one per component of the SLA seed
+    "rpt_ops__data_loads": 2,                 # workflow_events, health_checks
 }
 
 
@@ -160,6 +168,9 @@ def test_every_layer_is_built(demo_runs):
     assert rows["dim_calendar_hour"] == 24 * rows["dim_calendar"]
     assert rows["fct_omnichannel_hourly_blast_users"] == 24 * rows["fct_omnichannel_daily_usage"]
     assert rows["rpt_campaigns__data_loads"] == len([c for c in contracts.all_contracts() if c.source == "bison"])
+    assert rows["fct_ops_workflow_attempts"] == _raw_counts_of(info, "crm__workflow_events")
+    with warehouse.connect(info) as conn:
+        assert rows["fct_warehouse_loads"] == conn.execute("select count(*) from raw_audit.loaded_files").fetchone()[0]
     # Published by swapping the audited shadow schemas in: none of them is left behind.
     with warehouse.connect(info) as conn:
         assert _leftover_schemas(conn) == []
