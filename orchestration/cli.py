@@ -270,21 +270,21 @@ def _report(args: argparse.Namespace, config: settings.Settings) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from orchestration import warehouse
-    from orchestration.bi import html_report
+    from orchestration.bi import html_report, run
     from orchestration.bi.specs import SpecError
 
     try:
-        filters = html_report.parse_filter_args(args.filter or [])
-    except html_report.FilterError as exc:
+        filters = run.parse_filter_args(args.filter or [])
+    except run.FilterError as exc:
         raise UserError(str(exc)) from None
     info = warehouse.ensure_running()
     out_dir = Path(args.out).resolve() if args.out else settings.reports_dir()
     try:
         written = html_report.write_reports(info, settings.PROJECT_ROOT / "metabase", out_dir, filters,
                                             keys=args.dashboard, timings=args.timings)
-    except (html_report.FilterError, SpecError) as exc:
+    except (run.FilterError, SpecError) as exc:
         raise UserError(str(exc)) from None
-    except html_report.ReportError as exc:
+    except run.ReportError as exc:
         print(f"lead-analytics: error: no report written: {exc}", file=sys.stderr)
         return 1
     for path, report in written:

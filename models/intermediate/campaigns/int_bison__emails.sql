@@ -61,8 +61,8 @@ final as (
         responses.first_replied_at is not null as is_replied,
         responses.bounced_at is not null as is_bounced
     from sends
-    left join responses on responses.scheduled_email_id = sends.scheduled_email_id
-    left join campaigns on campaigns.campaign_id = sends.campaign_id
+    left join responses on sends.scheduled_email_id = responses.scheduled_email_id
+    left join campaigns on sends.campaign_id = campaigns.campaign_id
 )
 
 select * from final

@@ -115,7 +115,7 @@ final as (
         rolled_up.charged_messages,
         rolled_up.charge_amount
     from rolled_up
-    left join user_keys on user_keys.user_id = rolled_up.user_id
+    left join user_keys on rolled_up.user_id = user_keys.user_id
 )
 
 select * from final

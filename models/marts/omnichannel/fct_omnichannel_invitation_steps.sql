@@ -13,19 +13,39 @@ dates as (
 ),
 
 step_names as (
-    select 1 as step_order, 'Invited' as step
+    select
+        1 as step_order,
+        'Invited' as step
     union all
-    select 2, 'Activated'
+    select
+        2,
+        'Activated'
     union all
-    select 3, 'Transacting'
+    select
+        3,
+        'Transacting'
 ),
 
 reached as (
-    select email_normalized, 1 as step_order, first_invited_at as reached_at from people
+    select
+        email_normalized,
+        1 as step_order,
+        first_invited_at as reached_at
+    from people
     union all
-    select email_normalized, 2, activated_at from people where activated_at is not null
+    select
+        email_normalized,
+        2,
+        activated_at
+    from people
+    where activated_at is not null
     union all
-    select email_normalized, 3, first_charged_at from people where first_charged_at is not null
+    select
+        email_normalized,
+        3,
+        first_charged_at
+    from people
+    where first_charged_at is not null
 ),
 
 person_steps as (
@@ -38,7 +58,7 @@ person_steps as (
         people.invitations,
         people.user_id
     from reached
-    inner join people on people.email_normalized = reached.email_normalized
+    inner join people on reached.email_normalized = people.email_normalized
 ),
 
 zero_steps as (
@@ -69,7 +89,7 @@ final as (
         union all
         select * from zero_steps
     ) as unioned
-    inner join step_names on step_names.step_order = unioned.step_order
+    inner join step_names on unioned.step_order = step_names.step_order
 )
 
 select * from final
