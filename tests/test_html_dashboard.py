@@ -777,7 +777,7 @@ def cli_env(lead_capture_fixture_db, monkeypatch, tmp_path):
     (["--filter", "source"], "--filter takes SLUG=VALUE: one of the dashboard's filter slugs and a value (got 'source')"),
     (["--dashboard", "nope"], "no dashboard 'nope' (dashboards: after_sales, agent_performance, bots, "
                               "campaign_analytics, cost_benefit, executive_summary, lead_analytics, lead_capture, "
-                              "messaging, omnichannel_usage, potential)"),
+                              "messaging, omnichannel_usage, operations_monitor, potential, system_health)"),
 ])
 def test_report_cli_bad_input_is_one_line_and_exit_2(cli_env, capsys, args, message):
     # the fixture database holds the lead-capture marts only, so the tests name that dashboard

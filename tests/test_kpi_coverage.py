@@ -5,8 +5,10 @@ alert, report and rule of the five product documents with an id like `s000.total
 when its id is in the dbt project (a metric's or model's meta, a doc block, a test), unless it is a rule on a
 card or dashboard under metabase/, and named by the test that proves it (a docstring, a `KPIS` list beside the
 hand-computed rows, an assertion) under tests/. An id only in a comment does not count. Items of kind `ops`
-(running the software itself) are scoped separately and not checked. A seed joins LIVE_SEEDS when its domain is
-built; a seed built dashboard by dashboard lists the id prefixes of its live parts in LIVE_PARTS until it is whole.
+(running the software itself) are scoped separately and not checked, except those in LIVE_OPS: an `ops` item
+becomes live when the data it needs is received (issue 18: the automation engine's own logs) and is then checked
+like any other. A seed joins LIVE_SEEDS when its domain is built; a seed built dashboard by dashboard lists the id
+prefixes of its live parts in LIVE_PARTS until it is whole.
 """
 from __future__ import annotations
 
@@ -56,6 +58,22 @@ LIVE_PARTS: dict[str, tuple[str, ...]] = {
     "s001": S001_LEAD_ANALYTICS + S001_AGENT_PERFORMANCE + S001_ROI,
 }
 DBT_DIRS = ("models", "macros", "seeds", "snapshots", "tests/dbt")
+# `ops` items made live by issue 18 (Operations monitor, System health, the executive uptime and error rates)
+LIVE_OPS = (
+    "s001.system_uptime_current_month", "s001.system_uptime_12m_avg", "s001.error_rate_processing_failures",
+    "s001.error_rate_data_accuracy", "s001.alert_system_degradation", "s001.component_health_table",
+    "s001.component_health.status", "s001.component_health.response_time", "s001.component_health.success_rate",
+    "s001.trend_success_rates", "s001.errors_active", "s001.errors_categories", "s001.errors_mttr",
+    "s001.errors_trends", "s001.db_data_growth", "s001.ext_api_health_table", "s001.ext_api.status",
+    "s001.ext_api.response_time", "s001.ext_api.rate_limit", "s001.ext_api.error_rate", "s001.ext_api.sla_compliance",
+)
+# the other items issue 18 builds (kinds metric, chart, rule), live before seed 001 as a whole joins LIVE_SEEDS
+ISSUE_18_ITEMS = (
+    "s001.pipeline_flow", "s001.pipeline_web_forms_per_hour", "s001.pipeline_60s_response_success",
+    "s001.pipeline_enrichment_success", "s001.pipeline_scoring_success", "s001.pipeline_routing_success",
+    "s001.pipeline_nurture_success", "s001.component_health.last_24h", "s001.trend_throughput",
+    "s001.trend_response_times", "s001.rule_data_freshness",
+)
 SUFFIXES = (".yml", ".sql", ".md", ".csv", ".py")
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/|\{#.*?#\}", re.DOTALL)
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
@@ -168,3 +186,15 @@ def test_the_live_parts_of_seed_001_include_the_roi_items():
     assert len(S001_ROI) == len(set(S001_ROI)) == 54
     assert [i for i in S001_ROI if items.get(i, "ops") == "ops"] == []
     assert set(S001_ROI) <= set(live_items("s001"))
+def test_live_ops_items_and_issue_18_items_are_live():
+    """Like a live seed's items: in the dbt project, on a card or dashboard (rules excepted), named by a test."""
+    items = inventory()
+    assert {items[k] for k in LIVE_OPS} == {"ops"}
+    assert "ops" not in {items[k] for k in ISSUE_18_ITEMS}
+    dbt_text = _text_under(DBT_DIRS)
+    bi_text = _text_under(("metabase",))
+    tests_text = _text_under(("tests",), suffixes=(".py", ".sql", ".yml"), skip=(Path(__file__).resolve(),))
+    ids = (*LIVE_OPS, *ISSUE_18_ITEMS)
+    assert sorted(k for k in ids if not _mentions(dbt_text, k)) == [], "not in the dbt project"
+    assert sorted(k for k in ids if items[k] != "rule" and not _mentions(bi_text, k)) == [], "on no card"
+    assert sorted(k for k in ids if not _mentions(tests_text, k)) == [], "named by no test under tests/"
