@@ -55,6 +55,17 @@ stop: $(STAMP)  ## stop the embedded warehouse
 lock:  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --python $(BIN)/python --extra dev pyproject.toml -o requirements.lock
 
-clean:  ## stop the warehouse and remove generated state (keeps .venv)
-	-$(BIN)/lead-analytics warehouse stop
-	rm -rf .warehouse data target reports logs
+# Only inside this repository (wherever make runs from), and never the state of a warehouse it did not start: with
+# an external warehouse configured the embedded one's state is left alone; a running embedded warehouse that cannot
+# be stopped is not removed.
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+clean:  ## stop the embedded warehouse and remove generated state in this repository (keeps .venv)
+	@if [ -n "$$LEAD_ANALYTICS_DATABASE_URL$$PGHOST" ]; then \
+		echo "clean: an external warehouse is configured; leaving it and $(ROOT)/.warehouse alone"; \
+	elif [ -f "$(ROOT)/.warehouse/pgdata/postmaster.pid" ] && ! LEAD_ANALYTICS_HOME="$(ROOT)/.warehouse" \
+			"$(ROOT)/$(BIN)/lead-analytics" warehouse stop; then \
+		echo "clean: could not stop the embedded warehouse; nothing removed"; exit 1; \
+	else \
+		rm -rf "$(ROOT)/.warehouse"; \
+	fi
+	rm -rf "$(ROOT)/data" "$(ROOT)/target" "$(ROOT)/reports" "$(ROOT)/logs"
