@@ -221,7 +221,7 @@ def policy_condition(dimensions: dict[str, list[str]]) -> sql.Composable:
     each = []
     for dim, cols in dimensions.items():
         allowed = sql.SQL("(select access.allowed(current_user, {}))").format(sql.Literal(dim))
-        matches = sql.SQL(" or ").join(sql.SQL("{}::text = any({})").format(_ident(c), allowed) for c in cols)
+        matches = sql.SQL(" or ").join(sql.SQL("{}::text = any({}::text[])").format(_ident(c), allowed) for c in cols)
         each.append(sql.SQL("({} is null or {})").format(allowed, matches))
     return sql.SQL("{} or (({}) and {})").format(unscoped, held, sql.SQL(" and ").join(each))
 
