@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup demo test lint ui bench docs lock clean stop
+.PHONY: help setup demo test test-access-external lint ui bench docs lock clean stop
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -25,6 +25,10 @@ demo: $(STAMP)  ## embedded warehouse + 24 months of synthetic data + full pipel
 
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest
+
+test-access-external: $(STAMP)  ## the roles/row-security tests against LEAD_ANALYTICS_DATABASE_URL (CREATEROLE, CREATEDB)
+	@test -n "$$LEAD_ANALYTICS_DATABASE_URL" || { echo "set LEAD_ANALYTICS_DATABASE_URL to an external PostgreSQL"; exit 2; }
+	$(BIN)/python -m pytest tests/test_access.py tests/test_access_faults.py tests/test_publishing.py -q
 
 # All three checks run; the target fails at the end if any did. Import CTEs: a model reads ref()/source() only
 # in a CTE of its own, `select * from {{ ref('..') }}` (sqlfluff has no rule for it).

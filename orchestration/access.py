@@ -128,9 +128,23 @@ def _ensure_roles(cur, password: str) -> None:
     for group in SCOPED_GROUPS:
         if not cur.execute("select pg_has_role(%s, %s, 'member')", (group, SCOPED)).fetchone()[0]:
             cur.execute(sql.SQL("grant {} to {}").format(_ident(SCOPED), _ident(group)))
-    verb = "alter" if _role_exists(cur, READER) else "create"
-    cur.execute(sql.SQL(verb + " role {} login nosuperuser nocreatedb nocreaterole noinherit password {}")
-                .format(_ident(READER), sql.Literal(scram_verifier(password))))
+    _set_login(cur, READER, password, inherit=False)
+
+
+def _set_login(cur, role: str, password: str, inherit: bool) -> None:
+    """Create the login `role` (PostgreSQL's defaults: no superuser, createdb, createrole, bypassrls) or set its
+    password; AccessError when an existing one holds any of those attributes (only a superuser may remove them)."""
+    verifier = sql.Literal(scram_verifier(password))
+    if _role_exists(cur, role):
+        privileged = cur.execute("select rolsuper or rolcreatedb or rolcreaterole or rolbypassrls from pg_roles "
+                                 "where rolname = %s", (role,)).fetchone()[0]
+        if privileged:
+            raise AccessError(f"role {role} exists with superuser, createdb, createrole or bypassrls; remove them "
+                              "(as a superuser) before it is used for reporting")
+        cur.execute(sql.SQL("alter role {} login password {}").format(_ident(role), verifier))
+    else:
+        cur.execute(sql.SQL("create role {} login " + ("inherit" if inherit else "noinherit") + " password {}")
+                    .format(_ident(role), verifier))
 
 
 def _ensure_access_schema(cur) -> None:
@@ -347,13 +361,9 @@ def add_login(conn, name: str, group: str, scopes: list[tuple[str, str]], passwo
             if _role_exists(cur, name):
                 ours = cur.execute("select bool_or(pg_has_role(%s, g, 'member')) from unnest(%s::name[]) g",
                                    (name, list(GROUPS))).fetchone()[0]
-                if not ours or cur.execute("select rolsuper from pg_roles where rolname = %s", (name,)).fetchone()[0]:
+                if not ours:
                     raise AccessError(f"role {name} exists and is not a reporting login; pick another name")
-                verb = "alter"
-            else:
-                verb = "create"
-            cur.execute(sql.SQL(verb + " role {} login nosuperuser nocreatedb nocreaterole inherit password {}")
-                        .format(_ident(name), sql.Literal(scram_verifier(password))))
+            _set_login(cur, name, password, inherit=True)
             for other in GROUPS:
                 if other != group and cur.execute("select pg_has_role(%s, %s, 'member')", (name, other)).fetchone()[0]:
                     cur.execute(sql.SQL("revoke {} from {}").format(_ident(other), _ident(name)))
