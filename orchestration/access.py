@@ -45,7 +45,7 @@ SHARED_RELATIONS = frozenset({"dim_as_of", "dim_calendar", "dim_calendar_hour"})
 SCOPE_COLUMNS: dict[str, tuple[str, ...]] = {
     "organisation": ("organization_id", "organization_name"),
     "workspace": ("workspace_id", "workspace_name"),
-    "location": ("location_id", "location_name"),
+    "location": ("location_id", "location_key", "location_name"),
     "agent": ("agent_id",),
 }
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from cards import dashcard_rows  # tests/ is on sys.path
 from conftest import LEAD_CAPTURE_FIXTURE, build_fixture_warehouse
+
 from orchestration import access, settings, warehouse
 from orchestration.bi import compiler, html_report
 
@@ -30,7 +30,7 @@ CLIENT_ORG, OTHER_ORG = "Lakeside Motors", "Summit Brand"  # tests/fixtures/web1
 CLIENT_WORKSPACE, OTHER_WORKSPACE = "Acme Roofing", "Brightline Dental"  # tests/fixtures/bison/workspaces
 # The columns that scope each mart built here, written out by hand (the code finds them in the catalog).
 SCOPED_MARTS = {
-    "fct_messaging_after_sales_activity": ("organization_name",),
+    "fct_messaging_after_sales_activity": ("organization_name",),  # and location_key, location_name
     "fct_messaging_after_sales_funnel": ("organization_name",),
     "fct_messaging_bot_activity": ("organization_name",),
     "fct_messaging_conversation_hours": ("organization_name",),
@@ -63,8 +63,9 @@ def db(warehouse_info, tmp_path_factory):
     tables["bot_leads__leads"] = LEAD_CAPTURE_FIXTURE
     info = build_fixture_warehouse(
         warehouse_info, tmp_path_factory, "access", tables,
-        ["+marts.messaging", "stg_web1on1__contacts", "+fct_campaign_daily", "+fct_lead_funnel_daily", "+fct_workspace_months", "+rpt_campaigns__data_loads",
-         "+fct_bot_leads", "+rst_bot_lead_contacts", "marts.common"], AS_OF)
+        ["+marts.messaging", "stg_web1on1__contacts", "+fct_campaign_daily", "+fct_lead_funnel_daily",
+         "+fct_workspace_months", "+rpt_campaigns__data_loads", "+fct_bot_leads", "+rst_bot_lead_contacts",
+         "marts.common"], AS_OF)
     with warehouse.connect(info) as conn:
         access.apply(conn)
         conn.commit()
@@ -79,7 +80,8 @@ def logins(db):
                                                          ("workspace", CLIENT_WORKSPACE)]),
             "admin": (unique("admin"), access.ADMIN, []),
             "executive": (unique("exec"), access.EXECUTIVE, []),
-            "agent": (unique("agent"), access.AGENT, [("agent", "A17")])}
+            "agent": (unique("agent"), access.AGENT, [("agent", "A17")]),
+            "manager": (unique("manager"), access.MANAGER, [("location", "loc1"), ("location", "Chicago")])}
     out = {}
     with warehouse.connect(db) as conn:
         for key, (name, group, scopes) in made.items():
@@ -114,9 +116,10 @@ def test_the_reader_reads_every_mart_but_no_raw_staging_audit_restricted_or_file
     for mart in (*SCOPED_MARTS, *UNSCOPED_MARTS, *SHARED_MARTS):
         assert rows(reader, f"select count(*) from marts.{mart}") == rows(db, f"select count(*) from marts.{mart}")
     assert rows(reader, "select count(*) from marts.fct_bot_leads")[0][0] > 0
-    for relation in ("raw_bot_leads.leads", "raw_web1on1.organizations", "raw_bison.workspaces", "staging.stg_bot_leads__leads",
-                     "intermediate.int_bot_leads__enriched", "raw_audit.rejected_rows", "raw_audit.loaded_files",
-                     "marts_restricted.rst_bot_lead_contacts", "access.role_scopes", "snapshots.snp_web1on1__organizations"):
+    for relation in ("raw_bot_leads.leads", "raw_web1on1.organizations", "raw_bison.workspaces",
+                     "staging.stg_bot_leads__leads", "intermediate.int_bot_leads__enriched", "raw_audit.rejected_rows",
+                     "raw_audit.loaded_files", "marts_restricted.rst_bot_lead_contacts", "access.role_scopes",
+                     "snapshots.snp_web1on1__organizations"):
         assert refused(reader, f"select * from {relation} limit 1"), relation
     for statement in ("create table public.x (a int)", "create table marts.x (a int)", "create temp table x (a int)",
                       "create schema x", "select pg_read_file('/etc/passwd')",
@@ -159,6 +162,28 @@ def test_an_agent_without_agent_columns_in_the_marts_sees_only_the_shared_calend
     for mart in (*SCOPED_MARTS, *UNSCOPED_MARTS):
         assert rows(agent, f"select count(*) from marts.{mart}") == [(0,)], mart
     assert rows(agent, "select count(*) from marts.dim_calendar")[0][0] > 0
+
+
+def test_a_manager_sees_its_locations_rows_in_the_marts_with_a_location_and_nothing_in_the_others(db, logins):
+    """tests/fixtures/web1on1/locations: loc1 is Chicago (org1); the manager holds both its id and its name, as
+    one mart carries the id (location_key) and the other the name only. The organisation-level marts carry no
+    location, and a location's manager sees none of them (D151)."""
+    manager = logins["manager"]
+    for mart in ("fct_messaging_after_sales_activity", "fct_messaging_after_sales_funnel"):
+        mine = rows(db, f"select count(*) from marts.{mart} where location_name = 'Chicago'")[0][0]
+        assert 0 < mine < rows(db, f"select count(*) from marts.{mart}")[0][0], mart
+        assert rows(manager, f"select count(*) from marts.{mart}") == [(mine,)], mart
+        assert rows(manager, f"select distinct location_name from marts.{mart}") == [("Chicago",)], mart
+    for mart in ("fct_messaging_bot_activity", "fct_campaign_daily", "fct_bot_leads"):
+        assert rows(manager, f"select count(*) from marts.{mart}") == [(0,)], mart
+
+
+def test_the_report_command_reads_as_the_reader_and_logs_it(db, tmp_path):
+    done = _cli(db, "report", "--dashboard", "lead_capture", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["lead_capture.html"]
+    assert rows(db, "select who, action, what, filters from raw_audit.access_log order by id desc limit 1") == [
+        (access.READER, "render", "html dashboard lead_capture -> lead_capture.html", {})]
 
 
 def _card_runs(dashboard_keys):

@@ -46,9 +46,9 @@ def test_one_run_per_warehouse_a_second_is_told_in_one_line(fresh_db, tmp_path):
     landing = tmp_path / "landing"
     landing.mkdir()
     with publishing.run_lock(fresh_db):
-        with pytest.raises(publishing.RunningElsewhere, match=r"^another run is using this warehouse since "):
-            with publishing.run_lock(fresh_db):
-                pass
+        with (pytest.raises(publishing.RunningElsewhere, match=r"^another run is using this warehouse since "),
+              publishing.run_lock(fresh_db)):
+            pass
         done = run("run", "--landing", str(landing), LEAD_ANALYTICS_DATABASE_URL=url_of(fresh_db),
                    LEAD_ANALYTICS_HOME=str(tmp_path / "home"))
         assert done.returncode == 2
