@@ -129,3 +129,12 @@ def test_a_relative_filter_value_past_the_calendar_is_a_filter_error_not_a_crash
         compiled.date_bounds("past9999999days", date(2025, 3, 31))
     with pytest.raises(compiled.RenderError, match="'next99999999years~' is not a date filter value"):
         compiled.date_bounds("next99999999years~", date(2025, 3, 31))
+
+
+def test_the_access_log_is_created_by_the_owner_of_a_database_never_published(fresh_db):
+    from orchestration import access
+
+    with warehouse.connect(fresh_db) as conn:
+        access.log_access(conn, "export", "card lead_capture__total_leads as csv", {"source": ["Website"]}, 4)
+        logged = conn.execute("select who, action, what, filters, row_count from raw_audit.access_log").fetchall()
+    assert logged == [(fresh_db.user, "export", "card lead_capture__total_leads as csv", {"source": ["Website"]}, 4)]
