@@ -355,8 +355,8 @@ def cmd_access(args: argparse.Namespace, config: settings.Settings) -> int:
                 print(f"granted the reporting roles on {len(policed)} mart(s); {scoped} filtered by "
                       "organisation, workspace, location or agent")
             elif args.action == "add-client":
-                scopes = [("organisation", args.organisation)] + ([("workspace", args.workspace)]
-                                                                  if args.workspace else [])
+                scopes = [("organisation", v) for v in args.organisation] + \
+                    [("workspace", v) for v in args.workspace or []]
                 login = access.add_login(conn, access.checked_name(args.name), access.CLIENT, scopes,
                                          _password(args.password_env, args.name))
                 print(f"client login {login.line()}")
@@ -636,8 +636,10 @@ def build_parser() -> argparse.ArgumentParser:
     access_sub.add_parser("apply", help="grant the roles and row policies on the published marts now")
     q = access_sub.add_parser("add-client", help="a login that sees one client's rows only")
     q.add_argument("name", help="the login role's name (lower-case letters, digits, _)")
-    q.add_argument("--organisation", required=True, help="the client's organisation (name or id)")
-    q.add_argument("--workspace", help="the client's workspace in the campaign data (name or id)")
+    q.add_argument("--organisation", required=True, action="append",
+                   help="the client's organisation, its name or id (repeatable: a mart matches on any of them)")
+    q.add_argument("--workspace", action="append",
+                   help="the client's workspace in the campaign data, its name or id (repeatable)")
     q.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
     q = access_sub.add_parser("add-user", help="a staff login: executive, manager (a location), agent, admin")
     q.add_argument("name", help="the login role's name (lower-case letters, digits, _)")
