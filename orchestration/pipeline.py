@@ -272,5 +272,7 @@ def refresh_dashboards_after_hold_back(info: warehouse.ConnectionInfo) -> list[P
         status = publishing.publication_status(conn)
     if status.published_at is None or not status.held_back_by:
         return []
-    return [path for path, _ in html_report.write_reports(info, settings.PROJECT_ROOT / "metabase",
+    from orchestration import access
+
+    return [path for path, _ in html_report.write_reports(access.reader_for(info), settings.PROJECT_ROOT / "metabase",
                                                           settings.reports_dir())]

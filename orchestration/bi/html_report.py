@@ -144,4 +144,16 @@ def write_reports(
     for dashboard in selected:
         own = {s: v for s, v in filters.items() if s in {f.slug for f in dashboard.filters}}
         reports.append(build_report(info, compiled.cards, dashboard, own, timings=timings, notices=notices))
-    return [(report.write(out_dir), report) for report in reports]
+    written = [(report.write(out_dir), report) for report in reports]
+    _log_renders(info, written)
+    return written
+
+
+def _log_renders(info: ConnectionInfo, written: list[tuple[Path, Report]]) -> None:
+    """One raw_audit.access_log row per page written, as the role that read the marts (D153)."""
+    from orchestration import access
+
+    with warehouse.connect(info) as conn:
+        for path, report in written:
+            access.log_access(conn, "render", f"html dashboard {report.dashboard.key} -> {path.name}",
+                              report.filters, sum(len(r.rows) for r in report.results))

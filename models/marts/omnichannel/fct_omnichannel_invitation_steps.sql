@@ -1,7 +1,8 @@
 -- One row per invited person and funnel step they reached: 1 Invited, 2 Activated, 3 Transacting (D30).
 -- Every step of a person carries the local date of their first invitation, so a date range selects a
 -- cohort of invited people and follows them to the as-of moment. One row without a person per date and
--- step lists every step, 0 when nobody of the cohort reached it.
+-- step lists every step, 0 when nobody of the cohort reached it. A person is a hash of the normalised e-mail
+-- (D152); the address itself is in marts_restricted.rst_omnichannel_invited_people.
 with
 
 people as (
@@ -83,7 +84,7 @@ unioned as (
 final as (
     select
         unioned.invited_date,
-        unioned.email_normalized,
+        {{ contact_key('unioned.email_normalized') }} as person_key,
         unioned.step_order,
         step_names.step,
         unioned.reached_at,
