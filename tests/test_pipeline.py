@@ -308,7 +308,7 @@ def test_a_failed_dbt_test_leaves_the_published_marts_intact(held_back_runs):
     assert reason.group(1).endswith("the published marts are unchanged")
     assert marts == published  # the build that failed its test was never published
     assert fixed_in_shadow == [("0.9",)]  # it was built, out of sight, where it can be inspected
-    assert leftovers == ["intermediate__build", "marts__build", "staging__build"]
+    assert leftovers == ["intermediate__build", "marts__build", "marts_restricted__build", "staging__build"]
     # the snapshot is not part of the held-back build: it kept the history it saw (the old and the new potential)
     assert versions == [(now - 1,), (now,)]
     assert "Recommended Minimal Dashboard" not in run.stdout  # no KPIs from the marts of an earlier run
