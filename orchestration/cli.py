@@ -183,7 +183,8 @@ def cmd_load(args: argparse.Namespace, config: settings.Settings) -> int:
             rejected += result.total("rejected")
             errors += result.errors
             ignored += result.ignored
-            failed = f", {result.failed_files} FAILED" if result.failed_files else ""
+            failed = (f", {result.failed_files} FAILED" if result.failed_files
+                      else ", FAILED (folder unreadable)" if result.errors else "")
             _say(f"  {contract.key:<40} {result.loaded_files:>3} files loaded, {result.skipped_files:>3} skipped{failed}, "
                  f"{result.total('inserted'):>9,} inserted, {result.total('updated'):>7,} updated, "
                  f"{result.total('rejected'):>5,} rejected")

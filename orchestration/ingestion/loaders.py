@@ -17,7 +17,9 @@ For each file, in one transaction (a file loads whole or not at all):
 5. record the file in the ledger with its row counts and line counts: header + blank + loaded +
    rejected lines = the file's lines.
 
-A failed file never stops the others: `load_table` goes on and lists it in `errors`.
+A failed file never stops the others: `load_table` goes on and lists it in `errors`. A table folder
+that cannot be listed fails that table alone: one line in its `errors`, nothing in the ledger (there
+is no file to record), and the caller goes on with the next table.
 """
 from __future__ import annotations
 
@@ -506,7 +508,11 @@ def load_table(conn, contract: TableContract, landing_root: Path,
     def prepare(path: Path):
         return pool.submit(_prepare_path, contract, root, path, landing_root, loaded)
 
-    listing = landing.scan(contract, landing_root)
+    try:
+        listing = landing.scan(contract, landing_root)
+    except landing.FolderError as exc:
+        result.errors.append(str(exc))
+        return result
     result.ignored = listing.ignored
     paths = listing.files
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"prepare-{contract.key}") as pool:
