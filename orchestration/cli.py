@@ -177,17 +177,16 @@ def cmd_load(args: argparse.Namespace, config: settings.Settings) -> int:
     with warehouse.connect(info) as conn:
         loaders.ensure_schemas(conn, landing)
         _say_if_mixed(conn, landing)
-        for contract in selected:
-            result = loaders.load_table(conn, contract, landing)
-            rows += result.total("rows_in_file")
-            rejected += result.total("rejected")
-            errors += result.errors
-            ignored += result.ignored
-            failed = (f", {result.failed_files} FAILED" if result.failed_files
-                      else ", FAILED (folder unreadable)" if result.errors else "")
-            _say(f"  {contract.key:<40} {result.loaded_files:>3} files loaded, {result.skipped_files:>3} skipped{failed}, "
-                 f"{result.total('inserted'):>9,} inserted, {result.total('updated'):>7,} updated, "
-                 f"{result.total('rejected'):>5,} rejected")
+    for contract, result in zip(selected, loaders.load_tables(info, selected, landing, config.load_parallelism)):
+        rows += result.total("rows_in_file")
+        rejected += result.total("rejected")
+        errors += result.errors
+        ignored += result.ignored
+        failed = (f", {result.failed_files} FAILED" if result.failed_files
+                  else ", FAILED (folder unreadable)" if result.errors else "")
+        _say(f"  {contract.key:<40} {result.loaded_files:>3} files loaded, {result.skipped_files:>3} skipped{failed}, "
+             f"{result.total('inserted'):>9,} inserted, {result.total('updated'):>7,} updated, "
+             f"{result.total('rejected'):>5,} rejected")
     seconds = time.perf_counter() - started
     _say(f"loaded {rows:,} rows ({rejected:,} rejected) in {seconds:.1f}s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
     for entry in ignored:
