@@ -10,7 +10,10 @@ Generates a synthetic landing set and loads it into a fresh database three ways,
 * `pandas.read_csv/read_json` + `DataFrame.to_sql(method="multi")` (skip with --skip-pandas).
 
 It prints rows/s for each and the ratios, then a line for scripts: `load ours=<rows/s> copy=<rows/s>`.
-Not part of the test suite.
+
+With --refresh it then times three refresh cycles on that landing set, in a database of their own:
+the first (a full build: everything is new), a no-op (nothing new) and one with one new file (a late
+file for an old day), and prints `refresh full=<s> noop=<s> onefile=<s>`. Not part of the test suite.
 """
 from __future__ import annotations
 
@@ -86,12 +89,48 @@ def _copy_load(info: warehouse.ConnectionInfo, landing: Path) -> int:
     return rows
 
 
+def _refresh_cycles(info: warehouse.ConnectionInfo, landing: Path, workdir: Path) -> tuple[float, float, float]:
+    """Wall seconds of a full cycle, a no-op cycle and a one-new-file cycle, on a scratch database."""
+    from orchestration import refresh
+
+    db = warehouse.create_scratch_database(info, "bench_refresh")
+    base = settings.Settings.load()
+    config = base.model_copy(update={"database_url": db.conninfo(), "libpq": {}, "landing_dir": landing,
+                                     "reports_dir": workdir / "reports", "state_dir": workdir / "state"})
+    quiet = lambda line: None  # noqa: E731 - the bench prints only its numbers
+    try:
+        with settings.running(config):
+            seconds = []
+            for label in ("full", "noop", "onefile"):
+                if label == "onefile":
+                    _late_file(landing)
+                cycle = refresh.run_cycle(config, quiet)
+                if cycle.pipeline is not None and not cycle.pipeline.success:
+                    raise SystemExit(f"the {label} refresh cycle failed: {cycle.pipeline.failed_steps[:1]}")
+                seconds.append(cycle.seconds)
+                print(f"refresh cycle {label}: {cycle.seconds:.1f}s ({cycle.reason})", flush=True)
+    finally:
+        warehouse.drop_database(db)
+    return seconds[0], seconds[1], seconds[2]
+
+
+def _late_file(landing: Path) -> None:
+    """One new file for an old day: the first bot-lead file again under another name, its keys renamed."""
+    contract = contracts.get("bot_leads", "leads")
+    first = loaders.landing_files(contract, landing)[0]
+    lines = first.read_text(encoding="utf-8").splitlines()
+    renamed = [lines[0], *(("late-" + line) for line in lines[1:] if line.strip())]
+    (first.parent / f"late_{first.name}").write_text("\n".join(renamed) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--volume", type=float, default=1.0, help="generator volume (default 1.0, about 1.26M rows)")
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--skip-pandas", action="store_true", help="leave out pandas.to_sql")
+    parser.add_argument("--refresh", action="store_true",
+                        help="also time a full, a no-op and a one-new-file refresh cycle (minutes)")
     parser.add_argument("--parallelism", type=int, default=None,
                         help="tables loaded at once (default: the load_parallelism setting, "
                              f"{settings.ENV_LOAD_PARALLELISM})")
@@ -143,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ratio: our loader is {(loaded / ours) / (pandas_rows / theirs):.1f}x pandas.to_sql "
                   f"(pandas neither validates, rejects nor upserts)")
         print(f"load ours={ours_rate:.0f} copy={copy_rate:.0f}", flush=True)
+        if args.refresh:
+            full, noop, onefile = _refresh_cycles(info, workdir, Path(tempfile.mkdtemp(prefix="lead-analytics-cycle-")))
+            print(f"refresh full={full:.1f} noop={noop:.1f} onefile={onefile:.1f}", flush=True)
     finally:
         warehouse.drop_database(bench_db)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -204,6 +204,22 @@ def cmd_run(args: argparse.Namespace, config: settings.Settings) -> int:
     return _run_pipeline(config, _existing_landing(config), time.perf_counter())
 
 
+def cmd_refresh(args: argparse.Namespace, config: settings.Settings) -> int:
+    """One refresh cycle: the full job when new data waits, else nothing (seconds)."""
+    from orchestration import refresh
+
+    started = time.perf_counter()
+    landing = _existing_landing(config)
+    info = _warehouse_for(landing)
+    since = time.time()
+    cycle = refresh.run_cycle(config, _say)
+    if not cycle.built:
+        _say(f"wall time: {time.perf_counter() - started:.1f}s")
+        return 0
+    _print_outcome(config, info, cycle.pipeline, started, since)
+    return 0 if cycle.pipeline.success else 1
+
+
 def _warehouse_for(landing: Path):
     """The warehouse, started if need be, said where it is and whether it already holds another landing folder."""
     from orchestration import warehouse
@@ -527,6 +543,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("run", "landing", "timezone", "as_of", help="run the full Dagster job: load, dbt build, checks",
                 description="Materialise every asset in this process and print a summary.")
     p.set_defaults(func=cmd_run)
+
+    p = command("refresh", "landing", "timezone", "as_of", help="one refresh cycle: run the job only if data is new",
+                description="Run the full Dagster job when a landing file is new or changed, or a loaded file is "
+                            "not yet in a published build; otherwise stop in seconds (what the 15-minute "
+                            "schedule does).")
+    p.set_defaults(func=cmd_refresh)
 
     p = command("demo", "landing", "timezone", "as_of", "generator",
                 help="the whole thing: warehouse, synthetic data, pipeline, summary",
