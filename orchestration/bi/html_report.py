@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterator, Sequence, get_args
 
 from orchestration import publishing, settings, warehouse
 from orchestration.bi import charts, formats
+from orchestration.bi import freshness as source_freshness
 from orchestration.bi.compiled import (CompiledCard, RenderError, Window, card_values, date_bounds, filter_value,
                                        render_sql)
 from orchestration.bi.formats import column_format, format_value
@@ -785,7 +786,7 @@ h1{font-size:22px;line-height:1.25;margin:0;font-weight:650;letter-spacing:-.01e
 .notices li{background:#fffbeb;border:1px solid #fde68a;border-radius:6px;padding:6px 10px;margin-top:6px;font-size:13px}
 .meta{display:flex;flex-wrap:wrap;gap:10px 32px;margin:14px 0 0;padding:12px 0 0;border-top:1px solid var(--grid)}
 .meta dt{font-size:11px;text-transform:uppercase;letter-spacing:.07em;color:var(--muted)}
-.meta dd{margin:1px 0 0;font-weight:500}
+.meta dd{margin:1px 0 0;font-weight:500}.meta dd.stale{color:#a4262c}
 .meta .unused{color:var(--muted);font-weight:400}
 .tabs{display:none;gap:4px;margin:18px 0 0;border-bottom:1px solid var(--line)}
 .js .tabs{display:flex}
@@ -877,7 +878,7 @@ def _timings_table(results: list[CardResult], chart_seconds: float, charts_drawn
 def render_page(dashboard: DashboardSpec, results: list[CardResult], as_of: datetime | None,
                 filter_values: dict[str, Any], windows: dict[Window, WindowDates], *, timings: bool = False,
                 notices: Sequence[str] = (), generated_at: datetime | None = None,
-                stats: charts.RenderStats | None = None, published: str = "") -> str:
+                stats: charts.RenderStats | None = None, published: str = "", freshness: str = "") -> str:
     """The page for results already run (see `build_report`)."""
     stats = stats if stats is not None else charts.RenderStats()
     tz_name = settings.reporting_timezone()
@@ -913,6 +914,7 @@ def render_page(dashboard: DashboardSpec, results: list[CardResult], as_of: date
     csp = (f"default-src 'none'; style-src 'unsafe-inline'; script-src '{_script_hash()}'; img-src data:; "
            "base-uri 'none'; form-action 'none'")
     footer = (f"<footer>{_timings_table(results, stats.seconds, stats.charts)}</footer>" if timings else "")
+    stale = ' class="stale"' if "WARNING" in freshness else ""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -923,7 +925,8 @@ def render_page(dashboard: DashboardSpec, results: list[CardResult], as_of: date
         f'<body data-dashboard="{_e(dashboard.key)}"><div class="page">'
         f'<header class="page-header"><h1>{_e(dashboard.name)}</h1>{description}{notice_html}<dl class="meta">'
         f'<div><dt>As of</dt><dd id="as-of" title="read from {_e(source)}">{_e(as_of_text)}</dd></div>'
-        + (f'<div><dt>Data</dt><dd id="publication">{_e(published)}</dd></div>' if published else "") +
+        + (f'<div><dt>Data</dt><dd id="publication">{_e(published)}</dd></div>' if published else "")
+        + (f'<div><dt>Sources</dt><dd id="freshness"{stale}>{_e(freshness)}</dd></div>' if freshness else "") +
         f'<div><dt>Filters</dt><dd id="filters">{_e(applied)}{unused_html}</dd></div>'
         f'<div><dt>Time zone</dt><dd id="timezone">{_e(tz_name)}</dd></div>'
         f'<div><dt>Generated</dt><dd id="generated-at"><time datetime="{_e(generated_at.isoformat())}">'
@@ -946,7 +949,9 @@ def build_report(info: ConnectionInfo, cards: dict[str, CompiledCard], dashboard
     queried = time.perf_counter() - started
     stats = charts.RenderStats()
     page = render_page(dashboard, results, as_of, filter_values, windows, timings=timings, notices=notices,
-                       generated_at=generated_at, stats=stats, published=publishing.publication_line(info))
+                       generated_at=generated_at, stats=stats, published=publishing.publication_line(info),
+                       freshness=source_freshness.dashboard_freshness(
+                           info, {rel for r in results for rel in r.card.relations}, settings.reporting_timezone()))
     log.info("dashboard %s: %d queries in %.0f ms, %d charts in %.0f ms", dashboard.key, len(results),
              queried * 1000, stats.charts, stats.seconds * 1000)
     return Report(dashboard=dashboard, html=page, results=results, as_of=as_of, filters=filter_values,
