@@ -72,3 +72,17 @@ def test_the_header_says_when_the_newest_row_arrived_and_warns_past_a_rule(conn)
     assert freshness.freshness_line(conn, both, found, NOW, "UTC") == (
         "newest source row arrived 2026-12-06 18:30 UTC; WARNING: older than the sources' freshness rule: "
         "raw_bison.events (no rows; rule: warn after 2 hours)")
+
+
+def test_the_ledger_gives_the_newest_arrival_without_scanning_the_raw_table(conn):
+    # A file that inserted or updated rows counts; one whose rows were all unchanged, or one that failed, does not.
+    conn.execute("create schema raw_audit")
+    conn.execute("create table raw_audit.loaded_files (source_table text, status text, inserted int, updated int, "
+                 "loaded_at timestamptz)")
+    conn.execute("insert into raw_audit.loaded_files values "
+                 "('raw_crm.leads', 'loaded', 3, 0, '2026-12-07 09:00Z'), "
+                 "('raw_crm.leads', 'loaded', 0, 0, '2026-12-07 11:00Z'), "
+                 "('raw_crm.leads', 'failed', 0, 0, '2026-12-07 11:30Z')")
+    found = freshness.lineage_from_manifest(MANIFEST)
+    assert freshness.freshness_line(conn, ["raw_crm.leads"], found, NOW, "UTC") == (
+        "newest source row arrived 2026-12-07 09:00 UTC")

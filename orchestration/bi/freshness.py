@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from orchestration import publishing
 
+_LEDGER = "raw_audit.loaded_files"
 _PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 
 
@@ -92,12 +93,20 @@ def _ago(delta: timedelta) -> str:
 def freshness_line(conn, tables: list[str], found: Lineage, now: datetime, tz: str) -> str:
     """One line: when the newest source row arrived, then a warning per raw table older than its rule."""
     newest: dict[str, datetime | None] = {}
+    has_ledger = conn.execute("select to_regclass(%s)", (_LEDGER,)).fetchone()[0] is not None
     for table in tables:
         if conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None:
             continue
-        schema, name = table.split(".", 1)
-        column = found.sources[table].loaded_at_field
-        newest[table] = conn.execute(f'select max("{column}") from "{schema}"."{name}"').fetchone()[0]
+        # The ledger row of a file and its rows' `_loaded_at` are both now() of the file's transaction, and
+        # `_loaded_at` moves only when a file inserts or updates rows: the ledger gives the same moment
+        # without scanning a raw table on every page open (they grow with the data; the ledger with the files).
+        moment = conn.execute(f"select max(loaded_at) from {_LEDGER} where source_table = %s and status = 'loaded' "
+                              "and inserted + updated > 0", (table,)).fetchone()[0] if has_ledger else None
+        if moment is None:  # rows written by something other than the loader
+            schema, name = table.split(".", 1)
+            column = found.sources[table].loaded_at_field
+            moment = conn.execute(f'select max("{column}") from "{schema}"."{name}"').fetchone()[0]
+        newest[table] = moment
     arrived = [moment for moment in newest.values() if moment is not None]
     if not arrived:
         return "no source rows yet"
