@@ -40,7 +40,7 @@ class Pending:
         if self.published_build_at is None:
             return "nothing published yet"
         if self.nothing_new:
-            return f"nothing new since the build published at {self.published_build_at:%Y-%m-%d %H:%M:%S %Z}"
+            return f"nothing new since the published build of {self.published_build_at:%Y-%m-%d %H:%M:%S %Z}"
         parts = []
         if self.new_files:
             parts.append(f"{len(self.new_files)} new or changed landing file(s), e.g. {self.new_files[0]}")

@@ -52,7 +52,7 @@ def test_a_cycle_builds_only_when_a_file_is_new_changed_or_loaded_but_unpublishe
     _publish(conn)
     quiet = refresh.pending(conn, landing)
     assert (quiet.new_files, quiet.unbuilt_files, quiet.nothing_new) == ([], [], True)
-    assert quiet.reason().startswith("nothing new since the build published at ")
+    assert quiet.reason().startswith("nothing new since the published build of ")
 
     # A late file: new until loaded, then loaded but unbuilt until a build publishes it.
     write(landing, "bot_leads/leads/leads_2024-12.csv", lead("L1"))
@@ -107,6 +107,6 @@ def test_the_15_minute_schedule_skips_a_tick_while_a_run_is_in_progress_or_nothi
         loaders.load_table(conn, LEADS, landing)
         _publish(conn)
         quiet = cycle.evaluate_tick(build_schedule_context(instance=instance))
-        assert quiet.run_requests == [] and quiet.skip_message.startswith("nothing new since the build published at ")
+        assert quiet.run_requests == [] and quiet.skip_message.startswith("nothing new since the published build of ")
         assert quiet.skip_message.endswith(": no rebuild")
     assert SkipReason  # imported for the reader: a skipped tick carries its reason as skip_message
