@@ -23,6 +23,7 @@ examples:
   lead-analytics generate --volume 0.1     write a smaller synthetic landing set
   lead-analytics load                      load new landing files into the raw schemas
   lead-analytics run                       run the full Dagster job (load, dbt build, checks)
+  lead-analytics refresh                   one refresh cycle: the job only if new data waits, else seconds
   lead-analytics report --timings          write reports/<dashboard>.html, print each card's query time
   lead-analytics dbt -- build -s staging   run dbt against the configured warehouse
   lead-analytics mf -- query --metrics leads --group-by metric_time__month   query a metric
@@ -34,6 +35,7 @@ configuration (environment):
                                Unset: an embedded PostgreSQL 18 under .warehouse/ (started on demand).
   LEAD_ANALYTICS_LANDING_DIR   landing directory (default: data/landing)
   LEAD_ANALYTICS_HOME          state directory for the embedded warehouse and Dagster (default: .warehouse)
+  LEAD_ANALYTICS_LOAD_PARALLELISM  raw tables loaded at once, one connection each (default: 2)
   LEAD_ANALYTICS_TIMEZONE      reporting time zone, an IANA name (default: America/Chicago)
   LEAD_ANALYTICS_AS_OF         pin "now" for today/this week/this month, an ISO timestamp with a time zone,
                                e.g. 2025-03-31T17:00:00Z or 2025-03-31T12:00:00-05:00 (default: the build time)
