@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup demo test test-access-external lint ui bench docs lock clean stop
+.PHONY: help setup demo test test-access-external lint ui bench bench-scale docs lock clean stop
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -47,8 +47,11 @@ lint: $(STAMP)  ## ruff (lint + format check) on the Python, sqlfluff and the im
 ui: $(STAMP)  ## Dagster UI on http://127.0.0.1:3000
 	$(BIN)/lead-analytics ui
 
-bench: $(STAMP)  ## load benchmark: our loader vs pandas.to_sql, side by side (BENCH_ARGS="--volume 0.2")
+bench: $(STAMP)  ## load benchmark: our loader vs COPY alone and pandas.to_sql (BENCH_ARGS="--volume 0.2 --refresh")
 	$(BIN)/python -m orchestration.bench $(BENCH_ARGS)
+
+bench-scale: $(STAMP)  ## 1x vs 10x: load, build, cycles, cards alone, 20 clients (BENCH_ARGS="--volume 0.01"); quiet machine only
+	$(BIN)/python -m orchestration.bench_scale $(BENCH_ARGS)
 
 docs: $(STAMP)  ## dbt docs on http://127.0.0.1:8080
 	$(BIN)/lead-analytics dbt -- docs generate && $(BIN)/lead-analytics dbt -- docs serve --host 127.0.0.1 --port 8080

@@ -1,8 +1,19 @@
 """`make bench`: generation and load speed, measured side by side in one run.
 
-Generates a synthetic landing set, loads it with our loader into a fresh database, then loads the
-very same files with `pandas.read_csv/read_json` + `DataFrame.to_sql(method="multi")` into another
-schema of that database, and prints rows/s for each and the ratio. Not part of the test suite.
+Generates a synthetic landing set and loads it into a fresh database three ways, in the same run:
+
+* our loader (parse, validate, COPY into a temp table, upsert by key, ledger), `load_parallelism`
+  tables at a time;
+* PostgreSQL `COPY` alone, the floor: every file streamed as it is (psycopg `copy ... from stdin`, one
+  stream, one file after another) into a scratch table of text columns, no parsing or checking on
+  our side;
+* `pandas.read_csv/read_json` + `DataFrame.to_sql(method="multi")` (skip with --skip-pandas).
+
+It prints rows/s for each and the ratios, then a line for scripts: `load ours=<rows/s> copy=<rows/s>`.
+
+With --refresh it then times three refresh cycles on that landing set, in a database of their own:
+the first (a full build: everything is new), a no-op (nothing new) and one with one new file (a late
+file for an old day), and prints `refresh full=<s> noop=<s> onefile=<s>`. Not part of the test suite.
 """
 from __future__ import annotations
 
@@ -48,16 +59,87 @@ def _pandas_load(info: warehouse.ConnectionInfo, landing: Path) -> int:
     return rows
 
 
+def _copy_load(info: warehouse.ConnectionInfo, landing: Path) -> int:
+    """Every landing file COPYed as it is into a scratch table, one stream: CSV files into text columns
+    named by the header, JSON-lines files one line per row into one text column."""
+    rows = 0
+    with warehouse.connect(info, autocommit=True) as conn:
+        conn.execute("drop schema if exists bench_copy cascade")
+        conn.execute("create schema bench_copy")
+        for contract in contracts.all_contracts():
+            paths = loaders.landing_files(contract, landing)
+            if not paths:
+                continue
+            table = f"bench_copy.{contract.key}"
+            if contract.file_format == "csv":
+                with open(paths[0], encoding="utf-8") as f:
+                    header = f.readline().lstrip("\ufeff").strip().split(",")
+                columns = ", ".join('"' + c.replace('"', '""') + '" text' for c in header)
+                conn.execute(f"create table {table} ({columns})")
+                command = f"copy {table} from stdin (format csv, header true)"
+            else:  # quote and delimiter bytes that never occur: each line is one value, taken as it is
+                conn.execute(f"create table {table} (line text)")
+                command = f"copy {table} from stdin (format csv, quote e'\\x01', delimiter e'\\x02')"
+            for path in paths:
+                with conn.cursor() as cur:
+                    with cur.copy(command) as copy, open(path, "rb") as f:
+                        while chunk := f.read(1 << 20):
+                            copy.write(chunk)
+                    rows += cur.rowcount
+    return rows
+
+
+def _refresh_cycles(info: warehouse.ConnectionInfo, landing: Path, workdir: Path) -> tuple[float, float, float]:
+    """Wall seconds of a full cycle, a no-op cycle and a one-new-file cycle, on a scratch database."""
+    from orchestration import refresh
+
+    db = warehouse.create_scratch_database(info, "bench_refresh")
+    base = settings.Settings.load()
+    config = base.model_copy(update={"database_url": db.conninfo(), "libpq": {}, "landing_dir": landing,
+                                     "reports_dir": workdir / "reports", "state_dir": workdir / "state"})
+    quiet = lambda line: None  # noqa: E731 - the bench prints only its numbers
+    try:
+        with settings.running(config):
+            seconds = []
+            for label in ("full", "noop", "onefile"):
+                if label == "onefile":
+                    _late_file(landing)
+                cycle = refresh.run_cycle(config, quiet)
+                if cycle.pipeline is not None and not cycle.pipeline.success:
+                    raise SystemExit(f"the {label} refresh cycle failed: {cycle.pipeline.failed_steps[:1]}")
+                seconds.append(cycle.seconds)
+                print(f"refresh cycle {label}: {cycle.seconds:.1f}s ({cycle.reason})", flush=True)
+    finally:
+        warehouse.drop_database(db)
+    return seconds[0], seconds[1], seconds[2]
+
+
+def _late_file(landing: Path) -> None:
+    """One new file for an old day: the first bot-lead file again under another name, its keys renamed."""
+    contract = contracts.get("bot_leads", "leads")
+    first = loaders.landing_files(contract, landing)[0]
+    lines = first.read_text(encoding="utf-8").splitlines()
+    renamed = [lines[0], *(("late-" + line) for line in lines[1:] if line.strip())]
+    (first.parent / f"late_{first.name}").write_text("\n".join(renamed) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--volume", type=float, default=1.0, help="generator volume (default 1.0, about 1.26M rows)")
     parser.add_argument("--months", type=int, default=24)
-    parser.add_argument("--skip-pandas", action="store_true", help="measure only our loader")
+    parser.add_argument("--skip-pandas", action="store_true", help="leave out pandas.to_sql")
+    parser.add_argument("--refresh", action="store_true",
+                        help="also time a full, a no-op and a one-new-file refresh cycle (minutes)")
+    parser.add_argument("--parallelism", type=int, default=None,
+                        help="tables loaded at once (default: the load_parallelism setting, "
+                             f"{settings.ENV_LOAD_PARALLELISM})")
     args = parser.parse_args(argv)
 
     from orchestration.ingestion.generator import GeneratorConfig, generate
 
+    if args.parallelism is None:
+        args.parallelism = settings.current().load_parallelism
     info = warehouse.ensure_running()
     workdir = Path(tempfile.mkdtemp(prefix="lead-analytics-bench-"))
     bench_db = warehouse.create_scratch_database(info, "bench")
@@ -74,20 +156,22 @@ def main(argv: list[str] | None = None) -> int:
 
         with warehouse.connect(bench_db) as conn:
             loaders.ensure_schemas(conn)
-            t0 = time.perf_counter()
-            loaded = 0
-            by_format = {"csv": [0, 0.0], "jsonl": [0, 0.0]}
-            for contract in contracts.all_contracts():
-                t_table = time.perf_counter()
-                result = loaders.load_table(conn, contract, workdir)
-                n = result.total("rows_in_file")
-                loaded += n
-                by_format[contract.file_format][0] += n
-                by_format[contract.file_format][1] += time.perf_counter() - t_table
-            ours = time.perf_counter() - t0
-        print(f"our loader (validate + COPY + upsert): {loaded:,} rows in {ours:.2f}s, {loaded / ours:,.0f} rows/s", flush=True)
-        for fmt, (n, s) in by_format.items():
-            print(f"  {fmt:<5} {n:>10,} rows {s:7.2f}s {n / max(s, 1e-9):>10,.0f} rows/s")
+        all_contracts = list(contracts.all_contracts())
+        t0 = time.perf_counter()
+        results = loaders.load_tables(bench_db, all_contracts, workdir, args.parallelism)
+        ours = time.perf_counter() - t0
+        loaded = sum(r.total("rows_in_file") for r in results)
+        ours_rate = loaded / ours
+        print(f"our loader (validate + COPY + upsert, {args.parallelism} tables at a time): {loaded:,} rows in "
+              f"{ours:.2f}s, {ours_rate:,.0f} rows/s", flush=True)
+
+        t0 = time.perf_counter()
+        copied = _copy_load(bench_db, workdir)
+        copy_seconds = time.perf_counter() - t0
+        copy_rate = copied / copy_seconds
+        print(f"PostgreSQL COPY alone (one stream, text columns): {copied:,} rows in {copy_seconds:.2f}s, "
+              f"{copy_rate:,.0f} rows/s", flush=True)
+        print(f"ratio: our loader is {ours_rate / copy_rate:.2f}x COPY alone", flush=True)
 
         if not args.skip_pandas:
             t0 = time.perf_counter()
@@ -97,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{pandas_rows / theirs:,.0f} rows/s", flush=True)
             print(f"ratio: our loader is {(loaded / ours) / (pandas_rows / theirs):.1f}x pandas.to_sql "
                   f"(pandas neither validates, rejects nor upserts)")
+        print(f"load ours={ours_rate:.0f} copy={copy_rate:.0f}", flush=True)
+        if args.refresh:
+            full, noop, onefile = _refresh_cycles(info, workdir, Path(tempfile.mkdtemp(prefix="lead-analytics-cycle-")))
+            print(f"refresh full={full:.1f} noop={noop:.1f} onefile={onefile:.1f}", flush=True)
     finally:
         warehouse.drop_database(bench_db)
         shutil.rmtree(workdir, ignore_errors=True)

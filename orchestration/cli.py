@@ -23,6 +23,7 @@ examples:
   lead-analytics generate --volume 0.1     write a smaller synthetic landing set
   lead-analytics load                      load new landing files into the raw schemas
   lead-analytics run                       run the full Dagster job (load, dbt build, checks)
+  lead-analytics refresh                   one refresh cycle: the job only if new data waits, else seconds
   lead-analytics report --timings          write reports/<dashboard>.html, print each card's query time
   lead-analytics dbt -- build -s staging   run dbt against the configured warehouse
   lead-analytics mf -- query --metrics leads --group-by metric_time__month   query a metric
@@ -34,6 +35,7 @@ configuration (environment):
                                Unset: an embedded PostgreSQL 18 under .warehouse/ (started on demand).
   LEAD_ANALYTICS_LANDING_DIR   landing directory (default: data/landing)
   LEAD_ANALYTICS_HOME          state directory for the embedded warehouse and Dagster (default: .warehouse)
+  LEAD_ANALYTICS_LOAD_PARALLELISM  raw tables loaded at once, one connection each (default: 2)
   LEAD_ANALYTICS_TIMEZONE      reporting time zone, an IANA name (default: America/Chicago)
   LEAD_ANALYTICS_AS_OF         pin "now" for today/this week/this month, an ISO timestamp with a time zone,
                                e.g. 2025-03-31T17:00:00Z or 2025-03-31T12:00:00-05:00 (default: the build time)
@@ -177,16 +179,16 @@ def cmd_load(args: argparse.Namespace, config: settings.Settings) -> int:
     with warehouse.connect(info) as conn:
         loaders.ensure_schemas(conn, landing)
         _say_if_mixed(conn, landing)
-        for contract in selected:
-            result = loaders.load_table(conn, contract, landing)
-            rows += result.total("rows_in_file")
-            rejected += result.total("rejected")
-            errors += result.errors
-            ignored += result.ignored
-            failed = f", {result.failed_files} FAILED" if result.failed_files else ""
-            _say(f"  {contract.key:<40} {result.loaded_files:>3} files loaded, {result.skipped_files:>3} skipped{failed}, "
-                 f"{result.total('inserted'):>9,} inserted, {result.total('updated'):>7,} updated, "
-                 f"{result.total('rejected'):>5,} rejected")
+    for contract, result in zip(selected, loaders.load_tables(info, selected, landing, config.load_parallelism)):
+        rows += result.total("rows_in_file")
+        rejected += result.total("rejected")
+        errors += result.errors
+        ignored += result.ignored
+        failed = (f", {result.failed_files} FAILED" if result.failed_files
+                  else ", FAILED (folder unreadable)" if result.errors else "")
+        _say(f"  {contract.key:<40} {result.loaded_files:>3} files loaded, {result.skipped_files:>3} skipped{failed}, "
+             f"{result.total('inserted'):>9,} inserted, {result.total('updated'):>7,} updated, "
+             f"{result.total('rejected'):>5,} rejected")
     seconds = time.perf_counter() - started
     _say(f"loaded {rows:,} rows ({rejected:,} rejected) in {seconds:.1f}s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
     for entry in ignored:
@@ -202,6 +204,22 @@ def cmd_load(args: argparse.Namespace, config: settings.Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, config: settings.Settings) -> int:
     return _run_pipeline(config, _existing_landing(config), time.perf_counter())
+
+
+def cmd_refresh(args: argparse.Namespace, config: settings.Settings) -> int:
+    """One refresh cycle: the full job when new data waits, else nothing (seconds)."""
+    from orchestration import refresh
+
+    started = time.perf_counter()
+    landing = _existing_landing(config)
+    info = _warehouse_for(landing)
+    since = time.time()
+    cycle = refresh.run_cycle(config, _say)
+    if not cycle.built:
+        _say(f"wall time: {time.perf_counter() - started:.1f}s")
+        return 0
+    _print_outcome(config, info, cycle.pipeline, started, since)
+    return 0 if cycle.pipeline.success else 1
 
 
 def _warehouse_for(landing: Path):
@@ -605,6 +623,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("run", "landing", "timezone", "as_of", help="run the full Dagster job: load, dbt build, checks",
                 description="Materialise every asset in this process and print a summary.")
     p.set_defaults(func=cmd_run)
+
+    p = command("refresh", "landing", "timezone", "as_of", help="one refresh cycle: run the job only if data is new",
+                description="Run the full Dagster job when a landing file is new or changed, or a loaded file is "
+                            "not yet in a published build; otherwise stop in seconds (what the 15-minute "
+                            "schedule does).")
+    p.set_defaults(func=cmd_refresh)
 
     p = command("demo", "landing", "timezone", "as_of", "generator",
                 help="the whole thing: warehouse, synthetic data, pipeline, summary",

@@ -17,7 +17,7 @@ from orchestration.defs.reconciliation import reconciliation_checks
 from orchestration.defs.jobs import full_pipeline_job
 from orchestration.defs.publish import published_marts
 from orchestration.defs.resources import WarehouseResource
-from orchestration.defs.schedules import hourly_pipeline
+from orchestration.defs.schedules import hourly_pipeline, refresh_cycle
 from orchestration.defs.sensors import new_landing_files
 
 
@@ -26,7 +26,7 @@ def build(config: settings.Settings) -> Definitions:
         assets=[*landing_specs, *raw_assets, dbt_models, published_marts, html_dashboards, metabase_dashboards],
         asset_checks=[*build_asset_checks(), *reconciliation_checks],
         jobs=[full_pipeline_job],
-        schedules=[hourly_pipeline(config.timezone)],
+        schedules=[hourly_pipeline(config.timezone), refresh_cycle(config.timezone)],
         sensors=[new_landing_files],
         resources={"warehouse": WarehouseResource(), "dbt": dbt_resource(config)},
     )

@@ -45,6 +45,8 @@ ENV_REPORTS = "LEAD_ANALYTICS_REPORTS_DIR"
 ENV_HOME = "LEAD_ANALYTICS_HOME"
 ENV_DATABASE_URL = "LEAD_ANALYTICS_DATABASE_URL"
 ENV_READER_PASSWORD = "LEAD_ANALYTICS_READER_PASSWORD"  # reporting_reader's; unset: generated, kept in the state dir
+ENV_LOAD_PARALLELISM = "LEAD_ANALYTICS_LOAD_PARALLELISM"
+DEFAULT_LOAD_PARALLELISM = 2  # the machine this runs on has 2 cores; each table loads on its own connection
 LIBPQ_NAMES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")  # libpq's own, read as a fallback
 
 
@@ -85,6 +87,7 @@ class Settings(BaseModel):
     database_url: str | None = Field(default=None, repr=False)
     libpq: dict[str, str] = Field(default_factory=dict, repr=False)
     reader_password: str | None = Field(default=None, repr=False)
+    load_parallelism: int = Field(default=DEFAULT_LOAD_PARALLELISM, ge=1, le=64)  # raw tables loaded at once
 
     @field_validator("timezone")
     @classmethod
@@ -119,6 +122,7 @@ class Settings(BaseModel):
             database_url=env.get(ENV_DATABASE_URL) or None,
             libpq={name: env[name] for name in LIBPQ_NAMES if env.get(name)},
             reader_password=env.get(ENV_READER_PASSWORD) or None,
+            load_parallelism=_parse_parallelism(env.get(ENV_LOAD_PARALLELISM, "")),
         )
 
     @property
@@ -135,7 +139,8 @@ class Settings(BaseModel):
         this process's environment) with every setting written as the variable the child reads."""
         env = dict(os.environ if base is None else base)
         env.update({ENV_TIMEZONE: self.timezone, ENV_AS_OF: self.as_of_text, ENV_LANDING: str(self.landing_dir),
-                    ENV_REPORTS: str(self.reports_dir), ENV_HOME: str(self.state_dir)})
+                    ENV_REPORTS: str(self.reports_dir), ENV_HOME: str(self.state_dir),
+                    ENV_LOAD_PARALLELISM: str(self.load_parallelism)})
         env.update(self.libpq)
         if self.database_url:
             env[ENV_DATABASE_URL] = self.database_url
@@ -146,6 +151,16 @@ def _checked_zone(zone: str, source: str) -> str:
     if not _is_zone(zone):
         raise SettingError(f"{source}={zone!r} is not an IANA time zone (e.g. America/Chicago, Europe/Amsterdam)")
     return zone
+
+
+def _parse_parallelism(text: str) -> int:
+    text = text.strip()
+    if not text:
+        return DEFAULT_LOAD_PARALLELISM
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise SettingError(f"{ENV_LOAD_PARALLELISM}={text!r} is not a number of tables to load at once (1 to 64; "
+                           f"unset it for {DEFAULT_LOAD_PARALLELISM})")
+    return int(text)
 
 
 def _parse_as_of(text: str, source: str) -> datetime | None:
@@ -186,7 +201,7 @@ def _from_environment(values: tuple[str | None, ...]) -> Settings:
     return Settings.load({name: value for name, value in zip(_ENV_NAMES, values) if value is not None})
 
 
-_ENV_NAMES = (ENV_TIMEZONE, ENV_AS_OF, ENV_LANDING, ENV_REPORTS, ENV_HOME, ENV_DATABASE_URL, ENV_READER_PASSWORD,
+_ENV_NAMES = (ENV_TIMEZONE, ENV_AS_OF, ENV_LANDING, ENV_REPORTS, ENV_HOME, ENV_DATABASE_URL, ENV_READER_PASSWORD, ENV_LOAD_PARALLELISM,
               *LIBPQ_NAMES)
 
 

@@ -285,14 +285,16 @@ def test_a_failed_raw_suite_fails_the_raw_step_so_nothing_downstream_runs(fresh_
     def stg_bot_leads() -> None:
         ran.append("stg_bot_leads")
 
-    result = materialize([raw, stg_bot_leads], resources={"warehouse": WarehouseResource()}, raise_on_error=False)
+    # One step loads every raw table; select this table's asset alone.
+    result = materialize([raw, stg_bot_leads], selection=[raw_key, AssetKey(["stg_bot_leads"])],
+                         resources={"warehouse": WarehouseResource()}, raise_on_error=False)
     [evaluation] = result.get_asset_check_evaluations()
     assert (evaluation.check_name, evaluation.passed, evaluation.blocking) == ("gx_raw_bot_leads__leads", False, True)
     assert evaluation.description == ("1 of 8 expectations failed on raw_bot_leads.leads "
                                       "(expect_column_values_to_be_between(confidence_score): 1 unexpected, e.g. [1.5])")
     assert "| L2 | 1.5 |" in evaluation.metadata["sample_offending_rows"].value
     assert ran == [] and not result.success
-    assert [e.step_key for e in result.get_step_failure_events()] == ["bot_leads__leads"]
+    assert [e.step_key for e in result.get_step_failure_events()] == ["raw_tables"]
     assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {"bot_leads/leads"}
     with warehouse.connect(fresh_db) as conn:
         assert conn.execute("select held_back_by from raw_audit.publications").fetchall() == [

@@ -93,6 +93,7 @@ def test_a_bad_time_zone_or_as_of_option_is_refused_before_any_work(args, messag
     ("generate", {"--landing", "--timezone"}),
     ("load", {"--landing"}),
     ("run", {"--landing", "--timezone", "--as-of"}),
+    ("refresh", {"--landing", "--timezone", "--as-of"}),
     ("demo", {"--landing", "--timezone", "--as-of"}),
     ("ui", {"--landing", "--timezone", "--as-of"}),
     ("dbt", {"--timezone", "--as-of"}),

@@ -75,11 +75,13 @@ def test_publish_waits_for_every_dbt_model_and_the_dashboards_wait_for_publish(d
             "dbt_models"} <= deps["warehouse__published_marts"]
     assert "warehouse__published_marts" in deps["reports__html_dashboards"]
     assert "warehouse__published_marts" in deps["metabase__dashboards"]
-    assert "bot_leads__leads" in deps["dbt_models"]
+    assert "raw_tables" in deps["dbt_models"]  # the one step that loads every raw table, in parallel
     assert publish in graph.get(AssetKey(["reports", "html_dashboards"])).parent_keys
 
 
 def test_great_expectations_suites_are_blocking_checks_on_their_tables(defs, graph):
+    from orchestration.defs import checks as gx
+
     checks = {(k.asset_key, k.name): graph.get_check_spec(k) for k in graph.asset_check_keys}
     for key, name in [(AssetKey(["bot_leads", "leads"]), "gx_raw_bot_leads__leads"),
                       (AssetKey(["marts", "fct_bot_leads"]), "gx_marts__fct_bot_leads"),
@@ -89,7 +91,10 @@ def test_great_expectations_suites_are_blocking_checks_on_their_tables(defs, gra
     # which runs dbt's source tests as checks on the raw assets and is therefore exempt from their
     # separate blocking checks, cannot start).
     raw = defs.resolve_assets_def(AssetKey(["bot_leads", "leads"]))
-    assert {k.name for k in raw.check_keys} == {"gx_raw_bot_leads__leads"}
+    assert {k.name for k in raw.check_keys if k.asset_key == AssetKey(["bot_leads", "leads"])} == {
+        "gx_raw_bot_leads__leads"}
+    assert {k.name for k in raw.check_keys} == {
+        f"gx_{p.stem}" for p in gx.suite_paths() if p.stem.startswith("raw_")}
     # dbt tests are checks too, source tests included
     assert any(k.asset_key == AssetKey(["bot_leads", "leads"]) and k.name.startswith("source_")
                for k in graph.asset_check_keys)

@@ -839,3 +839,16 @@ def test_report_help_explains_the_value_formats(capsys):
     assert exited.value.code == 0
     text = capsys.readouterr().out
     assert "2025-03-01~2025-03-31" in text and "source=Website,Ads" in text and "ignoring case" in text
+
+
+def test_the_header_says_when_the_newest_source_row_arrived(lead_capture_fixture_db, lead_capture_report):
+    # The fixture's raw rows were loaded minutes ago by the real loader: within every freshness rule.
+    import re
+
+    from orchestration.bi import freshness
+
+    line = re.search(r'<dd id="freshness">([^<]*)</dd>', lead_capture_report.html).group(1)
+    assert re.fullmatch(r"newest source row arrived \d{4}-\d\d-\d\d \d\d:\d\d [A-Za-z_/]+", line), line
+    read = freshness.raw_tables_of({rel for r in lead_capture_report.results for rel in r.card.relations},
+                                   freshness.lineage())
+    assert "raw_bot_leads.leads" in read

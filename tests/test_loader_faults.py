@@ -478,3 +478,56 @@ def test_a_ledger_from_before_issue_6_is_upgraded_in_place(fresh_db, landing):
         assert [(f.status, f.inserted) for f in result.files] == [("loaded", 1)]
         assert rows(conn, "select count(*) from raw_audit.rejected_rows") == [(0,)]
         assert rows(conn, "select count(*) from raw_audit.loaded_files") == [(1,)]
+
+
+# ------------------------------------------------------------------ a table folder that cannot be read
+
+def test_a_folder_that_cannot_be_listed_fails_its_table_alone_in_one_line(conn, landing):
+    # Tests run as root, which lists any folder whatever its mode: a file and a broken link stand in
+    # for the folder here (os.scandir fails on both as it does on a 000 folder); the next test drops
+    # privileges to show the chmod 000 case itself.
+    write(landing, "bot_leads/leads", "not a folder\n")
+    (landing / "bison").mkdir(parents=True)
+    (landing / "bison" / "email_events").symlink_to(landing / "gone")
+    write(landing, "web1on1/bot_events/bot_events_2025-01.jsonl", "\n\n")
+
+    leads = loaders.load_table(conn, LEADS, landing)
+    events = loaders.load_table(conn, EVENTS, landing)
+    bot_events = loaders.load_table(conn, BOT_EVENTS, landing)
+    assert (leads.files, leads.errors) == ([], [
+        "bot_leads/leads/: cannot read the folder: Not a directory; none of its files loaded"])
+    assert (events.files, events.errors) == ([], [
+        "bison/email_events/: cannot read the folder: No such file or directory; none of its files loaded"])
+    assert [(f.file, f.status) for f in bot_events.files] == [("web1on1/bot_events/bot_events_2025-01.jsonl", "loaded")]
+    assert bot_events.errors == []
+
+
+def test_a_folder_without_read_permission_is_one_line_for_an_unprivileged_user():
+    import subprocess
+    import sys
+    import tempfile
+
+    # A world-traversable directory (pytest's are 0700), so that an unprivileged user reaches the folder.
+    root = Path(tempfile.mkdtemp(prefix="h14-landing-", dir="/tmp"))
+    try:
+        root.chmod(0o755)
+        folder = root / "bot_leads" / "leads"
+        folder.mkdir(parents=True)
+        (root / "bot_leads").chmod(0o755)
+        write(root, "bot_leads/leads/leads_2025-01.csv", BOT_HEADER + "\n")
+        folder.chmod(0)
+        # Imports first: the interpreter's own files need not be readable by nobody.
+        script = ("import os, sys\n"
+                  "from pathlib import Path\n"
+                  "from orchestration.ingestion import contracts, landing\n"
+                  "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
+                  "try:\n    landing.scan(contracts.get('bot_leads', 'leads'), Path(sys.argv[1]))\n"
+                  "except landing.FolderError as exc:\n    print(exc)\n")
+        done = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parent.parent, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "bot_leads/leads/: cannot read the folder: Permission denied; none of its files loaded\n"
+    finally:
+        folder.chmod(0o755)
+        import shutil
+        shutil.rmtree(root)

@@ -281,11 +281,12 @@ def test_a_failed_raw_check_stops_dbt_and_says_which_check_and_rows(held_back_ru
     assert ("  failed check bot_leads/leads:gx_raw_bot_leads__leads: 1 of 8 expectations failed on raw_bot_leads.leads "
             "(expect_column_values_to_be_between(confidence_score): 1 unexpected, e.g. [1.5])") in out.splitlines()
     assert re.search(r"^      \| WAPBAD1 \| 1\.5 \|$", out, re.MULTILINE), out
-    assert ("  failed step bot_leads__leads: 1 blocking asset check failed with ERROR severity: "
+    # One step, raw_tables, loads every raw table (D180).
+    assert ("  failed step raw_tables: 1 blocking asset check failed with ERROR severity: "
             "bot_leads/leads: gx_raw_bot_leads__leads") in out.splitlines()
     assert re.search(r"^  not run \(an upstream step or blocking check failed\): .*\bdbt_models\b.*"
                      r"\bwarehouse__published_marts\b", out, re.MULTILINE), out
-    assert "bot_leads__leads: FAILED: 1 blocking asset check failed" in run.stderr
+    assert "raw_tables: FAILED: 1 blocking asset check failed" in run.stderr
     assert "Running dbt command" not in run.stderr  # dbt did not build from the bad row
     assert "Recommended Minimal Dashboard" not in out  # no KPIs from the marts of an earlier run
     assert "HTML dashboards rewritten from the published marts, saying what held new data back:" in out

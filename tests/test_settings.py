@@ -133,3 +133,15 @@ def test_dagster_loading_the_definitions_without_the_cli_refuses_a_bad_environme
     assert proc.stderr.strip().splitlines()[-1] == (
         "orchestration.settings.SettingError: LEAD_ANALYTICS_TIMEZONE='Mars/Base' is not an IANA time zone "
         "(e.g. America/Chicago, Europe/Amsterdam)")
+
+
+def test_load_parallelism_defaults_to_two_and_a_bad_value_is_one_line():
+    assert Settings.load({}).load_parallelism == 2
+    four = Settings.load({"LEAD_ANALYTICS_LOAD_PARALLELISM": "4"})
+    assert four.load_parallelism == 4
+    assert four.child_env({})["LEAD_ANALYTICS_LOAD_PARALLELISM"] == "4"
+    for bad in ("0", "two", "65"):
+        with pytest.raises(SettingError) as refused:
+            Settings.load({"LEAD_ANALYTICS_LOAD_PARALLELISM": bad})
+        assert str(refused.value) == (f"LEAD_ANALYTICS_LOAD_PARALLELISM={bad!r} is not a number of tables to load "
+                                      "at once (1 to 64; unset it for 2)")

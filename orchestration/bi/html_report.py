@@ -16,7 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orchestration import publishing
+from orchestration import publishing, settings
+from orchestration.bi import freshness as source_freshness
 from orchestration.bi import charts, formats, page
 from orchestration.bi.compiled import CompiledCard
 from orchestration.bi.run import CardResult, FilterError, report_filename, run_dashboard, unknown_filters
@@ -87,6 +88,9 @@ def build_report(
         generated_at=generated_at,
         stats=stats,
         published=publishing.publication_line(info),
+        freshness=source_freshness.dashboard_freshness(
+            info, {rel for r in run.results for rel in r.card.relations}, settings.reporting_timezone()
+        ),
     )
     log.info(
         "dashboard %s: %d queries in %.0f ms, %d charts in %.0f ms",

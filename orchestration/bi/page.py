@@ -101,6 +101,7 @@ def _header(
     notices: Sequence[str],
     generated_at: datetime,
     published: str,
+    freshness: str = "",
 ) -> str:
     applied, unused = filters_text(dashboard, run, ctx.selector_filters)
     unused_html = f' <span class="unused">(not set: {e(unused)})</span>' if unused else ""
@@ -123,6 +124,7 @@ def _header(
         + ("; tiles about today, this week or this month end there" if run.windows else "")
         + (f". Dates and hours are calendar dates and hours in {ctx.timezone}.")
     )
+    stale = ' class="stale"' if "WARNING" in freshness else ""
     return (
         f'<header class="page-header"><h1>{e(dashboard.name)}</h1>{description}{notice_html}<dl class="meta">'
         f'<div><dt>As of</dt><dd id="as-of" title="read from {e(source)}">{e(ctx.as_of_text)}</dd></div>'
@@ -131,6 +133,7 @@ def _header(
         f'<div><dt>Generated</dt><dd id="generated-at"><time datetime="{e(generated_at.isoformat())}">'
         f"{e(formats.format_instant(generated_at))}</time></dd></div>"
         + (f'<div><dt>Data</dt><dd id="publication">{e(published)}</dd></div>' if published else "")
+        + (f'<div><dt>Sources</dt><dd id="freshness"{stale}>{e(freshness)}</dd></div>' if freshness else "")
         + "</dl>"
         f'<p class="rule" id="as-of-rule">{e(rule)}</p>'
         + (f'<ul class="filter-notes" id="filter-notes">{notes}</ul>' if notes else "")
@@ -147,6 +150,7 @@ def render_page(
     generated_at: datetime | None = None,
     stats: charts.RenderStats | None = None,
     published: str = "",
+    freshness: str = "",
 ) -> str:
     """The page for a dashboard run (see `html_report.build_report`)."""
     stats = stats if stats is not None else charts.RenderStats()
@@ -171,7 +175,7 @@ def render_page(
     svgs = charts.render_svgs(ctx.specs, stats)
     for (chart_id, _), svg in zip(ctx.specs, svgs, strict=True):
         main = main.replace(f"<!--{chart_id}-->", f'<figure class="chart" id="{chart_id}">{svg}</figure>', 1)
-    header = _header(dashboard, run, ctx, notices, generated_at or datetime.now(UTC), published)
+    header = _header(dashboard, run, ctx, notices, generated_at or datetime.now(UTC), published, freshness)
     csp = (
         f"default-src 'none'; style-src 'unsafe-inline'; script-src '{script_hash()}'; img-src data:; "
         "base-uri 'none'; form-action 'none'"

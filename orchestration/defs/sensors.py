@@ -11,7 +11,7 @@ import json
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
 from orchestration import settings
-from orchestration.ingestion import contracts, loaders
+from orchestration.ingestion import contracts, landing, loaders
 from orchestration.defs.jobs import full_pipeline_job
 
 
@@ -19,7 +19,11 @@ def _landing_state() -> dict[str, str]:
     root = settings.landing_dir()
     state = {}
     for contract in contracts.all_contracts():
-        for path in loaders.landing_files(contract, root):
+        try:
+            paths = loaders.landing_files(contract, root)
+        except landing.FolderError:  # the run's load reports it; the other folders still count
+            continue
+        for path in paths:
             stat = path.stat()
             state[path.relative_to(root).as_posix()] = f"{stat.st_size}:{stat.st_mtime_ns}"
     return state

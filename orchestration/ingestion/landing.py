@@ -5,6 +5,10 @@ whose name ends in `.<format>` exactly. Everything else in that folder is report
 sub-folders, names whose extension differs (including only by case, e.g. `.CSV`), hidden files,
 broken links and anything that is not a regular file. `unclaimed` lists files elsewhere in the
 landing directory that no contract reads.
+
+A table's folder that is absent holds no files. One that is there but cannot be listed (no permission,
+a file or a broken link in its place) raises `FolderError` with a one-line reason: that table fails
+alone, as an unreadable file does, and the other tables still load.
 """
 from __future__ import annotations
 
@@ -29,6 +33,10 @@ class Listing:
     ignored: list[Ignored]
 
 
+class FolderError(OSError):
+    """A table's landing folder that exists but cannot be listed; the message is one line naming it."""
+
+
 def display_name(path: Path, root: Path) -> str:
     """The path relative to `root` as text; bytes that are not UTF-8 become \\x.. escapes."""
     rel = os.fsencode(path.relative_to(root).as_posix())
@@ -37,12 +45,17 @@ def display_name(path: Path, root: Path) -> str:
 
 def scan(contract: TableContract, root: Path) -> Listing:
     folder = root / contract.landing_path
-    if not folder.is_dir():
+    if not folder.exists() and not folder.is_symlink():
         return Listing([], [])
+    try:
+        entries = sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name))
+    except OSError as exc:  # PermissionError, NotADirectoryError, a broken link (FileNotFoundError), ...
+        raise FolderError(f"{contract.landing_path}/: cannot read the folder: {exc.strerror or exc}; "
+                          f"none of its files loaded") from None
     files: list[Path] = []
     ignored: list[Ignored] = []
     suffix = f".{contract.file_format}"
-    for entry in sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name)):
+    for entry in entries:
         name = display_name(entry, root)
         if entry.is_symlink() and not entry.exists():
             ignored.append(Ignored(name, f"broken link (points to {os.readlink(entry)})"))

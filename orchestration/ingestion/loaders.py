@@ -17,7 +17,9 @@ For each file, in one transaction (a file loads whole or not at all):
 5. record the file in the ledger with its row counts and line counts: header + blank + loaded +
    rejected lines = the file's lines.
 
-A failed file never stops the others: `load_table` goes on and lists it in `errors`.
+A failed file never stops the others: `load_table` goes on and lists it in `errors`. A table folder
+that cannot be listed fails that table alone: one line in its `errors`, nothing in the ledger (there
+is no file to record), and the caller goes on with the next table.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ from orchestration.ingestion.parsing import ContractError, FileError, Reject, pa
 from orchestration.warehouse import WarehouseError, first_line
 
 __all__ = ["ContractError", "FileError", "FileLoadResult", "TableLoadResult", "ensure_schemas", "landing_files",
-           "load_file", "load_table"]
+           "load_file", "load_table", "load_tables"]
 
 MAX_REFUSED_ROWS = 20  # rows PostgreSQL refuses in one file before the whole file is failed instead
 
@@ -506,7 +508,11 @@ def load_table(conn, contract: TableContract, landing_root: Path,
     def prepare(path: Path):
         return pool.submit(_prepare_path, contract, root, path, landing_root, loaded)
 
-    listing = landing.scan(contract, landing_root)
+    try:
+        listing = landing.scan(contract, landing_root)
+    except landing.FolderError as exc:
+        result.errors.append(str(exc))
+        return result
     result.ignored = listing.ignored
     paths = listing.files
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"prepare-{contract.key}") as pool:
@@ -522,3 +528,33 @@ def load_table(conn, contract: TableContract, landing_root: Path,
             if progress:
                 progress(file_result)
     return result
+
+
+def load_tables(info, selected: list[TableContract], landing_root: Path, parallelism: int,
+                progress: Callable[[str, FileLoadResult], None] | None = None) -> list[TableLoadResult]:
+    """Load several raw tables, `parallelism` at a time, each on its own connection to the warehouse
+    `info` points at; results in the order of `selected`. Tables are independent (one lock per table,
+    the ledger keyed by file), so they load concurrently: the client parses one while the server
+    writes another. A lost connection is raised (WarehouseError) once every table has finished."""
+    from orchestration import warehouse
+
+    def one(contract: TableContract) -> TableLoadResult:
+        with warehouse.connect(info) as conn:
+            return load_table(conn, contract, landing_root,
+                              progress=(lambda f: progress(contract.key, f)) if progress else None)
+
+    # Largest folders first, so the last table to start is a small one (bytes are a fair proxy for work).
+    def size(contract: TableContract) -> int:
+        try:
+            return sum(p.stat().st_size for p in landing.scan(contract, landing_root).files)
+        except OSError:
+            return 0
+
+    order = sorted(selected, key=size, reverse=True)
+    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="load-table") as pool:
+        futures = {c.key: pool.submit(one, c) for c in order}
+        done = [(c, futures[c.key].exception()) for c in selected]
+    for _, exc in done:
+        if exc is not None:
+            raise exc
+    return [futures[c.key].result() for c in selected]

@@ -1,0 +1,137 @@
+"""How fresh a dashboard's sources are: the newest row its marts could have read, and the freshness rules.
+
+A dashboard reads marts (`CompiledCard.relations`, published names); the dbt manifest says which raw
+tables (dbt sources) each mart is built from, and each source's freshness rule (`warn_after` in the
+sources YAML, the contracts' freshness; a table may opt out with `freshness: null`). The header line says
+when the newest row of those raw tables arrived (max `_loaded_at`), and warns for every raw table whose
+newest row is older than its rule, measured from `now`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from orchestration import publishing
+
+_LEDGER = "raw_audit.loaded_files"
+_PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+
+
+@dataclass(frozen=True)
+class Source:
+    table: str  # raw schema.table
+    loaded_at_field: str
+    warn_after: timedelta | None  # None: no freshness rule
+    rule: str  # "2 hours", "" without a rule
+
+
+@dataclass(frozen=True)
+class Lineage:
+    sources_of: dict[str, frozenset[str]]  # published relation (marts.x) -> raw tables it is built from
+    sources: dict[str, Source]  # raw table -> its freshness rule
+
+
+def _rule(freshness: dict | None) -> tuple[timedelta | None, str]:
+    warn = (freshness or {}).get("warn_after") or {}
+    if not warn.get("count") or warn.get("period") not in _PERIODS:
+        return None, ""
+    count, period = int(warn["count"]), warn["period"]
+    return count * _PERIODS[period], f"{count} {period}{'s' if count != 1 else ''}"
+
+
+def lineage_from_manifest(manifest: dict) -> Lineage:
+    nodes, raw = manifest["nodes"], manifest["sources"]
+    sources = {}
+    for node in raw.values():
+        warn, text = _rule(node.get("freshness"))
+        sources[f"{node['schema']}.{node['name']}"] = Source(f"{node['schema']}.{node['name']}",
+                                                             node.get("loaded_at_field") or "_loaded_at", warn, text)
+
+    @lru_cache(maxsize=None)
+    def upstream(unique_id: str) -> frozenset[str]:
+        if unique_id in raw:
+            return frozenset({f"{raw[unique_id]['schema']}.{raw[unique_id]['name']}"})
+        node = nodes.get(unique_id)
+        if node is None:
+            return frozenset()
+        return frozenset().union(*(upstream(parent) for parent in node.get("depends_on", {}).get("nodes", [])))
+
+    sources_of = {}
+    for unique_id, node in nodes.items():
+        if node["resource_type"] in ("model", "seed", "snapshot"):
+            schema = node["schema"].removesuffix(publishing.BUILD_SUFFIX)
+            sources_of[f"{schema}.{node.get('alias') or node['name']}"] = upstream(unique_id)
+    return Lineage(sources_of, sources)
+
+
+@lru_cache(maxsize=4)
+def _lineage(manifest_path: str, mtime: float) -> Lineage:
+    with open(manifest_path) as f:
+        return lineage_from_manifest(json.load(f))
+
+
+def lineage() -> Lineage:
+    from orchestration.dbt_project import ensure_manifest
+
+    path = Path(ensure_manifest())
+    return _lineage(str(path), path.stat().st_mtime)
+
+
+def raw_tables_of(relations: set[str], found: Lineage) -> list[str]:
+    return sorted(frozenset().union(*(found.sources_of.get(r, frozenset()) for r in relations)))
+
+
+def _ago(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.0f} hours" if hours < 48 else f"{hours / 24:.0f} days"
+
+
+def freshness_line(conn, tables: list[str], found: Lineage, now: datetime, tz: str) -> str:
+    """One line: when the newest source row arrived, then a warning per raw table older than its rule."""
+    newest: dict[str, datetime | None] = {}
+    has_ledger = conn.execute("select to_regclass(%s)", (_LEDGER,)).fetchone()[0] is not None
+    for table in tables:
+        if conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None:
+            continue
+        # The ledger row of a file and its rows' `_loaded_at` are both now() of the file's transaction, and
+        # `_loaded_at` moves only when a file inserts or updates rows: the ledger gives the same moment
+        # without scanning a raw table on every page open (they grow with the data; the ledger with the files).
+        moment = conn.execute(f"select max(loaded_at) from {_LEDGER} where source_table = %s and status = 'loaded' "
+                              "and inserted + updated > 0", (table,)).fetchone()[0] if has_ledger else None
+        if moment is None:  # rows written by something other than the loader
+            schema, name = table.split(".", 1)
+            column = found.sources[table].loaded_at_field
+            moment = conn.execute(f'select max("{column}") from "{schema}"."{name}"').fetchone()[0]
+        newest[table] = moment
+    arrived = [moment for moment in newest.values() if moment is not None]
+    if not arrived:
+        return "no source rows yet"
+    zone = ZoneInfo(tz)
+    text = f"newest source row arrived {max(arrived).astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
+    late = []
+    for table, moment in sorted(newest.items()):
+        rule = found.sources[table]
+        if rule.warn_after is None:
+            continue
+        if moment is None or now - moment > rule.warn_after:
+            age = "no rows" if moment is None else f"newest row {_ago(now - moment)} old"
+            late.append(f"{table} ({age}; rule: warn after {rule.rule})")
+    if late:
+        text += "; WARNING: older than the sources' freshness rule: " + ", ".join(late)
+    return text
+
+
+def dashboard_freshness(info, relations: set[str], tz: str, now: datetime | None = None) -> str:
+    """`freshness_line` for the raw tables behind `relations`; says so instead of raising when it cannot be read."""
+    from orchestration import warehouse
+
+    try:
+        found = lineage()
+        with warehouse.connect(info) as conn:
+            return freshness_line(conn, raw_tables_of(relations, found), found, now or datetime.now(timezone.utc), tz)
+    except Exception as exc:  # a dashboard must render even when freshness cannot be read
+        return f"source freshness unavailable ({type(exc).__name__})"

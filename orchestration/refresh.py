@@ -1,0 +1,119 @@
+"""The refresh cycle: run the pipeline only when the landing folder holds something the published marts lack.
+
+A cycle (the 15-minute schedule, `lead-analytics refresh`) first asks `pending()`:
+
+* a landing file the ledger does not hold with this content (new, changed, or never tried) is new data;
+* a file the ledger records as loaded after the newest published build started is new data too (it was
+  loaded, e.g. by `lead-analytics load`, but no published build has read it);
+* nothing published yet means a build is due.
+
+Nothing new: the cycle ends there, in seconds (no dbt, no checks, no publish, no pages: the pages already
+show the published marts). Otherwise it runs the full job. A file that failed keeps its content hash in the
+ledger, so an unchanged broken file is not "new" every quarter-hour; a fixed one is.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from orchestration import settings
+from orchestration.ingestion import contracts, landing
+
+_PUBLICATIONS = f'"{settings.AUDIT_SCHEMA}".publications'
+_LEDGER = f'"{settings.AUDIT_SCHEMA}".loaded_files'
+
+
+@dataclass(frozen=True)
+class Pending:
+    new_files: list[str] = field(default_factory=list)  # relative paths: not in the ledger with this content
+    unbuilt_files: list[str] = field(default_factory=list)  # loaded after the newest published build started
+    published_build_at: datetime | None = None  # when the newest published build started (None: never)
+
+    @property
+    def nothing_new(self) -> bool:
+        return self.published_build_at is not None and not self.new_files and not self.unbuilt_files
+
+    def reason(self) -> str:
+        """One line: why a cycle builds, or why it does not."""
+        if self.published_build_at is None:
+            return "nothing published yet"
+        if self.nothing_new:
+            return f"nothing new since the published build of {self.published_build_at:%Y-%m-%d %H:%M:%S %Z}"
+        parts = []
+        if self.new_files:
+            parts.append(f"{len(self.new_files)} new or changed landing file(s), e.g. {self.new_files[0]}")
+        if self.unbuilt_files:
+            parts.append(f"{len(self.unbuilt_files)} loaded file(s) no published build has read, "
+                         f"e.g. {self.unbuilt_files[0]}")
+        return "; ".join(parts)
+
+
+def _digest(path: Path) -> str | None:
+    sha = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                sha.update(chunk)
+    except OSError:  # the loader records an unreadable file with no hash; so do we
+        return None
+    return sha.hexdigest()
+
+
+def _exists(conn, relation: str) -> bool:
+    return conn.execute("select to_regclass(%s)", (relation,)).fetchone()[0] is not None
+
+
+def pending(conn, landing_root: Path) -> Pending:
+    """What the landing folder holds that the published marts lack (reads files and the ledger, writes nothing)."""
+    root = str(landing_root.resolve())
+    ledger: dict[str, str | None] = {}
+    published_at = None
+    unbuilt: list[str] = []
+    if _exists(conn, _PUBLICATIONS):
+        published_at = conn.execute(f"select max(build_started_at) from {_PUBLICATIONS} "
+                                    "where status = 'published'").fetchone()[0]
+    if _exists(conn, _LEDGER):
+        ledger = dict(conn.execute(f"select file_path, sha256 from {_LEDGER} where landing_root = %s",
+                                   (root,)).fetchall())
+        if published_at is not None:
+            unbuilt = [p for (p,) in conn.execute(
+                f"select file_path from {_LEDGER} where landing_root = %s and status = 'loaded' and loaded_at > %s "
+                "order by file_path", (root, published_at)).fetchall()]
+    new: list[str] = []
+    for contract in contracts.all_contracts():
+        try:
+            paths = landing.scan(contract, landing_root).files
+        except landing.FolderError:  # the load reports it; it is not data
+            continue
+        for path in paths:
+            rel = landing.display_name(path, landing_root)
+            if rel not in ledger or ledger[rel] != _digest(path):
+                new.append(rel)
+    return Pending(sorted(new), unbuilt, published_at)
+
+
+@dataclass
+class CycleResult:
+    built: bool  # False: nothing new, the cycle stopped after `pending`
+    reason: str  # Pending.reason()
+    seconds: float
+    pipeline: "object | None" = None  # pipeline.PipelineResult when it built
+
+
+def run_cycle(config: settings.Settings, emit_line=print) -> CycleResult:
+    """One refresh cycle with `config`'s settings: the full job when `pending` finds new data, else nothing."""
+    import time
+
+    from orchestration import pipeline, warehouse
+
+    started = time.perf_counter()
+    with warehouse.connect(warehouse.ensure_running()) as conn:
+        found = pending(conn, config.landing_dir)
+    if found.nothing_new:
+        emit_line(f"refresh: {found.reason()}; no rebuild")
+        return CycleResult(False, found.reason(), time.perf_counter() - started)
+    emit_line(f"refresh: {found.reason()}; running the pipeline")
+    result = pipeline.run_full_pipeline(config, emit_line)
+    return CycleResult(True, found.reason(), time.perf_counter() - started, result)

@@ -1,0 +1,112 @@
+"""The refresh cycle's question "is anything new?" and the 15-minute schedule that asks it.
+
+Landing files are written here by hand; a publication is recorded with the real `publishing` calls
+(an empty build publishes nothing but is a published build, which is all `pending` reads).
+"""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from orchestration import publishing, refresh, settings, warehouse
+from orchestration.ingestion import contracts, loaders
+
+HEADER = ("lead_id,source,bot_type,service_needed,confidence_score,status,name,email,phone,region,"
+          "created_at,updated_at")
+LEADS = contracts.get("bot_leads", "leads")
+
+
+def lead(lead_id: str) -> str:
+    return f"{lead_id},Website,chat,AllyChat,0.8,new,Ann,,,,2025-01-06T08:00:00Z,2025-01-06T08:00:00Z"
+
+
+def write(root: Path, rel: str, *lines: str) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([HEADER, *lines]) + "\n")
+
+
+@pytest.fixture
+def conn(fresh_db):
+    with warehouse.connect(fresh_db, autocommit=True) as conn:
+        loaders.ensure_schemas(conn)
+        yield conn
+
+
+def _publish(conn) -> None:
+    run = str(uuid.uuid4())
+    publishing.start_build(conn, run, [])
+    publishing.publish(conn, run, {})
+
+
+def test_a_cycle_builds_only_when_a_file_is_new_changed_or_loaded_but_unpublished(conn, landing):
+    write(landing, "bot_leads/leads/leads_2025-01.csv", lead("A1"))
+    first = refresh.pending(conn, landing)
+    assert (first.new_files, first.unbuilt_files, first.nothing_new) == (["bot_leads/leads/leads_2025-01.csv"], [],
+                                                                         False)
+    assert first.reason() == "nothing published yet"
+
+    loaders.load_table(conn, LEADS, landing)
+    _publish(conn)
+    quiet = refresh.pending(conn, landing)
+    assert (quiet.new_files, quiet.unbuilt_files, quiet.nothing_new) == ([], [], True)
+    assert quiet.reason().startswith("nothing new since the published build of ")
+
+    # A late file: new until loaded, then loaded but unbuilt until a build publishes it.
+    write(landing, "bot_leads/leads/leads_2024-12.csv", lead("L1"))
+    late = refresh.pending(conn, landing)
+    assert (late.new_files, late.unbuilt_files) == (["bot_leads/leads/leads_2024-12.csv"], [])
+    assert late.reason() == "1 new or changed landing file(s), e.g. bot_leads/leads/leads_2024-12.csv"
+    loaders.load_table(conn, LEADS, landing)
+    loaded = refresh.pending(conn, landing)
+    assert (loaded.new_files, loaded.unbuilt_files) == ([], ["bot_leads/leads/leads_2024-12.csv"])
+    _publish(conn)
+    assert refresh.pending(conn, landing).nothing_new
+
+    # A changed old file is new; an unchanged broken file is not new again every cycle.
+    write(landing, "bot_leads/leads/leads_2025-01.csv", lead("A1"), lead("A2"))
+    (landing / "bot_leads/leads/leads_2025-02.csv").write_bytes(b"")
+    assert refresh.pending(conn, landing).new_files == ["bot_leads/leads/leads_2025-01.csv",
+                                                        "bot_leads/leads/leads_2025-02.csv"]
+    result = loaders.load_table(conn, LEADS, landing)
+    assert [f.status for f in result.files] == ["skipped", "loaded", "failed"]
+    _publish(conn)
+    assert refresh.pending(conn, landing).nothing_new
+
+
+def test_the_15_minute_schedule_skips_a_tick_while_a_run_is_in_progress_or_nothing_is_new(
+        conn, fresh_db, landing, monkeypatch):
+    from dagster import RunRequest, SkipReason, build_schedule_context, instance_for_test
+    from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+
+    from orchestration import definitions
+
+    monkeypatch.setenv(settings.ENV_DATABASE_URL, fresh_db.conninfo())
+    monkeypatch.setenv(settings.ENV_LANDING, str(landing))
+    defs = definitions.build(settings.current())
+    cycle = defs.resolve_schedule_def("refresh_every_15_minutes")
+    assert (cycle.cron_schedule, cycle.execution_timezone, cycle.default_status.value) == (
+        "*/15 * * * *", settings.current().timezone, "STOPPED")
+    write(landing, "bot_leads/leads/leads_2025-01.csv", lead("A1"))
+
+    with instance_for_test() as instance:  # a real (temporary) instance: the tick reads its runs
+        tick = cycle.evaluate_tick(build_schedule_context(instance=instance))
+        [request] = tick.run_requests
+        assert isinstance(request, RunRequest) and request.tags["refresh_reason"] == "nothing published yet"
+
+        run_id = str(uuid.uuid4())
+        instance.add_run(DagsterRun(job_name="full_pipeline", run_id=run_id, status=DagsterRunStatus.STARTED))
+        busy = cycle.evaluate_tick(build_schedule_context(instance=instance))
+        assert busy.run_requests == [] and busy.skip_message == (
+            f"run {run_id[:8]} of full_pipeline is still in progress (started); one run at a time, "
+            "so this tick is skipped")
+        instance.report_run_canceled(instance.get_run_by_id(run_id))
+
+        loaders.load_table(conn, LEADS, landing)
+        _publish(conn)
+        quiet = cycle.evaluate_tick(build_schedule_context(instance=instance))
+        assert quiet.run_requests == [] and quiet.skip_message.startswith("nothing new since the published build of ")
+        assert quiet.skip_message.endswith(": no rebuild")
+    assert SkipReason  # imported for the reader: a skipped tick carries its reason as skip_message
