@@ -66,3 +66,25 @@ def test_periods_around_new_year():
 
 def test_crons_dagster_ticks_on():
     assert (DAILY.cron(), WEEKLY.cron(), MONTHLY.cron()) == ("0 8 * * *", "0 9 * * 1", "0 9 1-7 * *")
+
+
+def test_dagster_runs_each_report_on_its_calendar_once_per_period():
+    from dagster import build_schedule_context
+
+    from orchestration import settings
+    from orchestration.defs.reporting import report_schedules
+
+    config = settings.Settings.load({"LEAD_ANALYTICS_TIMEZONE": CHICAGO})
+    schedules = {s.name: s for s in report_schedules(config)}
+    assert {n: (s.cron_schedule, s.execution_timezone) for n, s in schedules.items()} == {
+        "report_daily": ("0 8 * * *", CHICAGO), "report_weekly_executive": ("0 9 * * 1", CHICAGO),
+        "report_monthly_review": ("0 9 1-7 * *", CHICAGO)}
+
+    def tick(name: str, moment: datetime):
+        result = schedules[name].evaluate_tick(build_schedule_context(scheduled_execution_time=moment))
+        return [r.run_key for r in result.run_requests or []], result.skip_message
+
+    assert tick("report_monthly_review", utc(2027, 1, 4, 15)) == ([], "monthly_review: not its business day 2")
+    assert tick("report_monthly_review", utc(2027, 1, 5, 15)) == (["monthly_review:2026-12"], None)
+    assert tick("report_daily", utc(2027, 3, 14, 13)) == (["daily:2027-03-13"], None)
+    assert tick("report_weekly_executive", utc(2027, 3, 15, 14)) == (["weekly_executive:2027-W10"], None)
