@@ -1,5 +1,6 @@
--- High-priority CRM leads of the last 7 days that no person has touched after the threshold's hours (D13: an
--- automated first touch does not stop the clock; the alert asks for a human call-back). One subject: the team.
+-- High-priority CRM leads of the last 7 days, neither won nor lost, that no agent has touched (as of the marts'
+-- build) the threshold's hours after they arrived (D13: an automated touch does not stop the clock; the alert asks
+-- for a person's call-back). One subject: the team.
 with
 
 leads as (
@@ -15,10 +16,9 @@ waiting as (
         priority = 'high'
         and created_at > %(as_of)s::timestamptz - interval '7 days'
         and created_at <= %(as_of)s::timestamptz - make_interval(secs => %(threshold)s::float8 * 3600)
-        and (agent_response_seconds is null
-            or created_at + make_interval(secs => agent_response_seconds::float8) > %(as_of)s::timestamptz)
+        and agent_response_seconds is null
         and not coalesce(is_won, false)
-        and (lost_at is null or lost_at > %(as_of)s::timestamptz)
+        and lost_at is null
 ),
 
 final as (
