@@ -9,7 +9,9 @@ Implemented: `POST /api/session`, `GET /api/user/current` (metabase-api calls it
 `GET /api/database/:id/metadata`, `GET /api/table`, `PUT /api/table/:id`, `PUT /api/table/:id/fields/order`,
 `PUT /api/field/:id` (the calls dbt-metabase makes), `GET/POST /api/collection`, `GET/PUT /api/collection/:id`,
 `GET /api/collection/:id/items`, `POST /api/card`, `GET/PUT /api/card/:id`, `POST /api/dashboard`,
-`GET/PUT /api/dashboard/:id`. Any other route is a 404 `API endpoint does not exist.`, including
+`GET/PUT /api/dashboard/:id`, `DELETE /api/session` (logout), and the permissions of §9/§14:
+`GET/POST /api/permissions/group`, `GET/PUT /api/permissions/graph`, `GET/PUT /api/collection/graph`. Any other
+route is a 404 `API endpoint does not exist.`, including
 `POST /api/dashboard/:id/cards` (removed in 0.47).
 
 Behaviour of §13 and of 0.53+ that a provisioner must cope with:
@@ -31,6 +33,14 @@ Behaviour of §13 and of 0.53+ that a provisioner must cope with:
   `column_settings` keys re-spelled compactly (`["name","x"]`); template tags come back with `required`; every
   parameter mapping carries its `card_id`. A client comparing request bodies verbatim sees changes that are not.
 * Directly archived cards are presented in the Trash collection (`collection_id` = Trash, `archived_directly`).
+* **Permissions (§9, §14).** Groups `All Users` (1) and `Administrators` (2) exist; group names are unique. A new
+  database gives both full access (`view-data: unrestricted`, `create-queries: query-builder-and-native`), as
+  Metabase does; a new group has none (`create-queries: no`). A new collection inherits its parent's permissions
+  (the root: `write` for both), so a provisioner that does not revoke them leaves its collections open to everyone.
+  Each graph has a `revision`; a PUT with another revision answers **409**, a PUT changes only the groups and
+  objects it names (a partial graph) and bumps the revision. The collection graph omits `none` (0.56.13+) and
+  personal collections. Only open-source values are accepted: `view-data` other than `unrestricted` (blocked,
+  sandboxed, impersonated: paid features) is a 402; a change to the Administrators group is a 400.
 
 Rejected as real Metabase rejects them (fact sheet §11): requests without a valid session or API key (401
 `Unauthenticated`); bad logins; blank/missing required keys, wrong types, non-positive ids, `description: ""` on
@@ -78,6 +88,11 @@ PLAIN_TAG_FILTERS = {"text": {"string/=", "category", "text", "id"}, "number": {
 FIELD_VISIBILITY = {"normal", "details-only", "sensitive", "hidden", "retired"}
 HAS_FIELD_VALUES = {"list", "search", "none", "auto-list"}
 
+ALL_USERS, ADMINISTRATORS = 1, 2
+CREATE_QUERIES = {"no", "query-builder", "query-builder-and-native"}
+COLLECTION_PERMS = {"read", "write", "none"}
+STALE_REVISION = ("Looks like someone else edited the permissions and your data is out of date. Please fetch new "
+                  "data and try again.")
 MSG_NON_BLANK = "value must be a non-blank string."
 MSG_MAP = "Value must be a map."
 MSG_POS_INT = "value must be an integer greater than zero."
@@ -247,8 +262,14 @@ class FakeMetabase:
         self.collections: dict[int, dict] = {}
         self.cards: dict[int, dict] = {}
         self.dashboards: dict[int, dict] = {}
+        self.groups: dict[int, dict] = {ALL_USERS: {"id": ALL_USERS, "name": "All Users"},
+                                        ADMINISTRATORS: {"id": ADMINISTRATORS, "name": "Administrators"}}
+        self.data_perms: dict[int, dict[int, dict]] = {}  # group -> database -> {view-data, create-queries}
+        self.collection_perms: dict[int, dict[Any, str]] = {ALL_USERS: {"root": "write"},
+                                                            ADMINISTRATORS: {"root": "write"}}
+        self.revisions = {"data": 1, "collection": 1}
         self._ids: dict[str, int] = {"database": 0, "collection": 0, "card": 0, "dashboard": 0, "dashcard": 0,
-                                     "tab": 0, "table": 10, "field": 100}
+                                     "tab": 0, "table": 10, "field": 100, "group": ADMINISTRATORS}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -351,6 +372,11 @@ class FakeMetabase:
         if (method, path) == ("POST", "/api/session"):
             return self._login(body)
         session = headers.get("x-metabase-session")
+        if (method, path) == ("DELETE", "/api/session"):
+            if session not in self.sessions:
+                return NOT_FOUND
+            self.sessions.discard(session)
+            return 204, None
         if session not in self.sessions and headers.get("x-api-key") not in self.api_keys:
             return 401, "Unauthenticated"
         if method in ("POST", "PUT") and body is not None and not isinstance(body, (dict, list)):
@@ -385,6 +411,12 @@ class FakeMetabase:
             ("POST", "dashboard", None, None): lambda: self._create_dashboard(body),
             ("GET", "dashboard", "id", None): lambda: self._present_dashboard(self._get(self.dashboards, ident)),
             ("PUT", "dashboard", "id", None): lambda: self._update_dashboard(ident, body),
+            ("GET", "permissions", "group", None): lambda: [dict(g, member_count=0) for g in self.groups.values()],
+            ("POST", "permissions", "group", None): lambda: self._create_group(body),
+            ("GET", "permissions", "graph", None): self._data_graph,
+            ("PUT", "permissions", "graph", None): lambda: self._put_data_graph(body),
+            ("GET", "collection", "graph", None): self._collection_graph,
+            ("PUT", "collection", "graph", None): lambda: self._put_collection_graph(body),
         }
         shape = "id" if ident is not None and ident.isdigit() else ident
         if (method, kind, shape, sub, subsub) == ("PUT", "table", "id", "fields", "order"):
@@ -450,6 +482,9 @@ class FakeMetabase:
               "is_on_demand": body.get("is_on_demand", False), "created_at": _now(), "updated_at": _now(),
               "sync_pending": None}
         self.databases[db["id"]] = db
+        for group in (ALL_USERS, ADMINISTRATORS):  # Metabase opens a new database to everyone
+            self.data_perms.setdefault(group, {})[db["id"]] = {"view-data": "unrestricted",
+                                                                "create-queries": "query-builder-and-native"}
         self._start_sync(db)  # Metabase syncs a new database in the background
         return self._present_db(db)
 
@@ -575,6 +610,10 @@ class FakeMetabase:
                 "location": location, "archived": False, "personal_owner_id": None, "namespace": body.get("namespace"),
                 "authority_level": body.get("authority_level"), "type": None, "entity_id": _entity_id()}
         self.collections[coll["id"]] = coll
+        parent = "root" if parent_id is None else parent_id
+        for perms in self.collection_perms.values():  # a new collection inherits its parent's permissions
+            if parent in perms:
+                perms[coll["id"]] = perms[parent]
         return coll
 
     def _list_collections(self, query: dict) -> list[dict]:
@@ -974,6 +1013,87 @@ class FakeMetabase:
                 card["archived"], card["archived_directly"] = True, True
         dash["dashcards"] = result
         dash["tabs"] = new_tabs
+
+
+    # ------------------------------------------------------------ permissions (§9, §14)
+
+    def _create_group(self, body: dict) -> dict:
+        checker = _Checker(body)
+        checker.check("name", _non_blank, MSG_NON_BLANK, required=True)
+        checker.raise_if_any()
+        if any(g["name"].lower() == body["name"].lower() for g in self.groups.values()):
+            raise Invalid({"name": ("A group with that name already exists.",
+                                    f"invalid type, received: {_received(body['name'])}")})
+        group = {"id": self._next("group"), "name": body["name"]}
+        self.groups[group["id"]] = group
+        return dict(group, member_count=0)
+
+    def _data_graph(self) -> dict:
+        default = {"view-data": "unrestricted", "create-queries": "no"}
+        return {"revision": self.revisions["data"], "groups": {
+            str(g): {str(d): dict(self.data_perms.get(g, {}).get(d, default)) for d in self.databases}
+            for g in self.groups}}
+
+    def _collection_graph(self) -> dict:
+        shown = [c for c in self.collections.values() if c["personal_owner_id"] is None and c["type"] != "trash"]
+        groups = {}
+        for g in self.groups:
+            perms = self.collection_perms.get(g, {})
+            cells = {"root": perms.get("root", "none"), **{str(c["id"]): perms.get(c["id"], "none") for c in shown}}
+            groups[str(g)] = {k: v for k, v in cells.items() if v != "none"}  # 0.56.13+ omits "none"
+        return {"revision": self.revisions["collection"], "groups": groups}
+
+    def _graph_body(self, body: dict, kind: str) -> dict:
+        if not isinstance(body.get("groups"), dict):
+            raise Invalid({"groups": (MSG_MAP, f"invalid type, received: {_received(body.get('groups'))}")})
+        if body.get("revision") != self.revisions[kind]:
+            raise Reject(409, STALE_REVISION)
+        out = {}
+        for gid, cells in body["groups"].items():
+            if not str(gid).isdigit() or int(gid) not in self.groups or not isinstance(cells, dict):
+                raise Reject(404, f"Group {gid} does not exist.")
+            if int(gid) == ADMINISTRATORS and cells:
+                raise Reject(400, "You cannot edit the permissions of the Administrators group.")
+            out[int(gid)] = cells
+        return out
+
+    def _put_data_graph(self, body: dict) -> dict:
+        changes = self._graph_body(body, "data")
+        for dbs in changes.values():
+            for db_id, perms in dbs.items():
+                if not str(db_id).isdigit() or int(db_id) not in self.databases or not isinstance(perms, dict):
+                    raise Reject(404, f"Database {db_id} does not exist.")
+                view, create = perms.get("view-data", "unrestricted"), perms.get("create-queries", "no")
+                if create not in CREATE_QUERIES:
+                    raise Invalid({"create-queries": ("enum of no, query-builder, query-builder-and-native",
+                                                      f"invalid type, received: {_received(create)}")})
+                if view == "blocked" and create == "query-builder-and-native":
+                    raise Reject(400, "Invalid DB permissions: If you have write access for native queries, you "
+                                      "must have data access to all schemas.")
+                if view != "unrestricted":
+                    raise Reject(402, f"view-data {view!r} needs a paid Metabase plan (sandboxing, blocking, "
+                                      f"impersonation).")
+        for gid, dbs in changes.items():
+            for db_id, perms in dbs.items():
+                current = self.data_perms.setdefault(gid, {}).get(int(db_id), {"view-data": "unrestricted"})
+                self.data_perms[gid][int(db_id)] = {**current, **perms}
+        self.revisions["data"] += 1
+        return self._data_graph()
+
+    def _put_collection_graph(self, body: dict) -> dict:
+        changes = self._graph_body(body, "collection")
+        for cells in changes.values():
+            for coll_id, perm in cells.items():
+                if coll_id != "root" and not (str(coll_id).isdigit() and int(coll_id) in self.collections):
+                    raise Reject(404, f"Collection {coll_id} does not exist.")
+                if perm not in COLLECTION_PERMS:
+                    raise Invalid({"groups": ("enum of read, write, none",
+                                              f"invalid type, received: {_received(perm)}")})
+        for gid, cells in changes.items():
+            for coll_id, perm in cells.items():
+                self.collection_perms.setdefault(gid, {})["root" if coll_id == "root" else int(coll_id)] = perm
+        self.revisions["collection"] += 1
+        return self._collection_graph()
 
 
 # ---------------------------------------------------------------- the warehouse a fake sees

@@ -35,18 +35,20 @@ from pathlib import Path
 from typing import Any
 
 from orchestration import settings
+from orchestration.bi import metabase_access as access_rules
 from orchestration.bi import metabase_payloads as payloads
 from orchestration.bi import words
 from orchestration.bi.compiled import CompiledCard
 from orchestration.bi.compiler import CompiledSpecs, compile_specs
-from orchestration.bi.metabase_client import Client, MetabaseError
+from orchestration.bi.metabase_access import ACCESS_FILE, AccessSpec, load_access
+from orchestration.bi.metabase_client import DEFAULT_TIMEOUT_SECONDS, Client, MetabaseError
 from orchestration.bi.metabase_payloads import filter_id, tag_id
 from orchestration.bi.metabase_state import Record, WarehouseState, instance_key
 from orchestration.bi.specs import DashboardSpec, SpecError
 from orchestration.dbt_project import SEMANTIC_MANIFEST, ensure_manifest
 
-__all__ = ["DatabaseSettings", "MetabaseError", "ProvisionReport", "filter_id", "instance_key", "is_configured",
-           "provision", "tag_id"]
+__all__ = ["AccessSpec", "DatabaseSettings", "MetabaseError", "ProvisionReport", "filter_id", "instance_key",
+           "is_configured", "load_access", "provision", "tag_id"]
 
 DEFAULT_COLLECTION = "Lead Analytics"  # for cards that are on no dashboard
 DEFAULT_SYNC_TIMEOUT_SECONDS = 120
@@ -66,9 +68,14 @@ class DatabaseSettings:
     port: int
     dbname: str
     user: str
-    password: str
+    password: str = field(repr=False)  # never in a traceback or a log line
     schemas: tuple[str, ...] = ("marts",)  # sync only these schemas
     ssl: bool = False
+
+    def for_client(self, name: str, role: str, password: str) -> DatabaseSettings:
+        """The same warehouse, logged in as a client's own PostgreSQL role (row security applies to it)."""
+        return DatabaseSettings(name=f"{self.name} ({name})", host=self.host, port=self.port, dbname=self.dbname,
+                                user=role, password=password, schemas=self.schemas, ssl=self.ssl)
 
     def details(self) -> dict[str, Any]:
         details: dict[str, Any] = {"host": self.host, "port": self.port, "dbname": self.dbname,
@@ -115,6 +122,9 @@ class _Run:
         self.adopt = adopt
         self.report = ProvisionReport()
         self.collection_ids: dict[str, int] = {}
+        self.collection_keys: dict[str, str] = {}  # collection name -> record key, where they differ (clients')
+        self.client_db_ids: dict[str, int] = {}  # client key -> its connection
+        self.client_field_ids: dict[str, dict[str, int]] = {}  # client key -> field ids on its connection
         self.card_ids: dict[str, int] = {}
         self.field_ids: dict[str, int] = {}
         self.metadata: dict = {}
@@ -139,7 +149,8 @@ class _Run:
         if obj is None:
             self.report.notes.append(f"{kind} {record.key}: id {record.metabase_id} no longer exists in Metabase")
             return None
-        if record.entity_id and obj.get("entity_id") != record.entity_id:
+        made = (record.detail or {}).get("created_at")
+        if (record.entity_id and obj.get("entity_id") != record.entity_id) or (made and obj.get("created_at") != made):
             self.report.notes.append(f"{kind} {record.key}: id {record.metabase_id} is now another object "
                                      f"({obj.get('name')!r}); left it alone")
             return None
@@ -166,9 +177,12 @@ class _Run:
         name-matching provisioner): stop before duplicating them, or take them over by name if asked."""
         if any(r.kind in ("card", "dashboard") for r in self.records.values()):
             return
-        wanted = {("card", c.name): k for k, c in self.compiled.cards.items()}
-        wanted.update({("dashboard", d.name): k for k, d in self.compiled.dashboards.items()})
-        names = sorted({*self.card_collections().values(), *(d.collection for d in self.compiled.dashboards.values())})
+        own = {k: c for k, c in self.compiled.cards.items() if access_rules.client_of(k) is None}
+        own_dashboards = {k: d for k, d in self.compiled.dashboards.items() if access_rules.client_of(k) is None}
+        wanted = {("card", c.name): k for k, c in own.items()}
+        wanted.update({("dashboard", d.name): k for k, d in own_dashboards.items()})
+        names = sorted({*(c for k, c in self.card_collections().items() if k in own),
+                        *(d.collection for d in own_dashboards.values())})
         clashes: dict[tuple[str, str], list[dict]] = {}
         for name in names:
             coll = self._collection_by_name(name)
@@ -195,26 +209,68 @@ class _Run:
 
     # ------------------------------------------------------------ database, fields, collections
 
-    def ensure_database(self, db: DatabaseSettings) -> int:
+    def ensure_database(self, db: DatabaseSettings, key: str | None = None) -> int:
+        """The connection this provisioner recorded making (by id, never by name), brought up to date; a
+        connection of people's, even one with the same name, is never edited (unless adopt=True takes it over)."""
+        key = key or db.name
+        label = _label("database", key)
+        self.client.redact.add(db.password)
         wanted = db.details()
-        databases = self.client.get("/api/database")
-        databases = databases.get("data", []) if isinstance(databases, dict) else databases
-        for found in sorted(databases, key=lambda d: d["id"]):
-            if found.get("name") == db.name and found.get("engine") == "postgres":
-                public = {k: v for k, v in wanted.items() if k != "password"}
-                if payloads.covers(found.get("details") or {}, public):
-                    self.report.unchanged.append(_label("database", db.name))
-                else:  # the password is sent only with a change: Metabase never returns it
-                    self.client.request("PUT", f"/api/database/{found['id']}", {"details": wanted, "engine": "postgres"})
-                    self.report.updated.append(_label("database", db.name))
-                if self.record("database", db.name) is None:
-                    self.remember(Record("database", db.name, found["id"], found.get("entity_id"), origin="adopted"))
-                return found["id"]
-        created = self.client.request("POST", "/api/database", {"name": db.name, "engine": "postgres",
-                                                                "details": wanted})
-        self.remember(Record("database", db.name, created["id"], created.get("entity_id")))
-        self.report.created.append(_label("database", db.name))
-        return created["id"]
+        password = self.client.fingerprint(db.password)  # Metabase never returns a password: a keyed hash tells
+        record = self.record("database", key)           # whether it changed (a rotated client password)
+        found = self.fetch_own("database", record)
+        if found is None:
+            databases = self.client.get("/api/database")
+            databases = databases.get("data", []) if isinstance(databases, dict) else databases
+            theirs = sorted((d for d in databases if d.get("name") == db.name), key=lambda d: d["id"])
+            if theirs and not self.adopt:
+                raise MetabaseError(
+                    f"Metabase already has a database connection named {db.name!r} (id {theirs[0]['id']}) that this "
+                    f"provisioner did not create: left it alone; name ours otherwise (METABASE_DB_NAME_IN_METABASE) or "
+                    f"take that one over once with adopt=True (METABASE_ADOPT=1)")
+            if theirs:  # taken over as it is, its password assumed to be the one configured
+                found = theirs[0]
+                record = Record("database", key, found["id"], found.get("entity_id"), origin="adopted",
+                                detail={"created_at": found.get("created_at"), "password": password})
+                self.remember(record)
+                self.report.notes.append(f"adopted database connection {db.name!r} (id {found['id']}) by its name")
+            else:
+                created = self.client.request("POST", "/api/database", {"name": db.name, "engine": "postgres",
+                                                                        "details": wanted})
+                self.remember(Record("database", key, created["id"], created.get("entity_id"),
+                                     detail={"created_at": created.get("created_at"), "password": password}))
+                self.report.created.append(label)
+                return created["id"]
+        assert record is not None
+        public = {k: v for k, v in wanted.items() if k != "password"}
+        if (payloads.covers(found.get("details") or {}, public) and found.get("name") == db.name
+                and record.detail.get("password") == password):
+            self.report.unchanged.append(label)
+        else:
+            self.client.request("PUT", f"/api/database/{found['id']}",
+                                {"name": db.name, "details": wanted, "engine": "postgres"})
+            self.report.updated.append(label)
+            record.detail = {**record.detail, "password": password}
+            self.remember(record)
+        return found["id"]
+
+    def database_of(self, card_key: str, warehouse_db: int) -> tuple[int, dict[str, int]]:
+        """The connection a card runs on and its field ids: a client's copy runs on the client's connection."""
+        client = access_rules.client_of(card_key)
+        if client is None:
+            return warehouse_db, self.field_ids
+        return self.client_db_ids[client], self.client_field_ids[client]
+
+    def resolve_client_fields(self, spec: AccessSpec, db: DatabaseSettings, sync_timeout: float) -> None:
+        """Field ids on each client connection that shows copies (Metabase syncs each connection on its own)."""
+        from orchestration.bi import metabase_datamodel as datamodel
+
+        for client in sorted(self.client_db_ids):
+            needed = {t.field.qualified for k, c in self.compiled.cards.items() if access_rules.client_of(k) == client
+                      for t in c.tags if t.field is not None}
+            name = db.for_client(spec.clients[client].name, spec.clients[client].role, "").name
+            self.client_field_ids[client] = (datamodel.resolve_fields(
+                self.client, self.client_db_ids[client], name, needed, sync_timeout)[0] if needed else {})
 
     def resolve_fields(self, database_id: int, database_name: str, sync_timeout: float) -> None:
         from orchestration.bi import metabase_datamodel as datamodel
@@ -234,29 +290,110 @@ class _Run:
             self._manifest = _dbt_manifest()
         return datamodel.mart_models(self._manifest, self.marts())
 
-    def ensure_collection(self, name: str) -> int:
-        if name in self.collection_ids:
-            return self.collection_ids[name]
-        label = _label("collection", name)
-        record = self.record("collection", name)
-        coll = self.fetch_own("collection", record)
+    def ensure_collection(self, name: str, key: str | None = None) -> int:
+        """The top-level collection this provisioner recorded making; a collection of people's with that name is
+        not used (unless adopt=True takes it over). Never renamed or moved."""
+        key = key or self.collection_keys.get(name, name)
+        if key in self.collection_ids:
+            return self.collection_ids[key]
+        label = _label("collection", key)
+        coll = self.fetch_own("collection", self.record("collection", key))
         if coll is not None and coll.get("archived"):
             self.client.request("PUT", f"/api/collection/{coll['id']}", {"archived": False})
             self.report.updated.append(label)
             self.report.notes.append(f"collection {name!r} was in the Trash: restored it")
         elif coll is not None:
             self.report.unchanged.append(label)
-        else:  # a top-level collection of that name is used as it is (it has no other identity); never edited
+        else:
             coll = self._collection_by_name(name)
+            if coll is not None and not self.adopt:
+                raise MetabaseError(
+                    f"Metabase already has a collection named {name!r} (id {coll['id']}) that this provisioner did not "
+                    f"create: left it alone; rename one of them, or take it over once with adopt=True "
+                    f"(METABASE_ADOPT=1)")
             if coll is not None:
-                self.remember(Record("collection", name, coll["id"], coll.get("entity_id"), origin="adopted"))
+                self.remember(Record("collection", key, coll["id"], coll.get("entity_id"), origin="adopted"))
                 self.report.unchanged.append(label)
             else:
                 coll = self.client.request("POST", "/api/collection", {"name": name, "parent_id": None})
-                self.remember(Record("collection", name, coll["id"], coll.get("entity_id")))
+                self.remember(Record("collection", key, coll["id"], coll.get("entity_id")))
                 self.report.created.append(label)
-        self.collection_ids[name] = coll["id"]
+        self.collection_ids[key] = coll["id"]
         return coll["id"]
+
+    # ------------------------------------------------------------ groups and permissions (metabase/access.yml)
+
+    def ensure_group(self, key: str, name: str, groups: dict[int, dict]) -> int:
+        """The group this provisioner recorded making; a group of people's with that name is not used (unless
+        adopt=True). Metabase group names are unique, so a clash is one line, not a second group."""
+        label = _label("group", key)
+        record = self.record("group", key)
+        if record is not None and record.metabase_id in groups:
+            self.report.unchanged.append(label)
+            if groups[record.metabase_id].get("name") != name:
+                self.report.notes.append(f"group {key} is named {groups[record.metabase_id].get('name')!r} in "
+                                         f"Metabase, {name!r} in access.yml: not renamed")
+            return record.metabase_id
+        theirs = [g for g in groups.values() if str(g.get("name", "")).lower() == name.lower()]
+        if theirs and not self.adopt:
+            raise MetabaseError(f"Metabase already has a group named {name!r} (id {theirs[0]['id']}) that this "
+                                f"provisioner did not create: left it alone; rename one of them, or take it over once "
+                                f"with adopt=True (METABASE_ADOPT=1)")
+        if theirs:
+            group, origin = theirs[0], "adopted"
+            self.report.unchanged.append(label)
+        else:
+            group, origin = self.client.request("POST", "/api/permissions/group", {"name": name}), "created"
+            self.report.created.append(label)
+        self.remember(Record("group", key, group["id"], None, origin=origin))
+        return group["id"]
+
+    def _write_graph(self, path: str, changes_of: Any) -> int:
+        """Read the graph, write only the differing cells with its revision; on a 409 (somebody else wrote in
+        between) read again and retry once. Returns the number of cells written."""
+        for attempt in (1, 2):
+            graph = self.client.get(path)
+            changes = changes_of(graph)
+            if not changes:
+                return 0
+            try:
+                self.client.request("PUT", path, {"revision": graph.get("revision"), "groups": changes})
+                return sum(len(cells) for cells in changes.values())
+            except MetabaseError as exc:
+                if "→ 409:" not in str(exc):
+                    raise
+                if attempt == 2:
+                    raise MetabaseError(f"PUT {path} → 409: the permissions changed again while they were being "
+                                        f"written (revision {graph.get('revision')}); nothing written, "
+                                        f"run again") from None
+        return 0
+
+    def apply_access(self, spec: AccessSpec, db: DatabaseSettings, warehouse_db: int) -> None:
+        """Groups, client connections and collections, and the data and collection permissions of access.yml."""
+        client_dbs: dict[str, int] = {}
+        for key, client in sorted(spec.clients.items()):
+            password = os.environ.get(client.password_env)
+            if not password:
+                raise MetabaseError(f"client {key}: set {client.password_env} to the password of PostgreSQL role "
+                                    f"{client.role!r} (made with `lead-analytics access add-client {client.role} "
+                                    f"--organisation ... --password-env {client.password_env}`)")
+            client_dbs[key] = self.ensure_database(db.for_client(client.name, client.role, password), f"client:{key}")
+        self.client_db_ids = client_dbs
+        client_collections = {key: self.ensure_collection(client.name, f"client:{key}")
+                              for key, client in sorted(spec.clients.items())}
+        shared = sorted(i for k, i in self.collection_ids.items() if not k.startswith("client:"))
+        groups = {g["id"]: g for g in self.client.get("/api/permissions/group")}
+        group_ids = {key: self.ensure_group(key, spec.group_name(key), groups) for key in [*spec.groups, *spec.clients]}
+        data = access_rules.wanted_data(spec, group_ids, warehouse_db, client_dbs)
+        colls = access_rules.wanted_collections(spec, group_ids, shared, client_collections)
+        written = self._write_graph("/api/permissions/graph", lambda g: access_rules.data_changes(g, data))
+        (self.report.updated if written else self.report.unchanged).append("permissions:data")
+        written = self._write_graph("/api/collection/graph", lambda g: access_rules.collection_changes(g, colls))
+        (self.report.updated if written else self.report.unchanged).append("permissions:collections")
+        root = (self.client.get("/api/collection/graph").get("groups") or {}).get(str(access_rules.ALL_USERS), {})
+        if spec.clients and root.get("root", "none") != "none":
+            self.report.notes.append("All Users may see the root collection (Our analytics): client users see what is "
+                                     "saved there; restrict it under Admin > Permissions > Collections")
 
     # ------------------------------------------------------------ cards
 
@@ -283,16 +420,17 @@ class _Run:
         label = _label("card", card.key)
         record = self.record("card", card.key)
         existing = self.fetch_own("card", record)
+        database_id, field_ids = self.database_of(card.key, database_id)
         if existing is None:
             created = self.client.request("POST", "/api/card",
-                                          payloads.card_payload(card, database_id, collection_id, self.field_ids))
+                                          payloads.card_payload(card, database_id, collection_id, field_ids))
             self.remember(Record("card", card.key, created["id"], created.get("entity_id")))
             self.card_ids[card.key] = created["id"]
             self.report.created.append(label)
             return
         self.card_ids[card.key] = existing["id"]
         at_home = self._home_dashboard(card.key, existing.get("dashboard_id"))
-        payload = payloads.card_payload(card, database_id, None if at_home else collection_id, self.field_ids)
+        payload = payloads.card_payload(card, database_id, None if at_home else collection_id, field_ids)
         diffs = payloads.card_differences(payload, existing)
         if existing.get("archived"):
             payload["archived"] = False
@@ -474,11 +612,11 @@ class _Run:
                 if (item["model"], item["id"]) not in ours:
                     self.report.foreign.append(f"{item['model']}:{item['name']} (id {item['id']}, in {name!r})")
 
-    def export_data_model(self, database_name: str) -> None:
+    def export_data_model(self, database_name: str, database_id: int) -> None:
         from orchestration.bi import metabase_datamodel as datamodel
 
         changed = datamodel.export_descriptions(self.client, database_name, _dbt_manifest(), SEMANTIC_MANIFEST,
-                                                self.mart_models(), self.metadata)
+                                                self.mart_models(), self.metadata, database_id=database_id)
         for table in self.marts():
             (self.report.updated if table in changed else self.report.unchanged).append(_label("datamodel", table))
 
@@ -528,10 +666,15 @@ def _validate(compiled: CompiledSpecs) -> None:
         payloads.dashboard_parameters(dashboard, compiled.cards)
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
 def provision(specs: Path | str | CompiledSpecs, url: str | None = None, user: str | None = None,
               password: str | None = None, database_settings: DatabaseSettings | Mapping[str, Any] | None = None,
               *, state: Any = None, adopt: bool = False, sync_timeout: float = DEFAULT_SYNC_TIMEOUT_SECONDS,
-              timezone: str | None = None) -> ProvisionReport:
+              timezone: str | None = None, access: Path | str | AccessSpec | None = None,
+              timeout: float | None = None, allow_http: bool | None = None) -> ProvisionReport:
     """Create or update the database, collections, cards and dashboards of `specs` in Metabase.
 
     `specs` is a directory holding `cards/*.yml` and `dashboards/*.yml` (compiled here) or a CompiledSpecs.
@@ -540,11 +683,24 @@ def provision(specs: Path | str | CompiledSpecs, url: str | None = None, user: s
     orchestration.warehouse.ConnectionInfo of the warehouse (default: the configured warehouse). `adopt` takes
     over, by name, objects that exist with no record (once, after a lost state table or the old provisioner).
     `sync_timeout` bounds the wait for Metabase to sync the marts' tables and columns. `timezone` is the zone the
-    texts name (default: the reporting time zone setting).
+    texts name (default: the reporting time zone setting). `access` is the groups-and-permissions spec (an
+    AccessSpec or the path of an access.yml; default: `access.yml` beside the specs, if there is one; None and no
+    file: permissions are left as they are). `timeout` bounds every HTTP call (default METABASE_TIMEOUT_SECONDS,
+    else 30 s); `allow_http` lets a non-local Metabase be reached over plain http (default METABASE_ALLOW_HTTP=1).
     """
     compiled = specs if isinstance(specs, CompiledSpecs) else compile_specs(Path(specs))
     compiled = worded(compiled, timezone or settings.reporting_timezone())
     _validate(compiled)
+    if access is None and not isinstance(specs, CompiledSpecs) and (Path(specs) / ACCESS_FILE).is_file():
+        access = Path(specs) / ACCESS_FILE
+    access_spec = load_access(Path(access)) if isinstance(access, (str, Path)) else access
+    if access_spec is not None:
+        taken = {d.collection for d in compiled.dashboards.values()} | {DEFAULT_COLLECTION}
+        for key, client in access_spec.clients.items():
+            if client.name in taken:
+                raise SpecError(f"access.yml: client {key}: its collection would be named {client.name!r}, like a "
+                                f"dashboards' collection; name the client otherwise")
+        compiled = access_rules.with_client_copies(compiled, access_spec)
     url = url or os.environ.get("METABASE_URL")
     user = user or os.environ.get("METABASE_USER")
     password = password or os.environ.get("METABASE_PASSWORD")
@@ -554,20 +710,36 @@ def provision(specs: Path | str | CompiledSpecs, url: str | None = None, user: s
         raise ValueError("database_settings is required (how Metabase reaches the warehouse)")
     if not isinstance(database_settings, DatabaseSettings):
         database_settings = DatabaseSettings(**dict(database_settings))
+    if timeout is None:
+        try:
+            timeout = float(os.environ.get("METABASE_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT_SECONDS)
+        except ValueError:
+            raise MetabaseError("METABASE_TIMEOUT_SECONDS must be a number of seconds") from None
+    if timeout <= 0:
+        raise MetabaseError("METABASE_TIMEOUT_SECONDS must be a positive number of seconds")
+    allow_http = _env_flag("METABASE_ALLOW_HTTP") if allow_http is None else allow_http
     store = state if isinstance(state, WarehouseState) else WarehouseState(state)
-    client = Client(url, user, password)
     try:
-        run = _Run(client, compiled, store, adopt)
-        run.check_state()
-        database_id = run.ensure_database(database_settings)
-        run.resolve_fields(database_id, database_settings.name, sync_timeout)
-        for key, collection in sorted(run.card_collections().items()):
-            run.sync_card(compiled.cards[key], database_id, run.ensure_collection(collection))
-        for dashboard in sorted(compiled.dashboards.values(), key=lambda d: d.key):
-            run.sync_dashboard(dashboard)
-        run.retire()
-        run.export_data_model(database_settings.name)
-        run.audit()
+        with Client(url, user, password, timeout=timeout, allow_http=allow_http) as client:
+            run = _Run(client, compiled, store, adopt)
+            if access_spec is not None:
+                run.collection_keys = {c.name: f"client:{k}" for k, c in access_spec.clients.items()}
+            run.check_state()
+            database_id = run.ensure_database(database_settings)
+            run.resolve_fields(database_id, database_settings.name, sync_timeout)
+            collections = run.card_collections()
+            for name in sorted({*collections.values(), *(d.collection for d in compiled.dashboards.values())}):
+                run.ensure_collection(name)
+            if access_spec is not None:  # lock the collections down before anything goes into them
+                run.apply_access(access_spec, database_settings, database_id)
+                run.resolve_client_fields(access_spec, database_settings, sync_timeout)
+            for key, collection in sorted(collections.items()):
+                run.sync_card(compiled.cards[key], database_id, run.ensure_collection(collection))
+            for dashboard in sorted(compiled.dashboards.values(), key=lambda d: d.key):
+                run.sync_dashboard(dashboard)
+            run.retire()
+            run.export_data_model(database_settings.name, database_id)
+            run.audit()
     finally:
         if store is not state:
             store.close()

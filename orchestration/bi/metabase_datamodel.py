@@ -7,9 +7,11 @@ mart's description followed by the definitions of the KPIs (semantic-layer metri
 semantic types derived from the semantic models (primary entity -> type/PK, text categorical dimension ->
 type/Category with a value list, which makes the dashboard's string filters dropdowns). The semantic types go under
 a column's `meta` in the manifest handed to dbt-metabase, not `config.meta` (dbt-metabase issue #335).
-dbt-metabase runs on the provisioner's session, with its own schema-sync request skipped (resolve_fields has
-synced and waited), so an unchanged data model gets no request that writes; it still pauses 5 s before reading
-the metadata (its `_SYNC_PERIOD`, which the tests set to 0).
+dbt-metabase runs on the provisioner's client (its timeouts, no redirects, redacted errors; dbt-metabase's own
+client would log error bodies unredacted), finds the connection by the provisioner's id rather than by name, and
+has its own schema-sync request skipped (resolve_fields has synced and waited), so an unchanged data model gets
+no request that writes; it still pauses 5 s before reading the metadata (its `_SYNC_PERIOD`, which the tests set
+to 0).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from orchestration.bi.metabase_client import REQUEST_TIMEOUT_SECONDS, Client, MetabaseError, error_message
+from orchestration.bi.metabase_client import Client, MetabaseError
 
 log = logging.getLogger(__name__)
 
@@ -174,10 +176,10 @@ def enrich(manifest: dict, models: dict[str, dict], semantic_manifest: Path) -> 
 
 
 def export_descriptions(client: Client, database_name: str, manifest: dict, semantic_manifest: Path,
-                        models: dict[str, dict], metadata: dict) -> list[str]:
+                        models: dict[str, dict], metadata: dict, database_id: int | None = None) -> list[str]:
     """Push descriptions and semantic types of the marts in `models` (`schema.table` -> dbt node of the dbt
-    `manifest`) into Metabase with dbt-metabase; return the tables it changed (`schema.table`)."""
-    import requests
+    `manifest`) into Metabase with dbt-metabase; return the tables it changed (`schema.table`). `database_id` is
+    the connection's id (else it is found by name, as dbt-metabase does)."""
     from dbtmetabase import DbtMetabase, Filter
     from dbtmetabase.errors import MetabaseStateError
     from dbtmetabase.manifest import Manifest
@@ -190,20 +192,20 @@ def export_descriptions(client: Client, database_name: str, manifest: dict, sema
     class SessionMetabase(Metabase):
         """dbt-metabase's Metabase client on our session (it would log in again); the sync already happened."""
 
-        def __init__(self) -> None:  # Metabase.__init__ only logs in and sets these three attributes
+        def __init__(self) -> None:  # Metabase.__init__ only logs in and sets these attributes
             self.url = client.url
-            self.http_timeout = REQUEST_TIMEOUT_SECONDS
-            self.session = requests.Session()
-            self.session.headers.update(client.session_headers)
+            self.http_timeout = client.timeout
 
         def _api(self, method: str, path: str, params: dict[str, Any] | None = None, **kwargs: Any):
-            try:
-                return super()._api(method, path, params, **kwargs)
-            except requests.HTTPError as exc:
-                raise MetabaseError(f"{method.upper()} {path} → {exc.response.status_code}: "
-                                    f"{error_message(exc.response)}") from None
-            except requests.RequestException as exc:
-                raise MetabaseError(f"{method.upper()} {path} → connection failed: {exc.__class__.__name__}") from None
+            result = client.request(method.upper(), path, kwargs.get("json"), params)
+            if isinstance(result, dict) and "data" in result:  # as dbt-metabase's own _api unwraps list answers
+                return result["data"]
+            return result
+
+        def find_database(self, name: str):
+            if database_id is None:
+                return super().find_database(name)
+            return client.get(f"/api/database/{database_id}")
 
         def sync_database_schema(self, uid: str) -> None:
             pass  # resolve_fields synced and waited for every column of these models already

@@ -1,6 +1,7 @@
 """The provisioner's record of what it made in Metabase: table `raw_audit.metabase_objects` in the warehouse.
 
-One row per object and Metabase instance: the spec key (card/dashboard file stem, collection or database name),
+One row per object and Metabase instance: the spec key (card/dashboard file stem, collection or database name,
+access.yml group or `client:<key>` for a client's connection and collection),
 Metabase's numeric id and its entity_id (checked before every edit, so a record that points at somebody else's
 object after a Metabase restore is never followed), whether the provisioner created it or adopted it, and for
 dashboards the ids of the tabs, dashcards and filters it placed. Everything not recorded here belongs to people
@@ -29,7 +30,7 @@ def instance_key(url: str) -> str:
 
 @dataclass
 class Record:
-    kind: str  # database | collection | card | dashboard
+    kind: str  # database | collection | group | card | dashboard
     key: str
     metabase_id: int
     entity_id: str | None

@@ -72,6 +72,7 @@ def metabase_database_settings(info) -> "dict[str, object]":
         "dbname": os.environ.get("METABASE_DB_DATABASE") or info.dbname,
         "user": os.environ.get("METABASE_DB_USER") or info.user,
         "password": os.environ.get("METABASE_DB_PASSWORD") or info.password,
+        "ssl": os.environ.get("METABASE_DB_SSL", "").strip().lower() in ("1", "true", "yes"),
     }
 
 
@@ -101,8 +102,12 @@ def metabase_dashboards(context: AssetExecutionContext, warehouse: WarehouseReso
                                            metadata={SKIPPED: reason}))
         return
     info = warehouse.info()
+    database_settings = metabase_database_settings(info)
+    if database_settings["user"] == info.user:  # the owner reads raw data and can write: say so on every run
+        context.log.warning(f"Metabase connects to the warehouse as its owner {info.user!r}: set METABASE_DB_USER "
+                            f"(and METABASE_DB_PASSWORD) to the read-only role reporting_reader")
     try:  # the provisioner's records live in the warehouse it reads (raw_audit.metabase_objects)
-        report = metabase.provision(SPECS_DIR, database_settings=metabase_database_settings(info), state=info,
+        report = metabase.provision(SPECS_DIR, database_settings=database_settings, state=info,
                                     adopt=os.environ.get("METABASE_ADOPT") == "1")
     except (metabase.MetabaseError, SpecError, WarehouseError) as exc:
         raise Failure(description=f"{type(exc).__name__}: {exc}") from None
