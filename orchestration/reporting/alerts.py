@@ -33,6 +33,17 @@ class AlertSpecError(ValueError):
     """A rule that cannot be used; one line naming the file."""
 
 
+class MetabaseAlert(BaseModel):
+    """The same rule as a Metabase card alert (`/api/notification`), where a card shows what the rule counts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    card: str  # a card key of metabase/cards
+    send_condition: Literal["has_result", "goal_above", "goal_below"] = "has_result"
+    send_once: bool = False
+    cron: str = Field(default="0 0 * * * ?", description="Quartz cron, with seconds (Metabase's)")
+
+
 class AlertRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -43,6 +54,7 @@ class AlertRule(BaseModel):
     reads: list[str] = Field(min_length=1)  # schema.table of every relation the query reads
     threshold: bool = True  # False: the mart decides (a status), no seed row
     audience: specs.Audience
+    metabase: MetabaseAlert | None = None  # mirrored as a Metabase card alert
 
 
 @dataclass
