@@ -28,7 +28,7 @@ def specs_with_card_alert(tmp_path):
 def test_subscriptions_and_card_alerts_are_provisioned_once_and_updated_in_place(fresh_db, tmp_path):
     root = specs_with_card_alert(tmp_path)
     with FakeMetabase(strict=False) as fake:
-        client = Client(fake.url, USER, PASSWORD)
+        client = Client(fake.url, USER, PASSWORD)  # plain http is allowed for a local host
         collection = client.request("POST", "/api/collection", {"name": "Lead Analytics"})
         store = WarehouseState(fresh_db)
         instance = instance_key(fake.url)
