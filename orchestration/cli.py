@@ -262,6 +262,9 @@ def cmd_demo(args: argparse.Namespace, config: settings.Settings) -> int:
         args.end_date = date.today().isoformat()
     info = _warehouse_for(landing)
     _generate(landing, args, config.timezone, force=False)
+    if config.smtp is None:
+        _say(f"report delivery off: {settings.ENV_SMTP['host']} is not set (`lead-analytics send daily --dry-run` "
+             "writes the e-mails to files)")
     return _run_pipeline(config, landing, started, info)
 
 

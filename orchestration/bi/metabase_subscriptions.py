@@ -1,7 +1,7 @@
-"""The report schedules and alert rules mirrored in Metabase, where Metabase can say them (issue 20, D179):
+"""The report schedules and alert rules mirrored in Metabase, where Metabase can say them (issue 20, D171):
 dashboard subscriptions (`/api/pulse`) for the reports Metabase can schedule and card alerts (`/api/notification`)
 for the rules that name a card. Known by spec key in raw_audit.metabase_objects (kinds `pulse`, `notification`),
-like the cards and dashboards; a second run with nothing changed sends no write.
+like the cards and dashboards; a second run with nothing changed sends no write (D171).
 
 What Metabase cannot say stays with Dagster only, and `plan()` lists it with the reason: a monthly report on the
 n-th business day (a Metabase monthly subscription is first, mid or last of the month), a scoped report (OSS sends
