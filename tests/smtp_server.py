@@ -1,5 +1,6 @@
 """A real SMTP server on 127.0.0.1 for the delivery tests (aiosmtpd), on a port bound here first: aiosmtpd's
 readiness probe cannot connect to port 0."""
+
 from __future__ import annotations
 
 import socket

@@ -5,16 +5,17 @@ real SMTP server; the seed's rules whose marts are not in this warehouse say so 
 The test rule: dropped leads created in the 7 days before the evaluation, threshold 1. Dropped leads, by hand:
 L04 (2025-03-31 04:xx UTC), L08 (2025-03-18 04:xx UTC), L13 (2025-02-01 06:00 UTC).
 """
+
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+import smtp_server
 import yaml
 
-import smtp_server
 from orchestration import settings, warehouse
 from orchestration.reporting import alerts, ledger, specs
 
@@ -43,7 +44,7 @@ select * from final
 
 
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 @pytest.fixture
@@ -56,21 +57,34 @@ def setup(lead_capture_fixture_db, tmp_path):
     shutil.copytree(specs.SPECS_DIR, root)
     rules = tmp_path / "rules"
     shutil.copytree(alerts.RULES_DIR, rules)
-    (root / "alerts" / "dropped_leads.yml").write_text(yaml.safe_dump(
-        {"name": "Dropped leads", "kpis": ["s001.alert_business_target_miss"], "category": "business",
-         "reads": ["marts.fct_bot_leads"], "audience": {"roles": ["compliance"]}}))
+    (root / "alerts" / "dropped_leads.yml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "Dropped leads",
+                "kpis": ["s001.alert_business_target_miss"],
+                "category": "business",
+                "reads": ["marts.fct_bot_leads"],
+                "audience": {"roles": ["compliance"]},
+            }
+        )
+    )
     (rules / "dropped_leads.sql").write_text(RULE_SQL)
     thresholds = {**alerts.load_thresholds(), "dropped_leads": Decimal(1)}
     box = smtp_server.Inbox()
     controller = smtp_server.start(box)
-    config = settings.Settings.load({"LEAD_ANALYTICS_TIMEZONE": "America/Chicago",
-                                     "LEAD_ANALYTICS_SMTP_HOST": "127.0.0.1",
-                                     "LEAD_ANALYTICS_SMTP_PORT": str(controller.port),
-                                     "LEAD_ANALYTICS_SMTP_FROM": "alerts@lead-analytics.test"})
+    config = settings.Settings.load(
+        {
+            "LEAD_ANALYTICS_TIMEZONE": "America/Chicago",
+            "LEAD_ANALYTICS_SMTP_HOST": "127.0.0.1",
+            "LEAD_ANALYTICS_SMTP_PORT": str(controller.port),
+            "LEAD_ANALYTICS_SMTP_FROM": "alerts@lead-analytics.test",
+        }
+    )
 
     def run(when: str) -> alerts.Outcome:
-        return alerts.evaluate_and_notify(lead_capture_fixture_db, config, at(when), specs_dir=root,
-                                          rules_dir=rules, thresholds=thresholds)
+        return alerts.evaluate_and_notify(
+            lead_capture_fixture_db, config, at(when), specs_dir=root, rules_dir=rules, thresholds=thresholds
+        )
 
     yield run, box, lead_capture_fixture_db
     controller.stop()
@@ -81,7 +95,8 @@ def test_fires_once_stays_quiet_while_on_and_resolves_once(setup):
     first = run("2025-03-31T12:00:00")
     assert first.fired == [("dropped_leads", "all leads")] and first.resolved == []
     assert [(m["To"], m["Subject"]) for m in box.messages] == [
-        ("compliance@example.com", "[business] Dropped leads: FIRING (all leads)")]
+        ("compliance@example.com", "[business] Dropped leads: FIRING (all leads)")
+    ]
     assert "1 dropped lead(s) in the last 7 days" in box.messages[0].get_body(("plain",)).get_content()
     again = run("2025-04-03T12:00:00")  # L04 is still inside the window
     assert again.fired == [] and again.resolved == [] and len(box.messages) == 1
@@ -93,18 +108,28 @@ def test_fires_once_stays_quiet_while_on_and_resolves_once(setup):
     back = run("2025-03-20T12:00:00")  # L08 alone: fires anew
     assert back.fired == [("dropped_leads", "all leads")]
     with warehouse.connect(db) as conn:
-        history = conn.execute(f"select evaluated_as_of, event, value, threshold, notified from {ledger.A}.alert_events "
-                               "where rule = 'dropped_leads' order by id").fetchall()
-    assert history == [(at("2025-03-31T12:00:00"), "fired", Decimal(1), Decimal(1), "email compliance@example.com"),
-                       (at("2025-04-08T12:00:00"), "resolved", None, Decimal(1), "email compliance@example.com"),
-                       (at("2025-03-20T12:00:00"), "fired", Decimal(1), Decimal(1), "email compliance@example.com")]
+        history = conn.execute(
+            f"select evaluated_as_of, event, value, threshold, notified from {ledger.A}.alert_events "
+            "where rule = 'dropped_leads' order by id"
+        ).fetchall()
+    assert history == [
+        (at("2025-03-31T12:00:00"), "fired", Decimal(1), Decimal(1), "email compliance@example.com"),
+        (at("2025-04-08T12:00:00"), "resolved", None, Decimal(1), "email compliance@example.com"),
+        (at("2025-03-20T12:00:00"), "fired", Decimal(1), Decimal(1), "email compliance@example.com"),
+    ]
 
 
 def test_a_rule_whose_mart_is_missing_is_not_evaluated_and_says_so(setup):
-    run, box, _ = setup
+    run, _, _ = setup
     outcome = run("2025-03-31T12:00:00")
-    assert sorted(outcome.not_evaluated) == ["capacity_warning", "conversion_rate_drop", "error_rate_spike",
-                                             "high_priority_leads_waiting", "monthly_targets_at_risk",
-                                             "system_degradation", "system_down"]
+    assert sorted(outcome.not_evaluated) == [
+        "capacity_warning",
+        "conversion_rate_drop",
+        "error_rate_spike",
+        "high_priority_leads_waiting",
+        "monthly_targets_at_risk",
+        "system_degradation",
+        "system_down",
+    ]
     assert "high_priority_leads_waiting: not evaluated: marts.fct_crm_leads missing" in outcome.lines
     assert "monthly_targets_at_risk: not evaluated: marts.fct_kpi_target_status missing" in outcome.lines

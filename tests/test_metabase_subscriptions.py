@@ -1,13 +1,14 @@
 """Report subscriptions (/api/pulse) and card alerts (/api/notification) provisioned as code on the fake Metabase
 (tests/fake_metabase.py, §14 of the Metabase fact sheet): what each sends, a second run that writes nothing, a
 change updated in place, and what Metabase cannot schedule stated."""
+
 from __future__ import annotations
 
 import shutil
 
 import yaml
-
 from fake_metabase import FakeMetabase
+
 from orchestration.bi import metabase_subscriptions as subs
 from orchestration.bi.metabase_client import Client
 from orchestration.bi.metabase_state import Record, WarehouseState, instance_key
@@ -35,30 +36,52 @@ def test_subscriptions_and_card_alerts_are_provisioned_once_and_updated_in_place
         for key in ("lead_capture", "campaign_analytics"):
             dash = client.request("POST", "/api/dashboard", {"name": key, "collection_id": collection["id"]})
             store.save(instance, Record("dashboard", key, dash["id"], dash.get("entity_id")))
-        card = client.request("POST", "/api/card", {"name": "Dropped leads", "display": "scalar", "dataset_query": {},
-                                                    "visualization_settings": {}})
+        card = client.request(
+            "POST",
+            "/api/card",
+            {"name": "Dropped leads", "display": "scalar", "dataset_query": {}, "visualization_settings": {}},
+        )
         store.save(instance, Record("card", "lead_capture__dropped_leads", card["id"], card.get("entity_id")))
 
         report = subs.provision(client, store, subs.plan(root))
-        assert sorted(report.created) == ["daily.lead_capture", "system_down", "weekly_executive.campaign_analytics",
-                                          "weekly_executive.lead_capture"]
-        assert report.not_mirrored[0] == ("monthly_review: Metabase schedules a month only on its first, middle or "
-                                          "last day, not business day 2; Dagster sends it")
+        assert sorted(report.created) == [
+            "daily.lead_capture",
+            "system_down",
+            "weekly_executive.campaign_analytics",
+            "weekly_executive.lead_capture",
+        ]
+        assert report.not_mirrored[0] == (
+            "monthly_review: Metabase schedules a month only on its first, middle or "
+            "last day, not business day 2; Dagster sends it"
+        )
         pulses = {p["name"]: p for p in fake.pulses.values()}
         daily = pulses["Daily operations report: Lead capture"]
-        assert daily["channels"] == [{"channel_type": "email", "enabled": True, "schedule_type": "daily",
-                                      "schedule_hour": 8, "recipients": [{"email": "ops-desk@example.com"},
-                                                                         {"email": "ops-lead@example.com"}]}]
+        assert daily["channels"] == [
+            {
+                "channel_type": "email",
+                "enabled": True,
+                "schedule_type": "daily",
+                "schedule_hour": 8,
+                "recipients": [{"email": "ops-desk@example.com"}, {"email": "ops-lead@example.com"}],
+            }
+        ]
         assert daily["parameters"] == [{"slug": "created", "value": "past1days"}]
         weekly = pulses["Weekly executive report: Campaign analytics"]
-        assert (weekly["channels"][0]["schedule_type"], weekly["channels"][0]["schedule_day"],
-                weekly["channels"][0]["schedule_hour"]) == ("weekly", "mon", 9)
+        assert (
+            weekly["channels"][0]["schedule_type"],
+            weekly["channels"][0]["schedule_day"],
+            weekly["channels"][0]["schedule_hour"],
+        ) == ("weekly", "mon", 9)
         assert weekly["parameters"] == [{"slug": "period", "value": "past1weeks"}]
         [alert] = fake.notifications.values()
         assert alert["payload"] == {"send_condition": "has_result", "send_once": False, "card_id": card["id"]}
         assert alert["subscriptions"] == [{"type": "notification-subscription/cron", "cron_schedule": "0 0 8 * * ?"}]
         assert [r["details"]["value"] for r in alert["handlers"][0]["recipients"]] == [
-            "ceo@example.com", "ops-desk@example.com", "ops-lead@example.com", "sales-director@example.com"]
+            "ceo@example.com",
+            "ops-desk@example.com",
+            "ops-lead@example.com",
+            "sales-director@example.com",
+        ]
 
         writes = len(fake.writes())
         again = subs.provision(client, store, subs.plan(root))

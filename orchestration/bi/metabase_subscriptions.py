@@ -7,6 +7,7 @@ What Metabase cannot say stays with Dagster only, and `plan()` lists it with the
 n-th business day (a Metabase monthly subscription is first, mid or last of the month), a scoped report (OSS sends
 one dashboard view to every recipient), and a report page whose period filter Metabase cannot set relatively.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,41 +39,71 @@ def plan(specs_dir=report_specs.SPECS_DIR) -> Plan:
     for spec in reports.values():
         sched = spec.schedule
         if sched.cadence == "monthly":
-            out.not_mirrored.append(f"{spec.key}: Metabase schedules a month only on its first, middle or last day, "
-                                    f"not business day {sched.business_day}; Dagster sends it")
+            out.not_mirrored.append(
+                f"{spec.key}: Metabase schedules a month only on its first, middle or last day, "
+                f"not business day {sched.business_day}; Dagster sends it"
+            )
             continue
         if spec.scope:
-            out.not_mirrored.append(f"{spec.key}: scoped per recipient ({spec.scope}); Metabase OSS sends one view "
-                                    "to every recipient; Dagster sends it")
+            out.not_mirrored.append(
+                f"{spec.key}: scoped per recipient ({spec.scope}); Metabase OSS sends one view "
+                "to every recipient; Dagster sends it"
+            )
             continue
         if sched.zone != "reporting":
-            out.not_mirrored.append(f"{spec.key}: its own time zone {sched.zone}; Metabase schedules in one "
-                                    "report time zone; Dagster sends it")
+            out.not_mirrored.append(
+                f"{spec.key}: its own time zone {sched.zone}; Metabase schedules in one "
+                "report time zone; Dagster sends it"
+            )
             continue
         people = [{"email": p.email} for p in report_specs.recipients_of(spec, roles)]
-        channel = {"channel_type": "email", "enabled": True, "schedule_type": sched.cadence,
-                   "schedule_hour": int(sched.at.split(":")[0]), "recipients": people}
+        channel = {
+            "channel_type": "email",
+            "enabled": True,
+            "schedule_type": sched.cadence,
+            "schedule_hour": int(sched.at.split(":")[0]),
+            "recipients": people,
+        }
         if sched.cadence == "weekly":
-            channel["schedule_day"] = WEEKDAYS[["monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
-                                                "sunday"].index(sched.weekday)]
+            channel["schedule_day"] = WEEKDAYS[
+                ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"].index(sched.weekday)
+            ]
         for page in spec.pages:
-            parameters = [{"slug": slug, "value": RELATIVE[sched.cadence] if value == "period" else value}
-                          for slug, value in page.filters.items()]
+            parameters = [
+                {"slug": slug, "value": RELATIVE[sched.cadence] if value == "period" else value}
+                for slug, value in page.filters.items()
+            ]
             out.pulses[f"{spec.key}.{page.dashboard}"] = {
                 "dashboard": page.dashboard,
-                "body": {"name": f"{spec.name}: {dashboards[page.dashboard].name}", "channels": [channel], "parameters": parameters,
-                         "skip_if_empty": False}}
+                "body": {
+                    "name": f"{spec.name}: {dashboards[page.dashboard].name}",
+                    "channels": [channel],
+                    "parameters": parameters,
+                    "skip_if_empty": False,
+                },
+            }
     for rule in alert_rules.load_rules(specs_dir).values():
         if rule.metabase is None:
             out.not_mirrored.append(f"alert {rule.key}: no card shows it; evaluated by Dagster after every publish")
             continue
         people = [p.email for role in rule.audience.roles for p in roles[role]] + rule.audience.recipients
-        out.notifications[rule.key] = {"card": rule.metabase.card, "body": {
-            "payload_type": "notification/card",
-            "payload": {"send_condition": rule.metabase.send_condition, "send_once": rule.metabase.send_once},
-            "handlers": [{"channel_type": "channel/email", "recipients": [
-                {"type": "notification-recipient/raw-value", "details": {"value": e}} for e in sorted(set(people))]}],
-            "subscriptions": [{"type": "notification-subscription/cron", "cron_schedule": rule.metabase.cron}]}}
+        out.notifications[rule.key] = {
+            "card": rule.metabase.card,
+            "body": {
+                "payload_type": "notification/card",
+                "payload": {"send_condition": rule.metabase.send_condition, "send_once": rule.metabase.send_once},
+                "handlers": [
+                    {
+                        "channel_type": "channel/email",
+                        "recipients": [
+                            {"type": "notification-recipient/raw-value", "details": {"value": e}}
+                            for e in sorted(set(people))
+                        ],
+                    }
+                ],
+                "subscriptions": [{"type": "notification-subscription/cron", "cron_schedule": rule.metabase.cron}],
+            },
+        }
     return out
 
 
@@ -84,8 +115,10 @@ class Report:
     not_mirrored: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"{len(self.created)} created, {len(self.updated)} updated, {len(self.unchanged)} unchanged; "
-                f"{len(self.not_mirrored)} not mirrored")
+        return (
+            f"{len(self.created)} created, {len(self.updated)} updated, {len(self.unchanged)} unchanged; "
+            f"{len(self.not_mirrored)} not mirrored"
+        )
 
 
 def provision(client: Client, store: WarehouseState, the_plan: Plan) -> Report:
@@ -104,10 +137,17 @@ def provision(client: Client, store: WarehouseState, the_plan: Plan) -> Report:
     for key, item in sorted(the_plan.pulses.items()):
         dashboard_id = object_id("dashboard", item["dashboard"], f"subscription {key}")
         dashboard = client.get(f"/api/dashboard/{dashboard_id}")
-        cards = [{"id": dc["card_id"], "dashboard_card_id": dc["id"], "include_csv": False, "include_xls": False}
-                 for dc in dashboard.get("dashcards", []) if dc.get("card_id")]
-        body = {**item["body"], "dashboard_id": dashboard_id, "cards": cards,
-                "collection_id": dashboard.get("collection_id")}
+        cards = [
+            {"id": dc["card_id"], "dashboard_card_id": dc["id"], "include_csv": False, "include_xls": False}
+            for dc in dashboard.get("dashcards", [])
+            if dc.get("card_id")
+        ]
+        body = {
+            **item["body"],
+            "dashboard_id": dashboard_id,
+            "cards": cards,
+            "collection_id": dashboard.get("collection_id"),
+        }
         _sync(client, store, instance, records, "pulse", key, "/api/pulse", body, out)
     for key, item in sorted(the_plan.notifications.items()):
         card_id = object_id("card", item["card"], f"alert {key}")
@@ -120,8 +160,17 @@ def _same(current: dict, wanted: dict) -> bool:
     return all(current.get(k) == v for k, v in wanted.items())
 
 
-def _sync(client: Client, store: WarehouseState, instance: str, records: dict, kind: str, key: str, path: str,
-          body: dict, out: Report) -> None:
+def _sync(
+    client: Client,
+    store: WarehouseState,
+    instance: str,
+    records: dict,
+    kind: str,
+    key: str,
+    path: str,
+    body: dict,
+    out: Report,
+) -> None:
     record = records.get((kind, key))
     current = client.maybe_get(f"{path}/{record.metabase_id}") if record else None
     if current is None or current.get("archived"):

@@ -9,10 +9,24 @@ delivery ledger makes the send once-only even when it does (D172). Schedules shi
 The alert rules are an asset after the publish asset: evaluated after every publish.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from dagster import (AssetExecutionContext, Config, DefaultScheduleStatus, Failure, MetadataValue, OpExecutionContext,
-                     Output, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, SkipReason, asset, job, op)
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    DefaultScheduleStatus,
+    Failure,
+    MetadataValue,
+    OpExecutionContext,
+    Output,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SkipReason,
+    asset,
+    job,
+    op,
+)
 
 from orchestration import settings
 from orchestration.defs.publish import PUBLISH_KEY
@@ -50,35 +64,53 @@ def _schedule(spec, config: settings.Settings) -> ScheduleDefinition:
     schedule = spec.schedule.resolve(config.timezone)
 
     def evaluate(context: ScheduleEvaluationContext):
-        tick = context.scheduled_execution_time or datetime.now(timezone.utc)
+        tick = context.scheduled_execution_time or datetime.now(UTC)
         if tick.tzinfo is None:
-            tick = tick.replace(tzinfo=timezone.utc)
-        from orchestration.reporting.calendar import holidays
+            tick = tick.replace(tzinfo=UTC)
         from zoneinfo import ZoneInfo
+
+        from orchestration.reporting.calendar import holidays
 
         if not schedule.fire_day(tick.astimezone(ZoneInfo(schedule.zone)).date(), holidays()):
             return SkipReason(f"{spec.key}: not its business day {schedule.business_day}")
         period = schedule.period(tick)
-        return RunRequest(run_key=f"{spec.key}:{period.key}",
-                          run_config={"ops": {"send_report": {"config": {"report": spec.key,
-                                                                          "as_of": tick.isoformat()}}}},
-                          tags={"report": spec.key, "period": period.key})
+        return RunRequest(
+            run_key=f"{spec.key}:{period.key}",
+            run_config={"ops": {"send_report": {"config": {"report": spec.key, "as_of": tick.isoformat()}}}},
+            tags={"report": spec.key, "period": period.key},
+        )
 
     return ScheduleDefinition(
-        name=f"report_{spec.key}", job=deliver_report, cron_schedule=schedule.cron(),
-        execution_timezone=schedule.zone, execution_fn=evaluate, default_status=DefaultScheduleStatus.STOPPED,
-        description=f"{spec.name}: {spec.schedule.cadence} at {spec.schedule.at} ({schedule.zone}).")
+        name=f"report_{spec.key}",
+        job=deliver_report,
+        cron_schedule=schedule.cron(),
+        execution_timezone=schedule.zone,
+        execution_fn=evaluate,
+        default_status=DefaultScheduleStatus.STOPPED,
+        description=f"{spec.name}: {spec.schedule.cadence} at {spec.schedule.at} ({schedule.zone}).",
+    )
 
 
-@asset(key=["alerts", "evaluated"], deps=[PUBLISH_KEY], group_name="dashboards", kinds={"python"},
-       description="Every alert rule (metabase/alerts) evaluated on the published marts; changes notified once "
-                   "(raw_audit.alert_events).")
+@asset(
+    key=["alerts", "evaluated"],
+    deps=[PUBLISH_KEY],
+    group_name="dashboards",
+    kinds={"python"},
+    description="Every alert rule (metabase/alerts) evaluated on the published marts; changes notified once "
+    "(raw_audit.alert_events).",
+)
 def evaluated_alerts(context: AssetExecutionContext, warehouse: WarehouseResource):
     from orchestration.reporting import alerts
 
     config = settings.current()
-    outcome = alerts.evaluate_and_notify(warehouse.info(), config, config.as_of or datetime.now(timezone.utc))
+    outcome = alerts.evaluate_and_notify(warehouse.info(), config, config.as_of or datetime.now(UTC))
     for line in outcome.lines:
         context.log.info(line)
-    return Output(None, metadata={"fired": len(outcome.fired), "resolved": len(outcome.resolved),
-                                  "not_evaluated": MetadataValue.json(outcome.not_evaluated)})
+    return Output(
+        None,
+        metadata={
+            "fired": len(outcome.fired),
+            "resolved": len(outcome.resolved),
+            "not_evaluated": MetadataValue.json(outcome.not_evaluated),
+        },
+    )

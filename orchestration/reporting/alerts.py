@@ -7,6 +7,7 @@ that stops is notified once as resolved, and nothing is sent while it stays on (
 on, raw_audit.alert_events the history). A rule whose mart is missing is reported "not evaluated: <mart> missing",
 never failed. The evaluation takes a lock, so two evaluators cannot both see the same start.
 """
+
 from __future__ import annotations
 
 import csv
@@ -66,12 +67,13 @@ class Outcome:
 
 
 def load_thresholds(path: Path = THRESHOLDS) -> dict[str, Decimal]:
-    with open(path, newline="") as f:
+    with path.open(newline="") as f:
         return {r["rule"]: Decimal(r["threshold"]) for r in csv.DictReader(f)}
 
 
-def load_rules(specs_dir: Path = specs.SPECS_DIR, rules_dir: Path = RULES_DIR,
-               thresholds: dict[str, Decimal] | None = None) -> dict[str, AlertRule]:
+def load_rules(
+    specs_dir: Path = specs.SPECS_DIR, rules_dir: Path = RULES_DIR, thresholds: dict[str, Decimal] | None = None
+) -> dict[str, AlertRule]:
     thresholds = load_thresholds() if thresholds is None else thresholds
     roles = specs.load_recipients(specs_dir)
     rules = {}
@@ -95,9 +97,15 @@ def _missing(conn, relations: list[str]) -> list[str]:
     return [r for r in relations if conn.execute("select to_regclass(%s)", (r,)).fetchone()[0] is None]
 
 
-def evaluate_and_notify(info: warehouse.ConnectionInfo, config: settings_module.Settings, as_of: datetime, *,
-                        specs_dir: Path = specs.SPECS_DIR, rules_dir: Path = RULES_DIR,
-                        thresholds: dict[str, Decimal] | None = None) -> Outcome:
+def evaluate_and_notify(
+    info: warehouse.ConnectionInfo,
+    config: settings_module.Settings,
+    as_of: datetime,
+    *,
+    specs_dir: Path = specs.SPECS_DIR,
+    rules_dir: Path = RULES_DIR,
+    thresholds: dict[str, Decimal] | None = None,
+) -> Outcome:
     thresholds = load_thresholds() if thresholds is None else thresholds
     rules = load_rules(specs_dir, rules_dir, thresholds)
     roles = specs.load_recipients(specs_dir)
@@ -112,8 +120,9 @@ def evaluate_and_notify(info: warehouse.ConnectionInfo, config: settings_module.
     return out
 
 
-def _evaluate(conn, rule: AlertRule, rules_dir: Path, threshold: Decimal | None, zone: str, as_of: datetime,
-              out: Outcome) -> None:
+def _evaluate(
+    conn, rule: AlertRule, rules_dir: Path, threshold: Decimal | None, zone: str, as_of: datetime, out: Outcome
+) -> None:
     missing = _missing(conn, rule.reads)
     if missing:
         line = f"{rule.key}: not evaluated: {', '.join(missing)} missing"
@@ -124,40 +133,53 @@ def _evaluate(conn, rule: AlertRule, rules_dir: Path, threshold: Decimal | None,
     with conn.transaction():  # a savepoint: one broken rule does not stop the others
         rows = conn.execute(sql, {"as_of": as_of, "timezone": zone, "threshold": threshold}).fetchall()
     now = {str(subject): (value, detail) for subject, value, detail in rows}
-    state = {s: (firing, detail) for s, firing, detail in conn.execute(
-        f"select subject, firing, detail from {ledger.A}.alert_state where rule = %s", (rule.key,)).fetchall()}
+    state = {
+        s: (firing, detail)
+        for s, firing, detail in conn.execute(
+            f"select subject, firing, detail from {ledger.A}.alert_state where rule = %s", (rule.key,)
+        ).fetchall()
+    }
     for subject, (value, detail) in now.items():
         if state.get(subject, (False, None))[0]:
             continue  # still on: quiet
-        conn.execute(f"""insert into {ledger.A}.alert_state (rule, subject, firing, since, value, detail)
+        conn.execute(
+            f"""insert into {ledger.A}.alert_state (rule, subject, firing, since, value, detail)
                          values (%s, %s, true, %s, %s, %s)
                          on conflict (rule, subject) do update set firing = true, since = excluded.since,
                              value = excluded.value, detail = excluded.detail""",
-                     (rule.key, subject, as_of, value, detail))
+            (rule.key, subject, as_of, value, detail),
+        )
         _event(conn, rule, subject, "fired", value, threshold, detail, as_of)
         out.fired.append((rule.key, subject))
         out.lines.append(f"{rule.key} ({subject}): fired: {detail}")
     for subject, (firing, detail) in state.items():
         if firing and subject not in now:
-            conn.execute(f"""update {ledger.A}.alert_state set firing = false, since = %s
-                             where rule = %s and subject = %s""", (as_of, rule.key, subject))
+            conn.execute(
+                f"""update {ledger.A}.alert_state set firing = false, since = %s
+                             where rule = %s and subject = %s""",
+                (as_of, rule.key, subject),
+            )
             _event(conn, rule, subject, "resolved", None, threshold, f"resolved (was: {detail})", as_of)
             out.resolved.append((rule.key, subject))
             out.lines.append(f"{rule.key} ({subject}): resolved")
 
 
 def _event(conn, rule, subject, event, value, threshold, detail, as_of) -> None:
-    conn.execute(f"""insert into {ledger.A}.alert_events
+    conn.execute(
+        f"""insert into {ledger.A}.alert_events
                      (evaluated_as_of, rule, subject, event, value, threshold, detail)
-                     values (%s, %s, %s, %s, %s, %s, %s)""", (as_of, rule.key, subject, event, value, threshold, detail))
+                     values (%s, %s, %s, %s, %s, %s, %s)""",
+        (as_of, rule.key, subject, event, value, threshold, detail),
+    )
 
 
 def _notify(conn, config, rules: dict[str, AlertRule], roles, out: Outcome) -> None:
     """Every event not yet notified (this evaluation's, and earlier ones whose send failed), once each."""
     with conn.transaction():
-        pending = conn.execute(f"""select id, rule, subject, event, detail from {ledger.A}.alert_events
-                                   where event in ('fired', 'resolved') and (notified is null or notified like 'failed%%')
-                                   order by id for update skip locked""").fetchall()
+        pending = conn.execute(f"""
+            select id, rule, subject, event, detail from {ledger.A}.alert_events
+            where event in ('fired', 'resolved') and (notified is null or notified like 'failed%%')
+            order by id for update skip locked""").fetchall()
         for event_id, rule_key, subject, event, detail in pending:
             rule = rules.get(rule_key)
             if rule is None:
@@ -175,8 +197,16 @@ def _notify(conn, config, rules: dict[str, AlertRule], roles, out: Outcome) -> N
                         results.append(f"failed: email {email}: {exc}")
             if config.webhook_url:
                 try:
-                    channels.post_webhook(config.webhook_url, {"rule": rule_key, "subject": subject, "event": event,
-                                                               "category": rule.category, "text": f"{title}: {detail}"})
+                    channels.post_webhook(
+                        config.webhook_url,
+                        {
+                            "rule": rule_key,
+                            "subject": subject,
+                            "event": event,
+                            "category": rule.category,
+                            "text": f"{title}: {detail}",
+                        },
+                    )
                     results.append("webhook")
                 except channels.SendError as exc:
                     results.append(f"failed: webhook: {exc}")

@@ -5,12 +5,13 @@ spring-forward night skips moves to the first instant after the gap, and a time 
 first occurrence (fold=0), so a DST day neither skips nor doubles a send. "2nd business day" is counted on the
 holidays seed (seeds/crm_holidays.csv, rows for every location `*`), because no cron expression can say it.
 """
+
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -25,9 +26,10 @@ Cadence = Literal["daily", "weekly", "monthly"]
 @lru_cache(maxsize=4)
 def holidays(path: Path = HOLIDAYS_SEED, location: str = "*") -> frozenset[date]:
     """The closed days of `location` (the seed's `*` rows hold for every location)."""
-    with open(path, newline="") as f:
-        return frozenset(date.fromisoformat(r["holiday_date"]) for r in csv.DictReader(f)
-                         if r["location_id"] in ("*", location))
+    with path.open(newline="") as f:
+        return frozenset(
+            date.fromisoformat(r["holiday_date"]) for r in csv.DictReader(f) if r["location_id"] in ("*", location)
+        )
 
 
 def is_business_day(day: date, closed: frozenset[date]) -> bool:
@@ -48,7 +50,7 @@ def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
     """`day` at wall-clock `at` in `zone`, as a UTC instant. fold=0 reads a repeated (fall-back) time as its first
     occurrence, and a skipped (spring-forward) time with the offset before the gap, which lands just after it:
     02:30 on the spring-forward night is 03:30 daylight time. Either way one instant per day."""
-    return datetime.combine(day, at, tzinfo=zone).astimezone(timezone.utc)
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 
 
 @dataclass(frozen=True)

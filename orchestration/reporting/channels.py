@@ -1,5 +1,6 @@
 """The channels a report or an alert leaves by: e-mail over SMTP (HTML body, plain-text part, PDF attached) and a
 generic webhook (one JSON POST, for chat tools)."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,15 @@ class SendError(RuntimeError):
     """A message the server refused or could not take; the reason in one line."""
 
 
-def email(smtp: Smtp, to: str, subject: str, html_body: str, text_body: str,
-          pdf: bytes | None = None, pdf_name: str = "report.pdf") -> EmailMessage:
+def email(
+    smtp: Smtp,
+    to: str,
+    subject: str,
+    html_body: str,
+    text_body: str,
+    pdf: bytes | None = None,
+    pdf_name: str = "report.pdf",
+) -> EmailMessage:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = smtp.sender, to, subject
     msg["Date"] = formatdate(localtime=False)
@@ -48,8 +56,9 @@ def send_email(smtp: Smtp, msg: EmailMessage, timeout: float = 30) -> None:
 
 
 def post_webhook(url: str, payload: dict, timeout: float = 15) -> None:
-    request = urllib.request.Request(url, data=json.dumps(payload, default=str).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(
+        url, data=json.dumps(payload, default=str).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             if response.status >= 300:

@@ -7,6 +7,7 @@ while it talks to the SMTP server: a second scheduler, a re-run or a retry eithe
 locked row) or finds it `sent`. Only a crash between the server's 250 and the commit can repeat a message;
 that window is one statement long (D172).
 """
+
 from __future__ import annotations
 
 import json
@@ -82,9 +83,11 @@ class Owed:
 def owe(conn, rows: list[Owed], due_at: datetime) -> None:
     with conn.transaction():
         for r in rows:
-            conn.execute(f"""insert into {A}.report_deliveries (report, period, recipient, channel, status, due_at)
+            conn.execute(
+                f"""insert into {A}.report_deliveries (report, period, recipient, channel, status, due_at)
                              values (%s, %s, %s, %s, 'pending', %s) on conflict do nothing""",
-                         (r.report, r.period, r.recipient, r.channel, due_at))
+                (r.report, r.period, r.recipient, r.channel, due_at),
+            )
 
 
 @contextmanager
@@ -96,36 +99,60 @@ def claim(conn, row: Owed) -> Iterator[dict[str, Any] | None]:
             f"""select status, attempts, due_at from {A}.report_deliveries
                 where report = %s and period = %s and recipient = %s and channel = %s
                   and status in ('pending', 'failed')
-                for update skip locked""", (row.report, row.period, row.recipient, row.channel)).fetchone()
+                for update skip locked""",
+            (row.report, row.period, row.recipient, row.channel),
+        ).fetchone()
         yield None if found is None else {"status": found[0], "attempts": found[1], "due_at": found[2]}
 
 
-def record(conn, row: Owed, *, sent: bool, at: datetime, late: bool, subject: str, error: str | None,
-           tries: int = 1) -> None:
+def record(
+    conn, row: Owed, *, sent: bool, at: datetime, late: bool, subject: str, error: str | None, tries: int = 1
+) -> None:
     """Inside `claim`'s block: the outcome after `tries` attempts (the last failure's reason when not sent)."""
-    conn.execute(f"""update {A}.report_deliveries
+    conn.execute(
+        f"""update {A}.report_deliveries
                      set status = %s, attempts = attempts + %s, last_attempt_at = %s,
                          sent_at = case when %s then %s end, late = %s, error = %s, subject = %s
                      where report = %s and period = %s and recipient = %s and channel = %s""",
-                 ("sent" if sent else "failed", tries, at, sent, at, late, error, subject,
-                  row.report, row.period, row.recipient, row.channel))
+        (
+            "sent" if sent else "failed",
+            tries,
+            at,
+            sent,
+            at,
+            late,
+            error,
+            subject,
+            row.report,
+            row.period,
+            row.recipient,
+            row.channel,
+        ),
+    )
 
 
 def supersede(conn, report: str, before_period: str) -> int:
     """Older periods never sent are closed as superseded: after downtime only the latest one goes out (D173)."""
     with conn.transaction():
-        return conn.execute(f"""update {A}.report_deliveries set status = 'superseded'
+        return conn.execute(
+            f"""update {A}.report_deliveries set status = 'superseded'
                                 where report = %s and period < %s and status in ('pending', 'failed')""",
-                            (report, before_period)).rowcount
+            (report, before_period),
+        ).rowcount
 
 
 def log_command(conn, command: str, arguments: dict[str, Any], outcome: str) -> None:
     """The command log, and h9's access log (raw_audit.access_log, action `delivery`) where it exists."""
     with conn.transaction():
-        conn.execute(f"insert into {A}.report_commands (command, arguments, outcome) values (%s, %s::jsonb, %s)",
-                     (command, json.dumps(arguments, default=str, sort_keys=True), outcome))
-        has_access_log = conn.execute("select to_regprocedure('access.log_access(text, text, jsonb, bigint)')"
-                                      ).fetchone()[0]
+        conn.execute(
+            f"insert into {A}.report_commands (command, arguments, outcome) values (%s, %s::jsonb, %s)",
+            (command, json.dumps(arguments, default=str, sort_keys=True), outcome),
+        )
+        has_access_log = conn.execute(
+            "select to_regprocedure('access.log_access(text, text, jsonb, bigint)')"
+        ).fetchone()[0]
         if has_access_log:
-            conn.execute("select access.log_access('delivery', %s, %s::jsonb, null)",
-                         (command, json.dumps(arguments, default=str, sort_keys=True)))
+            conn.execute(
+                "select access.log_access('delivery', %s, %s::jsonb, null)",
+                (command, json.dumps(arguments, default=str, sort_keys=True)),
+            )

@@ -1,6 +1,7 @@
 """A report rendered: its dashboards' pages (the HTML report, same SQL as Metabase), the key numbers read from
 those pages' results, an e-mail body written for the reader, and the pages printed to one PDF by headless
 Chromium (the same HTML the dashboards use)."""
+
 from __future__ import annotations
 
 import html
@@ -43,22 +44,33 @@ class Rendered:
         return "; ".join(f"{slug}: {', '.join(values)}" for slug, values in self.scope.items())
 
 
-def page_filters(spec: ReportSpec, page_filters: dict[str, Any], period: Period,
-                 scope: dict[str, list[str]]) -> dict[str, list[str]]:
+def page_filters(
+    spec: ReportSpec, page_filters: dict[str, Any], period: Period, scope: dict[str, list[str]]
+) -> dict[str, list[str]]:
     span = f"{period.first.isoformat()}~{period.last.isoformat()}"
-    out = {slug: [span] if value == "period" else ([value] if isinstance(value, str) else list(value))
-           for slug, value in page_filters.items()}
+    out = {
+        slug: [span] if value == "period" else ([value] if isinstance(value, str) else list(value))
+        for slug, value in page_filters.items()
+    }
     out.update({slug: list(values) for slug, values in scope.items() if slug == spec.scope})
     return out
 
 
-def render(info, compiled: CompiledSpecs, spec: ReportSpec, period: Period, scope: dict[str, list[str]],
-           notices: list[str]) -> Rendered:
+def render(
+    info, compiled: CompiledSpecs, spec: ReportSpec, period: Period, scope: dict[str, list[str]], notices: list[str]
+) -> Rendered:
     pages = []
     for page in spec.pages:
         try:
-            pages.append(html_report.build_report(info, compiled.cards, compiled.dashboards[page.dashboard],
-                                                  page_filters(spec, page.filters, period, scope), notices=notices))
+            pages.append(
+                html_report.build_report(
+                    info,
+                    compiled.cards,
+                    compiled.dashboards[page.dashboard],
+                    page_filters(spec, page.filters, period, scope),
+                    notices=notices,
+                )
+            )
         except (html_report.ReportError, html_report.FilterError) as exc:
             raise RenderError(f"report {spec.key}, page {page.dashboard}: {exc}") from None
     highlights = []
@@ -84,10 +96,12 @@ def body_html(rendered: Rendered, *, late_note: str | None, alerts: list[str], z
     e = html.escape
     as_of = rendered.pages[0].as_of_text if rendered.pages else "unknown"
     items = "".join(f"<li>{e(h.label)}: <strong>{e(h.text)}</strong></li>" for h in rendered.highlights)
-    parts = [f"<h1>{e(rendered.spec.name)}</h1>",
-             f"<p>{e(rendered.spec.description)} Period: <strong>{e(rendered.period.label)}</strong> "
-             f"({e(rendered.period.first.isoformat())} to {e(rendered.period.last.isoformat())}, dates in {e(zone)}). "
-             f"Data as of {e(as_of)}.</p>"]
+    parts = [
+        f"<h1>{e(rendered.spec.name)}</h1>",
+        f"<p>{e(rendered.spec.description)} Period: <strong>{e(rendered.period.label)}</strong> "
+        f"({e(rendered.period.first.isoformat())} to {e(rendered.period.last.isoformat())}, dates in {e(zone)}). "
+        f"Data as of {e(as_of)}.</p>",
+    ]
     if late_note:
         parts.append(f"<p><strong>{e(late_note)}</strong></p>")
     if rendered.scope:
@@ -133,9 +147,16 @@ def print_pdf(rendered: Rendered, timeout: float = 120) -> bytes:
         joined = folder / "report.html"
         joined.write_text(_joined_html(rendered), encoding="utf-8")
         out = folder / "report.pdf"
-        cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-               f"--user-data-dir={folder / 'profile'}",
-               f"--print-to-pdf={out}", joined.as_uri()]
+        cmd = [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+            f"--user-data-dir={folder / 'profile'}",
+            f"--print-to-pdf={out}",
+            joined.as_uri(),
+        ]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -153,10 +174,10 @@ def _joined_html(rendered: Rendered) -> str:
     extra = []
     for page in rendered.pages[1:]:
         start, end = page.html.find("<body"), page.html.rfind("</body>")
-        body = page.html[page.html.find(">", start) + 1:end]
+        body = page.html[page.html.find(">", start) + 1 : end]
         extra.append(f'<div style="break-before: page">{body}</div>')
     at = first.rfind("</body>")
-    return re.sub(r"<script>.*?</script>", "", first[:at] + "".join(extra) + first[at:], flags=re.S)
+    return re.sub(r"<script>.*?</script>", "", first[:at] + "".join(extra) + first[at:], flags=re.DOTALL)
 
 
 def local_text(moment: datetime, zone: str) -> str:

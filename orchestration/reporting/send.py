@@ -6,6 +6,7 @@ e-mail. Older periods never sent are marked superseded, not sent (D173). Without
 and the one-line reason is returned; a dry run writes the e-mails (.eml) and their PDFs to a folder instead and
 touches no ledger.
 """
+
 from __future__ import annotations
 
 import time
@@ -38,8 +39,9 @@ class Outcome:
 def select(reports: dict[str, specs.ReportSpec], which: str) -> list[specs.ReportSpec]:
     chosen = [r for r in reports.values() if which in (r.key, r.schedule.cadence)]
     if not chosen:
-        raise specs.ReportSpecError(f"no report {which!r} (cadences daily, weekly, monthly; reports: "
-                                    f"{', '.join(sorted(reports))})")
+        raise specs.ReportSpecError(
+            f"no report {which!r} (cadences daily, weekly, monthly; reports: {', '.join(sorted(reports))})"
+        )
     return chosen
 
 
@@ -47,12 +49,23 @@ def firing_alerts(conn) -> list[str]:
     ledger.ensure(conn)
     rows = conn.execute(f"""select rule, subject, detail from {ledger.A}.alert_state where firing
                             order by rule, subject""").fetchall()
-    return [f"{rule} ({subject}): {detail}" if subject != "-" else f"{rule}: {detail}" for rule, subject, detail in rows]
+    return [
+        f"{rule} ({subject}): {detail}" if subject != "-" else f"{rule}: {detail}" for rule, subject, detail in rows
+    ]
 
 
-def send(info: warehouse.ConnectionInfo, config: settings_module.Settings, which: str, as_of: datetime, *,
-         dry_run_dir: Path | None = None, specs_dir: Path = specs.SPECS_DIR, attempts: int = 3,
-         retry_wait: float = 2.0, sleep: Callable[[float], None] = time.sleep) -> Outcome:
+def send(
+    info: warehouse.ConnectionInfo,
+    config: settings_module.Settings,
+    which: str,
+    as_of: datetime,
+    *,
+    dry_run_dir: Path | None = None,
+    specs_dir: Path = specs.SPECS_DIR,
+    attempts: int = 3,
+    retry_wait: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Outcome:
     from orchestration.bi.compiler import compile_specs
 
     out = Outcome()
@@ -70,8 +83,14 @@ def send(info: warehouse.ConnectionInfo, config: settings_module.Settings, which
             due = schedule.last_fire(as_of)
             period = schedule.period(due)
             late = as_of - due > GRACE
-            late_note = (f"Sent late: this report was due {render.local_text(due, schedule.zone)} and goes out "
-                         f"{render.local_text(as_of, schedule.zone)}.") if late else None
+            late_note = (
+                (
+                    f"Sent late: this report was due {render.local_text(due, schedule.zone)} and goes out "
+                    f"{render.local_text(as_of, schedule.zone)}."
+                )
+                if late
+                else None
+            )
             people = specs.recipients_of(spec, roles)
             groups: dict[tuple, list[specs.Recipient]] = {}
             for person in people:
@@ -83,21 +102,57 @@ def send(info: warehouse.ConnectionInfo, config: settings_module.Settings, which
                     out.lines.append(f"{spec.key}: {superseded} older unsent deliveries superseded by {period.key}")
                 ledger.owe(conn, [ledger.Owed(spec.key, period.key, p.email.lower(), "email") for p in people], due)
             for scope, group in groups.items():
-                _send_group(conn, info, config, compiled, spec, period, scope, group, late, late_note, alerts,
-                            dry_run_dir, attempts, retry_wait, sleep, out)
+                _send_group(
+                    conn,
+                    info,
+                    config,
+                    compiled,
+                    spec,
+                    period,
+                    scope,
+                    group,
+                    late,
+                    late_note,
+                    alerts,
+                    dry_run_dir,
+                    attempts,
+                    retry_wait,
+                    sleep,
+                    out,
+                )
     return out
 
 
 def _unsent(conn, spec: specs.ReportSpec, period: Period, group: list[specs.Recipient]) -> list[specs.Recipient]:
-    sent = {r[0] for r in conn.execute(
-        f"""select recipient from {ledger.A}.report_deliveries
+    sent = {
+        r[0]
+        for r in conn.execute(
+            f"""select recipient from {ledger.A}.report_deliveries
             where report = %s and period = %s and channel = 'email' and status in ('sent', 'superseded')""",
-        (spec.key, period.key)).fetchall()}
+            (spec.key, period.key),
+        ).fetchall()
+    }
     return [p for p in group if p.email.lower() not in sent]
 
 
-def _send_group(conn, info, config, compiled, spec, period, scope, group, late, late_note, alerts, dry_run_dir,
-                attempts, retry_wait, sleep, out: Outcome) -> None:
+def _send_group(
+    conn,
+    info,
+    config,
+    compiled,
+    spec,
+    period,
+    scope,
+    group,
+    late,
+    late_note,
+    alerts,
+    dry_run_dir,
+    attempts,
+    retry_wait,
+    sleep,
+    out: Outcome,
+) -> None:
     todo = group if dry_run_dir is not None else _unsent(conn, spec, period, group)
     out.already += len(group) - len(todo)
     if not todo:
@@ -135,8 +190,16 @@ def _send_group(conn, info, config, compiled, spec, period, scope, group, late, 
                     error = str(exc)
                     if attempt + 1 < attempts:
                         sleep(retry_wait * (attempt + 1))
-            ledger.record(conn, row, sent=error is None, at=datetime.now().astimezone(), late=late,
-                          subject=subject, error=error, tries=tries)
+            ledger.record(
+                conn,
+                row,
+                sent=error is None,
+                at=datetime.now().astimezone(),
+                late=late,
+                subject=subject,
+                error=error,
+                tries=tries,
+            )
         if error is None:
             out.sent += 1
         else:
@@ -144,8 +207,10 @@ def _send_group(conn, info, config, compiled, spec, period, scope, group, late, 
             out.lines.append(f"{spec.key} {period.key}: not delivered to {person.email}: {error} (retried next run)")
     if config.webhook_url and dry_run_dir is None:
         _webhook(conn, config, spec, period, scope, rendered, late, subject, out)
-    out.lines.append(f"{spec.key} {period.key}{_scope(scope)}: {len(todo)} e-mail(s) {'written' if dry_run_dir else 'processed'}"
-                     f"{' (late)' if late else ''}")
+    out.lines.append(
+        f"{spec.key} {period.key}{_scope(scope)}: {len(todo)} e-mail(s) {'written' if dry_run_dir else 'processed'}"
+        f"{' (late)' if late else ''}"
+    )
 
 
 def _webhook(conn, config, spec, period, scope, rendered, late, subject, out: Outcome) -> None:
@@ -154,16 +219,22 @@ def _webhook(conn, config, spec, period, scope, rendered, late, subject, out: Ou
     with ledger.claim(conn, row) as claimed:
         if claimed is None:
             return
-        payload = {"report": spec.key, "period": period.key, "title": subject, "late": late,
-                   "numbers": {h.label: h.text for h in rendered.highlights}}
+        payload = {
+            "report": spec.key,
+            "period": period.key,
+            "title": subject,
+            "late": late,
+            "numbers": {h.label: h.text for h in rendered.highlights},
+        }
         try:
             channels.post_webhook(config.webhook_url, payload)
             error = None
         except channels.SendError as exc:
             error = str(exc)
             out.lines.append(f"{spec.key} {period.key}: webhook failed: {error}")
-        ledger.record(conn, row, sent=error is None, at=datetime.now().astimezone(), late=late, subject=subject,
-                      error=error)
+        ledger.record(
+            conn, row, sent=error is None, at=datetime.now().astimezone(), late=late, subject=subject, error=error
+        )
 
 
 def _scope(scope: tuple) -> str:

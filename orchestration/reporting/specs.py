@@ -1,6 +1,7 @@
 """Report specs as code: metabase/reports/<key>.yml, one report a file (a new report is a new file, no code), and
 the people they go to (metabase/recipients.yml). Validated with pydantic (unknown keys rejected); a spec naming a
 dashboard, card or filter that does not exist fails in one line naming the file."""
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,13 @@ class ScheduleSpec(_Spec):
     def resolve(self, reporting_zone: str) -> Schedule:
         hh, mm = (int(x) for x in self.at.split(":"))
         days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-        return Schedule(self.cadence, time(hh, mm), reporting_zone if self.zone == "reporting" else self.zone,
-                        days.index(self.weekday), self.business_day)
+        return Schedule(
+            self.cadence,
+            time(hh, mm),
+            reporting_zone if self.zone == "reporting" else self.zone,
+            days.index(self.weekday),
+            self.business_day,
+        )
 
 
 class Audience(_Spec):
@@ -122,21 +128,26 @@ def load_reports(specs_dir: Path = SPECS_DIR) -> dict[str, ReportSpec]:
         for page in spec.pages:
             dashboard = dashboards.get(page.dashboard)
             if dashboard is None:
-                raise ReportSpecError(f"{path.name}: no dashboard {page.dashboard!r} "
-                                      f"(dashboards: {', '.join(sorted(dashboards))})")
+                raise ReportSpecError(
+                    f"{path.name}: no dashboard {page.dashboard!r} (dashboards: {', '.join(sorted(dashboards))})"
+                )
             slugs = {f.slug for f in dashboard.filters}
             for slug in [*page.filters, *([spec.scope] if spec.scope else [])]:
                 if slug not in slugs:
-                    raise ReportSpecError(f"{path.name}: dashboard {page.dashboard!r} has no filter {slug!r} "
-                                          f"(filters: {', '.join(sorted(slugs)) or 'none'})")
+                    raise ReportSpecError(
+                        f"{path.name}: dashboard {page.dashboard!r} has no filter {slug!r} "
+                        f"(filters: {', '.join(sorted(slugs)) or 'none'})"
+                    )
         placed = {p.card for page in spec.pages for p in dashboards[page.dashboard].cards if p.card}
         for h in spec.highlights:
             if h.card not in placed:
                 raise ReportSpecError(f"{path.name}: highlight {h.card!r} is on none of the report's pages")
         unknown = [r for r in spec.audience.roles if r not in roles]
         if unknown:
-            raise ReportSpecError(f"{path.name}: no role {', '.join(unknown)} in recipients.yml "
-                                  f"(roles: {', '.join(sorted(roles)) or 'none'})")
+            raise ReportSpecError(
+                f"{path.name}: no role {', '.join(unknown)} in recipients.yml "
+                f"(roles: {', '.join(sorted(roles)) or 'none'})"
+            )
         reports[spec.key] = spec
     return reports
 
