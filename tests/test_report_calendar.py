@@ -102,6 +102,7 @@ def test_dagster_runs_each_report_on_its_calendar_once_per_period():
         "report_daily": ("0 8 * * *", CHICAGO),
         "report_weekly_executive": ("0 9 * * 1", CHICAGO),
         "report_monthly_review": ("0 9 1-7 * *", CHICAGO),
+        "report_compliance": ("0 9 1-7 * *", CHICAGO),
     }
 
     def tick(name: str, moment: datetime):
