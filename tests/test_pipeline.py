@@ -30,8 +30,8 @@ DEMO_ARGS = ["--volume", "0.02", "--months", "3", "--end-date", "2026-11-23", "-
 # the morning after the generated data ends (06:00 in Chicago): every generated event is before it, and the marts'
 # date spines end on 2026-11-24 whatever day the test runs
 AS_OF = "2026-11-24T12:00:00Z"
-# one relation per model of each dbt folder (76 models), plus the dbt seeds, which live in staging
-RELATIONS = {"staging": 34 + 1, "intermediate": 22, "marts": 20}
+# one relation per model of each dbt folder (84 models), plus the dbt seeds, which live in staging
+RELATIONS = {"staging": 37 + 5, "intermediate": 25, "marts": 25}
 # Rows per mart after the first run (a run of this dataset, then each number checked against what fixes it)
 MART_ROWS = {
     "dim_as_of": 1,                           # the one as-of moment
@@ -39,6 +39,11 @@ MART_ROWS = {
     "dim_calendar_hour": 96432,               # 24 per calendar date
     "fct_bot_leads": 32,                      # one per valid raw lead (the raw counts test)
     "fct_campaign_daily": 162,
+    "fct_crm_attribution": 18,                # two models per won lead
+    "fct_crm_lead_funnel": 64,                # 22 leads + automated responses + appointments + deals closed
+    "fct_crm_leads": 22,                      # one per raw CRM lead (nothing is dropped, D119)
+    "fct_crm_touches": 81,                    # one per outbound activity at or after its lead's arrival
+    "fct_crm_won_deals": 9,                   # one per lead with a won deal
     "fct_lead_funnel_daily": 364,
     "fct_messaging_after_sales_activity": 262,
     "fct_messaging_after_sales_funnel": 46,
@@ -160,6 +165,8 @@ def test_every_layer_is_built(demo_runs):
     assert rows["dim_calendar_hour"] == 24 * rows["dim_calendar"]
     assert rows["fct_omnichannel_hourly_blast_users"] == 24 * rows["fct_omnichannel_daily_usage"]
     assert rows["rpt_campaigns__data_loads"] == len([c for c in contracts.all_contracts() if c.source == "bison"])
+    assert rows["fct_crm_leads"] == _raw_counts_of(info, "crm__leads")
+    assert rows["fct_crm_attribution"] == 2 * rows["fct_crm_won_deals"]
     # Published by swapping the audited shadow schemas in: none of them is left behind.
     with warehouse.connect(info) as conn:
         assert _leftover_schemas(conn) == []
