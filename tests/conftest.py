@@ -64,13 +64,16 @@ def database_factory(warehouse_info) -> DatabaseFactory:
 def build_fixture_warehouse(warehouse_info: warehouse.ConnectionInfo, tmp_path_factory, prefix: str,
                             tables: dict[str, Path], select: list[str], as_of: str,
                             timezone: str = "America/Chicago",
-                            target_path: Path | None = None) -> warehouse.ConnectionInfo:
+                            target_path: Path | None = None,
+                            indirect_selection: str = "buildable") -> warehouse.ConnectionInfo:
     """A new database holding hand-built fixture files, loaded by the real loader and built by dbt.
 
     `tables` maps a raw table key (`bot_leads__leads`) to a folder of its landing files; `select` is the
     dbt selection to build (with its tests) as of `as_of` in `timezone`. Every domain's fixture uses this.
     `target_path`: dbt's target directory, for a caller that runs dbt again on the same database (a second
-    run then parses only what changed).
+    run then parses only what changed). `indirect_selection`: dbt's; "buildable" (the default) runs the tests whose
+    parents are selected or built before them, so a mart's test that also reads a selected model (e.g. a row count
+    against dim_as_of or staging) does not run, and fail, when the mart itself is not selected.
     """
     from orchestration import settings
     from orchestration.dbt_project import dbt_env, dbt_executable
@@ -89,7 +92,7 @@ def build_fixture_warehouse(warehouse_info: warehouse.ConnectionInfo, tmp_path_f
     env = dbt_env(info)
     env.update(LEAD_ANALYTICS_AS_OF=as_of, LEAD_ANALYTICS_TIMEZONE=timezone)
     proc = subprocess.run(
-        [dbt_executable(), "build", "--select", *select,
+        [dbt_executable(), "build", "--select", *select, "--indirect-selection", indirect_selection,
          "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
          "--target-path", str(target_path or tmp_path_factory.mktemp(f"{prefix}_dbt_target"))],
         env=env, capture_output=True, text=True, cwd=settings.DBT_PROJECT_DIR)

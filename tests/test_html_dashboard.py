@@ -469,8 +469,9 @@ def cli_env(lead_capture_fixture_db, monkeypatch, tmp_path):
     (["--filter", "created=2025-02-30"], "created: '2025-02-30' is not a date filter value"),
     (["--filter", "region=West"], "dashboard 'lead_capture' has no filter 'region'; its filters: created"),
     (["--filter", "source"], "--filter takes SLUG=VALUE: one of the dashboard's filter slugs and a value (got 'source')"),
-    (["--dashboard", "nope"], "no dashboard 'nope' (dashboards: after_sales, bots, campaign_analytics, lead_capture, "
-                              "messaging, omnichannel_usage, potential)"),
+    (["--dashboard", "nope"], "no dashboard 'nope' (dashboards: after_sales, agent_performance, bots, "
+                              "campaign_analytics, lead_analytics, lead_capture, messaging, omnichannel_usage, "
+                              "potential)"),
 ])
 def test_report_cli_bad_input_is_one_line_and_exit_2(cli_env, capsys, args, message):
     # the fixture database holds the lead-capture marts only, so the tests name that dashboard

@@ -27,9 +27,13 @@ S001_LEAD_ANALYTICS = (
     "s001.source_perf", "s001.lead_quality", "s001.rule_lead_score_bands", "s001.behav_", "s001.attr",
     "s001.lead_response_time_", "s001.conv_rate_", "s001.ent_multi_location", "s001.rule_data_retention",
     "s001.addon_predictive_analytics", "s001.addon_forecasting", "s001.addon_multi_touch_attribution")
+# Issue 16's Agent performance dashboard: every Agent Performance item but goal and incentive tracking (issue 17).
+S001_AGENT_PERFORMANCE = (
+    "s001.agent_scorecard", "s001.agent.", "s001.team_", "s001.time_alloc_", "s001.top_performers_board",
+    "s001.improvement_plans")
 # Seeds live in part: seed -> the id prefixes of the items that are live (an id is live when it starts with one).
 LIVE_PARTS: dict[str, tuple[str, ...]] = {
-    "s001": S001_LEAD_ANALYTICS,
+    "s001": S001_LEAD_ANALYTICS + S001_AGENT_PERFORMANCE,
 }
 DBT_DIRS = ("models", "macros", "seeds", "snapshots", "tests/dbt")
 SUFFIXES = (".yml", ".sql", ".md", ".csv", ".py")
