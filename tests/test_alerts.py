@@ -64,6 +64,7 @@ def setup(lead_capture_fixture_db, tmp_path):
                 "kpis": ["s001.alert_business_target_miss"],
                 "category": "business",
                 "reads": ["marts.fct_bot_leads"],
+                "threshold": "dropped_leads",
                 "audience": {"roles": ["compliance"]},
             }
         )
@@ -131,5 +132,5 @@ def test_a_rule_whose_mart_is_missing_is_not_evaluated_and_says_so(setup):
         "system_degradation",
         "system_down",
     ]
-    assert "high_priority_leads_waiting: not evaluated: marts.fct_crm_leads missing" in outcome.lines
-    assert "monthly_targets_at_risk: not evaluated: marts.fct_kpi_target_status missing" in outcome.lines
+    assert "high_priority_leads_waiting: not evaluated: marts.fct_exec_action_items missing" in outcome.lines
+    assert "monthly_targets_at_risk: not evaluated: marts.fct_exec_action_items, marts.fct_kpi_target_status missing" in outcome.lines

@@ -1,6 +1,7 @@
 """Alert rules: metabase/alerts/<rule>.yml (what it is, whom it tells, which marts it reads), its query in
 orchestration/reporting/rules/<rule>.sql (the rows it returns are the subjects firing now: subject, value, detail;
-parameters %(as_of)s, %(timezone)s, %(threshold)s) and its threshold in seeds/alert_thresholds.csv.
+parameters %(as_of)s, %(timezone)s, %(threshold)s and every threshold by its key) and its threshold a row of
+seeds/alert_thresholds.csv (the seed the executive action items read too).
 
 Evaluated after every publish and by `lead-analytics alerts`: a subject that starts firing is notified once, one
 that stops is notified once as resolved, and nothing is sent while it stays on (raw_audit.alert_state holds what is
@@ -53,7 +54,9 @@ class AlertRule(BaseModel):
     kpis: list[str] = Field(min_length=1)
     category: Literal["critical", "performance", "business", "maintenance"]
     reads: list[str] = Field(min_length=1)  # schema.table of every relation the query reads
-    threshold: bool = True  # False: the mart decides (a status), no seed row
+    # The seed row (column `alert`) the query compares with, as %(threshold)s; every row is also passed by its key.
+    # None: the mart the rule reads applies its thresholds itself (a status, an action item).
+    threshold: str | None = None
     audience: specs.Audience
     metabase: MetabaseAlert | None = None  # mirrored as a Metabase card alert
 
@@ -68,7 +71,7 @@ class Outcome:
 
 def load_thresholds(path: Path = THRESHOLDS) -> dict[str, Decimal]:
     with path.open(newline="") as f:
-        return {r["rule"]: Decimal(r["threshold"]) for r in csv.DictReader(f)}
+        return {r["alert"]: Decimal(r["threshold"]) for r in csv.DictReader(f)}
 
 
 def load_rules(
@@ -84,8 +87,8 @@ def load_rules(
             raise AlertSpecError(str(specs._one_line(path, exc))) from None
         if not (rules_dir / f"{rule.key}.sql").exists():
             raise AlertSpecError(f"{path.name}: no query {rules_dir / (rule.key + '.sql')}")
-        if rule.threshold and rule.key not in thresholds:
-            raise AlertSpecError(f"{path.name}: no threshold row {rule.key!r} in seeds/alert_thresholds.csv")
+        if rule.threshold is not None and rule.threshold not in thresholds:
+            raise AlertSpecError(f"{path.name}: no threshold {rule.threshold!r} in seeds/alert_thresholds.csv")
         unknown = [r for r in rule.audience.roles if r not in roles]
         if unknown:
             raise AlertSpecError(f"{path.name}: no role {', '.join(unknown)} in recipients.yml")
@@ -115,14 +118,15 @@ def evaluate_and_notify(
         with conn.transaction():
             conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
             for rule in rules.values():
-                _evaluate(conn, rule, rules_dir, thresholds.get(rule.key), config.timezone, as_of, out)
+                _evaluate(conn, rule, rules_dir, thresholds, config.timezone, as_of, out)
         _notify(conn, config, rules, roles, out)
     return out
 
 
 def _evaluate(
-    conn, rule: AlertRule, rules_dir: Path, threshold: Decimal | None, zone: str, as_of: datetime, out: Outcome
+    conn, rule: AlertRule, rules_dir: Path, thresholds: dict[str, Decimal], zone: str, as_of: datetime, out: Outcome
 ) -> None:
+    threshold = thresholds.get(rule.threshold) if rule.threshold else None
     missing = _missing(conn, rule.reads)
     if missing:
         line = f"{rule.key}: not evaluated: {', '.join(missing)} missing"
@@ -131,7 +135,8 @@ def _evaluate(
         return
     sql = (rules_dir / f"{rule.key}.sql").read_text()
     with conn.transaction():  # a savepoint: one broken rule does not stop the others
-        rows = conn.execute(sql, {"as_of": as_of, "timezone": zone, "threshold": threshold}).fetchall()
+        params = {**thresholds, "as_of": as_of, "timezone": zone, "threshold": threshold}
+        rows = conn.execute(sql, params).fetchall()
     now = {str(subject): (value, detail) for subject, value, detail in rows}
     state = {
         s: (firing, detail)

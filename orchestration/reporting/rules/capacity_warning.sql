@@ -11,7 +11,7 @@ final as (
         round(100 * rate_limit_used_share, 1) as value,
         component_name || ' used ' || round(100 * rate_limit_used_share, 1) || ' pct of its rate limit' as detail
     from health
-    where rate_limit_used_share >= %(threshold)s
+    where rate_limit_used_share >= %(rate_limit_warning_share)s
 )
 
 select * from final

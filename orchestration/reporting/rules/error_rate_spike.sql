@@ -14,7 +14,7 @@ final as (
     from health
     where
         1 - success_rate_24h >= 0.05
-        and 1 - success_rate_24h >= %(threshold)s * coalesce(error_rate_30d, 0)
+        and 1 - success_rate_24h >= %(error_rate_spike_multiple)s * coalesce(error_rate_30d, 0)
 )
 
 select * from final

@@ -1,32 +1,22 @@
--- High-priority CRM leads of the last 7 days, neither won nor lost, that no agent has touched (as of the marts'
--- build) the threshold's hours after they arrived (D13: an automated touch does not stop the clock; the alert asks
--- for a person's call-back). One subject: the team.
+-- High-priority leads waiting (D13): the Executive summary's action items of that kind (h11's
+-- marts.fct_exec_action_items, thresholds in seed alert_thresholds), so the alert and the page agree. One subject,
+-- the team: it notifies when leads start waiting and when none is left, not once per lead.
 with
 
-leads as (
-    select * from marts.fct_crm_leads
+items as (
+    select * from marts.fct_exec_action_items
 ),
 
 waiting as (
-    select
-        lead_id,
-        extract(epoch from (%(as_of)s::timestamptz - created_at)) / 3600 as hours_waiting
-    from leads
-    where
-        priority = 'high'
-        and created_at > %(as_of)s::timestamptz - interval '7 days'
-        and created_at <= %(as_of)s::timestamptz - make_interval(secs => %(threshold)s::float8 * 3600)
-        and agent_response_seconds is null
-        and not coalesce(is_won, false)
-        and lost_at is null
+    select * from items where kind = 'High-priority lead waiting'
 ),
 
 final as (
     select
         'team' as subject,
         count(*) as value,
-        count(*) || ' high-priority lead(s) waiting over ' || %(threshold)s || ' h for a person; the oldest for '
-        || round(max(hours_waiting)::numeric, 1) || ' h' as detail
+        count(*) || ' high-priority lead(s) waiting over ' || %(high_priority_wait_hours)s || ' h, since '
+        || min(since_date) || ': ' || string_agg(subject, '; ' order by since_date, subject) as detail
     from waiting
     having count(*) > 0
 )
