@@ -133,4 +133,7 @@ def test_a_rule_whose_mart_is_missing_is_not_evaluated_and_says_so(setup):
         "system_down",
     ]
     assert "high_priority_leads_waiting: not evaluated: marts.fct_exec_action_items missing" in outcome.lines
-    assert "monthly_targets_at_risk: not evaluated: marts.fct_exec_action_items, marts.fct_kpi_target_status missing" in outcome.lines
+    assert (
+        "monthly_targets_at_risk: not evaluated: marts.fct_exec_action_items, marts.fct_kpi_target_status missing"
+        in outcome.lines
+    )
