@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup demo test lint ui bench docs lock clean stop
+.PHONY: help setup demo test test-access-external lint ui bench docs lock clean stop
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -25,6 +25,10 @@ demo: $(STAMP)  ## embedded warehouse + 24 months of synthetic data + full pipel
 
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest
+
+test-access-external: $(STAMP)  ## the roles/row-security tests against LEAD_ANALYTICS_DATABASE_URL (CREATEROLE, CREATEDB)
+	@test -n "$$LEAD_ANALYTICS_DATABASE_URL" || { echo "set LEAD_ANALYTICS_DATABASE_URL to an external PostgreSQL"; exit 2; }
+	$(BIN)/python -m pytest tests/test_access.py tests/test_access_faults.py tests/test_publishing.py -q
 
 # All three checks run; the target fails at the end if any did. Import CTEs: a model reads ref()/source() only
 # in a CTE of its own, `select * from {{ ref('..') }}` (sqlfluff has no rule for it).
@@ -55,6 +59,17 @@ stop: $(STAMP)  ## stop the embedded warehouse
 lock:  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --python $(BIN)/python --extra dev pyproject.toml -o requirements.lock
 
-clean:  ## stop the warehouse and remove generated state (keeps .venv)
-	-$(BIN)/lead-analytics warehouse stop
-	rm -rf .warehouse data target reports logs
+# Only inside this repository (wherever make runs from), and never the state of a warehouse it did not start: with
+# an external warehouse configured the embedded one's state is left alone; a running embedded warehouse that cannot
+# be stopped is not removed.
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+clean:  ## stop the embedded warehouse and remove generated state in this repository (keeps .venv)
+	@if [ -n "$$LEAD_ANALYTICS_DATABASE_URL$$PGHOST" ]; then \
+		echo "clean: an external warehouse is configured; leaving it and $(ROOT)/.warehouse alone"; \
+	elif [ -f "$(ROOT)/.warehouse/pgdata/postmaster.pid" ] && ! LEAD_ANALYTICS_HOME="$(ROOT)/.warehouse" \
+			"$(ROOT)/$(BIN)/lead-analytics" warehouse stop; then \
+		echo "clean: could not stop the embedded warehouse; nothing removed"; exit 1; \
+	else \
+		rm -rf "$(ROOT)/.warehouse"; \
+	fi
+	rm -rf "$(ROOT)/data" "$(ROOT)/target" "$(ROOT)/reports" "$(ROOT)/logs"

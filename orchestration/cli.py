@@ -223,9 +223,15 @@ def _run_pipeline(config: settings.Settings, landing: Path, started: float, info
     """The full Dagster job, then its outcome; exit code 0 only when every step and blocking check passed."""
     from orchestration import pipeline
 
+    from orchestration import publishing
+
     info = info or _warehouse_for(landing)
     since = time.time()
-    result = pipeline.run_full_pipeline(config, _say)
+    try:
+        with publishing.run_lock(info):  # one run per warehouse; drops a killed publish's leftovers first
+            result = pipeline.run_full_pipeline(config, _say)
+    except publishing.RunningElsewhere as exc:
+        raise UserError(str(exc)) from None
     _print_outcome(config, info, result, started, since)
     return 0 if result.success else 1
 
@@ -277,21 +283,24 @@ def _report(args: argparse.Namespace, config: settings.Settings) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from orchestration import warehouse
-    from orchestration.bi import html_report
+    from orchestration.bi import html_report, run
     from orchestration.bi.specs import SpecError
 
     try:
-        filters = html_report.parse_filter_args(args.filter or [])
-    except html_report.FilterError as exc:
+        filters = run.parse_filter_args(args.filter or [])
+    except run.FilterError as exc:
         raise UserError(str(exc)) from None
-    info = warehouse.ensure_running()
+    from orchestration import access
+
+    # read as reporting_reader: a page shows only what the role Metabase uses may read, and the log says who
+    info = access.reader_for(warehouse.ensure_running())
     out_dir = Path(args.out).resolve() if args.out else settings.reports_dir()
     try:
         written = html_report.write_reports(info, settings.PROJECT_ROOT / "metabase", out_dir, filters,
                                             keys=args.dashboard, timings=args.timings)
-    except (html_report.FilterError, SpecError) as exc:
+    except (run.FilterError, SpecError) as exc:
         raise UserError(str(exc)) from None
-    except html_report.ReportError as exc:
+    except run.ReportError as exc:
         print(f"lead-analytics: error: no report written: {exc}", file=sys.stderr)
         return 1
     for path, report in written:
@@ -365,6 +374,75 @@ def cmd_alerts(args: argparse.Namespace, config: settings.Settings) -> int:
     with warehouse.connect(info) as conn:
         ledger.log_command(conn, "alerts", {"as_of": as_of}, "; ".join(outcome.lines) or "no change")
     return 0
+
+
+# ----------------------------------------------------------------------------- access
+
+def _password(variable: str | None, name: str) -> str:
+    """A login's password: from the environment variable `variable`, else asked for (never an argument)."""
+    if variable:
+        value = os.environ.get(variable, "")
+        if not value:
+            raise UserError(f"--password-env {variable}: that variable is not set or empty")
+        return value
+    if not sys.stdin.isatty():
+        raise UserError("no terminal to ask for the password; pass --password-env VARIABLE")
+    import getpass
+
+    first = getpass.getpass(f"password for {name}: ")
+    if first != getpass.getpass("again: "):
+        raise UserError("the two passwords differ; nothing changed")
+    return first
+
+
+def cmd_access(args: argparse.Namespace, config: settings.Settings) -> int:
+    from orchestration import access, warehouse
+
+    info = warehouse.ensure_running()
+    try:
+        with warehouse.connect(info) as conn:
+            if args.action == "list":
+                access.apply(conn)
+                for login in access.list_logins(conn):
+                    print(login.line())
+            elif args.action == "apply":
+                policed = access.apply(conn)
+                scoped = sum(1 for dims in policed.values() if dims)
+                print(f"granted the reporting roles on {len(policed)} mart(s); {scoped} filtered by "
+                      "organisation, workspace, location or agent")
+            elif args.action == "add-client":
+                scopes = [("organisation", v) for v in args.organisation] + \
+                    [("workspace", v) for v in args.workspace or []]
+                login = access.add_login(conn, access.checked_name(args.name), access.CLIENT, scopes,
+                                         _password(args.password_env, args.name))
+                print(f"client login {login.line()}")
+            elif args.action == "add-user":
+                group = f"reporting_{args.group}"
+                scopes = [("location", v) for v in args.location or []] + [("agent", v) for v in args.agent or []]
+                login = access.add_login(conn, access.checked_name(args.name), group, scopes,
+                                         _password(args.password_env, args.name))
+                print(f"login {login.line()}")
+            elif args.action == "remove-client":
+                if not access.remove_login(conn, args.name):
+                    raise UserError(f"no reporting login {args.name!r} (see `lead-analytics access list`)")
+                print(f"removed login {args.name} and its scopes")
+    except access.AccessError as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
+ACCESS_EPILOG = """\
+examples:
+  lead-analytics access list
+  lead-analytics access add-client acme --organisation "Acme Motors" --workspace "Acme" --password-env ACME_PW
+  lead-analytics access add-user ann --group agent --agent A17 --password-env ANN_PW
+  lead-analytics access add-user chicago --group manager --location LOC-1
+  lead-analytics access remove-client acme
+
+A client login sees, in every mart, only the rows of its organisation (organization_id or organization_name)
+and workspace (workspace_id or workspace_name), whatever SQL it runs: PostgreSQL row-level security, set up
+again at every publication. A mart that carries neither shows it no rows.
+"""
 
 
 # ----------------------------------------------------------------------------- dbt / ui
@@ -619,6 +697,29 @@ def build_parser() -> argparse.ArgumentParser:
                 description="Evaluate every rule of metabase/alerts against the published marts; notify once when "
                             "a rule starts firing and once when it resolves (raw_audit.alert_events).")
     p.set_defaults(func=cmd_alerts)
+    p = command("access", help="who may read the marts: client and staff logins with row-level security",
+                description="Manage the reporting logins. Roles and grants are set up at every publication; "
+                            "passwords come from --password-env or a prompt, never from the command line.",
+                epilog=ACCESS_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    access_sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    access_sub.add_parser("list", help="the reporting logins and their scopes")
+    access_sub.add_parser("apply", help="grant the roles and row policies on the published marts now")
+    q = access_sub.add_parser("add-client", help="a login that sees one client's rows only")
+    q.add_argument("name", help="the login role's name (lower-case letters, digits, _)")
+    q.add_argument("--organisation", required=True, action="append",
+                   help="the client's organisation, its name or id (repeatable: a mart matches on any of them)")
+    q.add_argument("--workspace", action="append",
+                   help="the client's workspace in the campaign data, its name or id (repeatable)")
+    q.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
+    q = access_sub.add_parser("add-user", help="a staff login: executive, manager (a location), agent, admin")
+    q.add_argument("name", help="the login role's name (lower-case letters, digits, _)")
+    q.add_argument("--group", required=True, choices=["executive", "manager", "agent", "admin"])
+    q.add_argument("--location", action="append", help="a manager's location (id or name; repeatable)")
+    q.add_argument("--agent", action="append", help="an agent's agent_id (repeatable)")
+    q.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
+    q = access_sub.add_parser("remove-client", help="drop a login made by add-client or add-user")
+    q.add_argument("name")
+    p.set_defaults(func=cmd_access)
 
     p = command("dbt", "timezone", "as_of", help="run dbt against the configured warehouse",
                 description="Run dbt with the connection settings of the configured warehouse, "
@@ -642,8 +743,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from orchestration.terminal import CleanStream
+
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = CleanStream(out), CleanStream(err)  # data values printed raw could drive the terminal
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from orchestration.access import AccessError
     from orchestration.warehouse import WarehouseError
 
     try:
@@ -652,7 +765,7 @@ def main(argv: list[str] | None = None) -> int:
                                         landing_dir=getattr(args, "landing", None))
         with settings.running(config):
             return args.func(args, config)
-    except (UserError, WarehouseError, settings.SettingError) as exc:
+    except (UserError, WarehouseError, settings.SettingError, AccessError) as exc:
         print(f"lead-analytics: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:

@@ -222,14 +222,14 @@ MINIMAL_DASHBOARD_KPIS = frozenset({
 def format_minimal_dashboard(info: warehouse.ConnectionInfo) -> str:
     """The Recommended Minimal Dashboard as text: the dashboard's own cards (found by their KPI ids), run
     as the HTML report runs them, so the terminal and the dashboards cannot disagree."""
-    from orchestration.bi import compiler, formats, html_report
+    from orchestration.bi import compiler, formats, run
     from orchestration.bi.specs import SpecError
 
     try:
         compiled = compiler.compile_specs()
     except SpecError as exc:
         return f"Lead capture: the dashboard specs do not compile: {exc}"
-    found = [(d, [p for p in html_report.reading_order(d)
+    found = [(d, [p for p in run.reading_order(d)
                   if p.card and MINIMAL_DASHBOARD_KPIS & set(compiled.cards[p.card].kpis)])
              for _, d in sorted(compiled.dashboards.items())]
     found = [(d, ps) for d, ps in found if ps]
@@ -237,9 +237,10 @@ def format_minimal_dashboard(info: warehouse.ConnectionInfo) -> str:
         return "Recommended Minimal Dashboard: no dashboard has its cards."
     dashboard, placements = found[0]
     try:
-        results, as_of, _, _ = html_report.run_placements(info, compiled.cards, dashboard, placements)
-    except html_report.ReportError as exc:
+        ran = run.run_dashboard(info, compiled.cards, dashboard, placements)
+    except run.ReportError as exc:
         return f"{dashboard.name}: the Recommended Minimal Dashboard could not run ({exc})."
+    results, as_of = ran.results, ran.as_of
     when = formats.format_instant(as_of) if as_of else "an unknown moment"
     lines = ["", f"{dashboard.name}: Recommended Minimal Dashboard (seed 000), as of {when}"]
     for r in results:
@@ -271,5 +272,7 @@ def refresh_dashboards_after_hold_back(info: warehouse.ConnectionInfo) -> list[P
         status = publishing.publication_status(conn)
     if status.published_at is None or not status.held_back_by:
         return []
-    return [path for path, _ in html_report.write_reports(info, settings.PROJECT_ROOT / "metabase",
+    from orchestration import access
+
+    return [path for path, _ in html_report.write_reports(access.reader_for(info), settings.PROJECT_ROOT / "metabase",
                                                           settings.reports_dir())]

@@ -22,17 +22,22 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from orchestration import settings
+from orchestration import access, settings
 
 BUILD_SUFFIX = "__build"
 PREVIOUS_SUFFIX = "__previous"
 DBT_VARS = {"build_schema_suffix": BUILD_SUFFIX}  # the dbt vars of a write-audit-publish build
 _LOCK = "lead_analytics.publish"
+_RUN_LOCK = "lead_analytics.run"
 _TABLE = f'"{settings.AUDIT_SCHEMA}".publications'
 
 
 class PublishError(RuntimeError):
     """New data was not published; the message says why, in one line."""
+
+
+class RunningElsewhere(RuntimeError):
+    """Another run holds this warehouse's run lock."""
 
 
 def build_schema(schema: str) -> str:
@@ -115,30 +120,20 @@ def publish(conn, run_id: str, expected: dict[str, set[str]]) -> list[str]:
         for schema in schemas:  # left over when an earlier publish could not drop them
             conn.execute(f'drop schema if exists "{schema}{PREVIOUS_SUFFIX}" cascade')
     problem = None
-    with _locked(conn) as cur:
-        row = cur.execute(f"select status, build_started_at from {_TABLE} where run_id = %s", (run_id,)).fetchone()
-        newest = cur.execute(f"select run_id from {_TABLE} where build_started_at is not null "
-                             "order by build_started_at desc limit 1").fetchone()
-        if row is None or row[1] is None:
-            problem = f"run {run_id} built nothing to publish"
-        elif row[0] != "building":
-            problem = f"run {run_id} is {row[0]}, not ready to publish"
-        elif newest[0] != run_id:
-            problem = f"a newer build (run {newest[0]}) replaced this run's shadow schemas"
-        else:
-            missing = [f"{schema}.{name}" for schema in schemas for name in sorted(expected[schema])
-                       if cur.execute("select to_regclass(%s)", (f'"{build_schema(schema)}"."{name}"',)).fetchone()[0]
-                       is None]
-            if missing:
-                problem = (f"the build lacks {len(missing)} relation(s) dbt defines, e.g. {', '.join(missing[:3])} "
-                           "(a partial build is never published)")
-        if problem is None:
-            for schema in schemas:
-                if _schema_exists(cur, schema):
-                    cur.execute(f'alter schema "{schema}" rename to "{schema}{PREVIOUS_SUFFIX}"')
-                cur.execute(f'alter schema "{build_schema(schema)}" rename to "{schema}"')
-            cur.execute(f"update {_TABLE} set status = 'published', finished_at = clock_timestamp() where run_id = %s",
-                        (run_id,))
+    try:
+        with _locked(conn) as cur:
+            problem = _unpublishable(cur, run_id, schemas, expected)
+            if problem is None:
+                for schema in schemas:
+                    if _schema_exists(cur, schema):
+                        cur.execute(f'alter schema "{schema}" rename to "{schema}{PREVIOUS_SUFFIX}"')
+                    cur.execute(f'alter schema "{build_schema(schema)}" rename to "{schema}"')
+                # Grants and row policies in the same transaction: no reader sees an unpoliced mart.
+                access.apply(conn)
+                cur.execute(f"update {_TABLE} set status = 'published', finished_at = clock_timestamp() "
+                            "where run_id = %s", (run_id,))
+    except access.AccessError as exc:  # the swap was rolled back with it
+        problem = str(exc)
     if problem is not None:
         hold_back(conn, run_id, "publish", problem)
         raise PublishError(problem)
@@ -146,6 +141,65 @@ def publish(conn, run_id: str, expected: dict[str, set[str]]) -> list[str]:
         for schema in schemas:
             conn.execute(f'drop schema if exists "{schema}{PREVIOUS_SUFFIX}" cascade')
     return schemas
+
+
+def _unpublishable(cur, run_id: str, schemas: list[str], expected: dict[str, set[str]]) -> str | None:
+    """Why this run's build may not be published, or None."""
+    row = cur.execute(f"select status, build_started_at from {_TABLE} where run_id = %s", (run_id,)).fetchone()
+    newest = cur.execute(f"select run_id from {_TABLE} where build_started_at is not null "
+                         "order by build_started_at desc limit 1").fetchone()
+    if row is None or row[1] is None:
+        return f"run {run_id} built nothing to publish"
+    if row[0] != "building":
+        return f"run {run_id} is {row[0]}, not ready to publish"
+    if newest[0] != run_id:
+        return f"a newer build (run {newest[0]}) replaced this run's shadow schemas"
+    missing = [f"{schema}.{name}" for schema in schemas for name in sorted(expected[schema])
+               if cur.execute("select to_regclass(%s)", (f'"{build_schema(schema)}"."{name}"',)).fetchone()[0] is None]
+    if missing:
+        return (f"the build lacks {len(missing)} relation(s) dbt defines, e.g. {', '.join(missing[:3])} "
+                "(a partial build is never published)")
+    return None
+
+
+def drop_leftovers(conn) -> list[str]:
+    """Drop the `*__previous` schemas a publish killed between its swap and its clean-up left behind (a full
+    copy of the previous marts, personal data included); returns their names. Run at the start of every run."""
+    with _locked(conn) as cur:
+        # only a previous whose published successor exists: the swap committed, the drop did not happen
+        names = [r[0] for r in cur.execute(
+            """select p.nspname from pg_namespace p join pg_namespace n on p.nspname = n.nspname || %s
+               order by 1""", (PREVIOUS_SUFFIX,)).fetchall()]
+        for name in names:
+            cur.execute(f'drop schema "{name}" cascade')
+    return names
+
+
+@contextmanager
+def run_lock(info, wait: bool = False):
+    """Hold this warehouse's run lock (a session advisory lock on its own connection) while the block runs.
+    RunningElsewhere, in one line, when another run holds it and `wait` is False. Leftovers of a killed
+    publish are dropped once the lock is held."""
+    from orchestration import warehouse
+
+    with warehouse.connect(info, autocommit=True) as conn:
+        conn.execute("set application_name = 'lead-analytics run'")
+        if wait:
+            conn.execute("select pg_advisory_lock(hashtext(%s))", (_RUN_LOCK,))
+        elif not conn.execute("select pg_try_advisory_lock(hashtext(%s))", (_RUN_LOCK,)).fetchone()[0]:
+            since = conn.execute(
+                """select min(a.backend_start) from pg_locks l join pg_stat_activity a on a.pid = l.pid
+                   where l.locktype = 'advisory' and l.granted and l.objid = (hashtext(%s)::bigint & 4294967295)::oid
+                     and l.database = (select oid from pg_database where datname = current_database())""",
+                (_RUN_LOCK,)).fetchone()[0]
+            when = f" since {since:%Y-%m-%d %H:%M:%S %Z}" if since else ""
+            raise RunningElsewhere(f"another run is using this warehouse{when}; wait for it to finish and "
+                                   "run again")
+        try:
+            drop_leftovers(conn)
+            yield
+        finally:
+            conn.execute("select pg_advisory_unlock(hashtext(%s))", (_RUN_LOCK,))
 
 
 def _schema_exists(cur, schema: str) -> bool:

@@ -44,6 +44,7 @@ ENV_LANDING = "LEAD_ANALYTICS_LANDING_DIR"
 ENV_REPORTS = "LEAD_ANALYTICS_REPORTS_DIR"
 ENV_HOME = "LEAD_ANALYTICS_HOME"
 ENV_DATABASE_URL = "LEAD_ANALYTICS_DATABASE_URL"
+ENV_READER_PASSWORD = "LEAD_ANALYTICS_READER_PASSWORD"  # reporting_reader's; unset: generated, kept in the state dir
 # Report delivery (issue 20): the SMTP server and an optional generic webhook; unset host = delivery skipped.
 ENV_SMTP = {"host": "LEAD_ANALYTICS_SMTP_HOST", "port": "LEAD_ANALYTICS_SMTP_PORT", "user": "LEAD_ANALYTICS_SMTP_USER",
             "password": "LEAD_ANALYTICS_SMTP_PASSWORD", "sender": "LEAD_ANALYTICS_SMTP_FROM",
@@ -101,6 +102,7 @@ class Settings(BaseModel):
     # An external warehouse: a libpq URL, else the standard PG* variables (PGHOST set). Neither: the embedded one.
     database_url: str | None = Field(default=None, repr=False)
     libpq: dict[str, str] = Field(default_factory=dict, repr=False)
+    reader_password: str | None = Field(default=None, repr=False)
     smtp: Smtp | None = None  # None: report delivery is skipped, with a one-line reason
     webhook_url: str | None = Field(default=None, repr=False)
 
@@ -136,6 +138,7 @@ class Settings(BaseModel):
             state_dir=Path(env.get(ENV_HOME, PROJECT_ROOT / ".warehouse")).resolve(),
             database_url=env.get(ENV_DATABASE_URL) or None,
             libpq={name: env[name] for name in LIBPQ_NAMES if env.get(name)},
+            reader_password=env.get(ENV_READER_PASSWORD) or None,
             smtp=_smtp(env),
             webhook_url=env.get(ENV_WEBHOOK) or None,
         )
@@ -238,8 +241,8 @@ def _from_environment(values: tuple[str | None, ...]) -> Settings:
     return Settings.load({name: value for name, value in zip(_ENV_NAMES, values) if value is not None})
 
 
-_ENV_NAMES = (ENV_TIMEZONE, ENV_AS_OF, ENV_LANDING, ENV_REPORTS, ENV_HOME, ENV_DATABASE_URL, *LIBPQ_NAMES,
-              *ENV_SMTP.values(), ENV_WEBHOOK)
+_ENV_NAMES = (ENV_TIMEZONE, ENV_AS_OF, ENV_LANDING, ENV_REPORTS, ENV_HOME, ENV_DATABASE_URL, ENV_READER_PASSWORD,
+              *LIBPQ_NAMES, *ENV_SMTP.values(), ENV_WEBHOOK)
 
 
 def current() -> Settings:

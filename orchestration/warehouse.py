@@ -78,7 +78,10 @@ def _external_info() -> ConnectionInfo:
         try:
             parts = conninfo_to_dict(url)
         except Exception as exc:  # psycopg raises ProgrammingError with a long message
-            raise WarehouseError(f"LEAD_ANALYTICS_DATABASE_URL is not a valid PostgreSQL URL: {url!r}") from exc
+            # never echo the value: it may hold a password
+            raise WarehouseError(f"{settings.ENV_DATABASE_URL} is not a valid PostgreSQL URL (its value is not shown: "
+                                 "it may hold a password); expected postgresql://user:password@host:5432/database"
+                                 ) from None
     else:
         parts = {}
     env = config.libpq

@@ -1,6 +1,7 @@
 """Headless Chromium for the HTML dashboard tests, driven over the DevTools protocol on a pipe (no network,
 no driver package): open a written report, read what the browser draws (each chart mark's aria-label, the
 tile texts), click tabs and selectors. The `browser` fixture in conftest.py starts one per test session."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,6 @@ from orchestration.bi.compiler import CompiledSpecs
 from orchestration.bi.specs import DashboardSpec
 
 
-
 def chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         path = shutil.which(name)
@@ -35,12 +35,24 @@ class Browser:
     """Headless Chromium with `--remote-debugging-pipe` (fd 3 in, fd 4 out), one tab per page."""
 
     def __init__(self, profile: Path):
-        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--hide-scrollbars", f"--user-data-dir={profile}",
-                 "--remote-debugging-pipe", "about:blank"]
-        self.proc = subprocess.Popen(["sh", "-c", 'exec "$@" 3<&0 4>&1 </dev/null >/dev/null', "sh", chromium(),
-                                      *flags], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL)
+        flags = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-pipe",
+            "about:blank",
+        ]
+        self.proc = subprocess.Popen(
+            ["sh", "-c", 'exec "$@" 3<&0 4>&1 </dev/null >/dev/null', "sh", chromium(), *flags],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         self.buffer = b""
         self.next_id = 0
 
@@ -68,12 +80,15 @@ class Browser:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 return reply["result"]
 
-    def open(self, url: str) -> "Page":
+    def open(self, url: str) -> Page:
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         page = Page(self, session)
-        self.call("Emulation.setDeviceMetricsOverride", {"width": 1400, "height": 1000, "deviceScaleFactor": 1,
-                                                         "mobile": False}, session)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": False},
+            session,
+        )
         self.call("Page.navigate", {"url": url}, session)
         deadline = time.monotonic() + 30
         while not page.eval("document.readyState === 'complete' && document.body !== null"):
@@ -95,8 +110,7 @@ class Page:
         self.browser, self.session = browser, session
 
     def eval(self, expression: str) -> Any:
-        result = self.browser.call("Runtime.evaluate", {"expression": expression, "returnByValue": True},
-                                   self.session)
+        result = self.browser.call("Runtime.evaluate", {"expression": expression, "returnByValue": True}, self.session)
         if "exceptionDetails" in result:
             raise RuntimeError(result["exceptionDetails"])
         return result["result"].get("value")
@@ -104,8 +118,9 @@ class Page:
     def screenshot(self, path: Path) -> None:
         import base64
 
-        shot = self.browser.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
-                                 self.session)
+        shot = self.browser.call(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, self.session
+        )
         path.write_bytes(base64.b64decode(shot["data"]))
 
 
@@ -125,7 +140,9 @@ TILES_JS = """
   return {key: card.dataset.card, display: card.dataset.display, visible: shown(card), figures: figures,
           value: text('.option:not([hidden]) .value, .body > .scalar .value'), caption: text('.caption'),
           compare: text('.compare'), windows: Array.from(card.querySelectorAll('.window')).map(w => w.textContent),
-          desc: text('.desc'), filters: text('.tile-filters'), selected: card.dataset.selected || null,
+          desc: text('.subtitle .desc'), filters: text('.subtitle .dates'), subtitle: text('.subtitle'),
+          notNarrowed: Array.from(card.querySelectorAll('.not-narrowed .ignored')).map(n => n.textContent),
+          selected: card.dataset.selected || null,
           noData: Array.from(card.querySelectorAll('.no-data')).filter(shown).map(n => n.textContent)};
 }))()
 """
@@ -133,8 +150,6 @@ TILES_JS = """
 
 def tiles(page: Page) -> dict[str, dict]:
     return {t["key"]: t for t in page.eval(TILES_JS)}
-
-
 
 
 def open_report(browser: Browser, path: Path) -> Page:
@@ -155,8 +170,9 @@ def tiles_per_tab(page: Page, dashboard: DashboardSpec) -> dict[str | None, dict
     return shown
 
 
-def assert_every_card_drawn(page: Page, dashboard: DashboardSpec, displays: dict[str, str],
-                            empty: frozenset[str] = frozenset()) -> dict[str, dict]:
+def assert_every_card_drawn(
+    page: Page, dashboard: DashboardSpec, displays: dict[str, str], empty: frozenset[str] = frozenset()
+) -> dict[str, dict]:
     """Every card of the dashboard shows on its own tab and nowhere else; every chart is drawn with marks
     (a heatmap with all 7 x 24 cells), except the charts in `empty`, which say "No data"; no tile says its
     query failed. Returns the tiles by card key."""
@@ -181,8 +197,15 @@ def assert_every_card_drawn(page: Page, dashboard: DashboardSpec, displays: dict
     return found
 
 
-def draw_dashboard(browser: Browser, info, specs: CompiledSpecs, dashboard: DashboardSpec, filters: dict,
-                   out_dir: Path, empty: frozenset[str] = frozenset()) -> dict[str, dict]:
+def draw_dashboard(
+    browser: Browser,
+    info,
+    specs: CompiledSpecs,
+    dashboard: DashboardSpec,
+    filters: dict,
+    out_dir: Path,
+    empty: frozenset[str] = frozenset(),
+) -> dict[str, dict]:
     """Write the dashboard's HTML report with `filters` from the warehouse `info`, open it, and check that every
     card is drawn on its tab (assert_every_card_drawn); returns the tiles by card key."""
     from orchestration.bi import html_report

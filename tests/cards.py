@@ -1,5 +1,7 @@
 """Running a placed card as Metabase runs it (its dashboard's filter values, else the defaults, bound to its tags)
-against a fixture warehouse, and the rows in the form the hand-computed expectations are written in."""
+against a fixture warehouse, with the dashboard runner the HTML report uses (orchestration/bi/run.py), and the rows
+in the form the hand-computed expectations are written in."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -8,6 +10,7 @@ from typing import Any
 
 from orchestration import warehouse
 from orchestration.bi import compiled as c
+from orchestration.bi import run
 from orchestration.bi.compiled import CompiledCard
 from orchestration.bi.specs import DashboardSpec, Placement
 
@@ -30,8 +33,14 @@ def normalised(rows: list[tuple]) -> list[tuple]:
     return [tuple(normalised_value(v) for v in row) for row in rows]
 
 
-def dashcard_rows(info: warehouse.ConnectionInfo, card: CompiledCard, dashboard: DashboardSpec, placement: Placement,
-                  filter_values: dict | None, today: date) -> list[tuple]:
-    sql, params = c.render_sql(card, c.card_values(dashboard, placement, filter_values or {}), today=today)
+def dashcard_rows(
+    info: warehouse.ConnectionInfo,
+    card: CompiledCard,
+    dashboard: DashboardSpec,
+    placement: Placement,
+    filter_values: dict | None,
+    today: date,
+) -> list[tuple]:
     with warehouse.connect(info) as conn:
-        return normalised(conn.execute(sql, params).fetchall())
+        _, rows = run.execute(conn, card, c.card_values(dashboard, placement, filter_values or {}), today)
+    return normalised(rows)

@@ -464,3 +464,19 @@ def test_the_dashboard_draws_every_tab_in_chromium_with_the_scorecard(db, browse
          "Close rate", "Revenue", "Efficiency score"],
         [LISA, "2", "0.7 h", "43.1 h", "0", "50.0%", "50.0%", "$8,950", "100/100"],
         [SARAH, "2", "0.5 h", "0.5 h", "0", "0.0%", "0.0%", "$0", "25/100"]]
+
+
+def test_the_agent_marts_in_the_dagster_graph():
+    """One Dagster group for the dbt folder; both dashboard assets wait for the agent marts, whose GX suites are
+    blocking checks (the published marts never show a failed build)."""
+    from dagster import AssetCheckKey, AssetKey
+
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    marts = {AssetKey(["marts", m]) for m in MARTS}
+    for key in marts:
+        assert graph.get(key).group_name == "agents", key
+        assert graph.get_check_spec(AssetCheckKey(key, f"gx_marts__{key.path[-1]}")).blocking, key
+    assert marts <= set(graph.get(AssetKey(["reports", "html_dashboards"])).parent_keys)
+    assert marts <= set(graph.get(AssetKey(["metabase", "dashboards"])).parent_keys)

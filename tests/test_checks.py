@@ -122,6 +122,8 @@ def test_every_suite_maps_to_an_asset_and_a_table():
         "marts__fct_campaign_daily": (["marts", "fct_campaign_daily"], "marts.fct_campaign_daily"),
         "marts__fct_lead_funnel_daily": (["marts", "fct_lead_funnel_daily"], "marts.fct_lead_funnel_daily"),
         "marts__fct_workspace_months": (["marts", "fct_workspace_months"], "marts.fct_workspace_months"),
+        **{f"marts__{m}": (["marts", m], f"marts.{m}") for m in (  # seed 001 part 3, test_operations_cards.py
+            "fct_ops_uptime_monthly", "fct_ops_incidents", "fct_ops_workflow_attempts", "fct_ops_pipeline_steps")},
     }
 
 

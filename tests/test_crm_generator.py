@@ -212,3 +212,49 @@ def test_rates_and_time_entries(crm):
     assert abs(shares[(False, "selling")] - 0.45) < 0.02 and abs(shares[(False, "follow_up")] - 0.20) < 0.02
     assert abs(shares[(True, "selling")] - 0.78) < 0.02 and abs(shares[(True, "administrative")] - 0.12) < 0.02
     assert (te.groupby(["agent_id", "work_date"]).size() == 3).all()
+
+
+def test_retries_follow_the_failure_type(crm):
+    """Issue 18 (D140): a 429 is retried after 1 and 4 minutes; a 401 only happens inside an outage window of the
+    component, whose heartbeats fail too, and the step is retried after the window; a 422 is never retried."""
+    wf = crm["workflow_events"].sort_values(["execution_id", "step", "attempt"])
+    assert set(wf["vendor"]) == {"Apollo", "Twilio", "SendGrid", "GoHighLevel", "none"}
+    assert (wf.groupby("lead_id")["execution_id"].nunique() == 1).all()
+    assert wf.groupby(["execution_id", "step"])["attempt"].apply(lambda a: list(a) == list(range(1, len(a) + 1))).all()
+    codes = wf[wf["status"] == "failure"].groupby("error_category")["http_status"].unique()
+    assert {k: sorted(v) for k, v in codes.items()} == {"api_limit": [429], "authentication": [401],
+                                                        "data_validation": [422]}
+    nxt = wf.groupby(["execution_id", "step"])["occurred_at"].shift(-1)
+    gap = (nxt - wf["occurred_at"]).dt.total_seconds()
+    validation = wf["error_category"] == "data_validation"
+    assert nxt[validation].isna().all()
+    limited = (wf["error_category"] == "api_limit") & nxt.notna()
+    assert gap[limited & (wf["attempt"] == 1)].between(60, 75).all()
+    assert gap[limited & (wf["attempt"] == 2)].between(240, 255).all()
+    # rate-limit headers: 0 remaining on a 429, none on a 401 or on the engine's own webhook
+    assert (wf.loc[(wf["http_status"] == 429) & (wf["vendor"] != "none"), "rate_limit_remaining"] == 0).all()
+    assert wf.loc[(wf["http_status"] == 401) | (wf["vendor"] == "none"), "rate_limit_limit"].isna().all()
+    used = 1 - wf["rate_limit_remaining"] / wf["rate_limit_limit"]
+    assert used.dropna().between(0, 1).all()
+    # every 401 falls in a window where the component's heartbeats fail with 401
+    hc = crm["health_checks"]
+    down = hc[hc["http_status"] == 401]
+    for _, call in wf[wf["http_status"] == 401].iterrows():
+        near = down[(down["component"] == call["component"])
+                    & ((down["checked_at"] - call["occurred_at"]).abs() <= pd.Timedelta(minutes=15))]
+        assert len(near) > 0, call["event_id"]
+
+
+def test_heartbeats_every_15_minutes_with_one_or_two_real_outages(crm):
+    hc = crm["health_checks"].sort_values(["component", "checked_at"])
+    assert set(hc["component"]) == {"webhook_receiver", "apollo_enrichment", "sms_gateway", "email_service",
+                                    "crm_sync"}
+    assert (hc["checked_at"] >= GO_LIVE).all()
+    step = hc.groupby("component")["checked_at"].diff().dropna().dt.total_seconds()
+    assert set(step) == {900}
+    outage = hc[hc["http_status"] == 401]
+    windows = outage.groupby("component")["checked_at"].agg(["min", "max", "count"])
+    assert 1 <= len(windows) <= 2 and (windows["count"] >= 4).all()  # an hour or more each
+    timeouts = hc[~hc["ok"] & hc["http_status"].isna()]
+    assert timeouts["latency_ms"].isna().all() and 0 < len(timeouts) < 0.001 * len(hc)
+    assert hc["ok"].mean() > 0.999

@@ -5,8 +5,10 @@ alert, report and rule of the five product documents with an id like `s000.total
 when its id is in the dbt project (a metric's or model's meta, a doc block, a test), unless it is a rule on a
 card or dashboard under metabase/, and named by the test that proves it (a docstring, a `KPIS` list beside the
 hand-computed rows, an assertion) under tests/. An id only in a comment does not count. Items of kind `ops`
-(running the software itself) are scoped separately and not checked. A seed joins LIVE_SEEDS when its domain is
-built; a seed built dashboard by dashboard lists the id prefixes of its live parts in LIVE_PARTS until it is whole.
+(running the software itself) are scoped separately and not checked, except those in LIVE_OPS: an `ops` item
+becomes live when the data it needs is received (issue 18: the automation engine's own logs) and is then checked
+like any other. A seed joins LIVE_SEEDS when its domain is built; a seed built dashboard by dashboard lists the id
+prefixes of its live parts in LIVE_PARTS until it is whole.
 """
 from __future__ import annotations
 
@@ -31,11 +33,47 @@ S001_LEAD_ANALYTICS = (
 S001_AGENT_PERFORMANCE = (
     "s001.agent_scorecard", "s001.agent.", "s001.team_", "s001.time_alloc_", "s001.top_performers_board",
     "s001.improvement_plans")
+# Issue 17's Executive summary and Cost-benefit analysis (the ROI framework): its seed-001 items, by full id.
+S001_ROI = (
+        "s001.exec_roi_table", "s001.exec_roi_table.current_period", "s001.exec_roi_table.previous_period",
+        "s001.exec_roi_table.target", "s001.exec_roi_table.status", "s001.exec_total_roi", "s001.exec_monthly_savings",
+        "s001.exec_revenue_attribution", "s001.exec_time_savings", "s001.lead_response_time_avg",
+        "s001.lead_response_time_median", "s001.lead_response_time_p95", "s001.conv_rate_lead_to_appointment",
+        "s001.conv_rate_lead_to_close", "s001.chart_monthly_revenue_trend", "s001.chart_time_savings_accumulation",
+        "s001.chart_conversion_rate_improvement", "s001.chart_cost_avoidance",
+        "s001.alert_high_priority_leads_waiting_2h", "s001.alert_conversion_drop_10pct",
+        "s001.alert_monthly_targets_at_risk", "s001.alert_business_conversion_drop", "s001.roi_monthly",
+        "s001.rule_time_savings_value", "s001.rule_revenue_attribution", "s001.rule_cost_avoidance",
+        "s001.rule_system_costs", "s001.roi_input.avg_hourly_rate", "s001.roi_input.number_of_agents",
+        "s001.roi_input.automation_attribution_pct", "s001.roi_input.avg_deal_value",
+        "s001.roi_input.manual_errors_prevented", "s001.roi_input.avg_error_cost", "s001.rule_attr_direct",
+        "s001.rule_attr_assisted", "s001.rule_attr_influenced", "s001.cba_cost_table", "s001.cba_benefit_table",
+        "s001.cba.monthly_amount", "s001.cba.annual_amount", "s001.cba.system_infrastructure",
+        "s001.cba.api_service_costs", "s001.cba.support_maintenance", "s001.cba.total_investment",
+        "s001.cba.time_savings", "s001.cba.revenue_attribution", "s001.cba.error_prevention", "s001.cba.total_benefits",
+        "s001.cba.monthly_roi", "s001.cba.annual_roi", "s001.goal_tracking", "s001.incentive_tracking",
+        "s001.team_productivity_improvement", "s001.custom_industry_kpis")
 # Seeds live in part: seed -> the id prefixes of the items that are live (an id is live when it starts with one).
 LIVE_PARTS: dict[str, tuple[str, ...]] = {
-    "s001": S001_LEAD_ANALYTICS + S001_AGENT_PERFORMANCE,
+    "s001": S001_LEAD_ANALYTICS + S001_AGENT_PERFORMANCE + S001_ROI,
 }
 DBT_DIRS = ("models", "macros", "seeds", "snapshots", "tests/dbt")
+# `ops` items made live by issue 18 (Operations monitor, System health, the executive uptime and error rates)
+LIVE_OPS = (
+    "s001.system_uptime_current_month", "s001.system_uptime_12m_avg", "s001.error_rate_processing_failures",
+    "s001.error_rate_data_accuracy", "s001.alert_system_degradation", "s001.component_health_table",
+    "s001.component_health.status", "s001.component_health.response_time", "s001.component_health.success_rate",
+    "s001.trend_success_rates", "s001.errors_active", "s001.errors_categories", "s001.errors_mttr",
+    "s001.errors_trends", "s001.db_data_growth", "s001.ext_api_health_table", "s001.ext_api.status",
+    "s001.ext_api.response_time", "s001.ext_api.rate_limit", "s001.ext_api.error_rate", "s001.ext_api.sla_compliance",
+)
+# the other items issue 18 builds (kinds metric, chart, rule), live before seed 001 as a whole joins LIVE_SEEDS
+ISSUE_18_ITEMS = (
+    "s001.pipeline_flow", "s001.pipeline_web_forms_per_hour", "s001.pipeline_60s_response_success",
+    "s001.pipeline_enrichment_success", "s001.pipeline_scoring_success", "s001.pipeline_routing_success",
+    "s001.pipeline_nurture_success", "s001.component_health.last_24h", "s001.trend_throughput",
+    "s001.trend_response_times", "s001.rule_data_freshness",
+)
 SUFFIXES = (".yml", ".sql", ".md", ".csv", ".py")
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/|\{#.*?#\}", re.DOTALL)
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
@@ -138,3 +176,25 @@ def test_the_live_parts_of_seed_001_are_the_lead_analytics_items():
     items = {k: kind for k, kind in live_items("s001").items() if k.startswith(S001_LEAD_ANALYTICS)}
     assert len(items) == 31
     assert {kind for kind in items.values()} == {"metric", "chart", "table", "rule", "filter"}
+
+
+def test_the_live_parts_of_seed_001_include_the_roi_items():
+    """54 items of the Executive summary (but uptime and error rates, which the operations issue adds), the ROI
+    Calculation Framework, goal and incentive tracking, productivity improvement and industry KPIs; every one a
+    non-ops inventory id."""
+    items = inventory()
+    assert len(S001_ROI) == len(set(S001_ROI)) == 54
+    assert [i for i in S001_ROI if items.get(i, "ops") == "ops"] == []
+    assert set(S001_ROI) <= set(live_items("s001"))
+def test_live_ops_items_and_issue_18_items_are_live():
+    """Like a live seed's items: in the dbt project, on a card or dashboard (rules excepted), named by a test."""
+    items = inventory()
+    assert {items[k] for k in LIVE_OPS} == {"ops"}
+    assert "ops" not in {items[k] for k in ISSUE_18_ITEMS}
+    dbt_text = _text_under(DBT_DIRS)
+    bi_text = _text_under(("metabase",))
+    tests_text = _text_under(("tests",), suffixes=(".py", ".sql", ".yml"), skip=(Path(__file__).resolve(),))
+    ids = (*LIVE_OPS, *ISSUE_18_ITEMS)
+    assert sorted(k for k in ids if not _mentions(dbt_text, k)) == [], "not in the dbt project"
+    assert sorted(k for k in ids if items[k] != "rule" and not _mentions(bi_text, k)) == [], "on no card"
+    assert sorted(k for k in ids if not _mentions(tests_text, k)) == [], "named by no test under tests/"

@@ -288,3 +288,41 @@ def test_new_crm_columns_load_nulls_where_the_value_is_not_known_yet(conn, landi
         ("L-11", "LOC-NYC", None), ("L-12", "LOC-CHI", "2025-06-18 20:30:00+00")]
     assert rows(conn, "select deal_id, close_channel from raw_crm.deals order by 1") == [
         ("D-02", "automation"), ("D-05", None)]
+
+
+def test_heartbeats_load_by_component_and_time_and_a_bad_flag_is_rejected(conn, landing):
+    """raw_crm.health_checks (issue 18): keyed by component + checked_at, no version column, so a re-export of the
+    same check changes nothing; a timeout loads with no status and no latency; `ok` must be a boolean."""
+    contract = contracts.get("crm", "health_checks")
+    header = "component,checked_at,ok,latency_ms,http_status"
+    first = write(landing, "crm/health_checks/health_checks_2025-11.csv",
+                  f"{header}\nsms_gateway,2025-11-28T21:45:00Z,true,210,200\n"
+                  "sms_gateway,2025-11-28T22:00:00Z,false,80,401\n"
+                  "webhook_receiver,2025-11-28T22:00:03Z,false,,\n"
+                  "crm_sync,2025-11-28T22:00:06Z,ok,330,200\n"
+                  ",2025-11-28T22:00:09Z,true,40,200\n")
+    result = loaders.load_file(conn, contract, first, landing)
+    assert (result.inserted, result.rejected) == (3, 2)
+    again = write(landing, "crm/health_checks/health_checks_2025-12.csv",
+                  f"{header}\nsms_gateway,2025-11-28T22:00:00Z,false,80,401\n")
+    assert (loaders.load_file(conn, contract, again, landing).inserted, ) == (0,)
+    assert rows(conn, "select component, ok, latency_ms, http_status from raw_crm.health_checks order by 1, 2") == [
+        ("sms_gateway", False, 80, 401), ("sms_gateway", True, 210, 200), ("webhook_receiver", False, None, None)]
+
+
+def test_workflow_calls_load_the_engine_fields_and_refuse_a_call_without_attempt_or_vendor(conn, landing):
+    """execution_id, attempt and vendor are required; HTTP status and the rate-limit headers may be empty (a timeout,
+    a 401, the engine's own webhook)."""
+    contract = contracts.get("crm", "workflow_events")
+    path = write(landing, "crm/workflow_events/workflow_events_2025-11.csv",
+                 "event_id,lead_id,execution_id,step,attempt,component,vendor,status,http_status,latency_ms,"
+                 "error_category,rate_limit_remaining,rate_limit_limit,occurred_at\n"
+                 "OE-07,,EX-OPS-4,nurture,1,email_service,SendGrid,failure,429,300,api_limit,0,600,2025-11-14T15:00:10Z\n"
+                 "OE-14,,EX-OPS-6,first_response,1,sms_gateway,Twilio,failure,401,95,authentication,,,2025-11-28T21:52:00Z\n"
+                 "OE-21,,EX-OPS-9,web_form,,webhook_receiver,none,success,200,120,,,,2025-11-28T22:50:00Z\n"
+                 "OE-22,,EX-OPS-9,web_form,1,webhook_receiver,,success,200,120,,,,2025-11-28T22:51:00Z\n")
+    result = loaders.load_file(conn, contract, path, landing)
+    assert (result.inserted, result.rejected) == (2, 2)
+    assert rows(conn, "select event_id, attempt, vendor, http_status, rate_limit_remaining, rate_limit_limit "
+                      "from raw_crm.workflow_events order by 1") == [
+        ("OE-07", 1, "SendGrid", 429, 0, 600), ("OE-14", 1, "Twilio", 401, None, None)]

@@ -30,8 +30,8 @@ DEMO_ARGS = ["--volume", "0.02", "--months", "3", "--end-date", "2026-11-23", "-
 # the morning after the generated data ends (06:00 in Chicago): every generated event is before it, and the marts'
 # date spines end on 2026-11-24 whatever day the test runs
 AS_OF = "2026-11-24T12:00:00Z"
-# one relation per model of each dbt folder (84 models), plus the dbt seeds, which live in staging
-RELATIONS = {"staging": 37 + 5, "intermediate": 25, "marts": 25}
+# one relation per model of each dbt folder (38 + 30 + 44 = 112 models), plus the 15 dbt seeds, which live in staging
+RELATIONS = {"staging": 38 + 15, "intermediate": 30, "marts": 44}
 # Rows per mart after the first run (a run of this dataset, then each number checked against what fixes it)
 MART_ROWS = {
     "dim_as_of": 1,                           # the one as-of moment
@@ -44,6 +44,9 @@ MART_ROWS = {
     "fct_crm_leads": 22,                      # one per raw CRM lead (nothing is dropped, D119)
     "fct_crm_touches": 81,                    # one per outbound activity at or after its lead's arrival
     "fct_crm_won_deals": 9,                   # one per lead with a won deal
+    "fct_exec_action_items": 19,              # live at the as-of moment (targets at risk, leads waiting)
+    "fct_industry_benchmarks": 18,            # 3 KPIs x 2 organisations x 3 months with leads
+    "fct_kpi_target_status": 69,              # 5 team targets x 3 months + 2 agent goals x 27 agent-months
     "fct_lead_funnel_daily": 364,
     "fct_messaging_after_sales_activity": 262,
     "fct_messaging_after_sales_funnel": 46,
@@ -57,8 +60,20 @@ MART_ROWS = {
     "fct_omnichannel_hourly_charges": 80,
     "fct_omnichannel_invitation_steps": 247,
     "fct_omnichannel_user_days": 3,
+    "fct_roi_cost_benefit": 24,               # 8 cost and benefit rows per ROI month
+    "fct_roi_months": 3,                      # dense: the system's first month (Sep 2026) to the as-of month
     "fct_workspace_months": 28,               # dense: every workspace's months
     "rpt_campaigns__data_loads": 6,           # one per Bison raw table
+    "rpt_roi_assumptions": 96,                # per month: agent rates and 2 team rows, 9 unit minutes, 3 estimates,
+                                              # 4 weights, 5 team targets (27 agent-months + 3 x 23)
+    "fct_ops_executions": 22,                 # one per execution_id of the raw workflow events
+    "fct_ops_incidents": 15,
+    "fct_ops_pipeline_steps": 120,            # one per lead and step reached
+    "fct_ops_uptime_monthly": 20,             # 5 components x Aug-Nov: heartbeats start 2026-09-01 00:00Z = 08-31 CDT
+    "fct_ops_workflow_attempts": 125,         # one per raw workflow event
+    "fct_warehouse_loads": 103,               # one per loaded landing file
+    "rpt_ops__component_health": 5,           # one per component of the SLA seed
+    "rpt_ops__data_loads": 2,                 # workflow_events, health_checks
 }
 
 
@@ -167,6 +182,10 @@ def test_every_layer_is_built(demo_runs):
     assert rows["rpt_campaigns__data_loads"] == len([c for c in contracts.all_contracts() if c.source == "bison"])
     assert rows["fct_crm_leads"] == _raw_counts_of(info, "crm__leads")
     assert rows["fct_crm_attribution"] == 2 * rows["fct_crm_won_deals"]
+    assert rows["fct_roi_cost_benefit"] == 8 * rows["fct_roi_months"]
+    assert rows["fct_ops_workflow_attempts"] == _raw_counts_of(info, "crm__workflow_events")
+    with warehouse.connect(info) as conn:
+        assert rows["fct_warehouse_loads"] == conn.execute("select count(*) from raw_audit.loaded_files").fetchone()[0]
     # Published by swapping the audited shadow schemas in: none of them is left behind.
     with warehouse.connect(info) as conn:
         assert _leftover_schemas(conn) == []

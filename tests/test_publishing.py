@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import psycopg
 import pytest
 
-from orchestration import publishing, warehouse
+from orchestration import access, publishing, warehouse
 
 EXPECTED = {"staging": {"stg_leads"}, "marts": {"fct_leads"}}
 
@@ -122,3 +123,20 @@ def test_snapshots_keep_their_history_outside_the_shadow_build():
     assert schemas["model"] >= {"staging__build", "intermediate__build", "marts__build"}
     relations = publishing.published_relations(manifest)
     assert "snapshots" not in relations and "snp_web1on1__organizations" not in set().union(*relations.values())
+
+
+def test_publish_grants_the_reader_the_new_marts_and_polices_them_in_the_same_transaction(conn, fresh_db):
+    """The swapped-in schemas are new objects without grants: the publish grants them before it commits (D150)."""
+    build(conn, "run-1", ["L1", "L2"])
+    publishing.publish(conn, "run-1", EXPECTED)
+    reader = access.reader_info(fresh_db)
+    with warehouse.connect(reader) as as_reader:
+        assert as_reader.execute("select count(*) from marts.fct_leads").fetchone() == (2,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            as_reader.execute("select * from staging.stg_leads")
+    assert conn.execute("select relrowsecurity from pg_class where oid = 'marts.fct_leads'::regclass").fetchone() == (
+        True,)
+    build(conn, "run-2", ["L1", "L2", "L3"])  # the next publication's new tables are granted again
+    publishing.publish(conn, "run-2", EXPECTED)
+    with warehouse.connect(reader) as as_reader:
+        assert as_reader.execute("select count(*) from marts.fct_leads").fetchone() == (3,)

@@ -9,13 +9,15 @@ screen readers and tests read the values a chart draws.
 The specs are plain dicts (the Vega-Lite JSON), not altair objects: altair's `to_dict` costs 25–40 ms a
 chart here, as much as rendering it; the tests validate every spec against altair's Vega-Lite schema.
 """
+
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from orchestration.bi import formats
 
@@ -23,10 +25,14 @@ ChartDisplay = Literal["bar", "stacked_bar", "row", "line", "area", "combo", "pi
 CHART_DISPLAYS: tuple[str, ...] = ("bar", "stacked_bar", "row", "line", "area", "combo", "pie", "funnel", "heatmap")
 
 VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
-FONT = 'Arial, Helvetica, "Liberation Sans", sans-serif'  # metric-compatible everywhere: labels measured by vl-convert fit in the browser
+# metric-compatible everywhere: labels measured by vl-convert fit in the browser
+FONT = 'Arial, Helvetica, "Liberation Sans", sans-serif'
 PALETTE = ["#3b6ea8", "#e39c39", "#5a9e6f", "#c0504d", "#8064a2", "#4aa3b5", "#9c8a5a", "#7b8794"]
 DENSE = 12  # with more bars or points than this, zero values get no text label
 MIN_LABELLED_BAR_PX = 16  # narrower bars get no value label and the axis thins its labels
+LABEL_CHAR_PX = 6.5  # width of a character of a bar's value label (11 px digits), so labels of wide numbers fit
+CELL_CHAR_PX = 5.8  # the same for a heatmap cell's label (9.5 px)
+HEATMAP_CHROME_PX = 180  # of a heatmap's width, what the row labels and the colour legend take
 EMPTY_CELL = "#eef1f4"
 # Dimensions whose full range is known: every value is shown on the axis, in natural order, even without rows.
 HOURS, WEEKDAYS = tuple(range(24)), tuple(range(1, 8))
@@ -41,14 +47,30 @@ def full_domain(column: str) -> tuple[int, ...] | None:
         return WEEKDAYS
     return None
 
+
 CONFIG = {
     "background": "transparent",
     "font": FONT,
     "view": {"stroke": None},
-    "axis": {"labelColor": "#52606d", "titleColor": "#52606d", "gridColor": "#edf0f3", "domainColor": "#9aa5b1",
-             "tickColor": "#9aa5b1", "labelFontSize": 11, "titleFontSize": 11, "titleFontWeight": 500},
-    "legend": {"labelColor": "#1f2933", "titleColor": "#52606d", "labelFontSize": 11, "titleFontSize": 11,
-               "orient": "bottom", "symbolType": "square", "labelLimit": 260},
+    "axis": {
+        "labelColor": "#52606d",
+        "titleColor": "#52606d",
+        "gridColor": "#edf0f3",
+        "domainColor": "#9aa5b1",
+        "tickColor": "#9aa5b1",
+        "labelFontSize": 11,
+        "titleFontSize": 11,
+        "titleFontWeight": 500,
+    },
+    "legend": {
+        "labelColor": "#1f2933",
+        "titleColor": "#52606d",
+        "labelFontSize": 11,
+        "titleFontSize": 11,
+        "orient": "bottom",
+        "symbolType": "square",
+        "labelLimit": 260,
+    },
     "text": {"fontSize": 11, "color": "#243b53"},
     "range": {"category": PALETTE},
 }
@@ -79,8 +101,11 @@ class Dim:
         if full_domain(self.column) == WEEKDAYS and value in WEEKDAYS:
             return formats.ISO_WEEKDAYS[value - 1]
         period = formats.as_period(value)
-        if self.column in ("week", "month", "quarter", "year") and isinstance(period, date) \
-                and not isinstance(period, datetime):
+        if (
+            self.column in ("week", "month", "quarter", "year")
+            and isinstance(period, date)
+            and not isinstance(period, datetime)
+        ):
             return formats.period_name(period, self.column)
         return formats.format_dimension(value)
 
@@ -122,10 +147,17 @@ class RenderStats:
 
 
 def _top(title: str, width: int, height: int, values: list[dict], body: dict) -> dict:
-    return {"$schema": VEGA_LITE_SCHEMA, "description": title, "width": width, "height": height,
-            "autosize": {"type": "fit", "contains": "padding"}, "padding": {"left": 4, "top": 8, "right": 28, "bottom": 4},
-            "data": {"values": values}, "config": CONFIG,
-            **body}
+    return {
+        "$schema": VEGA_LITE_SCHEMA,
+        "description": title,
+        "width": width,
+        "height": height,
+        "autosize": {"type": "fit", "contains": "padding"},
+        "padding": {"left": 4, "top": 8, "right": 28, "bottom": 4},
+        "data": {"values": values},
+        "config": CONFIG,
+        **body,
+    }
 
 
 def _axis(measures: Sequence[Measure], **axis: Any) -> dict:
@@ -152,8 +184,16 @@ def _category_records(dims: Sequence[Dim], measures: Sequence[Measure], series_d
             else:
                 x, s = dims[0].labels[i], m.title
                 parts = [x]
-            records.append({"x": x, "s": s, "v": m.values[i], "t": m.texts[i], "o": i * 100 + j,
-                            "d": _describe(parts, m.title, m.texts[i])})
+            records.append(
+                {
+                    "x": x,
+                    "s": s,
+                    "v": m.values[i],
+                    "t": m.texts[i],
+                    "o": i * 100 + j,
+                    "d": _describe(parts, m.title, m.texts[i]),
+                }
+            )
     return records
 
 
@@ -165,8 +205,7 @@ def _value_text(records: list[dict], dense: bool) -> None:
                 r["t"] = ""
 
 
-def _bars(display: str, title: str, dims: Sequence[Dim], measures: Sequence[Measure], width: int,
-          height: int) -> dict:
+def _bars(display: str, title: str, dims: Sequence[Dim], measures: Sequence[Measure], width: int, height: int) -> dict:
     horizontal = display == "row"
     stacked = display == "stacked_bar"
     series_dim = len(dims) >= 2 and len(measures) == 1
@@ -176,7 +215,10 @@ def _bars(display: str, title: str, dims: Sequence[Dim], measures: Sequence[Meas
     x_order = list(dict.fromkeys(r["x"] for r in records))
     series_order = list(dict.fromkeys(r["s"] for r in records))
     bars = len(x_order) * (len(series_order) if multi and not stacked else 1)
-    crowded = bars * MIN_LABELLED_BAR_PX > (height if horizontal else width)  # no room for a number on each bar
+    # no room for a number on each bar: over a vertical bar the number needs its own width ("1,008" over 24 hours)
+    longest = max((len(r["t"]) for r in records), default=0)
+    per_bar = MIN_LABELLED_BAR_PX if horizontal else max(MIN_LABELLED_BAR_PX, longest * LABEL_CHAR_PX)
+    crowded = bars * per_bar > (height if horizontal else width)
     cat, val = ("y", "x") if horizontal else ("x", "y")
     fmt = measures[0].d3_format if len({m.d3_format for m in measures}) == 1 else ",~r"
     cat_axis = {"title": None if not dims else dims[0].title, "labelAngle": 0, "labelLimit": 140}
@@ -186,14 +228,21 @@ def _bars(display: str, title: str, dims: Sequence[Dim], measures: Sequence[Meas
         cat_axis["labelOverlap"] = "greedy"  # Vega drops the labels that would overlap (every n-th stays)
     enc: dict[str, Any] = {
         cat: {"field": "x", "type": "ordinal", "sort": x_order, "axis": cat_axis},
-        val: {"field": "v", "type": "quantitative", "axis": _axis(measures, format=fmt, title=None if multi else
-                                                                  (measures[0].title if dims else None)),
-              **({"stack": "zero"} if stacked else {"stack": None})},
+        val: {
+            "field": "v",
+            "type": "quantitative",
+            "axis": _axis(measures, format=fmt, title=None if multi else (measures[0].title if dims else None)),
+            **({"stack": "zero"} if stacked else {"stack": None}),
+        },
         "description": {"field": "d"},
     }
     if multi:
-        enc["color"] = {"field": "s", "type": "nominal", "sort": series_order,
-                        "title": dims[1].title if series_dim else None}
+        enc["color"] = {
+            "field": "s",
+            "type": "nominal",
+            "sort": series_order,
+            "title": dims[1].title if series_dim else None,
+        }
         if not stacked:
             enc[f"{cat}Offset"] = {"field": "s", "sort": series_order}
         enc["order"] = {"field": "o"}
@@ -211,8 +260,12 @@ def _bars(display: str, title: str, dims: Sequence[Dim], measures: Sequence[Meas
 def _x_encoding(dim: Dim) -> dict:
     if dim.temporal:
         hourly = any(isinstance(formats.as_period(v), datetime) for v in dim.values)
-        return {"field": "x", "type": "temporal", "timeUnit": "utcyearmonthdatehours" if hourly else "utcyearmonthdate",
-                "axis": {"title": dim.title, "format": "%-d %b %H:%M" if hourly else "%-d %b", "labelOverlap": True}}
+        return {
+            "field": "x",
+            "type": "temporal",
+            "timeUnit": "utcyearmonthdatehours" if hourly else "utcyearmonthdate",
+            "axis": {"title": dim.title, "format": "%-d %b %H:%M" if hourly else "%-d %b", "labelOverlap": True},
+        }
     order = list(dict.fromkeys(dim.labels))
     return {"field": "x", "type": "ordinal", "sort": order, "axis": {"title": dim.title, "labelAngle": 0}}
 
@@ -232,35 +285,59 @@ def _series_records(dims: Sequence[Dim], measures: Sequence[Measure]) -> tuple[l
         for j, m in enumerate(measures):
             s = dims[1].labels[i] if series_dim else m.title
             parts = [dims[0].labels[i]] + ([s] if series_dim else [])
-            records.append({"x": _x_value(dims[0], i), "s": s, "v": m.values[i], "t": m.texts[i],
-                            "o": i * 100 + j, "mk": m.mark, "d": _describe(parts, m.title, m.texts[i])})
+            records.append(
+                {
+                    "x": _x_value(dims[0], i),
+                    "s": s,
+                    "v": m.values[i],
+                    "t": m.texts[i],
+                    "o": i * 100 + j,
+                    "mk": m.mark,
+                    "d": _describe(parts, m.title, m.texts[i]),
+                }
+            )
     return records, series_dim or len(measures) > 1
 
 
-def _lines(display: str, title: str, dims: Sequence[Dim], measures: Sequence[Measure], width: int,
-           height: int) -> dict:
+def _lines(display: str, title: str, dims: Sequence[Dim], measures: Sequence[Measure], width: int, height: int) -> dict:
     if not dims:
         raise ChartError("a line chart needs a dimension to run along (group the card by one)")
     records, multi = _series_records(dims, measures)
     points = len(measures[0].values)
     _value_text(records, True)  # line charts write no zero labels
-    y = {"field": "v", "type": "quantitative", "axis": _axis(measures, format=measures[0].d3_format,
-                                                             title=None if multi else measures[0].title)}
-    colour = ({"field": "s", "type": "nominal", "sort": list(dict.fromkeys(r["s"] for r in records)), "title": None}
-              if multi else {"value": PALETTE[0]})
+    y = {
+        "field": "v",
+        "type": "quantitative",
+        "axis": _axis(measures, format=measures[0].d3_format, title=None if multi else measures[0].title),
+    }
+    colour = (
+        {"field": "s", "type": "nominal", "sort": list(dict.fromkeys(r["s"] for r in records)), "title": None}
+        if multi
+        else {"value": PALETTE[0]}
+    )
     base = {"x": _x_encoding(dims[0]), "y": y, "color": colour, "description": {"field": "d"}}
     layers: list[dict] = []
     if display == "area":
-        layers.append({"mark": {"type": "area", "opacity": 0.18, "aria": False, "line": False},
-                       "encoding": {k: v for k, v in base.items() if k != "description"}
-                       | {"y": {**y, "stack": None}}})
-    layers.append({"mark": {"type": "line", "strokeWidth": 2, "aria": False},
-                   "encoding": {k: v for k, v in base.items() if k != "description"}})
-    layers.append({"mark": {"type": "point", "filled": True, "size": 28 if points > 40 else 40},
-                   "encoding": base})
+        layers.append(
+            {
+                "mark": {"type": "area", "opacity": 0.18, "aria": False, "line": False},
+                "encoding": {k: v for k, v in base.items() if k != "description"} | {"y": {**y, "stack": None}},
+            }
+        )
+    layers.append(
+        {
+            "mark": {"type": "line", "strokeWidth": 2, "aria": False},
+            "encoding": {k: v for k, v in base.items() if k != "description"},
+        }
+    )
+    layers.append({"mark": {"type": "point", "filled": True, "size": 28 if points > 40 else 40}, "encoding": base})
     if points <= DENSE and not multi:
-        layers.append({"mark": {"type": "text", "dy": -8, "aria": False},
-                       "encoding": {"x": base["x"], "y": y, "text": {"field": "t"}}})
+        layers.append(
+            {
+                "mark": {"type": "text", "dy": -8, "aria": False},
+                "encoding": {"x": base["x"], "y": y, "text": {"field": "t"}},
+            }
+        )
     return _top(title, width, height, records, {"layer": layers})
 
 
@@ -271,17 +348,30 @@ def _combo(title: str, dims: Sequence[Dim], measures: Sequence[Measure], width: 
     bars = [m for m in measures if m.mark == "bar"]
     lines = [m for m in measures if m.mark == "line"]
     order = [m.title for m in measures]
-    colour = {"field": "s", "type": "nominal", "sort": order, "scale": {"domain": order,
-              "range": PALETTE[:len(order)]}, "title": None}
+    colour = {
+        "field": "s",
+        "type": "nominal",
+        "sort": order,
+        "scale": {"domain": order, "range": PALETTE[: len(order)]},
+        "title": None,
+    }
     peak = {m.title: max((abs(v) for v in m.values if v is not None), default=0.0) for m in measures}
     bar_peak = max((peak[m.title] for m in bars), default=0.0)
     line_peak = max((peak[m.title] for m in lines), default=0.0)
-    shared = bool(bars and lines) and min(bar_peak, line_peak) > 0 and max(bar_peak, line_peak) / min(bar_peak, line_peak) <= 5
+    shared = (
+        bool(bars and lines)
+        and min(bar_peak, line_peak) > 0
+        and max(bar_peak, line_peak) / min(bar_peak, line_peak) <= 5
+    )
     x = _x_encoding(dims[0])
     if x["type"] == "temporal":  # bars need a band: time on an ordinal axis of period labels
-        x = {"field": "xl", "type": "ordinal", "sort": list(dict.fromkeys(dims[0].labels)),
-             "axis": {"title": dims[0].title, "labelAngle": 0}}
-    for r, i in zip(records, [i for i in range(len(measures[0].values)) for _ in measures]):
+        x = {
+            "field": "xl",
+            "type": "ordinal",
+            "sort": list(dict.fromkeys(dims[0].labels)),
+            "axis": {"title": dims[0].title, "labelAngle": 0},
+        }
+    for r, i in zip(records, [i for i in range(len(measures[0].values)) for _ in measures], strict=True):
         r["xl"] = dims[0].labels[i]
         if x["field"] == "x":
             r["x"] = dims[0].labels[i]
@@ -289,23 +379,40 @@ def _combo(title: str, dims: Sequence[Dim], measures: Sequence[Measure], width: 
     def y(ms: list[Measure], orient: str) -> dict:
         # one shared axis: every layer gives it the same title (Vega-Lite joins differing ones, repeats included)
         titles = ", ".join(m.title for m in (measures if shared else ms))
-        return {"field": "v", "type": "quantitative", "axis": _axis(ms, format=ms[0].d3_format, title=titles,
-                                                                    orient=orient)}
+        return {
+            "field": "v",
+            "type": "quantitative",
+            "axis": _axis(ms, format=ms[0].d3_format, title=titles, orient=orient),
+        }
 
     layers: list[dict] = []
     if bars:
         enc = {"x": x, "y": y(bars, "left"), "color": colour, "description": {"field": "d"}}
         if len(bars) > 1:
             enc["xOffset"] = {"field": "s", "sort": [m.title for m in bars]}
-        layers.append({"transform": [{"filter": {"field": "mk", "equal": "bar"}}],
-                       "mark": {"type": "bar", "cornerRadiusEnd": 2, "opacity": 0.9}, "encoding": enc})
+        layers.append(
+            {
+                "transform": [{"filter": {"field": "mk", "equal": "bar"}}],
+                "mark": {"type": "bar", "cornerRadiusEnd": 2, "opacity": 0.9},
+                "encoding": enc,
+            }
+        )
     if lines:
         enc = {"x": x, "y": y(lines, "left" if shared or not bars else "right"), "color": colour}
-        layers.append({"transform": [{"filter": {"field": "mk", "equal": "line"}}],
-                       "mark": {"type": "line", "strokeWidth": 2.5, "aria": False}, "encoding": enc})
-        layers.append({"transform": [{"filter": {"field": "mk", "equal": "line"}}],
-                       "mark": {"type": "point", "filled": True, "size": 45},
-                       "encoding": {**enc, "description": {"field": "d"}}})
+        layers.append(
+            {
+                "transform": [{"filter": {"field": "mk", "equal": "line"}}],
+                "mark": {"type": "line", "strokeWidth": 2.5, "aria": False},
+                "encoding": enc,
+            }
+        )
+        layers.append(
+            {
+                "transform": [{"filter": {"field": "mk", "equal": "line"}}],
+                "mark": {"type": "point", "filled": True, "size": 45},
+                "encoding": {**enc, "description": {"field": "d"}},
+            }
+        )
     body: dict[str, Any] = {"layer": layers}
     if bars and lines and not shared:
         body["resolve"] = {"scale": {"y": "independent"}}
@@ -321,25 +428,39 @@ def _pie(title: str, dims: Sequence[Dim], measures: Sequence[Measure], width: in
     if total <= 0:
         raise NothingToDraw("every slice is 0")
     records = []
-    for i, (label, value, text) in enumerate(zip(labels, values, texts)):
+    for i, (label, value, text) in enumerate(zip(labels, values, texts, strict=True)):
         share = f"{(value or 0) / total * 100:.1f}%"
-        records.append({"c": label, "v": max(value or 0.0, 0.0), "o": i, "l": f"{label} — {text} ({share})",
-                        "d": f"{label}: {text} ({share})"})
+        records.append(
+            {
+                "c": label,
+                "v": max(value or 0.0, 0.0),
+                "o": i,
+                "l": f"{label} — {text} ({share})",
+                "d": f"{label}: {text} ({share})",
+            }
+        )
     size = min(width, height)
     legend_order = [r["l"] for r in records]
-    enc = {"theta": {"field": "v", "type": "quantitative", "stack": True},
-           "color": {"field": "l", "type": "nominal", "sort": legend_order,
-                     "legend": {"title": None, "orient": "right"}},
-           "order": {"field": "o"}, "description": {"field": "d"}}
+    enc = {
+        "theta": {"field": "v", "type": "quantitative", "stack": True},
+        "color": {"field": "l", "type": "nominal", "sort": legend_order, "legend": {"title": None, "orient": "right"}},
+        "order": {"field": "o"},
+        "description": {"field": "d"},
+    }
     outer = max(40, size / 2 - 6)
-    layers = [{"mark": {"type": "arc", "innerRadius": outer * 0.58, "outerRadius": outer, "padAngle": 0.01},
-               "encoding": enc},
-              {"data": {"values": [{"t": formats.format_number(total), "u": "total"}]},
-               "mark": {"type": "text", "fontSize": 20, "fontWeight": 600, "dy": -6, "aria": False},
-               "encoding": {"text": {"field": "t"}}},
-              {"data": {"values": [{"u": "total"}]},
-               "mark": {"type": "text", "fontSize": 11, "dy": 12, "color": "#616e7c", "aria": False},
-               "encoding": {"text": {"field": "u"}}}]
+    layers = [
+        {"mark": {"type": "arc", "innerRadius": outer * 0.58, "outerRadius": outer, "padAngle": 0.01}, "encoding": enc},
+        {
+            "data": {"values": [{"t": formats.format_number(total), "u": "total"}]},
+            "mark": {"type": "text", "fontSize": 20, "fontWeight": 600, "dy": -6, "aria": False},
+            "encoding": {"text": {"field": "t"}},
+        },
+        {
+            "data": {"values": [{"u": "total"}]},
+            "mark": {"type": "text", "fontSize": 11, "dy": 12, "color": "#616e7c", "aria": False},
+            "encoding": {"text": {"field": "u"}},
+        },
+    ]
     return _top(title, width, height, records, {"layer": layers, "view": {"stroke": None}})
 
 
@@ -357,7 +478,7 @@ def funnel_steps(dims: Sequence[Dim], measures: Sequence[Measure]) -> list[Funne
     dimension, the measure columns in order. Shares of the first and of the previous step, one decimal."""
     if dims:
         m = measures[0]
-        items = list(zip(dims[0].labels, m.values, m.texts))
+        items = list(zip(dims[0].labels, m.values, m.texts, strict=True))
     else:
         items = [(m.title, m.values[0], m.texts[0]) for m in measures]
 
@@ -368,7 +489,11 @@ def funnel_steps(dims: Sequence[Dim], measures: Sequence[Measure]) -> list[Funne
     for label, value, text in items:
         value = value or 0.0
         first = value if first is None else first
-        steps.append(FunnelStep(label, value, text, share(value, first), share(value, previous if previous is not None else value)))
+        steps.append(
+            FunnelStep(
+                label, value, text, share(value, first), share(value, previous if previous is not None else value)
+            )
+        )
         previous = value
     return steps
 
@@ -378,17 +503,35 @@ def _funnel(title: str, dims: Sequence[Dim], measures: Sequence[Measure], width:
     records = []
     for i, s in enumerate(steps):
         note = "" if i == 0 else f" · {s.of_first} of first · {s.of_previous} of previous"
-        records.append({"x": s.label, "v": s.value, "lo": -s.value / 2, "hi": s.value / 2, "t": f"{s.text}{note}",
-                        "d": f"{s.label}: {s.text}; {s.of_first} of the first step; {s.of_previous} of the previous step"})
+        records.append(
+            {
+                "x": s.label,
+                "v": s.value,
+                "lo": -s.value / 2,
+                "hi": s.value / 2,
+                "t": f"{s.text}{note}",
+                "d": f"{s.label}: {s.text}; {s.of_first} of the first step; {s.of_previous} of the previous step",
+            }
+        )
     order = [s.label for s in steps]
     peak = max((s.value for s in steps), default=0.0) or 1.0
-    y = {"field": "x", "type": "ordinal", "sort": order, "axis": {"title": None, "labelLimit": 160, "domain": False,
-                                                                    "ticks": False}}
+    y = {
+        "field": "x",
+        "type": "ordinal",
+        "sort": order,
+        "axis": {"title": None, "labelLimit": 160, "domain": False, "ticks": False},
+    }
     x = {"field": "lo", "type": "quantitative", "scale": {"domain": [-peak / 2, peak / 2 * 1.0]}, "axis": None}
-    layers = [{"mark": {"type": "bar", "cornerRadius": 2, "color": "#a9c4e4"},
-               "encoding": {"y": y, "x": x, "x2": {"field": "hi"}, "description": {"field": "d"}}},
-              {"mark": {"type": "text", "baseline": "middle", "color": "#102a43", "aria": False, "fontWeight": 600},
-               "encoding": {"y": y, "text": {"field": "t"}}}]
+    layers = [
+        {
+            "mark": {"type": "bar", "cornerRadius": 2, "color": "#a9c4e4"},
+            "encoding": {"y": y, "x": x, "x2": {"field": "hi"}, "description": {"field": "d"}},
+        },
+        {
+            "mark": {"type": "text", "baseline": "middle", "color": "#102a43", "aria": False, "fontWeight": 600},
+            "encoding": {"y": y, "text": {"field": "t"}},
+        },
+    ]
     for layer in layers[1:]:
         layer["encoding"]["x"] = {"datum": 0, "type": "quantitative", "scale": x["scale"], "axis": None}
     return _top(title, width, height, records, {"layer": layers})
@@ -400,10 +543,12 @@ def _heatmap(title: str, dims: Sequence[Dim], measures: Sequence[Measure], width
     rows_dim, cols_dim, m = dims[0], dims[1], measures[0]
     row_domain, col_domain = rows_dim.domain(), cols_dim.domain()
     cells: dict[tuple[str, str], int] = {}
-    for i, (r, c) in enumerate(zip(rows_dim.labels, cols_dim.labels)):
+    for i, (r, c) in enumerate(zip(rows_dim.labels, cols_dim.labels, strict=True)):
         if (r, c) in cells:
-            raise ChartError(f"two rows for the cell {rows_dim.title} {r}, {cols_dim.title} {c}: the query must "
-                             f"return one row per cell")
+            raise ChartError(
+                f"two rows for the cell {rows_dim.title} {r}, {cols_dim.title} {c}: the query must "
+                f"return one row per cell"
+            )
         cells[(r, c)] = i
     records = []
     for r in row_domain:
@@ -412,27 +557,63 @@ def _heatmap(title: str, dims: Sequence[Dim], measures: Sequence[Measure], width
             value = m.values[i] if i is not None else None
             text = m.texts[i] if i is not None else "no data"
             row_name = f"{rows_dim.title} {r}" if r.isdigit() else r  # "Hour 9", but "Monday"
-            records.append({"r": r, "c": c, "v": value, "t": text if value else "",
-                            "d": f"{row_name}, {cols_dim.title} {c}: {text}"})
-    enc = {"x": {"field": "c", "type": "ordinal", "sort": col_domain,
-                 "axis": {"title": cols_dim.title, "labelAngle": 0, "ticks": False, "domain": False}},
-           "y": {"field": "r", "type": "ordinal", "sort": row_domain,
-                 "axis": {"title": None, "ticks": False, "domain": False}}}
-    layers = [{"mark": {"type": "rect", "stroke": "#fff", "strokeWidth": 1.5, "cornerRadius": 2, "invalid": "show"},
-               "encoding": {**enc, "description": {"field": "d"},
-                            "color": {"condition": {"test": "datum.v === null", "value": EMPTY_CELL},
-                                      "field": "v", "type": "quantitative",
-                                      "scale": {"scheme": "blues", "domainMin": 0},
-                                      "legend": {"title": m.title, "orient": "right", "format": m.d3_format}}}},
-              {"mark": {"type": "text", "fontSize": 9.5, "aria": False},
-               "encoding": {**enc, "text": {"field": "t"},
-                            "color": {"condition": {"test": f"datum.v > {max((v for v in m.values if v), default=0) * 0.6}",
-                                                    "value": "#fff"}, "value": "#243b53"}}}]
+            records.append(
+                {
+                    "r": r,
+                    "c": c,
+                    "v": value,
+                    "t": text if value else "",
+                    "d": f"{row_name}, {cols_dim.title} {c}: {text}",
+                }
+            )
+    enc = {
+        "x": {
+            "field": "c",
+            "type": "ordinal",
+            "sort": col_domain,
+            "axis": {"title": cols_dim.title, "labelAngle": 0, "ticks": False, "domain": False},
+        },
+        "y": {
+            "field": "r",
+            "type": "ordinal",
+            "sort": row_domain,
+            "axis": {"title": None, "ticks": False, "domain": False},
+        },
+    }
+    layers = [
+        {
+            "mark": {"type": "rect", "stroke": "#fff", "strokeWidth": 1.5, "cornerRadius": 2, "invalid": "show"},
+            "encoding": {
+                **enc,
+                "description": {"field": "d"},
+                "color": {
+                    "condition": {"test": "datum.v === null", "value": EMPTY_CELL},
+                    "field": "v",
+                    "type": "quantitative",
+                    "scale": {"scheme": "blues", "domainMin": 0},
+                    "legend": {"title": m.title, "orient": "right", "format": m.d3_format},
+                },
+            },
+        },
+    ]
+    # a number wider than its cell would run into its neighbours: then the colours and the legend say it alone
+    # (each cell's description keeps its value)
+    cell_px = (width - HEATMAP_CHROME_PX) / max(1, len(col_domain))
+    if max((len(r["t"]) for r in records), default=0) * CELL_CHAR_PX <= cell_px - 4:
+        light = max((v for v in m.values if v), default=0) * 0.6
+        text_color = {"condition": {"test": f"datum.v > {light}", "value": "#fff"}, "value": "#243b53"}
+        layers.append(
+            {
+                "mark": {"type": "text", "fontSize": 9.5, "aria": False},
+                "encoding": {**enc, "text": {"field": "t"}, "color": text_color},
+            }
+        )
     return _top(title, width, height, records, {"layer": layers})
 
 
-def chart_spec(display: ChartDisplay, title: str, dims: Sequence[Dim], measures: Sequence[Measure], width: int,
-               height: int) -> dict:
+def chart_spec(
+    display: ChartDisplay, title: str, dims: Sequence[Dim], measures: Sequence[Measure], width: int, height: int
+) -> dict:
     """The Vega-Lite spec of one chart. Raises ChartError when the rows cannot be drawn that way."""
     if not measures:
         raise ChartError("the card has no numeric column to draw")
@@ -462,8 +643,11 @@ def _inline(svg: str, prefix: str, title: str) -> str:
     in every chart), responsive (viewBox, no fixed size), labelled for assistive technology."""
     for old in set(_ID.findall(svg)):
         new = f"{prefix}-{old}"
-        svg = svg.replace(f'id="{old}"', f'id="{new}"').replace(f"url(#{old})", f"url(#{new})") \
-                 .replace(f'href="#{old}"', f'href="#{new}"')
+        svg = (
+            svg.replace(f'id="{old}"', f'id="{new}"')
+            .replace(f"url(#{old})", f"url(#{new})")
+            .replace(f'href="#{old}"', f'href="#{new}"')
+        )
     svg = _SIZE.sub(lambda m: f'<svg{m[1]} data-width="{m[2]}" data-height="{m[3]}"', svg, count=1)
     from html import escape
 
@@ -476,8 +660,10 @@ def render_svgs(specs: Sequence[tuple[str, dict]], stats: RenderStats | None = N
     import vl_convert
 
     started = time.perf_counter()
-    out = [_inline(vl_convert.vegalite_to_svg(spec), chart_id, spec.get("description", "chart"))
-           for chart_id, spec in specs]
+    out = [
+        _inline(vl_convert.vegalite_to_svg(spec), chart_id, spec.get("description", "chart"))
+        for chart_id, spec in specs
+    ]
     if stats is not None:
         stats.charts += len(specs)
         stats.seconds += time.perf_counter() - started

@@ -224,7 +224,7 @@ def date_bounds(value: str, today: date) -> tuple[date | None, date | None]:
             return (start if current else _shift(start, unit, 1)), _shift(start, unit, n + 1) - timedelta(days=1)
         single = date.fromisoformat(text)
         return single, single
-    except ValueError:
+    except (ValueError, OverflowError):  # past9999999days runs off the calendar
         pass
     raise RenderError(f"{text!r} is not a date filter value (use 2025-03-01~2025-03-31, 2025-03-01, 2025-03, "
                       f"Q1-2025, past30days, thismonth)")

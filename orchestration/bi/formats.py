@@ -10,6 +10,7 @@ integral decimals get thousands separators (`1,234`), other numbers two decimals
 time zone; periods a query grouped by (dates, and timestamps at midnight) are calendar periods already and are
 written as they are.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,11 +62,13 @@ def presentation_format(p: Presentation | None, scalar: bool = False) -> ColumnF
     if p.format == "percent":
         return ColumnFormat(percent=True, decimals=p.decimals, suffix=p.suffix, style="percent")
     if p.format == "currency":
-        return ColumnFormat(decimals=p.decimals, prefix=currency_symbol(p.unit or "USD"), suffix=p.suffix,
-                            style="currency")
+        return ColumnFormat(
+            decimals=p.decimals, prefix=currency_symbol(p.unit or "USD"), suffix=p.suffix, style="currency"
+        )
     if p.format == "duration":
-        return ColumnFormat(decimals=p.decimals, suffix=DURATION_SUFFIXES[p.unit or "hours"] + p.suffix,
-                            style="duration")
+        return ColumnFormat(
+            decimals=p.decimals, suffix=DURATION_SUFFIXES[p.unit or "hours"] + p.suffix, style="duration"
+        )
     return ColumnFormat(decimals=p.decimals, suffix=p.suffix + (f" {p.unit}" if scalar and p.unit else ""))
 
 
@@ -86,8 +89,11 @@ def _overridden(fmt: ColumnFormat, settings: dict[str, Any], prefix_key: str, su
     changes: dict[str, Any] = {}
     style = _STYLES.get(settings.get("number_style"))
     if style:
-        changes.update(style=style, percent=style == "percent",
-                       prefix=currency_symbol(str(settings.get("currency") or "USD")) if style == "currency" else "")
+        changes.update(
+            style=style,
+            percent=style == "percent",
+            prefix=currency_symbol(str(settings.get("currency") or "USD")) if style == "currency" else "",
+        )
     decimals = settings.get("decimals")
     if isinstance(decimals, int) and not isinstance(decimals, bool):
         changes["decimals"] = decimals
@@ -98,8 +104,9 @@ def _overridden(fmt: ColumnFormat, settings: dict[str, Any], prefix_key: str, su
     return replace(fmt, **changes)
 
 
-def column_format(card: CompiledCard | None, column: str, scalar: bool = False,
-                  option: str | None = None) -> ColumnFormat:
+def column_format(
+    card: CompiledCard | None, column: str, scalar: bool = False, option: str | None = None
+) -> ColumnFormat:
     """How a result column is written: its metric's presentation (for a selector's `value` column, that of
     `option`, the metric chosen), then what the card's `column_settings` for the column set, and on a tile
     (`scalar`) what its `scalar.prefix`/`scalar.suffix` set; a column that is no metric is a plain number."""
@@ -109,6 +116,12 @@ def column_format(card: CompiledCard | None, column: str, scalar: bool = False,
     if scalar:
         fmt = _overridden(fmt, card.visualization_settings, "scalar.prefix", "scalar.suffix")
     return _overridden(fmt, _column_settings(card, column), "prefix", "suffix")
+
+
+def link_text(card: CompiledCard, column: str) -> str | None:
+    """The text a column shown as a link (`view_as: link`) reads ("" for the URL itself); None when not a link."""
+    settings = _column_settings(card, column)
+    return str(settings.get("link_text") or "") if settings.get("view_as") == "link" else None
 
 
 def is_number(value: Any) -> bool:

@@ -39,11 +39,13 @@ DASHBOARD_DEPENDENCIES = [*MART_DEPENDENCIES, PUBLISH_KEY]  # the marts they rea
                 "(KPI tiles and charts from the same card SQL Metabase runs).",
 )
 def html_dashboards(context: AssetExecutionContext, warehouse: WarehouseResource):
-    from orchestration.bi import html_report
+    from orchestration import access
+    from orchestration.bi import html_report, run
 
     try:
-        written = html_report.write_reports(warehouse.info(), SPECS_DIR, settings.reports_dir())
-    except (html_report.ReportError, html_report.FilterError) as exc:
+        # the reporting_reader login: what the page shows is what the role Metabase uses may read
+        written = html_report.write_reports(access.reader_for(warehouse.info()), SPECS_DIR, settings.reports_dir())
+    except (run.ReportError, run.FilterError, access.AccessError) as exc:
         raise Failure(description=f"no HTML dashboard written: {exc}") from None
     paths, timings = [], {}
     for path, report in written:

@@ -23,36 +23,100 @@ leads as (
 ),
 
 counted as (
-    select workspace_id, upload_campaign_id as campaign_id, uploaded_date as activity_date,
-           'contacts_uploaded' as measure
-    from leads where uploaded_at is not null
+    select
+        workspace_id,
+        upload_campaign_id as campaign_id,
+        uploaded_date as activity_date,
+        'contacts_uploaded' as measure
+    from leads
+    where uploaded_at is not null
     union all
-    select workspace_id, campaign_id, sent_date, 'emails_sent' from emails
+    select
+        workspace_id,
+        campaign_id,
+        sent_date as activity_date,
+        'emails_sent' as measure
+    from emails
     union all
-    select workspace_id, campaign_id, sent_date, 'tracked_emails_sent' from emails where campaign_tracks_opens
+    select
+        workspace_id,
+        campaign_id,
+        sent_date as activity_date,
+        'tracked_emails_sent' as measure
+    from emails
+    where campaign_tracks_opens
     union all
-    select workspace_id, campaign_id, sent_date, 'tracked_emails_opened' from emails where is_opened
+    select
+        workspace_id,
+        campaign_id,
+        sent_date as activity_date,
+        'tracked_emails_opened' as measure
+    from emails
+    where is_opened
     union all
-    select workspace_id, campaign_id, sent_date, 'emails_replied' from emails where is_replied
+    select
+        workspace_id,
+        campaign_id,
+        sent_date as activity_date,
+        'emails_replied' as measure
+    from emails
+    where is_replied
     union all
-    select workspace_id, first_emailed_campaign_id, first_emailed_date, 'leads_emailed' from leads where is_emailed
+    select
+        workspace_id,
+        first_emailed_campaign_id as campaign_id,
+        first_emailed_date as activity_date,
+        'leads_emailed' as measure
+    from leads
+    where is_emailed
     union all
-    select workspace_id, first_emailed_campaign_id, first_emailed_date, 'leads_replied'
-    from leads where is_emailed and is_replied
+    select
+        workspace_id,
+        first_emailed_campaign_id as campaign_id,
+        first_emailed_date as activity_date,
+        'leads_replied' as measure
+    from leads
+    where is_emailed and is_replied
     union all
-    select workspace_id, coalesce(first_emailed_campaign_id, upload_campaign_id), first_interested_date,
-           'interested_leads'
-    from leads where is_interested
+    select
+        workspace_id,
+        coalesce(first_emailed_campaign_id, upload_campaign_id) as campaign_id,
+        first_interested_date as activity_date,
+        'interested_leads' as measure
+    from leads
+    where is_interested
     union all
-    select workspace_id, campaign_id, first_opened_date, 'emails_opened_on_day' from emails where is_opened
+    select
+        workspace_id,
+        campaign_id,
+        first_opened_date as activity_date,
+        'emails_opened_on_day' as measure
+    from emails
+    where is_opened
     union all
-    select workspace_id, campaign_id, first_replied_date, 'emails_replied_on_day' from emails where is_replied
+    select
+        workspace_id,
+        campaign_id,
+        first_replied_date as activity_date,
+        'emails_replied_on_day' as measure
+    from emails
+    where is_replied
     union all
-    select workspace_id, campaign_id, bounced_date, 'emails_bounced_on_day' from emails where is_bounced
+    select
+        workspace_id,
+        campaign_id,
+        bounced_date as activity_date,
+        'emails_bounced_on_day' as measure
+    from emails
+    where is_bounced
     union all
-    select workspace_id, coalesce(first_emailed_campaign_id, upload_campaign_id), unsubscribed_date,
-           'leads_unsubscribed'
-    from leads where is_unsubscribed
+    select
+        workspace_id,
+        coalesce(first_emailed_campaign_id, upload_campaign_id) as campaign_id,
+        unsubscribed_date as activity_date,
+        'leads_unsubscribed' as measure
+    from leads
+    where is_unsubscribed
 ),
 
 final as (

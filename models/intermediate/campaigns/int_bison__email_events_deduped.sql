@@ -14,7 +14,7 @@ events as (
 ranked as (
     select
         events.*,
-        row_number() over (payload order by email_event_id) as delivery_number,
+        row_number() over (payload order by events.email_event_id) as delivery_number,
         count(*) over payload as deliveries
     from events
     window payload as (

@@ -56,13 +56,14 @@ final as (
         {{ reporting_date('responses.first_replied_at') }} as first_replied_date,
         responses.bounced_at,
         {{ reporting_date('responses.bounced_at') }} as bounced_date,
-        -- an open can only be seen where the campaign tracks opens; keeps the open rate's numerator inside its denominator
+        -- an open can only be seen where the campaign tracks opens; keeps the open rate's numerator inside its
+        -- denominator
         coalesce(campaigns.track_opens, false) and responses.first_opened_at is not null as is_opened,
         responses.first_replied_at is not null as is_replied,
         responses.bounced_at is not null as is_bounced
     from sends
-    left join responses on responses.scheduled_email_id = sends.scheduled_email_id
-    left join campaigns on campaigns.campaign_id = sends.campaign_id
+    left join responses on sends.scheduled_email_id = responses.scheduled_email_id
+    left join campaigns on sends.campaign_id = campaigns.campaign_id
 )
 
 select * from final

@@ -21,8 +21,11 @@ milestones as (
         lead_id,
         min(workspace_id) as workspace_id,
         min(occurred_at) filter (where event_type = 'email_sent') as first_emailed_at,
-        (array_agg(campaign_id order by occurred_at, email_event_id)
-            filter (where event_type = 'email_sent'))[1] as first_emailed_campaign_id,
+        (
+            array_agg(campaign_id order by occurred_at, email_event_id)
+            filter (where event_type = 'email_sent')
+        )[1
+        ] as first_emailed_campaign_id,
         min(occurred_at) filter (where event_type = 'email_opened') as first_opened_at,
         min(occurred_at) filter (where event_type = 'contact_replied') as first_replied_at,
         -- "Bison webhook (is_interested=True)": an interested event, or a reply flagged interested
@@ -53,15 +56,15 @@ final as (
         milestones.first_emailed_at is not null as is_emailed,
         -- a reply or an interest shows the e-mail was read even where no open was tracked
         coalesce(milestones.first_opened_at, milestones.first_replied_at, milestones.first_interested_at)
-            is not null as is_opened_or_replied,
+        is not null as is_opened_or_replied,
         coalesce(milestones.first_replied_at, milestones.first_interested_at) is not null as is_replied,
         milestones.first_interested_at is not null as is_interested,
         -- an exit only when the lead did not reply after all (a bounce then a reply is a reply)
         milestones.first_bounced_at is not null
-            and coalesce(milestones.first_replied_at, milestones.first_interested_at) is null as is_bounced_exit,
+        and coalesce(milestones.first_replied_at, milestones.first_interested_at) is null as is_bounced_exit,
         milestones.unsubscribed_at is not null as is_unsubscribed
     from leads
-    full outer join milestones on milestones.lead_id = leads.lead_id
+    full outer join milestones on leads.lead_id = milestones.lead_id
 )
 
 select * from final

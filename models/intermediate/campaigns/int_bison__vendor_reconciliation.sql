@@ -15,7 +15,7 @@ workspaces as (
 ),
 
 leads as (
-    select lead_id, workspace_id, created_at from {{ ref('stg_bison__leads') }}
+    select * from {{ ref('stg_bison__leads') }}
 ),
 
 events as (
@@ -41,41 +41,67 @@ windows as (
 
 -- every upload and event tagged with the window it falls in, in UTC and in local time
 moments as (
-    select workspace_id, 'uploaded' as measure, lead_id::text as counted_id, created_at as occurred_at from leads
+    select
+        workspace_id,
+        'uploaded' as measure,
+        lead_id::text as counted_id,
+        created_at as occurred_at
+    from leads
     union all
-    select workspace_id, 'emails_sent', scheduled_email_id::text, occurred_at from events where event_type = 'email_sent'
+    select
+        workspace_id,
+        'emails_sent' as measure,
+        scheduled_email_id::text as counted_id,
+        occurred_at
+    from events
+    where event_type = 'email_sent'
     union all
-    select workspace_id, 'replied', lead_id::text, occurred_at from events where event_type = 'contact_replied'
+    select
+        workspace_id,
+        'replied' as measure,
+        lead_id::text as counted_id,
+        occurred_at
+    from events
+    where event_type = 'contact_replied'
     union all
-    select workspace_id, 'interested', lead_id::text, occurred_at
-    from events where event_type = 'contact_interested' or is_interested
+    select
+        workspace_id,
+        'interested' as measure,
+        lead_id::text as counted_id,
+        occurred_at
+    from events
+    where event_type = 'contact_interested' or is_interested
+),
+
+windowed_moments as (
+    select
+        windows.workspace_id,
+        windows.pipeline_month,
+        moments.measure,
+        moments.counted_id,
+        moments.occurred_at >= windows.utc_start and moments.occurred_at < windows.utc_end as in_utc,
+        moments.occurred_at >= windows.local_start and moments.occurred_at < windows.local_end as in_local
+    from windows
+    inner join moments
+        on windows.workspace_id = moments.workspace_id
+            and moments.occurred_at >= least(windows.utc_start, windows.local_start)
+            and moments.occurred_at < greatest(windows.utc_end, windows.local_end)
 ),
 
 counted as (
     select
-        windows.workspace_id,
-        windows.pipeline_month,
-        count(distinct moments.counted_id) filter (where moments.measure = 'uploaded' and in_utc) as uploaded,
-        count(distinct moments.counted_id) filter (where moments.measure = 'emails_sent' and in_utc) as emails_sent,
-        count(distinct moments.counted_id) filter (where moments.measure = 'replied' and in_utc) as replied,
-        count(distinct moments.counted_id) filter (where moments.measure = 'interested' and in_utc) as interested,
-        count(distinct moments.counted_id) filter (where moments.measure = 'uploaded' and in_local) as uploaded_local,
-        count(distinct moments.counted_id) filter (where moments.measure = 'emails_sent' and in_local)
-            as emails_sent_local,
-        count(distinct moments.counted_id) filter (where moments.measure = 'replied' and in_local) as replied_local,
-        count(distinct moments.counted_id) filter (where moments.measure = 'interested' and in_local)
-            as interested_local
-    from windows
-    inner join moments
-        on moments.workspace_id = windows.workspace_id
-        and moments.occurred_at >= least(windows.utc_start, windows.local_start)
-        and moments.occurred_at < greatest(windows.utc_end, windows.local_end)
-    cross join lateral (
-        select
-            moments.occurred_at >= windows.utc_start and moments.occurred_at < windows.utc_end as in_utc,
-            moments.occurred_at >= windows.local_start and moments.occurred_at < windows.local_end as in_local
-    ) as membership
-    group by windows.workspace_id, windows.pipeline_month
+        workspace_id,
+        pipeline_month,
+        count(distinct counted_id) filter (where measure = 'uploaded' and in_utc) as uploaded,
+        count(distinct counted_id) filter (where measure = 'emails_sent' and in_utc) as emails_sent,
+        count(distinct counted_id) filter (where measure = 'replied' and in_utc) as replied,
+        count(distinct counted_id) filter (where measure = 'interested' and in_utc) as interested,
+        count(distinct counted_id) filter (where measure = 'uploaded' and in_local) as uploaded_local,
+        count(distinct counted_id) filter (where measure = 'emails_sent' and in_local) as emails_sent_local,
+        count(distinct counted_id) filter (where measure = 'replied' and in_local) as replied_local,
+        count(distinct counted_id) filter (where measure = 'interested' and in_local) as interested_local
+    from windowed_moments
+    group by workspace_id, pipeline_month
 ),
 
 final as (
@@ -100,8 +126,8 @@ final as (
         coalesce(counted.interested_local, 0)::integer as warehouse_interested_local
     from windows
     left join counted
-        on counted.workspace_id = windows.workspace_id and counted.pipeline_month = windows.pipeline_month
-    left join workspaces on workspaces.workspace_id = windows.workspace_id
+        on windows.workspace_id = counted.workspace_id and windows.pipeline_month = counted.pipeline_month
+    left join workspaces on windows.workspace_id = workspaces.workspace_id
 )
 
 select * from final

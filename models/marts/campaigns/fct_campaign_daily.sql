@@ -57,9 +57,10 @@ pivoted as (
         both_months.workspace_id,
         both_months.campaign_id,
         both_months.activity_date,
-        {%- for column in columns %}
-        coalesce(sum(n) filter (where measure = '{{ column }}'), 0)::integer as {{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- for column in columns %}
+        coalesce(sum(both_months.n) filter (where both_months.measure = '{{ column }}'), 0)::integer
+            as {{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
     from both_months
     cross join as_of
     where both_months.activity_date <= as_of.as_of_date
@@ -78,12 +79,12 @@ final as (
         campaigns.status as campaign_status,
         coalesce(campaigns.track_opens, false) as campaign_tracks_opens,
         pivoted.activity_date,
-        {%- for column in columns %}
+    {%- for column in columns %}
         pivoted.{{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from pivoted
-    left join workspaces on workspaces.workspace_id = pivoted.workspace_id
-    left join campaigns on campaigns.campaign_id = pivoted.campaign_id
+    left join workspaces on pivoted.workspace_id = workspaces.workspace_id
+    left join campaigns on pivoted.campaign_id = campaigns.campaign_id
 )
 
 select * from final

@@ -18,7 +18,8 @@ campaigns as (
 ),
 
 stages as (
-    select * from (values
+    select * from (
+        values
         (1, 'Uploaded', 'step'),
         (2, 'E-mailed', 'step'),
         (3, 'Opened', 'step'),
@@ -47,8 +48,10 @@ cohorts as (
 
 final as (
     select
-        concat_ws('|', cohorts.workspace_id, coalesce(cohorts.campaign_id::text, 'none'), cohorts.uploaded_date,
-                  stages.stage_order) as funnel_cell_key,
+        concat_ws(
+            '|', cohorts.workspace_id, coalesce(cohorts.campaign_id::text, 'none'), cohorts.uploaded_date,
+            stages.stage_order
+        ) as funnel_cell_key,
         cohorts.workspace_id,
         workspaces.name as workspace_name,
         cohorts.campaign_id,
@@ -69,8 +72,8 @@ final as (
         end)::integer as leads
     from cohorts
     cross join stages
-    left join workspaces on workspaces.workspace_id = cohorts.workspace_id
-    left join campaigns on campaigns.campaign_id = cohorts.campaign_id
+    left join workspaces on cohorts.workspace_id = workspaces.workspace_id
+    left join campaigns on cohorts.campaign_id = campaigns.campaign_id
 )
 
 select * from final

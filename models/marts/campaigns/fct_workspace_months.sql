@@ -17,10 +17,14 @@ calendar as (
     select * from {{ ref('dim_calendar') }}
 ),
 
+dim_as_of as (
+    select * from {{ ref('dim_as_of') }}
+),
+
 as_of as (
     select as_of_calendar.month_start as as_of_month
-    from {{ ref('dim_as_of') }} as dim_as_of
-    inner join calendar as as_of_calendar on as_of_calendar.calendar_date = dim_as_of.as_of_date
+    from dim_as_of
+    inner join calendar as as_of_calendar on dim_as_of.as_of_date = as_of_calendar.calendar_date
 ),
 
 months as (
@@ -33,12 +37,14 @@ first_months as (
         least(created.month_start, min(costs.month)) as first_month
     from workspaces
     inner join calendar as created on created.calendar_date = {{ reporting_date('workspaces.created_at') }}
-    left join costs on costs.workspace_id = workspaces.workspace_id
+    left join costs on workspaces.workspace_id = costs.workspace_id
     group by workspaces.workspace_id, created.month_start
 ),
 
 workspace_months as (
-    select first_months.workspace_id, months.month_start
+    select
+        first_months.workspace_id,
+        months.month_start
     from first_months
     cross join as_of
     inner join months on months.month_start between first_months.first_month and as_of.as_of_month
@@ -62,7 +68,7 @@ with_costs as (
         costs.client_revenue
     from workspace_months
     left join costs
-        on costs.workspace_id = workspace_months.workspace_id and costs.month = workspace_months.month_start
+        on workspace_months.workspace_id = costs.workspace_id and workspace_months.month_start = costs.month
 ),
 
 final as (
@@ -87,7 +93,7 @@ final as (
         coalesce(lag((with_costs.cost_status <> 'complete')::integer) over workspace_history, 1)
             as is_without_roi_previous_month
     from with_costs
-    left join workspaces on workspaces.workspace_id = with_costs.workspace_id
+    left join workspaces on with_costs.workspace_id = workspaces.workspace_id
     window workspace_history as (partition by with_costs.workspace_id order by with_costs.month_start)
 )
 

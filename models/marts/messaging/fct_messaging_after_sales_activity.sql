@@ -47,28 +47,47 @@ as_of as (
 ),
 
 after_sales as (
-    select * from conversations where is_after_sales
+    select * from conversations
+    where is_after_sales
 ),
 
 events as (
-    select conversation_id, local_date, user_id, channel, 1 as sessions, 0 as messages, 0 as results, 0 as fields
+    select
+        conversation_id,
+        local_date,
+        user_id,
+        channel,
+        1 as sessions,
+        0 as messages,
+        0 as results,
+        0 as fields
     from sessions
     union all
-    select conversation_id, local_date, case when author_type = 'user' then author_id end, channel, 0, 1, 0, 0
+    select
+        conversation_id,
+        local_date,
+        case when author_type = 'user' then author_id end as user_id,
+        channel,
+        0 as sessions,
+        1 as messages,
+        0 as results,
+        0 as fields
     from messages
     union all
     select
         results.conversation_id,
-        {{ reporting_date('results.created_at') }},
+        {{ reporting_date('results.created_at') }} as local_date,
         results.user_id,
         after_sales.channel,
-        0,
-        0,
-        1,
-        (select count(*) from jsonb_each_text(coalesce(results.fields, '{}'::jsonb)) as field
-         where nullif(trim(field.value), '') is not null)
+        0 as sessions,
+        0 as messages,
+        1 as results,
+        (
+            select count(*) from jsonb_each_text(coalesce(results.fields, '{}'::jsonb)) as field
+            where nullif(trim(field.value), '') is not null
+        ) as fields
     from results
-    inner join after_sales on after_sales.conversation_id = results.conversation_id
+    inner join after_sales on results.conversation_id = after_sales.conversation_id
     where results.created_at <= {{ as_of_timestamp() }}
 ),
 
@@ -83,7 +102,7 @@ per_day as (
         sum(events.results)::integer as results,
         sum(events.fields)::integer as fields
     from events
-    inner join after_sales on after_sales.conversation_id = events.conversation_id
+    inner join after_sales on events.conversation_id = after_sales.conversation_id
     group by events.conversation_id, events.local_date, events.user_id, events.channel
 ),
 
@@ -109,29 +128,52 @@ activity_rows as (
         per_day.fields,
         case when per_day.sessions > 0 then after_sales.conversation_number end as session_conversation_number
     from per_day
-    inner join after_sales on after_sales.conversation_id = per_day.conversation_id
-    left join users on users.user_id = per_day.user_id
+    inner join after_sales on per_day.conversation_id = after_sales.conversation_id
+    left join users on per_day.user_id = users.user_id
 ),
 
 listed_entities as (
     -- every active channel of the organization
-    select organization_id, 'none' as location_key, 'none' as department_key, 'none' as user_key,
-           channel as channel_key, 'no location' as location_name, 'no department' as department_name,
-           'no user' as user_label, {{ messaging_channel_label('channel') }} as channel_label
+    select
+        organization_id,
+        'none' as location_key,
+        'none' as department_key,
+        'none' as user_key,
+        channel as channel_key,
+        'no location' as location_name,
+        'no department' as department_name,
+        'no user' as user_label,
+        {{ messaging_channel_label('channel') }} as channel_label
     from channels
     where active
     union all
     -- every active user of the client's own organisation (not guests), at their home location and department
-    select organization_id, coalesce(location_id, 'none'), coalesce(department_id, 'none'), user_id, 'none',
-           location_name, department_name, user_label, 'no touchpoint'
+    select
+        organization_id,
+        coalesce(location_id, 'none') as location_key,
+        coalesce(department_id, 'none') as department_key,
+        user_id as user_key,
+        'none' as channel_key,
+        location_name,
+        department_name,
+        user_label,
+        'no touchpoint' as channel_label
     from users
     where active and is_own_organisation and not is_guest
     union all
     -- every active department of an active location
-    select departments.organization_id, departments.location_id, departments.department_id, 'none', 'none',
-           locations.name, departments.name, 'no user', 'no touchpoint'
+    select
+        departments.organization_id,
+        departments.location_id as location_key,
+        departments.department_id as department_key,
+        'none' as user_key,
+        'none' as channel_key,
+        locations.name as location_name,
+        departments.name as department_name,
+        'no user' as user_label,
+        'no touchpoint' as channel_label
     from departments
-    inner join locations on locations.location_id = departments.location_id
+    inner join locations on departments.location_id = locations.location_id
     where departments.active and locations.active
 ),
 
@@ -158,7 +200,7 @@ listed_rows as (
         null::bigint as session_conversation_number
     from listed_entities
     cross join as_of
-    inner join organizations on organizations.organization_id = listed_entities.organization_id
+    inner join organizations on listed_entities.organization_id = organizations.organization_id
 ),
 
 final as (

@@ -49,24 +49,34 @@ sent as (
         coalesce(users.user_label, 'no user') as advisor_label,
         coalesce(invitations.contact_joined_at <= as_of.as_of_at, false) as contact_joined,
         coalesce(invitations.dealer_joined_at <= as_of.as_of_at, false) as dealer_joined,
-        coalesce(invitations.contact_joined_at <= as_of.as_of_at
-                 and invitations.first_update_shared_at <= as_of.as_of_at, false) as updates_shared,
+        coalesce(
+            invitations.contact_joined_at <= as_of.as_of_at
+            and invitations.first_update_shared_at <= as_of.as_of_at, false
+        ) as updates_shared,
         invitations.contact_joined_at,
         as_of.as_of_at
     from invitations
     cross join as_of
-    inner join organizations on organizations.organization_id = invitations.organization_id
-    left join conversations on conversations.conversation_id = invitations.conversation_id
-    left join users on users.user_id = invitations.user_id
-    left join locations on locations.location_id = invitations.location_id
-    left join departments on departments.department_id = invitations.department_id
+    inner join organizations on invitations.organization_id = organizations.organization_id
+    left join conversations on invitations.conversation_id = conversations.conversation_id
+    left join users on invitations.user_id = users.user_id
+    left join locations on invitations.location_id = locations.location_id
+    left join departments on invitations.department_id = departments.department_id
     where invitations.sent_at <= as_of.as_of_at
 ),
 
 phases as (
-    select 1 as phase_number, 'Invitation sent' as phase_name
-    union all select 2, 'Customer replied'
-    union all select 3, 'Updates shared'
+    select
+        1 as phase_number,
+        'Invitation sent' as phase_name
+    union all
+    select
+        2 as phase_number,
+        'Customer replied' as phase_name
+    union all
+    select
+        3 as phase_number,
+        'Updates shared' as phase_name
 ),
 
 invitation_rows as (
@@ -86,18 +96,18 @@ invitation_rows as (
         sent.contact_joined,
         sent.dealer_joined,
         case when not sent.contact_joined
-             then round((extract(epoch from sent.as_of_at - sent.sent_at) / 3600)::numeric, 1)
+                then round((extract(epoch from sent.as_of_at - sent.sent_at) / 3600)::numeric, 1)
         end as hours_waiting_for_customer,
         case when sent.contact_joined and not sent.dealer_joined
-             then round((extract(epoch from sent.as_of_at - sent.contact_joined_at) / 3600)::numeric, 1)
+                then round((extract(epoch from sent.as_of_at - sent.contact_joined_at) / 3600)::numeric, 1)
         end as hours_waiting_for_dealer,
         false as is_listed,
         1 as invitations
     from sent
     inner join phases
         on phases.phase_number = 1
-        or (phases.phase_number = 2 and sent.contact_joined)
-        or (phases.phase_number = 3 and sent.updates_shared)
+            or (phases.phase_number = 2 and sent.contact_joined)
+            or (phases.phase_number = 3 and sent.updates_shared)
 ),
 
 -- the three phases of every organization, dated the as-of date and counting nothing: the funnel lists each phase

@@ -37,13 +37,27 @@ per_day as (
 
 activity_rows as (
     select
-        bot_id, calendar_date, false as is_listed, messages, bot_started, leads, chatpoints, points_v1
+        bot_id,
+        calendar_date,
+        false as is_listed,
+        messages,
+        bot_started,
+        leads,
+        chatpoints,
+        points_v1
     from per_day
 ),
 
 listed_rows as (
     select
-        bots.bot_id, as_of.as_of_date, true, null::integer, null::integer, null::integer, null::numeric, null::numeric
+        bots.bot_id,
+        as_of.as_of_date as calendar_date,
+        true as is_listed,
+        null::integer as messages,
+        null::integer as bot_started,
+        null::integer as leads,
+        null::numeric as chatpoints,
+        null::numeric as points_v1
     from bots
     cross join as_of
     where bots.active
@@ -71,8 +85,8 @@ final as (
         unioned.chatpoints,
         unioned.points_v1
     from unioned
-    inner join bots on bots.bot_id = unioned.bot_id
-    inner join organizations on organizations.organization_id = bots.organization_id
+    inner join bots on unioned.bot_id = bots.bot_id
+    inner join organizations on bots.organization_id = organizations.organization_id
 )
 
 select * from final

@@ -31,16 +31,36 @@ calendar as (
 ),
 
 activity as (
-    select conversation_id, local_date, local_hour, count(*) as messages, 0 as sessions, 0 as effective_chats,
-           0 as leads
+    select
+        conversation_id,
+        local_date,
+        local_hour,
+        count(*) as messages,
+        0 as sessions,
+        0 as effective_chats,
+        0 as leads
     from messages
     group by conversation_id, local_date, local_hour
     union all
-    select conversation_id, local_date, local_hour, 0, count(*), 0, 0
+    select
+        conversation_id,
+        local_date,
+        local_hour,
+        0 as messages,
+        count(*) as sessions,
+        0 as effective_chats,
+        0 as leads
     from sessions
     group by conversation_id, local_date, local_hour
     union all
-    select conversation_id, first_result_date, first_result_hour, 0, 0, 1, case when is_lead then 1 else 0 end
+    select
+        conversation_id,
+        first_result_date as local_date,
+        first_result_hour as local_hour,
+        0 as messages,
+        0 as sessions,
+        1 as effective_chats,
+        case when is_lead then 1 else 0 end as leads
     from chats
 ),
 
@@ -76,8 +96,8 @@ conversation_rows as (
         per_hour.effective_chats,
         per_hour.leads
     from per_hour
-    inner join conversations on conversations.conversation_id = per_hour.conversation_id
-    left join chats on chats.conversation_id = per_hour.conversation_id
+    inner join conversations on per_hour.conversation_id = conversations.conversation_id
+    left join chats on per_hour.conversation_id = chats.conversation_id
 ),
 
 day_rows as (
@@ -130,7 +150,7 @@ final as (
         case when unioned.messages > 0 then unioned.conversation_number end as active_conversation_number,
         case when unioned.messages > 0 then 1 else 0 end as is_active_hour
     from unioned
-    inner join calendar on calendar.calendar_date = unioned.calendar_date
+    inner join calendar on unioned.calendar_date = calendar.calendar_date
 )
 
 select * from final

@@ -52,23 +52,37 @@ engaged_contacts as (
         calendar.month_start,
         count(distinct conversations.contact_id)::integer as engaged_contacts
     from messages
-    inner join conversations on conversations.conversation_id = messages.conversation_id
-    inner join calendar on calendar.calendar_date = messages.local_date
+    inner join conversations on messages.conversation_id = conversations.conversation_id
+    inner join calendar on messages.local_date = calendar.calendar_date
     where messages.author_type = 'contact'
     group by conversations.organization_id, calendar.month_start
 ),
 
 -- an interaction with the app (D33): a message written, a session joined, a result added, an invitation sent
 interactions as (
-    select author_id as user_id, local_date from messages where author_type = 'user'
+    select
+        author_id as user_id,
+        local_date
+    from messages
+    where author_type = 'user'
     union all
-    select user_id, local_date from sessions where user_id is not null
+    select
+        user_id,
+        local_date
+    from sessions
+    where user_id is not null
     union all
-    select user_id, {{ reporting_date('created_at') }}
-    from results where user_id is not null and created_at <= {{ as_of_timestamp() }}
+    select
+        user_id,
+        {{ reporting_date('created_at') }}
+    from results
+    where user_id is not null and created_at <= {{ as_of_timestamp() }}
     union all
-    select user_id, {{ reporting_date('sent_at') }}
-    from invitations where user_id is not null and sent_at <= {{ as_of_timestamp() }}
+    select
+        user_id,
+        {{ reporting_date('sent_at') }}
+    from invitations
+    where user_id is not null and sent_at <= {{ as_of_timestamp() }}
 ),
 
 active_users as (
@@ -77,16 +91,19 @@ active_users as (
         calendar.month_start,
         count(distinct users.user_id)::integer as active_users
     from interactions
-    inner join users on users.user_id = interactions.user_id
-    inner join calendar on calendar.calendar_date = interactions.local_date
+    inner join users on interactions.user_id = users.user_id
+    inner join calendar on interactions.local_date = calendar.calendar_date
     where users.is_own_organisation and not users.is_guest
     group by users.organization_id, calendar.month_start
 ),
 
 visits as (
-    select counted_visits.organization_id, calendar.month_start, count(*)::integer as counted_visits
+    select
+        counted_visits.organization_id,
+        calendar.month_start,
+        count(*)::integer as counted_visits
     from counted_visits
-    inner join calendar on calendar.calendar_date = counted_visits.local_date
+    inner join calendar on counted_visits.local_date = calendar.calendar_date
     group by counted_visits.organization_id, calendar.month_start
 ),
 
@@ -98,7 +115,7 @@ chats_per_month as (
         (count(*) filter (where chats.chat_class = 'service'))::integer as service_chats,
         (count(*) filter (where chats.chat_class = 'bot'))::integer as bot_chats
     from chats
-    inner join calendar on calendar.calendar_date = chats.first_result_date
+    inner join calendar on chats.first_result_date = calendar.calendar_date
     group by chats.organization_id, calendar.month_start
 ),
 
@@ -108,9 +125,10 @@ days as (
         calendar.month_start,
         -- the day whose settings are the month's: its last day, or the as-of date in the current month
         max(organization_days.calendar_date) over (
-            partition by organization_days.organization_id, calendar.month_start) as month_reference_date
+            partition by organization_days.organization_id, calendar.month_start
+        ) as month_reference_date
     from organization_days
-    inner join calendar on calendar.calendar_date = organization_days.calendar_date
+    inner join calendar on organization_days.calendar_date = calendar.calendar_date
 ),
 
 month_settings as (
@@ -146,20 +164,20 @@ final as (
         month_settings.potential_visitors * month_settings.chat_conversion_rate as chat_benchmark
     from days
     inner join month_settings
-        on month_settings.organization_id = days.organization_id
-        and month_settings.month_start = days.month_start
+        on days.organization_id = month_settings.organization_id
+            and days.month_start = month_settings.month_start
     left join engaged_contacts
-        on engaged_contacts.organization_id = days.organization_id
-        and engaged_contacts.month_start = days.month_start
+        on days.organization_id = engaged_contacts.organization_id
+            and days.month_start = engaged_contacts.month_start
     left join active_users
-        on active_users.organization_id = days.organization_id
-        and active_users.month_start = days.month_start
+        on days.organization_id = active_users.organization_id
+            and days.month_start = active_users.month_start
     left join visits
-        on visits.organization_id = days.organization_id
-        and visits.month_start = days.month_start
+        on days.organization_id = visits.organization_id
+            and days.month_start = visits.month_start
     left join chats_per_month
-        on chats_per_month.organization_id = days.organization_id
-        and chats_per_month.month_start = days.month_start
+        on days.organization_id = chats_per_month.organization_id
+            and days.month_start = chats_per_month.month_start
 )
 
 select * from final

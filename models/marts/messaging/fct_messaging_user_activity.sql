@@ -22,12 +22,22 @@ conversations as (
 ),
 
 activity as (
-    select author_id as user_id, conversation_id, local_date, count(*) as messages_sent, 0 as sessions_joined
+    select
+        author_id as user_id,
+        conversation_id,
+        local_date,
+        count(*) as messages_sent,
+        0 as sessions_joined
     from messages
     where author_type = 'user' and author_id is not null
     group by author_id, conversation_id, local_date
     union all
-    select user_id, conversation_id, local_date, 0, count(*)
+    select
+        user_id,
+        conversation_id,
+        local_date,
+        0 as messages_sent,
+        count(*) as sessions_joined
     from sessions
     where user_id is not null
     group by user_id, conversation_id, local_date
@@ -59,8 +69,8 @@ final as (
         per_day.sessions_joined,
         case when per_day.messages_sent > 0 then conversations.conversation_number end as messaged_conversation_number
     from per_day
-    inner join users on users.user_id = per_day.user_id
-    inner join conversations on conversations.conversation_id = per_day.conversation_id
+    inner join users on per_day.user_id = users.user_id
+    inner join conversations on per_day.conversation_id = conversations.conversation_id
 )
 
 select * from final

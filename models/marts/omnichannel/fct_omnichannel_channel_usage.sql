@@ -38,7 +38,7 @@ sent as (
         0::numeric as charge_amount
     from blasts
     where sent_date is not null
-    group by 1, 2, 3, 4
+    group by sent_date, channel, category, user_id
 ),
 
 charged as (
@@ -55,7 +55,7 @@ charged as (
         sum(charged_messages)::bigint as charged_messages,
         sum(amount) as charge_amount
     from charges
-    group by 1, 2, 3, 4
+    group by charge_date, channel, category, user_id
 ),
 
 empty_days as (
@@ -115,7 +115,7 @@ final as (
         rolled_up.charged_messages,
         rolled_up.charge_amount
     from rolled_up
-    left join user_keys on user_keys.user_id = rolled_up.user_id
+    left join user_keys on rolled_up.user_id = user_keys.user_id
 )
 
 select * from final

@@ -20,7 +20,7 @@ registrations as (
         count(*)::integer as new_registered_users
     from users
     where registered_at <= {{ as_of_timestamp() }}
-    group by 1
+    group by {{ reporting_date('registered_at') }}
 ),
 
 active as (
@@ -43,8 +43,8 @@ final as (
         coalesce(active.weekly_active_users, 0) as weekly_active_users,
         coalesce(active.monthly_active_users, 0) as monthly_active_users
     from dates
-    left join registrations on registrations.usage_date = dates.calendar_date
-    left join active on active.usage_date = dates.calendar_date
+    left join registrations on dates.calendar_date = registrations.usage_date
+    left join active on dates.calendar_date = active.usage_date
 )
 
 select * from final

@@ -34,10 +34,10 @@ final as (
         dates.weekday_name,
         coalesce(blast_users.blast_active_users, 0) as blast_active_users
     from dates
-    inner join hours on hours.calendar_date = dates.calendar_date
+    inner join hours on dates.calendar_date = hours.calendar_date
     left join blast_users
-        on blast_users.activity_date = dates.calendar_date
-        and blast_users.activity_hour = hours.hour_of_day
+        on dates.calendar_date = blast_users.activity_date
+            and hours.hour_of_day = blast_users.activity_hour
 )
 
 select * from final

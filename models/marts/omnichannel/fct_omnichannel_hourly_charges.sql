@@ -58,8 +58,9 @@ final as (
         sum(unioned.charges)::integer as charges,
         sum(unioned.charged_messages)::bigint as charged_messages
     from unioned
-    inner join dates on dates.calendar_date = unioned.charge_date
-    group by unioned.charge_date, unioned.charge_hour, dates.iso_weekday, dates.weekday_name, unioned.channel,
+    inner join dates on unioned.charge_date = dates.calendar_date
+    group by
+        unioned.charge_date, unioned.charge_hour, dates.iso_weekday, dates.weekday_name, unioned.channel,
         unioned.category
 )
 

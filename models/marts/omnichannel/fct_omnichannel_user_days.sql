@@ -18,10 +18,16 @@ user_keys as (
 
 -- a blast is activity on its channel on the day it was composed and on the day it was sent
 blast_days as (
-    select user_id, channel, {{ reporting_date('created_at') }} as activity_date
+    select
+        user_id,
+        channel,
+        {{ reporting_date('created_at') }} as activity_date
     from blasts
     union
-    select user_id, channel, sent_date as activity_date
+    select
+        user_id,
+        channel,
+        sent_date as activity_date
     from blasts
     where sent_date is not null
 ),
@@ -44,7 +50,7 @@ final as (
         null::integer as events,
         null::integer as blast_feature_events
     from blast_days
-    inner join user_keys on user_keys.user_id = blast_days.user_id
+    inner join user_keys on blast_days.user_id = user_keys.user_id
 )
 
 select * from final

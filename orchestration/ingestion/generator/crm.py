@@ -1,13 +1,14 @@
-"""Lead-automation CRM (seed 001), shaped like a real one (issue 16, DECISIONLOG D100-D104).
+"""Lead-automation CRM (seed 001), shaped like a real one (issue 16, DECISIONLOG D100-D104; issue 18, D140-D141).
 
 Three locations in three time zones under two client organisations; agents who join and leave, with a rate
 history and daily time entries; leads with hot/warm/cold scores (23/51/26 %). The automation goes live in a fixed
 month of the window (`go_live`): before it every first touch is an agent's, in the business hours of the lead's
 location (hours, not seconds); after it the workflow web_form -> first_response -> enrichment -> scoring ->
-routing -> nurture runs each step only when the previous one succeeded, retrying transient failures with backoff,
-and the automated first response usually lands within a minute. Conversion falls with the first-response delay and
-rises with the number of follow-up touches up to six. Deals carry the channel they closed through; the CRM's own
-attribution label mostly, but not always, agrees with the class the touches imply.
+routing -> nurture runs each step only when the previous one succeeded, retrying as the failure type says (crm_ops:
+rate limits with backoff, credential outages parked until they end, bad data never), and the automated first
+response usually lands within a minute; the engine's heartbeats are `health_checks`. Conversion falls with the
+first-response delay and rises with the number of follow-up touches up to six. Deals carry the channel they
+closed through; the CRM's own attribution label mostly, but not always, agrees with the class the touches imply.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from datetime import timedelta
 
 import numpy as np
 
+from orchestration.ingestion.generator import crm_ops
 from orchestration.ingestion.generator.core import (Context, DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails,
                                                     format_phones, make_people, month_index, null_where, obj, pick,
                                                     prefixed_ids, repeat_people, rng_for, utc_epoch, versioned)
@@ -55,7 +57,8 @@ def build(ctx: Context) -> dict[str, TableData]:
     agents, staff, rates = _agents(ctx, rng)
     time_entries = _time_entries(ctx, rng, cal, staff, go_live)
     leads = _arrivals(ctx, rng, staff, go_live)
-    workflow, flow = _workflow_events(ctx, rng, leads)
+    windows = crm_ops.outages(ctx.seed, go_live, ctx.end)
+    workflow, flow = _workflow_events(ctx, rng, leads, windows)
     funnel = _outcomes(ctx, rng, cal, leads, flow)
     activities, touched = _activities(ctx, rng, cal, funnel, flow)
     appointments, booked = _appointments(ctx, rng, cal, funnel)
@@ -64,7 +67,7 @@ def build(ctx: Context) -> dict[str, TableData]:
     return {"locations": locations, "agents": agents, "agent_rates": rates, "agent_time_entries": time_entries,
             "leads": _with_consent(ctx, _leads(funnel), leads), "lead_status_history": _lead_status_history(funnel),
             "activities": activities, "appointments": appointments, "deals": deals, "workflow_events": workflow,
-            "system_costs": system_costs}
+            "system_costs": system_costs, "health_checks": crm_ops.health_checks(ctx.seed, go_live, ctx.end, windows)}
 
 
 def _locations(ctx: Context) -> TableData:
@@ -281,14 +284,18 @@ def _arrivals(ctx: Context, rng: np.random.Generator, staff: Staff, go_live: int
                  works_until, human, nurture)
 
 
-def _workflow_events(ctx: Context, rng: np.random.Generator, leads: Leads) -> tuple[TableData, Flow]:
-    """Each step runs only after the previous one succeeded; a transient failure (authentication, api_limit) is
-    retried after 1 and 4 minutes, a data_validation failure is final."""
+def _workflow_events(ctx: Context, rng: np.random.Generator, leads: Leads,
+                     windows: list[crm_ops.Outage]) -> tuple[TableData, Flow]:
+    """Each step runs only after the previous one succeeded. The failure type decides the retry (D140): an
+    api_limit is retried after 1 and 4 minutes; an authentication failure happens only inside an outage of the
+    component, and the step is parked until the outage ends; a data_validation failure is final. Three attempts
+    at most. One execution per lead."""
     n, end = leads.n, ctx.end
+    parked_rng = rng_for(ctx.seed, "crm_parked")
     sms_first = rng.random(n) < 0.7
     ok = leads.automated.copy()
     ready = leads.created.copy()
-    e_lead, e_step, e_comp, e_ok, e_lat, e_err, e_ts = [], [], [], [], [], [], []
+    e_lead, e_step, e_comp, e_ok, e_lat, e_err, e_ts, e_att = [], [], [], [], [], [], [], []
     done_at = []
     for k, step in enumerate(STEPS):
         lo, hi = STEP_GAP[k]
@@ -300,17 +307,23 @@ def _workflow_events(ctx: Context, rng: np.random.Generator, leads: Leads) -> tu
         success_at = np.full(n, NULL_INT, np.int64)
         for attempt in range(MAX_ATTEMPTS):
             idx = np.flatnonzero(running)
-            good = rng.random(len(idx)) < STEP_SUCCESS[k]
-            err = pick(rng, ["authentication", "api_limit", "data_validation"], [20, 45, 35], len(idx))
+            is_down, back = crm_ops.down(comp[idx], t[idx], windows)
+            good = (rng.random(len(idx)) < STEP_SUCCESS[k]) & ~is_down
+            err = np.where(is_down, "authentication",
+                           pick(rng, ["api_limit", "data_validation"], [65, 35], len(idx))).astype(object)
             median = np.array([COMPONENT_LATENCY_MS[c] for c in comp[idx]])
             latency = (median * rng.lognormal(0, 0.45, len(idx))).astype(np.int64)
             latency[~good] = latency[~good] * 3
+            latency[is_down] = latency[is_down] // 10  # a rejected credential is answered at once
             latency[rng.random(len(idx)) < 0.01] = NULL_INT
             e_lead.append(idx), e_step.append(np.full(len(idx), k)), e_comp.append(comp[idx])
             e_ok.append(good), e_lat.append(latency), e_err.append(null_where(err, good)), e_ts.append(t[idx])
+            e_att.append(np.full(len(idx), attempt + 1, np.int64))
             success_at[idx[good]] = t[idx[good]]
             running[idx] = ~good & (err != "data_validation")
             t = t + 60 * 4 ** attempt + rng.integers(0, 15, n)
+            parked = idx[is_down]
+            t[parked] = np.maximum(t[parked], back[is_down] + parked_rng.integers(60, 600, len(parked)))
         ok = success_at != NULL_INT
         done_at.append(success_at)
         ready = np.where(ok, success_at, ready)
@@ -320,11 +333,18 @@ def _workflow_events(ctx: Context, rng: np.random.Generator, leads: Leads) -> tu
     lead = np.concatenate(e_lead)[keep][order]
     step_idx = np.concatenate(e_step)[keep][order]
     good = np.concatenate(e_ok)[keep][order]
-    table = TableData({"event_id": prefixed_ids("WE-", len(lead), width=8), "lead_id": leads.ids[lead],
-                       "step": obj(STEPS)[step_idx], "component": np.concatenate(e_comp)[keep][order],
+    comp = np.concatenate(e_comp)[keep][order]
+    err = np.concatenate(e_err)[keep][order]
+    answer = crm_ops.responses(rng_for(ctx.seed, "crm_responses"), comp, good, err, ts[keep][order])
+    table = TableData({"event_id": prefixed_ids("WE-", len(lead), width=8),
+                       "execution_id": prefixed_ids("EX-", n)[lead], "lead_id": leads.ids[lead],
+                       "step": obj(STEPS)[step_idx], "attempt": np.concatenate(e_att)[keep][order],
+                       "component": comp, "vendor": answer["vendor"],
                        "status": np.where(good, "success", "failure").astype(object),
-                       "latency_ms": np.concatenate(e_lat)[keep][order],
-                       "error_category": np.concatenate(e_err)[keep][order], "occurred_at": ts[keep][order]},
+                       "http_status": answer["http_status"],
+                       "latency_ms": np.concatenate(e_lat)[keep][order], "error_category": err,
+                       "rate_limit_remaining": answer["rate_limit_remaining"],
+                       "rate_limit_limit": answer["rate_limit_limit"], "occurred_at": ts[keep][order]},
                       ts[keep][order])
 
     def before_end(t: np.ndarray) -> np.ndarray:

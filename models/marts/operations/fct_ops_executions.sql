@@ -1,0 +1,35 @@
+-- One row per workflow execution (the engine's run for one lead): a processing failure is an execution whose
+-- latest attempt of its last step reached failed (the lead is stuck or parked), as of the as-of moment (D144).
+with
+
+events as (
+    select * from {{ ref('stg_crm__workflow_events') }}
+    where occurred_at <= {{ as_of_timestamp() }}
+),
+
+latest as (
+    select
+        execution_id,
+        status,
+        row_number() over (partition by execution_id order by occurred_at desc, attempt desc) as recency
+    from events
+),
+
+spans as (
+    select execution_id, min(occurred_at) as started_at, max(occurred_at) as last_event_at
+    from events
+    group by execution_id
+),
+
+final as (
+    select
+        s.execution_id,
+        s.started_at,
+        s.last_event_at,
+        {{ reporting_date('s.started_at') }} as started_date,
+        l.status = 'failure' as is_failed
+    from spans as s
+    inner join latest as l on l.execution_id = s.execution_id and l.recency = 1
+)
+
+select * from final
