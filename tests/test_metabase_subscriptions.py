@@ -33,7 +33,7 @@ def test_subscriptions_and_card_alerts_are_provisioned_once_and_updated_in_place
         collection = client.request("POST", "/api/collection", {"name": "Lead Analytics"})
         store = WarehouseState(fresh_db)
         instance = instance_key(fake.url)
-        for key in ("lead_capture", "lead_analytics", "agent_performance", "campaign_analytics"):
+        for key in ("lead_capture", "lead_analytics", "agent_performance", "campaign_analytics", "executive_summary"):
             dash = client.request("POST", "/api/dashboard", {"name": key, "collection_id": collection["id"]})
             store.save(instance, Record("dashboard", key, dash["id"], dash.get("entity_id")))
         card = client.request(
@@ -49,6 +49,7 @@ def test_subscriptions_and_card_alerts_are_provisioned_once_and_updated_in_place
             "system_down",
             "weekly_executive.agent_performance",
             "weekly_executive.campaign_analytics",
+            "weekly_executive.executive_summary",
             "weekly_executive.lead_analytics",
             "weekly_executive.lead_capture",
         ]
@@ -88,7 +89,7 @@ def test_subscriptions_and_card_alerts_are_provisioned_once_and_updated_in_place
 
         writes = len(fake.writes())
         again = subs.provision(client, store, subs.plan(root))
-        assert (again.created, again.updated, len(again.unchanged)) == ([], [], 6)
+        assert (again.created, again.updated, len(again.unchanged)) == ([], [], 7)
         assert len(fake.writes()) == writes
 
         daily_spec = root / "reports" / "daily.yml"
