@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from orchestration.bi import formats, html_report
+from orchestration.bi import formats, html_report, tiles
 from orchestration.bi.compiler import CompiledSpecs
+from orchestration.bi.run import FilterError, ReportError
 from orchestration.reporting.calendar import Period
 from orchestration.reporting.specs import ReportSpec
 
@@ -71,14 +72,14 @@ def render(
                     notices=notices,
                 )
             )
-        except (html_report.ReportError, html_report.FilterError) as exc:
+        except (ReportError, FilterError) as exc:
             raise RenderError(f"report {spec.key}, page {page.dashboard}: {exc}") from None
     highlights = []
     for h in spec.highlights:
         result = next(r for p in pages for r in p.results if r.card.key == h.card)
-        column = html_report._scalar_column(result)
+        column = tiles._scalar_column(result)
         value = result.rows[0][column] if result.rows else None
-        fmt = html_report._value_format(result, result.columns[column], scalar=True)
+        fmt = tiles.value_format(result, result.columns[column], scalar=True)
         prefix, number, suffix = formats.format_parts(value, fmt) if value is not None else ("", "", "")
         # A word unit ("leads") is the label's business in a sentence; a symbol ("%", "h") stays.
         text = "no data" if value is None else prefix + number + ("" if suffix.strip().isalpha() else suffix)
