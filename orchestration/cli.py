@@ -28,6 +28,8 @@ examples:
   lead-analytics dbt -- build -s staging   run dbt against the configured warehouse
   lead-analytics mf -- query --metrics leads --group-by metric_time__month   query a metric
   lead-analytics ui                        Dagster UI on http://127.0.0.1:3000
+  lead-analytics send daily --dry-run      write the daily report's e-mails to reports/outbox
+  lead-analytics alerts                    evaluate the alert rules, notify what started or stopped firing
 
 configuration (environment):
   LEAD_ANALYTICS_DATABASE_URL  external PostgreSQL (13+), e.g. postgresql://user:pw@host:5432/db;
@@ -39,6 +41,8 @@ configuration (environment):
   LEAD_ANALYTICS_TIMEZONE      reporting time zone, an IANA name (default: America/Chicago)
   LEAD_ANALYTICS_AS_OF         pin "now" for today/this week/this month, an ISO timestamp with a time zone,
                                e.g. 2025-03-31T17:00:00Z or 2025-03-31T12:00:00-05:00 (default: the build time)
+  LEAD_ANALYTICS_SMTP_HOST/_PORT/_USER/_PASSWORD/_FROM/_STARTTLS   SMTP server for reports and alerts
+                               (unset: delivery skipped); LEAD_ANALYTICS_REPORT_WEBHOOK_URL a JSON webhook
   A command's --landing, --timezone and --as-of options override these for that command.
 """
 
@@ -282,6 +286,9 @@ def cmd_demo(args: argparse.Namespace, config: settings.Settings) -> int:
         args.end_date = date.today().isoformat()
     info = _warehouse_for(landing)
     _generate(landing, args, config.timezone, force=False)
+    if config.smtp is None:
+        _say(f"report delivery off: {settings.ENV_SMTP['host']} is not set (`lead-analytics send daily --dry-run` "
+             "writes the e-mails to files)")
     return _run_pipeline(config, landing, started, info)
 
 
@@ -336,6 +343,55 @@ examples:
                                                            reports/lead_capture--created-...--source-website.html
   lead-analytics report --dashboard lead_capture --timings also print each card's query time
 """
+
+
+# ----------------------------------------------------------------------------- send / alerts
+
+def _as_of_now(config: settings.Settings):
+    from datetime import datetime, timezone
+
+    return config.as_of or datetime.now(timezone.utc)
+
+
+def cmd_send(args: argparse.Namespace, config: settings.Settings) -> int:
+    from orchestration import warehouse
+    from orchestration.reporting import ledger, render, send, specs
+
+    info = warehouse.ensure_running()
+    as_of = _as_of_now(config)
+    dry = Path(args.dry_run).resolve() if args.dry_run else None
+    try:
+        outcome = send.send(info, config, args.report, as_of, dry_run_dir=dry)
+    except (specs.ReportSpecError, render.RenderError) as exc:
+        raise UserError(str(exc)) from None
+    for line in outcome.lines:
+        _say(line)
+    for path in outcome.written:
+        print(path)
+    summary = f"{outcome.sent} sent, {outcome.already} already sent, {outcome.failed} failed"
+    with warehouse.connect(info) as conn:
+        ledger.ensure(conn)
+        ledger.log_command(conn, "send", {"report": args.report, "as_of": as_of, "dry_run": bool(dry)},
+                           "; ".join([summary, *outcome.lines]))
+    print(summary)
+    return 0 if outcome.ok else 1
+
+
+def cmd_alerts(args: argparse.Namespace, config: settings.Settings) -> int:
+    from orchestration import warehouse
+    from orchestration.reporting import alerts, ledger
+
+    info = warehouse.ensure_running()
+    as_of = _as_of_now(config)
+    try:
+        outcome = alerts.evaluate_and_notify(info, config, as_of)
+    except alerts.AlertSpecError as exc:
+        raise UserError(str(exc)) from None
+    for line in outcome.lines:
+        print(line)
+    with warehouse.connect(info) as conn:
+        ledger.log_command(conn, "alerts", {"as_of": as_of}, "; ".join(outcome.lines) or "no change")
+    return 0
 
 
 # ----------------------------------------------------------------------------- access
@@ -651,6 +707,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print each card's row count and query time, and add a table of them to the page")
     p.set_defaults(func=_report)
 
+    p = command("send", "timezone", "as_of", help="render and e-mail one scheduled report (metabase/reports)",
+                description="Render the report for the period of its latest scheduled send at or before --as-of "
+                            "(default now) and e-mail it, with its pages as a PDF, to each recipient not yet sent "
+                            "that period (raw_audit.report_deliveries). Without LEAD_ANALYTICS_SMTP_HOST nothing "
+                            "is sent (said in one line).")
+    p.add_argument("report", help="daily | weekly | monthly, or a report key (a file stem in metabase/reports)")
+    p.add_argument("--dry-run", metavar="DIR", nargs="?", const="reports/outbox",
+                   help="write the e-mails (.eml, PDF attached) to DIR (default reports/outbox) instead of sending")
+    p.set_defaults(func=cmd_send)
+
+    p = command("alerts", "timezone", "as_of", help="evaluate the alert rules and notify changes",
+                description="Evaluate every rule of metabase/alerts against the published marts; notify once when "
+                            "a rule starts firing and once when it resolves (raw_audit.alert_events).")
+    p.set_defaults(func=cmd_alerts)
     p = command("access", help="who may read the marts: client and staff logins with row-level security",
                 description="Manage the reporting logins. Roles and grants are set up at every publication; "
                             "passwords come from --password-env or a prompt, never from the command line.",

@@ -17,16 +17,18 @@ from orchestration.defs.reconciliation import reconciliation_checks
 from orchestration.defs.jobs import full_pipeline_job
 from orchestration.defs.publish import published_marts
 from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.reporting import deliver_report, evaluated_alerts, report_schedules
 from orchestration.defs.schedules import hourly_pipeline, refresh_cycle
 from orchestration.defs.sensors import new_landing_files
 
 
 def build(config: settings.Settings) -> Definitions:
     return Definitions(
-        assets=[*landing_specs, *raw_assets, dbt_models, published_marts, html_dashboards, metabase_dashboards],
+        assets=[*landing_specs, *raw_assets, dbt_models, published_marts, html_dashboards, metabase_dashboards,
+                evaluated_alerts],
         asset_checks=[*build_asset_checks(), *reconciliation_checks],
-        jobs=[full_pipeline_job],
-        schedules=[hourly_pipeline(config.timezone), refresh_cycle(config.timezone)],
+        jobs=[full_pipeline_job, deliver_report],
+        schedules=[hourly_pipeline(config.timezone), refresh_cycle(config.timezone), *report_schedules(config)],
         sensors=[new_landing_files],
         resources={"warehouse": WarehouseResource(), "dbt": dbt_resource(config)},
     )

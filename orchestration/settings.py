@@ -47,6 +47,11 @@ ENV_DATABASE_URL = "LEAD_ANALYTICS_DATABASE_URL"
 ENV_READER_PASSWORD = "LEAD_ANALYTICS_READER_PASSWORD"  # reporting_reader's; unset: generated, kept in the state dir
 ENV_LOAD_PARALLELISM = "LEAD_ANALYTICS_LOAD_PARALLELISM"
 DEFAULT_LOAD_PARALLELISM = 2  # the machine this runs on has 2 cores; each table loads on its own connection
+# Report delivery (issue 20): the SMTP server and an optional generic webhook; unset host = delivery skipped.
+ENV_SMTP = {"host": "LEAD_ANALYTICS_SMTP_HOST", "port": "LEAD_ANALYTICS_SMTP_PORT", "user": "LEAD_ANALYTICS_SMTP_USER",
+            "password": "LEAD_ANALYTICS_SMTP_PASSWORD", "sender": "LEAD_ANALYTICS_SMTP_FROM",
+            "starttls": "LEAD_ANALYTICS_SMTP_STARTTLS"}
+ENV_WEBHOOK = "LEAD_ANALYTICS_REPORT_WEBHOOK_URL"
 LIBPQ_NAMES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")  # libpq's own, read as a fallback
 
 
@@ -73,6 +78,19 @@ def _is_zone(name: str) -> bool:
     return True
 
 
+class Smtp(BaseModel):
+    """Where reports and alerts are sent from. `starttls` defaults to on except for a server on this machine."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    user: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    starttls: bool = True
+
+
 class Settings(BaseModel):
     """One run's settings, validated. Build it with `Settings.load()`; pass it on, never through the environment."""
 
@@ -88,6 +106,8 @@ class Settings(BaseModel):
     libpq: dict[str, str] = Field(default_factory=dict, repr=False)
     reader_password: str | None = Field(default=None, repr=False)
     load_parallelism: int = Field(default=DEFAULT_LOAD_PARALLELISM, ge=1, le=64)  # raw tables loaded at once
+    smtp: Smtp | None = None  # None: report delivery is skipped, with a one-line reason
+    webhook_url: str | None = Field(default=None, repr=False)
 
     @field_validator("timezone")
     @classmethod
@@ -123,6 +143,8 @@ class Settings(BaseModel):
             libpq={name: env[name] for name in LIBPQ_NAMES if env.get(name)},
             reader_password=env.get(ENV_READER_PASSWORD) or None,
             load_parallelism=_parse_parallelism(env.get(ENV_LOAD_PARALLELISM, "")),
+            smtp=_smtp(env),
+            webhook_url=env.get(ENV_WEBHOOK) or None,
         )
 
     @property
@@ -144,7 +166,40 @@ class Settings(BaseModel):
         env.update(self.libpq)
         if self.database_url:
             env[ENV_DATABASE_URL] = self.database_url
+        if self.smtp is not None:
+            for field, name in ENV_SMTP.items():
+                value = getattr(self.smtp, field)
+                if value is not None:
+                    env[name] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        if self.webhook_url:
+            env[ENV_WEBHOOK] = self.webhook_url
         return env
+
+
+def _smtp(env: Mapping[str, str]) -> Smtp | None:
+    """The SMTP settings, or None when no host is set; a host without a sender, a port that is not a number or a
+    STARTTLS value that is not 0/1 raises SettingError naming the variable."""
+    host = env.get(ENV_SMTP["host"], "").strip()
+    if not host:
+        return None
+    values: dict[str, object] = {"host": host}
+    port = env.get(ENV_SMTP["port"], "").strip()
+    if port:
+        if not port.isdigit():
+            raise SettingError(f"{ENV_SMTP['port']}={port!r} is not a port number")
+        values["port"] = int(port)
+    sender = env.get(ENV_SMTP["sender"], "").strip()
+    if "@" not in sender:
+        raise SettingError(f"{ENV_SMTP['sender']}={sender!r} must be an e-mail address when {ENV_SMTP['host']} is set")
+    values["sender"] = sender
+    for field in ("user", "password"):
+        if env.get(ENV_SMTP[field]):
+            values[field] = env[ENV_SMTP[field]]
+    tls = env.get(ENV_SMTP["starttls"], "").strip().lower()
+    if tls not in ("", "0", "1", "true", "false"):
+        raise SettingError(f"{ENV_SMTP['starttls']}={tls!r} must be 1 or 0")
+    values["starttls"] = tls in ("1", "true") if tls else host not in ("localhost", "127.0.0.1", "::1")
+    return Smtp(**values)
 
 
 def _checked_zone(zone: str, source: str) -> str:
@@ -201,8 +256,8 @@ def _from_environment(values: tuple[str | None, ...]) -> Settings:
     return Settings.load({name: value for name, value in zip(_ENV_NAMES, values) if value is not None})
 
 
-_ENV_NAMES = (ENV_TIMEZONE, ENV_AS_OF, ENV_LANDING, ENV_REPORTS, ENV_HOME, ENV_DATABASE_URL, ENV_READER_PASSWORD, ENV_LOAD_PARALLELISM,
-              *LIBPQ_NAMES)
+_ENV_NAMES = (ENV_TIMEZONE, ENV_AS_OF, ENV_LANDING, ENV_REPORTS, ENV_HOME, ENV_DATABASE_URL, ENV_READER_PASSWORD,
+              ENV_LOAD_PARALLELISM, *LIBPQ_NAMES, *ENV_SMTP.values(), ENV_WEBHOOK)
 
 
 def current() -> Settings:

@@ -10,8 +10,9 @@ Implemented: `POST /api/session`, `GET /api/user/current` (metabase-api calls it
 `PUT /api/field/:id` (the calls dbt-metabase makes), `GET/POST /api/collection`, `GET/PUT /api/collection/:id`,
 `GET /api/collection/:id/items`, `POST /api/card`, `GET/PUT /api/card/:id`, `POST /api/dashboard`,
 `GET/PUT /api/dashboard/:id`, `DELETE /api/session` (logout), and the permissions of §9/§14:
-`GET/POST /api/permissions/group`, `GET/PUT /api/permissions/graph`, `GET/PUT /api/collection/graph`. Any other
-route is a 404 `API endpoint does not exist.`, including
+`GET/POST /api/permissions/group`, `GET/PUT /api/permissions/graph`, `GET/PUT /api/collection/graph`; the
+subscriptions and card alerts of §14 (issue 20): `GET/POST /api/pulse`, `GET/PUT /api/pulse/:id`,
+`GET/POST /api/notification`, `GET/PUT /api/notification/:id`. Any other route is a 404 `API endpoint does not exist.`, including
 `POST /api/dashboard/:id/cards` (removed in 0.47).
 
 Behaviour of §13 and of 0.53+ that a provisioner must cope with:
@@ -269,7 +270,10 @@ class FakeMetabase:
                                                             ADMINISTRATORS: {"root": "write"}}
         self.revisions = {"data": 1, "collection": 1}
         self._ids: dict[str, int] = {"database": 0, "collection": 0, "card": 0, "dashboard": 0, "dashcard": 0,
-                                     "tab": 0, "table": 10, "field": 100, "group": ADMINISTRATORS}
+                                     "tab": 0, "table": 10, "field": 100, "group": ADMINISTRATORS,
+                                     "pulse": 0, "notification": 0}
+        self.pulses: dict[int, dict] = {}
+        self.notifications: dict[int, dict] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -418,6 +422,7 @@ class FakeMetabase:
             ("GET", "collection", "graph", None): self._collection_graph,
             ("PUT", "collection", "graph", None): lambda: self._put_collection_graph(body),
         }
+        routes.update(self._subscription_routes(ident, body))
         shape = "id" if ident is not None and ident.isdigit() else ident
         if (method, kind, shape, sub, subsub) == ("PUT", "table", "id", "fields", "order"):
             return 200, self._order_fields(ident, raw_body)
@@ -1094,6 +1099,73 @@ class FakeMetabase:
                 self.collection_perms.setdefault(gid, {})["root" if coll_id == "root" else int(coll_id)] = perm
         self.revisions["collection"] += 1
         return self._collection_graph()
+
+    # ------------------------------------------------------------ subscriptions and card alerts (§14.4, §14.5)
+
+    def _subscription_routes(self, ident: str | None, body: dict) -> dict:
+        return {
+            ("GET", "pulse", None, None): lambda: [p for p in self.pulses.values() if not p["archived"]],
+            ("POST", "pulse", None, None): lambda: self._save_pulse(None, body),
+            ("GET", "pulse", "id", None): lambda: self._get(self.pulses, ident),
+            ("PUT", "pulse", "id", None): lambda: self._save_pulse(ident, body),
+            ("GET", "notification", None, None): lambda: list(self.notifications.values()),
+            ("POST", "notification", None, None): lambda: self._save_notification(None, body),
+            ("GET", "notification", "id", None): lambda: self._get(self.notifications, ident),
+            ("PUT", "notification", "id", None): lambda: self._save_notification(ident, body),
+        }
+
+    def _save_pulse(self, ident: str | None, body: dict) -> dict:
+        current = self._get(self.pulses, ident) if ident else {}
+        merged = {**current, **body}
+        checker = _Checker(merged)
+        checker.check("name", _non_blank, MSG_NON_BLANK, required=True)
+        checker.raise_if_any()
+        channels = merged.get("channels")
+        if not isinstance(channels, list) or not channels:
+            raise Invalid({"channels": "one or more map"})
+        for channel in channels:
+            kind = channel.get("schedule_type")
+            if channel.get("channel_type") not in ("email", "slack", "http") or \
+                    kind not in ("hourly", "daily", "weekly", "monthly"):
+                raise Invalid({"channels": "channel_type email|slack|http and schedule_type hourly|daily|weekly|monthly"})
+            hour = channel.get("schedule_hour")
+            if kind != "hourly" and not (isinstance(hour, int) and 0 <= hour <= 23):
+                raise Invalid({"channels": "schedule_hour must be an integer from 0 to 23"})
+            if kind == "weekly" and channel.get("schedule_day") not in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+                raise Invalid({"channels": "a weekly schedule needs schedule_day mon..sun"})
+            if kind == "monthly" and channel.get("schedule_frame") not in ("first", "mid", "last"):
+                raise Invalid({"channels": "a monthly schedule needs schedule_frame first|mid|last"})
+            for r in channel.get("recipients", []):
+                if not (isinstance(r, dict) and (isinstance(r.get("id"), int) or "@" in str(r.get("email", "")))):
+                    raise Invalid({"channels": "a recipient is {id} or {email}"})
+        dashboard = merged.get("dashboard_id")
+        if dashboard is not None:
+            self._get(self.dashboards, str(dashboard))
+        for card in merged.get("cards", []):
+            self._get(self.cards, str(card["id"]))
+        pulse = {"archived": False, "skip_if_empty": False, "parameters": [], "cards": [], **merged}
+        pulse["id"] = current.get("id") or self._next("pulse")
+        pulse["entity_id"] = current.get("entity_id") or uuid.uuid4().hex[:21]
+        self.pulses[pulse["id"]] = pulse
+        return pulse
+
+    def _save_notification(self, ident: str | None, body: dict) -> dict:
+        current = self._get(self.notifications, ident) if ident else {}
+        merged = {**current, **body}
+        if merged.get("payload_type") != "notification/card":
+            raise Invalid({"payload_type": "notification/card (card alerts are the only kind provisioned here)"})
+        payload = merged.get("payload") or {}
+        self._get(self.cards, str(payload.get("card_id")))
+        if payload.get("send_condition") not in ("has_result", "goal_above", "goal_below"):
+            raise Invalid({"payload": "send_condition has_result|goal_above|goal_below"})
+        for sub in merged.get("subscriptions", []):
+            fields = str(sub.get("cron_schedule", "")).split()
+            if sub.get("type") != "notification-subscription/cron" or len(fields) not in (6, 7):
+                raise Invalid({"subscriptions": "a Quartz cron_schedule with seconds (6 or 7 fields)"})
+        notification = {"active": True, **merged}
+        notification["id"] = current.get("id") or self._next("notification")
+        self.notifications[notification["id"]] = notification
+        return notification
 
 
 # ---------------------------------------------------------------- the warehouse a fake sees

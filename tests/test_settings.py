@@ -145,3 +145,22 @@ def test_load_parallelism_defaults_to_two_and_a_bad_value_is_one_line():
             Settings.load({"LEAD_ANALYTICS_LOAD_PARALLELISM": bad})
         assert str(refused.value) == (f"LEAD_ANALYTICS_LOAD_PARALLELISM={bad!r} is not a number of tables to load "
                                       "at once (1 to 64; unset it for 2)")
+
+
+def test_smtp_settings_are_validated_and_the_password_stays_out_of_the_repr():
+    base = {"LEAD_ANALYTICS_SMTP_HOST": "smtp.example.com", "LEAD_ANALYTICS_SMTP_FROM": "reports@example.com",
+            "LEAD_ANALYTICS_SMTP_USER": "reports", "LEAD_ANALYTICS_SMTP_PASSWORD": "pw-secret-1"}
+    assert settings.Settings.load({}).smtp is None
+    config = settings.Settings.load(base)
+    assert (config.smtp.host, config.smtp.port, config.smtp.starttls) == ("smtp.example.com", 587, True)
+    assert "pw-secret-1" not in repr(config)
+    assert settings.Settings.load(config.child_env({})).smtp == config.smtp
+    local = settings.Settings.load({"LEAD_ANALYTICS_SMTP_HOST": "127.0.0.1", "LEAD_ANALYTICS_SMTP_PORT": "2525",
+                                    "LEAD_ANALYTICS_SMTP_FROM": "r@example.com"}).smtp
+    assert (local.port, local.starttls) == (2525, False)
+    with pytest.raises(settings.SettingError, match="^LEAD_ANALYTICS_SMTP_FROM='' must be an e-mail address"):
+        settings.Settings.load({"LEAD_ANALYTICS_SMTP_HOST": "smtp.example.com"})
+    with pytest.raises(settings.SettingError, match="^LEAD_ANALYTICS_SMTP_PORT='25x' is not a port number$"):
+        settings.Settings.load({**base, "LEAD_ANALYTICS_SMTP_PORT": "25x"})
+    with pytest.raises(settings.SettingError, match="^LEAD_ANALYTICS_SMTP_STARTTLS='yes' must be 1 or 0$"):
+        settings.Settings.load({**base, "LEAD_ANALYTICS_SMTP_STARTTLS": "yes"})

@@ -114,7 +114,26 @@ def metabase_dashboards(context: AssetExecutionContext, warehouse: WarehouseReso
     except (metabase.MetabaseError, SpecError, WarehouseError) as exc:
         raise Failure(description=f"{type(exc).__name__}: {exc}") from None
     context.log.info(f"Metabase: {report.summary()}")
+    _mirror_subscriptions(context, info)
     for note in report.notes:
         context.log.info(f"Metabase: {note}")
     yield Output(None, metadata={**report.counts(), "left_alone": len(report.foreign),
                                  "url": MetadataValue.url(os.environ["METABASE_URL"])})
+
+
+def _mirror_subscriptions(context: AssetExecutionContext, info) -> None:
+    """The report subscriptions and card alerts Metabase can schedule (issue 20), after its dashboards exist."""
+    from orchestration.bi import metabase_subscriptions as subs
+    from orchestration.bi.metabase_client import Client, MetabaseError
+    from orchestration.bi.metabase_state import WarehouseState
+
+    try:
+        with Client(os.environ["METABASE_URL"], os.environ["METABASE_USER"], os.environ["METABASE_PASSWORD"],
+                    allow_http=os.environ.get("METABASE_ALLOW_HTTP") == "1") as client:
+            mirrored = subs.provision(client, WarehouseState(info), subs.plan(SPECS_DIR))
+    except MetabaseError as exc:
+        raise Failure(description=f"MetabaseError: subscriptions: {exc}") from None
+    context.log.info(f"Metabase subscriptions and alerts: {mirrored.summary()}")
+    for line in mirrored.not_mirrored:
+        context.log.info(f"not in Metabase: {line}")
+

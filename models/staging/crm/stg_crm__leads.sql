@@ -25,6 +25,10 @@ renamed as (
         created_at,
         assigned_at,
         updated_at,
+        sms_consent_at,
+        email_consent_at,
+        sms_opt_out_at,
+        email_opt_out_at,
         ---------- loader metadata (_source_line dropped)
         _source_file,
         _loaded_at
