@@ -15,6 +15,7 @@
 * `apply(conn)` grants and (re)creates the policies on the published relations; `publishing.publish` calls it in
   the transaction that swaps the audited build in, so no reader ever sees an ungranted or unpoliced mart.
 """
+
 from __future__ import annotations
 
 import base64
@@ -33,8 +34,9 @@ from psycopg import sql
 from orchestration import settings
 
 READER = "reporting_reader"
-EXECUTIVE, MANAGER, AGENT, ADMIN, CLIENT = (f"reporting_{g}" for g in ("executive", "manager", "agent", "admin",
-                                                                        "client"))
+EXECUTIVE, MANAGER, AGENT, ADMIN, CLIENT = (
+    f"reporting_{g}" for g in ("executive", "manager", "agent", "admin", "client")
+)
 SCOPED = "reporting_scoped"  # not a login: membership marks the roles whose rows are limited by their scopes
 GROUPS = (EXECUTIVE, MANAGER, AGENT, ADMIN, CLIENT)
 SCOPED_GROUPS = (MANAGER, AGENT, CLIENT)
@@ -136,15 +138,21 @@ def _set_login(cur, role: str, password: str, inherit: bool) -> None:
     password; AccessError when an existing one holds any of those attributes (only a superuser may remove them)."""
     verifier = sql.Literal(scram_verifier(password))
     if _role_exists(cur, role):
-        privileged = cur.execute("select rolsuper or rolcreatedb or rolcreaterole or rolbypassrls from pg_roles "
-                                 "where rolname = %s", (role,)).fetchone()[0]
+        privileged = cur.execute(
+            "select rolsuper or rolcreatedb or rolcreaterole or rolbypassrls from pg_roles where rolname = %s", (role,)
+        ).fetchone()[0]
         if privileged:
-            raise AccessError(f"role {role} exists with superuser, createdb, createrole or bypassrls; remove them "
-                              "(as a superuser) before it is used for reporting")
+            raise AccessError(
+                f"role {role} exists with superuser, createdb, createrole or bypassrls; remove them "
+                "(as a superuser) before it is used for reporting"
+            )
         cur.execute(sql.SQL("alter role {} login password {}").format(_ident(role), verifier))
     else:
-        cur.execute(sql.SQL("create role {} login " + ("inherit" if inherit else "noinherit") + " password {}")
-                    .format(_ident(role), verifier))
+        cur.execute(
+            sql.SQL("create role {} login " + ("inherit" if inherit else "noinherit") + " password {}").format(
+                _ident(role), verifier
+            )
+        )
 
 
 def _ensure_access_schema(cur) -> None:
@@ -205,24 +213,31 @@ def _ensure_access_schema(cur) -> None:
 
 def _relations(cur, schema: str) -> list[tuple[str, str]]:
     """(name, relkind) of the tables, views and materialized views in `schema`."""
-    return cur.execute("""select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    return cur.execute(
+        """select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace
                           where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm') order by c.relname""",
-                       (schema,)).fetchall()
+        (schema,),
+    ).fetchall()
 
 
 def _columns(cur, schema: str, table: str) -> list[str]:
-    return [r[0] for r in cur.execute(
-        """select a.attname from pg_attribute a join pg_class c on c.oid = a.attrelid
+    return [
+        r[0]
+        for r in cur.execute(
+            """select a.attname from pg_attribute a join pg_class c on c.oid = a.attrelid
            join pg_namespace n on n.oid = c.relnamespace
            where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped order by a.attnum""",
-        (schema, table)).fetchall()]
+            (schema, table),
+        ).fetchall()
+    ]
 
 
 def scope_columns(columns: Iterable[str]) -> dict[str, list[str]]:
     """Dimension -> the given columns that carry it (only the dimensions present)."""
     present = set(columns)
-    return {dim: [c for c in cols if c in present] for dim, cols in SCOPE_COLUMNS.items()
-            if any(c in present for c in cols)}
+    return {
+        dim: [c for c in cols if c in present] for dim, cols in SCOPE_COLUMNS.items() if any(c in present for c in cols)
+    }
 
 
 def policy_condition(dimensions: dict[str, list[str]]) -> sql.Composable:
@@ -231,7 +246,8 @@ def policy_condition(dimensions: dict[str, list[str]]) -> sql.Composable:
     if not dimensions:
         return unscoped
     held = sql.SQL(" or ").join(
-        sql.SQL("(select access.allowed(current_user, {})) is not null").format(sql.Literal(d)) for d in dimensions)
+        sql.SQL("(select access.allowed(current_user, {})) is not null").format(sql.Literal(d)) for d in dimensions
+    )
     each = []
     for dim, cols in dimensions.items():
         allowed = sql.SQL("(select access.allowed(current_user, {}))").format(sql.Literal(dim))
@@ -270,33 +286,53 @@ def apply(conn, marts: Iterable[str] = (settings.MARTS_SCHEMA,)) -> dict[str, di
             _try(cur, sql.SQL("revoke create on schema public from public"))
             _try(cur, sql.SQL("revoke temporary, create on database {} from public").format(_ident(database)))
             everyone = (READER, *GROUPS)
-            cur.execute(sql.SQL("grant usage on schema {} to {}").format(
-                _ident(ACCESS_SCHEMA), sql.SQL(", ").join(map(_ident, everyone))))
-            cur.execute(sql.SQL("grant execute on function access.is_scoped(name), access.allowed(name, text), "
-                                "access.log_access(text, text, jsonb, bigint) to {}").format(
-                sql.SQL(", ").join(map(_ident, everyone))))
+            cur.execute(
+                sql.SQL("grant usage on schema {} to {}").format(
+                    _ident(ACCESS_SCHEMA), sql.SQL(", ").join(map(_ident, everyone))
+                )
+            )
+            cur.execute(
+                sql.SQL(
+                    "grant execute on function access.is_scoped(name), access.allowed(name, text), "
+                    "access.log_access(text, text, jsonb, bigint) to {}"
+                ).format(sql.SQL(", ").join(map(_ident, everyone)))
+            )
             cur.execute(sql.SQL("grant select on access.role_scopes to {}").format(_ident(ADMIN)))
             audit = settings.AUDIT_SCHEMA
-            cur.execute(sql.SQL("grant usage on schema {} to {}").format(
-                _ident(audit), sql.SQL(", ").join(map(_ident, everyone))))
+            cur.execute(
+                sql.SQL("grant usage on schema {} to {}").format(
+                    _ident(audit), sql.SQL(", ").join(map(_ident, everyone))
+                )
+            )
             # the "Data" line of every dashboard; no personal data in it
             if cur.execute("select to_regclass(%s)", (f'"{audit}".publications',)).fetchone()[0]:
-                cur.execute(sql.SQL("grant select on {} to {}").format(
-                    _ident(audit, "publications"), sql.SQL(", ").join(map(_ident, everyone))))
+                cur.execute(
+                    sql.SQL("grant select on {} to {}").format(
+                        _ident(audit, "publications"), sql.SQL(", ").join(map(_ident, everyone))
+                    )
+                )
             cur.execute(sql.SQL("grant select on all tables in schema {} to {}").format(_ident(audit), _ident(ADMIN)))
             for schema in marts:
                 if not _schema_exists(cur, schema):
                     continue
-                cur.execute(sql.SQL("grant usage on schema {} to {}").format(
-                    _ident(schema), sql.SQL(", ").join(map(_ident, everyone))))
+                cur.execute(
+                    sql.SQL("grant usage on schema {} to {}").format(
+                        _ident(schema), sql.SQL(", ").join(map(_ident, everyone))
+                    )
+                )
                 for name, kind in _relations(cur, schema):
                     policed[name] = _police(cur, schema, name, kind)
             if _schema_exists(cur, RESTRICTED_SCHEMA):
-                cur.execute(sql.SQL("grant usage on schema {s} to {a}; grant select on all tables in schema {s} "
-                                    "to {a}").format(s=_ident(RESTRICTED_SCHEMA), a=_ident(ADMIN)))
+                cur.execute(
+                    sql.SQL("grant usage on schema {s} to {a}; grant select on all tables in schema {s} to {a}").format(
+                        s=_ident(RESTRICTED_SCHEMA), a=_ident(ADMIN)
+                    )
+                )
     except psycopg.errors.InsufficientPrivilege as exc:
-        raise AccessError(f"cannot set up the reporting roles: {str(exc).strip().splitlines()[0]} (the warehouse "
-                          "user needs CREATEROLE, and to own the marts)") from None
+        raise AccessError(
+            f"cannot set up the reporting roles: {str(exc).strip().splitlines()[0]} (the warehouse "
+            "user needs CREATEROLE, and to own the marts)"
+        ) from None
     return policed
 
 
@@ -319,8 +355,11 @@ def _police(cur, schema: str, name: str, kind: str) -> dict[str, list[str]]:
     dimensions = scope_columns(_columns(cur, schema, name))
     cur.execute(sql.SQL("alter table {} enable row level security").format(relation))
     cur.execute(sql.SQL("drop policy if exists {} on {}").format(_ident(_POLICY), relation))
-    cur.execute(sql.SQL("create policy {} on {} for select using ({})").format(
-        _ident(_POLICY), relation, policy_condition(dimensions)))
+    cur.execute(
+        sql.SQL("create policy {} on {} for select using ({})").format(
+            _ident(_POLICY), relation, policy_condition(dimensions)
+        )
+    )
     return dimensions
 
 
@@ -340,8 +379,10 @@ class Login:
 
 def checked_name(name: str) -> str:
     if not _NAME.match(name) or name.startswith(("pg_", "reporting_")):
-        raise AccessError(f"{name!r} is not a role name this command creates (lower-case letters, digits and _, "
-                          "starting with a letter, not pg_ or reporting_)")
+        raise AccessError(
+            f"{name!r} is not a role name this command creates (lower-case letters, digits and _, "
+            "starting with a letter, not pg_ or reporting_)"
+        )
     return name
 
 
@@ -359,8 +400,9 @@ def add_login(conn, name: str, group: str, scopes: list[tuple[str, str]], passwo
         with conn.transaction():
             cur = conn.cursor()
             if _role_exists(cur, name):
-                ours = cur.execute("select bool_or(pg_has_role(%s, g, 'member')) from unnest(%s::name[]) g",
-                                   (name, list(GROUPS))).fetchone()[0]
+                ours = cur.execute(
+                    "select bool_or(pg_has_role(%s, g, 'member')) from unnest(%s::name[]) g", (name, list(GROUPS))
+                ).fetchone()[0]
                 if not ours:
                     raise AccessError(f"role {name} exists and is not a reporting login; pick another name")
             _set_login(cur, name, password, inherit=True)
@@ -370,8 +412,10 @@ def add_login(conn, name: str, group: str, scopes: list[tuple[str, str]], passwo
             cur.execute(sql.SQL("grant {} to {}").format(_ident(group), _ident(name)))
             cur.execute("delete from access.role_scopes where role_name = %s", (name,))
             for dimension, value in scopes:
-                cur.execute("insert into access.role_scopes (role_name, dimension, value) values (%s, %s, %s)",
-                            (name, dimension, value))
+                cur.execute(
+                    "insert into access.role_scopes (role_name, dimension, value) values (%s, %s, %s)",
+                    (name, dimension, value),
+                )
     except psycopg.errors.InsufficientPrivilege as exc:
         raise AccessError(f"cannot create role {name}: {str(exc).strip().splitlines()[0]}") from None
     return Login(name, (group,), tuple(scopes))
@@ -393,20 +437,27 @@ def remove_login(conn, name: str) -> bool:
 
 def list_logins(conn) -> list[Login]:
     """Every login in a reporting group (the reader included), with its scopes in this database."""
-    rows = conn.execute("""
+    rows = conn.execute(
+        """
         select m.rolname, array_agg(distinct g.rolname order by g.rolname)
         from pg_roles m
         join pg_auth_members am on am.member = m.oid
         join pg_roles g on g.oid = am.roleid
         where m.rolcanlogin and g.rolname = any(%s)
-        group by m.rolname order by m.rolname""", (list(GROUPS),)).fetchall()
+        group by m.rolname order by m.rolname""",
+        (list(GROUPS),),
+    ).fetchall()
     scopes: dict[str, list[tuple[str, str]]] = {}
     if conn.execute("select to_regclass('access.role_scopes')").fetchone()[0]:
         for role, dim, value in conn.execute(
-                "select role_name, dimension, value from access.role_scopes order by 1, 2, 3").fetchall():
+            "select role_name, dimension, value from access.role_scopes order by 1, 2, 3"
+        ).fetchall():
             scopes.setdefault(role, []).append((dim, value))
-    out = [Login(READER, ("dashboards and Metabase",), ())] if conn.execute(
-        "select 1 from pg_roles where rolname = %s", (READER,)).fetchone() else []
+    out = (
+        [Login(READER, ("dashboards and Metabase",), ())]
+        if conn.execute("select 1 from pg_roles where rolname = %s", (READER,)).fetchone()
+        else []
+    )
     return out + [Login(role, tuple(groups), tuple(scopes.get(role, []))) for role, groups in rows]
 
 

@@ -15,6 +15,7 @@ With --refresh it then times three refresh cycles on that landing set, in a data
 the first (a full build: everything is new), a no-op (nothing new) and one with one new file (a late
 file for an old day), and prints `refresh full=<s> noop=<s> onefile=<s>`. Not part of the test suite.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,15 @@ def _pandas_load(info: warehouse.ConnectionInfo, landing: Path) -> int:
                 for column in frame.columns:
                     if frame[column].map(lambda v: isinstance(v, (dict, list))).any():
                         frame[column] = frame[column].astype(str)
-            frame.to_sql(contract.key, engine, schema="bench_pandas", if_exists="append", index=False,
-                         method="multi", chunksize=1000)
+            frame.to_sql(
+                contract.key,
+                engine,
+                schema="bench_pandas",
+                if_exists="append",
+                index=False,
+                method="multi",
+                chunksize=1000,
+            )
             rows += len(frame)
     engine.dispose()
     return rows
@@ -72,7 +80,7 @@ def _copy_load(info: warehouse.ConnectionInfo, landing: Path) -> int:
                 continue
             table = f"bench_copy.{contract.key}"
             if contract.file_format == "csv":
-                with open(paths[0], encoding="utf-8") as f:
+                with Path(paths[0]).open(encoding="utf-8") as f:
                     header = f.readline().lstrip("\ufeff").strip().split(",")
                 columns = ", ".join('"' + c.replace('"', '""') + '" text' for c in header)
                 conn.execute(f"create table {table} ({columns})")
@@ -82,7 +90,7 @@ def _copy_load(info: warehouse.ConnectionInfo, landing: Path) -> int:
                 command = f"copy {table} from stdin (format csv, quote e'\\x01', delimiter e'\\x02')"
             for path in paths:
                 with conn.cursor() as cur:
-                    with cur.copy(command) as copy, open(path, "rb") as f:
+                    with cur.copy(command) as copy, Path(path).open("rb") as f:
                         while chunk := f.read(1 << 20):
                             copy.write(chunk)
                     rows += cur.rowcount
@@ -95,8 +103,15 @@ def _refresh_cycles(info: warehouse.ConnectionInfo, landing: Path, workdir: Path
 
     db = warehouse.create_scratch_database(info, "bench_refresh")
     base = settings.Settings.load()
-    config = base.model_copy(update={"database_url": db.conninfo(), "libpq": {}, "landing_dir": landing,
-                                     "reports_dir": workdir / "reports", "state_dir": workdir / "state"})
+    config = base.model_copy(
+        update={
+            "database_url": db.conninfo(),
+            "libpq": {},
+            "landing_dir": landing,
+            "reports_dir": workdir / "reports",
+            "state_dir": workdir / "state",
+        }
+    )
     quiet = lambda line: None  # noqa: E731 - the bench prints only its numbers
     try:
         with settings.running(config):
@@ -124,16 +139,21 @@ def _late_file(landing: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="make bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--volume", type=float, default=1.0, help="generator volume (default 1.0, about 1.26M rows)")
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--skip-pandas", action="store_true", help="leave out pandas.to_sql")
-    parser.add_argument("--refresh", action="store_true",
-                        help="also time a full, a no-op and a one-new-file refresh cycle (minutes)")
-    parser.add_argument("--parallelism", type=int, default=None,
-                        help="tables loaded at once (default: the load_parallelism setting, "
-                             f"{settings.ENV_LOAD_PARALLELISM})")
+    parser.add_argument(
+        "--refresh", action="store_true", help="also time a full, a no-op and a one-new-file refresh cycle (minutes)"
+    )
+    parser.add_argument(
+        "--parallelism",
+        type=int,
+        default=None,
+        help=f"tables loaded at once (default: the load_parallelism setting, {settings.ENV_LOAD_PARALLELISM})",
+    )
     args = parser.parse_args(argv)
 
     from orchestration.ingestion.generator import GeneratorConfig, generate
@@ -145,14 +165,18 @@ def main(argv: list[str] | None = None) -> int:
     bench_db = warehouse.create_scratch_database(info, "bench")
     try:
         # No malformed rows: pandas.to_sql has no way to reject a bad row, only to fail the whole load.
-        cfg = GeneratorConfig(seed=7, months=args.months, volume=args.volume, malformed_share=0.0,
-                              end_date=date(2026, 11, 23))
+        cfg = GeneratorConfig(
+            seed=7, months=args.months, volume=args.volume, malformed_share=0.0, end_date=date(2026, 11, 23)
+        )
         t0 = time.perf_counter()
         gen = generate(workdir, cfg, timezone=settings.Settings.load().timezone)
         gen_seconds = time.perf_counter() - t0
         gen_rows = sum(gen.rows_by_table.values())
-        print(f"generated {gen_rows:,} rows in {len(gen.files)} files: {gen_seconds:.2f}s, "
-              f"{gen_rows / gen_seconds:,.0f} rows/s", flush=True)
+        print(
+            f"generated {gen_rows:,} rows in {len(gen.files)} files: {gen_seconds:.2f}s, "
+            f"{gen_rows / gen_seconds:,.0f} rows/s",
+            flush=True,
+        )
 
         with warehouse.connect(bench_db) as conn:
             loaders.ensure_schemas(conn)
@@ -162,25 +186,36 @@ def main(argv: list[str] | None = None) -> int:
         ours = time.perf_counter() - t0
         loaded = sum(r.total("rows_in_file") for r in results)
         ours_rate = loaded / ours
-        print(f"our loader (validate + COPY + upsert, {args.parallelism} tables at a time): {loaded:,} rows in "
-              f"{ours:.2f}s, {ours_rate:,.0f} rows/s", flush=True)
+        print(
+            f"our loader (validate + COPY + upsert, {args.parallelism} tables at a time): {loaded:,} rows in "
+            f"{ours:.2f}s, {ours_rate:,.0f} rows/s",
+            flush=True,
+        )
 
         t0 = time.perf_counter()
         copied = _copy_load(bench_db, workdir)
         copy_seconds = time.perf_counter() - t0
         copy_rate = copied / copy_seconds
-        print(f"PostgreSQL COPY alone (one stream, text columns): {copied:,} rows in {copy_seconds:.2f}s, "
-              f"{copy_rate:,.0f} rows/s", flush=True)
+        print(
+            f"PostgreSQL COPY alone (one stream, text columns): {copied:,} rows in {copy_seconds:.2f}s, "
+            f"{copy_rate:,.0f} rows/s",
+            flush=True,
+        )
         print(f"ratio: our loader is {ours_rate / copy_rate:.2f}x COPY alone", flush=True)
 
         if not args.skip_pandas:
             t0 = time.perf_counter()
             pandas_rows = _pandas_load(bench_db, workdir)
             theirs = time.perf_counter() - t0
-            print(f"pandas.to_sql(method='multi'): {pandas_rows:,} rows in {theirs:.2f}s, "
-                  f"{pandas_rows / theirs:,.0f} rows/s", flush=True)
-            print(f"ratio: our loader is {(loaded / ours) / (pandas_rows / theirs):.1f}x pandas.to_sql "
-                  f"(pandas neither validates, rejects nor upserts)")
+            print(
+                f"pandas.to_sql(method='multi'): {pandas_rows:,} rows in {theirs:.2f}s, "
+                f"{pandas_rows / theirs:,.0f} rows/s",
+                flush=True,
+            )
+            print(
+                f"ratio: our loader is {(loaded / ours) / (pandas_rows / theirs):.1f}x pandas.to_sql "
+                f"(pandas neither validates, rejects nor upserts)"
+            )
         print(f"load ours={ours_rate:.0f} copy={copy_rate:.0f}", flush=True)
         if args.refresh:
             full, noop, onefile = _refresh_cycles(info, workdir, Path(tempfile.mkdtemp(prefix="lead-analytics-cycle-")))

@@ -13,12 +13,12 @@ then in a database of its own measures:
 Numbers are only worth comparing on a quiet machine (nothing else running): the script prints the load
 average it started with. Not part of the test suite.
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import shutil
-import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -92,11 +92,21 @@ def measure(info, volume: float, months: int, repeat: int, clients: int, onefile
     landing = workdir / "landing"
     db = warehouse.create_scratch_database(info, "bench_scale")
     base = settings.Settings.load()
-    config = base.model_copy(update={"database_url": db.conninfo(), "libpq": {}, "landing_dir": landing,
-                                     "reports_dir": workdir / "reports", "state_dir": workdir / "state"})
+    config = base.model_copy(
+        update={
+            "database_url": db.conninfo(),
+            "libpq": {},
+            "landing_dir": landing,
+            "reports_dir": workdir / "reports",
+            "state_dir": workdir / "state",
+        }
+    )
     try:
-        generate(landing, GeneratorConfig(seed=7, months=months, volume=volume, malformed_share=0.0,
-                                          end_date=date(2026, 11, 23)), timezone=config.timezone)
+        generate(
+            landing,
+            GeneratorConfig(seed=7, months=months, volume=volume, malformed_share=0.0, end_date=date(2026, 11, 23)),
+            timezone=config.timezone,
+        )
         with settings.running(config):
             with warehouse.connect(db) as conn:
                 loaders.ensure_schemas(conn, landing)
@@ -105,15 +115,18 @@ def measure(info, volume: float, months: int, repeat: int, clients: int, onefile
             scale.load_s = time.perf_counter() - started
             scale.rows = sum(r.total("rows_in_file") for r in results)
             quiet = lambda line: None  # noqa: E731
-            for attr in ("build_s", "noop_s", "onefile_s")[:3 if onefile else 2]:
+            for attr in ("build_s", "noop_s", "onefile_s")[: 3 if onefile else 2]:
                 if attr == "onefile_s":
                     _late_file(landing)
                 cycle = refresh.run_cycle(config, quiet)
                 if cycle.pipeline is not None and not cycle.pipeline.success:
                     raise SystemExit(f"volume {volume}: a refresh cycle failed: {cycle.pipeline.failed_steps[:1]}")
                 setattr(scale, attr, cycle.seconds)
-            print(f"volume {volume}: {scale.rows:,} rows; load {scale.load_s:.1f}s, build {scale.build_s:.1f}s, "
-                  f"no-op cycle {scale.noop_s:.1f}s, one-file cycle {scale.onefile_s:.1f}s", flush=True)
+            print(
+                f"volume {volume}: {scale.rows:,} rows; load {scale.load_s:.1f}s, build {scale.build_s:.1f}s, "
+                f"no-op cycle {scale.noop_s:.1f}s, one-file cycle {scale.onefile_s:.1f}s",
+                flush=True,
+            )
             _cards_alone(db, scale, repeat)
             _clients(db, scale, clients)
     finally:
@@ -123,45 +136,62 @@ def measure(info, volume: float, months: int, repeat: int, clients: int, onefile
 
 
 def report(small: Scale, large: Scale) -> str:
-    lines = [f"{'':<44}{'volume ' + str(small.volume):>22}{'volume ' + str(large.volume):>22}",
-             f"{'raw rows':<44}{small.rows:>22,}{large.rows:>22,}"]
-    for label, attr in (("load (s)", "load_s"), ("build: first cycle (s)", "build_s"),
-                        ("no-op cycle (s)", "noop_s"), ("one-new-file cycle (s)", "onefile_s")):
+    lines = [
+        f"{'':<44}{'volume ' + str(small.volume):>22}{'volume ' + str(large.volume):>22}",
+        f"{'raw rows':<44}{small.rows:>22,}{large.rows:>22,}",
+    ]
+    for label, attr in (
+        ("load (s)", "load_s"),
+        ("build: first cycle (s)", "build_s"),
+        ("no-op cycle (s)", "noop_s"),
+        ("one-new-file cycle (s)", "onefile_s"),
+    ):
         lines.append(f"{label:<44}{getattr(small, attr):>22.1f}{getattr(large, attr):>22.1f}")
     lines.append("")
     lines.append(f"{'card alone, ms p50/p95/max':<44}{'':>22}{'':>22}")
 
     def trio(values: list[float] | None) -> str:
-        return "-" if not values else f"{_pct(values, .5):.1f}/{_pct(values, .95):.1f}/{max(values):.1f}"
+        return "-" if not values else f"{_pct(values, 0.5):.1f}/{_pct(values, 0.95):.1f}/{max(values):.1f}"
 
-    for key in sorted(set(small.cards) | set(large.cards)):
-        lines.append(f"  {key:<42}{trio(small.cards.get(key)):>22}{trio(large.cards.get(key)):>22}")
+    lines.extend(
+        f"  {key:<42}{trio(small.cards.get(key)):>22}{trio(large.cards.get(key)):>22}"
+        for key in sorted(set(small.cards) | set(large.cards))
+    )
     lines.append("")
     lines.append(f"{'dashboard open, concurrent clients, ms p50/p95':<44}")
     for key in sorted(set(small.opens) | set(large.opens)):
         a, b = small.opens.get(key, []), large.opens.get(key, [])
-        lines.append(f"  {key:<42}{f'{_pct(a, .5):.0f}/{_pct(a, .95):.0f}' if a else '-':>22}"
-                     f"{f'{_pct(b, .5):.0f}/{_pct(b, .95):.0f}' if b else '-':>22}")
-    worst = max((_pct(v, .95) for v in large.cards.values()), default=0.0)
-    worst_open = max((_pct(v, .95) for v in large.opens.values()), default=0.0)
-    lines.append(f"at volume {large.volume}: slowest card p95 {worst:.1f} ms (target 50), slowest dashboard-open p95 "
-                 f"{worst_open:.0f} ms (target 2000)")
+        lines.append(
+            f"  {key:<42}{f'{_pct(a, 0.5):.0f}/{_pct(a, 0.95):.0f}' if a else '-':>22}"
+            f"{f'{_pct(b, 0.5):.0f}/{_pct(b, 0.95):.0f}' if b else '-':>22}"
+        )
+    worst = max((_pct(v, 0.95) for v in large.cards.values()), default=0.0)
+    worst_open = max((_pct(v, 0.95) for v in large.opens.values()), default=0.0)
+    lines.append(
+        f"at volume {large.volume}: slowest card p95 {worst:.1f} ms (target 50), slowest dashboard-open p95 "
+        f"{worst_open:.0f} ms (target 2000)"
+    )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make bench-scale", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="make bench-scale", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--volume", type=float, default=1.0, help="the base volume (default 1.0, the demo's)")
     parser.add_argument("--factor", type=float, default=10.0, help="the large volume is this times the base")
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--repeat", type=int, default=20, help="runs of each card alone (default 20)")
     parser.add_argument("--clients", type=int, default=20, help="concurrent dashboard readers (default 20)")
-    parser.add_argument("--skip-onefile", action="store_true",
-                        help="leave out the one-new-file cycle (a full rebuild until D181's selective rebuild exists)")
+    parser.add_argument(
+        "--skip-onefile",
+        action="store_true",
+        help="leave out the one-new-file cycle (a full rebuild until D181's selective rebuild exists)",
+    )
     args = parser.parse_args(argv)
-    print(f"load average at start: {os.getloadavg()[0]:.1f} (numbers are comparable only on a quiet machine)",
-          flush=True)
+    print(
+        f"load average at start: {os.getloadavg()[0]:.1f} (numbers are comparable only on a quiet machine)", flush=True
+    )
     info = warehouse.ensure_running()
     small = measure(info, args.volume, args.months, args.repeat, args.clients, not args.skip_onefile)
     large = measure(info, args.volume * args.factor, args.months, args.repeat, args.clients, not args.skip_onefile)

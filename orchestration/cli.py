@@ -3,15 +3,17 @@
 Heavy libraries (dbt, Dagster, Great Expectations) are imported only by the sub-commands that
 need them, so `--help` and `warehouse status` answer at once.
 """
+
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 from orchestration import settings
@@ -57,6 +59,7 @@ def _say(line: str) -> None:
 
 # ----------------------------------------------------------------------------- warehouse
 
+
 def cmd_warehouse(args: argparse.Namespace, config: settings.Settings) -> int:
     from orchestration import warehouse
 
@@ -87,6 +90,7 @@ def _shell_quote(value: str) -> str:
 
 # ----------------------------------------------------------------------------- generate / load
 
+
 def _existing_landing(config: settings.Settings, hint: str = "run `lead-analytics generate` first") -> Path:
     """The landing directory to load from; UserError when it does not exist (nothing would be loaded)."""
     path = config.landing_dir
@@ -102,16 +106,24 @@ def _say_if_mixed(conn, landing: Path) -> None:
     others = loaders.other_landing_roots(conn, landing)
     if others:
         listed = ", ".join(f"{root} ({n:,} {'file' if n == 1 else 'files'})" for root, n in others)
-        _say(f"note: this warehouse also holds data loaded from {listed}; files from {landing} are mixed in with it "
-             "(use another LEAD_ANALYTICS_HOME or LEAD_ANALYTICS_DATABASE_URL to keep them apart)")
+        _say(
+            f"note: this warehouse also holds data loaded from {listed}; files from {landing} are mixed in with it "
+            "(use another LEAD_ANALYTICS_HOME or LEAD_ANALYTICS_DATABASE_URL to keep them apart)"
+        )
 
 
 def _generator_config(args: argparse.Namespace):
     from orchestration.ingestion.generator import GeneratorConfig
 
     end = date.fromisoformat(args.end_date) if args.end_date else None
-    return GeneratorConfig(seed=args.seed, months=args.months, organizations=args.organizations,
-                           volume=args.volume, malformed_share=args.malformed_share, end_date=end)
+    return GeneratorConfig(
+        seed=args.seed,
+        months=args.months,
+        organizations=args.organizations,
+        volume=args.volume,
+        malformed_share=args.malformed_share,
+        end_date=end,
+    )
 
 
 def _generate(landing: Path, args: argparse.Namespace, timezone: str, force: bool) -> None:
@@ -129,8 +141,10 @@ def _generate(landing: Path, args: argparse.Namespace, timezone: str, force: boo
             previous_manifest = {}
         previous = previous_manifest.get("config", {})
         # The time zone shapes the data too (weekday and working-hour peaks are local).
-        if all(previous.get(k) == v for k, v in wanted.items()) \
-                and previous_manifest.get("reporting_timezone") == timezone:
+        if (
+            all(previous.get(k) == v for k, v in wanted.items())
+            and previous_manifest.get("reporting_timezone") == timezone
+        ):
             _say(f"landing files in {landing} already match this configuration; not regenerating")
             return
     landing.mkdir(parents=True, exist_ok=True)
@@ -139,8 +153,10 @@ def _generate(landing: Path, args: argparse.Namespace, timezone: str, force: boo
 
     def flush() -> None:
         if current["table"]:
-            _say(f"  generated {current['table']:<40} {current['rows']:>10,} rows in {current['files']:>3} files  "
-                 f"[{time.perf_counter() - started:5.1f}s]")
+            _say(
+                f"  generated {current['table']:<40} {current['rows']:>10,} rows in {current['files']:>3} files  "
+                f"[{time.perf_counter() - started:5.1f}s]"
+            )
 
     def progress(table: str, rows: int) -> None:  # called once per file, tables in turn
         if table != current["table"]:
@@ -149,26 +165,31 @@ def _generate(landing: Path, args: argparse.Namespace, timezone: str, force: boo
         current["rows"] += rows
         current["files"] += 1
 
-    _say(f"generating synthetic data into {landing} ({cfg.months} months, {cfg.organizations} organizations, "
-         f"volume {cfg.volume}, seed {cfg.seed})")
+    _say(
+        f"generating synthetic data into {landing} ({cfg.months} months, {cfg.organizations} organizations, "
+        f"volume {cfg.volume}, seed {cfg.seed})"
+    )
     result = generate(landing, cfg, timezone=timezone, progress=progress)
     flush()
     seconds = time.perf_counter() - started
     total = sum(result.rows_by_table.values())
-    _say(f"generated {total:,} rows in {len(result.files)} files, {len(result.malformed)} deliberately malformed, "
-         f"in {seconds:.1f}s ({total / max(seconds, 1e-9):,.0f} rows/s)")
+    _say(
+        f"generated {total:,} rows in {len(result.files)} files, {len(result.malformed)} deliberately malformed, "
+        f"in {seconds:.1f}s ({total / max(seconds, 1e-9):,.0f} rows/s)"
+    )
 
 
 def cmd_generate(args: argparse.Namespace, config: settings.Settings) -> int:
     if args.end_date is None:
-        args.end_date = date.today().isoformat()
+        args.end_date = config.today().isoformat()
     _generate(config.landing_dir, args, config.timezone, force=True)
     return 0
 
 
 def cmd_load(args: argparse.Namespace, config: settings.Settings) -> int:
     from orchestration import warehouse
-    from orchestration.ingestion import contracts, landing as landing_dirs, loaders
+    from orchestration.ingestion import contracts, loaders
+    from orchestration.ingestion import landing as landing_dirs
 
     landing = _existing_landing(config)
     selected = [c for c in contracts.all_contracts() if not args.table or c.key in args.table]
@@ -183,16 +204,25 @@ def cmd_load(args: argparse.Namespace, config: settings.Settings) -> int:
     with warehouse.connect(info) as conn:
         loaders.ensure_schemas(conn, landing)
         _say_if_mixed(conn, landing)
-    for contract, result in zip(selected, loaders.load_tables(info, selected, landing, config.load_parallelism)):
+    for contract, result in zip(
+        selected, loaders.load_tables(info, selected, landing, config.load_parallelism), strict=False
+    ):
         rows += result.total("rows_in_file")
         rejected += result.total("rejected")
         errors += result.errors
         ignored += result.ignored
-        failed = (f", {result.failed_files} FAILED" if result.failed_files
-                  else ", FAILED (folder unreadable)" if result.errors else "")
-        _say(f"  {contract.key:<40} {result.loaded_files:>3} files loaded, {result.skipped_files:>3} skipped{failed}, "
-             f"{result.total('inserted'):>9,} inserted, {result.total('updated'):>7,} updated, "
-             f"{result.total('rejected'):>5,} rejected")
+        failed = (
+            f", {result.failed_files} FAILED"
+            if result.failed_files
+            else ", FAILED (folder unreadable)"
+            if result.errors
+            else ""
+        )
+        _say(
+            f"  {contract.key:<40} {result.loaded_files:>3} files loaded, {result.skipped_files:>3} skipped{failed}, "
+            f"{result.total('inserted'):>9,} inserted, {result.total('updated'):>7,} updated, "
+            f"{result.total('rejected'):>5,} rejected"
+        )
     seconds = time.perf_counter() - started
     _say(f"loaded {rows:,} rows ({rejected:,} rejected) in {seconds:.1f}s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
     for entry in ignored:
@@ -205,6 +235,7 @@ def cmd_load(args: argparse.Namespace, config: settings.Settings) -> int:
 
 
 # ----------------------------------------------------------------------------- run / demo
+
 
 def cmd_run(args: argparse.Namespace, config: settings.Settings) -> int:
     return _run_pipeline(config, _existing_landing(config), time.perf_counter())
@@ -239,9 +270,7 @@ def _warehouse_for(landing: Path):
 
 def _run_pipeline(config: settings.Settings, landing: Path, started: float, info=None) -> int:
     """The full Dagster job, then its outcome; exit code 0 only when every step and blocking check passed."""
-    from orchestration import pipeline
-
-    from orchestration import publishing
+    from orchestration import pipeline, publishing
 
     info = info or _warehouse_for(landing)
     since = time.time()
@@ -270,8 +299,10 @@ def _print_outcome(config: settings.Settings, info, result, started: float, sinc
     if result.success:
         print(pipeline.format_minimal_dashboard(info))
     else:
-        print(f"\nrun failed: no KPIs shown{'' if reports else ' and no HTML dashboard written'}; "
-              "fix the cause above and run again")
+        print(
+            f"\nrun failed: no KPIs shown{'' if reports else ' and no HTML dashboard written'}; "
+            "fix the cause above and run again"
+        )
     if reports:
         print("\n" + heading.format(s="s" if len(reports) > 1 else ""))
         print("\n".join(f"  {path}" for path in reports))
@@ -280,19 +311,25 @@ def _print_outcome(config: settings.Settings, info, result, started: float, sinc
 def cmd_demo(args: argparse.Namespace, config: settings.Settings) -> int:
     started = time.perf_counter()
     # The default landing directory is created by the generator; a --landing that does not exist is a typo.
-    landing = _existing_landing(config, "create it, or leave out --landing for data/landing") if args.landing \
+    landing = (
+        _existing_landing(config, "create it, or leave out --landing for data/landing")
+        if args.landing
         else config.landing_dir
+    )
     if args.end_date is None:
-        args.end_date = date.today().isoformat()
+        args.end_date = config.today().isoformat()
     info = _warehouse_for(landing)
     _generate(landing, args, config.timezone, force=False)
     if config.smtp is None:
-        _say(f"report delivery off: {settings.ENV_SMTP['host']} is not set (`lead-analytics send daily --dry-run` "
-             "writes the e-mails to files)")
+        _say(
+            f"report delivery off: {settings.ENV_SMTP['host']} is not set (`lead-analytics send daily --dry-run` "
+            "writes the e-mails to files)"
+        )
     return _run_pipeline(config, landing, started, info)
 
 
 # ----------------------------------------------------------------------------- report
+
 
 def _report(args: argparse.Namespace, config: settings.Settings) -> int:
     """`report` reads the settings in force (`settings.running`), as the rest of orchestration/bi does."""
@@ -314,8 +351,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     info = access.reader_for(warehouse.ensure_running())
     out_dir = Path(args.out).resolve() if args.out else settings.reports_dir()
     try:
-        written = html_report.write_reports(info, settings.PROJECT_ROOT / "metabase", out_dir, filters,
-                                            keys=args.dashboard, timings=args.timings)
+        written = html_report.write_reports(
+            info, settings.PROJECT_ROOT / "metabase", out_dir, filters, keys=args.dashboard, timings=args.timings
+        )
     except (run.FilterError, SpecError) as exc:
         raise UserError(str(exc)) from None
     except run.ReportError as exc:
@@ -347,10 +385,11 @@ examples:
 
 # ----------------------------------------------------------------------------- send / alerts
 
-def _as_of_now(config: settings.Settings):
-    from datetime import datetime, timezone
 
-    return config.as_of or datetime.now(timezone.utc)
+def _as_of_now(config: settings.Settings):
+    from datetime import datetime
+
+    return config.as_of or datetime.now(UTC)
 
 
 def cmd_send(args: argparse.Namespace, config: settings.Settings) -> int:
@@ -371,8 +410,12 @@ def cmd_send(args: argparse.Namespace, config: settings.Settings) -> int:
     summary = f"{outcome.sent} sent, {outcome.already} already sent, {outcome.failed} failed"
     with warehouse.connect(info) as conn:
         ledger.ensure(conn)
-        ledger.log_command(conn, "send", {"report": args.report, "as_of": as_of, "dry_run": bool(dry)},
-                           "; ".join([summary, *outcome.lines]))
+        ledger.log_command(
+            conn,
+            "send",
+            {"report": args.report, "as_of": as_of, "dry_run": bool(dry)},
+            "; ".join([summary, *outcome.lines]),
+        )
     print(summary)
     return 0 if outcome.ok else 1
 
@@ -395,6 +438,7 @@ def cmd_alerts(args: argparse.Namespace, config: settings.Settings) -> int:
 
 
 # ----------------------------------------------------------------------------- access
+
 
 def _password(variable: str | None, name: str) -> str:
     """A login's password: from the environment variable `variable`, else asked for (never an argument)."""
@@ -426,19 +470,24 @@ def cmd_access(args: argparse.Namespace, config: settings.Settings) -> int:
             elif args.action == "apply":
                 policed = access.apply(conn)
                 scoped = sum(1 for dims in policed.values() if dims)
-                print(f"granted the reporting roles on {len(policed)} mart(s); {scoped} filtered by "
-                      "organisation, workspace, location or agent")
+                print(
+                    f"granted the reporting roles on {len(policed)} mart(s); {scoped} filtered by "
+                    "organisation, workspace, location or agent"
+                )
             elif args.action == "add-client":
-                scopes = [("organisation", v) for v in args.organisation] + \
-                    [("workspace", v) for v in args.workspace or []]
-                login = access.add_login(conn, access.checked_name(args.name), access.CLIENT, scopes,
-                                         _password(args.password_env, args.name))
+                scopes = [("organisation", v) for v in args.organisation] + [
+                    ("workspace", v) for v in args.workspace or []
+                ]
+                login = access.add_login(
+                    conn, access.checked_name(args.name), access.CLIENT, scopes, _password(args.password_env, args.name)
+                )
                 print(f"client login {login.line()}")
             elif args.action == "add-user":
                 group = f"reporting_{args.group}"
                 scopes = [("location", v) for v in args.location or []] + [("agent", v) for v in args.agent or []]
-                login = access.add_login(conn, access.checked_name(args.name), group, scopes,
-                                         _password(args.password_env, args.name))
+                login = access.add_login(
+                    conn, access.checked_name(args.name), group, scopes, _password(args.password_env, args.name)
+                )
                 print(f"login {login.line()}")
             elif args.action == "remove-client":
                 if not access.remove_login(conn, args.name):
@@ -465,14 +514,21 @@ again at every publication. A mart that carries neither shows it no rows.
 
 # ----------------------------------------------------------------------------- dbt / ui
 
+
 def cmd_dbt(args: argparse.Namespace, config: settings.Settings) -> int:
     from orchestration import warehouse
     from orchestration.dbt_project import dbt_env, dbt_executable
 
     info = warehouse.ensure_running()
     dbt_args = [a for a in args.dbt_args if a != "--"]
-    cmd = [dbt_executable(), *dbt_args, "--project-dir", str(settings.DBT_PROJECT_DIR),
-           "--profiles-dir", str(settings.DBT_PROJECT_DIR)]
+    cmd = [
+        dbt_executable(),
+        *dbt_args,
+        "--project-dir",
+        str(settings.DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(settings.DBT_PROJECT_DIR),
+    ]
     return subprocess.call(cmd, env=dbt_env(info, config), cwd=settings.DBT_PROJECT_DIR)
 
 
@@ -481,7 +537,7 @@ def cmd_mf(args: argparse.Namespace, config: settings.Settings) -> int:
     project's target/ holds the write-audit-publish parse (relations in `marts__build`), so `mf` gets a project
     view of its own under target/mf: links to the project's files, and a parse for the published schemas."""
     from orchestration import warehouse
-    from orchestration.dbt_project import PROJECT_FOLDERS, PROJECT_FILES, dbt_env, ensure_manifest
+    from orchestration.dbt_project import PROJECT_FILES, PROJECT_FOLDERS, dbt_env, ensure_manifest
 
     info = warehouse.ensure_running()
     view = settings.DBT_PROJECT_DIR / "target" / "mf"
@@ -522,8 +578,10 @@ def cmd_ui(args: argparse.Namespace, config: settings.Settings) -> int:
     from orchestration import pipeline, warehouse
 
     if not _port_is_free(args.port):
-        raise UserError(f"port {args.port} on 127.0.0.1 is already in use (another `lead-analytics ui`?); "
-                        f"stop it or pick another with --port")
+        raise UserError(
+            f"port {args.port} on 127.0.0.1 is already in use (another `lead-analytics ui`?); "
+            f"stop it or pick another with --port"
+        )
     info = warehouse.ensure_running()
     # `dagster dev` and the code servers it starts load orchestration.definitions from these settings.
     env = config.child_env() | {"DAGSTER_HOME": pipeline.dagster_home(config)}
@@ -533,8 +591,11 @@ def cmd_ui(args: argparse.Namespace, config: settings.Settings) -> int:
     dagster = Path(sys.executable).parent / "dagster"
     _say(f"warehouse: {info.describe()}")
     _say(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)")
-    return _run_until_stopped([str(dagster), "dev", "-h", "127.0.0.1", "-p", str(args.port),
-                               "-m", "orchestration.definitions"], env=env, cwd=settings.PROJECT_ROOT)
+    return _run_until_stopped(
+        [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(args.port), "-m", "orchestration.definitions"],
+        env=env,
+        cwd=settings.PROJECT_ROOT,
+    )
 
 
 def _run_until_stopped(cmd: list[str], **kwargs) -> int:
@@ -546,8 +607,9 @@ def _run_until_stopped(cmd: list[str], **kwargs) -> int:
     """
     import signal
 
-    proc = subprocess.Popen(cmd, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs
+    )
 
     def stop(signum, _frame):
         raise KeyboardInterrupt
@@ -566,16 +628,15 @@ def _run_until_stopped(cmd: list[str], **kwargs) -> int:
                 continue
             except ProcessLookupError:
                 break
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # anything the server left in its group
-        except ProcessLookupError:
-            pass
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
 # ----------------------------------------------------------------------------- parser
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -617,6 +678,7 @@ def _iso_date(text: str) -> str:
 
 def _shared_options() -> dict[str, argparse.ArgumentParser]:
     """The options several commands take, each declared once with its help (argparse `parents`)."""
+
     def group(name: str) -> argparse.ArgumentParser:
         parent = argparse.ArgumentParser(add_help=False)
         parents[name] = parent
@@ -624,23 +686,42 @@ def _shared_options() -> dict[str, argparse.ArgumentParser]:
 
     parents: dict[str, argparse.ArgumentParser] = {}
     group("landing").add_argument(
-        "--landing", metavar="DIR", help=f"landing directory (default: {settings.ENV_LANDING} or data/landing)")
+        "--landing", metavar="DIR", help=f"landing directory (default: {settings.ENV_LANDING} or data/landing)"
+    )
     group("timezone").add_argument(
-        "--timezone", metavar="ZONE", help=f"reporting time zone, an IANA name such as Europe/Amsterdam (default: "
-                                           f"{settings.ENV_TIMEZONE} or {settings.default_timezone()})")
+        "--timezone",
+        metavar="ZONE",
+        help=f"reporting time zone, an IANA name such as Europe/Amsterdam (default: "
+        f"{settings.ENV_TIMEZONE} or {settings.default_timezone()})",
+    )
     group("as_of").add_argument(
-        "--as-of", metavar="TIMESTAMP", help=f"pin \"now\" for today/this week/this month, an ISO timestamp with a "
-                                             f"time zone such as {settings.AS_OF_FORMATS[0]} (default: "
-                                             f"{settings.ENV_AS_OF} or the build time)")
+        "--as-of",
+        metavar="TIMESTAMP",
+        help=f'pin "now" for today/this week/this month, an ISO timestamp with a '
+        f"time zone such as {settings.AS_OF_FORMATS[0]} (default: "
+        f"{settings.ENV_AS_OF} or the build time)",
+    )
     p = group("generator")
     p.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives identical files (default 42)")
     p.add_argument("--months", type=_positive_int, default=24, help="months of history, 1 or more (default 24)")
-    p.add_argument("--organizations", type=_positive_int, default=10,
-                   help="client organizations/workspaces, 1 or more (default 10)")
-    p.add_argument("--volume", type=_positive_float, default=1.0,
-                   help="event volume multiplier, more than 0 (default 1.0 ≈ 1M+ rows)")
-    p.add_argument("--malformed-share", type=_share, default=0.002,
-                   help="share of deliberately malformed rows per file, 0 to <1 (default 0.002; 0 disables)")
+    p.add_argument(
+        "--organizations",
+        type=_positive_int,
+        default=10,
+        help="client organizations/workspaces, 1 or more (default 10)",
+    )
+    p.add_argument(
+        "--volume",
+        type=_positive_float,
+        default=1.0,
+        help="event volume multiplier, more than 0 (default 1.0 ≈ 1M+ rows)",
+    )
+    p.add_argument(
+        "--malformed-share",
+        type=_share,
+        default=0.002,
+        help="share of deliberately malformed rows per file, 0 to <1 (default 0.002; 0 disables)",
+    )
     p.add_argument("--end-date", type=_iso_date, help="last day of generated data, YYYY-MM-DD (default today)")
     return parents
 
@@ -649,91 +730,160 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lead-analytics",
         description="Lead Analytics warehouse: synthetic vendor data, raw loads, dbt models, Dagster.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     shared = _shared_options()
 
     def command(name: str, *options: str, **kwargs) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[shared[o] for o in options], **kwargs)
 
-    p = command("warehouse", help="start, stop or inspect the warehouse",
-                description="Manage the warehouse: the embedded PostgreSQL (default) or the external one "
-                            "configured by LEAD_ANALYTICS_DATABASE_URL / PGHOST.")
-    p.add_argument("action", choices=["start", "stop", "status", "env", "url"],
-                   help="start | stop | status | env (shell exports for dbt) | url (libpq connection string)")
+    p = command(
+        "warehouse",
+        help="start, stop or inspect the warehouse",
+        description="Manage the warehouse: the embedded PostgreSQL (default) or the external one "
+        "configured by LEAD_ANALYTICS_DATABASE_URL / PGHOST.",
+    )
+    p.add_argument(
+        "action",
+        choices=["start", "stop", "status", "env", "url"],
+        help="start | stop | status | env (shell exports for dbt) | url (libpq connection string)",
+    )
     p.set_defaults(func=cmd_warehouse)
 
-    p = command("generate", "landing", "timezone", "generator",
-                help="write synthetic vendor exports into the landing directory",
-                description="Write deterministic synthetic exports for all five sources (CSV or JSON lines, as each "
-                            "vendor exports them), including a share of malformed rows. Weekday and working-hour "
-                            "peaks follow the reporting time zone.")
+    p = command(
+        "generate",
+        "landing",
+        "timezone",
+        "generator",
+        help="write synthetic vendor exports into the landing directory",
+        description="Write deterministic synthetic exports for all five sources (CSV or JSON lines, as each "
+        "vendor exports them), including a share of malformed rows. Weekday and working-hour "
+        "peaks follow the reporting time zone.",
+    )
     p.set_defaults(func=cmd_generate)
 
-    p = command("load", "landing", help="load new landing files into the raw schemas",
-                description="Load every landing file not loaded before (idempotent), rejecting bad rows "
-                            "into raw_audit.rejected_rows.")
+    p = command(
+        "load",
+        "landing",
+        help="load new landing files into the raw schemas",
+        description="Load every landing file not loaded before (idempotent), rejecting bad rows "
+        "into raw_audit.rejected_rows.",
+    )
     p.add_argument("--table", action="append", help="only this table, e.g. bison__email_events (repeatable)")
     p.set_defaults(func=cmd_load)
 
-    p = command("run", "landing", "timezone", "as_of", help="run the full Dagster job: load, dbt build, checks",
-                description="Materialise every asset in this process and print a summary.")
+    p = command(
+        "run",
+        "landing",
+        "timezone",
+        "as_of",
+        help="run the full Dagster job: load, dbt build, checks",
+        description="Materialise every asset in this process and print a summary.",
+    )
     p.set_defaults(func=cmd_run)
 
-    p = command("refresh", "landing", "timezone", "as_of", help="one refresh cycle: run the job only if data is new",
-                description="Run the full Dagster job when a landing file is new or changed, or a loaded file is "
-                            "not yet in a published build; otherwise stop in seconds (what the 15-minute "
-                            "schedule does).")
+    p = command(
+        "refresh",
+        "landing",
+        "timezone",
+        "as_of",
+        help="one refresh cycle: run the job only if data is new",
+        description="Run the full Dagster job when a landing file is new or changed, or a loaded file is "
+        "not yet in a published build; otherwise stop in seconds (what the 15-minute "
+        "schedule does).",
+    )
     p.set_defaults(func=cmd_refresh)
 
-    p = command("demo", "landing", "timezone", "as_of", "generator",
-                help="the whole thing: warehouse, synthetic data, pipeline, summary",
-                description="Start the warehouse, generate synthetic data (skipped when the landing files "
-                            "already match), run the full pipeline and print a summary. Idempotent.")
+    p = command(
+        "demo",
+        "landing",
+        "timezone",
+        "as_of",
+        "generator",
+        help="the whole thing: warehouse, synthetic data, pipeline, summary",
+        description="Start the warehouse, generate synthetic data (skipped when the landing files "
+        "already match), run the full pipeline and print a summary. Idempotent.",
+    )
     p.set_defaults(func=cmd_demo)
 
-    p = command("report", help="write the dashboards as self-contained HTML files",
-                description="Run every card of the dashboards in metabase/dashboards against the warehouse "
-                            "and write one self-contained HTML file per dashboard (default: reports/). "
-                            "A filtered report goes to its own file; a card that fails stops the report "
-                            "and nothing is written.",
-                epilog=REPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command(
+        "report",
+        help="write the dashboards as self-contained HTML files",
+        description="Run every card of the dashboards in metabase/dashboards against the warehouse "
+        "and write one self-contained HTML file per dashboard (default: reports/). "
+        "A filtered report goes to its own file; a card that fails stops the report "
+        "and nothing is written.",
+        epilog=REPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--dashboard", action="append", help="only this dashboard key, e.g. lead_capture (repeatable)")
-    p.add_argument("--filter", action="append", metavar="SLUG=VALUE",
-                   help="a dashboard filter value, e.g. --filter created=2025-03 --filter source=Website,Ads "
-                        "(formats below)")
+    p.add_argument(
+        "--filter",
+        action="append",
+        metavar="SLUG=VALUE",
+        help="a dashboard filter value, e.g. --filter created=2025-03 --filter source=Website,Ads (formats below)",
+    )
     p.add_argument("--out", help="output directory (default: LEAD_ANALYTICS_REPORTS_DIR or reports/)")
-    p.add_argument("--timings", action="store_true",
-                   help="print each card's row count and query time, and add a table of them to the page")
+    p.add_argument(
+        "--timings",
+        action="store_true",
+        help="print each card's row count and query time, and add a table of them to the page",
+    )
     p.set_defaults(func=_report)
 
-    p = command("send", "timezone", "as_of", help="render and e-mail one scheduled report (metabase/reports)",
-                description="Render the report for the period of its latest scheduled send at or before --as-of "
-                            "(default now) and e-mail it, with its pages as a PDF, to each recipient not yet sent "
-                            "that period (raw_audit.report_deliveries). Without LEAD_ANALYTICS_SMTP_HOST nothing "
-                            "is sent (said in one line).")
+    p = command(
+        "send",
+        "timezone",
+        "as_of",
+        help="render and e-mail one scheduled report (metabase/reports)",
+        description="Render the report for the period of its latest scheduled send at or before --as-of "
+        "(default now) and e-mail it, with its pages as a PDF, to each recipient not yet sent "
+        "that period (raw_audit.report_deliveries). Without LEAD_ANALYTICS_SMTP_HOST nothing "
+        "is sent (said in one line).",
+    )
     p.add_argument("report", help="daily | weekly | monthly, or a report key (a file stem in metabase/reports)")
-    p.add_argument("--dry-run", metavar="DIR", nargs="?", const="reports/outbox",
-                   help="write the e-mails (.eml, PDF attached) to DIR (default reports/outbox) instead of sending")
+    p.add_argument(
+        "--dry-run",
+        metavar="DIR",
+        nargs="?",
+        const="reports/outbox",
+        help="write the e-mails (.eml, PDF attached) to DIR (default reports/outbox) instead of sending",
+    )
     p.set_defaults(func=cmd_send)
 
-    p = command("alerts", "timezone", "as_of", help="evaluate the alert rules and notify changes",
-                description="Evaluate every rule of metabase/alerts against the published marts; notify once when "
-                            "a rule starts firing and once when it resolves (raw_audit.alert_events).")
+    p = command(
+        "alerts",
+        "timezone",
+        "as_of",
+        help="evaluate the alert rules and notify changes",
+        description="Evaluate every rule of metabase/alerts against the published marts; notify once when "
+        "a rule starts firing and once when it resolves (raw_audit.alert_events).",
+    )
     p.set_defaults(func=cmd_alerts)
-    p = command("access", help="who may read the marts: client and staff logins with row-level security",
-                description="Manage the reporting logins. Roles and grants are set up at every publication; "
-                            "passwords come from --password-env or a prompt, never from the command line.",
-                epilog=ACCESS_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command(
+        "access",
+        help="who may read the marts: client and staff logins with row-level security",
+        description="Manage the reporting logins. Roles and grants are set up at every publication; "
+        "passwords come from --password-env or a prompt, never from the command line.",
+        epilog=ACCESS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     access_sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     access_sub.add_parser("list", help="the reporting logins and their scopes")
     access_sub.add_parser("apply", help="grant the roles and row policies on the published marts now")
     q = access_sub.add_parser("add-client", help="a login that sees one client's rows only")
     q.add_argument("name", help="the login role's name (lower-case letters, digits, _)")
-    q.add_argument("--organisation", required=True, action="append",
-                   help="the client's organisation, its name or id (repeatable: a mart matches on any of them)")
-    q.add_argument("--workspace", action="append",
-                   help="the client's workspace in the campaign data, its name or id (repeatable)")
+    q.add_argument(
+        "--organisation",
+        required=True,
+        action="append",
+        help="the client's organisation, its name or id (repeatable: a mart matches on any of them)",
+    )
+    q.add_argument(
+        "--workspace", action="append", help="the client's workspace in the campaign data, its name or id (repeatable)"
+    )
     q.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
     q = access_sub.add_parser("add-user", help="a staff login: executive, manager (a location), agent, admin")
     q.add_argument("name", help="the login role's name (lower-case letters, digits, _)")
@@ -745,22 +895,38 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("name")
     p.set_defaults(func=cmd_access)
 
-    p = command("dbt", "timezone", "as_of", help="run dbt against the configured warehouse",
-                description="Run dbt with the connection settings of the configured warehouse, "
-                            "e.g. `lead-analytics dbt -- build --select staging`.")
+    p = command(
+        "dbt",
+        "timezone",
+        "as_of",
+        help="run dbt against the configured warehouse",
+        description="Run dbt with the connection settings of the configured warehouse, "
+        "e.g. `lead-analytics dbt -- build --select staging`.",
+    )
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="arguments passed to dbt")
     p.set_defaults(func=cmd_dbt)
 
-    p = command("mf", "timezone", "as_of", help="query the semantic layer's metrics with MetricFlow",
-                description="Run MetricFlow's `mf` on the published marts, e.g. `lead-analytics mf -- query "
-                            "--metrics leads --group-by metric_time__month` or `lead-analytics mf -- list "
-                            "metrics`; add --explain to see the SQL.")
+    p = command(
+        "mf",
+        "timezone",
+        "as_of",
+        help="query the semantic layer's metrics with MetricFlow",
+        description="Run MetricFlow's `mf` on the published marts, e.g. `lead-analytics mf -- query "
+        "--metrics leads --group-by metric_time__month` or `lead-analytics mf -- list "
+        "metrics`; add --explain to see the SQL.",
+    )
     p.add_argument("mf_args", nargs=argparse.REMAINDER, help="arguments passed to mf")
     p.set_defaults(func=cmd_mf)
 
-    p = command("ui", "landing", "timezone", "as_of", help="serve the Dagster UI on 127.0.0.1",
-                description="Start `dagster dev` on 127.0.0.1 with the project's definitions; Ctrl-C stops "
-                            "it and every process it started. Refuses a port that is already taken.")
+    p = command(
+        "ui",
+        "landing",
+        "timezone",
+        "as_of",
+        help="serve the Dagster UI on 127.0.0.1",
+        description="Start `dagster dev` on 127.0.0.1 with the project's definitions; Ctrl-C stops "
+        "it and every process it started. Refuses a port that is already taken.",
+    )
     p.add_argument("--port", type=_positive_int, default=3000, help="TCP port on 127.0.0.1 (default 3000)")
     p.set_defaults(func=cmd_ui)
     return parser
@@ -785,8 +951,11 @@ def _main(argv: list[str] | None = None) -> int:
 
     try:
         # One load of the settings, before any work: a bad time zone or as-of is refused now, not after a long run.
-        config = settings.Settings.load(timezone=getattr(args, "timezone", None), as_of=getattr(args, "as_of", None),
-                                        landing_dir=getattr(args, "landing", None))
+        config = settings.Settings.load(
+            timezone=getattr(args, "timezone", None),
+            as_of=getattr(args, "as_of", None),
+            landing_dir=getattr(args, "landing", None),
+        )
         with settings.running(config):
             return args.func(args, config)
     except (UserError, WarehouseError, settings.SettingError, AccessError) as exc:

@@ -3,6 +3,7 @@
 Light on purpose (no dbt, Dagster or MetricFlow import), so the CLI, the card compiler and the tests can
 ask for a fresh manifest without paying for the Dagster definitions.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,10 +64,23 @@ def ensure_manifest(target: Path | None = None, build: bool = True, env: dict[st
     # Parsing needs no connection, but profiles.yml needs its variables to render.
     env.setdefault("LEAD_ANALYTICS_PGHOST", "localhost")
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    proc = subprocess.run([dbt_executable(), "parse", "--quiet", *(["--vars", BUILD_VARS] if build else []),
-                           "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
-                           "--target-path", str(folder)],
-                          env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            dbt_executable(),
+            "parse",
+            "--quiet",
+            *(["--vars", BUILD_VARS] if build else []),
+            "--project-dir",
+            str(settings.DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(settings.DBT_PROJECT_DIR),
+            "--target-path",
+            str(folder),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         message = " ".join((proc.stdout + proc.stderr).split())
         raise RuntimeError(f"dbt parse failed: {message[-1500:]}")

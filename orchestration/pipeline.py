@@ -3,15 +3,16 @@
 Used by `lead-analytics run` and `lead-analytics demo`; the same job runs from the Dagster UI,
 the hourly schedule and the landing-file sensor.
 """
+
 from __future__ import annotations
 
 import contextlib
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from orchestration import publishing, settings, warehouse
 from orchestration.ingestion import contracts
@@ -118,10 +119,14 @@ def run_full_pipeline(config: settings.Settings, emit_line: Callable[[str], None
     log_dir = config.state_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    with (open(log_path, "w") as log_file, contextlib.redirect_stdout(log_file),
-          DagsterInstance.from_config(dagster_home(config)) as instance):
-        result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                        run_config={"loggers": {"progress": {}}})
+    with (
+        Path(log_path).open("w") as log_file,
+        contextlib.redirect_stdout(log_file),
+        DagsterInstance.from_config(dagster_home(config)) as instance,
+    ):
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}
+        )
     out = PipelineResult(success=result.success, seconds=time.perf_counter() - started, log_path=log_path)
     for evaluation in result.get_asset_check_evaluations():
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
@@ -136,10 +141,17 @@ def run_full_pipeline(config: settings.Settings, emit_line: Callable[[str], None
                 value = meta.get(key)
                 return str(getattr(value, "value", value) or "") if value is not None else ""
 
-            out.failed_checks.append(FailedCheck(name, (evaluation.description or "failed").strip(),
-                                                 text("failed_expectations"), text("sample_offending_rows")))
-    out.failed_steps = [(e.step_key, failure_reason(e)) for e in result.all_events
-                        if e.event_type_value == "STEP_FAILURE"]
+            out.failed_checks.append(
+                FailedCheck(
+                    name,
+                    (evaluation.description or "failed").strip(),
+                    text("failed_expectations"),
+                    text("sample_offending_rows"),
+                )
+            )
+    out.failed_steps = [
+        (e.step_key, failure_reason(e)) for e in result.all_events if e.event_type_value == "STEP_FAILURE"
+    ]
     for e in result.all_events:
         observation = getattr(e.event_specific_data, "asset_observation", None)
         if e.event_type_value == "ASSET_OBSERVATION" and SKIPPED in (observation.metadata or {}):
@@ -166,15 +178,16 @@ def summarise(info: warehouse.ConnectionInfo) -> WarehouseSummary:
             raw[c.source] = raw.get(c.source, 0) + int(n)
         rejected: dict[str, int] = {}
         if conn.execute("select to_regclass(%s)", (f"{settings.AUDIT_SCHEMA}.rejected_rows",)).fetchone()[0]:
-            for table, n in conn.execute(f"select source_table, count(*) from {settings.AUDIT_SCHEMA}.rejected_rows "
-                                         "group by 1").fetchall():
-                source = next((c.source for c in contracts.all_contracts()
-                                if f"{c.schema}.{c.name}" == table), table)
+            for table, n in conn.execute(
+                f"select source_table, count(*) from {settings.AUDIT_SCHEMA}.rejected_rows group by 1"
+            ).fetchall():
+                source = next((c.source for c in contracts.all_contracts() if f"{c.schema}.{c.name}" == table), table)
                 rejected[source] = rejected.get(source, 0) + int(n)
         layers: dict[str, tuple[int, int]] = {}
         for schema in (settings.STAGING_SCHEMA, settings.INTERMEDIATE_SCHEMA, settings.MARTS_SCHEMA):
-            rels = conn.execute("select table_name from information_schema.tables where table_schema = %s",
-                                (schema,)).fetchall()
+            rels = conn.execute(
+                "select table_name from information_schema.tables where table_schema = %s", (schema,)
+            ).fetchall()
             total = 0
             for (name,) in rels:
                 total += conn.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
@@ -185,16 +198,21 @@ def summarise(info: warehouse.ConnectionInfo) -> WarehouseSummary:
 
 def format_summary(summary: WarehouseSummary, result: PipelineResult | None, wall_seconds: float) -> str:
     lines = ["", "Summary", "-------", f"{'source':<14}{'raw rows':>12}{'rejected':>10}"]
-    for source in sorted(summary.raw_rows):
-        lines.append(f"{source:<14}{summary.raw_rows[source]:>12,}{summary.rejected_rows.get(source, 0):>10,}")
+    lines.extend(
+        f"{source:<14}{summary.raw_rows[source]:>12,}{summary.rejected_rows.get(source, 0):>10,}"
+        for source in sorted(summary.raw_rows)
+    )
     lines.append(f"{'all sources':<14}{sum(summary.raw_rows.values()):>12,}{sum(summary.rejected_rows.values()):>10,}")
     lines += ["", f"{'layer':<14}{'relations':>12}{'rows':>12}"]
     for schema, (n, rows) in summary.layer_rows.items():
         lines.append(f"{schema:<14}{n:>12}{rows:>12,}")
     if result is not None:
-        lines += ["", f"checks: {result.checks_passed} passed ({result.gx_suites_passed} Great Expectations "
-                      f"suites, {result.checks_passed - result.gx_suites_passed} dbt tests), "
-                      f"{result.checks_failed} failed"]
+        lines += [
+            "",
+            f"checks: {result.checks_passed} passed ({result.gx_suites_passed} Great Expectations "
+            f"suites, {result.checks_passed - result.gx_suites_passed} dbt tests), "
+            f"{result.checks_failed} failed",
+        ]
         for check in result.failed_checks:
             lines.append(f"  failed check {check.name}: {check.description}")
             lines += [f"      {line}" for line in check.details.splitlines() if line.strip()]
@@ -214,9 +232,16 @@ def format_summary(summary: WarehouseSummary, result: PipelineResult | None, wal
 
 
 # The seed-000 "Recommended Minimal Dashboard" (KPI inventory ids); its cards are found by these ids.
-MINIMAL_DASHBOARD_KPIS = frozenset({
-    "s000.total_leads", "s000.leads_today", "s000.leads_this_week", "s000.leads_by_source_top3",
-    "s000.leads_by_service_requested", "s000.high_vs_low_confidence"})
+MINIMAL_DASHBOARD_KPIS = frozenset(
+    {
+        "s000.total_leads",
+        "s000.leads_today",
+        "s000.leads_this_week",
+        "s000.leads_by_source_top3",
+        "s000.leads_by_service_requested",
+        "s000.high_vs_low_confidence",
+    }
+)
 
 
 def format_minimal_dashboard(info: warehouse.ConnectionInfo) -> str:
@@ -229,9 +254,10 @@ def format_minimal_dashboard(info: warehouse.ConnectionInfo) -> str:
         compiled = compiler.compile_specs()
     except SpecError as exc:
         return f"Lead capture: the dashboard specs do not compile: {exc}"
-    found = [(d, [p for p in run.reading_order(d)
-                  if p.card and MINIMAL_DASHBOARD_KPIS & set(compiled.cards[p.card].kpis)])
-             for _, d in sorted(compiled.dashboards.items())]
+    found = [
+        (d, [p for p in run.reading_order(d) if p.card and MINIMAL_DASHBOARD_KPIS & set(compiled.cards[p.card].kpis)])
+        for _, d in sorted(compiled.dashboards.items())
+    ]
     found = [(d, ps) for d, ps in found if ps]
     if not found:
         return "Recommended Minimal Dashboard: no dashboard has its cards."
@@ -251,12 +277,15 @@ def format_minimal_dashboard(info: warehouse.ConnectionInfo) -> str:
             text = " · ".join(
                 (f"{r.card.labels[c]} " if len(measures) > 1 else "")
                 + formats.format_value(r.rows[0][i], formats.column_format(r.card, c, scalar=len(r.columns) == 1))
-                for i, c in enumerate(r.columns) if c in measures)
+                for i, c in enumerate(r.columns)
+                if c in measures
+            )
         else:
             dim, m = next(i for i, c in enumerate(r.columns) if c not in measures), r.columns.index(measures[0])
             fmt = formats.column_format(r.card, r.columns[m])
-            text = " · ".join(f"{formats.format_dimension(row[dim])} {formats.format_value(row[m], fmt)}"
-                              for row in r.rows)
+            text = " · ".join(
+                f"{formats.format_dimension(row[dim])} {formats.format_value(row[m], fmt)}" for row in r.rows
+            )
         lines.append(f"  {r.card.name:<30}{text}")
     return "\n".join(lines)
 
@@ -274,5 +303,9 @@ def refresh_dashboards_after_hold_back(info: warehouse.ConnectionInfo) -> list[P
         return []
     from orchestration import access
 
-    return [path for path, _ in html_report.write_reports(access.reader_for(info), settings.PROJECT_ROOT / "metabase",
-                                                          settings.reports_dir())]
+    return [
+        path
+        for path, _ in html_report.write_reports(
+            access.reader_for(info), settings.PROJECT_ROOT / "metabase", settings.reports_dir()
+        )
+    ]

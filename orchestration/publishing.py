@@ -13,6 +13,7 @@
 A newer build always wins: a run publishes only if no other run started building after it did
 (the later build has replaced the shadow schemas it checked).
 """
+
 from __future__ import annotations
 
 import json
@@ -54,7 +55,7 @@ def published_relations(manifest_path: Path) -> dict[str, set[str]]:
     """Schema -> relation names dbt builds into shadow schemas (models and seeds that are not ephemeral),
     from a manifest parsed with or without the build suffix. Snapshots are not among them: they keep
     history, so they write to their own schema directly (macros/generate_schema_name.sql)."""
-    with open(manifest_path) as f:
+    with Path(manifest_path).open() as f:
         nodes = json.load(f)["nodes"].values()
     out: dict[str, set[str]] = {}
     for node in nodes:
@@ -94,9 +95,12 @@ def _locked(conn):
 def start_build(conn, run_id: str, schemas: list[str]) -> None:
     """Claim the shadow schemas for this run's build and empty them (a build starts clean)."""
     with _locked(conn) as cur:
-        cur.execute(f"""insert into {_TABLE} (run_id, build_started_at, status) values (%s, clock_timestamp(), 'building')
+        cur.execute(
+            f"""insert into {_TABLE} (run_id, build_started_at, status) values (%s, clock_timestamp(), 'building')
                         on conflict (run_id) do update set build_started_at = clock_timestamp(), status = 'building',
-                            held_back_by = null, reason = null, finished_at = null""", (run_id,))
+                            held_back_by = null, reason = null, finished_at = null""",
+            (run_id,),
+        )
         for schema in schemas:
             cur.execute(f'drop schema if exists "{build_schema(schema)}" cascade')
 
@@ -104,12 +108,15 @@ def start_build(conn, run_id: str, schemas: list[str]) -> None:
 def hold_back(conn, run_id: str, by: str, reason: str) -> None:
     """Record that `by` (a step or check) held this run's new data back, and why (one line)."""
     with _locked(conn) as cur:
-        cur.execute(f"""insert into {_TABLE} as p (run_id, status, held_back_by, reason, finished_at)
+        cur.execute(
+            f"""insert into {_TABLE} as p (run_id, status, held_back_by, reason, finished_at)
                         values (%(run)s, 'held_back', %(by)s, %(reason)s, clock_timestamp())
                         on conflict (run_id) do update set status = 'held_back', finished_at = clock_timestamp(),
                             held_back_by = concat_ws(', ', p.held_back_by, %(by)s),
                             reason = concat_ws('; ', p.reason, %(reason)s)
-                        where p.status <> 'published'""", {"run": run_id, "by": by, "reason": reason})
+                        where p.status <> 'published'""",
+            {"run": run_id, "by": by, "reason": reason},
+        )
 
 
 def publish(conn, run_id: str, expected: dict[str, set[str]]) -> list[str]:
@@ -130,8 +137,10 @@ def publish(conn, run_id: str, expected: dict[str, set[str]]) -> list[str]:
                     cur.execute(f'alter schema "{build_schema(schema)}" rename to "{schema}"')
                 # Grants and row policies in the same transaction: no reader sees an unpoliced mart.
                 access.apply(conn)
-                cur.execute(f"update {_TABLE} set status = 'published', finished_at = clock_timestamp() "
-                            "where run_id = %s", (run_id,))
+                cur.execute(
+                    f"update {_TABLE} set status = 'published', finished_at = clock_timestamp() where run_id = %s",
+                    (run_id,),
+                )
     except access.AccessError as exc:  # the swap was rolled back with it
         problem = str(exc)
     if problem is not None:
@@ -146,19 +155,26 @@ def publish(conn, run_id: str, expected: dict[str, set[str]]) -> list[str]:
 def _unpublishable(cur, run_id: str, schemas: list[str], expected: dict[str, set[str]]) -> str | None:
     """Why this run's build may not be published, or None."""
     row = cur.execute(f"select status, build_started_at from {_TABLE} where run_id = %s", (run_id,)).fetchone()
-    newest = cur.execute(f"select run_id from {_TABLE} where build_started_at is not null "
-                         "order by build_started_at desc limit 1").fetchone()
+    newest = cur.execute(
+        f"select run_id from {_TABLE} where build_started_at is not null order by build_started_at desc limit 1"
+    ).fetchone()
     if row is None or row[1] is None:
         return f"run {run_id} built nothing to publish"
     if row[0] != "building":
         return f"run {run_id} is {row[0]}, not ready to publish"
     if newest[0] != run_id:
         return f"a newer build (run {newest[0]}) replaced this run's shadow schemas"
-    missing = [f"{schema}.{name}" for schema in schemas for name in sorted(expected[schema])
-               if cur.execute("select to_regclass(%s)", (f'"{build_schema(schema)}"."{name}"',)).fetchone()[0] is None]
+    missing = [
+        f"{schema}.{name}"
+        for schema in schemas
+        for name in sorted(expected[schema])
+        if cur.execute("select to_regclass(%s)", (f'"{build_schema(schema)}"."{name}"',)).fetchone()[0] is None
+    ]
     if missing:
-        return (f"the build lacks {len(missing)} relation(s) dbt defines, e.g. {', '.join(missing[:3])} "
-                "(a partial build is never published)")
+        return (
+            f"the build lacks {len(missing)} relation(s) dbt defines, e.g. {', '.join(missing[:3])} "
+            "(a partial build is never published)"
+        )
     return None
 
 
@@ -167,9 +183,14 @@ def drop_leftovers(conn) -> list[str]:
     copy of the previous marts, personal data included); returns their names. Run at the start of every run."""
     with _locked(conn) as cur:
         # only a previous whose published successor exists: the swap committed, the drop did not happen
-        names = [r[0] for r in cur.execute(
-            """select p.nspname from pg_namespace p join pg_namespace n on p.nspname = n.nspname || %s
-               order by 1""", (PREVIOUS_SUFFIX,)).fetchall()]
+        names = [
+            r[0]
+            for r in cur.execute(
+                """select p.nspname from pg_namespace p join pg_namespace n on p.nspname = n.nspname || %s
+               order by 1""",
+                (PREVIOUS_SUFFIX,),
+            ).fetchall()
+        ]
         for name in names:
             cur.execute(f'drop schema "{name}" cascade')
     return names
@@ -191,10 +212,10 @@ def run_lock(info, wait: bool = False):
                 """select min(a.backend_start) from pg_locks l join pg_stat_activity a on a.pid = l.pid
                    where l.locktype = 'advisory' and l.granted and l.objid = (hashtext(%s)::bigint & 4294967295)::oid
                      and l.database = (select oid from pg_database where datname = current_database())""",
-                (_RUN_LOCK,)).fetchone()[0]
+                (_RUN_LOCK,),
+            ).fetchone()[0]
             when = f" since {since:%Y-%m-%d %H:%M:%S %Z}" if since else ""
-            raise RunningElsewhere(f"another run is using this warehouse{when}; wait for it to finish and "
-                                   "run again")
+            raise RunningElsewhere(f"another run is using this warehouse{when}; wait for it to finish and run again")
         try:
             drop_leftovers(conn)
             yield
@@ -226,8 +247,11 @@ class PublicationStatus:
 
         if not self.recorded:
             return "no publication record (these marts were not built by the write-audit-publish pipeline)"
-        text = (f"published {when(self.published_at)} (run {self.published_run[:8]})" if self.published_at
-                else "nothing published yet")
+        text = (
+            f"published {when(self.published_at)} (run {self.published_run[:8]})"
+            if self.published_at
+            else "nothing published yet"
+        )
         if self.held_back_by:
             text += f"; newer data held back {when(self.held_back_at)} by {self.held_back_by}: {self.reason}"
         elif self.unpublished_build_at:
@@ -241,21 +265,29 @@ def publication_status(conn) -> PublicationStatus:
     exists = conn.execute("select to_regclass(%s)", (_TABLE,)).fetchone()[0]
     if exists is None:
         return PublicationStatus(recorded=False)
-    published = conn.execute(f"select run_id, finished_at from {_TABLE} where status = 'published' "
-                             "order by finished_at desc limit 1").fetchone()
+    published = conn.execute(
+        f"select run_id, finished_at from {_TABLE} where status = 'published' order by finished_at desc limit 1"
+    ).fetchone()
     held = conn.execute(
         f"""select finished_at, held_back_by, reason from {_TABLE}
             where status = 'held_back' and finished_at > coalesce(%s, '-infinity'::timestamptz)
-            order by finished_at desc limit 1""", (published[1] if published else None,)).fetchone()
+            order by finished_at desc limit 1""",
+        (published[1] if published else None,),
+    ).fetchone()
     building = conn.execute(
         f"""select max(build_started_at) from {_TABLE}
             where status = 'building' and build_started_at > coalesce(%s, '-infinity'::timestamptz)""",
-        (published[1] if published else None,)).fetchone()[0]
+        (published[1] if published else None,),
+    ).fetchone()[0]
     return PublicationStatus(
         recorded=True,
-        published_at=published[1] if published else None, published_run=published[0] if published else None,
-        held_back_at=held[0] if held else None, held_back_by=held[1] if held else None,
-        reason=held[2] if held else None, unpublished_build_at=building)
+        published_at=published[1] if published else None,
+        published_run=published[0] if published else None,
+        held_back_at=held[0] if held else None,
+        held_back_by=held[1] if held else None,
+        reason=held[2] if held else None,
+        unpublished_build_at=building,
+    )
 
 
 def publication_line(info) -> str:

@@ -11,6 +11,7 @@ Nothing new: the cycle ends there, in seconds (no dbt, no checks, no publish, no
 show the published marts). Otherwise it runs the full job. A file that failed keeps its content hash in the
 ledger, so an unchanged broken file is not "new" every quarter-hour; a fixed one is.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,15 +46,16 @@ class Pending:
         if self.new_files:
             parts.append(f"{len(self.new_files)} new or changed landing file(s), e.g. {self.new_files[0]}")
         if self.unbuilt_files:
-            parts.append(f"{len(self.unbuilt_files)} loaded file(s) no published build has read, "
-                         f"e.g. {self.unbuilt_files[0]}")
+            parts.append(
+                f"{len(self.unbuilt_files)} loaded file(s) no published build has read, e.g. {self.unbuilt_files[0]}"
+            )
         return "; ".join(parts)
 
 
 def _digest(path: Path) -> str | None:
     sha = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
+        with Path(path).open("rb") as f:
             while chunk := f.read(1 << 20):
                 sha.update(chunk)
     except OSError:  # the loader records an unreadable file with no hash; so do we
@@ -72,15 +74,22 @@ def pending(conn, landing_root: Path) -> Pending:
     published_at = None
     unbuilt: list[str] = []
     if _exists(conn, _PUBLICATIONS):
-        published_at = conn.execute(f"select max(build_started_at) from {_PUBLICATIONS} "
-                                    "where status = 'published'").fetchone()[0]
+        published_at = conn.execute(
+            f"select max(build_started_at) from {_PUBLICATIONS} where status = 'published'"
+        ).fetchone()[0]
     if _exists(conn, _LEDGER):
-        ledger = dict(conn.execute(f"select file_path, sha256 from {_LEDGER} where landing_root = %s",
-                                   (root,)).fetchall())
+        ledger = dict(
+            conn.execute(f"select file_path, sha256 from {_LEDGER} where landing_root = %s", (root,)).fetchall()
+        )
         if published_at is not None:
-            unbuilt = [p for (p,) in conn.execute(
-                f"select file_path from {_LEDGER} where landing_root = %s and status = 'loaded' and loaded_at > %s "
-                "order by file_path", (root, published_at)).fetchall()]
+            unbuilt = [
+                p
+                for (p,) in conn.execute(
+                    f"select file_path from {_LEDGER} where landing_root = %s and status = 'loaded' and loaded_at > %s "
+                    "order by file_path",
+                    (root, published_at),
+                ).fetchall()
+            ]
     new: list[str] = []
     for contract in contracts.all_contracts():
         try:
@@ -99,7 +108,7 @@ class CycleResult:
     built: bool  # False: nothing new, the cycle stopped after `pending`
     reason: str  # Pending.reason()
     seconds: float
-    pipeline: "object | None" = None  # pipeline.PipelineResult when it built
+    pipeline: object | None = None  # pipeline.PipelineResult when it built
 
 
 def run_cycle(config: settings.Settings, emit_line=print) -> CycleResult:

@@ -10,12 +10,13 @@ Code that does not take settings as an argument (the dashboards under `orchestra
 the sensor that Dagster builds without arguments) calls `current()` or the functions below it: the settings the
 CLI is running with, else those of the environment as it is at the call (so a test that sets a variable sees it).
 """
+
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -48,9 +49,14 @@ ENV_READER_PASSWORD = "LEAD_ANALYTICS_READER_PASSWORD"  # reporting_reader's; un
 ENV_LOAD_PARALLELISM = "LEAD_ANALYTICS_LOAD_PARALLELISM"
 DEFAULT_LOAD_PARALLELISM = 2  # the machine this runs on has 2 cores; each table loads on its own connection
 # Report delivery (issue 20): the SMTP server and an optional generic webhook; unset host = delivery skipped.
-ENV_SMTP = {"host": "LEAD_ANALYTICS_SMTP_HOST", "port": "LEAD_ANALYTICS_SMTP_PORT", "user": "LEAD_ANALYTICS_SMTP_USER",
-            "password": "LEAD_ANALYTICS_SMTP_PASSWORD", "sender": "LEAD_ANALYTICS_SMTP_FROM",
-            "starttls": "LEAD_ANALYTICS_SMTP_STARTTLS"}
+ENV_SMTP = {
+    "host": "LEAD_ANALYTICS_SMTP_HOST",
+    "port": "LEAD_ANALYTICS_SMTP_PORT",
+    "user": "LEAD_ANALYTICS_SMTP_USER",
+    "password": "LEAD_ANALYTICS_SMTP_PASSWORD",
+    "sender": "LEAD_ANALYTICS_SMTP_FROM",
+    "starttls": "LEAD_ANALYTICS_SMTP_STARTTLS",
+}
 ENV_WEBHOOK = "LEAD_ANALYTICS_REPORT_WEBHOOK_URL"
 LIBPQ_NAMES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")  # libpq's own, read as a fallback
 
@@ -61,7 +67,7 @@ class SettingError(ValueError):
 
 @lru_cache(maxsize=1)
 def _dbt_vars() -> dict:
-    with open(DBT_PROJECT_DIR / "dbt_project.yml") as f:
+    with (DBT_PROJECT_DIR / "dbt_project.yml").open() as f:
         return yaml.safe_load(f).get("vars", {})
 
 
@@ -121,16 +127,25 @@ class Settings(BaseModel):
     def _with_zone(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("the as-of moment needs a time zone")
-        return None if value is None else value.astimezone(timezone.utc)
+        return None if value is None else value.astimezone(UTC)
 
     @classmethod
-    def load(cls, environ: Mapping[str, str] | None = None, *, timezone: str | None = None,
-             as_of: str | None = None, landing_dir: str | Path | None = None) -> Settings:
+    def load(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        timezone: str | None = None,
+        as_of: str | None = None,
+        landing_dir: str | Path | None = None,
+    ) -> Settings:
         """The settings from the command line's options (when given) over the environment (`os.environ` unless
         `environ`); a value that cannot be used raises SettingError naming the option or variable."""
         env = os.environ if environ is None else environ
-        zone_source, zone = (("--timezone", timezone) if timezone is not None
-                             else (ENV_TIMEZONE, env.get(ENV_TIMEZONE) or default_timezone()))
+        zone_source, zone = (
+            ("--timezone", timezone)
+            if timezone is not None
+            else (ENV_TIMEZONE, env.get(ENV_TIMEZONE) or default_timezone())
+        )
         as_of_source, as_of_text = ("--as-of", as_of) if as_of is not None else (ENV_AS_OF, env.get(ENV_AS_OF, ""))
         landing = landing_dir if landing_dir is not None else env.get(ENV_LANDING, PROJECT_ROOT / "data" / "landing")
         return cls(
@@ -151,6 +166,10 @@ class Settings(BaseModel):
     def external_database(self) -> bool:
         return bool(self.database_url or self.libpq.get("PGHOST"))
 
+    def today(self) -> date:
+        """Today's date in the reporting time zone (a run near midnight UTC is still the local day)."""
+        return datetime.now(ZoneInfo(self.timezone)).date()
+
     @property
     def as_of_text(self) -> str:
         """The as-of moment as dbt reads it (`LEAD_ANALYTICS_AS_OF`): ISO-8601 in UTC, or "" for the build time."""
@@ -160,9 +179,16 @@ class Settings(BaseModel):
         """The environment of a child process (dbt, `dagster dev`) that runs with these settings: `base` (default
         this process's environment) with every setting written as the variable the child reads."""
         env = dict(os.environ if base is None else base)
-        env.update({ENV_TIMEZONE: self.timezone, ENV_AS_OF: self.as_of_text, ENV_LANDING: str(self.landing_dir),
-                    ENV_REPORTS: str(self.reports_dir), ENV_HOME: str(self.state_dir),
-                    ENV_LOAD_PARALLELISM: str(self.load_parallelism)})
+        env.update(
+            {
+                ENV_TIMEZONE: self.timezone,
+                ENV_AS_OF: self.as_of_text,
+                ENV_LANDING: str(self.landing_dir),
+                ENV_REPORTS: str(self.reports_dir),
+                ENV_HOME: str(self.state_dir),
+                ENV_LOAD_PARALLELISM: str(self.load_parallelism),
+            }
+        )
         env.update(self.libpq)
         if self.database_url:
             env[ENV_DATABASE_URL] = self.database_url
@@ -213,8 +239,10 @@ def _parse_parallelism(text: str) -> int:
     if not text:
         return DEFAULT_LOAD_PARALLELISM
     if not text.isdigit() or not 1 <= int(text) <= 64:
-        raise SettingError(f"{ENV_LOAD_PARALLELISM}={text!r} is not a number of tables to load at once (1 to 64; "
-                           f"unset it for {DEFAULT_LOAD_PARALLELISM})")
+        raise SettingError(
+            f"{ENV_LOAD_PARALLELISM}={text!r} is not a number of tables to load at once (1 to 64; "
+            f"unset it for {DEFAULT_LOAD_PARALLELISM})"
+        )
     return int(text)
 
 
@@ -225,13 +253,15 @@ def _parse_as_of(text: str, source: str) -> datetime | None:
     if not text:
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
         how_to_unset = "leave it out" if source.startswith("--") else "unset it"
-        raise SettingError(f"{source}={text!r} is not a timestamp with a time zone; "
-                           f"use e.g. {' or '.join(AS_OF_FORMATS[:2])} ({how_to_unset} for now)")
+        raise SettingError(
+            f"{source}={text!r} is not a timestamp with a time zone; "
+            f"use e.g. {' or '.join(AS_OF_FORMATS[:2])} ({how_to_unset} for now)"
+        )
     return moment
 
 
@@ -253,11 +283,22 @@ def running(config: Settings) -> Iterator[Settings]:
 
 @lru_cache(maxsize=8)
 def _from_environment(values: tuple[str | None, ...]) -> Settings:
-    return Settings.load({name: value for name, value in zip(_ENV_NAMES, values) if value is not None})
+    return Settings.load({name: value for name, value in zip(_ENV_NAMES, values, strict=False) if value is not None})
 
 
-_ENV_NAMES = (ENV_TIMEZONE, ENV_AS_OF, ENV_LANDING, ENV_REPORTS, ENV_HOME, ENV_DATABASE_URL, ENV_READER_PASSWORD,
-              ENV_LOAD_PARALLELISM, *LIBPQ_NAMES, *ENV_SMTP.values(), ENV_WEBHOOK)
+_ENV_NAMES = (
+    ENV_TIMEZONE,
+    ENV_AS_OF,
+    ENV_LANDING,
+    ENV_REPORTS,
+    ENV_HOME,
+    ENV_DATABASE_URL,
+    ENV_READER_PASSWORD,
+    ENV_LOAD_PARALLELISM,
+    *LIBPQ_NAMES,
+    *ENV_SMTP.values(),
+    ENV_WEBHOOK,
+)
 
 
 def current() -> Settings:

@@ -1,5 +1,6 @@
 """What reaches the terminal: data values (a lead's name, a campaign title) may hold escape sequences that
 would move the cursor, retitle the window or hide text; every line the CLI prints goes through `clean`."""
+
 from __future__ import annotations
 
 import re

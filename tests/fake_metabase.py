@@ -12,7 +12,8 @@ Implemented: `POST /api/session`, `GET /api/user/current` (metabase-api calls it
 `GET/PUT /api/dashboard/:id`, `DELETE /api/session` (logout), and the permissions of §9/§14:
 `GET/POST /api/permissions/group`, `GET/PUT /api/permissions/graph`, `GET/PUT /api/collection/graph`; the
 subscriptions and card alerts of §14 (issue 20): `GET/POST /api/pulse`, `GET/PUT /api/pulse/:id`,
-`GET/POST /api/notification`, `GET/PUT /api/notification/:id`. Any other route is a 404 `API endpoint does not exist.`, including
+`GET/POST /api/notification`, `GET/PUT /api/notification/:id`. Any other route is a 404
+`API endpoint does not exist.`, including
 `POST /api/dashboard/:id/cards` (removed in 0.47).
 
 Behaviour of §13 and of 0.53+ that a provisioner must cope with:
@@ -60,6 +61,7 @@ must name an existing database; parameter mappings must point at a parameter of 
 card, `["dimension", …]` only at field filters and `["variable", …]` only at plain variables, with a filter type
 the tag accepts (a plain text variable runs only equality, §13.4); dashcards must reference existing cards.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -79,21 +81,50 @@ ENGINES = {"postgres", "h2", "mysql", "sqlite", "redshift", "bigquery-cloud-sdk"
 CARD_TYPES = {"question", "model", "metric"}
 TAG_TYPES = {"snippet", "card", "dimension", "number", "text", "date", "boolean", "temporal-unit", "table"}
 PARAMETER_TYPES = {  # lib `parameter/types` (fact sheet §6.3)
-    "number", "text", "date", "boolean", "date/single", "id", "category", "location/city", "location/state",
-    "location/zip_code", "location/country", "date/range", "date/month-year", "date/quarter-year", "date/relative",
-    "date/all-options", "temporal-unit", "number/!=", "number/<=", "number/=", "number/>=", "number/between",
-    "string/!=", "string/=", "string/contains", "string/does-not-contain", "string/ends-with",
-    "string/starts-with", "boolean/="}
-PLAIN_TAG_FILTERS = {"text": {"string/=", "category", "text", "id"}, "number": {"number/=", "number", "category", "id"},
-                     "date": {"date/single", "date"}}  # §13.4: equality only
+    "number",
+    "text",
+    "date",
+    "boolean",
+    "date/single",
+    "id",
+    "category",
+    "location/city",
+    "location/state",
+    "location/zip_code",
+    "location/country",
+    "date/range",
+    "date/month-year",
+    "date/quarter-year",
+    "date/relative",
+    "date/all-options",
+    "temporal-unit",
+    "number/!=",
+    "number/<=",
+    "number/=",
+    "number/>=",
+    "number/between",
+    "string/!=",
+    "string/=",
+    "string/contains",
+    "string/does-not-contain",
+    "string/ends-with",
+    "string/starts-with",
+    "boolean/=",
+}
+PLAIN_TAG_FILTERS = {
+    "text": {"string/=", "category", "text", "id"},
+    "number": {"number/=", "number", "category", "id"},
+    "date": {"date/single", "date"},
+}  # §13.4: equality only
 FIELD_VISIBILITY = {"normal", "details-only", "sensitive", "hidden", "retired"}
 HAS_FIELD_VALUES = {"list", "search", "none", "auto-list"}
 
 ALL_USERS, ADMINISTRATORS = 1, 2
 CREATE_QUERIES = {"no", "query-builder", "query-builder-and-native"}
 COLLECTION_PERMS = {"read", "write", "none"}
-STALE_REVISION = ("Looks like someone else edited the permissions and your data is out of date. Please fetch new "
-                  "data and try again.")
+STALE_REVISION = (
+    "Looks like someone else edited the permissions and your data is out of date. Please fetch new data and try again."
+)
 MSG_NON_BLANK = "value must be a non-blank string."
 MSG_MAP = "Value must be a map."
 MSG_POS_INT = "value must be an integer greater than zero."
@@ -179,12 +210,14 @@ def _is_map(v: Any) -> bool:
 
 def _parameters_ok(v: Any) -> bool:
     return isinstance(v, list) and all(
-        isinstance(p, dict) and _non_blank(p.get("id")) and _non_blank(p.get("type")) for p in v)
+        isinstance(p, dict) and _non_blank(p.get("id")) and _non_blank(p.get("type")) for p in v
+    )
 
 
 def _mappings_ok(v: Any) -> bool:
     return isinstance(v, list) and all(
-        isinstance(m, dict) and _non_blank(m.get("parameter_id")) and m.get("target") is not None for m in v)
+        isinstance(m, dict) and _non_blank(m.get("parameter_id")) and m.get("target") is not None for m in v
+    )
 
 
 def _target_tag(target: Any) -> tuple[bool, str | None, str | None]:
@@ -248,8 +281,14 @@ def _respell(key: str) -> str:
 class FakeMetabase:
     """In-memory Metabase; `start()` serves it on 127.0.0.1 at a random port (see `url`)."""
 
-    def __init__(self, users: dict[str, str] | None = None, strict: bool = True, api_keys: tuple[str, ...] = (),
-                 tables: dict[str, dict[str, str]] | None = None, sync_reads: int = 1):
+    def __init__(
+        self,
+        users: dict[str, str] | None = None,
+        strict: bool = True,
+        api_keys: tuple[str, ...] = (),
+        tables: dict[str, dict[str, str]] | None = None,
+        sync_reads: int = 1,
+    ):
         self.users = dict(users or {"admin@example.com": "s3cret-pass"})
         self.strict = strict
         self.api_keys = set(api_keys)
@@ -263,15 +302,29 @@ class FakeMetabase:
         self.collections: dict[int, dict] = {}
         self.cards: dict[int, dict] = {}
         self.dashboards: dict[int, dict] = {}
-        self.groups: dict[int, dict] = {ALL_USERS: {"id": ALL_USERS, "name": "All Users"},
-                                        ADMINISTRATORS: {"id": ADMINISTRATORS, "name": "Administrators"}}
+        self.groups: dict[int, dict] = {
+            ALL_USERS: {"id": ALL_USERS, "name": "All Users"},
+            ADMINISTRATORS: {"id": ADMINISTRATORS, "name": "Administrators"},
+        }
         self.data_perms: dict[int, dict[int, dict]] = {}  # group -> database -> {view-data, create-queries}
-        self.collection_perms: dict[int, dict[Any, str]] = {ALL_USERS: {"root": "write"},
-                                                            ADMINISTRATORS: {"root": "write"}}
+        self.collection_perms: dict[int, dict[Any, str]] = {
+            ALL_USERS: {"root": "write"},
+            ADMINISTRATORS: {"root": "write"},
+        }
         self.revisions = {"data": 1, "collection": 1}
-        self._ids: dict[str, int] = {"database": 0, "collection": 0, "card": 0, "dashboard": 0, "dashcard": 0,
-                                     "tab": 0, "table": 10, "field": 100, "group": ADMINISTRATORS,
-                                     "pulse": 0, "notification": 0}
+        self._ids: dict[str, int] = {
+            "database": 0,
+            "collection": 0,
+            "card": 0,
+            "dashboard": 0,
+            "dashcard": 0,
+            "tab": 0,
+            "table": 10,
+            "field": 100,
+            "group": ADMINISTRATORS,
+            "pulse": 0,
+            "notification": 0,
+        }
         self.pulses: dict[int, dict] = {}
         self.notifications: dict[int, dict] = {}
         self._lock = threading.Lock()
@@ -392,10 +445,16 @@ class FakeMetabase:
             return NO_ENDPOINT
         kind, ident, sub, subsub = m.groups()
         routes = {
-            ("GET", "user", "current", None): lambda: {"id": 1, "email": next(iter(self.users)), "is_superuser": True,
-                                                       "personal_collection_id": self.personal_collection_id},
-            ("GET", "database", None, None): lambda: {"data": [self._present_db(d) for d in self.databases.values()],
-                                                      "total": len(self.databases)},
+            ("GET", "user", "current", None): lambda: {
+                "id": 1,
+                "email": next(iter(self.users)),
+                "is_superuser": True,
+                "personal_collection_id": self.personal_collection_id,
+            },
+            ("GET", "database", None, None): lambda: {
+                "data": [self._present_db(d) for d in self.databases.values()],
+                "total": len(self.databases),
+            },
             ("POST", "database", None, None): lambda: self._create_database(body),
             ("GET", "database", "id", None): lambda: self._present_db(self._get(self.databases, ident)),
             ("PUT", "database", "id", None): lambda: self._update_database(ident, body),
@@ -477,19 +536,30 @@ class FakeMetabase:
         checker.raise_if_any()
         details = body.get("details")
         if self.strict and create and not (details.get("host") and details.get("dbname")):
-            raise Reject(400, {"message": "Connection test failed: host and dbname are required.",
-                               "dbname": details.get("dbname")})
+            raise Reject(
+                400,
+                {"message": "Connection test failed: host and dbname are required.", "dbname": details.get("dbname")},
+            )
 
     def _create_database(self, body: dict) -> dict:
         self._check_database(body, create=True)
-        db = {"id": self._next("database"), "name": body["name"], "engine": body["engine"],
-              "details": dict(body["details"]), "is_full_sync": body.get("is_full_sync", True),
-              "is_on_demand": body.get("is_on_demand", False), "created_at": _now(), "updated_at": _now(),
-              "sync_pending": None}
+        db = {
+            "id": self._next("database"),
+            "name": body["name"],
+            "engine": body["engine"],
+            "details": dict(body["details"]),
+            "is_full_sync": body.get("is_full_sync", True),
+            "is_on_demand": body.get("is_on_demand", False),
+            "created_at": _now(),
+            "updated_at": _now(),
+            "sync_pending": None,
+        }
         self.databases[db["id"]] = db
         for group in (ALL_USERS, ADMINISTRATORS):  # Metabase opens a new database to everyone
-            self.data_perms.setdefault(group, {})[db["id"]] = {"view-data": "unrestricted",
-                                                                "create-queries": "query-builder-and-native"}
+            self.data_perms.setdefault(group, {})[db["id"]] = {
+                "view-data": "unrestricted",
+                "create-queries": "query-builder-and-native",
+            }
         self._start_sync(db)  # Metabase syncs a new database in the background
         return self._present_db(db)
 
@@ -523,10 +593,21 @@ class FakeMetabase:
                 continue
             table = known.get((schema, name))
             if table is None:
-                table = {"id": self._next("table"), "db_id": db["id"], "schema": schema, "name": name,
-                         "display_name": _humanize(name), "description": None, "entity_type": "entity/GenericTable",
-                         "visibility_type": None, "points_of_interest": None, "caveats": None, "active": True,
-                         "field_order": "database", "show_in_getting_started": False}
+                table = {
+                    "id": self._next("table"),
+                    "db_id": db["id"],
+                    "schema": schema,
+                    "name": name,
+                    "display_name": _humanize(name),
+                    "description": None,
+                    "entity_type": "entity/GenericTable",
+                    "visibility_type": None,
+                    "points_of_interest": None,
+                    "caveats": None,
+                    "active": True,
+                    "field_order": "database",
+                    "show_in_getting_started": False,
+                }
                 self.tables[table["id"]] = table
             have = {f["name"] for f in self.fields.values() if f["table_id"] == table["id"]}
             for position, (column, base_type) in enumerate(columns.items()):
@@ -534,15 +615,29 @@ class FakeMetabase:
                     new_fields.append((table, position, column, base_type))
         # ids in an order unrelated to tables and columns, as a real sync history produces
         for table, position, column, base_type in sorted(
-                new_fields, key=lambda x: hashlib.sha1(f"{x[0]['name']}.{x[2]}".encode()).hexdigest()):
+            new_fields, key=lambda x: hashlib.sha1(f"{x[0]['name']}.{x[2]}".encode()).hexdigest()
+        ):
             text = base_type == "type/Text"
-            field = {"id": self._next("field"), "table_id": table["id"], "name": column,
-                     "display_name": _humanize(column), "description": None, "base_type": base_type,
-                     "effective_type": base_type, "database_type": base_type.split("/")[-1].lower(),
-                     "semantic_type": "type/PK" if column == "id" else None, "visibility_type": "normal",
-                     "has_field_values": "auto-list" if text else "none", "fk_target_field_id": None,
-                     "coercion_strategy": None, "settings": None, "position": position, "active": True,
-                     "caveats": None, "points_of_interest": None}
+            field = {
+                "id": self._next("field"),
+                "table_id": table["id"],
+                "name": column,
+                "display_name": _humanize(column),
+                "description": None,
+                "base_type": base_type,
+                "effective_type": base_type,
+                "database_type": base_type.split("/")[-1].lower(),
+                "semantic_type": "type/PK" if column == "id" else None,
+                "visibility_type": "normal",
+                "has_field_values": "auto-list" if text else "none",
+                "fk_target_field_id": None,
+                "coercion_strategy": None,
+                "settings": None,
+                "position": position,
+                "active": True,
+                "caveats": None,
+                "points_of_interest": None,
+            }
             self.fields[field["id"]] = field
 
     def _metadata(self, db: dict) -> dict:
@@ -556,8 +651,9 @@ class FakeMetabase:
         return {**self._present_db(db), "tables": tables}
 
     def _present_table(self, table: dict, with_db: bool = False) -> dict:
-        fields = sorted((dict(f) for f in self.fields.values() if f["table_id"] == table["id"]),
-                        key=lambda f: f["position"])
+        fields = sorted(
+            (dict(f) for f in self.fields.values() if f["table_id"] == table["id"]), key=lambda f: f["position"]
+        )
         out = {**table, "fields": fields}
         if with_db:
             out["db"] = self._present_db(self.databases[table["db_id"]])
@@ -568,11 +664,22 @@ class FakeMetabase:
         checker = _Checker(body)
         for key in ("display_name", "description", "caveats", "points_of_interest"):
             checker.check(key, _non_blank, MSG_NULLABLE_NON_BLANK)
-        checker.check("visibility_type", lambda v: v in {"hidden", "technical", "cruft"},
-                      "nullable enum of hidden, technical, cruft")
+        checker.check(
+            "visibility_type",
+            lambda v: v in {"hidden", "technical", "cruft"},
+            "nullable enum of hidden, technical, cruft",
+        )
         checker.raise_if_any()
-        for key in ("display_name", "description", "caveats", "points_of_interest", "visibility_type",
-                    "entity_type", "field_order", "show_in_getting_started"):
+        for key in (
+            "display_name",
+            "description",
+            "caveats",
+            "points_of_interest",
+            "visibility_type",
+            "entity_type",
+            "field_order",
+            "show_in_getting_started",
+        ):
             if key in body:
                 table[key] = body[key] if key != "display_name" or body[key] else _humanize(table["name"])
         return self._present_table(table)
@@ -581,8 +688,14 @@ class FakeMetabase:
         table = self._get(self.tables, ident)
         mine = {f["id"] for f in self.fields.values() if f["table_id"] == table["id"]}
         if not isinstance(body, list) or set(body) != mine:
-            raise Invalid({"field_order": ("value must be the ids of every field of the table",
-                                           f"invalid type, received: {_received(body)}")})
+            raise Invalid(
+                {
+                    "field_order": (
+                        "value must be the ids of every field of the table",
+                        f"invalid type, received: {_received(body)}",
+                    )
+                }
+            )
         for position, field_id in enumerate(body):
             self.fields[field_id]["position"] = position
         table["field_order"] = "custom"
@@ -593,15 +706,30 @@ class FakeMetabase:
         checker = _Checker(body)
         for key in ("display_name", "description", "caveats", "points_of_interest"):
             checker.check(key, _non_blank, MSG_NULLABLE_NON_BLANK)
-        checker.check("semantic_type", lambda v: isinstance(v, str) and v.startswith("type/"),
-                      "nullable value must be a valid semantic type")
+        checker.check(
+            "semantic_type",
+            lambda v: isinstance(v, str) and v.startswith("type/"),
+            "nullable value must be a valid semantic type",
+        )
         checker.check("visibility_type", lambda v: v in FIELD_VISIBILITY, "nullable enum of field visibility types")
-        checker.check("has_field_values", lambda v: v in HAS_FIELD_VALUES, "nullable enum of list, search, none, auto-list")
+        checker.check(
+            "has_field_values", lambda v: v in HAS_FIELD_VALUES, "nullable enum of list, search, none, auto-list"
+        )
         checker.check("fk_target_field_id", lambda v: _pos_int(v) and v in self.fields, MSG_NULLABLE_POS_INT)
         checker.check("settings", _is_map, MSG_MAP)
         checker.raise_if_any()
-        for key in ("display_name", "description", "semantic_type", "visibility_type", "has_field_values",
-                    "fk_target_field_id", "coercion_strategy", "settings", "caveats", "points_of_interest"):
+        for key in (
+            "display_name",
+            "description",
+            "semantic_type",
+            "visibility_type",
+            "has_field_values",
+            "fk_target_field_id",
+            "coercion_strategy",
+            "settings",
+            "caveats",
+            "points_of_interest",
+        ):
             if key in body:
                 field[key] = body[key] if key != "display_name" or body[key] else _humanize(field["name"])
         return dict(field)
@@ -611,9 +739,18 @@ class FakeMetabase:
     def _new_collection(self, body: dict) -> dict:
         parent_id = body.get("parent_id")
         location = "/" if parent_id is None else f"{self.collections[parent_id]['location']}{parent_id}/"
-        coll = {"id": self._next("collection"), "name": body["name"], "description": body.get("description"),
-                "location": location, "archived": False, "personal_owner_id": None, "namespace": body.get("namespace"),
-                "authority_level": body.get("authority_level"), "type": None, "entity_id": _entity_id()}
+        coll = {
+            "id": self._next("collection"),
+            "name": body["name"],
+            "description": body.get("description"),
+            "location": location,
+            "archived": False,
+            "personal_owner_id": None,
+            "namespace": body.get("namespace"),
+            "authority_level": body.get("authority_level"),
+            "type": None,
+            "entity_id": _entity_id(),
+        }
         self.collections[coll["id"]] = coll
         parent = "root" if parent_id is None else parent_id
         for perms in self.collection_perms.values():  # a new collection inherits its parent's permissions
@@ -663,21 +800,43 @@ class FakeMetabase:
             if card["dashboard_id"] is not None and not with_dashboard_questions:
                 continue  # 0.53+: a card that lives inside a dashboard is not listed by default
             model = {"question": "card", "model": "dataset", "metric": "metric"}[card["type"]]
-            item = {"id": card["id"], "name": card["name"], "model": model, "description": card["description"],
-                    "display": card["display"], "entity_id": card["entity_id"], "dashboard_id": card["dashboard_id"]}
+            item = {
+                "id": card["id"],
+                "name": card["name"],
+                "model": model,
+                "description": card["description"],
+                "display": card["display"],
+                "entity_id": card["entity_id"],
+                "dashboard_id": card["dashboard_id"],
+            }
             if card["dashboard_id"] is not None:
                 item["dashboard"] = {"id": card["dashboard_id"], "name": self.dashboards[card["dashboard_id"]]["name"]}
             items.append(item)
-        items.extend({"id": dash["id"], "name": dash["name"], "model": "dashboard", "description": dash["description"],
-                      "entity_id": dash["entity_id"]} for dash in self.dashboards.values()
-                     if dash["collection_id"] == coll["id"] and dash["archived"] == archived)
-        items.extend({"id": child["id"], "name": child["name"], "model": "collection"}
-                     for child in self.collections.values()
-                     if child["location"] == f"{coll['location']}{coll['id']}/" and child["archived"] == archived)
+        items.extend(
+            {
+                "id": dash["id"],
+                "name": dash["name"],
+                "model": "dashboard",
+                "description": dash["description"],
+                "entity_id": dash["entity_id"],
+            }
+            for dash in self.dashboards.values()
+            if dash["collection_id"] == coll["id"] and dash["archived"] == archived
+        )
+        items.extend(
+            {"id": child["id"], "name": child["name"], "model": "collection"}
+            for child in self.collections.values()
+            if child["location"] == f"{coll['location']}{coll['id']}/" and child["archived"] == archived
+        )
         if models:
             items = [i for i in items if i["model"] in models]
-        return {"total": len(items), "data": items, "models": sorted({i["model"] for i in items}),
-                "limit": None, "offset": None}
+        return {
+            "total": len(items),
+            "data": items,
+            "models": sorted({i["model"] for i in items}),
+            "limit": None,
+            "offset": None,
+        }
 
     # ------------------------------------------------------------ cards
 
@@ -703,16 +862,20 @@ class FakeMetabase:
         query = body.get("dataset_query") or (card["dataset_query"] if card else {})
         tags = self._template_tags(query)
         card_type = body.get("type") or (card["type"] if card else "question")
-        if card_type == "model" and any(t.get("type") not in ("card", "snippet") for t in tags.values()
-                                        if isinstance(t, dict)):
+        if card_type == "model" and any(
+            t.get("type") not in ("card", "snippet") for t in tags.values() if isinstance(t, dict)
+        ):
             raise Reject(400, "A model made from a native SQL question cannot have a variable or field filter.")
         if body.get("dashboard_id") is not None:
             dash = self.dashboards.get(body["dashboard_id"])
             if dash is None:
                 raise Reject(*NOT_FOUND)
             if body.get("collection_id") is not None and body["collection_id"] != dash["collection_id"]:
-                raise Reject(400, f"Mismatch detected between Dashboard's collection_id ({dash['collection_id']}) "
-                                  f"and collection_id ({body['collection_id']})")
+                raise Reject(
+                    400,
+                    f"Mismatch detected between Dashboard's collection_id ({dash['collection_id']}) "
+                    f"and collection_id ({body['collection_id']})",
+                )
         if body.get("dataset_query"):
             self._check_field_filters(query, tags)
             if self.strict:
@@ -721,8 +884,14 @@ class FakeMetabase:
             for parameter in body["parameters"]:
                 ok, _, tag = _target_tag(parameter.get("target")) if parameter.get("target") else (True, None, None)
                 if not ok or (tag is not None and tag not in tags):
-                    raise Invalid({"parameters": (f"parameter {parameter['id']!r} targets no template tag of the card",
-                                                  f"invalid type, received: {_received(parameter)}")})
+                    raise Invalid(
+                        {
+                            "parameters": (
+                                f"parameter {parameter['id']!r} targets no template tag of the card",
+                                f"invalid type, received: {_received(parameter)}",
+                            )
+                        }
+                    )
 
     @staticmethod
     def _template_tags(query: dict) -> dict:
@@ -740,36 +909,66 @@ class FakeMetabase:
                 continue
             dim = tag["dimension"]
             if not (isinstance(dim, list) and len(dim) == 3 and dim[0] == "field" and _int(dim[1])):
-                raise Invalid({"dataset_query": (f"template tag {key}: :dimension must be a field reference",
-                                                 f"invalid type, received: {_received(dim)}")})
+                raise Invalid(
+                    {
+                        "dataset_query": (
+                            f"template tag {key}: :dimension must be a field reference",
+                            f"invalid type, received: {_received(dim)}",
+                        )
+                    }
+                )
             field = self.fields.get(dim[1])
             if field is None:
                 raise Reject(400, f"Invalid Field Filter: Field {dim[1]} does not exist.")
             db_id = self.tables[field["table_id"]]["db_id"]
             if db_id != query.get("database"):
-                raise Reject(400, f"Invalid Field Filter: Field {dim[1]} belongs to Database {db_id}, but the query "
-                                  f"is against Database {query.get('database')}")
+                raise Reject(
+                    400,
+                    f"Invalid Field Filter: Field {dim[1]} belongs to Database {db_id}, but the query "
+                    f"is against Database {query.get('database')}",
+                )
 
     def _strict_check_query(self, query: dict, tags: dict) -> None:
         if query.get("database") not in self.databases:
-            raise Invalid({"dataset_query": ("database must be the id of an existing database",
-                                             f"invalid type, received: {_received(query.get('database'))}")})
+            raise Invalid(
+                {
+                    "dataset_query": (
+                        "database must be the id of an existing database",
+                        f"invalid type, received: {_received(query.get('database'))}",
+                    )
+                }
+            )
         if query.get("type") == "native":
             native = query.get("native")
             if not isinstance(native, dict) or not _non_blank(native.get("query")):
-                raise Invalid({"dataset_query": ("native query must have a non-blank :query",
-                                                 f"invalid type, received: {_received(native)}")})
+                raise Invalid(
+                    {
+                        "dataset_query": (
+                            "native query must have a non-blank :query",
+                            f"invalid type, received: {_received(native)}",
+                        )
+                    }
+                )
             used = set(re.findall(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}", native["query"]))
             if used != set(tags):
-                raise Invalid({"dataset_query": (f"template tags {sorted(tags)} do not match the query's "
-                                                 f"variables {sorted(used)}", "invalid type, received: …")})
+                raise Invalid(
+                    {
+                        "dataset_query": (
+                            f"template tags {sorted(tags)} do not match the query's variables {sorted(used)}",
+                            "invalid type, received: …",
+                        )
+                    }
+                )
         problems = []
         for key, tag in tags.items():
             if not isinstance(tag, dict):
                 problems.append(f"{key}: not a map")
                 continue
-            problems.extend(f"{key}: missing {required}" for required in ("name", "display-name", "id", "type")
-                            if not _non_blank(tag.get(required)))
+            problems.extend(
+                f"{key}: missing {required}"
+                for required in ("name", "display-name", "id", "type")
+                if not _non_blank(tag.get(required))
+            )
             if tag.get("name") is not None and tag.get("name") != key:
                 problems.append("keys in template tag map must match the :name of their values")
             if tag.get("type") is not None and tag.get("type") not in TAG_TYPES:
@@ -782,8 +981,14 @@ class FakeMetabase:
             elif "dimension" in tag:
                 problems.append(":dimension is only allowed for :type :dimension template tags")
         if problems:
-            raise Invalid({"dataset_query": ("invalid template-tags: " + "; ".join(problems),
-                                             f"invalid type, received: {_received(tags)}")})
+            raise Invalid(
+                {
+                    "dataset_query": (
+                        "invalid template-tags: " + "; ".join(problems),
+                        f"invalid type, received: {_received(tags)}",
+                    )
+                }
+            )
 
     def _present_card(self, card: dict) -> dict:
         out = json.loads(json.dumps(card))
@@ -801,13 +1006,25 @@ class FakeMetabase:
         query = body["dataset_query"]
         dashboard_id = body.get("dashboard_id")
         collection_id = self.dashboards[dashboard_id]["collection_id"] if dashboard_id else body.get("collection_id")
-        card = {"id": self._next("card"), "name": body["name"], "description": body.get("description"),
-                "display": body["display"], "type": body.get("type") or "question", "dataset_query": query,
-                "visualization_settings": body["visualization_settings"], "collection_id": collection_id,
-                "parameters": body.get("parameters") or [], "parameter_mappings": body.get("parameter_mappings") or [],
-                "archived": False, "database_id": query.get("database"), "query_type": query.get("type"),
-                "dashboard_id": dashboard_id, "entity_id": _entity_id(),  # a sent entity_id is ignored (§13.2)
-                "created_at": _now(), "updated_at": _now()}
+        card = {
+            "id": self._next("card"),
+            "name": body["name"],
+            "description": body.get("description"),
+            "display": body["display"],
+            "type": body.get("type") or "question",
+            "dataset_query": query,
+            "visualization_settings": body["visualization_settings"],
+            "collection_id": collection_id,
+            "parameters": body.get("parameters") or [],
+            "parameter_mappings": body.get("parameter_mappings") or [],
+            "archived": False,
+            "database_id": query.get("database"),
+            "query_type": query.get("type"),
+            "dashboard_id": dashboard_id,
+            "entity_id": _entity_id(),  # a sent entity_id is ignored (§13.2)
+            "created_at": _now(),
+            "updated_at": _now(),
+        }
         self.cards[card["id"]] = card
         if dashboard_id:
             self._autoplace(self.dashboards[dashboard_id], card)
@@ -816,8 +1033,16 @@ class FakeMetabase:
     def _update_card(self, ident: str, body: dict, query: dict) -> dict:
         card = self._get(self.cards, ident)
         self._check_card(body, create=False, card=card)
-        for key in ("name", "display", "dataset_query", "visualization_settings", "type", "archived",
-                    "parameters", "parameter_mappings"):
+        for key in (
+            "name",
+            "display",
+            "dataset_query",
+            "visualization_settings",
+            "type",
+            "archived",
+            "parameters",
+            "parameter_mappings",
+        ):
             if body.get(key) is not None:
                 card[key] = body[key]
         for key in ("description", "collection_id", "collection_position", "cache_ttl"):
@@ -830,8 +1055,11 @@ class FakeMetabase:
                 card["dashboard_id"] = None  # out of the dashboard, into `collection_id`
             else:
                 dash = self.dashboards[body["dashboard_id"]]
-                others = [d for d in self.dashboards.values() if d["id"] != dash["id"]
-                          and any(dc.get("card_id") == card["id"] for dc in d["dashcards"])]
+                others = [
+                    d
+                    for d in self.dashboards.values()
+                    if d["id"] != dash["id"] and any(dc.get("card_id") == card["id"] for dc in d["dashcards"])
+                ]
                 if others and query.get("delete_old_dashcards", ["false"])[0] != "true":
                     raise Reject(400, "This question is used in other dashboards; pass delete_old_dashcards=true")
                 for other in others:
@@ -850,9 +1078,20 @@ class FakeMetabase:
             return
         row = max((dc["row"] + dc["size_y"] for dc in dash["dashcards"]), default=0)
         tab = dash["tabs"][0]["id"] if dash["tabs"] else None
-        dash["dashcards"].append({"id": self._next("dashcard"), "card_id": card["id"], "dashboard_tab_id": tab,
-                                  "row": row, "col": 0, "size_x": 12, "size_y": 6, "parameter_mappings": [],
-                                  "visualization_settings": {}, "series": []})
+        dash["dashcards"].append(
+            {
+                "id": self._next("dashcard"),
+                "card_id": card["id"],
+                "dashboard_tab_id": tab,
+                "row": row,
+                "col": 0,
+                "size_x": 12,
+                "size_y": 6,
+                "parameter_mappings": [],
+                "visualization_settings": {},
+                "series": [],
+            }
+        )
 
     # ------------------------------------------------------------ dashboards
 
@@ -886,8 +1125,9 @@ class FakeMetabase:
                 return False
             if dc.get("parameter_mappings") is not None and not _mappings_ok(dc["parameter_mappings"]):
                 return False
-            if dc.get("series") is not None and not (isinstance(dc["series"], list)
-                                                     and all(isinstance(s, dict) for s in dc["series"])):
+            if dc.get("series") is not None and not (
+                isinstance(dc["series"], list) and all(isinstance(s, dict) for s in dc["series"])
+            ):
                 return False
         return True
 
@@ -896,26 +1136,43 @@ class FakeMetabase:
         if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
             return False
         ids = [t.get("id") for t in value]
-        return len(set(map(str, ids))) == len(ids) and all(_int(t.get("id")) and _non_blank(t.get("name")) for t in value)
+        return len(set(map(str, ids))) == len(ids) and all(
+            _int(t.get("id")) and _non_blank(t.get("name")) for t in value
+        )
 
     def _present_dashboard(self, dash: dict) -> dict:
         dashcards = []
         for dc in dash["dashcards"]:
             card = self.cards.get(dc.get("card_id"))
             mappings = [{**m, "card_id": m.get("card_id", dc.get("card_id"))} for m in dc["parameter_mappings"]]
-            dashcards.append({**json.loads(json.dumps(dc)), "dashboard_id": dash["id"], "parameter_mappings": mappings,
-                              "visualization_settings": normalize_settings(dc["visualization_settings"]),
-                              "card": self._present_card(card) if card else None})
+            dashcards.append(
+                {
+                    **json.loads(json.dumps(dc)),
+                    "dashboard_id": dash["id"],
+                    "parameter_mappings": mappings,
+                    "visualization_settings": normalize_settings(dc["visualization_settings"]),
+                    "card": self._present_card(card) if card else None,
+                }
+            )
         tabs = [{**t, "position": n, "dashboard_id": dash["id"]} for n, t in enumerate(dash["tabs"])]
         return {**json.loads(json.dumps(dash)), "dashcards": dashcards, "tabs": tabs}
 
     def _create_dashboard(self, body: dict) -> dict:
         self._check_dashboard_top(body, create=True)
-        dash = {"id": self._next("dashboard"), "name": body["name"], "description": body.get("description"),
-                "collection_id": body.get("collection_id"), "parameters": body.get("parameters") or [],
-                "dashcards": [], "tabs": [], "archived": False, "width": "fixed",
-                "entity_id": _entity_id(),  # a sent entity_id is ignored (§13.2)
-                "created_at": _now(), "updated_at": _now()}
+        dash = {
+            "id": self._next("dashboard"),
+            "name": body["name"],
+            "description": body.get("description"),
+            "collection_id": body.get("collection_id"),
+            "parameters": body.get("parameters") or [],
+            "dashcards": [],
+            "tabs": [],
+            "archived": False,
+            "width": "fixed",
+            "entity_id": _entity_id(),  # a sent entity_id is ignored (§13.2)
+            "created_at": _now(),
+            "updated_at": _now(),
+        }
         self.dashboards[dash["id"]] = dash
         return self._present_dashboard(dash)
 
@@ -924,32 +1181,57 @@ class FakeMetabase:
         for dc in dashcards:
             card = self.cards.get(dc.get("card_id")) if dc.get("card_id") is not None else None
             if dc.get("card_id") is not None and card is None:
-                raise Invalid({"dashcards": (f"card {dc['card_id']} does not exist",
-                                             f"invalid type, received: {_received(dc.get('card_id'))}")})
+                raise Invalid(
+                    {
+                        "dashcards": (
+                            f"card {dc['card_id']} does not exist",
+                            f"invalid type, received: {_received(dc.get('card_id'))}",
+                        )
+                    }
+                )
             for mapping in dc.get("parameter_mappings") or []:
                 ok, kind, tag_name = _target_tag(mapping["target"])
                 if not ok:
-                    raise Reject(400, "Invalid parameter :target, must be either :field, :dimension, or :variable; "
-                                      f"got: {json.dumps(mapping['target'])}")
+                    raise Reject(
+                        400,
+                        "Invalid parameter :target, must be either :field, :dimension, or :variable; "
+                        f"got: {json.dumps(mapping['target'])}",
+                    )
                 if mapping["parameter_id"] not in types:
-                    raise Invalid({"dashcards": (f"parameter_mapping points at unknown parameter "
-                                                 f"{mapping['parameter_id']!r}",
-                                                 f"invalid type, received: {_received(mapping)}")})
+                    raise Invalid(
+                        {
+                            "dashcards": (
+                                f"parameter_mapping points at unknown parameter {mapping['parameter_id']!r}",
+                                f"invalid type, received: {_received(mapping)}",
+                            )
+                        }
+                    )
                 target_card = self.cards.get(mapping.get("card_id", dc.get("card_id")))
                 if tag_name is None:
                     continue
                 tag = self._template_tags(target_card["dataset_query"]).get(tag_name) if target_card else None
                 if tag is None:
-                    raise Invalid({"dashcards": (f"parameter_mapping points at unknown template tag {tag_name!r}",
-                                                 f"invalid type, received: {_received(mapping)}")})
+                    raise Invalid(
+                        {
+                            "dashcards": (
+                                f"parameter_mapping points at unknown template tag {tag_name!r}",
+                                f"invalid type, received: {_received(mapping)}",
+                            )
+                        }
+                    )
                 filter_type = types[mapping["parameter_id"]]
                 if tag.get("type") == "dimension":
-                    fits = kind == "dimension" and filter_type.split("/")[0] == str(tag.get("widget-type")).split("/")[0]
+                    fits = (
+                        kind == "dimension" and filter_type.split("/")[0] == str(tag.get("widget-type")).split("/")[0]
+                    )
                 else:
                     fits = kind == "variable" and filter_type in PLAIN_TAG_FILTERS.get(tag.get("type"), set())
                 if not fits:
-                    raise Reject(400, f"Invalid parameter type {filter_type} / target {kind} for template tag "
-                                      f"{tag_name!r} of type {tag.get('type')}")
+                    raise Reject(
+                        400,
+                        f"Invalid parameter type {filter_type} / target {kind} for template tag "
+                        f"{tag_name!r} of type {tag.get('type')}",
+                    )
 
     def _update_dashboard(self, ident: str, body: dict) -> dict:
         dash = self._get(self.dashboards, ident)
@@ -961,8 +1243,11 @@ class FakeMetabase:
             for dc in body["dashcards"]:
                 card = self.cards.get(dc.get("card_id"))
                 if card is not None and card["dashboard_id"] not in (None, dash["id"]):
-                    raise Reject(400, f"Card {card['id']} lives in dashboard {card['dashboard_id']} and cannot be "
-                                      f"added to another dashboard")
+                    raise Reject(
+                        400,
+                        f"Card {card['id']} lives in dashboard {card['dashboard_id']} and cannot be "
+                        f"added to another dashboard",
+                    )
         if self.strict:
             dashcards = body["dashcards"] if body.get("dashcards") is not None else dash["dashcards"]
             self._strict_check_mappings(dashcards, parameters)
@@ -994,12 +1279,17 @@ class FakeMetabase:
             new_tabs.append({"id": real, "name": tab["name"]})
         for dc in dashcards:
             if dc.get("dashboard_tab_id") is not None and dc["dashboard_tab_id"] not in tab_ids:
-                raise Reject(400, f"Dashcard {dc['id']} names tab {dc['dashboard_tab_id']}, which is not among the "
-                                  f"dashboard's tabs")
+                raise Reject(
+                    400,
+                    f"Dashcard {dc['id']} names tab {dc['dashboard_tab_id']}, which is not among the dashboard's tabs",
+                )
         kept_tabs = set(tab_ids.values())
         # tabs left out are deleted with their dashcards, before the sent dashcards are applied (silently)
-        survivors = {dc["id"]: dc for dc in dash["dashcards"]
-                     if dc.get("dashboard_tab_id") is None or dc["dashboard_tab_id"] in kept_tabs}
+        survivors = {
+            dc["id"]: dc
+            for dc in dash["dashcards"]
+            if dc.get("dashboard_tab_id") is None or dc["dashboard_tab_id"] in kept_tabs
+        }
         result = []
         for dc in dashcards:
             stored = dict(survivors.get(dc["id"], {}))
@@ -1019,7 +1309,6 @@ class FakeMetabase:
         dash["dashcards"] = result
         dash["tabs"] = new_tabs
 
-
     # ------------------------------------------------------------ permissions (§9, §14)
 
     def _create_group(self, body: dict) -> dict:
@@ -1027,17 +1316,27 @@ class FakeMetabase:
         checker.check("name", _non_blank, MSG_NON_BLANK, required=True)
         checker.raise_if_any()
         if any(g["name"].lower() == body["name"].lower() for g in self.groups.values()):
-            raise Invalid({"name": ("A group with that name already exists.",
-                                    f"invalid type, received: {_received(body['name'])}")})
+            raise Invalid(
+                {
+                    "name": (
+                        "A group with that name already exists.",
+                        f"invalid type, received: {_received(body['name'])}",
+                    )
+                }
+            )
         group = {"id": self._next("group"), "name": body["name"]}
         self.groups[group["id"]] = group
         return dict(group, member_count=0)
 
     def _data_graph(self) -> dict:
         default = {"view-data": "unrestricted", "create-queries": "no"}
-        return {"revision": self.revisions["data"], "groups": {
-            str(g): {str(d): dict(self.data_perms.get(g, {}).get(d, default)) for d in self.databases}
-            for g in self.groups}}
+        return {
+            "revision": self.revisions["data"],
+            "groups": {
+                str(g): {str(d): dict(self.data_perms.get(g, {}).get(d, default)) for d in self.databases}
+                for g in self.groups
+            },
+        }
 
     def _collection_graph(self) -> dict:
         shown = [c for c in self.collections.values() if c["personal_owner_id"] is None and c["type"] != "trash"]
@@ -1070,14 +1369,24 @@ class FakeMetabase:
                     raise Reject(404, f"Database {db_id} does not exist.")
                 view, create = perms.get("view-data", "unrestricted"), perms.get("create-queries", "no")
                 if create not in CREATE_QUERIES:
-                    raise Invalid({"create-queries": ("enum of no, query-builder, query-builder-and-native",
-                                                      f"invalid type, received: {_received(create)}")})
+                    raise Invalid(
+                        {
+                            "create-queries": (
+                                "enum of no, query-builder, query-builder-and-native",
+                                f"invalid type, received: {_received(create)}",
+                            )
+                        }
+                    )
                 if view == "blocked" and create == "query-builder-and-native":
-                    raise Reject(400, "Invalid DB permissions: If you have write access for native queries, you "
-                                      "must have data access to all schemas.")
+                    raise Reject(
+                        400,
+                        "Invalid DB permissions: If you have write access for native queries, you "
+                        "must have data access to all schemas.",
+                    )
                 if view != "unrestricted":
-                    raise Reject(402, f"view-data {view!r} needs a paid Metabase plan (sandboxing, blocking, "
-                                      f"impersonation).")
+                    raise Reject(
+                        402, f"view-data {view!r} needs a paid Metabase plan (sandboxing, blocking, impersonation)."
+                    )
         for gid, dbs in changes.items():
             for db_id, perms in dbs.items():
                 current = self.data_perms.setdefault(gid, {}).get(int(db_id), {"view-data": "unrestricted"})
@@ -1092,8 +1401,9 @@ class FakeMetabase:
                 if coll_id != "root" and not (str(coll_id).isdigit() and int(coll_id) in self.collections):
                     raise Reject(404, f"Collection {coll_id} does not exist.")
                 if perm not in COLLECTION_PERMS:
-                    raise Invalid({"groups": ("enum of read, write, none",
-                                              f"invalid type, received: {_received(perm)}")})
+                    raise Invalid(
+                        {"groups": ("enum of read, write, none", f"invalid type, received: {_received(perm)}")}
+                    )
         for gid, cells in changes.items():
             for coll_id, perm in cells.items():
                 self.collection_perms.setdefault(gid, {})["root" if coll_id == "root" else int(coll_id)] = perm
@@ -1125,13 +1435,27 @@ class FakeMetabase:
             raise Invalid({"channels": "one or more map"})
         for channel in channels:
             kind = channel.get("schedule_type")
-            if channel.get("channel_type") not in ("email", "slack", "http") or \
-                    kind not in ("hourly", "daily", "weekly", "monthly"):
-                raise Invalid({"channels": "channel_type email|slack|http and schedule_type hourly|daily|weekly|monthly"})
+            if channel.get("channel_type") not in ("email", "slack", "http") or kind not in (
+                "hourly",
+                "daily",
+                "weekly",
+                "monthly",
+            ):
+                raise Invalid(
+                    {"channels": "channel_type email|slack|http and schedule_type hourly|daily|weekly|monthly"}
+                )
             hour = channel.get("schedule_hour")
             if kind != "hourly" and not (isinstance(hour, int) and 0 <= hour <= 23):
                 raise Invalid({"channels": "schedule_hour must be an integer from 0 to 23"})
-            if kind == "weekly" and channel.get("schedule_day") not in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+            if kind == "weekly" and channel.get("schedule_day") not in (
+                "mon",
+                "tue",
+                "wed",
+                "thu",
+                "fri",
+                "sat",
+                "sun",
+            ):
                 raise Invalid({"channels": "a weekly schedule needs schedule_day mon..sun"})
             if kind == "monthly" and channel.get("schedule_frame") not in ("first", "mid", "last"):
                 raise Invalid({"channels": "a monthly schedule needs schedule_frame first|mid|last"})
@@ -1170,17 +1494,29 @@ class FakeMetabase:
 
 # ---------------------------------------------------------------- the warehouse a fake sees
 
-_BASE_TYPES = {"text": "type/Text", "character varying": "type/Text", "date": "type/Date", "integer": "type/Integer",
-               "bigint": "type/BigInteger", "smallint": "type/Integer", "numeric": "type/Decimal",
-               "double precision": "type/Float", "boolean": "type/Boolean",
-               "timestamp with time zone": "type/DateTimeWithLocalTZ", "timestamp without time zone": "type/DateTime"}
+_BASE_TYPES = {
+    "text": "type/Text",
+    "character varying": "type/Text",
+    "date": "type/Date",
+    "integer": "type/Integer",
+    "bigint": "type/BigInteger",
+    "smallint": "type/Integer",
+    "numeric": "type/Decimal",
+    "double precision": "type/Float",
+    "boolean": "type/Boolean",
+    "timestamp with time zone": "type/DateTimeWithLocalTZ",
+    "timestamp without time zone": "type/DateTime",
+}
 
 
 def warehouse_tables(conn, schemas: tuple[str, ...] = ("marts",)) -> dict[str, dict[str, str]]:
     """The tables and columns a Metabase sync of these schemas would find (for `FakeMetabase(tables=…)`)."""
-    rows = conn.execute("""
+    rows = conn.execute(
+        """
         select table_schema, table_name, column_name, data_type from information_schema.columns
-        where table_schema = any(%s) order by table_schema, table_name, ordinal_position""", (list(schemas),)).fetchall()
+        where table_schema = any(%s) order by table_schema, table_name, ordinal_position""",
+        (list(schemas),),
+    ).fetchall()
     out: dict[str, dict[str, str]] = {}
     for schema, table, column, data_type in rows:
         out.setdefault(f"{schema}.{table}", {})[column] = _BASE_TYPES.get(data_type, "type/*")
@@ -1202,6 +1538,6 @@ def manifest_tables(manifest_path, schema: str = "marts") -> dict[str, dict[str,
         if all(c.get("data_type") for c in columns.values()):
             out[f"{schema}.{node['alias'] or node['name']}"] = {
                 name: _BASE_TYPES.get(c["data_type"].split("(")[0].strip().lower(), "type/*")
-                for name, c in columns.items()}
+                for name, c in columns.items()
+            }
     return out
-

@@ -2,6 +2,7 @@
 PostgreSQL runs the fixtures as a superuser, which bypasses row-level security, so every check here connects as
 the login roles themselves. With LEAD_ANALYTICS_DATABASE_URL set (`make test-access-external`) the same tests run
 against that external PostgreSQL, with real passwords."""
+
 from __future__ import annotations
 
 import os
@@ -62,10 +63,23 @@ def db(warehouse_info, tmp_path_factory):
     tables |= {f"bison__{f.name}": f for f in sorted((FIXTURES / "bison").iterdir()) if f.is_dir()}
     tables["bot_leads__leads"] = LEAD_CAPTURE_FIXTURE
     info = build_fixture_warehouse(
-        warehouse_info, tmp_path_factory, "access", tables,
-        ["+marts.messaging", "stg_web1on1__contacts", "+fct_campaign_daily", "+fct_lead_funnel_daily",
-         "+fct_workspace_months", "+rpt_campaigns__data_loads", "+fct_bot_leads", "+rst_bot_lead_contacts",
-         "marts.common"], AS_OF)
+        warehouse_info,
+        tmp_path_factory,
+        "access",
+        tables,
+        [
+            "+marts.messaging",
+            "stg_web1on1__contacts",
+            "+fct_campaign_daily",
+            "+fct_lead_funnel_daily",
+            "+fct_workspace_months",
+            "+rpt_campaigns__data_loads",
+            "+fct_bot_leads",
+            "+rst_bot_lead_contacts",
+            "marts.common",
+        ],
+        AS_OF,
+    )
     with warehouse.connect(info) as conn:
         access.apply(conn)
         conn.commit()
@@ -76,12 +90,13 @@ def db(warehouse_info, tmp_path_factory):
 @pytest.fixture(scope="module")
 def logins(db):
     """A client of one organisation and workspace, an admin and an agent; dropped afterwards."""
-    made = {"client": (unique("client"), access.CLIENT, [("organisation", CLIENT_ORG),
-                                                         ("workspace", CLIENT_WORKSPACE)]),
-            "admin": (unique("admin"), access.ADMIN, []),
-            "executive": (unique("exec"), access.EXECUTIVE, []),
-            "agent": (unique("agent"), access.AGENT, [("agent", "A17")]),
-            "manager": (unique("manager"), access.MANAGER, [("location", "loc1"), ("location", "Chicago")])}
+    made = {
+        "client": (unique("client"), access.CLIENT, [("organisation", CLIENT_ORG), ("workspace", CLIENT_WORKSPACE)]),
+        "admin": (unique("admin"), access.ADMIN, []),
+        "executive": (unique("exec"), access.EXECUTIVE, []),
+        "agent": (unique("agent"), access.AGENT, [("agent", "A17")]),
+        "manager": (unique("manager"), access.MANAGER, [("location", "loc1"), ("location", "Chicago")]),
+    }
     out = {}
     with warehouse.connect(db) as conn:
         for key, (name, group, scopes) in made.items():
@@ -116,19 +131,38 @@ def test_the_reader_reads_every_mart_but_no_raw_staging_audit_restricted_or_file
     for mart in (*SCOPED_MARTS, *UNSCOPED_MARTS, *SHARED_MARTS):
         assert rows(reader, f"select count(*) from marts.{mart}") == rows(db, f"select count(*) from marts.{mart}")
     assert rows(reader, "select count(*) from marts.fct_bot_leads")[0][0] > 0
-    for relation in ("raw_bot_leads.leads", "raw_web1on1.organizations", "raw_bison.workspaces",
-                     "staging.stg_bot_leads__leads", "intermediate.int_bot_leads__enriched", "raw_audit.rejected_rows",
-                     "raw_audit.loaded_files", "marts_restricted.rst_bot_lead_contacts", "access.role_scopes",
-                     "snapshots.snp_web1on1__organizations"):
+    for relation in (
+        "raw_bot_leads.leads",
+        "raw_web1on1.organizations",
+        "raw_bison.workspaces",
+        "staging.stg_bot_leads__leads",
+        "intermediate.int_bot_leads__enriched",
+        "raw_audit.rejected_rows",
+        "raw_audit.loaded_files",
+        "marts_restricted.rst_bot_lead_contacts",
+        "access.role_scopes",
+        "snapshots.snp_web1on1__organizations",
+    ):
         assert refused(reader, f"select * from {relation} limit 1"), relation
-    for statement in ("create table public.x (a int)", "create table marts.x (a int)", "create temp table x (a int)",
-                      "create schema x", "select pg_read_file('/etc/passwd')",
-                      "select pg_ls_dir('.')", "copy (select 1) to program 'true'", "copy (select 1) to '/tmp/x'",
-                      "delete from marts.fct_bot_leads", "drop table marts.fct_bot_leads",
-                      "set role reporting_admin"):
+    for statement in (
+        "create table public.x (a int)",
+        "create table marts.x (a int)",
+        "create temp table x (a int)",
+        "create schema x",
+        "select pg_read_file('/etc/passwd')",
+        "select pg_ls_dir('.')",
+        "copy (select 1) to program 'true'",
+        "copy (select 1) to '/tmp/x'",
+        "delete from marts.fct_bot_leads",
+        "drop table marts.fct_bot_leads",
+        "set role reporting_admin",
+    ):
         assert refused(reader, statement), statement
-    assert rows(db, "select rolsuper, rolcreaterole, rolcreatedb, rolbypassrls from pg_roles where rolname = %s",
-                (access.READER,)) == [(False, False, False, False)]
+    assert rows(
+        db,
+        "select rolsuper, rolcreaterole, rolcreatedb, rolbypassrls from pg_roles where rolname = %s",
+        (access.READER,),
+    ) == [(False, False, False, False)]
 
 
 def test_a_client_sees_only_its_own_rows_in_every_mart_whatever_sql_it_runs(db, logins):
@@ -153,8 +187,9 @@ def test_a_client_sees_only_its_own_rows_in_every_mart_whatever_sql_it_runs(db, 
     assert refused(client, "insert into access.role_scopes values (current_user, 'organisation', 'Summit Brand')")
     assert refused(client, "select * from marts_restricted.rst_bot_lead_contacts")
     assert refused(client, "set role reporting_reader")
-    assert rows(client, "select count(*) from marts.fct_messaging_bot_activity where organization_name = %s",
-                (OTHER_ORG,)) == [(0,)]
+    assert rows(
+        client, "select count(*) from marts.fct_messaging_bot_activity where organization_name = %s", (OTHER_ORG,)
+    ) == [(0,)]
 
 
 def test_an_agent_without_agent_columns_in_the_marts_sees_only_the_shared_calendars(db, logins):
@@ -183,7 +218,8 @@ def test_the_report_command_reads_as_the_reader_and_logs_it(db, tmp_path):
     assert done.returncode == 0, done.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["lead_capture.html"]
     assert rows(db, "select who, action, what, filters from raw_audit.access_log order by id desc limit 1") == [
-        (access.READER, "render", "html dashboard lead_capture -> lead_capture.html", {})]
+        (access.READER, "render", "html dashboard lead_capture -> lead_capture.html", {})
+    ]
 
 
 def _card_runs(dashboard_keys):
@@ -194,12 +230,16 @@ def _card_runs(dashboard_keys):
                 yield dashboard, placement, SPECS.cards[placement.card]
 
 
-@pytest.mark.parametrize(("dashboards", "slug", "value"), [
-    (["messaging", "bots", "potential", "after_sales"], "organisation", CLIENT_ORG),
-    (["campaign_analytics"], "workspace", CLIENT_WORKSPACE),
-])
-def test_every_card_run_as_the_client_shows_what_the_owner_sees_filtered_to_that_client(db, logins, dashboards,
-                                                                                           slug, value):
+@pytest.mark.parametrize(
+    ("dashboards", "slug", "value"),
+    [
+        (["messaging", "bots", "potential", "after_sales"], "organisation", CLIENT_ORG),
+        (["campaign_analytics"], "workspace", CLIENT_WORKSPACE),
+    ],
+)
+def test_every_card_run_as_the_client_shows_what_the_owner_sees_filtered_to_that_client(
+    db, logins, dashboards, slug, value
+):
     """Each card's own SQL, unfiltered, as the client equals the card as the owner with the client's filter set;
     as the reader it equals the owner's unfiltered result."""
     checked = 0
@@ -209,8 +249,9 @@ def test_every_card_run_as_the_client_shows_what_the_owner_sees_filtered_to_that
         as_owner = dashcard_rows(db, card, dashboard, placement, {slug: [value]}, TODAY)
         as_client = dashcard_rows(logins["client"], card, dashboard, placement, {}, TODAY)
         assert as_client == as_owner, (dashboard.key, card.key)
-        assert dashcard_rows(logins["reader"], card, dashboard, placement, {}, TODAY) == \
-            dashcard_rows(db, card, dashboard, placement, {}, TODAY), (dashboard.key, card.key)
+        assert dashcard_rows(logins["reader"], card, dashboard, placement, {}, TODAY) == dashcard_rows(
+            db, card, dashboard, placement, {}, TODAY
+        ), (dashboard.key, card.key)
         checked += 1
     assert checked >= 5
 
@@ -235,12 +276,16 @@ def _personal_values(info, schema: str) -> list[tuple[str, str, str]]:
             """select table_name, column_name from information_schema.columns
                where table_schema = %s and data_type in ('text', 'character varying')
                  and has_column_privilege(format('%%I.%%I', table_schema, table_name), column_name, 'select')
-               order by 1, 2""", (schema,)).fetchall()
+               order by 1, 2""",
+            (schema,),
+        ).fetchall()
         for table, column in columns:
-            for (value,) in conn.execute(f'select distinct "{column}" from "{schema}"."{table}" '
-                                         f'where "{column}" is not null'):
-                if (EMAIL.search(value) and not MASKED_EMAIL.match(value)) or \
-                        (PHONE.match(value) and sum(ch.isdigit() for ch in value) >= 7):
+            for (value,) in conn.execute(
+                f'select distinct "{column}" from "{schema}"."{table}" where "{column}" is not null'
+            ):
+                if (EMAIL.search(value) and not MASKED_EMAIL.match(value)) or (
+                    PHONE.match(value) and sum(ch.isdigit() for ch in value) >= 7
+                ):
                     found.append((table, column, value))
     return found
 
@@ -251,13 +296,18 @@ def test_no_mart_column_a_non_admin_role_can_read_holds_a_clear_text_email_or_ph
     # the scan finds them where they are: the admin-only schema, and masked values in the marts
     clear = _personal_values(logins["admin"], "marts_restricted")
     assert {c for _, c, _ in clear} == {"email_normalized", "phone_normalized"}
-    assert rows(logins["reader"], "select count(email_masked) > 0, count(phone_masked) > 0, "
-                                  "bool_and(phone_masked ~ '^[*]{3}[0-9]{4}$') from marts.fct_bot_leads") == \
-        [(True, True, True)]
-    masked = rows(db, "select c.email_normalized, l.email_masked, l.email_key = encode(sha256(convert_to("
-                      "c.email_normalized, 'UTF8')), 'hex') from marts.fct_bot_leads l join "
-                      "marts_restricted.rst_bot_lead_contacts c using (lead_id) where c.email_normalized is not null "
-                      "order by lead_id limit 1")[0]
+    assert rows(
+        logins["reader"],
+        "select count(email_masked) > 0, count(phone_masked) > 0, "
+        "bool_and(phone_masked ~ '^[*]{3}[0-9]{4}$') from marts.fct_bot_leads",
+    ) == [(True, True, True)]
+    masked = rows(
+        db,
+        "select c.email_normalized, l.email_masked, l.email_key = encode(sha256(convert_to("
+        "c.email_normalized, 'UTF8')), 'hex') from marts.fct_bot_leads l join "
+        "marts_restricted.rst_bot_lead_contacts c using (lead_id) where c.email_normalized is not null "
+        "order by lead_id limit 1",
+    )[0]
     assert masked[1] == masked[0][0] + "***@" + masked[0].split("@")[1] and masked[2] is True
 
 
@@ -269,11 +319,15 @@ def test_rejected_raw_lines_are_readable_by_the_admin_role_only(db, logins):
 
 
 def test_a_render_is_logged_with_the_role_that_read_the_marts(db, logins, tmp_path):
-    written = html_report.write_reports(logins["reader"], settings.PROJECT_ROOT / "metabase", tmp_path,
-                                        {"created": "2025-03"}, keys=["lead_capture"])
+    written = html_report.write_reports(
+        logins["reader"], settings.PROJECT_ROOT / "metabase", tmp_path, {"created": "2025-03"}, keys=["lead_capture"]
+    )
     assert [p.name for p, _ in written] == [written[0][1].filename]
-    logged = rows(db, "select who, action, what, filters, row_count from raw_audit.access_log "
-                      "where what like 'html dashboard lead_capture%' order by id desc limit 1")
+    logged = rows(
+        db,
+        "select who, action, what, filters, row_count from raw_audit.access_log "
+        "where what like 'html dashboard lead_capture%' order by id desc limit 1",
+    )
     assert logged[0][:2] == (access.READER, "render")
     assert logged[0][3] == {"created": "2025-03"} and logged[0][4] == sum(len(r.rows) for r in written[0][1].results)
     assert refused(logins["reader"], "insert into raw_audit.access_log (who, action, what) values ('x', 'render', 'y')")
@@ -282,18 +336,26 @@ def test_a_render_is_logged_with_the_role_that_read_the_marts(db, logins, tmp_pa
 
 def _cli(db, *args: str, **env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LEAD_ANALYTICS_")}
-    url = f"postgresql://{db.user}@/{db.dbname}?host={db.host}&port={db.port}" if db.host.startswith("/") else \
-        f"postgresql://{db.user}:{db.password}@{db.host}:{db.port}/{db.dbname}"
-    environment.update(LEAD_ANALYTICS_DATABASE_URL=url, LEAD_ANALYTICS_HOME=os.environ.get(
-        "LEAD_ANALYTICS_HOME", str(settings.state_dir())), **env)
-    return subprocess.run([CLI, *args], capture_output=True, text=True, env=environment, timeout=120,
-                          stdin=subprocess.DEVNULL)
+    url = (
+        f"postgresql://{db.user}@/{db.dbname}?host={db.host}&port={db.port}"
+        if db.host.startswith("/")
+        else f"postgresql://{db.user}:{db.password}@{db.host}:{db.port}/{db.dbname}"
+    )
+    environment.update(
+        LEAD_ANALYTICS_DATABASE_URL=url,
+        LEAD_ANALYTICS_HOME=os.environ.get("LEAD_ANALYTICS_HOME", str(settings.state_dir())),
+        **env,
+    )
+    return subprocess.run(
+        [CLI, *args], capture_output=True, text=True, env=environment, timeout=120, stdin=subprocess.DEVNULL
+    )
 
 
 def test_access_add_client_list_and_remove_from_the_command_line(db):
     name, secret = unique("cli"), "pw-" + uuid.uuid4().hex
-    added = _cli(db, "access", "add-client", name, "--organisation", OTHER_ORG, "--password-env", "CLIENT_PW",
-                 CLIENT_PW=secret)
+    added = _cli(
+        db, "access", "add-client", name, "--organisation", OTHER_ORG, "--password-env", "CLIENT_PW", CLIENT_PW=secret
+    )
     assert added.returncode == 0, added.stderr
     assert added.stdout.strip() == f"client login {name}: reporting_client; organisation={OTHER_ORG}"
     listed = _cli(db, "access", "list")
@@ -303,8 +365,9 @@ def test_access_add_client_list_and_remove_from_the_command_line(db):
     assert rows(client, "select distinct organization_name from marts.fct_messaging_bot_activity") == [(OTHER_ORG,)]
     no_password = _cli(db, "access", "add-client", unique("cli"), "--organisation", OTHER_ORG)
     assert no_password.returncode == 2
-    assert no_password.stderr.strip() == ("lead-analytics: error: no terminal to ask for the password; "
-                                          "pass --password-env VARIABLE")
+    assert no_password.stderr.strip() == (
+        "lead-analytics: error: no terminal to ask for the password; pass --password-env VARIABLE"
+    )
     bad = _cli(db, "access", "add-client", "Robert'); drop", "--organisation", "x", "--password-env", "P", P="x")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     removed = _cli(db, "access", "remove-client", name)
@@ -314,8 +377,16 @@ def test_access_add_client_list_and_remove_from_the_command_line(db):
 
 
 def test_a_filter_value_past_the_calendar_is_one_line(db):
-    done = _cli(db, "report", "--dashboard", "lead_capture", "--filter", "created=past9999999days",
-                "--out", str(settings.state_dir() / "unused"))
+    done = _cli(
+        db,
+        "report",
+        "--dashboard",
+        "lead_capture",
+        "--filter",
+        "created=past9999999days",
+        "--out",
+        str(settings.state_dir() / "unused"),
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "'past9999999days' is not a date filter value" in done.stderr

@@ -1,6 +1,7 @@
 """The smaller findings of issue 19, each on the real thing: a bad database URL is never echoed, one run per
 warehouse, a killed publish's leftovers go at the next start, `make clean` stays in the repository and off a
 warehouse it did not start, control characters never reach the terminal, a filter off the calendar is one line."""
+
 from __future__ import annotations
 
 import os
@@ -31,29 +32,45 @@ def url_of(info: warehouse.ConnectionInfo) -> str:
     return f"postgresql://{info.user}:{info.password}@{info.host}:{info.port}/{info.dbname}"
 
 
-@pytest.mark.parametrize("url", ["postgresql://ann:S3cretPw@db.example.com:5432/x?sslmode=bogus&&=",
-                                 "host=db.example.com password=S3cretPw no_such_option=1"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://ann:S3cretPw@db.example.com:5432/x?sslmode=bogus&&=",
+        "host=db.example.com password=S3cretPw no_such_option=1",
+    ],
+)
 def test_an_invalid_database_url_is_refused_in_one_line_without_its_password(url, tmp_path):
     done = run("warehouse", "status", LEAD_ANALYTICS_DATABASE_URL=url, LEAD_ANALYTICS_HOME=str(tmp_path))
     assert done.returncode == 2
     assert "S3cretPw" not in done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == [
         "lead-analytics: error: LEAD_ANALYTICS_DATABASE_URL is not a valid PostgreSQL URL (its value is not shown: "
-        "it may hold a password); expected postgresql://user:password@host:5432/database"]
+        "it may hold a password); expected postgresql://user:password@host:5432/database"
+    ]
 
 
 def test_one_run_per_warehouse_a_second_is_told_in_one_line(fresh_db, tmp_path):
     landing = tmp_path / "landing"
     landing.mkdir()
     with publishing.run_lock(fresh_db):
-        with (pytest.raises(publishing.RunningElsewhere, match=r"^another run is using this warehouse since "),
-              publishing.run_lock(fresh_db)):
+        with (
+            pytest.raises(publishing.RunningElsewhere, match=r"^another run is using this warehouse since "),
+            publishing.run_lock(fresh_db),
+        ):
             pass
-        done = run("run", "--landing", str(landing), LEAD_ANALYTICS_DATABASE_URL=url_of(fresh_db),
-                   LEAD_ANALYTICS_HOME=str(tmp_path / "home"))
+        done = run(
+            "run",
+            "--landing",
+            str(landing),
+            LEAD_ANALYTICS_DATABASE_URL=url_of(fresh_db),
+            LEAD_ANALYTICS_HOME=str(tmp_path / "home"),
+        )
         assert done.returncode == 2
-        assert done.stderr.strip().splitlines()[-1].startswith(
-            "lead-analytics: error: another run is using this warehouse since ")
+        assert (
+            done.stderr.strip()
+            .splitlines()[-1]
+            .startswith("lead-analytics: error: another run is using this warehouse since ")
+        )
         assert "Traceback" not in done.stderr
     with publishing.run_lock(fresh_db):  # released at the end of the first
         pass
@@ -88,16 +105,28 @@ def test_make_clean_acts_only_inside_the_repository_and_leaves_an_external_setup
         (elsewhere / folder).mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LEAD_ANALYTICS_", "PG", "MAKE"))}
     env["LEAD_ANALYTICS_DATABASE_URL"] = "postgresql://x@db.example.com/x"
-    done = subprocess.run(["make", "-s", "-f", str(repo / "Makefile"), "clean"], cwd=elsewhere, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["make", "-s", "-f", str(repo / "Makefile"), "clean"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert (elsewhere / "data").is_dir() and (elsewhere / "reports").is_dir()
     assert not (repo / "data").exists() and not (repo / "reports").exists() and not (repo / "target").exists()
     assert (repo / ".warehouse/pgdata/kept.txt").exists()
     assert "external warehouse is configured" in done.stdout
     del env["LEAD_ANALYTICS_DATABASE_URL"]  # no external warehouse, none running: its state goes too
-    done = subprocess.run(["make", "-s", "-f", str(repo / "Makefile"), "clean"], cwd=elsewhere, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["make", "-s", "-f", str(repo / "Makefile"), "clean"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert not (repo / ".warehouse").exists() and (elsewhere / "data").is_dir()
 
@@ -106,8 +135,14 @@ def test_make_clean_refuses_to_remove_a_running_warehouse_it_cannot_stop(tmp_pat
     repo = _fake_repo(tmp_path)
     (repo / ".warehouse/pgdata/postmaster.pid").write_text(f"{os.getpid()}\n")  # a live process, no .venv to stop it
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LEAD_ANALYTICS_", "PG", "MAKE"))}
-    done = subprocess.run(["make", "-s", "-f", str(repo / "Makefile"), "clean"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["make", "-s", "-f", str(repo / "Makefile"), "clean"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert (repo / ".warehouse/pgdata/kept.txt").exists()
     assert "could not stop the embedded warehouse; nothing removed" in done.stdout + done.stderr
@@ -118,8 +153,13 @@ def test_control_characters_are_shown_escaped_never_sent_to_the_terminal(fresh_d
     landing = tmp_path / "landing"
     landing.mkdir()
     (landing / "evil\x1b[31mred.csv").write_text("x")
-    done = run("load", "--landing", str(landing), LEAD_ANALYTICS_HOME=str(tmp_path / "home"),
-               LEAD_ANALYTICS_DATABASE_URL=url_of(fresh_db))
+    done = run(
+        "load",
+        "--landing",
+        str(landing),
+        LEAD_ANALYTICS_HOME=str(tmp_path / "home"),
+        LEAD_ANALYTICS_DATABASE_URL=url_of(fresh_db),
+    )
     assert "\x1b" not in done.stdout + done.stderr
     assert "evil\\x1b[31mred.csv" in done.stderr, done.stderr
 

@@ -190,7 +190,9 @@ def test_the_seed_rules_fire_on_the_marts_they_name(fresh_db):
         ("system_degradation", "email"),
         ("system_down", "sms"),
     ]
-    assert ("high_priority_leads_waiting (team): fired: 2 high-priority lead(s) waiting over 2 h, since 2025-11-27: "
-            "L-1 (Chicago Loop, Referrals); L-2 (Manhattan, Website Forms)") in outcome.lines
+    assert (
+        "high_priority_leads_waiting (team): fired: 2 high-priority lead(s) waiting over 2 h, since 2025-11-27: "
+        "L-1 (Chicago Loop, Referrals); L-2 (Manhattan, Website Forms)"
+    ) in outcome.lines
     again = alerts.evaluate_and_notify(fresh_db, config, at("2025-11-28T23:30:00"))
     assert again.fired == again.resolved == []

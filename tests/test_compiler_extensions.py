@@ -1,6 +1,7 @@
 """The two generic additions to the card compiler: range-wide metrics (`config.meta.range_wide`) and listed groups
 (`listed_by`). They compile against the project's semantic manifest; what they return is checked against a
 hand-built fixture in tests/test_messaging_cards.py (the Distribution heatmap and the after-sales and bot tables)."""
+
 from __future__ import annotations
 
 import re
@@ -22,45 +23,67 @@ def _subqueries_reading(sql: str, relation: str) -> list[str]:
 
 
 def test_a_range_wide_input_is_computed_once_over_the_filtered_range_and_joined_to_every_group():
-    card = compiler.compile_card(spec(
-        display="heatmap", metrics=["weekly_avg_messages"],
-        group_by=["conversation_hour__local_hour", "conversation_hour__weekday"],
-        filters={"date": "conversation_hour__local_date", "organisation": "conversation_hour__organization_name"}),
-        LAYER)
+    card = compiler.compile_card(
+        spec(
+            display="heatmap",
+            metrics=["weekly_avg_messages"],
+            group_by=["conversation_hour__local_hour", "conversation_hour__weekday"],
+            filters={"date": "conversation_hour__local_date", "organisation": "conversation_hour__organization_name"},
+        ),
+        LAYER,
+    )
     grouped, _, wide = card.sql.partition(") as grouped\n  cross join (")
     assert wide, card.sql
     # the weeks are counted without the card's groups, the messages per group; both read the filtered mart
     assert "GROUP BY" in grouped and "GROUP BY" not in wide.split(") as range_wide")[0]
     assert _subqueries_reading(card.sql, "marts.fct_messaging_conversation_hours") == [
-        "{{date}} and {{organisation}}", "{{date}} and {{organisation}}"]
+        "{{date}} and {{organisation}}",
+        "{{date}} and {{organisation}}",
+    ]
     # the derived metric's own formula, evaluated over both
-    assert "(messaging_messages / nullif(messaging_weeks_in_range, 0)) as \"weekly_avg_messages\"" in card.sql
+    assert '(messaging_messages / nullif(messaging_weeks_in_range, 0)) as "weekly_avg_messages"' in card.sql
     assert [t.name for t in card.tags] == ["date", "organisation"]
 
 
 def test_a_range_wide_metric_alone_is_one_ungrouped_query():
-    card = compiler.compile_card(spec(display="scalar", metrics=["messaging_weeks_in_range"],
-                                      filters={"date": "conversation_hour__local_date"}), LAYER)
+    card = compiler.compile_card(
+        spec(display="scalar", metrics=["messaging_weeks_in_range"], filters={"date": "conversation_hour__local_date"}),
+        LAYER,
+    )
     assert "as range_wide" in card.sql and "cross join" not in card.sql and "GROUP BY" not in card.sql
 
 
 def test_a_grouped_card_needs_a_metric_that_is_not_range_wide():
     with pytest.raises(SpecError, match="needs a metric that is not range-wide"):
-        compiler.compile_card(spec(display="bar", metrics=["messaging_days_in_range"],
-                                   group_by=["conversation_hour__weekday"]), LAYER)
+        compiler.compile_card(
+            spec(display="bar", metrics=["messaging_days_in_range"], group_by=["conversation_hour__weekday"]), LAYER
+        )
 
 
 def test_metrics_without_a_range_wide_input_compile_as_before():
-    assert compiler._range_wide_plan(spec(display="bar", metrics=["messaging_messages"],
-                                          group_by=["conversation_hour__device"]), LAYER) is None
+    assert (
+        compiler._range_wide_plan(
+            spec(display="bar", metrics=["messaging_messages"], group_by=["conversation_hour__device"]), LAYER
+        )
+        is None
+    )
 
 
 def test_listed_groups_take_every_filter_but_the_date_and_show_zero():
-    card = compiler.compile_card(spec(
-        display="table", metrics=["after_sales_sessions", "after_sales_messages"],
-        group_by=["after_sales_row__channel"], listed_by="after_sales_row__is_listed",
-        filters={"date": "after_sales_row__local_date", "organisation": "after_sales_row__organization_name",
-                 "location": "after_sales_row__location"}), LAYER)
+    card = compiler.compile_card(
+        spec(
+            display="table",
+            metrics=["after_sales_sessions", "after_sales_messages"],
+            group_by=["after_sales_row__channel"],
+            listed_by="after_sales_row__is_listed",
+            filters={
+                "date": "after_sales_row__local_date",
+                "organisation": "after_sales_row__organization_name",
+                "location": "after_sales_row__location",
+            },
+        ),
+        LAYER,
+    )
     listed = card.sql.split("union all")[1]
     assert 'where "is_listed" and {{organisation}} and {{location}}' in listed and "{{date}}" not in listed
     assert 'select distinct "channel_label" as "after_sales_row__channel"' in listed
@@ -70,18 +93,35 @@ def test_listed_groups_take_every_filter_but_the_date_and_show_zero():
 
 def test_listed_groups_need_metrics_whose_empty_value_is_zero():
     with pytest.raises(SpecError, match="fill_nulls_with: 0; not \\['after_sales_hours_waiting_for_customer'\\]"):
-        compiler.compile_card(spec(display="table", metrics=["after_sales_hours_waiting_for_customer"],
-                                   group_by=["after_sales_phase__location"], listed_by="after_sales_phase__is_listed"),
-                              LAYER)
+        compiler.compile_card(
+            spec(
+                display="table",
+                metrics=["after_sales_hours_waiting_for_customer"],
+                group_by=["after_sales_phase__location"],
+                listed_by="after_sales_phase__is_listed",
+            ),
+            LAYER,
+        )
 
 
 def test_listed_groups_must_be_columns_of_the_listing_mart():
     with pytest.raises(SpecError, match="listed_by after_sales_row__is_listed is on messaging_after_sales_activity"):
-        compiler.compile_card(spec(display="table", metrics=["bot_messages"], group_by=["bot_day__bot_name"],
-                                   listed_by="after_sales_row__is_listed"), LAYER)
+        compiler.compile_card(
+            spec(
+                display="table",
+                metrics=["bot_messages"],
+                group_by=["bot_day__bot_name"],
+                listed_by="after_sales_row__is_listed",
+            ),
+            LAYER,
+        )
     with pytest.raises(SpecError, match="every group-by must be a column"):
-        compiler.compile_card(spec(display="line", metrics=["bot_messages"], group_by=["metric_time__week"],
-                                   listed_by="bot_day__is_listed"), LAYER)
+        compiler.compile_card(
+            spec(
+                display="line", metrics=["bot_messages"], group_by=["metric_time__week"], listed_by="bot_day__is_listed"
+            ),
+            LAYER,
+        )
 
 
 def test_listed_by_needs_a_group_by():

@@ -1,6 +1,7 @@
 """The hand-built CRM fixture (tests/fixtures/crm, stories in its README) loads through the real loader with no
 rejected row and builds the CRM staging models and calendar/attribution seeds with their tests. Every expected
 value is counted by hand from the fixture files."""
+
 from __future__ import annotations
 
 import subprocess
@@ -15,17 +16,39 @@ from orchestration import settings, warehouse
 
 FIXTURE = Path(__file__).parent / "fixtures" / "crm"
 AS_OF = "2025-11-28T23:00:00Z"  # 17:00 CST on Friday 2025-11-28
-TABLES = ("locations", "agents", "agent_rates", "agent_time_entries", "leads", "lead_status_history", "activities",
-          "appointments", "deals", "workflow_events")
-SELECT = ["path:models/staging/crm", "crm_business_hours", "crm_holidays", "attribution_weights",
-          "pre_automation_time_shares"]
+TABLES = (
+    "locations",
+    "agents",
+    "agent_rates",
+    "agent_time_entries",
+    "leads",
+    "lead_status_history",
+    "activities",
+    "appointments",
+    "deals",
+    "workflow_events",
+)
+SELECT = [
+    "path:models/staging/crm",
+    "crm_business_hours",
+    "crm_holidays",
+    "attribution_weights",
+    "pre_automation_time_shares",
+]
 
 
 @pytest.fixture(scope="module")
 def crm_db(warehouse_info, tmp_path_factory):
     target = tmp_path_factory.mktemp("crm_dbt_target")
-    info = build_fixture_warehouse(warehouse_info, tmp_path_factory, "crm",
-                                   {f"crm__{t}": FIXTURE / t for t in TABLES}, SELECT, AS_OF, target_path=target)
+    info = build_fixture_warehouse(
+        warehouse_info,
+        tmp_path_factory,
+        "crm",
+        {f"crm__{t}": FIXTURE / t for t in TABLES},
+        SELECT,
+        AS_OF,
+        target_path=target,
+    )
     yield info, target
     warehouse.drop_database(info)
 
@@ -40,31 +63,54 @@ def test_every_fixture_row_loads(crm_db):
     counts = {t: _rows(info, f"select count(*) from raw_crm.{t}")[0][0] for t in TABLES}
     # agents: AG-004's two versions are one row; workflow events: 63 of the lead stories (README.md) + 20 of the
     # engine's operations stories (OPS.md)
-    assert counts == {"locations": 3, "agents": 4, "agent_rates": 7, "agent_time_entries": 12, "leads": 13,
-                      "lead_status_history": 40, "activities": 32, "appointments": 5, "deals": 5,
-                      "workflow_events": 63 + 20}
+    assert counts == {
+        "locations": 3,
+        "agents": 4,
+        "agent_rates": 7,
+        "agent_time_entries": 12,
+        "leads": 13,
+        "lead_status_history": 40,
+        "activities": 32,
+        "appointments": 5,
+        "deals": 5,
+        "workflow_events": 63 + 20,
+    }
     assert _rows(info, "select count(*) from raw_audit.rejected_rows")[0][0] == 0
 
 
 def test_staging_carries_the_new_columns(crm_db):
     info, _ = crm_db
-    assert _rows(info, "select agent_id, location_id, active, hired_date, terminated_date, hourly_rate "
-                       "from staging.stg_crm__agents where agent_id in ('AG-003', 'AG-004') order by 1") == [
+    assert _rows(
+        info,
+        "select agent_id, location_id, active, hired_date, terminated_date, hourly_rate "
+        "from staging.stg_crm__agents where agent_id in ('AG-003', 'AG-004') order by 1",
+    ) == [
         ("AG-003", "LOC-CHI", True, date(2025, 8, 18), None, Decimal("35.00")),
-        ("AG-004", "LOC-LAX", False, date(2022, 5, 2), date(2025, 10, 1), Decimal("47.25"))]
-    assert _rows(info, "select valid_from, valid_to, hourly_rate from staging.stg_crm__agent_rates "
-                       "where agent_id = 'AG-001' order by 1") == [
-        (date(2023, 4, 3), date(2025, 7, 1), Decimal("40.00")), (date(2025, 7, 1), None, Decimal("42.00"))]
-    assert _rows(info, "select organization_name, count(*), count(distinct timezone) from staging.stg_crm__locations "
-                       "group by 1 order by 1") == [("Lakeside Motors", 2, 2), ("Prairie Auto Group", 1, 1)]
+        ("AG-004", "LOC-LAX", False, date(2022, 5, 2), date(2025, 10, 1), Decimal("47.25")),
+    ]
+    assert _rows(
+        info,
+        "select valid_from, valid_to, hourly_rate from staging.stg_crm__agent_rates "
+        "where agent_id = 'AG-001' order by 1",
+    ) == [(date(2023, 4, 3), date(2025, 7, 1), Decimal("40.00")), (date(2025, 7, 1), None, Decimal("42.00"))]
+    assert _rows(
+        info,
+        "select organization_name, count(*), count(distinct timezone) from staging.stg_crm__locations "
+        "group by 1 order by 1",
+    ) == [("Lakeside Motors", 2, 2), ("Prairie Auto Group", 1, 1)]
     assert _rows(info, "select lead_id from staging.stg_crm__leads where assigned_at is null") == [("L-11",)]
-    assert _rows(info, "select category, sum(minutes) from staging.stg_crm__agent_time_entries "
-                       "group by 1 order by 1") == [("administrative", 451), ("follow_up", 261), ("selling", 1148)]
-    assert _rows(info, "select coalesce(close_channel, '-'), count(*) from staging.stg_crm__deals "
-                       "group by 1 order by 1") == [("-", 1), ("agent", 2), ("automation", 1), ("other", 1)]
+    assert _rows(
+        info, "select category, sum(minutes) from staging.stg_crm__agent_time_entries group by 1 order by 1"
+    ) == [("administrative", 451), ("follow_up", 261), ("selling", 1148)]
+    assert _rows(
+        info, "select coalesce(close_channel, '-'), count(*) from staging.stg_crm__deals group by 1 order by 1"
+    ) == [("-", 1), ("agent", 2), ("automation", 1), ("other", 1)]
     assert _rows(info, "select class, weight from staging.attribution_weights order by weight desc") == [
-        ("direct", Decimal("0.90")), ("assisted", Decimal("0.50")), ("influenced", Decimal("0.25")),
-        ("none", Decimal("0"))]
+        ("direct", Decimal("0.90")),
+        ("assisted", Decimal("0.50")),
+        ("influenced", Decimal("0.25")),
+        ("none", Decimal(0)),
+    ]
 
 
 def test_a_location_with_an_unknown_time_zone_fails_its_staging_test(crm_db):
@@ -73,14 +119,30 @@ def test_a_location_with_an_unknown_time_zone_fails_its_staging_test(crm_db):
 
     info, target = crm_db
     with warehouse.connect(info) as conn:
-        conn.execute("insert into raw_crm.locations (location_id, name, organization_name, timezone, updated_at, "
-                     "_source_file, _source_line, _loaded_at) values ('LOC-MARS', 'Olympus', 'Lakeside Motors', "
-                     "'Mars/Olympus_Mons', now(), 'manual', 1, now())")
+        conn.execute(
+            "insert into raw_crm.locations (location_id, name, organization_name, timezone, updated_at, "
+            "_source_file, _source_line, _loaded_at) values ('LOC-MARS', 'Olympus', 'Lakeside Motors', "
+            "'Mars/Olympus_Mons', now(), 'manual', 1, now())"
+        )
     env = dbt_env(info)
     env.update(LEAD_ANALYTICS_AS_OF=AS_OF, LEAD_ANALYTICS_TIMEZONE="America/Chicago")
-    proc = subprocess.run([dbt_executable(), "test", "--select", "stg_crm__locations",
-                           "--project-dir", str(settings.DBT_PROJECT_DIR),
-                           "--profiles-dir", str(settings.DBT_PROJECT_DIR), "--target-path", str(target)],
-                          env=env, capture_output=True, text=True, cwd=settings.DBT_PROJECT_DIR)
+    proc = subprocess.run(
+        [
+            dbt_executable(),
+            "test",
+            "--select",
+            "stg_crm__locations",
+            "--project-dir",
+            str(settings.DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(settings.DBT_PROJECT_DIR),
+            "--target-path",
+            str(target),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=settings.DBT_PROJECT_DIR,
+    )
     assert proc.returncode == 1, proc.stdout[-2000:]
     assert "FAIL 1 expression_is_true_stg_crm__locations_timezone" in proc.stdout, proc.stdout[-2000:]

@@ -1,6 +1,8 @@
 """The synthetic CRM behaves like a real one (issue 16): invariants asserted on generated files, read directly."""
+
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
@@ -27,8 +29,9 @@ def crm(tmp_path_factory) -> dict[str, pd.DataFrame]:
         if c.source != "crm":
             continue
         files = sorted((landing / c.landing_path).glob("*.csv"))
-        df = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""]) for f in files],
-                       ignore_index=True)
+        df = pd.concat(
+            [pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""]) for f in files], ignore_index=True
+        )
         for col in c.columns:
             if col.data_type == "timestamptz":
                 df[col.name] = pd.to_datetime(df[col.name], utc=True)
@@ -45,7 +48,7 @@ def crm(tmp_path_factory) -> dict[str, pd.DataFrame]:
 
 
 def _local(ts: pd.Series, zones: pd.Series) -> list[datetime]:
-    return [t.to_pydatetime().astimezone(ZoneInfo(z)) for t, z in zip(ts, zones)]
+    return [t.to_pydatetime().astimezone(ZoneInfo(z)) for t, z in zip(ts, zones, strict=False)]
 
 
 def test_locations_have_valid_zones_and_several_are_used(crm):
@@ -63,8 +66,13 @@ def test_agents_join_and_leave_and_work_only_while_employed(crm):
     assert 1 <= (ag["hired_at"] > start).sum() <= 2
     assert 1 <= ag["terminated_at"].notna().sum() <= 2
     assert (ag["active"] == ag["terminated_at"].isna()).all()
-    for table, column in (("activities", "occurred_at"), ("deals", "created_at"), ("deals", "closed_at"),
-                          ("appointments", "scheduled_for"), ("agent_time_entries", "work_date")):
+    for table, column in (
+        ("activities", "occurred_at"),
+        ("deals", "created_at"),
+        ("deals", "closed_at"),
+        ("appointments", "scheduled_for"),
+        ("agent_time_entries", "work_date"),
+    ):
         df = crm[table].dropna(subset=["agent_id", column])
         days = df[column] if column == "work_date" else df[column].dt.date
         hired = df["agent_id"].map(ag["hired_at"])
@@ -96,7 +104,7 @@ def test_workflow_steps_are_gated_and_retried(crm):
     wf = crm["workflow_events"]
     steps = ["web_form", "first_response", "enrichment", "scoring", "routing", "nurture"]
     succeeded = {s: set(wf.loc[(wf["step"] == s) & (wf["status"] == "success"), "lead_id"]) for s in steps}
-    for prev, step in zip(steps, steps[1:]):
+    for prev, step in itertools.pairwise(steps):
         ran = set(wf.loc[wf["step"] == step, "lead_id"])
         assert ran <= succeeded[prev], step
         # the step starts after the previous one's success
@@ -123,17 +131,20 @@ def test_human_activities_in_business_hours_on_weekdays(crm):
     zones = crm["locations"].set_index("location_id")["timezone"]
     hours = pd.read_csv(SEEDS / "crm_business_hours.csv", dtype=str)
     holidays = pd.read_csv(SEEDS / "crm_holidays.csv", dtype=str)
-    spans = {(r.location_id, int(r.iso_weekday)): (time.fromisoformat(r.opens_at), time.fromisoformat(r.closes_at))
-             for r in hours.itertuples()}
+    spans = {
+        (r.location_id, int(r.iso_weekday)): (time.fromisoformat(r.opens_at), time.fromisoformat(r.closes_at))
+        for r in hours.itertuples()
+    }
     manual = crm["activities"][~crm["activities"]["is_automated"]]
     loc = manual["lead_id"].map(leads["location_id"])
     local = _local(manual["occurred_at"], loc.map(zones))
     weekdays = [0] * 7
-    for t, location in zip(local, loc):
+    for t, location in zip(local, loc, strict=False):
         span = spans.get((location, t.isoweekday()))
         assert span is not None and span[0] <= t.time() < span[1], (location, t)
-        assert not ((holidays["holiday_date"] == t.date().isoformat())
-                    & holidays["location_id"].isin(["*", location])).any(), (location, t)
+        assert not (
+            (holidays["holiday_date"] == t.date().isoformat()) & holidays["location_id"].isin(["*", location])
+        ).any(), (location, t)
         weekdays[t.weekday()] += 1
     assert weekdays[5] == weekdays[6] == 0
     assert weekdays[1] > weekdays[4] and weekdays[2] > weekdays[4]  # Tuesday and Wednesday busier than Friday
@@ -222,8 +233,11 @@ def test_retries_follow_the_failure_type(crm):
     assert (wf.groupby("lead_id")["execution_id"].nunique() == 1).all()
     assert wf.groupby(["execution_id", "step"])["attempt"].apply(lambda a: list(a) == list(range(1, len(a) + 1))).all()
     codes = wf[wf["status"] == "failure"].groupby("error_category")["http_status"].unique()
-    assert {k: sorted(v) for k, v in codes.items()} == {"api_limit": [429], "authentication": [401],
-                                                        "data_validation": [422]}
+    assert {k: sorted(v) for k, v in codes.items()} == {
+        "api_limit": [429],
+        "authentication": [401],
+        "data_validation": [422],
+    }
     nxt = wf.groupby(["execution_id", "step"])["occurred_at"].shift(-1)
     gap = (nxt - wf["occurred_at"]).dt.total_seconds()
     validation = wf["error_category"] == "data_validation"
@@ -240,15 +254,16 @@ def test_retries_follow_the_failure_type(crm):
     hc = crm["health_checks"]
     down = hc[hc["http_status"] == 401]
     for _, call in wf[wf["http_status"] == 401].iterrows():
-        near = down[(down["component"] == call["component"])
-                    & ((down["checked_at"] - call["occurred_at"]).abs() <= pd.Timedelta(minutes=15))]
+        near = down[
+            (down["component"] == call["component"])
+            & ((down["checked_at"] - call["occurred_at"]).abs() <= pd.Timedelta(minutes=15))
+        ]
         assert len(near) > 0, call["event_id"]
 
 
 def test_heartbeats_every_15_minutes_with_one_or_two_real_outages(crm):
     hc = crm["health_checks"].sort_values(["component", "checked_at"])
-    assert set(hc["component"]) == {"webhook_receiver", "apollo_enrichment", "sms_gateway", "email_service",
-                                    "crm_sync"}
+    assert set(hc["component"]) == {"webhook_receiver", "apollo_enrichment", "sms_gateway", "email_service", "crm_sync"}
     assert (hc["checked_at"] >= GO_LIVE).all()
     step = hc.groupby("component")["checked_at"].diff().dropna().dt.total_seconds()
     assert set(step) == {900}

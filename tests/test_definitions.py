@@ -1,10 +1,11 @@
 """The Dagster definitions as a data engineer sees them in the UI: the asset graph from landing files
 to dashboards with lineage, the write-audit-publish gate before the dashboards, the checks on it,
 and the sensor that reacts to new landing files."""
+
 from __future__ import annotations
 
 import pytest
-from dagster import AssetKey, DagsterInstance, RunRequest, SkipReason, build_sensor_context
+from dagster import AssetKey, DagsterInstance, build_sensor_context
 
 from orchestration.ingestion import contracts
 
@@ -33,8 +34,7 @@ def test_every_raw_table_has_landing_raw_and_staging_assets_in_a_line(graph):
 
 
 def test_lead_capture_lineage_runs_from_staging_to_the_dashboards(graph):
-    assert _parents(graph, "intermediate", "int_bot_leads__enriched") == {
-        AssetKey(["staging", "stg_bot_leads__leads"])}
+    assert _parents(graph, "intermediate", "int_bot_leads__enriched") == {AssetKey(["staging", "stg_bot_leads__leads"])}
     assert AssetKey(["intermediate", "int_bot_leads__enriched"]) in _parents(graph, "marts", "fct_bot_leads")
     marts = {AssetKey(["marts", m]) for m in ("fct_bot_leads", "dim_calendar", "dim_calendar_hour", "dim_as_of")}
     publish = AssetKey(["warehouse", "published_marts"])
@@ -49,11 +49,20 @@ def test_lead_capture_lineage_runs_from_staging_to_the_dashboards(graph):
 
 def test_omnichannel_lineage_runs_from_staging_to_the_dashboards(graph):
     assert AssetKey(["staging", "stg_omnichannel__user_activity"]) in _parents(
-        graph, "intermediate", "int_omnichannel__activity")
+        graph, "intermediate", "int_omnichannel__activity"
+    )
     assert graph.get(AssetKey(["marts", "fct_omnichannel_daily_usage"])).group_name == "omnichannel"
-    marts = {AssetKey(["marts", m]) for m in (
-        "fct_omnichannel_daily_usage", "fct_omnichannel_user_days", "fct_omnichannel_channel_usage",
-        "fct_omnichannel_hourly_blast_users", "fct_omnichannel_hourly_charges", "fct_omnichannel_invitation_steps")}
+    marts = {
+        AssetKey(["marts", m])
+        for m in (
+            "fct_omnichannel_daily_usage",
+            "fct_omnichannel_user_days",
+            "fct_omnichannel_channel_usage",
+            "fct_omnichannel_hourly_blast_users",
+            "fct_omnichannel_hourly_charges",
+            "fct_omnichannel_invitation_steps",
+        )
+    }
     assert marts <= _parents(graph, "reports", "html_dashboards")
     assert marts <= _parents(graph, "metabase", "dashboards")
     checks = {(k.asset_key, k.name) for k in graph.asset_check_keys}
@@ -71,8 +80,11 @@ def test_publish_waits_for_every_dbt_model_and_the_dashboards_wait_for_publish(d
     from dagster._core.execution.api import create_execution_plan
 
     deps = create_execution_plan(defs.resolve_job_def("full_pipeline")).get_executable_step_deps()
-    assert {"marts__fct_bot_leads_gx_marts__fct_bot_leads", "marts__dim_calendar_gx_marts__dim_calendar",
-            "dbt_models"} <= deps["warehouse__published_marts"]
+    assert {
+        "marts__fct_bot_leads_gx_marts__fct_bot_leads",
+        "marts__dim_calendar_gx_marts__dim_calendar",
+        "dbt_models",
+    } <= deps["warehouse__published_marts"]
     assert "warehouse__published_marts" in deps["reports__html_dashboards"]
     assert "warehouse__published_marts" in deps["metabase__dashboards"]
     assert "raw_tables" in deps["dbt_models"]  # the one step that loads every raw table, in parallel
@@ -83,21 +95,24 @@ def test_great_expectations_suites_are_blocking_checks_on_their_tables(defs, gra
     from orchestration.defs import checks as gx
 
     checks = {(k.asset_key, k.name): graph.get_check_spec(k) for k in graph.asset_check_keys}
-    for key, name in [(AssetKey(["bot_leads", "leads"]), "gx_raw_bot_leads__leads"),
-                      (AssetKey(["marts", "fct_bot_leads"]), "gx_marts__fct_bot_leads"),
-                      (AssetKey(["marts", "dim_calendar"]), "gx_marts__dim_calendar")]:
+    for key, name in [
+        (AssetKey(["bot_leads", "leads"]), "gx_raw_bot_leads__leads"),
+        (AssetKey(["marts", "fct_bot_leads"]), "gx_marts__fct_bot_leads"),
+        (AssetKey(["marts", "dim_calendar"]), "gx_marts__dim_calendar"),
+    ]:
         assert checks[(key, name)].blocking
     # The raw suite runs in the raw asset's own step (a failure fails that step, so the dbt build,
     # which runs dbt's source tests as checks on the raw assets and is therefore exempt from their
     # separate blocking checks, cannot start).
     raw = defs.resolve_assets_def(AssetKey(["bot_leads", "leads"]))
     assert {k.name for k in raw.check_keys if k.asset_key == AssetKey(["bot_leads", "leads"])} == {
-        "gx_raw_bot_leads__leads"}
-    assert {k.name for k in raw.check_keys} == {
-        f"gx_{p.stem}" for p in gx.suite_paths() if p.stem.startswith("raw_")}
+        "gx_raw_bot_leads__leads"
+    }
+    assert {k.name for k in raw.check_keys} == {f"gx_{p.stem}" for p in gx.suite_paths() if p.stem.startswith("raw_")}
     # dbt tests are checks too, source tests included
-    assert any(k.asset_key == AssetKey(["bot_leads", "leads"]) and k.name.startswith("source_")
-               for k in graph.asset_check_keys)
+    assert any(
+        k.asset_key == AssetKey(["bot_leads", "leads"]) and k.name.startswith("source_") for k in graph.asset_check_keys
+    )
 
 
 def test_job_schedule_and_sensor_ship_stopped(defs):
@@ -146,6 +161,8 @@ def test_metabase_not_configured_is_visible_as_skipped_with_its_reason(monkeypat
     assert result.asset_materializations_for_node("metabase__dashboards") == []
     [record] = instance.fetch_observations(AssetKey(["metabase", "dashboards"]), limit=5).records
     observation = record.asset_observation
-    assert observation.description == ("Skipped: Metabase is not configured (set METABASE_URL, METABASE_USER and "
-                                       "METABASE_PASSWORD); the HTML dashboards in reports/ are still written.")
+    assert observation.description == (
+        "Skipped: Metabase is not configured (set METABASE_URL, METABASE_USER and "
+        "METABASE_PASSWORD); the HTML dashboards in reports/ are still written."
+    )
     assert observation.metadata["skipped"].value.startswith("Metabase is not configured")

@@ -1,4 +1,5 @@
 """dbt docs open on an overview that leads from every dashboard to its exposure, marts and metrics."""
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,9 @@ def test_the_overview_links_every_dashboard_to_its_exposure_marts_and_metrics():
     for key, dashboard in specs.dashboards.items():
         cards = [specs.cards[p.card] for p in dashboard.cards if p.card]
         assert ("exposure", f"{key}_dashboard") in links, f"{key}: exposure not linked"
-        missing_metrics = {m.name for card in cards for m in card.metrics} - {n for kind, n in links if kind == "metric"}
+        missing_metrics = {m.name for card in cards for m in card.metrics} - {
+            n for kind, n in links if kind == "metric"
+        }
         assert not missing_metrics, f"{key}: metrics not linked from the overview: {sorted(missing_metrics)}"
         marts = {r.split(".", 1)[1] for card in cards for r in card.relations}
         assert marts <= {n for kind, n in links if kind == "model"}, f"{key}: marts not linked"

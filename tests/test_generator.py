@@ -1,5 +1,6 @@
 """Tests of the synthetic data generator: determinism, file layout against the contracts, the
 manifest of malformed rows, and realistic shape (all computed independently from the files)."""
+
 from __future__ import annotations
 
 import csv
@@ -7,7 +8,7 @@ import io
 import json
 import re
 from collections import Counter, defaultdict
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,7 @@ TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
 def _ts(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def _valid_ts(text) -> bool:
@@ -51,7 +52,7 @@ def _read_rows(landing: Path, contract, bad_lines: dict[str, set[int]]) -> list[
                 if number in bad:
                     continue
                 values = next(csv.reader([line]))
-                out.append((rel, {k: (v if v != "" else None) for k, v in zip(header, values)}))
+                out.append((rel, {k: (v if v != "" else None) for k, v in zip(header, values, strict=False)}))
         else:
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
                 if number not in bad:
@@ -87,7 +88,7 @@ def _digest(landing: Path) -> dict[str, bytes]:
 
 
 def test_deterministic(small, tmp_path):
-    landing, result = small
+    landing, _result = small
     again = tmp_path / "again"
     generate(again, SMALL, timezone=ZONE)
     assert _digest(landing) == _digest(again)
@@ -128,7 +129,7 @@ def test_result_and_manifest(small):
 
 
 def test_headers_and_keys_match_contracts(small):
-    landing, result = small
+    landing, _result = small
     bad = _bad_lines(json.loads((landing / "_manifest.json").read_text()))
     for c in contracts.all_contracts():
         names = [col.name for col in c.loadable_columns]
@@ -162,7 +163,7 @@ def test_malformed_rows_are_where_the_manifest_says(small):
             if m.kind == "unparseable_line":
                 assert len(values) != len(names)
                 continue
-            row = dict(zip(names, values))
+            row = dict(zip(names, values, strict=False))
         else:
             if m.kind == "unparseable_line":
                 with pytest.raises(ValueError):
@@ -197,10 +198,16 @@ def _local(rows: list[tuple[str, dict]], column: str) -> list[datetime]:
     return [_ts(r[column]).astimezone(zone) for _, r in rows]
 
 
-@pytest.mark.parametrize("key,column", [("web1on1__messages", "created_at"), ("crm__leads", "created_at"),
-                                        ("bison__email_events", "occurred_at"),
-                                        ("omnichannel__user_activity", "occurred_at"),
-                                        ("web1on1__visitor_events", "occurred_at")])
+@pytest.mark.parametrize(
+    "key,column",
+    [
+        ("web1on1__messages", "created_at"),
+        ("crm__leads", "created_at"),
+        ("bison__email_events", "occurred_at"),
+        ("omnichannel__user_activity", "occurred_at"),
+        ("web1on1__visitor_events", "occurred_at"),
+    ],
+)
 def test_weekday_and_working_hour_peaks(shaped, key, column):
     _, rows = shaped
     times = _local(rows[key], column)
@@ -238,9 +245,12 @@ def test_funnels_are_monotonic(shaped):
     assert n > stages[0] > stages[1] > stages[2] > stages[3] > 0
 
     asi = _latest(rows["web1on1__after_sales_invitations"], "id", "updated_at")
-    steps = [len(asi), sum(bool(r["contact_joined_at"]) for r in asi.values()),
-             sum(bool(r["dealer_joined_at"]) for r in asi.values()),
-             sum(r["updates_shared"] > 0 for r in asi.values())]
+    steps = [
+        len(asi),
+        sum(bool(r["contact_joined_at"]) for r in asi.values()),
+        sum(bool(r["dealer_joined_at"]) for r in asi.values()),
+        sum(r["updates_shared"] > 0 for r in asi.values()),
+    ]
     assert steps == sorted(steps, reverse=True) and steps[-1] > 0
 
 
@@ -275,9 +285,16 @@ def test_repeat_leads_written_differently(shaped):
     assert any(len(v) > 1 for v in by_phone.values())
 
 
-@pytest.mark.parametrize("key,id_col", [("bot_leads__leads", "lead_id"), ("crm__leads", "lead_id"),
-                                        ("crm__deals", "deal_id"), ("web1on1__conversations", "id"),
-                                        ("bison__leads", "id")])
+@pytest.mark.parametrize(
+    "key,id_col",
+    [
+        ("bot_leads__leads", "lead_id"),
+        ("crm__leads", "lead_id"),
+        ("crm__deals", "deal_id"),
+        ("web1on1__conversations", "id"),
+        ("bison__leads", "id"),
+    ],
+)
 def test_records_change_in_a_later_file(shaped, key, id_col):
     _, rows = shaped
     seen: dict[str, tuple[str, dict]] = {}
@@ -292,8 +309,12 @@ def test_records_change_in_a_later_file(shaped, key, id_col):
 
 def test_web1on1_ids_are_object_ids(shaped):
     _, rows = shaped
-    time_col = {"sessions": "started_at", "visitor_events": "occurred_at", "bot_events": "occurred_at",
-                "after_sales_invitations": "sent_at"}
+    time_col = {
+        "sessions": "started_at",
+        "visitor_events": "occurred_at",
+        "bot_events": "occurred_at",
+        "after_sales_invitations": "sent_at",
+    }
     for c in contracts.all_contracts():
         if c.source != "web1on1":
             continue
@@ -323,8 +344,10 @@ def test_channel_mix_and_data_on_end_date(shaped):
     visits = defaultdict(list)
     for _, r in rows["web1on1__visitor_events"]:
         visits[r["cookie_id"]].append(_ts(r["occurred_at"]))
-    assert any(any(0 < (b - a).total_seconds() < 1800 for a, b in zip(sorted(v), sorted(v)[1:]))
-               for v in visits.values())
+    assert any(
+        any(0 < (b - a).total_seconds() < 1800 for a, b in zip(sorted(v), sorted(v)[1:], strict=False))
+        for v in visits.values()
+    )
 
 
 def test_email_events_consistent_per_lead(shaped):
@@ -346,7 +369,7 @@ def test_email_events_consistent_per_lead(shaped):
 def test_no_file_is_dated_after_the_end_date(small):
     """Every monthly file lies within the configured window (a short window once put new hires
     in files months after the end date)."""
-    landing, result = small
+    _landing, result = small
     last_month = END.strftime("%Y-%m")
     later = [f.name for f in result.files if f.stem.rsplit("_", 1)[1] > last_month]
     assert later == []
@@ -367,6 +390,7 @@ def test_web1on1_channels_include_unused_and_switched_off_ones_and_guests_write(
     guests = {r["id"] for _, r in rows["web1on1__users"] if r["role"] == "guest"}
     assert any(r["author_id"] in guests for _, r in rows["web1on1__messages"] if r["author_type"] == "user")
 
+
 def test_omnichannel_exports_show_the_seed_002_patterns(shaped):
     """Re-invitations written in another case; charges WhatsApp > email > IVR > SMS (the seed's bar chart);
     blast-feature use peaking 8-12 local on working days, Tuesday and Wednesday busiest (the seed's heatmap)."""
@@ -381,7 +405,9 @@ def test_omnichannel_exports_show_the_seed_002_patterns(shaped):
     for _, r in rows["omnichannel__blast_charges"]:
         charged[blasts[r["blast_id"]]] += float(r["amount"])
     assert [channel for channel, _ in charged.most_common()] == ["whatsapp", "email", "ivr", "sms"]
-    blast_use = [(f, r) for f, r in rows["omnichannel__user_activity"] if r["event_type"] in ("compose_blast", "send_blast")]
+    blast_use = [
+        (f, r) for f, r in rows["omnichannel__user_activity"] if r["event_type"] in ("compose_blast", "send_blast")
+    ]
     times = _local(blast_use, "occurred_at")
     morning = sum(8 <= t.hour < 12 for t in times)
     afternoon = sum(12 <= t.hour < 16 for t in times)

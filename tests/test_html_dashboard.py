@@ -770,15 +770,24 @@ def cli_env(lead_capture_fixture_db, monkeypatch, tmp_path):
     return tmp_path / "reports"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--filter", "source=Email"], "source: no 'Email' in Source (its values: Ads, Social, Website, WhatsApp)"),
-    (["--filter", "created=2025-02-30"], "created: '2025-02-30' is not a date filter value"),
-    (["--filter", "region=West"], "dashboard 'lead_capture' has no filter 'region'; its filters: created"),
-    (["--filter", "source"], "--filter takes SLUG=VALUE: one of the dashboard's filter slugs and a value (got 'source')"),
-    (["--dashboard", "nope"], "no dashboard 'nope' (dashboards: after_sales, agent_performance, bots, "
-                              "campaign_analytics, cost_benefit, executive_summary, lead_analytics, lead_capture, "
-                              "messaging, omnichannel_usage, operations_monitor, potential, system_health)"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--filter", "source=Email"], "source: no 'Email' in Source (its values: Ads, Social, Website, WhatsApp)"),
+        (["--filter", "created=2025-02-30"], "created: '2025-02-30' is not a date filter value"),
+        (["--filter", "region=West"], "dashboard 'lead_capture' has no filter 'region'; its filters: created"),
+        (
+            ["--filter", "source"],
+            "--filter takes SLUG=VALUE: one of the dashboard's filter slugs and a value (got 'source')",
+        ),
+        (
+            ["--dashboard", "nope"],
+            "no dashboard 'nope' (dashboards: after_sales, agent_performance, bots, "
+            "campaign_analytics, cost_benefit, executive_summary, lead_analytics, lead_capture, "
+            "messaging, omnichannel_usage, operations_monitor, potential, system_health)",
+        ),
+    ],
+)
 def test_report_cli_bad_input_is_one_line_and_exit_2(cli_env, capsys, args, message):
     # the fixture database holds the lead-capture marts only, so the tests name that dashboard
     dashboard = [] if "--dashboard" in args else ["--dashboard", "lead_capture"]
@@ -849,6 +858,7 @@ def test_the_header_says_when_the_newest_source_row_arrived(lead_capture_fixture
 
     line = re.search(r'<dd id="freshness">([^<]*)</dd>', lead_capture_report.html).group(1)
     assert re.fullmatch(r"newest source row arrived \d{4}-\d\d-\d\d \d\d:\d\d [A-Za-z_/]+", line), line
-    read = freshness.raw_tables_of({rel for r in lead_capture_report.results for rel in r.card.relations},
-                                   freshness.lineage())
+    read = freshness.raw_tables_of(
+        {rel for r in lead_capture_report.results for rel in r.card.relations}, freshness.lineage()
+    )
     assert "raw_bot_leads.leads" in read

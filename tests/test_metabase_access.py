@@ -2,6 +2,7 @@
 and the data and collection permission graphs, written with revision checks; only the provisioner's own groups and
 objects (and All Users on them) are touched. Expected graphs are written out from the spec below by hand.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,18 +23,40 @@ from orchestration.bi.specs import SpecError
 SPECS = Path(__file__).parent / "fixtures" / "metabase_specs"
 COMPILED = compiler.compile_specs(SPECS, cache_dir=None)
 USER, PASSWORD = "admin@example.com", "s3cret-pass"
-DB = {"name": "Lead Analytics warehouse", "host": "warehouse.internal", "port": 5432, "dbname": "lead_analytics",
-      "user": "reporting_reader", "password": "reader-pw"}
+DB = {
+    "name": "Lead Analytics warehouse",
+    "host": "warehouse.internal",
+    "port": 5432,
+    "dbname": "lead_analytics",
+    "user": "reporting_reader",
+    "password": "reader-pw",
+}
 COLLECTION = "Lead Analytics (test)"
-ACCESS = mp.AccessSpec.model_validate({
-    "groups": {"executive": {"name": "Executive", "collections": "read", "queries": "query-builder"},
-               "manager": {"name": "Manager", "collections": "read", "queries": "query-builder"},
-               "agent": {"name": "Agent", "collections": "read", "queries": "no"},
-               "admin": {"name": "Admin", "collections": "write", "queries": "query-builder-and-native"}},
-    "clients": {"acme": {"name": "Acme Realty", "organisation": "Acme Realty", "role": "client_acme",
-                         "password_env": "H10_ACME_PASSWORD"},
-                "birch": {"name": "Birch Homes", "organisation": "Birch", "workspace": "Birch North",
-                          "role": "client_birch", "password_env": "H10_BIRCH_PASSWORD"}}})
+ACCESS = mp.AccessSpec.model_validate(
+    {
+        "groups": {
+            "executive": {"name": "Executive", "collections": "read", "queries": "query-builder"},
+            "manager": {"name": "Manager", "collections": "read", "queries": "query-builder"},
+            "agent": {"name": "Agent", "collections": "read", "queries": "no"},
+            "admin": {"name": "Admin", "collections": "write", "queries": "query-builder-and-native"},
+        },
+        "clients": {
+            "acme": {
+                "name": "Acme Realty",
+                "organisation": "Acme Realty",
+                "role": "client_acme",
+                "password_env": "H10_ACME_PASSWORD",
+            },
+            "birch": {
+                "name": "Birch Homes",
+                "organisation": "Birch",
+                "workspace": "Birch North",
+                "role": "client_birch",
+                "password_env": "H10_BIRCH_PASSWORD",
+            },
+        },
+    }
+)
 
 
 @pytest.fixture(autouse=True)
@@ -83,15 +106,27 @@ def test_permission_graphs_after_provisioning_and_zero_writes_the_second_time(fa
     report = run(fake, state)
 
     groups = {g["name"]: g["id"] for g in fake.groups.values()}
-    assert sorted(groups) == ["Admin", "Administrators", "Agent", "All Users", "Client: Acme Realty",
-                              "Client: Birch Homes", "Executive", "Manager"]
+    assert sorted(groups) == [
+        "Admin",
+        "Administrators",
+        "Agent",
+        "All Users",
+        "Client: Acme Realty",
+        "Client: Birch Homes",
+        "Executive",
+        "Manager",
+    ]
     warehouse_db = named(fake.databases, "Lead Analytics warehouse")
     acme_db = named(fake.databases, "Lead Analytics warehouse (Acme Realty)")
     birch_db = named(fake.databases, "Lead Analytics warehouse (Birch Homes)")
     # a client's connection is the same warehouse, logged in as the client's own role
     assert {k: fake.databases[acme_db]["details"][k] for k in ("host", "port", "dbname", "user", "password")} == {
-        "host": "warehouse.internal", "port": 5432, "dbname": "lead_analytics", "user": "client_acme",
-        "password": "acme-pw-1"}
+        "host": "warehouse.internal",
+        "port": 5432,
+        "dbname": "lead_analytics",
+        "user": "client_acme",
+        "password": "acme-pw-1",
+    }
     assert fake.databases[birch_db]["details"]["user"] == "client_birch"
     assert fake.databases[acme_db]["details"]["schema-filters-patterns"] == "marts"
 
@@ -128,9 +163,19 @@ def test_permission_graphs_after_provisioning_and_zero_writes_the_second_time(fa
     assert seen("Administrators") == {str(shared): "write", str(acme): "write", str(birch): "write"}
 
     assert [e for e in report.created if e.split(":")[0] in ("group", "database", "collection")] == [
-        "database:Lead Analytics warehouse", f"collection:{COLLECTION}", "database:client:acme",
-        "database:client:birch", "collection:client:acme", "collection:client:birch", "group:executive",
-        "group:manager", "group:agent", "group:admin", "group:acme", "group:birch"]
+        "database:Lead Analytics warehouse",
+        f"collection:{COLLECTION}",
+        "database:client:acme",
+        "database:client:birch",
+        "collection:client:acme",
+        "collection:client:birch",
+        "group:executive",
+        "group:manager",
+        "group:agent",
+        "group:admin",
+        "group:acme",
+        "group:birch",
+    ]
     assert report.updated == ["permissions:data", "permissions:collections", "datamodel:marts.fct_bot_leads"]
     assert any("All Users may see the root collection" in n for n in report.notes)
     revisions = dict(fake.revisions)
@@ -140,8 +185,13 @@ def test_permission_graphs_after_provisioning_and_zero_writes_the_second_time(fa
 
     assert fake.writes()[before:] == [] and fake.revisions == revisions
     assert again.created == again.updated == []
-    assert {"permissions:data", "permissions:collections", "group:acme", "database:client:acme",
-            "collection:client:acme"} <= set(again.unchanged)
+    assert {
+        "permissions:data",
+        "permissions:collections",
+        "group:acme",
+        "database:client:acme",
+        "collection:client:acme",
+    } <= set(again.unchanged)
 
 
 def test_permissions_are_written_before_any_card_reaches_the_collection(fake, state):
@@ -167,8 +217,12 @@ def test_a_stale_revision_is_read_again_and_retried_once(fake, state, monkeypatc
     graph_calls = [(m, s) for m, p, _, s in fake.requests if p == "/api/permissions/graph"]
     assert graph_calls == [("GET", 200), ("PUT", 409), ("GET", 200), ("PUT", 200)]
     assert "permissions:data" in report.updated
-    assert fake.data_perms[named(fake.groups, "Client: Acme Realty")][
-        named(fake.databases, "Lead Analytics warehouse (Acme Realty)")]["create-queries"] == "query-builder"
+    assert (
+        fake.data_perms[named(fake.groups, "Client: Acme Realty")][
+            named(fake.databases, "Lead Analytics warehouse (Acme Realty)")
+        ]["create-queries"]
+        == "query-builder"
+    )
 
 
 def test_a_revision_stale_twice_is_one_line_and_writes_nothing_more(fake, state, monkeypatch):
@@ -181,8 +235,9 @@ def test_a_revision_stale_twice_is_one_line_and_writes_nothing_more(fake, state,
     monkeypatch.setattr(fake, "_put_collection_graph", always_someone_else)
     with pytest.raises(mp.MetabaseError) as exc:
         run(fake, state)
-    assert str(exc.value).startswith("PUT /api/collection/graph → 409: the permissions changed again while they were "
-                                     "being written (revision ")
+    assert str(exc.value).startswith(
+        "PUT /api/collection/graph → 409: the permissions changed again while they were being written (revision "
+    )
     assert str(exc.value).endswith("); nothing written, run again")
     assert [s for m, p, _, s in fake.requests if (m, p) == ("PUT", "/api/collection/graph")] == [409, 409]
     assert not [p for m, p in fake.writes() if p == "/api/card"]  # it stopped before the cards
@@ -200,14 +255,21 @@ def test_only_the_provisioners_groups_and_objects_are_touched(fake, state):
     warehouse_db = named(fake.databases, "Lead Analytics warehouse")
     graph = requests.get(f"{fake.url}/api/collection/graph", headers=auth).json()
     # a person gives their group read on our collection and shuts All Users out of theirs
-    graph_put = {"revision": graph["revision"], "groups": {
-        str(sales["id"]): {str(shared): "read", str(theirs["id"]): "write"},
-        str(ALL_USERS): {str(theirs["id"]): "none"}}}
+    graph_put = {
+        "revision": graph["revision"],
+        "groups": {
+            str(sales["id"]): {str(shared): "read", str(theirs["id"]): "write"},
+            str(ALL_USERS): {str(theirs["id"]): "none"},
+        },
+    }
     assert requests.put(f"{fake.url}/api/collection/graph", headers=auth, json=graph_put).ok
     data = requests.get(f"{fake.url}/api/permissions/graph", headers=auth).json()
     sales_queries = {str(warehouse_db): {"view-data": "unrestricted", "create-queries": "query-builder"}}
-    assert requests.put(f"{fake.url}/api/permissions/graph", headers=auth,
-                        json={"revision": data["revision"], "groups": {str(sales["id"]): sales_queries}}).ok
+    assert requests.put(
+        f"{fake.url}/api/permissions/graph",
+        headers=auth,
+        json={"revision": data["revision"], "groups": {str(sales["id"]): sales_queries}},
+    ).ok
     before = len(fake.writes())
 
     run(fake, state)
@@ -224,16 +286,21 @@ def test_a_group_of_people_with_a_managed_name_is_left_alone(fake, state):
     theirs = requests.post(f"{fake.url}/api/permissions/group", headers=auth, json={"name": "Executive"}).json()
     with pytest.raises(mp.MetabaseError) as exc:
         run(fake, state)
-    assert str(exc.value) == (f"Metabase already has a group named 'Executive' (id {theirs['id']}) that this "
-                              f"provisioner did not create: left it alone; rename one of them, or take it over once "
-                              f"with adopt=True (METABASE_ADOPT=1)")
+    assert str(exc.value) == (
+        f"Metabase already has a group named 'Executive' (id {theirs['id']}) that this "
+        f"provisioner did not create: left it alone; rename one of them, or take it over once "
+        f"with adopt=True (METABASE_ADOPT=1)"
+    )
     assert not [w for w in fake.writes() if "graph" in w[1]]
 
 
 def test_a_collection_of_people_with_a_managed_name_is_left_alone(fake, state):
     theirs = requests.post(f"{fake.url}/api/collection", headers=person(fake), json={"name": COLLECTION}).json()
-    with pytest.raises(mp.MetabaseError, match=rf"^Metabase already has a collection named '{re.escape(COLLECTION)}' "
-                                               rf"\(id {theirs['id']}\) that this provisioner did not create"):
+    with pytest.raises(
+        mp.MetabaseError,
+        match=rf"^Metabase already has a collection named '{re.escape(COLLECTION)}' "
+        rf"\(id {theirs['id']}\) that this provisioner did not create",
+    ):
         run(fake, state)
     assert not [w for w in fake.writes() if w[1].startswith(("/api/card", "/api/collection/"))]
 
@@ -257,16 +324,25 @@ def test_a_rotated_client_password_reaches_its_connection_and_then_nothing_is_wr
 def test_a_renamed_client_role_is_written_to_its_connection(fake, state):
     run(fake, state)
     acme_db = named(fake.databases, "Lead Analytics warehouse (Acme Realty)")
-    renamed = ACCESS.model_copy(update={"clients": {**ACCESS.clients, "acme": ACCESS.clients["acme"].model_copy(
-        update={"role": "client_acme_v2"})}})
+    renamed = ACCESS.model_copy(
+        update={
+            "clients": {**ACCESS.clients, "acme": ACCESS.clients["acme"].model_copy(update={"role": "client_acme_v2"})}
+        }
+    )
     report = run(fake, state, access=renamed)
     assert "database:client:acme" in report.updated
     assert fake.databases[acme_db]["details"]["user"] == "client_acme_v2"
 
 
 def test_a_clients_dashboard_copy_runs_on_its_own_connection_in_its_own_collection(fake, state):
-    with_copy = ACCESS.model_copy(update={"clients": {**ACCESS.clients, "acme": ACCESS.clients["acme"].model_copy(
-        update={"dashboards": ["lead_capture"]})}})
+    with_copy = ACCESS.model_copy(
+        update={
+            "clients": {
+                **ACCESS.clients,
+                "acme": ACCESS.clients["acme"].model_copy(update={"dashboards": ["lead_capture"]}),
+            }
+        }
+    )
 
     report = run(fake, state, access=with_copy)
 
@@ -297,8 +373,9 @@ def test_a_clients_dashboard_copy_runs_on_its_own_connection_in_its_own_collecti
 
 
 def test_a_client_named_like_a_dashboards_collection_is_refused(fake, state):
-    clash = ACCESS.model_copy(update={"clients": {"acme": ACCESS.clients["acme"].model_copy(
-        update={"name": COLLECTION})}})
+    clash = ACCESS.model_copy(
+        update={"clients": {"acme": ACCESS.clients["acme"].model_copy(update={"name": COLLECTION})}}
+    )
     with pytest.raises(SpecError, match=r"^access.yml: client acme: its collection would be named"):
         run(fake, state, access=clash)
     assert fake.requests == []
@@ -310,22 +387,29 @@ def test_a_client_named_like_a_dashboards_collection_is_refused(fake, state):
 def test_the_repository_access_file_declares_the_four_groups():
     spec = load_access(Path(__file__).parents[1] / "metabase" / "access.yml")
     assert {k: (g.name, g.collections, g.queries) for k, g in spec.groups.items()} == {
-        "executive": ("Executive", "read", "query-builder"), "manager": ("Manager", "none", "no"),
-        "agent": ("Agent", "none", "no"), "admin": ("Admin", "write", "query-builder-and-native")}
+        "executive": ("Executive", "read", "query-builder"),
+        "manager": ("Manager", "none", "no"),
+        "agent": ("Agent", "none", "no"),
+        "admin": ("Admin", "write", "query-builder-and-native"),
+    }
     assert spec.clients == {}
 
 
 def test_the_access_file_rejects_native_sql_for_a_client_and_unknown_keys(tmp_path):
     path = tmp_path / "access.yml"
-    path.write_text("groups: {}\nclients:\n  acme: {name: A, organisation: A, role: client_a, password_env: A_PW,"
-                    " queries: query-builder-and-native}\n")
+    path.write_text(
+        "groups: {}\nclients:\n  acme: {name: A, organisation: A, role: client_a, password_env: A_PW,"
+        " queries: query-builder-and-native}\n"
+    )
     with pytest.raises(SpecError, match=r"access.yml: clients\.acme\.queries"):
         load_access(path)
     path.write_text("groups: {admin: {name: Admin, collections: write, queries: 'no', download: full}}\n")
     with pytest.raises(SpecError, match="download"):
         load_access(path)
-    path.write_text("groups: {x: {name: 'Client: Acme', collections: read, queries: 'no'}}\n"
-                    "clients: {acme: {name: Acme, organisation: A, role: client_a, password_env: A_PW}}\n")
+    path.write_text(
+        "groups: {x: {name: 'Client: Acme', collections: read, queries: 'no'}}\n"
+        "clients: {acme: {name: Acme, organisation: A, role: client_a, password_env: A_PW}}\n"
+    )
     with pytest.raises(SpecError, match="two groups would have the same name"):
         load_access(path)
 
@@ -338,26 +422,46 @@ def test_fake_permission_endpoints_check_revisions_and_refuse_paid_features(fake
     assert requests.post(f"{fake.url}/api/permissions/group", headers=auth, json={"name": "Ops"}).ok
     duplicate = requests.post(f"{fake.url}/api/permissions/group", headers=auth, json={"name": "ops"})
     assert duplicate.status_code == 400
-    db = requests.post(f"{fake.url}/api/database", headers=auth, json={
-        "name": "w", "engine": "postgres", "details": {"host": "h", "dbname": "d"}}).json()
+    db = requests.post(
+        f"{fake.url}/api/database",
+        headers=auth,
+        json={"name": "w", "engine": "postgres", "details": {"host": "h", "dbname": "d"}},
+    ).json()
     graph = requests.get(f"{fake.url}/api/permissions/graph", headers=auth).json()
-    assert graph["groups"][str(ALL_USERS)][str(db["id"])] == {"view-data": "unrestricted",
-                                                             "create-queries": "query-builder-and-native"}
-    stale = requests.put(f"{fake.url}/api/permissions/graph", headers=auth,
-                         json={"revision": graph["revision"] - 1, "groups": {}})
+    assert graph["groups"][str(ALL_USERS)][str(db["id"])] == {
+        "view-data": "unrestricted",
+        "create-queries": "query-builder-and-native",
+    }
+    stale = requests.put(
+        f"{fake.url}/api/permissions/graph", headers=auth, json={"revision": graph["revision"] - 1, "groups": {}}
+    )
     assert stale.status_code == 409
-    blocked = requests.put(f"{fake.url}/api/permissions/graph", headers=auth, json={
-        "revision": graph["revision"], "groups": {str(ALL_USERS): {str(db["id"]): {"view-data": "blocked",
-                                                                                  "create-queries": "no"}}}})
+    blocked = requests.put(
+        f"{fake.url}/api/permissions/graph",
+        headers=auth,
+        json={
+            "revision": graph["revision"],
+            "groups": {str(ALL_USERS): {str(db["id"]): {"view-data": "blocked", "create-queries": "no"}}},
+        },
+    )
     assert blocked.status_code == 402  # blocking and sandboxing are paid features
-    admins = requests.put(f"{fake.url}/api/permissions/graph", headers=auth, json={
-        "revision": graph["revision"], "groups": {str(ADMINISTRATORS): {str(db["id"]): {"create-queries": "no"}}}})
+    admins = requests.put(
+        f"{fake.url}/api/permissions/graph",
+        headers=auth,
+        json={
+            "revision": graph["revision"],
+            "groups": {str(ADMINISTRATORS): {str(db["id"]): {"create-queries": "no"}}},
+        },
+    )
     assert admins.status_code == 400
     coll = requests.post(f"{fake.url}/api/collection", headers=auth, json={"name": "New"}).json()
     cgraph = requests.get(f"{fake.url}/api/collection/graph", headers=auth).json()
     assert cgraph["groups"][str(ALL_USERS)][str(coll["id"])] == "write"  # inherited from the root
     assert str(fake.personal_collection_id) not in cgraph["groups"][str(ALL_USERS)]
-    assert requests.put(f"{fake.url}/api/collection/graph", headers=auth, json={
-        "revision": cgraph["revision"], "groups": {str(ALL_USERS): {str(coll["id"]): "none"}}}).ok
+    assert requests.put(
+        f"{fake.url}/api/collection/graph",
+        headers=auth,
+        json={"revision": cgraph["revision"], "groups": {str(ALL_USERS): {str(coll["id"]): "none"}}},
+    ).ok
     after = requests.get(f"{fake.url}/api/collection/graph", headers=auth).json()
     assert after["revision"] == cgraph["revision"] + 1 and str(coll["id"]) not in after["groups"][str(ALL_USERS)]

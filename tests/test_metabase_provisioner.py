@@ -6,6 +6,7 @@ stacked bar, a combo, a heatmap and a metric selector, on a dashboard with two t
 live in a fresh database per test. Expected payloads are written out here from the spec files and the dbt YAML,
 not read back from the provisioner; field ids come from the fake's own sync.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,12 +27,22 @@ from orchestration.bi.specs import SpecError, Tab
 SPECS = Path(__file__).parent / "fixtures" / "metabase_specs"
 COMPILED = compiler.compile_specs(SPECS, cache_dir=None)
 USER, PASSWORD = "admin@example.com", "s3cret-pass"
-DB = {"name": "Lead Analytics warehouse", "host": "warehouse.internal", "port": 5432, "dbname": "lead_analytics",
-      "user": "metabase_reader", "password": "reader-pw"}
+DB = {
+    "name": "Lead Analytics warehouse",
+    "host": "warehouse.internal",
+    "port": 5432,
+    "dbname": "lead_analytics",
+    "user": "metabase_reader",
+    "password": "reader-pw",
+}
 COLLECTION = "Lead Analytics (test)"
 TOTAL, STACKED, COMBO, HEATMAP, SELECTOR = (
-    "lead_capture__total_leads", "lead_capture__confidence_by_source", "lead_capture__leads_and_conversion",
-    "lead_capture__bot_type_by_source", "lead_capture__metric_by_service")
+    "lead_capture__total_leads",
+    "lead_capture__confidence_by_source",
+    "lead_capture__leads_and_conversion",
+    "lead_capture__bot_type_by_source",
+    "lead_capture__metric_by_service",
+)
 CARD_KEYS = sorted([TOTAL, STACKED, COMBO, HEATMAP, SELECTOR])
 
 
@@ -113,23 +124,34 @@ def without_card(specs: compiler.CompiledSpecs, key: str) -> compiler.CompiledSp
 def test_first_run_creates_the_connection_collection_cards_and_dashboard(first):
     fake, state, report = first
 
-    assert report.created == ["database:Lead Analytics warehouse", f"collection:{COLLECTION}",
-                              *[f"card:{k}" for k in CARD_KEYS], "dashboard:lead_capture"]
+    assert report.created == [
+        "database:Lead Analytics warehouse",
+        f"collection:{COLLECTION}",
+        *[f"card:{k}" for k in CARD_KEYS],
+        "dashboard:lead_capture",
+    ]
     assert report.archived == [] and report.foreign == []
     (db,) = fake.databases.values()
     assert db["details"]["schema-filters-type"] == "inclusion" and db["details"]["schema-filters-patterns"] == "marts"
     (coll,) = [c for c in fake.collections.values() if c["name"] == COLLECTION]
     assert {c["collection_id"] for c in fake.cards.values()} == {coll["id"]}
     assert {c["name"] for c in fake.cards.values()} == {
-        "Total leads (example)", "Confidence by source (example)", "Leads and conversion by source (example)",
-        "Bot type by source (example)", "Chosen metric by service (example)"}
+        "Total leads (example)",
+        "Confidence by source (example)",
+        "Leads and conversion by source (example)",
+        "Bot type by source (example)",
+        "Chosen metric by service (example)",
+    }
     # every object is recorded by its spec key, with the entity_id Metabase gave it
     records = state.load(mp.instance_key(fake.url))
     assert sorted(k for k in records if k[0] == "card") == [("card", k) for k in CARD_KEYS]
     total = fake.cards[records[("card", TOTAL)].metabase_id]
     assert records[("card", TOTAL)].entity_id == total["entity_id"]
-    assert (("dashboard", "lead_capture") in records and ("collection", COLLECTION) in records
-            and ("database", DB["name"]) in records)
+    assert (
+        ("dashboard", "lead_capture") in records
+        and ("collection", COLLECTION) in records
+        and ("database", DB["name"]) in records
+    )
 
 
 def test_field_filters_point_at_the_synced_fields(first):
@@ -142,18 +164,44 @@ def test_field_filters_point_at_the_synced_fields(first):
     source_field = fake.field_id("marts", "fct_bot_leads", "source")
     assert created_field != source_field
     assert query["native"]["template-tags"] == {
-        "created": {"id": mp.tag_id(TOTAL, "created"), "name": "created", "display-name": "Created",
-                    "type": "dimension", "dimension": ["field", created_field, None],
-                    "widget-type": "date/all-options", "required": False},
-        "source": {"id": mp.tag_id(TOTAL, "source"), "name": "source", "display-name": "Source",
-                   "type": "dimension", "dimension": ["field", source_field, None],
-                   "widget-type": "string/=", "required": False}}
+        "created": {
+            "id": mp.tag_id(TOTAL, "created"),
+            "name": "created",
+            "display-name": "Created",
+            "type": "dimension",
+            "dimension": ["field", created_field, None],
+            "widget-type": "date/all-options",
+            "required": False,
+        },
+        "source": {
+            "id": mp.tag_id(TOTAL, "source"),
+            "name": "source",
+            "display-name": "Source",
+            "type": "dimension",
+            "dimension": ["field", source_field, None],
+            "widget-type": "string/=",
+            "required": False,
+        },
+    }
     # the card's own parameters, derived as Metabase's front end does (fact sheet §5.6)
     assert total["parameters"] == [
-        {"id": mp.tag_id(TOTAL, "created"), "type": "date/all-options", "name": "Created", "slug": "created",
-         "target": ["dimension", ["template-tag", "created"]], "required": False},
-        {"id": mp.tag_id(TOTAL, "source"), "type": "string/=", "name": "Source", "slug": "source",
-         "target": ["dimension", ["template-tag", "source"]], "required": False}]
+        {
+            "id": mp.tag_id(TOTAL, "created"),
+            "type": "date/all-options",
+            "name": "Created",
+            "slug": "created",
+            "target": ["dimension", ["template-tag", "created"]],
+            "required": False,
+        },
+        {
+            "id": mp.tag_id(TOTAL, "source"),
+            "type": "string/=",
+            "name": "Source",
+            "slug": "source",
+            "target": ["dimension", ["template-tag", "source"]],
+            "required": False,
+        },
+    ]
     heatmap = card_of(fake, "Bot type by source (example)")
     assert heatmap["dataset_query"]["native"]["template-tags"]["created"]["dimension"] == ["field", created_field, None]
 
@@ -162,10 +210,13 @@ def test_sync_is_awaited_before_field_ids_are_used(marts, state):
     with FakeMetabase(users={USER: PASSWORD}, tables=marts, sync_reads=2) as fake:
         run(fake, state)
         calls = [(m, p) for m, p, _, _ in fake.requests]
-        before_cards = calls[:calls.index(("POST", "/api/card"))]
+        before_cards = calls[: calls.index(("POST", "/api/card"))]
         metadata = [c for c in before_cards if c[1].endswith(("/metadata", "/sync_schema"))]
-        assert metadata == [("GET", "/api/database/1/metadata"), ("POST", "/api/database/1/sync_schema")] + [
-            ("GET", "/api/database/1/metadata")] * 3  # two reads while syncing, the third sees the tables
+        assert (
+            metadata
+            == [("GET", "/api/database/1/metadata"), ("POST", "/api/database/1/sync_schema")]
+            + [("GET", "/api/database/1/metadata")] * 3
+        )  # two reads while syncing, the third sees the tables
         source = card_of(fake, "Total leads (example)")["dataset_query"]["native"]["template-tags"]["source"]
         assert source["dimension"] == ["field", fake.field_id("marts", "fct_bot_leads", "source"), None]
 
@@ -178,7 +229,8 @@ def test_a_column_metabase_never_sees_is_one_clear_line(marts, state):
         assert str(exc.value) == (
             "database 'Lead Analytics warehouse' (id 1): Metabase still has no column marts.fct_bot_leads.source after "
             "a schema sync and 1 s: build the marts, check that the connection's schema filter includes their "
-            "schema, or allow a longer sync_timeout")
+            "schema, or allow a longer sync_timeout"
+        )
         assert not any(p == "/api/card" for _, p in fake.writes())
 
 
@@ -187,32 +239,47 @@ def test_displays_labels_and_settings_map_to_metabase(first):
     stacked = card_of(fake, "Confidence by source (example)")
     assert stacked["display"] == "bar"
     assert stacked["visualization_settings"] == {
-        "stackable.stack_type": "stacked", "graph.dimensions": ["source"],
+        "stackable.stack_type": "stacked",
+        "graph.dimensions": ["source"],
         "graph.metrics": ["high_confidence_leads", "low_confidence_leads"],
-        "column_settings": {'["name","source"]': {"column_title": "Channel"},
-                            '["name","high_confidence_leads"]': {"column_title": "High"},
-                            '["name","low_confidence_leads"]': {"column_title": "Low"}}}
+        "column_settings": {
+            '["name","source"]': {"column_title": "Channel"},
+            '["name","high_confidence_leads"]': {"column_title": "High"},
+            '["name","low_confidence_leads"]': {"column_title": "Low"},
+        },
+    }
     combo = card_of(fake, "Leads and conversion by source (example)")
     assert combo["display"] == "combo"
     settings = combo["visualization_settings"]
     assert settings["series_settings"] == {"leads": {"display": "bar"}, "conversion_rate": {"display": "line"}}
     assert settings["graph.dimensions"] == ["source"] and settings["graph.metrics"] == ["leads", "conversion_rate"]
     assert settings["column_settings"]['["name","conversion_rate"]'] == {  # the metric's meta: percent, 1 decimal
-        "column_title": "Conversion rate", "number_style": "percent", "decimals": 1}
+        "column_title": "Conversion rate",
+        "number_style": "percent",
+        "decimals": 1,
+    }
     heatmap = card_of(fake, "Bot type by source (example)")
     assert heatmap["display"] == "table"
     assert {k: v for k, v in heatmap["visualization_settings"].items() if k.startswith("table.")} == {
-        "table.pivot": True, "table.pivot_column": "source", "table.cell_column": "leads",
-        "table.column_formatting": [{"columns": ["leads"], "type": "range", "colors": ["#FFFFFF", "#509EE3"],
-                                     "highlight_row": False}]}
+        "table.pivot": True,
+        "table.pivot_column": "source",
+        "table.cell_column": "leads",
+        "table.column_formatting": [
+            {"columns": ["leads"], "type": "range", "colors": ["#FFFFFF", "#509EE3"], "highlight_row": False}
+        ],
+    }
     total = card_of(fake, "Total leads (example)")
     assert total["display"] == "scalar"
-    assert total["visualization_settings"] == {"scalar.suffix": " leads",
-                                               "column_settings": {'["name","leads"]': {"column_title": "Leads"}}}
+    assert total["visualization_settings"] == {
+        "scalar.suffix": " leads",
+        "column_settings": {'["name","leads"]': {"column_title": "Leads"}},
+    }
     # a card's description in Metabase: its subtitle, its notes, and each dashboard filter it ignores with the reason
     assert total["description"] == "Every lead captured up to the as-of moment.\n\nRepeat leads count too."
-    assert combo["description"] == ("Leads per source as bars and the share converted as a line.\n\n"
-                                    "Not narrowed by Created: compares every source over all dates")
+    assert combo["description"] == (
+        "Leads per source as bars and the share converted as a line.\n\n"
+        "Not narrowed by Created: compares every source over all dates"
+    )
 
 
 def test_a_heatmap_needs_two_dimensions_and_fails_before_metabase_is_touched(fake, state):
@@ -226,26 +293,57 @@ def test_metric_selector_is_a_text_variable_offered_as_a_static_list(first):
     fake, _, _ = first
     chosen = card_of(fake, "Chosen metric by service (example)")
     tag = chosen["dataset_query"]["native"]["template-tags"]["metric"]
-    assert tag == {"id": mp.tag_id(SELECTOR, "metric"), "name": "metric", "display-name": "Metric", "type": "text",
-                   "required": True, "default": "Leads"}
+    assert tag == {
+        "id": mp.tag_id(SELECTOR, "metric"),
+        "name": "metric",
+        "display-name": "Metric",
+        "type": "text",
+        "required": True,
+        "default": "Leads",
+    }
     assert "case {{metric}} when 'Leads' then" in chosen["dataset_query"]["native"]["query"]
     (parameter,) = [p for p in chosen["parameters"] if p["slug"] == "metric"]
-    assert parameter == {"id": mp.tag_id(SELECTOR, "metric"), "type": "category", "name": "Metric", "slug": "metric",
-                         "target": ["variable", ["template-tag", "metric"]], "required": True, "default": "Leads",
-                         "values_source_type": "static-list", "values_query_type": "list",
-                         "values_source_config": {"values": ["Leads", "Converted leads"]}}
+    assert parameter == {
+        "id": mp.tag_id(SELECTOR, "metric"),
+        "type": "category",
+        "name": "Metric",
+        "slug": "metric",
+        "target": ["variable", ["template-tag", "metric"]],
+        "required": True,
+        "default": "Leads",
+        "values_source_type": "static-list",
+        "values_query_type": "list",
+        "values_source_config": {"values": ["Leads", "Converted leads"]},
+    }
     (dash,) = fake.dashboards.values()
     metric = next(p for p in dash["parameters"] if p["slug"] == "metric")
-    assert metric == {"id": mp.filter_id("lead_capture", "metric"), "name": "Metric", "slug": "metric",
-                      "type": "string/=", "sectionId": "string", "values_source_type": "static-list",
-                      "values_source_config": {"values": ["Leads", "Converted leads"]}, "values_query_type": "list",
-                      "default": ["Leads"]}
+    assert metric == {
+        "id": mp.filter_id("lead_capture", "metric"),
+        "name": "Metric",
+        "slug": "metric",
+        "type": "string/=",
+        "sectionId": "string",
+        "values_source_type": "static-list",
+        "values_source_config": {"values": ["Leads", "Converted leads"]},
+        "values_query_type": "list",
+        "default": ["Leads"],
+    }
     dashcard = next(dc for dc in dash["dashcards"] if dc["card_id"] == chosen["id"])
-    assert sorted(dashcard["parameter_mappings"], key=lambda m: m["parameter_id"]) == sorted([
-        {"parameter_id": mp.filter_id("lead_capture", "metric"), "card_id": chosen["id"],
-         "target": ["variable", ["template-tag", "metric"]]},
-        {"parameter_id": mp.filter_id("lead_capture", "source"), "card_id": chosen["id"],
-         "target": ["dimension", ["template-tag", "source"]]}], key=lambda m: m["parameter_id"])
+    assert sorted(dashcard["parameter_mappings"], key=lambda m: m["parameter_id"]) == sorted(
+        [
+            {
+                "parameter_id": mp.filter_id("lead_capture", "metric"),
+                "card_id": chosen["id"],
+                "target": ["variable", ["template-tag", "metric"]],
+            },
+            {
+                "parameter_id": mp.filter_id("lead_capture", "source"),
+                "card_id": chosen["id"],
+                "target": ["dimension", ["template-tag", "source"]],
+            },
+        ],
+        key=lambda m: m["parameter_id"],
+    )
 
 
 def test_dashboard_has_the_spec_tabs_text_and_wiring_in_one_put(first):
@@ -259,24 +357,51 @@ def test_dashboard_has_the_spec_tabs_text_and_wiring_in_one_put(first):
     assert text["card_id"] is None and (text["size_x"], text["size_y"]) == (24, 1)
     assert text["visualization_settings"] == {
         "virtual_card": {"display": "text", "visualization_settings": {}, "dataset_query": {}, "archived": False},
-        "text": "**Lead capture.** Dates are local dates (America/Chicago)."}
+        "text": "**Lead capture.** Dates are local dates (America/Chicago).",
+    }
     cards = {c["id"]: c["name"] for c in fake.cards.values()}
     assert {(pos, cards.get(dc["card_id"])) for pos, dc in placed.items()} == {
-        ((overview, 0, 0), None), ((overview, 1, 0), "Total leads (example)"),
+        ((overview, 0, 0), None),
+        ((overview, 1, 0), "Total leads (example)"),
         ((overview, 1, 6), "Confidence by source (example)"),
         ((detail, 0, 0), "Leads and conversion by source (example)"),
-        ((detail, 0, 12), "Bot type by source (example)"), ((detail, 6, 0), "Chosen metric by service (example)")}
+        ((detail, 0, 12), "Bot type by source (example)"),
+        ((detail, 6, 0), "Chosen metric by service (example)"),
+    }
     total = placed[(overview, 1, 0)]
-    assert sorted(map(json.dumps, total["parameter_mappings"])) == sorted(map(json.dumps, [
-        {"parameter_id": mp.filter_id("lead_capture", "created"), "card_id": total["card_id"],
-         "target": ["dimension", ["template-tag", "created"]]},
-        {"parameter_id": mp.filter_id("lead_capture", "source"), "card_id": total["card_id"],
-         "target": ["dimension", ["template-tag", "source"]]}]))
+    assert sorted(map(json.dumps, total["parameter_mappings"])) == sorted(
+        map(
+            json.dumps,
+            [
+                {
+                    "parameter_id": mp.filter_id("lead_capture", "created"),
+                    "card_id": total["card_id"],
+                    "target": ["dimension", ["template-tag", "created"]],
+                },
+                {
+                    "parameter_id": mp.filter_id("lead_capture", "source"),
+                    "card_id": total["card_id"],
+                    "target": ["dimension", ["template-tag", "source"]],
+                },
+            ],
+        )
+    )
     params = {p["slug"]: p for p in dash["parameters"]}
-    assert params["created"] == {"id": mp.filter_id("lead_capture", "created"), "name": "Created", "slug": "created",
-                                 "type": "date/all-options", "sectionId": "date"}
-    assert params["source"] == {"id": mp.filter_id("lead_capture", "source"), "name": "Source", "slug": "source",
-                                "type": "string/=", "sectionId": "string", "values_query_type": "list"}
+    assert params["created"] == {
+        "id": mp.filter_id("lead_capture", "created"),
+        "name": "Created",
+        "slug": "created",
+        "type": "date/all-options",
+        "sectionId": "date",
+    }
+    assert params["source"] == {
+        "id": mp.filter_id("lead_capture", "source"),
+        "name": "Source",
+        "slug": "source",
+        "type": "string/=",
+        "sectionId": "string",
+        "values_query_type": "list",
+    }
     dashboard_writes = [w for w in fake.writes() if "/api/dashboard" in w[1]]
     assert dashboard_writes == [("POST", "/api/dashboard"), ("PUT", f"/api/dashboard/{dash['id']}")]
     (put,) = [b for m, p, b, _ in fake.requests if (m, p) == ("PUT", f"/api/dashboard/{dash['id']}")]
@@ -309,11 +434,17 @@ def test_second_run_writes_nothing_although_metabase_normalises_what_it_returns(
 
     report = run(fake, state)
 
-    assert fake.writes()[len(before):] == [], "a second run must not write"
+    assert fake.writes()[len(before) :] == [], "a second run must not write"
     assert report.created == report.updated == report.archived == []
-    assert sorted(report.unchanged) == sorted([
-        "database:Lead Analytics warehouse", f"collection:{COLLECTION}", *[f"card:{k}" for k in CARD_KEYS],
-        "dashboard:lead_capture", "datamodel:marts.fct_bot_leads"])
+    assert sorted(report.unchanged) == sorted(
+        [
+            "database:Lead Analytics warehouse",
+            f"collection:{COLLECTION}",
+            *[f"card:{k}" for k in CARD_KEYS],
+            "dashboard:lead_capture",
+            "datamodel:marts.fct_bot_leads",
+        ]
+    )
 
 
 def test_renamed_card_dashboard_and_tab_are_updated_in_place(fake, state):
@@ -322,8 +453,11 @@ def test_renamed_card_dashboard_and_tab_are_updated_in_place(fake, state):
     dashcard_ids = sorted(dc["id"] for dc in dash["dashcards"])
     tab_ids = [t["id"] for t in dash["tabs"]]
     renamed = with_card(COMPILED, TOTAL, name="All leads (example)")
-    renamed = with_dashboard(renamed, name="Lead capture, renamed",
-                             tabs=[Tab(key="overview", name="Summary"), Tab(key="detail", name="Detail")])
+    renamed = with_dashboard(
+        renamed,
+        name="Lead capture, renamed",
+        tabs=[Tab(key="overview", name="Summary"), Tab(key="detail", name="Detail")],
+    )
 
     report = run(fake, state, renamed)
 
@@ -341,12 +475,23 @@ def test_peoples_own_questions_and_dashboards_in_the_collection_survive(fake, st
     auth = person(fake)
     coll_id = next(c["id"] for c in fake.collections.values() if c["name"] == COLLECTION)
     ours = card_of(fake, "Confidence by source (example)")
-    theirs = [requests.post(f"{fake.url}/api/card", headers=auth, json={
-        "name": name, "dataset_query": {"type": "native", "database": 1, "native": {"query": "select 1"}},
-        "display": "table", "visualization_settings": {}, "collection_id": coll_id}).json()
-        for name in ("My leads question", "Confidence by source (example)")]  # the second has the name of ours
-    their_dashboard = requests.post(f"{fake.url}/api/dashboard", headers=auth,
-                                    json={"name": "My dashboard", "collection_id": coll_id}).json()
+    theirs = [
+        requests.post(
+            f"{fake.url}/api/card",
+            headers=auth,
+            json={
+                "name": name,
+                "dataset_query": {"type": "native", "database": 1, "native": {"query": "select 1"}},
+                "display": "table",
+                "visualization_settings": {},
+                "collection_id": coll_id,
+            },
+        ).json()
+        for name in ("My leads question", "Confidence by source (example)")
+    ]  # the second has the name of ours
+    their_dashboard = requests.post(
+        f"{fake.url}/api/dashboard", headers=auth, json={"name": "My dashboard", "collection_id": coll_id}
+    ).json()
     before = {c["id"]: dict(fake.cards[c["id"]]) for c in theirs}
     writes = len(fake.writes())
 
@@ -359,10 +504,13 @@ def test_peoples_own_questions_and_dashboards_in_the_collection_survive(fake, st
     assert not fake.dashboards[their_dashboard["id"]]["archived"]
     touched = {p for _, p in fake.writes()[writes:]}
     assert not touched & ({f"/api/card/{c['id']}" for c in theirs} | {f"/api/dashboard/{their_dashboard['id']}"})
-    assert sorted(report.foreign) == sorted([
-        f"card:My leads question (id {theirs[0]['id']}, in {COLLECTION!r})",
-        f"card:Confidence by source (example) (id {theirs[1]['id']}, in {COLLECTION!r})",
-        f"dashboard:My dashboard (id {their_dashboard['id']}, in {COLLECTION!r})"])
+    assert sorted(report.foreign) == sorted(
+        [
+            f"card:My leads question (id {theirs[0]['id']}, in {COLLECTION!r})",
+            f"card:Confidence by source (example) (id {theirs[1]['id']}, in {COLLECTION!r})",
+            f"dashboard:My dashboard (id {their_dashboard['id']}, in {COLLECTION!r})",
+        ]
+    )
 
 
 def test_removed_card_is_archived_and_comes_back_with_its_id(fake, state):
@@ -390,7 +538,8 @@ def test_card_someone_archived_is_restored_keeping_its_id(fake, state):
     assert report.updated == [f"card:{TOTAL}"] and report.created == []
     assert fake.cards[total_id]["archived"] is False and len(fake.cards) == 5
     assert fake.cards[total_id]["collection_id"] == next(
-        c["id"] for c in fake.collections.values() if c["name"] == COLLECTION)
+        c["id"] for c in fake.collections.values() if c["name"] == COLLECTION
+    )
     assert any("was in the Trash: restored it" in n for n in report.notes)
     before = len(fake.writes())
     run(fake, state)
@@ -419,10 +568,17 @@ def test_card_moved_into_its_dashboard_is_found_and_not_duplicated(fake, state):
 def test_a_question_someone_saved_inside_our_dashboard_survives(fake, state):
     run(fake, state)
     (dash,) = fake.dashboards.values()
-    theirs = requests.post(f"{fake.url}/api/card", headers=person(fake), json={
-        "name": "My question in the dashboard", "display": "table", "visualization_settings": {},
-        "dataset_query": {"type": "native", "database": 1, "native": {"query": "select 3"}},
-        "dashboard_id": dash["id"]}).json()  # 0.53+: saved into the dashboard, placed on it by Metabase
+    theirs = requests.post(
+        f"{fake.url}/api/card",
+        headers=person(fake),
+        json={
+            "name": "My question in the dashboard",
+            "display": "table",
+            "visualization_settings": {},
+            "dataset_query": {"type": "native", "database": 1, "native": {"query": "select 3"}},
+            "dashboard_id": dash["id"],
+        },
+    ).json()  # 0.53+: saved into the dashboard, placed on it by Metabase
     assert theirs["dashboard_id"] == dash["id"]
     renamed = with_dashboard(COMPILED, name="Lead capture, renamed")  # forces a dashboard PUT
 
@@ -439,10 +595,12 @@ def test_card_moved_into_someone_elses_dashboard_is_moved_back(fake, state):
     total_id = ids(fake, state, "card")[TOTAL]
     auth = person(fake)
     coll_id = fake.cards[total_id]["collection_id"]
-    theirs = requests.post(f"{fake.url}/api/dashboard", headers=auth,
-                           json={"name": "My dashboard", "collection_id": coll_id}).json()
-    moved = requests.put(f"{fake.url}/api/card/{total_id}?delete_old_dashcards=true", headers=auth,
-                         json={"dashboard_id": theirs["id"]})
+    theirs = requests.post(
+        f"{fake.url}/api/dashboard", headers=auth, json={"name": "My dashboard", "collection_id": coll_id}
+    ).json()
+    moved = requests.put(
+        f"{fake.url}/api/card/{total_id}?delete_old_dashcards=true", headers=auth, json={"dashboard_id": theirs["id"]}
+    )
     assert moved.ok and fake.cards[total_id]["dashboard_id"] == theirs["id"]
 
     report = run(fake, state)
@@ -461,16 +619,51 @@ def test_tabs_and_cards_people_added_to_the_dashboard_are_kept(fake, state):
     run(fake, state)
     (dash,) = fake.dashboards.values()
     auth = person(fake)
-    their_card = requests.post(f"{fake.url}/api/card", headers=auth, json={
-        "name": "My scratch", "dataset_query": {"type": "native", "database": 1, "native": {"query": "select 2"}},
-        "display": "table", "visualization_settings": {}, "collection_id": dash["collection_id"]}).json()
+    their_card = requests.post(
+        f"{fake.url}/api/card",
+        headers=auth,
+        json={
+            "name": "My scratch",
+            "dataset_query": {"type": "native", "database": 1, "native": {"query": "select 2"}},
+            "display": "table",
+            "visualization_settings": {},
+            "collection_id": dash["collection_id"],
+        },
+    ).json()
     current = requests.get(f"{fake.url}/api/dashboard/{dash['id']}", headers=auth).json()
-    ui_edit = {"tabs": [{"id": t["id"], "name": t["name"]} for t in current["tabs"]] + [{"id": -1, "name": "Scratch"}],
-               "dashcards": [{k: dc[k] for k in ("id", "card_id", "dashboard_tab_id", "row", "col", "size_x", "size_y",
-                                                "parameter_mappings", "visualization_settings")}
-                             for dc in current["dashcards"]]
-               + [{"id": -1, "card_id": their_card["id"], "dashboard_tab_id": -1, "row": 0, "col": 0, "size_x": 6,
-                   "size_y": 4, "parameter_mappings": [], "visualization_settings": {}}]}
+    ui_edit = {
+        "tabs": [{"id": t["id"], "name": t["name"]} for t in current["tabs"]] + [{"id": -1, "name": "Scratch"}],
+        "dashcards": [
+            {
+                k: dc[k]
+                for k in (
+                    "id",
+                    "card_id",
+                    "dashboard_tab_id",
+                    "row",
+                    "col",
+                    "size_x",
+                    "size_y",
+                    "parameter_mappings",
+                    "visualization_settings",
+                )
+            }
+            for dc in current["dashcards"]
+        ]
+        + [
+            {
+                "id": -1,
+                "card_id": their_card["id"],
+                "dashboard_tab_id": -1,
+                "row": 0,
+                "col": 0,
+                "size_x": 6,
+                "size_y": 4,
+                "parameter_mappings": [],
+                "visualization_settings": {},
+            }
+        ],
+    }
     assert requests.put(f"{fake.url}/api/dashboard/{dash['id']}", headers=auth, json=ui_edit).ok
     scratch = next(t["id"] for t in dash["tabs"] if t["name"] == "Scratch")
     their_dashcard = next(dc["id"] for dc in dash["dashcards"] if dc["card_id"] == their_card["id"])
@@ -498,9 +691,13 @@ def test_fake_deletes_tabs_and_their_cards_when_sent_no_tabs(fake, state):
     auth = person(fake)
     overview = dash["tabs"][0]["id"]
     keep = [dc for dc in dash["dashcards"] if dc["dashboard_tab_id"] == overview]
-    sent = [{**{k: dc[k] for k in ("id", "card_id", "row", "col", "size_x", "size_y")}, "dashboard_tab_id": None}
-            for dc in keep]
-    response = requests.put(f"{fake.url}/api/dashboard/{dash['id']}", headers=auth, json={"tabs": [], "dashcards": sent})
+    sent = [
+        {**{k: dc[k] for k in ("id", "card_id", "row", "col", "size_x", "size_y")}, "dashboard_tab_id": None}
+        for dc in keep
+    ]
+    response = requests.put(
+        f"{fake.url}/api/dashboard/{dash['id']}", headers=auth, json={"tabs": [], "dashcards": sent}
+    )
     assert response.status_code == 200
     assert dash["tabs"] == [] and len(dash["dashcards"]) == len(keep)
     assert {dc["id"] for dc in dash["dashcards"]}.isdisjoint({dc["id"] for dc in keep})  # recreated, not kept
@@ -515,8 +712,10 @@ def test_no_record_but_objects_named_like_the_specs_stops_or_adopts(fake, state,
         before = len(fake.writes())
         with pytest.raises(mp.MetabaseError) as exc:
             run(fake, empty)
-        assert str(exc.value).startswith(f"no record of {mp.instance_key(fake.url)} in raw_audit.metabase_objects, "
-                                         f"but Metabase already has 6 card(s)/dashboard(s) named like the specs")
+        assert str(exc.value).startswith(
+            f"no record of {mp.instance_key(fake.url)} in raw_audit.metabase_objects, "
+            f"but Metabase already has 6 card(s)/dashboard(s) named like the specs"
+        )
         assert "adopt=True" in str(exc.value) and fake.writes()[before:] == []
 
         report = run(fake, empty, adopt=True)
@@ -550,11 +749,14 @@ def test_dbt_descriptions_kpi_definitions_and_semantic_types_reach_the_data_mode
     assert [e for e in report.updated if e.startswith("datamodel:")] == ["datamodel:marts.fct_bot_leads"]
     (facts,) = [t for t in fake.tables.values() if (t["schema"], t["name"]) == ("marts", "fct_bot_leads")]
     description = facts["description"]
-    assert description.startswith("One row per bot lead (seed 000) captured up to the as-of moment: the fact table "
-                                  "behind the lead-capture cards")
+    assert description.startswith(
+        "One row per bot lead (seed 000) captured up to the as-of moment: the fact table behind the lead-capture cards"
+    )
     assert "KPIs computed from this table (definitions from the dbt Semantic Layer):" in description
-    assert "- **Leads** (`leads`): **Total Leads** (`s000.total_leads`, seed 000 Recommended Minimal Dashboard)" \
-           in description
+    assert (
+        "- **Leads** (`leads`): **Total Leads** (`s000.total_leads`, seed 000 Recommended Minimal Dashboard)"
+        in description
+    )
     assert "- **Conversion rate** (`conversion_rate`):" in description
     fields = {f["name"]: f for f in fake.fields.values() if f["table_id"] == facts["id"]}
     assert fields["source"]["description"] == "Source/channel: Website, WhatsApp, Ads, Social (s000.leads_by_source)."
@@ -581,8 +783,9 @@ def test_unreachable_metabase_is_one_line(state):
         port = s.getsockname()[1]
     with pytest.raises(mp.MetabaseError) as exc:
         mp.provision(COMPILED, f"http://127.0.0.1:{port}", USER, PASSWORD, DB, state=state)
-    assert str(exc.value) == (f"POST /api/session → connection failed: ConnectionError "
-                              f"(is Metabase running at http://127.0.0.1:{port}?)")
+    assert str(exc.value) == (
+        f"POST /api/session → connection failed: ConnectionError (is Metabase running at http://127.0.0.1:{port}?)"
+    )
 
 
 def test_a_payload_metabase_rejects_is_one_line(fake, state, monkeypatch):
@@ -643,30 +846,71 @@ def test_fake_rejects_like_metabase(fake, state):
     removed = requests.post(f"{dash_url}/cards", headers=auth, json={"cardId": 1})
     assert (removed.status_code, removed.text) == (404, "API endpoint does not exist.")
 
-    no_name = requests.post(f"{fake.url}/api/card", headers=auth, json={"dataset_query": {}, "display": "table",
-                                                                        "visualization_settings": {}})
+    no_name = requests.post(
+        f"{fake.url}/api/card",
+        headers=auth,
+        json={"dataset_query": {}, "display": "table", "visualization_settings": {}},
+    )
     assert no_name.status_code == 400
     assert no_name.json()["specific-errors"]["name"] == ["missing required key, received: nil"]
-    blank_description = requests.post(f"{fake.url}/api/card", headers=auth, json={
-        "name": "x", "dataset_query": {}, "display": "table", "visualization_settings": {}, "description": ""})
+    blank_description = requests.post(
+        f"{fake.url}/api/card",
+        headers=auth,
+        json={"name": "x", "dataset_query": {}, "display": "table", "visualization_settings": {}, "description": ""},
+    )
     assert blank_description.status_code == 400
     unsynced = json.loads(json.dumps(total["dataset_query"]))
     unsynced["native"]["template-tags"]["source"]["dimension"] = ["field", 99999, None]
-    bad_field = requests.post(f"{fake.url}/api/card", headers=auth, json={
-        "name": "x", "dataset_query": unsynced, "display": "table", "visualization_settings": {}})
+    bad_field = requests.post(
+        f"{fake.url}/api/card",
+        headers=auth,
+        json={"name": "x", "dataset_query": unsynced, "display": "table", "visualization_settings": {}},
+    )
     assert (bad_field.status_code, bad_field.text) == (400, "Invalid Field Filter: Field 99999 does not exist.")
 
     tabs = [{"id": t["id"], "name": t["name"]} for t in dash["tabs"]]
-    no_size = requests.put(dash_url, headers=auth, json={"tabs": tabs, "dashcards": [
-        {"id": -1, "card_id": 1, "row": 0, "col": 0, "dashboard_tab_id": tabs[0]["id"]}]})
+    no_size = requests.put(
+        dash_url,
+        headers=auth,
+        json={
+            "tabs": tabs,
+            "dashcards": [{"id": -1, "card_id": 1, "row": 0, "col": 0, "dashboard_tab_id": tabs[0]["id"]}],
+        },
+    )
     assert no_size.status_code == 400 and "dashcards" in no_size.json()["errors"]
-    no_tab = requests.put(dash_url, headers=auth, json={"tabs": tabs, "dashcards": [
-        {"id": -1, "card_id": total["id"], "row": 0, "col": 0, "size_x": 4, "size_y": 4}]})
+    no_tab = requests.put(
+        dash_url,
+        headers=auth,
+        json={
+            "tabs": tabs,
+            "dashcards": [{"id": -1, "card_id": total["id"], "row": 0, "col": 0, "size_x": 4, "size_y": 4}],
+        },
+    )
     assert (no_tab.status_code, no_tab.text) == (400, "This dashboard has tab, makes sure every card has a tab")
-    as_variable = requests.put(dash_url, headers=auth, json={"tabs": tabs, "dashcards": [
-        {"id": -1, "card_id": total["id"], "row": 0, "col": 0, "size_x": 4, "size_y": 4,
-         "dashboard_tab_id": tabs[0]["id"], "parameter_mappings": [{
-             "parameter_id": mp.filter_id("lead_capture", "source"), "target": ["variable", ["template-tag", "source"]]}]}]})
+    as_variable = requests.put(
+        dash_url,
+        headers=auth,
+        json={
+            "tabs": tabs,
+            "dashcards": [
+                {
+                    "id": -1,
+                    "card_id": total["id"],
+                    "row": 0,
+                    "col": 0,
+                    "size_x": 4,
+                    "size_y": 4,
+                    "dashboard_tab_id": tabs[0]["id"],
+                    "parameter_mappings": [
+                        {
+                            "parameter_id": mp.filter_id("lead_capture", "source"),
+                            "target": ["variable", ["template-tag", "source"]],
+                        }
+                    ],
+                }
+            ],
+        },
+    )
     assert as_variable.status_code == 400 and "target variable" in as_variable.text  # a field filter is a dimension
     assert len(fake.dashboards[dash["id"]]["dashcards"]) == 6  # nothing was applied
 
@@ -674,16 +918,29 @@ def test_fake_rejects_like_metabase(fake, state):
 def test_fake_accepts_what_metabase_accepts_and_ignores_a_sent_entity_id(fake, state):
     run(fake, state)
     auth = person(fake)
-    lenient = requests.post(f"{fake.url}/api/card", headers=auth, json={
-        "name": "Total leads (example)", "dataset_query": {}, "display": "no-such-viz", "visualization_settings": {},
-        "dataset": False, "description": None, "collection_id": None, "entity_id": "pinnedpinnedpinned123"})
+    lenient = requests.post(
+        f"{fake.url}/api/card",
+        headers=auth,
+        json={
+            "name": "Total leads (example)",
+            "dataset_query": {},
+            "display": "no-such-viz",
+            "visualization_settings": {},
+            "dataset": False,
+            "description": None,
+            "collection_id": None,
+            "entity_id": "pinnedpinnedpinned123",
+        },
+    )
     assert lenient.status_code == 200  # duplicate name, unknown display, extra key, nulls
     assert lenient.json()["entity_id"] != "pinnedpinnedpinned123"  # §13.2
-    dashboard = requests.post(f"{fake.url}/api/dashboard", headers=auth, json={"name": "d", "description": "",
-                                                                             "color": "#123456"})
+    dashboard = requests.post(
+        f"{fake.url}/api/dashboard", headers=auth, json={"name": "d", "description": "", "color": "#123456"}
+    )
     assert dashboard.status_code == 200
 
 
 def test_fake_normalises_settings_on_read():
     assert normalize_settings({"a": None, "column_settings": {'["name", "x"]': {"decimals": None, "d": 1}}}) == {
-        "column_settings": {'["name","x"]': {"d": 1}}}
+        "column_settings": {'["name","x"]': {"d": 1}}
+    }

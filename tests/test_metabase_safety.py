@@ -4,6 +4,7 @@ A second local HTTP server stands in for "another host": whatever reaches it is 
 session header that followed a redirect would show up there. A front server in between plays a Metabase behind a
 proxy (it forwards to the fake, and redirects, echoes or stalls where a test says so).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,14 @@ from orchestration.bi.metabase_state import WarehouseState
 SPECS = Path(__file__).parent / "fixtures" / "metabase_specs"
 COMPILED = compiler.compile_specs(SPECS, cache_dir=None)
 USER, PASSWORD = "admin@example.com", "s3cret-pass"
-DB = {"name": "Lead Analytics warehouse", "host": "warehouse.internal", "port": 5432, "dbname": "lead_analytics",
-      "user": "metabase_reader", "password": "reader-pw"}
+DB = {
+    "name": "Lead Analytics warehouse",
+    "host": "warehouse.internal",
+    "port": 5432,
+    "dbname": "lead_analytics",
+    "user": "metabase_reader",
+    "password": "reader-pw",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -114,15 +121,26 @@ class Front:
                     return
                 if what is None:
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                    answer = requests.request(self.command, fake.url + self.path, data=body or None, headers=headers,
-                                              allow_redirects=False, timeout=10)
+                    answer = requests.request(
+                        self.command,
+                        fake.url + self.path,
+                        data=body or None,
+                        headers=headers,
+                        allow_redirects=False,
+                        timeout=10,
+                    )
                     status, payload = answer.status_code, answer.content
                     extra = {"Content-Type": answer.headers.get("Content-Type", "text/plain")}
                 elif what[0] == "redirect":
                     status, payload, extra = 307, b"", {"Location": what[1] + self.path}
                 else:  # a proxy that echoes the request it could not pass on
-                    echoed = {"error": "upstream failed", "request": {  # the first 400 characters are shown
-                        "X-Metabase-Session": self.headers.get("X-Metabase-Session"), "body": body.decode()}}
+                    echoed = {
+                        "error": "upstream failed",
+                        "request": {  # the first 400 characters are shown
+                            "X-Metabase-Session": self.headers.get("X-Metabase-Session"),
+                            "body": body.decode(),
+                        },
+                    }
                     status, payload, extra = what[1], json.dumps(echoed).encode(), {"Content-Type": "application/json"}
                 self.send_response(status)
                 for key, value in extra.items():
@@ -172,9 +190,15 @@ def front_of(fake):
 
 def test_a_persons_own_connection_with_the_same_name_is_left_alone(fake, state):
     theirs = {"host": "their-db.example.com", "port": 5432, "dbname": "sales", "user": "maria", "password": "marias-pw"}
-    made = requests.post(f"{fake.url}/api/database", json={"name": DB["name"], "engine": "postgres", "details": theirs},
-                         headers={"X-Metabase-Session": requests.post(f"{fake.url}/api/session", json={
-                             "username": USER, "password": PASSWORD}).json()["id"]}).json()
+    made = requests.post(
+        f"{fake.url}/api/database",
+        json={"name": DB["name"], "engine": "postgres", "details": theirs},
+        headers={
+            "X-Metabase-Session": requests.post(
+                f"{fake.url}/api/session", json={"username": USER, "password": PASSWORD}
+            ).json()["id"]
+        },
+    ).json()
     before = len(fake.writes())
 
     with pytest.raises(mp.MetabaseError) as exc:
@@ -183,7 +207,8 @@ def test_a_persons_own_connection_with_the_same_name_is_left_alone(fake, state):
     assert str(exc.value) == (
         f"Metabase already has a database connection named 'Lead Analytics warehouse' (id {made['id']}) that this "
         f"provisioner did not create: left it alone; name ours otherwise (METABASE_DB_NAME_IN_METABASE) or take that "
-        f"one over once with adopt=True (METABASE_ADOPT=1)")
+        f"one over once with adopt=True (METABASE_ADOPT=1)"
+    )
     assert fake.databases[made["id"]]["details"] == theirs and fake.writes()[before:] == []
 
     renamed = {**DB, "name": "Lead Analytics warehouse (provisioned)"}
@@ -198,11 +223,15 @@ def test_a_persons_own_connection_with_the_same_name_is_left_alone(fake, state):
 
 def test_the_old_name_matching_is_gone_even_after_our_connection_exists(fake, state):
     run(fake.url, state)
-    auth = {"X-Metabase-Session": requests.post(f"{fake.url}/api/session", json={
-        "username": USER, "password": PASSWORD}).json()["id"]}
+    auth = {
+        "X-Metabase-Session": requests.post(
+            f"{fake.url}/api/session", json={"username": USER, "password": PASSWORD}
+        ).json()["id"]
+    }
     theirs = {"host": "their-db.example.com", "port": 5432, "dbname": "sales", "user": "maria", "password": "marias-pw"}
-    second = requests.post(f"{fake.url}/api/database", headers=auth,
-                           json={"name": DB["name"], "engine": "postgres", "details": theirs}).json()
+    second = requests.post(
+        f"{fake.url}/api/database", headers=auth, json={"name": DB["name"], "engine": "postgres", "details": theirs}
+    ).json()
     before = len(fake.writes())
 
     report = run(fake.url, state)
@@ -224,8 +253,10 @@ def test_a_redirect_on_login_does_not_send_the_password_to_another_host(fake, fr
     with pytest.raises(mp.MetabaseError) as exc:
         Client(front.url, USER, PASSWORD)
 
-    assert str(exc.value) == (f"POST /api/session → 307: redirected to {recorder.url}/api/session; not followed "
-                              f"(credentials are never re-sent): set METABASE_URL to the address Metabase answers on")
+    assert str(exc.value) == (
+        f"POST /api/session → 307: redirected to {recorder.url}/api/session; not followed "
+        f"(credentials are never re-sent): set METABASE_URL to the address Metabase answers on"
+    )
     assert recorder.seen == []
 
 
@@ -239,8 +270,10 @@ def test_a_redirect_on_a_call_does_not_forward_the_session_header(fake, state, f
     with pytest.raises(mp.MetabaseError) as exc:
         run(front.url, state)
 
-    assert str(exc.value).startswith(f"GET /api/database → 307: redirected to {recorder.url}/api/database; not "
-                                     f"followed (credentials are never re-sent)")
+    assert str(exc.value).startswith(
+        f"GET /api/database → 307: redirected to {recorder.url}/api/database; not "
+        f"followed (credentials are never re-sent)"
+    )
     assert recorder.seen == []
     assert ("DELETE", "/api/session") in [(m, p) for m, p, _, _ in fake.requests]  # still logged out
 
@@ -305,10 +338,12 @@ def test_the_redactor_catches_encoded_secrets_and_url_passwords():
     nested = json.dumps({"body": json.dumps({"password": 'pa"ss wörd'})})
     assert "ss w" not in redact(nested) and "\\u00f6rd" not in redact(nested)
     assert redact(json.dumps({"body": json.dumps({"password": "unregistered"})})) == (
-        '{"body": "{\\"password\\": \\"***\\"}"}')
+        '{"body": "{\\"password\\": \\"***\\"}"}'
+    )
     assert redact("login=pa%22ss%20w%C3%B6rd and pa%22ss+w%C3%B6rd") == "login=*** and ***"
     assert redact("postgresql://reader:hunter22@db:5432/x?password=hunter22") == (
-        "postgresql://***@db:5432/x?password=***")
+        "postgresql://***@db:5432/x?password=***"
+    )
     assert redact("password: did not match stored password") == "password: did not match stored password"
 
 
@@ -318,8 +353,10 @@ def test_the_redactor_catches_encoded_secrets_and_url_passwords():
 def test_http_to_a_non_local_host_is_refused(state):
     with pytest.raises(mp.MetabaseError) as exc:
         run("http://metabase.example.com", state)
-    assert str(exc.value) == ("refusing http://metabase.example.com: the Metabase password and session would cross "
-                              "the network unencrypted; use https, or set METABASE_ALLOW_HTTP=1 for a trusted network")
+    assert str(exc.value) == (
+        "refusing http://metabase.example.com: the Metabase password and session would cross "
+        "the network unencrypted; use https, or set METABASE_ALLOW_HTTP=1 for a trusted network"
+    )
     assert check_url("http://metabase.example.com/", allow_http=True) == "http://metabase.example.com"
     assert check_url("https://metabase.example.com/mb/") == "https://metabase.example.com/mb"
     for local in ("http://localhost:3000", "http://127.0.0.1:3000", "http://[::1]:3000"):
@@ -340,8 +377,17 @@ def test_the_session_is_logged_out_at_the_end(fake, state):
 
 
 def test_the_session_is_logged_out_when_a_run_fails(fake, state):
-    unset = {"groups": {}, "clients": {"acme": {"name": "Acme", "organisation": "Acme", "role": "client_acme",
-                                                "password_env": "H10_UNSET_PASSWORD_VARIABLE"}}}
+    unset = {
+        "groups": {},
+        "clients": {
+            "acme": {
+                "name": "Acme",
+                "organisation": "Acme",
+                "role": "client_acme",
+                "password_env": "H10_UNSET_PASSWORD_VARIABLE",
+            }
+        },
+    }
     with pytest.raises(mp.MetabaseError, match=r"^client acme: set H10_UNSET_PASSWORD_VARIABLE to the password"):
         run(fake.url, state, access=mp.AccessSpec.model_validate(unset))
     assert [(m, p) for m, p, _, _ in fake.requests][-1] == ("DELETE", "/api/session")

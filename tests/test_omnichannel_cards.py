@@ -31,6 +31,7 @@ Blasts and charges (local):
     B09 U1 whatsapp promo: never sent     B08 U6 email promo 30/30 sent 12-02, C08 4.20 (30) 12-02, C09 after as-of
 The marts cover the local dates 2025-02-07 (the first invitation) to 2025-12-03 (the as-of date).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,9 +40,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from cards import dashcard_rows, normalised  # tests/ is on sys.path
 from conftest import assert_suite_passes, build_fixture_warehouse
+
 from orchestration import settings, warehouse
 from orchestration.bi import compiled as c
 from orchestration.bi import compiler
@@ -59,9 +60,14 @@ TABLES = ("users", "invitations", "user_activity", "message_blasts", "blast_char
 
 @pytest.fixture(scope="module")
 def omni_db(warehouse_info, tmp_path_factory):
-    info = build_fixture_warehouse(warehouse_info, tmp_path_factory, "omni",
-                                   {f"omnichannel__{t}": FIXTURE / t for t in TABLES},
-                                   ["+marts.omnichannel"], AS_OF)
+    info = build_fixture_warehouse(
+        warehouse_info,
+        tmp_path_factory,
+        "omni",
+        {f"omnichannel__{t}": FIXTURE / t for t in TABLES},
+        ["+marts.omnichannel"],
+        AS_OF,
+    )
     yield info
     warehouse.drop_database(info)
 
@@ -105,8 +111,10 @@ def months(*values) -> list[tuple]:
 
 def channels(*rows) -> list[tuple]:
     """Engagement rows with the delivery rate as a decimal string."""
-    return [(ch, blasts, sent, delivered, dec(rate), users, dec(charge))
-            for ch, blasts, sent, delivered, rate, users, charge in rows]
+    return [
+        (ch, blasts, sent, delivered, dec(rate), users, dec(charge))
+        for ch, blasts, sent, delivered, rate, users, charge in rows
+    ]
 
 
 # ---------------------------------------------------------------- scenarios: filter values -> hand-computed rows
@@ -116,104 +124,160 @@ SCENARIOS: dict[str, tuple[dict, dict]] = {}
 
 # No values: the date range takes its default, past12months = 2024-12-01 .. 2025-11-30 as of 2025-12-03; the marts
 # start on 2025-02-07, so the range holds 297 days with data: 22 (Feb) + 31 + 30 + 31 + 30 + 31 + 31 + 30 + 31 + 30.
-SCENARIOS["default_last_12_months"] = ({}, {
-    "omnichannel__total_registered_users": [(6,)],   # U1 U2 U3 U8 U4 U5 (U6 on 12-02 is after the range)
-    "omnichannel__new_registered_users": [(6,)],     # all six signed up within it
-    "omnichannel__active_users": [(6,)],             # the same six; U6 is active only on 12-02
-    "omnichannel__transacting_users": [(5,)],        # U1 U2 U3 U4 U5 charged (U2 before activating); U8 never
-    "omnichannel__new_registered_users_trend": months(
-        ("2025-02", 1), ("2025-03", 2), ("2025-04", 0), ("2025-05", 1), ("2025-06", 1), ("2025-07", 0),
-        ("2025-08", 0), ("2025-09", 0), ("2025-10", 0), ("2025-11", 1)),  # U3 is March (local 03-31)
-    "omnichannel__transacting_users_trend": months(
-        ("2025-02", 0), ("2025-03", 3), ("2025-04", 1), ("2025-05", 0), ("2025-06", 0), ("2025-07", 0),
-        ("2025-08", 0), ("2025-09", 0), ("2025-10", 0), ("2025-11", 2)),  # Mar U1 U2 U3 (C04 03-31), Apr U3 (C05)
-    "omnichannel__busy_hours_active_users": grid({
-        (2, 9): "0.0236",   # U1 Tue 03-04 09h: 1 x 7/297
-        (7, 23): "0.0236",  # U2 Sun 03-02 23:35 CST (UTC Monday)
-        (7, 3): "0.0236",   # U1 Sun 03-09 03:20 CDT (spring day; the 01:30 event is a login)
-        (1, 22): "0.0236",  # U3 Mon 03-31 22:50 CDT (UTC 04-01)
-        (3, 8): "0.0236",   # U4 Wed 06-11 08:50
-        (7, 1): "0.0236",   # U4 Sun 11-02 01:30 CDT and 01:35 CST: one user in hour 1
-        (2, 8): "0.0236",   # U5 Tue 11-04 08:50
-    }),
-    "omnichannel__busy_hours_charged_messages": hour_zero_and({
-        (1, 23): "0.4007",  # C04 17 x 7/297
-        (2, 0): "0.4007",   # C05 17 (Tue 04-01 00:10 CDT)
-        (2, 9): "4.0303",   # C01 95 + C07 76 = 171 x 7/297
-        (7, 1): "4.4781",   # C06 190 x 7/297 (01:40 CST on the autumn day)
-        (7, 3): "1.1313",   # C02 48 x 7/297 (03:40 CDT on the spring day)
-        (7, 12): "0.4478",  # C03 19 x 7/297
-    }),
-    "omnichannel__blast_charge_by_channel": [
-        ("WhatsApp", dec("99.75")),  # C01 33.25 + C06 66.50
-        ("Email", dec("6.72")),      # C02
-        ("IVR", dec("6.46")),        # C04 + C05 3.23 each
-        ("SMS", dec("2.14")),        # C03 0.43 + C07 1.71
-    ],
-    "omnichannel__engagement_by_channel": channels(
-        ("WhatsApp", 3, 600, 285, "0.9500", 2, "99.75"),  # B01 B05 B06; delivered 95 + 190 of 100 + 200 (B06 unknown)
-        ("Email", 1, 50, 48, "0.9600", 1, "6.72"),
-        ("IVR", 1, 40, 34, "0.8500", 1, "6.46"),
-        ("SMS", 2, 100, 95, "0.9500", 2, "2.14"),         # B03 B07: (19 + 76) / (20 + 80), U2 U5
-    ),
-    "omnichannel__delivery_success_rate": [(dec("0.9429"),)],  # 462 / 490: B01 B02 B03 B04 B05 B07
-    "omnichannel__blast_usage_trend": months(
-        ("2025-02", 0, 0), ("2025-03", 4, 3), ("2025-04", 0, 0), ("2025-05", 0, 0), ("2025-06", 1, 1),
-        ("2025-07", 0, 0), ("2025-08", 0, 0), ("2025-09", 0, 0), ("2025-10", 0, 0), ("2025-11", 2, 2)),
-    "omnichannel__invitation_funnel": [(1, "Invited", 11), (2, "Activated", 7), (3, "Transacting", 5)],
-    # invited: ann bo cy gus kim max di hal ed ivy fay (bo once; jo after as-of); activated: ann bo cy max di ed
-    # fay (ivy only after as-of); transacting: ann cy di ed fay (bo's charge precedes activation, max none)
-    "omnichannel__invitation_conversion": [(11, 7, dec("0.6364"), 5, dec("0.4545"), dec("0.3636"), dec("0.2857"))],
-    # 7/11, 5/11, 1 - 7/11, 1 - 5/7
-})
+SCENARIOS["default_last_12_months"] = (
+    {},
+    {
+        "omnichannel__total_registered_users": [(6,)],  # U1 U2 U3 U8 U4 U5 (U6 on 12-02 is after the range)
+        "omnichannel__new_registered_users": [(6,)],  # all six signed up within it
+        "omnichannel__active_users": [(6,)],  # the same six; U6 is active only on 12-02
+        "omnichannel__transacting_users": [(5,)],  # U1 U2 U3 U4 U5 charged (U2 before activating); U8 never
+        "omnichannel__new_registered_users_trend": months(
+            ("2025-02", 1),
+            ("2025-03", 2),
+            ("2025-04", 0),
+            ("2025-05", 1),
+            ("2025-06", 1),
+            ("2025-07", 0),
+            ("2025-08", 0),
+            ("2025-09", 0),
+            ("2025-10", 0),
+            ("2025-11", 1),
+        ),  # U3 is March (local 03-31)
+        "omnichannel__transacting_users_trend": months(
+            ("2025-02", 0),
+            ("2025-03", 3),
+            ("2025-04", 1),
+            ("2025-05", 0),
+            ("2025-06", 0),
+            ("2025-07", 0),
+            ("2025-08", 0),
+            ("2025-09", 0),
+            ("2025-10", 0),
+            ("2025-11", 2),
+        ),  # Mar U1 U2 U3 (C04 03-31), Apr U3 (C05)
+        "omnichannel__busy_hours_active_users": grid(
+            {
+                (2, 9): "0.0236",  # U1 Tue 03-04 09h: 1 x 7/297
+                (7, 23): "0.0236",  # U2 Sun 03-02 23:35 CST (UTC Monday)
+                (7, 3): "0.0236",  # U1 Sun 03-09 03:20 CDT (spring day; the 01:30 event is a login)
+                (1, 22): "0.0236",  # U3 Mon 03-31 22:50 CDT (UTC 04-01)
+                (3, 8): "0.0236",  # U4 Wed 06-11 08:50
+                (7, 1): "0.0236",  # U4 Sun 11-02 01:30 CDT and 01:35 CST: one user in hour 1
+                (2, 8): "0.0236",  # U5 Tue 11-04 08:50
+            }
+        ),
+        "omnichannel__busy_hours_charged_messages": hour_zero_and(
+            {
+                (1, 23): "0.4007",  # C04 17 x 7/297
+                (2, 0): "0.4007",  # C05 17 (Tue 04-01 00:10 CDT)
+                (2, 9): "4.0303",  # C01 95 + C07 76 = 171 x 7/297
+                (7, 1): "4.4781",  # C06 190 x 7/297 (01:40 CST on the autumn day)
+                (7, 3): "1.1313",  # C02 48 x 7/297 (03:40 CDT on the spring day)
+                (7, 12): "0.4478",  # C03 19 x 7/297
+            }
+        ),
+        "omnichannel__blast_charge_by_channel": [
+            ("WhatsApp", dec("99.75")),  # C01 33.25 + C06 66.50
+            ("Email", dec("6.72")),  # C02
+            ("IVR", dec("6.46")),  # C04 + C05 3.23 each
+            ("SMS", dec("2.14")),  # C03 0.43 + C07 1.71
+        ],
+        "omnichannel__engagement_by_channel": channels(
+            (
+                "WhatsApp",
+                3,
+                600,
+                285,
+                "0.9500",
+                2,
+                "99.75",
+            ),  # B01 B05 B06; delivered 95 + 190 of 100 + 200 (B06 unknown)
+            ("Email", 1, 50, 48, "0.9600", 1, "6.72"),
+            ("IVR", 1, 40, 34, "0.8500", 1, "6.46"),
+            ("SMS", 2, 100, 95, "0.9500", 2, "2.14"),  # B03 B07: (19 + 76) / (20 + 80), U2 U5
+        ),
+        "omnichannel__delivery_success_rate": [(dec("0.9429"),)],  # 462 / 490: B01 B02 B03 B04 B05 B07
+        "omnichannel__blast_usage_trend": months(
+            ("2025-02", 0, 0),
+            ("2025-03", 4, 3),
+            ("2025-04", 0, 0),
+            ("2025-05", 0, 0),
+            ("2025-06", 1, 1),
+            ("2025-07", 0, 0),
+            ("2025-08", 0, 0),
+            ("2025-09", 0, 0),
+            ("2025-10", 0, 0),
+            ("2025-11", 2, 2),
+        ),
+        "omnichannel__invitation_funnel": [(1, "Invited", 11), (2, "Activated", 7), (3, "Transacting", 5)],
+        # invited: ann bo cy gus kim max di hal ed ivy fay (bo once; jo after as-of); activated: ann bo cy max di ed
+        # fay (ivy only after as-of); transacting: ann cy di ed fay (bo's charge precedes activation, max none)
+        "omnichannel__invitation_conversion": [(11, 7, dec("0.6364"), 5, dec("0.4545"), dec("0.3636"), dec("0.2857"))],
+        # 7/11, 5/11, 1 - 7/11, 1 - 5/7
+    },
+)
 
 # 1-10 November (10 days: not whole weeks, holding the autumn DST day). WAU and MAU look back into October.
-SCENARIOS["ten_days_in_november"] = ({"date": "2025-11-01~2025-11-10"}, {
-    "omnichannel__total_registered_users": [(6,)],   # everyone registered by 11-10
-    "omnichannel__new_registered_users": [(1,)],     # U5, 11-02 01:30 CST
-    "omnichannel__active_users": [(2,)],             # U4 U5; U2's 11-01 04:30 UTC is 10-31 locally
-    "omnichannel__transacting_users": [(2,)],        # U4 (C06), U5 (C07)
-    "omnichannel__new_registered_users_trend": months(("2025-11", 1)),
-    "omnichannel__transacting_users_trend": months(("2025-11", 2)),
-    "omnichannel__dau_wau_mau": runs(
-        ("2025-11-01", "2025-11-01", (0, 1, 2)),  # WAU U2 (10-31); MAU U3 (10-20) U2
-        ("2025-11-02", "2025-11-02", (2, 3, 4)),  # U4 U5 active; + U2 in WAU, + U3 U2 in MAU
-        ("2025-11-03", "2025-11-03", (0, 3, 4)),
-        ("2025-11-04", "2025-11-04", (2, 3, 4)),
-        ("2025-11-05", "2025-11-06", (0, 3, 4)),  # 10-31 is still among the 7 days through 11-06
-        ("2025-11-07", "2025-11-10", (0, 2, 4)),  # WAU U4 U5; MAU keeps U3 (10-20 is within 29 days of 11-10)
-    ),
-    "omnichannel__busy_hours_active_users": grid({
-        (7, 1): "0.7000",  # U4 in hour 1 of 11-02 (01:30 CDT and 01:35 CST count once): 1 x 7/10
-        (2, 8): "0.7000",  # U5 Tue 11-04 08h
-    }),
-    "omnichannel__busy_hours_charged_messages": hour_zero_and({
-        (7, 1): "133.0000",  # C06 190 x 7/10
-        (2, 9): "53.2000",   # C07 76 x 7/10
-    }),
-    "omnichannel__blast_charge_by_channel": [
-        ("WhatsApp", dec("66.50")), ("SMS", dec("1.71")), ("Email", dec("0")), ("IVR", dec("0"))],
-    "omnichannel__engagement_by_channel": channels(
-        ("WhatsApp", 1, 200, 190, "0.9500", 1, "66.50"),
-        ("SMS", 1, 80, 76, "0.9500", 1, "1.71"),
-        ("Email", 0, 0, 0, None, 0, "0"),  # listed with zeros; no rate without delivered messages
-        ("IVR", 0, 0, 0, None, 0, "0"),
-    ),
-    "omnichannel__delivery_success_rate": [(dec("0.9500"),)],  # (190 + 76) / (200 + 80)
-    "omnichannel__blast_usage_trend": months(("2025-11", 2, 2)),  # B05 U4, B07 U5
-    "omnichannel__invitation_funnel": [(1, "Invited", 1), (2, "Activated", 0), (3, "Transacting", 0)],  # ivy
-    "omnichannel__invitation_conversion": [(1, 0, dec("0"), 0, dec("0"), dec("1"), None)],  # no activated: no 2nd drop-off
-})
+SCENARIOS["ten_days_in_november"] = (
+    {"date": "2025-11-01~2025-11-10"},
+    {
+        "omnichannel__total_registered_users": [(6,)],  # everyone registered by 11-10
+        "omnichannel__new_registered_users": [(1,)],  # U5, 11-02 01:30 CST
+        "omnichannel__active_users": [(2,)],  # U4 U5; U2's 11-01 04:30 UTC is 10-31 locally
+        "omnichannel__transacting_users": [(2,)],  # U4 (C06), U5 (C07)
+        "omnichannel__new_registered_users_trend": months(("2025-11", 1)),
+        "omnichannel__transacting_users_trend": months(("2025-11", 2)),
+        "omnichannel__dau_wau_mau": runs(
+            ("2025-11-01", "2025-11-01", (0, 1, 2)),  # WAU U2 (10-31); MAU U3 (10-20) U2
+            ("2025-11-02", "2025-11-02", (2, 3, 4)),  # U4 U5 active; + U2 in WAU, + U3 U2 in MAU
+            ("2025-11-03", "2025-11-03", (0, 3, 4)),
+            ("2025-11-04", "2025-11-04", (2, 3, 4)),
+            ("2025-11-05", "2025-11-06", (0, 3, 4)),  # 10-31 is still among the 7 days through 11-06
+            ("2025-11-07", "2025-11-10", (0, 2, 4)),  # WAU U4 U5; MAU keeps U3 (10-20 is within 29 days of 11-10)
+        ),
+        "omnichannel__busy_hours_active_users": grid(
+            {
+                (7, 1): "0.7000",  # U4 in hour 1 of 11-02 (01:30 CDT and 01:35 CST count once): 1 x 7/10
+                (2, 8): "0.7000",  # U5 Tue 11-04 08h
+            }
+        ),
+        "omnichannel__busy_hours_charged_messages": hour_zero_and(
+            {
+                (7, 1): "133.0000",  # C06 190 x 7/10
+                (2, 9): "53.2000",  # C07 76 x 7/10
+            }
+        ),
+        "omnichannel__blast_charge_by_channel": [
+            ("WhatsApp", dec("66.50")),
+            ("SMS", dec("1.71")),
+            ("Email", dec("0")),
+            ("IVR", dec("0")),
+        ],
+        "omnichannel__engagement_by_channel": channels(
+            ("WhatsApp", 1, 200, 190, "0.9500", 1, "66.50"),
+            ("SMS", 1, 80, 76, "0.9500", 1, "1.71"),
+            ("Email", 0, 0, 0, None, 0, "0"),  # listed with zeros; no rate without delivered messages
+            ("IVR", 0, 0, 0, None, 0, "0"),
+        ),
+        "omnichannel__delivery_success_rate": [(dec("0.9500"),)],  # (190 + 76) / (200 + 80)
+        "omnichannel__blast_usage_trend": months(("2025-11", 2, 2)),  # B05 U4, B07 U5
+        "omnichannel__invitation_funnel": [(1, "Invited", 1), (2, "Activated", 0), (3, "Transacting", 0)],  # ivy
+        "omnichannel__invitation_conversion": [
+            (1, 0, dec("0"), 0, dec("0"), dec("1"), None)
+        ],  # no activated: no 2nd drop-off
+    },
+)
 
 # March with two channels and one category (multi-select): date-only cards see all of March.
 SCENARIOS["march_whatsapp_sms_promotional"] = (
-    {"date": "2025-03", "channel": ["WhatsApp", "SMS"], "category": ["Promotional"]}, {
+    {"date": "2025-03", "channel": ["WhatsApp", "SMS"], "category": ["Promotional"]},
+    {
         "omnichannel__total_registered_users": [(3,)],  # U1 U2 U3 by 03-31
-        "omnichannel__new_registered_users": [(2,)],    # U2 (local 03-02), U3 (local 03-31)
+        "omnichannel__new_registered_users": [(2,)],  # U2 (local 03-02), U3 (local 03-31)
         # with a channel: users who composed or sent a blast on it in March: U2 (B03 SMS 03-02), U1 (B01 WhatsApp
         # 03-04); U3's B04 (03-31) is IVR. Without the Channel filter it would be U1 U2 U3 (activity events).
         "omnichannel__active_users": [(2,)],
-        "omnichannel__transacting_users": [(2,)],       # C01 U1 (WhatsApp promo), C03 U2 (SMS promo)
+        "omnichannel__transacting_users": [(2,)],  # C01 U1 (WhatsApp promo), C03 U2 (SMS promo)
         "omnichannel__new_registered_users_trend": months(("2025-03", 2)),
         "omnichannel__transacting_users_trend": months(("2025-03", 2)),
         "omnichannel__dau_wau_mau": runs(
@@ -227,58 +291,75 @@ SCENARIOS["march_whatsapp_sms_promotional"] = (
             ("2025-03-16", "2025-03-30", (0, 0, 2)),
             ("2025-03-31", "2025-03-31", (1, 1, 3)),  # U3 (22:00 CDT; UTC 04-01); MAU U1 U2 U3
         ),
-        "omnichannel__busy_hours_active_users": grid({
-            (7, 23): "0.2258", (2, 9): "0.2258", (7, 3): "0.2258", (1, 22): "0.2258",  # 1 x 7/31 each
-        }),
-        "omnichannel__busy_hours_charged_messages": hour_zero_and({
-            (2, 9): "21.4516",  # C01 95 x 7/31
-            (7, 12): "4.2903",  # C03 19 x 7/31
-        }),
+        "omnichannel__busy_hours_active_users": grid(
+            {
+                (7, 23): "0.2258",
+                (2, 9): "0.2258",
+                (7, 3): "0.2258",
+                (1, 22): "0.2258",  # 1 x 7/31 each
+            }
+        ),
+        "omnichannel__busy_hours_charged_messages": hour_zero_and(
+            {
+                (2, 9): "21.4516",  # C01 95 x 7/31
+                (7, 12): "4.2903",  # C03 19 x 7/31
+            }
+        ),
         "omnichannel__blast_charge_by_channel": [("WhatsApp", dec("33.25")), ("SMS", dec("0.43"))],
         "omnichannel__engagement_by_channel": channels(
             ("WhatsApp", 1, 100, 95, "0.9500", 1, "33.25"),  # B01
-            ("SMS", 1, 20, 19, "0.9500", 1, "0.43"),         # B03
+            ("SMS", 1, 20, 19, "0.9500", 1, "0.43"),  # B03
         ),
         "omnichannel__delivery_success_rate": [(dec("0.9500"),)],  # (95 + 19) / (100 + 20)
         "omnichannel__blast_usage_trend": months(("2025-03", 2, 2)),
         "omnichannel__invitation_funnel": [(1, "Invited", 3), (2, "Activated", 1), (3, "Transacting", 1)],
         # cy, gus, kim (03-31 local); bo's first invitation is in February
         "omnichannel__invitation_conversion": [(3, 1, dec("0.3333"), 1, dec("0.3333"), dec("0.6667"), dec("0"))],
-    })
+    },
+)
 
 # A channel no blast has: the blast and charge panels are empty or 0; the others are those of the default range.
-SCENARIOS["unknown_channel"] = ({"channel": ["Fax"]}, {
-    "omnichannel__transacting_users": [(0,)],
-    "omnichannel__transacting_users_trend": [],
-    "omnichannel__busy_hours_charged_messages": [],
-    "omnichannel__blast_charge_by_channel": [],
-    "omnichannel__engagement_by_channel": [],
-    "omnichannel__delivery_success_rate": [(None,)],
-    "omnichannel__blast_usage_trend": [],
-    "omnichannel__active_users": [(0,)],  # nobody composed or sent a blast on it
-    **{k: v for k, v in SCENARIOS["default_last_12_months"][1].items()
-       if k in ("omnichannel__total_registered_users", "omnichannel__invitation_funnel")},
-})
+SCENARIOS["unknown_channel"] = (
+    {"channel": ["Fax"]},
+    {
+        "omnichannel__transacting_users": [(0,)],
+        "omnichannel__transacting_users_trend": [],
+        "omnichannel__busy_hours_charged_messages": [],
+        "omnichannel__blast_charge_by_channel": [],
+        "omnichannel__engagement_by_channel": [],
+        "omnichannel__delivery_success_rate": [(None,)],
+        "omnichannel__blast_usage_trend": [],
+        "omnichannel__active_users": [(0,)],  # nobody composed or sent a blast on it
+        **{
+            k: v
+            for k, v in SCENARIOS["default_last_12_months"][1].items()
+            if k in ("omnichannel__total_registered_users", "omnichannel__invitation_funnel")
+        },
+    },
+)
 
 # Active users on one channel (D31): users who composed or sent a WhatsApp blast in the default range: U1 (B01 sent
 # 03-04; B09 composed 11-20 and never sent still counts), U4 (B06 06-11, B05 11-02). Charged on WhatsApp: U1 (C01),
 # U4 (C06); B06 and B09 were never charged, so the same two.
-SCENARIOS["whatsapp"] = ({"channel": ["WhatsApp"]}, {
-    "omnichannel__active_users": [(2,)],
-    "omnichannel__transacting_users": [(2,)],
-})
+SCENARIOS["whatsapp"] = (
+    {"channel": ["WhatsApp"]},
+    {
+        "omnichannel__active_users": [(2,)],
+        "omnichannel__transacting_users": [(2,)],
+    },
+)
 
 # The default range's DAU / WAU / MAU has one row per day (297); these days are checked by hand.
 DEFAULT_DAU_WAU_MAU = {
-    date(2025, 2, 7): (0, 0, 0),    # the first day with data (ann's invitation), nobody active yet
-    date(2025, 2, 10): (1, 1, 1),   # U1
-    date(2025, 2, 16): (0, 1, 1),   # the 7th day from 02-10
+    date(2025, 2, 7): (0, 0, 0),  # the first day with data (ann's invitation), nobody active yet
+    date(2025, 2, 10): (1, 1, 1),  # U1
+    date(2025, 2, 16): (0, 1, 1),  # the 7th day from 02-10
     date(2025, 2, 17): (0, 0, 1),
-    date(2025, 3, 31): (1, 1, 3),   # as in March
-    date(2025, 4, 1): (1, 1, 2),    # U3 again; MAU 03-03..04-01: U1 (03-09) U3, not U2 (03-02)
-    date(2025, 6, 4): (0, 0, 1),    # U8's 05-06 is the 30th day back
+    date(2025, 3, 31): (1, 1, 3),  # as in March
+    date(2025, 4, 1): (1, 1, 2),  # U3 again; MAU 03-03..04-01: U1 (03-09) U3, not U2 (03-02)
+    date(2025, 6, 4): (0, 0, 1),  # U8's 05-06 is the 30th day back
     date(2025, 6, 5): (0, 0, 0),
-    date(2025, 6, 11): (1, 1, 1),   # U4
+    date(2025, 6, 11): (1, 1, 1),  # U4
     date(2025, 11, 29): (0, 0, 3),  # MAU 10-31..11-29: U2 U4 U5
     date(2025, 11, 30): (1, 1, 3),  # U1 22:00 CST (UTC 12-01); MAU U1 U4 U5 (U2's 10-31 is 31 days back)
 }
@@ -302,15 +383,24 @@ KPIS: dict[str, tuple[str, ...]] = {
     "omnichannel__engagement_by_channel": ("s002.engagement_metrics_per_channel", "s002.message_delivery_success_rate"),
     "omnichannel__delivery_success_rate": ("s002.message_delivery_success_rate",),
     "omnichannel__blast_usage_trend": ("s002.usage_trends",),
-    "omnichannel__invitation_funnel": ("s002.chart_invitation_funnel", "s002.funnel.invited_users",
-                                       "s002.funnel.activated_users", "s002.funnel.transacting_users"),
-    "omnichannel__invitation_conversion": ("s002.chart_invitation_funnel", "s002.funnel.invited_users",
-                                           "s002.funnel.activated_users", "s002.funnel.transacting_users",
-                                           "s002.funnel.dropoff_rates"),
+    "omnichannel__invitation_funnel": (
+        "s002.chart_invitation_funnel",
+        "s002.funnel.invited_users",
+        "s002.funnel.activated_users",
+        "s002.funnel.transacting_users",
+    ),
+    "omnichannel__invitation_conversion": (
+        "s002.chart_invitation_funnel",
+        "s002.funnel.invited_users",
+        "s002.funnel.activated_users",
+        "s002.funnel.transacting_users",
+        "s002.funnel.dropoff_rates",
+    ),
 }
 
 
 # ---------------------------------------------------------------- running cards
+
 
 def run_dashcard(info: warehouse.ConnectionInfo, card_key: str, filter_values: dict) -> list[tuple]:
     return dashcard_rows(info, CARDS[card_key], DASHBOARD, DASHCARDS[card_key], filter_values, AS_OF_DATE)
@@ -319,8 +409,9 @@ def run_dashcard(info: warehouse.ConnectionInfo, card_key: str, filter_values: d
 CASES = [(scenario, key) for scenario, (_, rows) in SCENARIOS.items() for key in rows]
 
 
-@pytest.mark.parametrize(("scenario", "card_key"), CASES,
-                         ids=[f"{s}-{k.removeprefix('omnichannel__')}" for s, k in CASES])
+@pytest.mark.parametrize(
+    ("scenario", "card_key"), CASES, ids=[f"{s}-{k.removeprefix('omnichannel__')}" for s, k in CASES]
+)
 def test_card_matches_hand_computed_rows(omni_db, scenario, card_key):
     filter_values, expected = SCENARIOS[scenario]
     assert run_dashcard(omni_db, card_key, filter_values) == normalised(expected[card_key])
@@ -340,22 +431,27 @@ def test_fixture_loads_without_rejects_and_as_of_bounds_the_marts(omni_db):
         assert conn.execute("select max(usage_date) from marts.fct_omnichannel_daily_usage").fetchone() == (AS_OF_DATE,)
         # U1: 4 days with activity events (channel null) and 3 with a blast on a channel: 03-04 WhatsApp, 03-09 Email,
         # 11-20 WhatsApp (B09 composed, never sent; no activity event that day)
-        assert conn.execute("select count(*) from marts.fct_omnichannel_user_days "
-                            "where user_id = 'U1' and channel is null").fetchone() == (4,)
-        assert conn.execute("select activity_date::text, channel from marts.fct_omnichannel_user_days "
-                            "where user_id = 'U1' and channel is not null order by activity_date").fetchall() == [
-            ("2025-03-04", "WhatsApp"), ("2025-03-09", "Email"), ("2025-11-20", "WhatsApp")]
+        assert conn.execute(
+            "select count(*) from marts.fct_omnichannel_user_days where user_id = 'U1' and channel is null"
+        ).fetchone() == (4,)
+        assert conn.execute(
+            "select activity_date::text, channel from marts.fct_omnichannel_user_days "
+            "where user_id = 'U1' and channel is not null order by activity_date"
+        ).fetchall() == [("2025-03-04", "WhatsApp"), ("2025-03-09", "Email"), ("2025-11-20", "WhatsApp")]
         assert conn.execute("select sum(charges) from marts.fct_omnichannel_channel_usage").fetchone() == (8,)
         # "bo" is one invited person although invited twice, once as " Bo@Example.com" and once in capitals; the
         # mart knows the person by the hash of the normalised address only (D152)
-        assert conn.execute("select invitations from marts.fct_omnichannel_invitation_steps where person_key = %s "
-                            "order by step_order", [hashlib.sha256(b"bo@example.com").hexdigest()]).fetchall() == [
-            (2,), (2,)]
-        assert conn.execute("select count(*) from marts.fct_omnichannel_invitation_steps "
-                            "where person_key like '%@%'").fetchone() == (0,)
+        assert conn.execute(
+            "select invitations from marts.fct_omnichannel_invitation_steps where person_key = %s order by step_order",
+            [hashlib.sha256(b"bo@example.com").hexdigest()],
+        ).fetchall() == [(2,), (2,)]
+        assert conn.execute(
+            "select count(*) from marts.fct_omnichannel_invitation_steps where person_key like '%@%'"
+        ).fetchone() == (0,)
 
 
 # ---------------------------------------------------------------- the dashboard spec
+
 
 def test_every_card_is_placed_once_and_checked_by_hand_in_two_scenarios_or_more():
     assert set(DASHCARDS) == set(CARDS), "every omnichannel card is on the Omnichannel usage dashboard"
@@ -377,18 +473,34 @@ def test_each_card_proves_the_items_it_shows():
 def test_filters_defaults_and_mappings():
     assert DASHBOARD.name == "Omnichannel usage" and DASHBOARD.collection == "Lead Analytics"
     assert [(f.slug, f.type, f.default) for f in DASHBOARD.filters] == [
-        ("date", "date/all-options", "past12months"), ("channel", "string/=", None), ("category", "string/=", None)]
+        ("date", "date/all-options", "past12months"),
+        ("channel", "string/=", None),
+        ("category", "string/=", None),
+    ]
     assert {kpi for f in DASHBOARD.filters for kpi in f.kpis} == {
-        "s002.filter_date_range", "s002.filter_channel", "s002.filter_category_type"}
-    channel_panels = {"omnichannel__transacting_users", "omnichannel__transacting_users_trend",
-                      "omnichannel__busy_hours_charged_messages", "omnichannel__blast_charge_by_channel",
-                      "omnichannel__engagement_by_channel", "omnichannel__delivery_success_rate",
-                      "omnichannel__blast_usage_trend"}
+        "s002.filter_date_range",
+        "s002.filter_channel",
+        "s002.filter_category_type",
+    }
+    channel_panels = {
+        "omnichannel__transacting_users",
+        "omnichannel__transacting_users_trend",
+        "omnichannel__busy_hours_charged_messages",
+        "omnichannel__blast_charge_by_channel",
+        "omnichannel__engagement_by_channel",
+        "omnichannel__delivery_success_rate",
+        "omnichannel__blast_usage_trend",
+    }
     channel_only = {"omnichannel__active_users"}  # users active on the channel; activity has no category (D31)
     for key, placement in DASHCARDS.items():
         card = CARDS[key]
-        expected = ({"date", "channel", "category"} if key in channel_panels else
-                    {"date", "channel"} if key in channel_only else {"date"})
+        expected = (
+            {"date", "channel", "category"}
+            if key in channel_panels
+            else {"date", "channel"}
+            if key in channel_only
+            else {"date"}
+        )
         assert set(placement.mappings) == expected, key
         assert set(placement.mappings.values()) == {t.name for t in card.tags}, key
         # a panel the Channel filter does not drive says so to the reader
@@ -408,14 +520,20 @@ def test_one_dashboard_filter_feeds_several_values():
     sql, params = c.render_sql(card, {"channel": ["WhatsApp", "SMS"]}, today=AS_OF_DATE)
     assert '"channel" in (%(p0)s, %(p1)s)' in sql and params == {"p0": "WhatsApp", "p1": "SMS"}
     assert {t.field.qualified for t in card.tags} == {
-        "marts.fct_omnichannel_channel_usage.usage_date", "marts.fct_omnichannel_channel_usage.channel",
-        "marts.fct_omnichannel_channel_usage.category"}
+        "marts.fct_omnichannel_channel_usage.usage_date",
+        "marts.fct_omnichannel_channel_usage.channel",
+        "marts.fct_omnichannel_channel_usage.category",
+    }
 
 
 # ---------------------------------------------------------------- Great Expectations suites (blocking checks)
 
-OMNI_SUITES = ("fct_omnichannel_daily_usage", "fct_omnichannel_channel_usage", "fct_omnichannel_hourly_charges",
-               "fct_omnichannel_invitation_steps")
+OMNI_SUITES = (
+    "fct_omnichannel_daily_usage",
+    "fct_omnichannel_channel_usage",
+    "fct_omnichannel_hourly_charges",
+    "fct_omnichannel_invitation_steps",
+)
 
 
 def test_gx_suites_pass_on_the_fixture_marts(omni_db):
@@ -426,28 +544,38 @@ def test_gx_suites_pass_on_the_fixture_marts(omni_db):
 def test_gx_suites_fail_on_windows_that_do_not_nest_and_more_delivered_than_sent(fresh_db):
     with warehouse.connect(fresh_db) as conn:
         conn.execute("create schema marts")
-        conn.execute("create table marts.fct_omnichannel_daily_usage (usage_date date, new_registered_users integer, "
-                     "registered_users_to_date integer, daily_active_users integer, weekly_active_users integer, "
-                     "monthly_active_users integer)")
-        conn.execute("insert into marts.fct_omnichannel_daily_usage values ('2025-03-01', 0, 1, 0, 0, 1), "
-                     "('2025-03-02', 1, 2, 1, 1, 2), ('2025-03-02', 0, 2, 0, 1, 2), "  # a date twice
-                     "('2025-03-03', 0, 2, 3, 2, 2)")  # 3 users today but 2 in the week that ends today
-        conn.execute("create table marts.fct_omnichannel_channel_usage (usage_date date, channel text, category text, "
-                     "user_id text, user_key integer, blasts_sent integer, messages_sent bigint, "
-                     "messages_with_delivery_status bigint, messages_delivered bigint, charges integer, "
-                     "charged_messages bigint, charge_amount numeric)")
-        conn.execute("insert into marts.fct_omnichannel_channel_usage values "
-                     "('2025-03-01', 'WhatsApp', 'Promotional', 'U1', 1, 1, 100, 100, 95, 1, 95, 33.25), "
-                     "('2025-03-01', 'Fax', 'Promotional', 'U2', 2, 1, 20, 20, 21, 0, 0, 0)")  # unknown, 21 of 20
+        conn.execute(
+            "create table marts.fct_omnichannel_daily_usage (usage_date date, new_registered_users integer, "
+            "registered_users_to_date integer, daily_active_users integer, weekly_active_users integer, "
+            "monthly_active_users integer)"
+        )
+        conn.execute(
+            "insert into marts.fct_omnichannel_daily_usage values ('2025-03-01', 0, 1, 0, 0, 1), "
+            "('2025-03-02', 1, 2, 1, 1, 2), ('2025-03-02', 0, 2, 0, 1, 2), "  # a date twice
+            "('2025-03-03', 0, 2, 3, 2, 2)"
+        )  # 3 users today but 2 in the week that ends today
+        conn.execute(
+            "create table marts.fct_omnichannel_channel_usage (usage_date date, channel text, category text, "
+            "user_id text, user_key integer, blasts_sent integer, messages_sent bigint, "
+            "messages_with_delivery_status bigint, messages_delivered bigint, charges integer, "
+            "charged_messages bigint, charge_amount numeric)"
+        )
+        conn.execute(
+            "insert into marts.fct_omnichannel_channel_usage values "
+            "('2025-03-01', 'WhatsApp', 'Promotional', 'U1', 1, 1, 100, 100, 95, 1, 95, 33.25), "
+            "('2025-03-01', 'Fax', 'Promotional', 'U2', 2, 1, 20, 20, 21, 0, 0, 0)"
+        )  # unknown, 21 of 20
     daily = checks.validate_suite(fresh_db, checks.EXPECTATIONS_DIR / "marts__fct_omnichannel_daily_usage.json")
     assert not daily.passed
     assert sorted((f.type, f.column, f.unexpected_count) for f in daily.failures) == [
         ("expect_column_pair_values_a_to_be_greater_than_b", "weekly_active_users, daily_active_users", 1),
-        ("expect_column_values_to_be_unique", "usage_date", 2)]
+        ("expect_column_values_to_be_unique", "usage_date", 2),
+    ]
     usage = checks.validate_suite(fresh_db, checks.EXPECTATIONS_DIR / "marts__fct_omnichannel_channel_usage.json")
     assert sorted((f.type, f.column, f.unexpected_count) for f in usage.failures) == [
         ("expect_column_pair_values_a_to_be_greater_than_b", "messages_with_delivery_status, messages_delivered", 1),
-        ("expect_column_values_to_be_in_set", "channel", 1)]
+        ("expect_column_values_to_be_in_set", "channel", 1),
+    ]
 
 
 def test_the_dashboard_draws_every_card_in_chromium_with_the_hand_counted_values(omni_db, browser, tmp_path):
@@ -462,8 +590,14 @@ def test_the_dashboard_draws_every_card_in_chromium_with_the_hand_counted_values
         # the default range in dates, not Metabase's "past12months": the 12 whole months before December 2025
         assert shown[key]["filters"] == "Date range: 1 Dec 2024 – 30 Nov 2025", shown[key]["filters"]
     # the heatmap's non-empty cells: (ISO weekday, hour) of the hand grid, the average shown to 2 places
-    cells = {m.split(": ")[0]: m.split(": ")[1] for m in shown["omnichannel__busy_hours_active_users"]["figures"][0]["marks"]
-             if not m.endswith(("no data", ": 0"))}
-    want = {f"{DAY_NAMES[d - 1]}, Hour of day {h}": f"{Decimal(v):.2f}" for d, h, v in
-            [(row[0], row[2], row[3]) for row in expected["omnichannel__busy_hours_active_users"]] if v}
+    cells = {
+        m.split(": ")[0]: m.split(": ")[1]
+        for m in shown["omnichannel__busy_hours_active_users"]["figures"][0]["marks"]
+        if not m.endswith(("no data", ": 0"))
+    }
+    want = {
+        f"{DAY_NAMES[d - 1]}, Hour of day {h}": f"{Decimal(v):.2f}"
+        for d, h, v in [(row[0], row[2], row[3]) for row in expected["omnichannel__busy_hours_active_users"]]
+        if v
+    }
     assert cells == want

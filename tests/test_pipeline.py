@@ -10,6 +10,7 @@ among the rows the generator's manifest does not list as malformed), not from th
 deterministic for a fixed seed and end date, and the as-of moment is pinned, so the marts hold exactly the rows
 written in MART_ROWS.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,7 +19,6 @@ import os
 import re
 import subprocess
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -34,46 +34,46 @@ AS_OF = "2026-11-24T12:00:00Z"
 RELATIONS = {"staging": 38 + 15, "intermediate": 30, "marts": 44}
 # Rows per mart after the first run (a run of this dataset, then each number checked against what fixes it)
 MART_ROWS = {
-    "dim_as_of": 1,                           # the one as-of moment
-    "dim_calendar": 4018,                     # 2020-01-01 .. 2030-12-31: 11 x 365 + 3 leap days
-    "dim_calendar_hour": 96432,               # 24 per calendar date
-    "fct_bot_leads": 32,                      # one per valid raw lead (the raw counts test)
+    "dim_as_of": 1,  # the one as-of moment
+    "dim_calendar": 4018,  # 2020-01-01 .. 2030-12-31: 11 x 365 + 3 leap days
+    "dim_calendar_hour": 96432,  # 24 per calendar date
+    "fct_bot_leads": 32,  # one per valid raw lead (the raw counts test)
     "fct_campaign_daily": 162,
-    "fct_crm_attribution": 18,                # two models per won lead
-    "fct_crm_lead_funnel": 64,                # 22 leads + automated responses + appointments + deals closed
-    "fct_crm_leads": 22,                      # one per raw CRM lead (nothing is dropped, D119)
-    "fct_crm_touches": 81,                    # one per outbound activity at or after its lead's arrival
-    "fct_crm_won_deals": 9,                   # one per lead with a won deal
-    "fct_exec_action_items": 19,              # live at the as-of moment (targets at risk, leads waiting)
-    "fct_industry_benchmarks": 18,            # 3 KPIs x 2 organisations x 3 months with leads
-    "fct_kpi_target_status": 69,              # 5 team targets x 3 months + 2 agent goals x 27 agent-months
+    "fct_crm_attribution": 18,  # two models per won lead
+    "fct_crm_lead_funnel": 64,  # 22 leads + automated responses + appointments + deals closed
+    "fct_crm_leads": 22,  # one per raw CRM lead (nothing is dropped, D119)
+    "fct_crm_touches": 81,  # one per outbound activity at or after its lead's arrival
+    "fct_crm_won_deals": 9,  # one per lead with a won deal
+    "fct_exec_action_items": 19,  # live at the as-of moment (targets at risk, leads waiting)
+    "fct_industry_benchmarks": 18,  # 3 KPIs x 2 organisations x 3 months with leads
+    "fct_kpi_target_status": 69,  # 5 team targets x 3 months + 2 agent goals x 27 agent-months
     "fct_lead_funnel_daily": 364,
     "fct_messaging_after_sales_activity": 262,
     "fct_messaging_after_sales_funnel": 46,
     "fct_messaging_bot_activity": 50,
     "fct_messaging_conversation_hours": 812,
-    "fct_messaging_potential_daily": 722,     # dense: every organisation's days from its creation to 2026-11-24
+    "fct_messaging_potential_daily": 722,  # dense: every organisation's days from its creation to 2026-11-24
     "fct_messaging_user_activity": 54,
     "fct_omnichannel_channel_usage": 80,
-    "fct_omnichannel_daily_usage": 78,        # dense: the first omnichannel date to 2026-11-24
+    "fct_omnichannel_daily_usage": 78,  # dense: the first omnichannel date to 2026-11-24
     "fct_omnichannel_hourly_blast_users": 1872,  # 24 per date of fct_omnichannel_daily_usage
     "fct_omnichannel_hourly_charges": 80,
     "fct_omnichannel_invitation_steps": 247,
     "fct_omnichannel_user_days": 3,
-    "fct_roi_cost_benefit": 24,               # 8 cost and benefit rows per ROI month
-    "fct_roi_months": 3,                      # dense: the system's first month (Sep 2026) to the as-of month
-    "fct_workspace_months": 28,               # dense: every workspace's months
-    "rpt_campaigns__data_loads": 6,           # one per Bison raw table
-    "rpt_roi_assumptions": 96,                # per month: agent rates and 2 team rows, 9 unit minutes, 3 estimates,
-                                              # 4 weights, 5 team targets (27 agent-months + 3 x 23)
-    "fct_ops_executions": 22,                 # one per execution_id of the raw workflow events
+    "fct_roi_cost_benefit": 24,  # 8 cost and benefit rows per ROI month
+    "fct_roi_months": 3,  # dense: the system's first month (Sep 2026) to the as-of month
+    "fct_workspace_months": 28,  # dense: every workspace's months
+    "rpt_campaigns__data_loads": 6,  # one per Bison raw table
+    "rpt_roi_assumptions": 96,  # per month: agent rates and 2 team rows, 9 unit minutes, 3 estimates,
+    # 4 weights, 5 team targets (27 agent-months + 3 x 23)
+    "fct_ops_executions": 22,  # one per execution_id of the raw workflow events
     "fct_ops_incidents": 15,
-    "fct_ops_pipeline_steps": 120,            # one per lead and step reached
-    "fct_ops_uptime_monthly": 20,             # 5 components x Aug-Nov: heartbeats start 2026-09-01 00:00Z = 08-31 CDT
-    "fct_ops_workflow_attempts": 125,         # one per raw workflow event
-    "fct_warehouse_loads": 103,               # one per loaded landing file
-    "rpt_ops__component_health": 5,           # one per component of the SLA seed
-    "rpt_ops__data_loads": 2,                 # workflow_events, health_checks
+    "fct_ops_pipeline_steps": 120,  # one per lead and step reached
+    "fct_ops_uptime_monthly": 20,  # 5 components x Aug-Nov: heartbeats start 2026-09-01 00:00Z = 08-31 CDT
+    "fct_ops_workflow_attempts": 125,  # one per raw workflow event
+    "fct_warehouse_loads": 103,  # one per loaded landing file
+    "rpt_ops__component_health": 5,  # one per component of the SLA seed
+    "rpt_ops__data_loads": 2,  # workflow_events, health_checks
 }
 
 
@@ -84,10 +84,10 @@ def _natural_keys(landing: Path, contract: contracts.TableContract, bad: set[tup
         lines = path.read_text(encoding="utf-8").splitlines()
         first = 2 if contract.file_format == "csv" else 1
         header = next(csv.reader([lines[0]])) if contract.file_format == "csv" else None
-        for number, line in enumerate(lines[first - 1:], start=first):
+        for number, line in enumerate(lines[first - 1 :], start=first):
             if (rel, number) in bad:
                 continue
-            row = dict(zip(header, next(csv.reader([line])))) if header else json.loads(line)
+            row = dict(zip(header, next(csv.reader([line])), strict=False)) if header else json.loads(line)
             keys.add(tuple(str(row[k]) for k in contract.natural_key))
     return keys
 
@@ -119,26 +119,36 @@ def demo_runs(warehouse_info, tmp_path_factory, database_factory):
 
 
 def _raw_counts(conn) -> dict[str, int]:
-    return {c.key: conn.execute(f"select count(*) from {c.qualified_name}").fetchone()[0]
-            for c in contracts.all_contracts()}
+    return {
+        c.key: conn.execute(f"select count(*) from {c.qualified_name}").fetchone()[0] for c in contracts.all_contracts()
+    }
 
 
 def test_demo_succeeds_and_prints_summary_dashboard_and_report(demo_runs):
     _, root, first, _, _, _ = demo_runs
     assert first.returncode == 0, first.stderr[-3000:] + first.stdout[-3000:]
     out = first.stdout
-    assert "Summary" in out and re.search(r"checks: \d+ passed \(\d+ Great Expectations suites, \d+ dbt tests\), 0 failed",
-                                          out), out
+    assert "Summary" in out and re.search(
+        r"checks: \d+ passed \(\d+ Great Expectations suites, \d+ dbt tests\), 0 failed", out
+    ), out
     assert "failed step" not in out
     assert "Recommended Minimal Dashboard" in out
-    for label in ("Total leads", "Leads today", "Leads this week", "Top 3 lead sources", "Leads by service",
-                  "High vs low confidence"):
+    for label in (
+        "Total leads",
+        "Leads today",
+        "Leads this week",
+        "Top 3 lead sources",
+        "Leads by service",
+        "High vs low confidence",
+    ):
         assert re.search(rf"^  {label}.*\d", out, re.MULTILINE), label  # each tile printed with its number
     report = root / "reports" / "lead_capture.html"
     assert str(report) in out and report.stat().st_size > 5_000
     assert "Metabase is not configured" in first.stderr  # the Metabase asset is skipped, not failed
-    assert ("  skipped metabase/dashboards: Metabase is not configured (set METABASE_URL, METABASE_USER and "
-            "METABASE_PASSWORD); the HTML dashboards in reports/ are still written") in out.splitlines()
+    assert (
+        "  skipped metabase/dashboards: Metabase is not configured (set METABASE_URL, METABASE_USER and "
+        "METABASE_PASSWORD); the HTML dashboards in reports/ are still written"
+    ) in out.splitlines()
 
 
 def test_raw_tables_hold_every_valid_row_once_and_reject_exactly_the_malformed_ones(demo_runs):
@@ -160,20 +170,28 @@ def test_every_layer_is_built(demo_runs):
     info, _, first, _, _, _ = demo_runs
     assert first.returncode == 0
     with warehouse.connect(info) as conn:
-        relations = dict(conn.execute(
-            "select table_schema, count(*) from information_schema.tables "
-            "where table_schema in ('staging', 'intermediate', 'marts') group by 1"))
+        relations = dict(
+            conn.execute(
+                "select table_schema, count(*) from information_schema.tables "
+                "where table_schema in ('staging', 'intermediate', 'marts') group by 1"
+            )
+        )
         leads = conn.execute("select count(*) from marts.fct_bot_leads").fetchone()[0]
         as_of_rows = conn.execute("select count(*) from marts.dim_as_of").fetchone()[0]
     seeds = len(list((settings.DBT_PROJECT_DIR / "seeds").glob("*.csv")))  # dbt seeds live in staging too
     assert relations["staging"] == len(contracts.all_contracts()) + seeds
     assert relations == RELATIONS
-    assert {folder: len(list((settings.DBT_PROJECT_DIR / "models" / folder).rglob("*.sql")))
-            for folder in RELATIONS} == {**RELATIONS, "staging": RELATIONS["staging"] - seeds}
+    assert {
+        folder: len(list((settings.DBT_PROJECT_DIR / "models" / folder).rglob("*.sql"))) for folder in RELATIONS
+    } == {**RELATIONS, "staging": RELATIONS["staging"] - seeds}
     assert as_of_rows == 1
     with warehouse.connect(info) as conn:
-        marts = [n for (n,) in conn.execute("select table_name from information_schema.tables "
-                                            "where table_schema = 'marts' order by 1")]
+        marts = [
+            n
+            for (n,) in conn.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            )
+        ]
         rows = {m: conn.execute(f'select count(*) from marts."{m}"').fetchone()[0] for m in marts}
     assert rows == MART_ROWS
     assert leads == MART_ROWS["fct_bot_leads"] == _raw_counts_of(info, "bot_leads__leads")
@@ -190,9 +208,14 @@ def test_every_layer_is_built(demo_runs):
     with warehouse.connect(info) as conn:
         assert _leftover_schemas(conn) == []
         assert conn.execute("select status, held_back_by from raw_audit.publications").fetchall() == [
-            ("published", None), ("published", None)]
-    assert re.search(r"^dashboards' data: published \d{4}-\d\d-\d\d \d\d:\d\d America/Chicago \(run [0-9a-f]{8}\)$",
-                     first.stdout, re.MULTILINE), first.stdout[-2000:]
+            ("published", None),
+            ("published", None),
+        ]
+    assert re.search(
+        r"^dashboards' data: published \d{4}-\d\d-\d\d \d\d:\d\d America/Chicago \(run [0-9a-f]{8}\)$",
+        first.stdout,
+        re.MULTILINE,
+    ), first.stdout[-2000:]
 
 
 def _raw_counts_of(info: warehouse.ConnectionInfo, key: str) -> int:
@@ -201,12 +224,13 @@ def _raw_counts_of(info: warehouse.ConnectionInfo, key: str) -> int:
 
 
 def _leftover_schemas(conn) -> list[str]:
-    return [n for (n,) in conn.execute("select nspname from pg_namespace where nspname ~ '__(build|previous)$' "
-                                       "order by 1")]
+    return [
+        n for (n,) in conn.execute("select nspname from pg_namespace where nspname ~ '__(build|previous)$' order by 1")
+    ]
 
 
 def test_second_run_is_idempotent(demo_runs):
-    info, _, first, second, counts_after_first, _ = demo_runs
+    info, _, _first, second, counts_after_first, _ = demo_runs
     assert second.returncode == 0, second.stderr[-3000:]
     assert "already match this configuration; not regenerating" in second.stderr
     assert "0 inserted, 0 updated, 0 rejected" in second.stderr
@@ -219,8 +243,9 @@ def test_analysts_query_the_published_marts_with_metricflow(demo_runs):
     info, _, _, second, _, env = demo_runs
     assert second.returncode == 0
     cli = Path(sys.executable).parent / "lead-analytics"
-    proc = subprocess.run([str(cli), "mf", "--", "query", "--metrics", "leads"], env=env, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [str(cli), "mf", "--", "query", "--metrics", "leads"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     with warehouse.connect(info) as conn:
         published = conn.execute("select count(*) from marts.fct_bot_leads").fetchone()[0]
@@ -228,14 +253,19 @@ def test_analysts_query_the_published_marts_with_metricflow(demo_runs):
 
 
 BAD_LEAD = "WAPBAD1,Website,chat,AllyChat,{confidence},new,Ann,,,,2026-11-20T10:00:00Z,{updated_at}\n"
-BAD_CAMPAIGN = ('{"id": 99901, "workspace_id": 99901, "name": "Bogus", "status": "bogus", "track_opens": true, '
-                '"created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-20T10:00:00Z"}\n')
+BAD_CAMPAIGN = (
+    '{"id": 99901, "workspace_id": 99901, "name": "Bogus", "status": "bogus", "track_opens": true, '
+    '"created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-20T10:00:00Z"}\n'
+)
 
 
 def _marts(conn) -> tuple:
-    return (conn.execute("select count(*), max(updated_at), bool_or(lead_id = 'WAPBAD1') "
-                         "from marts.fct_bot_leads").fetchone(),
-            conn.execute("select built_at from marts.dim_as_of").fetchone())  # changes only when a build is published
+    return (
+        conn.execute(
+            "select count(*), max(updated_at), bool_or(lead_id = 'WAPBAD1') from marts.fct_bot_leads"
+        ).fetchone(),
+        conn.execute("select built_at from marts.dim_as_of").fetchone(),
+    )  # changes only when a build is published
 
 
 @pytest.fixture(scope="module")
@@ -243,18 +273,22 @@ def held_back_runs(demo_runs):
     """Run 3: a raw row fails the raw suite. Run 4: that row fixed, a dbt test fails."""
     info, root, _, second, _, env = demo_runs
     assert second.returncode == 0
-    header = "lead_id,source,bot_type,service_needed,confidence_score,status,name,email,phone,region,created_at,updated_at\n"
+    header = (
+        "lead_id,source,bot_type,service_needed,confidence_score,status,name,email,phone,region,created_at,updated_at\n"
+    )
     leads = root / "landing" / "bot_leads" / "leads"
     with warehouse.connect(info) as conn:
         published = _marts(conn)
-    (leads / "leads_2026-11-wap1.csv").write_text(header + BAD_LEAD.format(confidence="1.5",
-                                                                            updated_at="2026-11-20T10:00:00Z"))
+    (leads / "leads_2026-11-wap1.csv").write_text(
+        header + BAD_LEAD.format(confidence="1.5", updated_at="2026-11-20T10:00:00Z")
+    )
     raw_check = _run_demo(env, "run")
     report = root / "reports" / "lead_capture.html"
     with warehouse.connect(info) as conn:
         after_raw_check = _marts(conn), publishing.publication_status(conn), report.read_text()
-    (leads / "leads_2026-11-wap2.csv").write_text(header + BAD_LEAD.format(confidence="0.9",
-                                                                            updated_at="2026-11-21T10:00:00Z"))
+    (leads / "leads_2026-11-wap2.csv").write_text(
+        header + BAD_LEAD.format(confidence="0.9", updated_at="2026-11-21T10:00:00Z")
+    )
     (root / "landing" / "bison" / "campaigns" / "campaigns_2026-11-wap.jsonl").write_text(BAD_CAMPAIGN)
     # An organisation changes its potentials in the same run: the snapshot must keep both versions (D38).
     organizations = sorted((root / "landing" / "web1on1" / "organizations").glob("*.jsonl"))
@@ -265,12 +299,23 @@ def held_back_runs(demo_runs):
     dbt_test = _run_demo(env, "run")
     with warehouse.connect(info) as conn:
         after_dbt_test = _marts(conn), publishing.publication_status(conn), _leftover_schemas(conn), report.read_text()
-        fixed_in_shadow = conn.execute("select confidence_score::text from marts__build.fct_bot_leads "
-                                       "where lead_id = 'WAPBAD1'").fetchall()
-        versions = conn.execute("select potential_inbound_leads from snapshots.snp_web1on1__organizations "
-                                "where id = %s order by dbt_valid_from", (changed["id"],)).fetchall()
-    return (published, raw_check, after_raw_check, dbt_test, after_dbt_test, fixed_in_shadow,
-            (changed["potential_inbound_leads"], versions))
+        fixed_in_shadow = conn.execute(
+            "select confidence_score::text from marts__build.fct_bot_leads where lead_id = 'WAPBAD1'"
+        ).fetchall()
+        versions = conn.execute(
+            "select potential_inbound_leads from snapshots.snp_web1on1__organizations "
+            "where id = %s order by dbt_valid_from",
+            (changed["id"],),
+        ).fetchall()
+    return (
+        published,
+        raw_check,
+        after_raw_check,
+        dbt_test,
+        after_dbt_test,
+        fixed_in_shadow,
+        (changed["potential_inbound_leads"], versions),
+    )
 
 
 def test_a_failed_raw_check_stops_dbt_and_says_which_check_and_rows(held_back_runs):
@@ -278,14 +323,22 @@ def test_a_failed_raw_check_stops_dbt_and_says_which_check_and_rows(held_back_ru
     assert run.returncode == 1
     out = run.stdout
     assert out, run.stderr[-3000:]
-    assert ("  failed check bot_leads/leads:gx_raw_bot_leads__leads: 1 of 8 expectations failed on raw_bot_leads.leads "
-            "(expect_column_values_to_be_between(confidence_score): 1 unexpected, e.g. [1.5])") in out.splitlines()
+    assert (
+        "  failed check bot_leads/leads:gx_raw_bot_leads__leads: 1 of 8 expectations failed on raw_bot_leads.leads "
+        "(expect_column_values_to_be_between(confidence_score): 1 unexpected, e.g. [1.5])"
+    ) in out.splitlines()
     assert re.search(r"^      \| WAPBAD1 \| 1\.5 \|$", out, re.MULTILINE), out
     # One step, raw_tables, loads every raw table (D180).
-    assert ("  failed step raw_tables: 1 blocking asset check failed with ERROR severity: "
-            "bot_leads/leads: gx_raw_bot_leads__leads") in out.splitlines()
-    assert re.search(r"^  not run \(an upstream step or blocking check failed\): .*\bdbt_models\b.*"
-                     r"\bwarehouse__published_marts\b", out, re.MULTILINE), out
+    assert (
+        "  failed step raw_tables: 1 blocking asset check failed with ERROR severity: "
+        "bot_leads/leads: gx_raw_bot_leads__leads"
+    ) in out.splitlines()
+    assert re.search(
+        r"^  not run \(an upstream step or blocking check failed\): .*\bdbt_models\b.*"
+        r"\bwarehouse__published_marts\b",
+        out,
+        re.MULTILINE,
+    ), out
     assert "raw_tables: FAILED: 1 blocking asset check failed" in run.stderr
     assert "Running dbt command" not in run.stderr  # dbt did not build from the bad row
     assert "Recommended Minimal Dashboard" not in out  # no KPIs from the marts of an earlier run
@@ -295,9 +348,12 @@ def test_a_failed_raw_check_stops_dbt_and_says_which_check_and_rows(held_back_ru
     assert status.reason.startswith("1 of 8 expectations failed on raw_bot_leads.leads")
     # The HTML dashboard was rewritten from the published marts and says what held new data back.
     data_line = re.search(r'<dd id="publication">([^<]*)</dd>', html).group(1)
-    assert re.fullmatch(r"published \S+ \S+ America/Chicago \(run [0-9a-f]{8}\); newer data held back \S+ \S+ "
-                        r"America/Chicago by check gx_raw_bot_leads__leads: 1 of 8 expectations failed on "
-                        r"raw_bot_leads\.leads .*", data_line), data_line
+    assert re.fullmatch(
+        r"published \S+ \S+ America/Chicago \(run [0-9a-f]{8}\); newer data held back \S+ \S+ "
+        r"America/Chicago by check gx_raw_bot_leads__leads: 1 of 8 expectations failed on "
+        r"raw_bot_leads\.leads .*",
+        data_line,
+    ), data_line
 
 
 def test_a_failed_dbt_test_leaves_the_published_marts_intact(held_back_runs):

@@ -1,8 +1,9 @@
 """Publishing an audited build (`orchestration.publishing`) on a real database, without dbt: the shadow
 schemas are made by hand here, as a dbt build with the build suffix would make them."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -36,9 +37,14 @@ def build(conn, run_id: str, leads: list[str], relations: dict[str, set[str]] = 
 
 
 def schemas(conn) -> list[str]:
-    return [n for (n,) in conn.execute("select nspname from pg_namespace where nspname in "
-                                       "('staging', 'marts', 'staging__build', 'marts__build', 'staging__previous', "
-                                       "'marts__previous') order by 1")]
+    return [
+        n
+        for (n,) in conn.execute(
+            "select nspname from pg_namespace where nspname in "
+            "('staging', 'marts', 'staging__build', 'marts__build', 'staging__previous', "
+            "'marts__previous') order by 1"
+        )
+    ]
 
 
 def test_publish_swaps_the_shadow_schemas_in_and_views_follow_the_rename(conn):
@@ -46,11 +52,15 @@ def test_publish_swaps_the_shadow_schemas_in_and_views_follow_the_rename(conn):
     assert publishing.publish(conn, "run-1", EXPECTED) == ["marts", "staging"]
     assert schemas(conn) == ["marts", "staging"]
     assert conn.execute("select n from marts.lead_count").fetchone() == (2,)  # a view built in marts__build
-    assert conn.execute("select pg_get_viewdef('marts.lead_count'::regclass)").fetchone()[0].strip().endswith(
-        "FROM marts.fct_leads;")
+    assert (
+        conn.execute("select pg_get_viewdef('marts.lead_count'::regclass)")
+        .fetchone()[0]
+        .strip()
+        .endswith("FROM marts.fct_leads;")
+    )
     status = publishing.publication_status(conn)
     assert (status.published_run, status.held_back_by) == ("run-1", None)
-    assert status.line("UTC") == f"published {status.published_at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC (run run-1)"
+    assert status.line("UTC") == f"published {status.published_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC (run run-1)"
 
     # The next build replaces the published marts as a whole.
     build(conn, "run-2", ["L1", "L2", "L3"])
@@ -64,19 +74,24 @@ def test_a_held_back_or_partial_build_leaves_the_published_marts_as_they_were(co
     publishing.publish(conn, "run-1", EXPECTED)
 
     build(conn, "run-2", ["L1", "BAD"])
-    publishing.hold_back(conn, "run-2", "check gx_marts__fct_leads", "1 of 3 expectations failed on marts__build.fct_leads")
+    publishing.hold_back(
+        conn, "run-2", "check gx_marts__fct_leads", "1 of 3 expectations failed on marts__build.fct_leads"
+    )
     with pytest.raises(publishing.PublishError, match="run run-2 is held_back, not ready to publish"):
         publishing.publish(conn, "run-2", EXPECTED)
     assert conn.execute("select lead_id from marts.fct_leads").fetchall() == [("L1",)]
     assert conn.execute("select count(*) from marts__build.fct_leads").fetchone() == (2,)  # kept for inspection
     status = publishing.publication_status(conn)
     assert (status.published_run, status.held_back_by) == ("run-1", "check gx_marts__fct_leads, publish")
-    assert status.reason == ("1 of 3 expectations failed on marts__build.fct_leads; "
-                             "run run-2 is held_back, not ready to publish")
+    assert status.reason == (
+        "1 of 3 expectations failed on marts__build.fct_leads; run run-2 is held_back, not ready to publish"
+    )
     assert "; newer data held back " in status.line("UTC")
 
     build(conn, "run-3", ["L1", "L3"], relations={"staging": {"stg_leads"}})  # a partial build: no mart
-    with pytest.raises(publishing.PublishError, match=r"the build lacks 1 relation\(s\) dbt defines, e.g. marts.fct_leads"):
+    with pytest.raises(
+        publishing.PublishError, match=r"the build lacks 1 relation\(s\) dbt defines, e.g. marts.fct_leads"
+    ):
         publishing.publish(conn, "run-3", EXPECTED)
     assert conn.execute("select lead_id from marts.fct_leads").fetchall() == [("L1",)]
 
@@ -84,7 +99,9 @@ def test_a_held_back_or_partial_build_leaves_the_published_marts_as_they_were(co
 def test_only_the_newest_build_may_publish(conn):
     build(conn, "run-a", ["L1"])
     publishing.start_build(conn, "run-b", sorted(EXPECTED))  # a second run starts building (and empties the shadows)
-    with pytest.raises(publishing.PublishError, match=r"a newer build \(run run-b\) replaced this run's shadow schemas"):
+    with pytest.raises(
+        publishing.PublishError, match=r"a newer build \(run run-b\) replaced this run's shadow schemas"
+    ):
         publishing.publish(conn, "run-a", EXPECTED)
     assert schemas(conn) == []
     status = publishing.publication_status(conn)
@@ -104,7 +121,7 @@ def test_a_build_neither_published_nor_held_back_is_said_to_be_running_or_stoppe
     publishing.start_build(conn, "run-2", sorted(EXPECTED))
     line = publishing.publication_status(conn).line("UTC")
     assert line.startswith("published ") and line.endswith(" UTC is not published (running or stopped)")
-    assert datetime.now(timezone.utc).strftime("%Y-%m-%d") in line
+    assert datetime.now(UTC).strftime("%Y-%m-%d") in line
 
 
 def test_snapshots_keep_their_history_outside_the_shadow_build():
@@ -135,7 +152,8 @@ def test_publish_grants_the_reader_the_new_marts_and_polices_them_in_the_same_tr
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             as_reader.execute("select * from staging.stg_leads")
     assert conn.execute("select relrowsecurity from pg_class where oid = 'marts.fct_leads'::regclass").fetchone() == (
-        True,)
+        True,
+    )
     build(conn, "run-2", ["L1", "L2", "L3"])  # the next publication's new tables are granted again
     publishing.publish(conn, "run-2", EXPECTED)
     with warehouse.connect(reader) as as_reader:

@@ -3,6 +3,7 @@
 Landing files are written here by hand; a publication is recorded with the real `publishing` calls
 (an empty build publishes nothing but is a published build, which is all `pending` reads).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -13,8 +14,7 @@ import pytest
 from orchestration import publishing, refresh, settings, warehouse
 from orchestration.ingestion import contracts, loaders
 
-HEADER = ("lead_id,source,bot_type,service_needed,confidence_score,status,name,email,phone,region,"
-          "created_at,updated_at")
+HEADER = "lead_id,source,bot_type,service_needed,confidence_score,status,name,email,phone,region,created_at,updated_at"
 LEADS = contracts.get("bot_leads", "leads")
 
 
@@ -44,8 +44,11 @@ def _publish(conn) -> None:
 def test_a_cycle_builds_only_when_a_file_is_new_changed_or_loaded_but_unpublished(conn, landing):
     write(landing, "bot_leads/leads/leads_2025-01.csv", lead("A1"))
     first = refresh.pending(conn, landing)
-    assert (first.new_files, first.unbuilt_files, first.nothing_new) == (["bot_leads/leads/leads_2025-01.csv"], [],
-                                                                         False)
+    assert (first.new_files, first.unbuilt_files, first.nothing_new) == (
+        ["bot_leads/leads/leads_2025-01.csv"],
+        [],
+        False,
+    )
     assert first.reason() == "nothing published yet"
 
     loaders.load_table(conn, LEADS, landing)
@@ -68,8 +71,10 @@ def test_a_cycle_builds_only_when_a_file_is_new_changed_or_loaded_but_unpublishe
     # A changed old file is new; an unchanged broken file is not new again every cycle.
     write(landing, "bot_leads/leads/leads_2025-01.csv", lead("A1"), lead("A2"))
     (landing / "bot_leads/leads/leads_2025-02.csv").write_bytes(b"")
-    assert refresh.pending(conn, landing).new_files == ["bot_leads/leads/leads_2025-01.csv",
-                                                        "bot_leads/leads/leads_2025-02.csv"]
+    assert refresh.pending(conn, landing).new_files == [
+        "bot_leads/leads/leads_2025-01.csv",
+        "bot_leads/leads/leads_2025-02.csv",
+    ]
     result = loaders.load_table(conn, LEADS, landing)
     assert [f.status for f in result.files] == ["skipped", "loaded", "failed"]
     _publish(conn)
@@ -77,7 +82,8 @@ def test_a_cycle_builds_only_when_a_file_is_new_changed_or_loaded_but_unpublishe
 
 
 def test_the_15_minute_schedule_skips_a_tick_while_a_run_is_in_progress_or_nothing_is_new(
-        conn, fresh_db, landing, monkeypatch):
+    conn, fresh_db, landing, monkeypatch
+):
     from dagster import RunRequest, SkipReason, build_schedule_context, instance_for_test
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
@@ -88,7 +94,10 @@ def test_the_15_minute_schedule_skips_a_tick_while_a_run_is_in_progress_or_nothi
     defs = definitions.build(settings.current())
     cycle = defs.resolve_schedule_def("refresh_every_15_minutes")
     assert (cycle.cron_schedule, cycle.execution_timezone, cycle.default_status.value) == (
-        "*/15 * * * *", settings.current().timezone, "STOPPED")
+        "*/15 * * * *",
+        settings.current().timezone,
+        "STOPPED",
+    )
     write(landing, "bot_leads/leads/leads_2025-01.csv", lead("A1"))
 
     with instance_for_test() as instance:  # a real (temporary) instance: the tick reads its runs
@@ -101,7 +110,8 @@ def test_the_15_minute_schedule_skips_a_tick_while_a_run_is_in_progress_or_nothi
         busy = cycle.evaluate_tick(build_schedule_context(instance=instance))
         assert busy.run_requests == [] and busy.skip_message == (
             f"run {run_id[:8]} of full_pipeline is still in progress (started); one run at a time, "
-            "so this tick is skipped")
+            "so this tick is skipped"
+        )
         instance.report_run_canceled(instance.get_run_by_id(run_id))
 
         loaders.load_table(conn, LEADS, landing)

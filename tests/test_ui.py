@@ -1,5 +1,6 @@
 """`lead-analytics ui` (what `make ui` runs): the Dagster UI on 127.0.0.1 serves the whole asset graph,
 and stopping the command stops every process it started."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,9 @@ def _free_port() -> int:
 
 
 def _asset_nodes(port: int) -> list[dict] | None:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=GRAPH_QUERY.encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=GRAPH_QUERY.encode(), headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)["data"]["assetNodes"]
@@ -51,8 +53,14 @@ def test_ui_serves_the_asset_graph_and_stops_cleanly(warehouse_info, tmp_path):
     port = _free_port()
     cli = Path(sys.executable).parent / "lead-analytics"
     env = dict(os.environ, LEAD_ANALYTICS_LANDING_DIR=str(tmp_path))
-    proc = subprocess.Popen([str(cli), "ui", "--port", str(port)], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(cli), "ui", "--port", str(port)],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         nodes = None
         deadline = time.monotonic() + 120

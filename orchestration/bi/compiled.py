@@ -5,16 +5,20 @@ column that Metabase writes, `1 = 1` when the filter has no value) or, for a met
 variable. `render_sql` renders the same SQL for psycopg the way Metabase would, so the tests and the HTML
 report run exactly what Metabase runs.
 """
+
 from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Literal, get_args
+from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
+from orchestration import settings
 from orchestration.bi.specs import DashboardFilter, DashboardSpec, Display, Placement, SpecError
 
 
@@ -89,8 +93,9 @@ class Presentation(_Frozen):
         if fmt not in get_args(PresentationFormat):
             raise fail(f"format {fmt!r} is not one of {', '.join(get_args(PresentationFormat))}")
         decimals = meta.get("decimals")
-        if decimals is not None and (not isinstance(decimals, int) or isinstance(decimals, bool)
-                                     or not 0 <= decimals <= 10):
+        if decimals is not None and (
+            not isinstance(decimals, int) or isinstance(decimals, bool) or not 0 <= decimals <= 10
+        ):
             raise fail(f"decimals {decimals!r} is not a whole number from 0 to 10")
         unit, suffix = meta.get("unit"), meta.get("suffix", "")
         if unit is not None and (not isinstance(unit, str) or not unit.strip()):
@@ -226,8 +231,10 @@ def date_bounds(value: str, today: date) -> tuple[date | None, date | None]:
         return single, single
     except (ValueError, OverflowError):  # past9999999days runs off the calendar
         pass
-    raise RenderError(f"{text!r} is not a date filter value (use 2025-03-01~2025-03-31, 2025-03-01, 2025-03, "
-                      f"Q1-2025, past30days, thismonth)")
+    raise RenderError(
+        f"{text!r} is not a date filter value (use 2025-03-01~2025-03-31, 2025-03-01, 2025-03, "
+        f"Q1-2025, past30days, thismonth)"
+    )
 
 
 def _number(text: Any) -> Decimal:
@@ -269,15 +276,20 @@ def _condition(tag: TemplateTag, value: Any, today: date, bind: Callable[[Any], 
     if widget in ("string/=", "string/!="):
         listed = ", ".join(bind(t) for t in texts)
         return f"{column} {'not in' if widget == 'string/!=' else 'in'} ({listed})"
-    pattern = {"string/contains": "%{}%", "string/does-not-contain": "%{}%", "string/starts-with": "{}%",
-               "string/ends-with": "%{}"}[widget]
+    pattern = {
+        "string/contains": "%{}%",
+        "string/does-not-contain": "%{}%",
+        "string/starts-with": "{}%",
+        "string/ends-with": "%{}",
+    }[widget]
     escaped = [t.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for t in texts]
     joiner, op = (" and ", "not ilike") if widget == "string/does-not-contain" else (" or ", "ilike")
     return "(" + joiner.join(f"{column} {op} {bind(pattern.format(t))}" for t in escaped) + ")"
 
 
-def render_sql(card: CompiledCard, values: dict[str, Any] | None = None,
-               today: date | None = None) -> tuple[str, dict[str, Any]]:
+def render_sql(
+    card: CompiledCard, values: dict[str, Any] | None = None, today: date | None = None
+) -> tuple[str, dict[str, Any]]:
     """The card's SQL for psycopg, with `values` (tag -> value, as Metabase sends them) bound.
 
     A field filter without a value becomes `1 = 1`; a selector without a value takes its default. Literal
@@ -288,7 +300,7 @@ def render_sql(card: CompiledCard, values: dict[str, Any] | None = None,
     unknown = sorted(set(values) - {t.name for t in card.tags})
     if unknown:
         raise RenderError(f"card {card.key!r} has no filter(s) {', '.join(unknown)}")
-    today = today or date.today()
+    today = today or datetime.now(ZoneInfo(settings.reporting_timezone())).date()
     params: dict[str, Any] = {}
 
     def bind(value: Any) -> str:
@@ -305,13 +317,14 @@ def render_sql(card: CompiledCard, values: dict[str, Any] | None = None,
         if isinstance(chosen, (list, tuple)):
             chosen = chosen[0] if len(chosen) == 1 else chosen
         if chosen not in tag.options:
-            raise RenderError(f"card {card.key!r}: {tag.display_name} must be one of "
-                              f"{', '.join(tag.options)} (got {chosen!r})")
+            raise RenderError(
+                f"card {card.key!r}: {tag.display_name} must be one of {', '.join(tag.options)} (got {chosen!r})"
+            )
         return bind(chosen)
 
     parts, pos = [], 0
     for match in _TAG.finditer(card.sql):
-        parts.append(card.sql[pos:match.start()].replace("%", "%%"))
+        parts.append(card.sql[pos : match.start()].replace("%", "%%"))
         parts.append(substitute(match))
         pos = match.end()
     parts.append(card.sql[pos:].replace("%", "%%"))
@@ -326,8 +339,9 @@ def filter_value(f: DashboardFilter, filter_values: dict[str, Any]) -> tuple[Any
     return (f.default, True) if _has_value(f.default) else (None, False)
 
 
-def card_values(dashboard: DashboardSpec, placement: Placement,
-                filter_values: dict[str, Any] | None = None) -> dict[str, Any]:
+def card_values(
+    dashboard: DashboardSpec, placement: Placement, filter_values: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The tag values a placed card runs with: each mapped filter's value, else the filter's default."""
     out: dict[str, Any] = {}
     for slug, tag in placement.mappings.items():
@@ -335,4 +349,3 @@ def card_values(dashboard: DashboardSpec, placement: Placement,
         if value is not None:
             out[tag] = value
     return out
-

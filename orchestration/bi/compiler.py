@@ -23,6 +23,7 @@ Two additions MetricFlow has no query option for, both generic:
 * **listed groups** (`listed_by` on a card): the group-by values of the mart's listed rows (its active entities)
   are added with 0 for the metrics, so an entity without data in the date range still appears.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -83,7 +84,8 @@ class SemanticLayer:
         self.metrics: dict[str, dict] = {m["name"]: m for m in self.raw["metrics"]}
         self.presentations: dict[str, Presentation] = {  # every metric's, so a bad one fails before any card
             name: Presentation.from_meta(name, (m.get("config") or {}).get("meta") or {})
-            for name, m in self.metrics.items()}
+            for name, m in self.metrics.items()
+        }
         self.measure_models: dict[str, str] = {}  # measure -> semantic model
         for model in self.raw["semantic_models"]:
             self._add_relation(model["node_relation"])
@@ -95,9 +97,14 @@ class SemanticLayer:
                     expr = (dim.get("expr") or dim["name"]).strip()
                     column = expr if expr.replace("_", "").isalnum() and not expr[0].isdigit() else None
                     self.dimensions[f"{entity}__{dim['name']}"] = Dimension(
-                        model["name"], entity, dim["name"], column, dim["type"].lower(),
+                        model["name"],
+                        entity,
+                        dim["name"],
+                        column,
+                        dim["type"].lower(),
                         dim.get("label") or dim["name"].replace("_", " ").capitalize(),
-                        (dim.get("type_params") or {}).get("time_granularity"))
+                        (dim.get("type_params") or {}).get("time_granularity"),
+                    )
         self._spine_dates: dict[str, str] = {}  # relation name of a time spine -> its date column
         for spine in self.raw["project_configuration"].get("time_spines") or []:
             self._add_relation(spine["node_relation"])
@@ -147,8 +154,14 @@ class SemanticLayer:
     def date_dimension(self, semantic_model: str) -> str | None:
         """The time dimension a date filter narrows in a model: its aggregation time dimension when that is by
         day or coarser (a date filter picks whole days), else its one time dimension that is."""
-        days = {key: dim for key, dim in self.dimensions.items() if dim.semantic_model == semantic_model
-                and dim.kind == "time" and dim.column is not None and dim.granularity in _DAY_OR_COARSER}
+        days = {
+            key: dim
+            for key, dim in self.dimensions.items()
+            if dim.semantic_model == semantic_model
+            and dim.kind == "time"
+            and dim.column is not None
+            and dim.granularity in _DAY_OR_COARSER
+        }
         default = (self._models[semantic_model].get("defaults") or {}).get("agg_time_dimension")
         chosen = [key for key, dim in days.items() if dim.name == default] or sorted(days)
         return chosen[0] if len(chosen) == 1 else None
@@ -166,8 +179,14 @@ class SemanticLayer:
                 continue
             relation, published = self.model_relation(dim.semantic_model)
             if relation in self._spine_dates:
-                found.append(Window(label=dim.label, table=published, date_column=self._spine_dates[relation],
-                                    flag_column=dim.column))
+                found.append(
+                    Window(
+                        label=dim.label,
+                        table=published,
+                        date_column=self._spine_dates[relation],
+                        flag_column=dim.column,
+                    )
+                )
         params = spec["type_params"]
         children = [params[k]["name"] for k in ("numerator", "denominator") if params.get(k)]
         children += [child["name"] for child in params.get("metrics") or []]
@@ -206,18 +225,29 @@ class SemanticLayer:
                     raise RuntimeError(f"compile-only MetricFlow client: {name} is not available")
 
             manifest = parse_manifest_from_dbt_generated_manifest(json.dumps(self.raw))
-            self._engine = MetricFlowEngine(semantic_manifest_lookup=SemanticManifestLookup(manifest),
-                                            sql_client=CompileOnlyClient())
+            self._engine = MetricFlowEngine(
+                semantic_manifest_lookup=SemanticManifestLookup(manifest), sql_client=CompileOnlyClient()
+            )
         return self._engine
 
-    def explain(self, metrics: list[str], group_by: list[str] | None = None, where: list[str] | None = None,
-                order_by: list[str] | None = None, limit: int | None = None) -> str:
+    def explain(
+        self,
+        metrics: list[str],
+        group_by: list[str] | None = None,
+        where: list[str] | None = None,
+        order_by: list[str] | None = None,
+        limit: int | None = None,
+    ) -> str:
         """MetricFlow's SQL for a metric query, relations as MetricFlow writes them."""
         from metricflow.engine.metricflow_engine import MetricFlowQueryRequest
 
-        request = MetricFlowQueryRequest.create(metric_names=metrics, group_by_names=group_by or None,
-                                                where_constraints=where or None, order_by_names=order_by or None,
-                                                limit=limit)
+        request = MetricFlowQueryRequest.create(
+            metric_names=metrics,
+            group_by_names=group_by or None,
+            where_constraints=where or None,
+            order_by_names=order_by or None,
+            limit=limit,
+        )
         return self.engine().explain(request).sql_statement.sql
 
     def publish(self, sql: str, filtered: dict[str, str] | None = None) -> str:
@@ -232,8 +262,9 @@ class SemanticLayer:
             sql = sql.replace(relation, replacement)
         leftover = _THREE_PART_NAME.findall(sql)
         if leftover:
-            raise SpecError(f"compiled SQL reads a relation that is not a semantic model or time spine: "
-                            f"{sorted(set(leftover))}")
+            raise SpecError(
+                f"compiled SQL reads a relation that is not a semantic model or time spine: {sorted(set(leftover))}"
+            )
         return sql
 
     def metric_sql(self, metrics: list[str], group_by: list[str] | None = None) -> str:
@@ -255,18 +286,26 @@ def _filter_tags(spec: CardSpec, layer: SemanticLayer) -> dict[str, list[Templat
     for tag_name, card_filter in spec.filters.items():
         dim = layer.dimensions.get(card_filter.dimension)
         if dim is None:
-            raise SpecError(f"card {spec.key}: filter {tag_name!r}: unknown dimension {card_filter.dimension!r} "
-                            f"(write <entity>__<dimension>, e.g. lead__source)")
+            raise SpecError(
+                f"card {spec.key}: filter {tag_name!r}: unknown dimension {card_filter.dimension!r} "
+                f"(write <entity>__<dimension>, e.g. lead__source)"
+            )
         if dim.column is None:
-            raise SpecError(f"card {spec.key}: filter {tag_name!r}: {card_filter.dimension} is an expression, "
-                            f"not a mart column, so Metabase cannot filter it; add the column to the mart")
+            raise SpecError(
+                f"card {spec.key}: filter {tag_name!r}: {card_filter.dimension} is an expression, "
+                f"not a mart column, so Metabase cannot filter it; add the column to the mart"
+            )
         if dim.semantic_model not in models_read:
-            raise SpecError(f"card {spec.key}: filter {tag_name!r} on {card_filter.dimension} does not filter any "
-                            f"metric of the card (they read {sorted(models_read)})")
+            raise SpecError(
+                f"card {spec.key}: filter {tag_name!r} on {card_filter.dimension} does not filter any "
+                f"metric of the card (they read {sorted(models_read)})"
+            )
         others = models_read - {dim.semantic_model} - {"calendar", "as_of"}
         if others:
-            raise SpecError(f"card {spec.key}: filter {tag_name!r} would filter {dim.semantic_model} but not "
-                            f"{sorted(others)}; split the card or put both measures in one mart")
+            raise SpecError(
+                f"card {spec.key}: filter {tag_name!r} would filter {dim.semantic_model} but not "
+                f"{sorted(others)}; split the card or put both measures in one mart"
+            )
         kind = "time" if dim.kind == "time" else "categorical"
         widget = card_filter.widget or ("date/all-options" if kind == "time" else "string/=")
         if widget not in DIMENSION_FILTER_TYPES[kind] and widget not in DIMENSION_FILTER_TYPES["number"]:
@@ -274,10 +313,17 @@ def _filter_tags(spec: CardSpec, layer: SemanticLayer) -> dict[str, list[Templat
         _, published = layer.model_relation(dim.semantic_model)
         schema, table = published.split(".")
         data_type = "date" if kind == "time" else ("number" if widget.startswith("number/") else "text")
-        by_model.setdefault(dim.semantic_model, []).append(TemplateTag(
-            name=tag_name, display_name=card_filter.label or dim.label, kind="dimension", widget_type=widget,
-            field=FieldRef(schema_name=schema, table=table, column=dim.column), data_type=data_type,
-            dimension=card_filter.dimension))
+        by_model.setdefault(dim.semantic_model, []).append(
+            TemplateTag(
+                name=tag_name,
+                display_name=card_filter.label or dim.label,
+                kind="dimension",
+                widget_type=widget,
+                field=FieldRef(schema_name=schema, table=table, column=dim.column),
+                data_type=data_type,
+                dimension=card_filter.dimension,
+            )
+        )
     return by_model
 
 
@@ -285,8 +331,14 @@ def _selector_tag(spec: CardSpec, layer: SemanticLayer) -> TemplateTag | None:
     if spec.selector is None:
         return None
     labels = dict(spec.selector.options)
-    return TemplateTag(name=spec.selector.tag, display_name=spec.selector.label, kind="text", widget_type="string/=",
-                       default=labels[spec.selector.default], options={label: m for m, label in labels.items()})
+    return TemplateTag(
+        name=spec.selector.tag,
+        display_name=spec.selector.label,
+        kind="text",
+        widget_type="string/=",
+        default=labels[spec.selector.default],
+        options={label: m for m, label in labels.items()},
+    )
 
 
 def _order_clause(spec: CardSpec) -> str:
@@ -307,8 +359,13 @@ def _indented(sql: str, prefix: str = "    ") -> str:
 
 def _explain(spec: CardSpec, layer: SemanticLayer, metrics: list[str], group_by: list[str], ordered: bool) -> str:
     try:
-        return layer.explain(metrics, group_by, spec.where, spec.order_by if ordered and spec.limit else None,
-                             spec.limit if ordered else None)
+        return layer.explain(
+            metrics,
+            group_by,
+            spec.where,
+            spec.order_by if ordered and spec.limit else None,
+            spec.limit if ordered else None,
+        )
     except Exception as exc:  # MetricFlow's own message says what is wrong with the query
         message = " ".join(str(exc).split())
         raise SpecError(f"card {spec.key}: MetricFlow cannot compile it: {message[:600]}") from None
@@ -336,8 +393,10 @@ def _range_wide_plan(spec: CardSpec, layer: SemanticLayer) -> tuple[list[str], l
         elif definition["type"] == "derived" and any(layer.is_range_wide(i["name"]) for i in inputs):
             for i in inputs:
                 if i.get("alias") or i.get("filter") or i.get("offset_window") or i.get("offset_to_grain"):
-                    raise SpecError(f"card {spec.key}: metric {metric} combines a range-wide input with input "
-                                    f"{i['name']} that has an alias, filter or offset; not supported")
+                    raise SpecError(
+                        f"card {spec.key}: metric {metric} combines a range-wide input with input "
+                        f"{i['name']} that has an alias, filter or offset; not supported"
+                    )
                 add(wide if layer.is_range_wide(i["name"]) else grouped, i["name"])
             expressions[metric] = f"({definition['type_params']['expr']})"
         else:
@@ -350,8 +409,9 @@ def _range_wide_plan(spec: CardSpec, layer: SemanticLayer) -> tuple[list[str], l
     return grouped, wide, expressions
 
 
-def _range_wide_sql(spec: CardSpec, layer: SemanticLayer, plan: tuple[list[str], list[str], dict[str, str]],
-                    conditions: dict[str, str]) -> str:
+def _range_wide_sql(
+    spec: CardSpec, layer: SemanticLayer, plan: tuple[list[str], list[str], dict[str, str]], conditions: dict[str, str]
+) -> str:
     """The card's metrics per group, with the range-wide inputs computed once over the filtered range and
     joined to every group (the filters apply to both queries)."""
     grouped, wide, expressions = plan
@@ -360,14 +420,18 @@ def _range_wide_sql(spec: CardSpec, layer: SemanticLayer, plan: tuple[list[str],
     columns += [f"{expressions[m]} as {_quote(m)}" for m in spec.metrics]
     if not grouped:
         return f"select {', '.join(columns)}\nfrom (\n{_indented(wide_sql)}\n) as range_wide"
-    grouped_sql = layer.publish(_explain(spec, layer, grouped, [g.name for g in spec.group_by], ordered=True),
-                                conditions)
-    return (f"select {', '.join(columns)}\nfrom (\n{_indented(grouped_sql)}\n) as grouped\n"
-            f"cross join (\n{_indented(wide_sql)}\n) as range_wide")
+    grouped_sql = layer.publish(
+        _explain(spec, layer, grouped, [g.name for g in spec.group_by], ordered=True), conditions
+    )
+    return (
+        f"select {', '.join(columns)}\nfrom (\n{_indented(grouped_sql)}\n) as grouped\n"
+        f"cross join (\n{_indented(wide_sql)}\n) as range_wide"
+    )
 
 
-def _listed_groups_sql(spec: CardSpec, layer: SemanticLayer, sql: str,
-                       tags_by_model: dict[str, list[TemplateTag]]) -> str:
+def _listed_groups_sql(
+    spec: CardSpec, layer: SemanticLayer, sql: str, tags_by_model: dict[str, list[TemplateTag]]
+) -> str:
     """`sql` (one row per group) plus the groups of the listed rows of the card's mart, with 0 for the metrics.
     The listed rows take the card's filters except the date filters (an active entity is listed whatever the
     date range)."""
@@ -376,31 +440,42 @@ def _listed_groups_sql(spec: CardSpec, layer: SemanticLayer, sql: str,
         raise SpecError(f"card {spec.key}: listed_by {spec.listed_by!r} is not a dimension on a mart column")
     models_read = set().union(*(layer.metric_models(m) for m in spec.metrics)) - {"calendar", "as_of"}
     if models_read != {listed.semantic_model}:
-        raise SpecError(f"card {spec.key}: listed_by {spec.listed_by} is on {listed.semantic_model}, but the "
-                        f"card's metrics read {sorted(models_read)}")
+        raise SpecError(
+            f"card {spec.key}: listed_by {spec.listed_by} is on {listed.semantic_model}, but the "
+            f"card's metrics read {sorted(models_read)}"
+        )
     unfilled = [m for m in spec.metrics if not layer.fills_nulls_with_zero(m)]
     if unfilled:
-        raise SpecError(f"card {spec.key}: listed groups show 0 for their metrics, so every metric must be a simple "
-                        f"metric with fill_nulls_with: 0; not {unfilled}")
+        raise SpecError(
+            f"card {spec.key}: listed groups show 0 for their metrics, so every metric must be a simple "
+            f"metric with fill_nulls_with: 0; not {unfilled}"
+        )
     columns = []
     for g in spec.group_by:
         dim = layer.dimensions.get(g.name)
         if dim is None or dim.column is None or dim.semantic_model != listed.semantic_model:
-            raise SpecError(f"card {spec.key}: with listed_by every group-by must be a column of "
-                            f"{listed.semantic_model}; {g.name} is not")
+            raise SpecError(
+                f"card {spec.key}: with listed_by every group-by must be a column of "
+                f"{listed.semantic_model}; {g.name} is not"
+            )
         columns.append(f"{_quote(dim.column)} as {_quote(g.name)}")
     _, published = layer.model_relation(listed.semantic_model)
-    conditions = [_quote(listed.column)] + ["{{" + t.name + "}}" for t in tags_by_model.get(listed.semantic_model, [])
-                                             if not t.widget_type.startswith("date/")]
+    conditions = [_quote(listed.column)] + [
+        "{{" + t.name + "}}"
+        for t in tags_by_model.get(listed.semantic_model, [])
+        if not t.widget_type.startswith("date/")
+    ]
     groups = ", ".join(_quote(g.name) for g in spec.group_by)
     metrics = ", ".join(_quote(m) for m in spec.metrics)
     nulls = ", ".join("null" for _ in spec.metrics)
     body = _indented(sql)
-    return (f"select {groups}, {', '.join(f'coalesce(max({_quote(m)}), 0) as {_quote(m)}' for m in spec.metrics)}\n"
-            f"from (\n  select {groups}, {metrics}\n  from (\n{body}\n  ) as metricflow\n"
-            f"  union all\n  select {groups}, {nulls}\n  from (\n    select distinct {', '.join(columns)}\n"
-            f"    from {published}\n    where {' and '.join(conditions)}\n  ) as listed\n"
-            f") as listed_groups\ngroup by {groups}")
+    return (
+        f"select {groups}, {', '.join(f'coalesce(max({_quote(m)}), 0) as {_quote(m)}' for m in spec.metrics)}\n"
+        f"from (\n  select {groups}, {metrics}\n  from (\n{body}\n  ) as metricflow\n"
+        f"  union all\n  select {groups}, {nulls}\n  from (\n    select distinct {', '.join(columns)}\n"
+        f"    from {published}\n    where {' and '.join(conditions)}\n  ) as listed\n"
+        f") as listed_groups\ngroup by {groups}"
+    )
 
 
 def compile_card(spec: CardSpec, layer: SemanticLayer) -> CompiledCard:
@@ -421,23 +496,32 @@ def compile_card(spec: CardSpec, layer: SemanticLayer) -> CompiledCard:
 
     dims = [f"{_quote(g.name)} as {_quote(g.column)}" for g in spec.group_by]
     if spec.selector:
-        cases = " ".join(f"when '{label.replace(chr(39), chr(39) * 2)}' then {_quote(metric)}"
-                         for metric, label in spec.selector.options.items())
-        measures = ["case {{" + spec.selector.tag + "}} " + cases + " end as \"value\""]
+        cases = " ".join(
+            f"when '{label.replace(chr(39), chr(39) * 2)}' then {_quote(metric)}"
+            for metric, label in spec.selector.options.items()
+        )
+        measures = ["case {{" + spec.selector.tag + "}} " + cases + ' end as "value"']
     else:
         measures = [_quote(m) for m in spec.metrics]
     body = _indented(sql, "  ")
-    final = (f"-- card {spec.key}: compiled by MetricFlow from metrics {', '.join(spec.metrics)}\n"
-             f"select {', '.join(dims + measures)}\nfrom (\n{body}\n) as metricflow{_order_clause(spec)}")
+    final = (
+        f"-- card {spec.key}: compiled by MetricFlow from metrics {', '.join(spec.metrics)}\n"
+        f"select {', '.join(dims + measures)}\nfrom (\n{body}\n) as metricflow{_order_clause(spec)}"
+    )
 
     tags = [t for ts in tags_by_model.values() for t in ts]
     selector = _selector_tag(spec, layer)
     if selector:
         tags.append(selector)
-    metrics = tuple(MetricInfo(name=m, label=layer.metrics[m].get("label") or m,
-                               description=" ".join((layer.metrics[m].get("description") or "").split()),
-                               windows=layer.metric_windows(m))
-                    for m in spec.metrics)
+    metrics = tuple(
+        MetricInfo(
+            name=m,
+            label=layer.metrics[m].get("label") or m,
+            description=" ".join((layer.metrics[m].get("description") or "").split()),
+            windows=layer.metric_windows(m),
+        )
+        for m in spec.metrics
+    )
     labels: dict[str, str] = {}
     for g in spec.group_by:
         dim = layer.dimensions.get(g.name)
@@ -448,15 +532,32 @@ def compile_card(spec: CardSpec, layer: SemanticLayer) -> CompiledCard:
         labels["value"] = spec.labels.get("value") or spec.selector.label
     relations = sorted({p for p in layer.relations.values() if re.search(rf"\b{re.escape(p)}\b", final)})
     return CompiledCard(
-        key=spec.key, name=spec.name, description=spec.description.strip() or metrics[0].description,
-        notes=" ".join(spec.notes.split()), ignores=dict(spec.ignores),
-        kpis=tuple(spec.kpis), display=spec.display, sql=final, tags=tuple(tags),
-        columns=tuple(spec.output_columns), labels={c: labels[c] for c in spec.output_columns},
-        series=dict(spec.series), metrics=metrics, relations=tuple(relations),
+        key=spec.key,
+        name=spec.name,
+        description=spec.description.strip() or metrics[0].description,
+        notes=" ".join(spec.notes.split()),
+        ignores=dict(spec.ignores),
+        kpis=tuple(spec.kpis),
+        display=spec.display,
+        sql=final,
+        tags=tuple(tags),
+        columns=tuple(spec.output_columns),
+        labels={c: labels[c] for c in spec.output_columns},
+        series=dict(spec.series),
+        metrics=metrics,
+        relations=tuple(relations),
         visualization_settings=dict(spec.visualization_settings),
         presentation={m: layer.presentations[m] for m in spec.metrics},
-        time_grain=next((g.name.rsplit("__", 1)[1] for g in spec.group_by if g.name.startswith("metric_time__")
-                         and g.name.rsplit("__", 1)[1] in ("hour", "day", "week", "month", "quarter", "year")), None))
+        time_grain=next(
+            (
+                g.name.rsplit("__", 1)[1]
+                for g in spec.group_by
+                if g.name.startswith("metric_time__")
+                and g.name.rsplit("__", 1)[1] in ("hour", "day", "week", "month", "quarter", "year")
+            ),
+            None,
+        ),
+    )
 
 
 def _check_dashboards(dashboards: dict[str, DashboardSpec], cards: dict[str, CompiledCard]) -> None:
@@ -470,8 +571,10 @@ def _check_dashboards(dashboards: dict[str, DashboardSpec], cards: dict[str, Com
                 tag = card.tag(tag_name)
                 filter_type = dashboard.filter(slug).type
                 if tag.widget_type != filter_type:
-                    raise SpecError(f"dashboard {dashboard.key}: filter {slug!r} is {filter_type} but card "
-                                    f"{card.key} tag {tag_name!r} takes {tag.widget_type} (set its `widget`)")
+                    raise SpecError(
+                        f"dashboard {dashboard.key}: filter {slug!r} is {filter_type} but card "
+                        f"{card.key} tag {tag_name!r} takes {tag.widget_type} (set its `widget`)"
+                    )
 
 
 # ---------------------------------------------------------------- all cards, cached
@@ -482,8 +585,11 @@ def _cache_key(cards: dict[str, CardSpec], manifest_path: Path) -> str:
     it, so moving a card on a dashboard recompiles nothing, while a filter it newly takes does."""
     digest = hashlib.sha256(_COMPILER_VERSION.encode())
     digest.update(manifest_path.read_bytes())
-    digest.update(json.dumps({k: {**c.model_dump(mode="json"), "key": k} for k, c in sorted(cards.items())},
-                             sort_keys=True).encode())
+    digest.update(
+        json.dumps(
+            {k: {**c.model_dump(mode="json"), "key": k} for k, c in sorted(cards.items())}, sort_keys=True
+        ).encode()
+    )
     return digest.hexdigest()[:20]
 
 
@@ -498,8 +604,9 @@ def _read_cache(cache: Path | None) -> dict[str, CompiledCard] | None:
         return None
 
 
-def compile_specs(specs_dir: Path = SPECS_DIR, manifest_path: Path = SEMANTIC_MANIFEST,
-                  cache_dir: Path | None = CACHE_DIR) -> CompiledSpecs:
+def compile_specs(
+    specs_dir: Path = SPECS_DIR, manifest_path: Path = SEMANTIC_MANIFEST, cache_dir: Path | None = CACHE_DIR
+) -> CompiledSpecs:
     """Every card of `specs_dir` compiled (from the cache when neither the cards nor the semantic manifest
     changed), with the dashboard filters it takes resolved by concept, and the dashboards with every
     placement's `mappings` filled in."""

@@ -6,12 +6,13 @@ sources YAML, the contracts' freshness; a table may opt out with `freshness: nul
 when the newest row of those raw tables arrived (max `_loaded_at`), and warns for every raw table whose
 newest row is older than its rule, measured from `now`.
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -48,10 +49,11 @@ def lineage_from_manifest(manifest: dict) -> Lineage:
     sources = {}
     for node in raw.values():
         warn, text = _rule(node.get("freshness"))
-        sources[f"{node['schema']}.{node['name']}"] = Source(f"{node['schema']}.{node['name']}",
-                                                             node.get("loaded_at_field") or "_loaded_at", warn, text)
+        sources[f"{node['schema']}.{node['name']}"] = Source(
+            f"{node['schema']}.{node['name']}", node.get("loaded_at_field") or "_loaded_at", warn, text
+        )
 
-    @lru_cache(maxsize=None)
+    @cache
     def upstream(unique_id: str) -> frozenset[str]:
         if unique_id in raw:
             return frozenset({f"{raw[unique_id]['schema']}.{raw[unique_id]['name']}"})
@@ -70,7 +72,7 @@ def lineage_from_manifest(manifest: dict) -> Lineage:
 
 @lru_cache(maxsize=4)
 def _lineage(manifest_path: str, mtime: float) -> Lineage:
-    with open(manifest_path) as f:
+    with Path(manifest_path).open() as f:
         return lineage_from_manifest(json.load(f))
 
 
@@ -100,8 +102,15 @@ def freshness_line(conn, tables: list[str], found: Lineage, now: datetime, tz: s
         # The ledger row of a file and its rows' `_loaded_at` are both now() of the file's transaction, and
         # `_loaded_at` moves only when a file inserts or updates rows: the ledger gives the same moment
         # without scanning a raw table on every page open (they grow with the data; the ledger with the files).
-        moment = conn.execute(f"select max(loaded_at) from {_LEDGER} where source_table = %s and status = 'loaded' "
-                              "and inserted + updated > 0", (table,)).fetchone()[0] if has_ledger else None
+        moment = (
+            conn.execute(
+                f"select max(loaded_at) from {_LEDGER} where source_table = %s and status = 'loaded' "
+                "and inserted + updated > 0",
+                (table,),
+            ).fetchone()[0]
+            if has_ledger
+            else None
+        )
         if moment is None:  # rows written by something other than the loader
             schema, name = table.split(".", 1)
             column = found.sources[table].loaded_at_field
@@ -132,6 +141,6 @@ def dashboard_freshness(info, relations: set[str], tz: str, now: datetime | None
     try:
         found = lineage()
         with warehouse.connect(info) as conn:
-            return freshness_line(conn, raw_tables_of(relations, found), found, now or datetime.now(timezone.utc), tz)
+            return freshness_line(conn, raw_tables_of(relations, found), found, now or datetime.now(UTC), tz)
     except Exception as exc:  # a dashboard must render even when freshness cannot be read
         return f"source freshness unavailable ({type(exc).__name__})"

@@ -16,9 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orchestration import publishing, settings
-from orchestration.bi import freshness as source_freshness
+from orchestration import publishing, settings, warehouse
 from orchestration.bi import charts, formats, page
+from orchestration.bi import freshness as source_freshness
 from orchestration.bi.compiled import CompiledCard
 from orchestration.bi.run import CardResult, FilterError, report_filename, run_dashboard, unknown_filters
 from orchestration.bi.specs import DashboardSpec
@@ -159,5 +159,10 @@ def _log_renders(info: ConnectionInfo, written: list[tuple[Path, Report]]) -> No
 
     with warehouse.connect(info) as conn:
         for path, report in written:
-            access.log_access(conn, "render", f"html dashboard {report.dashboard.key} -> {path.name}",
-                              report.filters, sum(len(r.rows) for r in report.results))
+            access.log_access(
+                conn,
+                "render",
+                f"html dashboard {report.dashboard.key} -> {path.name}",
+                report.filters,
+                sum(len(r.rows) for r in report.results),
+            )

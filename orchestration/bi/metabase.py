@@ -24,6 +24,7 @@ the cards read into Metabase's data model (dbt-metabase). Rules (/work/shared/ME
 Configuration: `METABASE_URL`, `METABASE_USER`, `METABASE_PASSWORD`. Every failure surfaces as one line:
 `MetabaseError: PUT /api/card/12 → 400: <message>`. Tested against tests/fake_metabase.py, not a live Metabase.
 """
+
 from __future__ import annotations
 
 import functools
@@ -47,8 +48,18 @@ from orchestration.bi.metabase_state import Record, WarehouseState, instance_key
 from orchestration.bi.specs import DashboardSpec, SpecError
 from orchestration.dbt_project import SEMANTIC_MANIFEST, ensure_manifest
 
-__all__ = ["AccessSpec", "DatabaseSettings", "MetabaseError", "ProvisionReport", "filter_id", "instance_key",
-           "is_configured", "load_access", "provision", "tag_id"]
+__all__ = [
+    "AccessSpec",
+    "DatabaseSettings",
+    "MetabaseError",
+    "ProvisionReport",
+    "filter_id",
+    "instance_key",
+    "is_configured",
+    "load_access",
+    "provision",
+    "tag_id",
+]
 
 DEFAULT_COLLECTION = "Lead Analytics"  # for cards that are on no dashboard
 DEFAULT_SYNC_TIMEOUT_SECONDS = 120
@@ -74,12 +85,26 @@ class DatabaseSettings:
 
     def for_client(self, name: str, role: str, password: str) -> DatabaseSettings:
         """The same warehouse, logged in as a client's own PostgreSQL role (row security applies to it)."""
-        return DatabaseSettings(name=f"{self.name} ({name})", host=self.host, port=self.port, dbname=self.dbname,
-                                user=role, password=password, schemas=self.schemas, ssl=self.ssl)
+        return DatabaseSettings(
+            name=f"{self.name} ({name})",
+            host=self.host,
+            port=self.port,
+            dbname=self.dbname,
+            user=role,
+            password=password,
+            schemas=self.schemas,
+            ssl=self.ssl,
+        )
 
     def details(self) -> dict[str, Any]:
-        details: dict[str, Any] = {"host": self.host, "port": self.port, "dbname": self.dbname,
-                                   "user": self.user, "password": self.password, "ssl": self.ssl}
+        details: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "dbname": self.dbname,
+            "user": self.user,
+            "password": self.password,
+            "ssl": self.ssl,
+        }
         if self.schemas:
             details["schema-filters-type"] = "inclusion"
             details["schema-filters-patterns"] = ",".join(self.schemas)
@@ -151,24 +176,33 @@ class _Run:
             return None
         made = (record.detail or {}).get("created_at")
         if (record.entity_id and obj.get("entity_id") != record.entity_id) or (made and obj.get("created_at") != made):
-            self.report.notes.append(f"{kind} {record.key}: id {record.metabase_id} is now another object "
-                                     f"({obj.get('name')!r}); left it alone")
+            self.report.notes.append(
+                f"{kind} {record.key}: id {record.metabase_id} is now another object "
+                f"({obj.get('name')!r}); left it alone"
+            )
             return None
         return obj
 
     # ------------------------------------------------------------ lost state, adoption
 
     def _collection_by_name(self, name: str) -> dict | None:
-        found = [c for c in self.client.get("/api/collection")
-                 if isinstance(c.get("id"), int) and c.get("name") == name and not c.get("archived")
-                 and c.get("personal_owner_id") is None and c.get("location") == "/"]
+        found = [
+            c
+            for c in self.client.get("/api/collection")
+            if isinstance(c.get("id"), int)
+            and c.get("name") == name
+            and not c.get("archived")
+            and c.get("personal_owner_id") is None
+            and c.get("location") == "/"
+        ]
         return min(found, key=lambda c: c["id"]) if found else None
 
     def items(self, collection_id: int) -> list[dict]:
         """Cards and dashboards of a collection, including cards that live inside a dashboard (0.53+ hides those
         unless asked)."""
-        result = self.client.get(f"/api/collection/{collection_id}/items", models=["card", "dashboard"],
-                                 show_dashboard_questions=True)
+        result = self.client.get(
+            f"/api/collection/{collection_id}/items", models=["card", "dashboard"], show_dashboard_questions=True
+        )
         items = result.get("data", []) if isinstance(result, dict) else result
         return [i for i in items if i.get("model") in ("card", "dashboard") and not i.get("archived")]
 
@@ -181,8 +215,12 @@ class _Run:
         own_dashboards = {k: d for k, d in self.compiled.dashboards.items() if access_rules.client_of(k) is None}
         wanted = {("card", c.name): k for k, c in own.items()}
         wanted.update({("dashboard", d.name): k for k, d in own_dashboards.items()})
-        names = sorted({*(c for k, c in self.card_collections().items() if k in own),
-                        *(d.collection for d in own_dashboards.values())})
+        names = sorted(
+            {
+                *(c for k, c in self.card_collections().items() if k in own),
+                *(d.collection for d in own_dashboards.values()),
+            }
+        )
         clashes: dict[tuple[str, str], list[dict]] = {}
         for name in names:
             coll = self._collection_by_name(name)
@@ -197,12 +235,15 @@ class _Run:
             raise MetabaseError(
                 f"no record of {self.instance} in raw_audit.metabase_objects, but Metabase already has "
                 f"{len(clashes)} card(s)/dashboard(s) named like the specs (e.g. {kind} {found[0]['name']!r}): restore "
-                f"the table, or run once with adopt=True (METABASE_ADOPT=1) to take them over by name; nothing written")
+                f"the table, or run once with adopt=True (METABASE_ADOPT=1) to take them over by name; nothing written"
+            )
         for (kind, key), found in sorted(clashes.items()):
             if len(found) > 1:
-                raise MetabaseError(f"cannot adopt {kind} {key}: {len(found)} objects are named "
-                                    f"{found[0]['name']!r} (ids {', '.join(str(i['id']) for i in found)}); "
-                                    f"archive the extra ones first")
+                raise MetabaseError(
+                    f"cannot adopt {kind} {key}: {len(found)} objects are named "
+                    f"{found[0]['name']!r} (ids {', '.join(str(i['id']) for i in found)}); "
+                    f"archive the extra ones first"
+                )
             obj = self.client.get(f"/api/{kind}/{found[0]['id']}")
             self.remember(Record(kind, key, obj["id"], obj.get("entity_id"), origin="adopted"))
             self.report.notes.append(f"adopted {kind} {key} (id {obj['id']}) by its name {obj['name']!r}")
@@ -217,7 +258,7 @@ class _Run:
         self.client.redact.add(db.password)
         wanted = db.details()
         password = self.client.fingerprint(db.password)  # Metabase never returns a password: a keyed hash tells
-        record = self.record("database", key)           # whether it changed (a rotated client password)
+        record = self.record("database", key)  # whether it changed (a rotated client password)
         found = self.fetch_own("database", record)
         if found is None:
             databases = self.client.get("/api/database")
@@ -227,28 +268,47 @@ class _Run:
                 raise MetabaseError(
                     f"Metabase already has a database connection named {db.name!r} (id {theirs[0]['id']}) that this "
                     f"provisioner did not create: left it alone; name ours otherwise (METABASE_DB_NAME_IN_METABASE) or "
-                    f"take that one over once with adopt=True (METABASE_ADOPT=1)")
+                    f"take that one over once with adopt=True (METABASE_ADOPT=1)"
+                )
             if theirs:  # taken over as it is, its password assumed to be the one configured
                 found = theirs[0]
-                record = Record("database", key, found["id"], found.get("entity_id"), origin="adopted",
-                                detail={"created_at": found.get("created_at"), "password": password})
+                record = Record(
+                    "database",
+                    key,
+                    found["id"],
+                    found.get("entity_id"),
+                    origin="adopted",
+                    detail={"created_at": found.get("created_at"), "password": password},
+                )
                 self.remember(record)
                 self.report.notes.append(f"adopted database connection {db.name!r} (id {found['id']}) by its name")
             else:
-                created = self.client.request("POST", "/api/database", {"name": db.name, "engine": "postgres",
-                                                                        "details": wanted})
-                self.remember(Record("database", key, created["id"], created.get("entity_id"),
-                                     detail={"created_at": created.get("created_at"), "password": password}))
+                created = self.client.request(
+                    "POST", "/api/database", {"name": db.name, "engine": "postgres", "details": wanted}
+                )
+                self.remember(
+                    Record(
+                        "database",
+                        key,
+                        created["id"],
+                        created.get("entity_id"),
+                        detail={"created_at": created.get("created_at"), "password": password},
+                    )
+                )
                 self.report.created.append(label)
                 return created["id"]
         assert record is not None
         public = {k: v for k, v in wanted.items() if k != "password"}
-        if (payloads.covers(found.get("details") or {}, public) and found.get("name") == db.name
-                and record.detail.get("password") == password):
+        if (
+            payloads.covers(found.get("details") or {}, public)
+            and found.get("name") == db.name
+            and record.detail.get("password") == password
+        ):
             self.report.unchanged.append(label)
         else:
-            self.client.request("PUT", f"/api/database/{found['id']}",
-                                {"name": db.name, "details": wanted, "engine": "postgres"})
+            self.client.request(
+                "PUT", f"/api/database/{found['id']}", {"name": db.name, "details": wanted, "engine": "postgres"}
+            )
             self.report.updated.append(label)
             record.detail = {**record.detail, "password": password}
             self.remember(record)
@@ -266,19 +326,28 @@ class _Run:
         from orchestration.bi import metabase_datamodel as datamodel
 
         for client in sorted(self.client_db_ids):
-            needed = {t.field.qualified for k, c in self.compiled.cards.items() if access_rules.client_of(k) == client
-                      for t in c.tags if t.field is not None}
+            needed = {
+                t.field.qualified
+                for k, c in self.compiled.cards.items()
+                if access_rules.client_of(k) == client
+                for t in c.tags
+                if t.field is not None
+            }
             name = db.for_client(spec.clients[client].name, spec.clients[client].role, "").name
-            self.client_field_ids[client] = (datamodel.resolve_fields(
-                self.client, self.client_db_ids[client], name, needed, sync_timeout)[0] if needed else {})
+            self.client_field_ids[client] = (
+                datamodel.resolve_fields(self.client, self.client_db_ids[client], name, needed, sync_timeout)[0]
+                if needed
+                else {}
+            )
 
     def resolve_fields(self, database_id: int, database_name: str, sync_timeout: float) -> None:
         from orchestration.bi import metabase_datamodel as datamodel
 
         needed = {t.field.qualified for c in self.compiled.cards.values() for t in c.tags if t.field is not None}
         needed |= datamodel.documented_columns(self.mart_models())
-        self.field_ids, self.metadata = datamodel.resolve_fields(self.client, database_id, database_name, needed,
-                                                                 sync_timeout)
+        self.field_ids, self.metadata = datamodel.resolve_fields(
+            self.client, database_id, database_name, needed, sync_timeout
+        )
 
     def marts(self) -> list[str]:
         return sorted({r for c in self.compiled.cards.values() for r in c.relations})
@@ -310,7 +379,8 @@ class _Run:
                 raise MetabaseError(
                     f"Metabase already has a collection named {name!r} (id {coll['id']}) that this provisioner did not "
                     f"create: left it alone; rename one of them, or take it over once with adopt=True "
-                    f"(METABASE_ADOPT=1)")
+                    f"(METABASE_ADOPT=1)"
+                )
             if coll is not None:
                 self.remember(Record("collection", key, coll["id"], coll.get("entity_id"), origin="adopted"))
                 self.report.unchanged.append(label)
@@ -331,14 +401,18 @@ class _Run:
         if record is not None and record.metabase_id in groups:
             self.report.unchanged.append(label)
             if groups[record.metabase_id].get("name") != name:
-                self.report.notes.append(f"group {key} is named {groups[record.metabase_id].get('name')!r} in "
-                                         f"Metabase, {name!r} in access.yml: not renamed")
+                self.report.notes.append(
+                    f"group {key} is named {groups[record.metabase_id].get('name')!r} in "
+                    f"Metabase, {name!r} in access.yml: not renamed"
+                )
             return record.metabase_id
         theirs = [g for g in groups.values() if str(g.get("name", "")).lower() == name.lower()]
         if theirs and not self.adopt:
-            raise MetabaseError(f"Metabase already has a group named {name!r} (id {theirs[0]['id']}) that this "
-                                f"provisioner did not create: left it alone; rename one of them, or take it over once "
-                                f"with adopt=True (METABASE_ADOPT=1)")
+            raise MetabaseError(
+                f"Metabase already has a group named {name!r} (id {theirs[0]['id']}) that this "
+                f"provisioner did not create: left it alone; rename one of them, or take it over once "
+                f"with adopt=True (METABASE_ADOPT=1)"
+            )
         if theirs:
             group, origin = theirs[0], "adopted"
             self.report.unchanged.append(label)
@@ -363,9 +437,11 @@ class _Run:
                 if "→ 409:" not in str(exc):
                     raise
                 if attempt == 2:
-                    raise MetabaseError(f"PUT {path} → 409: the permissions changed again while they were being "
-                                        f"written (revision {graph.get('revision')}); nothing written, "
-                                        f"run again") from None
+                    raise MetabaseError(
+                        f"PUT {path} → 409: the permissions changed again while they were being "
+                        f"written (revision {graph.get('revision')}); nothing written, "
+                        f"run again"
+                    ) from None
         return 0
 
     def apply_access(self, spec: AccessSpec, db: DatabaseSettings, warehouse_db: int) -> None:
@@ -374,13 +450,16 @@ class _Run:
         for key, client in sorted(spec.clients.items()):
             password = os.environ.get(client.password_env)
             if not password:
-                raise MetabaseError(f"client {key}: set {client.password_env} to the password of PostgreSQL role "
-                                    f"{client.role!r} (made with `lead-analytics access add-client {client.role} "
-                                    f"--organisation ... --password-env {client.password_env}`)")
+                raise MetabaseError(
+                    f"client {key}: set {client.password_env} to the password of PostgreSQL role "
+                    f"{client.role!r} (made with `lead-analytics access add-client {client.role} "
+                    f"--organisation ... --password-env {client.password_env}`)"
+                )
             client_dbs[key] = self.ensure_database(db.for_client(client.name, client.role, password), f"client:{key}")
         self.client_db_ids = client_dbs
-        client_collections = {key: self.ensure_collection(client.name, f"client:{key}")
-                              for key, client in sorted(spec.clients.items())}
+        client_collections = {
+            key: self.ensure_collection(client.name, f"client:{key}") for key, client in sorted(spec.clients.items())
+        }
         shared = sorted(i for k, i in self.collection_ids.items() if not k.startswith("client:"))
         groups = {g["id"]: g for g in self.client.get("/api/permissions/group")}
         group_ids = {key: self.ensure_group(key, spec.group_name(key), groups) for key in [*spec.groups, *spec.clients]}
@@ -392,8 +471,10 @@ class _Run:
         (self.report.updated if written else self.report.unchanged).append("permissions:collections")
         root = (self.client.get("/api/collection/graph").get("groups") or {}).get(str(access_rules.ALL_USERS), {})
         if spec.clients and root.get("root", "none") != "none":
-            self.report.notes.append("All Users may see the root collection (Our analytics): client users see what is "
-                                     "saved there; restrict it under Admin > Permissions > Collections")
+            self.report.notes.append(
+                "All Users may see the root collection (Our analytics): client users see what is "
+                "saved there; restrict it under Admin > Permissions > Collections"
+            )
 
     # ------------------------------------------------------------ cards
 
@@ -403,8 +484,9 @@ class _Run:
         for dashboard in self.compiled.dashboards.values():
             for p in dashboard.cards:
                 if p.card is not None and out.setdefault(p.card, dashboard.collection) != dashboard.collection:
-                    raise SpecError(f"card {p.card} is on dashboards in two collections "
-                                    f"({out[p.card]!r}, {dashboard.collection!r})")
+                    raise SpecError(
+                        f"card {p.card} is on dashboards in two collections ({out[p.card]!r}, {dashboard.collection!r})"
+                    )
         return {key: out.get(key, DEFAULT_COLLECTION) for key in self.compiled.cards}
 
     def _home_dashboard(self, card_key: str, dashboard_id: int | None) -> bool:
@@ -422,8 +504,9 @@ class _Run:
         existing = self.fetch_own("card", record)
         database_id, field_ids = self.database_of(card.key, database_id)
         if existing is None:
-            created = self.client.request("POST", "/api/card",
-                                          payloads.card_payload(card, database_id, collection_id, field_ids))
+            created = self.client.request(
+                "POST", "/api/card", payloads.card_payload(card, database_id, collection_id, field_ids)
+            )
             self.remember(Record("card", card.key, created["id"], created.get("entity_id")))
             self.card_ids[card.key] = created["id"]
             self.report.created.append(label)
@@ -438,8 +521,10 @@ class _Run:
             diffs.append("archived")
         if existing.get("dashboard_id") is not None and not at_home:
             payload.update({"dashboard_id": None, "collection_id": collection_id})
-            self.report.notes.append(f"card {card.key} had been moved into dashboard {existing['dashboard_id']}: "
-                                     f"moved it back to its collection")
+            self.report.notes.append(
+                f"card {card.key} had been moved into dashboard {existing['dashboard_id']}: "
+                f"moved it back to its collection"
+            )
             diffs.append("dashboard_id")
         if diffs:
             self.client.request("PUT", f"/api/card/{existing['id']}", payload)
@@ -452,8 +537,9 @@ class _Run:
 
     # ------------------------------------------------------------ dashboards
 
-    def _dashboard_body(self, dashboard: DashboardSpec, existing: dict, detail: dict,
-                        collection_id: int) -> dict[str, Any]:
+    def _dashboard_body(
+        self, dashboard: DashboardSpec, existing: dict, detail: dict, collection_id: int
+    ) -> dict[str, Any]:
         """The one PUT that makes the dashboard match its spec while keeping everything of other people."""
         current_tabs = sorted(existing.get("tabs") or [], key=lambda t: (t.get("position", 0), t["id"]))
         current = {dc["id"]: dc for dc in existing.get("dashcards") or []}
@@ -474,9 +560,12 @@ class _Run:
             tabs.append({"id": tab_id, "name": tab.name})
         holding_foreign = {dc.get("dashboard_tab_id") for dc in foreign}
         # somebody else's tab, or one of ours that still holds somebody else's cards
-        tabs.extend({"id": tab["id"], "name": tab["name"]} for tab in current_tabs
-                    if tab["id"] not in tab_ids.values()
-                    and (tab["id"] not in our_tabs.values() or tab["id"] in holding_foreign))
+        tabs.extend(
+            {"id": tab["id"], "name": tab["name"]}
+            for tab in current_tabs
+            if tab["id"] not in tab_ids.values()
+            and (tab["id"] not in our_tabs.values() or tab["id"] in holding_foreign)
+        )
         kept_tabs = {t["id"] for t in tabs}
         first_tab = tabs[0]["id"] if tabs else None
 
@@ -493,25 +582,49 @@ class _Run:
             else:
                 tab_id = now.get("dashboard_tab_id") if now and now.get("dashboard_tab_id") in kept_tabs else first_tab
             keeps_id = now is not None and (now.get("dashboard_tab_id") is None or now["dashboard_tab_id"] in kept_tabs)
-            dashcard: dict[str, Any] = {"id": now["id"] if keeps_id else -n, "dashboard_tab_id": tab_id,
-                                        "row": p.row, "col": p.col, "size_x": p.size_x, "size_y": p.size_y,
-                                        "series": []}
+            dashcard: dict[str, Any] = {
+                "id": now["id"] if keeps_id else -n,
+                "dashboard_tab_id": tab_id,
+                "row": p.row,
+                "col": p.col,
+                "size_x": p.size_x,
+                "size_y": p.size_y,
+                "series": [],
+            }
             if p.card is not None:
                 card_id = self.card_ids[p.card]
-                dashcard.update({"card_id": card_id, "visualization_settings": {}, "parameter_mappings":
-                                 payloads.mappings(dashboard, p, self.compiled.cards[p.card], card_id)})
+                dashcard.update(
+                    {
+                        "card_id": card_id,
+                        "visualization_settings": {},
+                        "parameter_mappings": payloads.mappings(dashboard, p, self.compiled.cards[p.card], card_id),
+                    }
+                )
             else:
-                dashcard.update({"card_id": None, "parameter_mappings": [],
-                                 "visualization_settings": payloads.text_settings(p.text or "")})
+                dashcard.update(
+                    {
+                        "card_id": None,
+                        "parameter_mappings": [],
+                        "visualization_settings": payloads.text_settings(p.text or ""),
+                    }
+                )
             dashcards.append(dashcard)
         for dc in foreign:
             view = payloads.dashcard_view(dc)
-            view["parameter_mappings"] = [m for m in view["parameter_mappings"] if m.get("parameter_id") in parameter_ids]
+            view["parameter_mappings"] = [
+                m for m in view["parameter_mappings"] if m.get("parameter_id") in parameter_ids
+            ]
             if view.get("dashboard_tab_id") is None and tabs:
                 view["dashboard_tab_id"] = first_tab
             dashcards.append(view)
-        return {"name": dashboard.name, "description": dashboard.description or None, "collection_id": collection_id,
-                "parameters": parameters, "tabs": tabs, "dashcards": dashcards}
+        return {
+            "name": dashboard.name,
+            "description": dashboard.description or None,
+            "collection_id": collection_id,
+            "parameters": parameters,
+            "tabs": tabs,
+            "dashcards": dashcards,
+        }
 
     def _claim(self, dashboard: DashboardSpec, current: dict[int, dict]) -> dict[str, int]:
         """For an adopted dashboard: its dashcards showing the spec's cards, and its text boxes, in order."""
@@ -528,12 +641,16 @@ class _Run:
     @staticmethod
     def _unchanged(body: dict, existing: dict) -> bool:
         current_tabs = sorted(existing.get("tabs") or [], key=lambda t: (t.get("position", 0), t["id"]))
-        return (existing.get("name") == body["name"] and (existing.get("description") or None) == body["description"]
-                and existing.get("collection_id") == body["collection_id"] and not existing.get("archived")
-                and payloads.covers(existing.get("parameters") or [], body["parameters"])
-                and [(t["id"], t["name"]) for t in current_tabs] == [(t["id"], t["name"]) for t in body["tabs"]]
-                and all(dc["id"] > 0 for dc in body["dashcards"])
-                and payloads.dashcards_match(existing.get("dashcards") or [], body["dashcards"]))
+        return (
+            existing.get("name") == body["name"]
+            and (existing.get("description") or None) == body["description"]
+            and existing.get("collection_id") == body["collection_id"]
+            and not existing.get("archived")
+            and payloads.covers(existing.get("parameters") or [], body["parameters"])
+            and [(t["id"], t["name"]) for t in current_tabs] == [(t["id"], t["name"]) for t in body["tabs"]]
+            and all(dc["id"] > 0 for dc in body["dashcards"])
+            and payloads.dashcards_match(existing.get("dashcards") or [], body["dashcards"])
+        )
 
     def sync_dashboard(self, dashboard: DashboardSpec) -> None:
         label = _label("dashboard", dashboard.key)
@@ -542,8 +659,11 @@ class _Run:
         existing = self.fetch_own("dashboard", record)
         created, restored = existing is None, False
         if created:
-            existing = self.client.request("POST", "/api/dashboard", {
-                "name": dashboard.name, "description": dashboard.description or None, "collection_id": collection_id})
+            existing = self.client.request(
+                "POST",
+                "/api/dashboard",
+                {"name": dashboard.name, "description": dashboard.description or None, "collection_id": collection_id},
+            )
             record = Record("dashboard", dashboard.key, existing["id"], existing.get("entity_id"))
             self.remember(record)
         elif existing.get("archived"):  # Metabase refuses dashcard edits on an archived dashboard: restore first
@@ -569,19 +689,26 @@ class _Run:
         result_tabs = sorted(result.get("tabs") or [], key=lambda t: (t.get("position", 0), t["id"]))
         real_tab = {sent["id"]: got["id"] for sent, got in zip(body["tabs"], result_tabs, strict=False)}
         tabs = {t.key: real_tab[sent["id"]] for t, sent in zip(dashboard.tabs, body["tabs"], strict=False)}
-        placed = {(dc.get("dashboard_tab_id"), dc["row"], dc["col"], dc.get("card_id")): dc["id"]
-                  for dc in result.get("dashcards") or []}
+        placed = {
+            (dc.get("dashboard_tab_id"), dc["row"], dc["col"], dc.get("card_id")): dc["id"]
+            for dc in result.get("dashcards") or []
+        }
         dashcards = {}
         for (slot, _), sent in zip(payloads.placement_slots(dashboard), body["dashcards"], strict=False):
             tab = real_tab.get(sent["dashboard_tab_id"], sent["dashboard_tab_id"])
             kept = sent["id"] > 0 and any(dc["id"] == sent["id"] for dc in result.get("dashcards") or [])
             found = sent["id"] if kept else placed.get((tab, sent["row"], sent["col"], sent["card_id"]))
             if found is None:
-                raise MetabaseError(f"PUT /api/dashboard/{result['id']} → 200, but the response lacks the dashcard "
-                                    f"for {slot} at row {sent['row']}, col {sent['col']}")
+                raise MetabaseError(
+                    f"PUT /api/dashboard/{result['id']} → 200, but the response lacks the dashcard "
+                    f"for {slot} at row {sent['row']}, col {sent['col']}"
+                )
             dashcards[slot] = found
-        return {"tabs": tabs, "dashcards": dashcards,
-                "parameters": [filter_id(dashboard.key, f.slug) for f in dashboard.filters]}
+        return {
+            "tabs": tabs,
+            "dashcards": dashcards,
+            "parameters": [filter_id(dashboard.key, f.slug) for f in dashboard.filters],
+        }
 
     # ------------------------------------------------------------ retiring, audit
 
@@ -596,8 +723,10 @@ class _Run:
                     ours = set((record.detail or {}).get("dashcards", {}).values())
                     others = [dc for dc in obj.get("dashcards") or [] if dc["id"] not in ours]
                     if kind == "dashboard" and others:
-                        self.report.notes.append(f"dashboard {record.key} left the code but holds {len(others)} "
-                                                 f"card(s) someone else added: not archived")
+                        self.report.notes.append(
+                            f"dashboard {record.key} left the code but holds {len(others)} "
+                            f"card(s) someone else added: not archived"
+                        )
                         continue
                     self.client.request("PUT", f"/api/{kind}/{obj['id']}", {"archived": True})
                     self.report.archived.append(_label(kind, record.key))
@@ -615,8 +744,15 @@ class _Run:
     def export_data_model(self, database_name: str, database_id: int) -> None:
         from orchestration.bi import metabase_datamodel as datamodel
 
-        changed = datamodel.export_descriptions(self.client, database_name, _dbt_manifest(), SEMANTIC_MANIFEST,
-                                                self.mart_models(), self.metadata, database_id=database_id)
+        changed = datamodel.export_descriptions(
+            self.client,
+            database_name,
+            _dbt_manifest(),
+            SEMANTIC_MANIFEST,
+            self.mart_models(),
+            self.metadata,
+            database_id=database_id,
+        )
         for table in self.marts():
             (self.report.updated if table in changed else self.report.unchanged).append(_label("datamodel", table))
 
@@ -645,16 +781,22 @@ def worded(compiled: CompiledSpecs, timezone: str) -> CompiledSpecs:
                 names += [f.name] if f.name not in names else []
     cards = {}
     for key, card in compiled.cards.items():
-        ignored = [f"Not narrowed by {' or '.join(filter_names.get(key, {}).get(concept) or [concept])}: {why}"
-                   for concept, why in card.ignores.items()]
+        ignored = [
+            f"Not narrowed by {' or '.join(filter_names.get(key, {}).get(concept) or [concept])}: {why}"
+            for concept, why in card.ignores.items()
+        ]
         text = "\n\n".join(t.strip() for t in [card.description, card.notes, *ignored] if t.strip())
         cards[key] = card.model_copy(update={"description": filled(text)})
     dashboards = {
-        key: d.model_copy(update={
-            "description": filled(d.description),
-            "filters": [f.model_copy(update={"description": filled(f.description)}) for f in d.filters],
-            "cards": [p.model_copy(update={"text": filled(p.text)}) if p.text else p for p in d.cards]})
-        for key, d in compiled.dashboards.items()}
+        key: d.model_copy(
+            update={
+                "description": filled(d.description),
+                "filters": [f.model_copy(update={"description": filled(f.description)}) for f in d.filters],
+                "cards": [p.model_copy(update={"text": filled(p.text)}) if p.text else p for p in d.cards],
+            }
+        )
+        for key, d in compiled.dashboards.items()
+    }
     return CompiledSpecs(cards=cards, dashboards=dashboards)
 
 
@@ -670,11 +812,21 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
 
 
-def provision(specs: Path | str | CompiledSpecs, url: str | None = None, user: str | None = None,
-              password: str | None = None, database_settings: DatabaseSettings | Mapping[str, Any] | None = None,
-              *, state: Any = None, adopt: bool = False, sync_timeout: float = DEFAULT_SYNC_TIMEOUT_SECONDS,
-              timezone: str | None = None, access: Path | str | AccessSpec | None = None,
-              timeout: float | None = None, allow_http: bool | None = None) -> ProvisionReport:
+def provision(
+    specs: Path | str | CompiledSpecs,
+    url: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    database_settings: DatabaseSettings | Mapping[str, Any] | None = None,
+    *,
+    state: Any = None,
+    adopt: bool = False,
+    sync_timeout: float = DEFAULT_SYNC_TIMEOUT_SECONDS,
+    timezone: str | None = None,
+    access: Path | str | AccessSpec | None = None,
+    timeout: float | None = None,
+    allow_http: bool | None = None,
+) -> ProvisionReport:
     """Create or update the database, collections, cards and dashboards of `specs` in Metabase.
 
     `specs` is a directory holding `cards/*.yml` and `dashboards/*.yml` (compiled here) or a CompiledSpecs.
@@ -698,8 +850,10 @@ def provision(specs: Path | str | CompiledSpecs, url: str | None = None, user: s
         taken = {d.collection for d in compiled.dashboards.values()} | {DEFAULT_COLLECTION}
         for key, client in access_spec.clients.items():
             if client.name in taken:
-                raise SpecError(f"access.yml: client {key}: its collection would be named {client.name!r}, like a "
-                                f"dashboards' collection; name the client otherwise")
+                raise SpecError(
+                    f"access.yml: client {key}: its collection would be named {client.name!r}, like a "
+                    f"dashboards' collection; name the client otherwise"
+                )
         compiled = access_rules.with_client_copies(compiled, access_spec)
     url = url or os.environ.get("METABASE_URL")
     user = user or os.environ.get("METABASE_USER")

@@ -10,6 +10,7 @@ it. The provisioner (orchestration.bi.metabase) creates the groups, client conne
 and writes only the graph cells of its own groups and objects, plus `All Users` on its own objects (a new
 Metabase collection or connection is open to All Users, and every user is in All Users).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -95,8 +96,10 @@ def with_client_copies(compiled: Any, spec: AccessSpec) -> Any:
     for client_key, client in sorted(spec.clients.items()):
         for key in client.dashboards:
             if key not in compiled.dashboards:
-                raise SpecError(f"access.yml: client {client_key}: no dashboard {key!r} "
-                                f"(known: {', '.join(sorted(compiled.dashboards))})")
+                raise SpecError(
+                    f"access.yml: client {client_key}: no dashboard {key!r} "
+                    f"(known: {', '.join(sorted(compiled.dashboards))})"
+                )
             original = compiled.dashboards[key]
             placements = []
             for p in original.cards:
@@ -106,16 +109,18 @@ def with_client_copies(compiled: Any, spec: AccessSpec) -> Any:
                     p = p.model_copy(update={"card": copy_key})
                 placements.append(p)
             copy_key = f"{key}{COPY_MARK}{client_key}"
-            dashboards[copy_key] = original.model_copy(update={"key": copy_key, "collection": client.name,
-                                                               "cards": placements})
+            dashboards[copy_key] = original.model_copy(
+                update={"key": copy_key, "collection": client.name, "cards": placements}
+            )
     return type(compiled)(cards=cards, dashboards=dashboards)
 
 
 # ---------------------------------------------------------------- the cells it wants
 
 
-def wanted_data(spec: AccessSpec, group_ids: dict[str, int], warehouse_db: int,
-                client_dbs: dict[str, int]) -> dict[int, dict[int, str]]:
+def wanted_data(
+    spec: AccessSpec, group_ids: dict[str, int], warehouse_db: int, client_dbs: dict[str, int]
+) -> dict[int, dict[int, str]]:
     """group id -> database id -> create-queries, for the provisioner's groups and connections only."""
     dbs = [warehouse_db, *client_dbs.values()]
     out: dict[int, dict[int, str]] = {ALL_USERS: dict.fromkeys(dbs, "no")}
@@ -126,8 +131,9 @@ def wanted_data(spec: AccessSpec, group_ids: dict[str, int], warehouse_db: int,
     return out
 
 
-def wanted_collections(spec: AccessSpec, group_ids: dict[str, int], shared: list[int],
-                       client_collections: dict[str, int]) -> dict[int, dict[int, str]]:
+def wanted_collections(
+    spec: AccessSpec, group_ids: dict[str, int], shared: list[int], client_collections: dict[str, int]
+) -> dict[int, dict[int, str]]:
     """group id -> collection id -> read/write/none, for the provisioner's groups and collections only."""
     every = [*shared, *client_collections.values()]
     out: dict[int, dict[int, str]] = {ALL_USERS: dict.fromkeys(every, "none")}

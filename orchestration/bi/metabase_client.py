@@ -17,6 +17,7 @@ Any failure becomes a `MetabaseError` whose str() is one line, `METHOD /path →
 
 It logs in with `POST /api/session` and logs in again once when a call answers 401 (an expired session).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,7 +36,8 @@ REDACTED = "***"
 _NAMES = r"(?:password|passwd|secret|token|api[_-]?key|x-metabase-session|x-api-key)"
 _SECRET_FIELDS = re.compile(  # the backslashes: a JSON body echoed inside another JSON string
     rf"""(?P<key>\\*(?P<q>["']){_NAMES}\\*(?P=q)\s*:\s*|\b{_NAMES}=)(?P<quote>\\*["']?)(?P<value>[^"'&,;\s}}\\]*)""",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
 
 
@@ -85,8 +87,10 @@ def check_url(url: str, allow_http: bool = False) -> str:
     if parts.query or parts.fragment:
         raise MetabaseError("METABASE_URL must not carry a query or fragment")
     if parts.scheme == "http" and not allow_http and not is_local_host(parts.hostname):
-        raise MetabaseError(f"refusing http://{parts.hostname}: the Metabase password and session would cross the "
-                            f"network unencrypted; use https, or set METABASE_ALLOW_HTTP=1 for a trusted network")
+        raise MetabaseError(
+            f"refusing http://{parts.hostname}: the Metabase password and session would cross the "
+            f"network unencrypted; use https, or set METABASE_ALLOW_HTTP=1 for a trusted network"
+        )
     return url.strip().rstrip("/")
 
 
@@ -111,8 +115,9 @@ def error_message(response: Any, redact: Any = None) -> str:
 class Client:
     """An authenticated Metabase session; `request` returns the decoded JSON body or raises MetabaseError."""
 
-    def __init__(self, url: str, user: str, password: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS,
-                 allow_http: bool = False):
+    def __init__(
+        self, url: str, user: str, password: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS, allow_http: bool = False
+    ):
         import requests
 
         self.url = check_url(url, allow_http)
@@ -176,15 +181,19 @@ class Client:
         try:
             response = self._http.request(method, self.url + path, **kwargs)
         except requests.Timeout:
-            raise MetabaseError(f"{method} {where} → no answer within {self.timeout:g} s "
-                                f"(is Metabase at {self.url} stalled?)") from None
+            raise MetabaseError(
+                f"{method} {where} → no answer within {self.timeout:g} s (is Metabase at {self.url} stalled?)"
+            ) from None
         except requests.RequestException as exc:
-            raise MetabaseError(f"{method} {where} → connection failed: {exc.__class__.__name__} "
-                                f"(is Metabase running at {self.url}?)") from None
+            raise MetabaseError(
+                f"{method} {where} → connection failed: {exc.__class__.__name__} (is Metabase running at {self.url}?)"
+            ) from None
         if 300 <= response.status_code < 400:
             location = self.redact(response.headers.get("Location") or "nowhere")
-            raise MetabaseError(f"{method} {where} → {response.status_code}: redirected to {location}; not followed "
-                                f"(credentials are never re-sent): set METABASE_URL to the address Metabase answers on")
+            raise MetabaseError(
+                f"{method} {where} → {response.status_code}: redirected to {location}; not followed "
+                f"(credentials are never re-sent): set METABASE_URL to the address Metabase answers on"
+            )
         if not response.ok:
             raise MetabaseError(f"{method} {where} → {response.status_code}: {error_message(response, self.redact)}")
         if not response.content:

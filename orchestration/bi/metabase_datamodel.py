@@ -13,14 +13,16 @@ has its own schema-sync request skipped (resolve_fields has synced and waited), 
 no request that writes; it still pauses 5 s before reading the metadata (its `_SYNC_PERIOD`, which the tests set
 to 0).
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from orchestration.bi.metabase_client import Client, MetabaseError
 
@@ -53,8 +55,14 @@ def _missing(needed: Iterable[str], tables: set[str], fields: dict[str, int]) ->
     return sorted(set(out))
 
 
-def resolve_fields(client: Client, database_id: int, database_name: str, needed: set[str],
-                   sync_timeout: float, sleep: Callable[[float], None] = time.sleep) -> tuple[dict[str, int], dict]:
+def resolve_fields(
+    client: Client,
+    database_id: int,
+    database_name: str,
+    needed: set[str],
+    sync_timeout: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[dict[str, int], dict]:
     """Field ids of the `schema.table.column` names in `needed`, and the metadata they came from; syncs and
     waits when Metabase does not know them yet."""
     path = f"/api/database/{database_id}/metadata"
@@ -76,7 +84,8 @@ def resolve_fields(client: Client, database_id: int, database_name: str, needed:
         raise MetabaseError(
             f"database {database_name!r} (id {database_id}): Metabase still has no {', '.join(missing[:3])}{more} "
             f"after a schema sync and {sync_timeout:g} s: build the marts, check that the connection's schema filter "
-            f"includes their schema, or allow a longer sync_timeout")
+            f"includes their schema, or allow a longer sync_timeout"
+        )
     return {name: fields[name.lower()] for name in needed}, metadata
 
 
@@ -133,7 +142,8 @@ def enrich(manifest: dict, models: dict[str, dict], semantic_manifest: Path) -> 
     for name, metric in sorted(layer.metrics.items()):
         for model in sorted(layer.metric_models(name)):
             kpis.setdefault(layer.model_relation(model)[1], []).append(
-                f"- **{metric.get('label') or name}** (`{name}`): {_one_line(metric.get('description') or '')}")
+                f"- **{metric.get('label') or name}** (`{name}`): {_one_line(metric.get('description') or '')}"
+            )
     types: dict[str, dict[str, str]] = {}  # published table -> column -> semantic type
     for model in layer.raw["semantic_models"]:
         table = layer.model_relation(model["name"])[1]
@@ -152,7 +162,9 @@ def enrich(manifest: dict, models: dict[str, dict], semantic_manifest: Path) -> 
         node.setdefault("meta", {}).setdefault("metabase.display_name", display_name(node["name"]))
         if kpis.get(table):
             node["description"] = (node.get("description") or "").rstrip() + (
-                "\n\nKPIs computed from this table (definitions from the dbt Semantic Layer):\n" + "\n".join(kpis[table]))
+                "\n\nKPIs computed from this table (definitions from the dbt Semantic Layer):\n"
+                + "\n".join(kpis[table])
+            )
         for column, spec in node.get("columns", {}).items():
             semantic = types.get(table, {}).get(column)
             if semantic is None or (spec.get("data_type") or "").lower() == "boolean":
@@ -171,12 +183,23 @@ def enrich(manifest: dict, models: dict[str, dict], semantic_manifest: Path) -> 
                 for parent in test.get("depends_on", {}).get("nodes", []):
                     if parent in manifest["nodes"]:
                         nodes.setdefault(parent, _published(manifest["nodes"][parent]))
-    return {"metadata": manifest.get("metadata", {}), "nodes": nodes, "sources": {},
-            "child_map": {k: child_map.get(k, []) for k in nodes}}
+    return {
+        "metadata": manifest.get("metadata", {}),
+        "nodes": nodes,
+        "sources": {},
+        "child_map": {k: child_map.get(k, []) for k in nodes},
+    }
 
 
-def export_descriptions(client: Client, database_name: str, manifest: dict, semantic_manifest: Path,
-                        models: dict[str, dict], metadata: dict, database_id: int | None = None) -> list[str]:
+def export_descriptions(
+    client: Client,
+    database_name: str,
+    manifest: dict,
+    semantic_manifest: Path,
+    models: dict[str, dict],
+    metadata: dict,
+    database_id: int | None = None,
+) -> list[str]:
     """Push descriptions and semantic types of the marts in `models` (`schema.table` -> dbt node of the dbt
     `manifest`) into Metabase with dbt-metabase; return the tables it changed (`schema.table`). `database_id` is
     the connection's id (else it is found by name, as dbt-metabase does)."""
@@ -237,8 +260,9 @@ def export_descriptions(client: Client, database_name: str, manifest: dict, sema
         path.write_text(json.dumps(enrich(manifest, models, semantic_manifest)))
         names = sorted(node["name"] for node in models.values())
         try:
-            Exporter(path).export_models(metabase_database=database_name, model_filter=Filter(include=names),
-                                         skip_sources=True, sync_timeout=0)
+            Exporter(path).export_models(
+                metabase_database=database_name, model_filter=Filter(include=names), skip_sources=True, sync_timeout=0
+            )
         except MetabaseStateError as exc:
             raise MetabaseError(f"dbt-metabase could not export the data model of {database_name!r}: {exc}") from None
     return sorted(changed)

@@ -5,11 +5,13 @@ native question in legacy MBQL 4 form (accepted on every version; read back with
 filters are `dimension` template tags on synced field ids, so string filters offer the column's values and date
 filters are real date pickers; a metric selector is a plain text variable offered as a static list.
 """
+
 from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from orchestration.bi.compiled import CompiledCard, Presentation, TemplateTag
 from orchestration.bi.formats import DURATION_SUFFIXES
@@ -73,8 +75,11 @@ def _covers(actual: Any, desired: Any) -> bool:
     if isinstance(desired, dict):
         return isinstance(actual, dict) and all(_covers(actual.get(k), v) for k, v in desired.items())
     if isinstance(desired, list):
-        return (isinstance(actual, list) and len(actual) == len(desired)
-                and all(_covers(a, d) for a, d in zip(actual, desired)))
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(desired)
+            and all(_covers(a, d) for a, d in zip(actual, desired, strict=False))
+        )
     return actual == desired
 
 
@@ -147,13 +152,21 @@ def visualization(card: CompiledCard) -> tuple[str, dict[str, Any]]:
         display = "table"
     elif card.display == "heatmap":
         if len(dims) != 2 or len(measures) != 1:
-            raise SpecError(f"card {card.key}: a heatmap groups by two dimensions and shows one measure "
-                            f"(it has {dims} and {measures})")
+            raise SpecError(
+                f"card {card.key}: a heatmap groups by two dimensions and shows one measure "
+                f"(it has {dims} and {measures})"
+            )
         display = "table"
-        settings.update({
-            "table.pivot": True, "table.pivot_column": dims[1], "table.cell_column": measures[0],
-            "table.column_formatting": [{"columns": [measures[0]], "type": "range", "colors": HEATMAP_COLOURS,
-                                         "highlight_row": False}]})
+        settings.update(
+            {
+                "table.pivot": True,
+                "table.pivot_column": dims[1],
+                "table.cell_column": measures[0],
+                "table.column_formatting": [
+                    {"columns": [measures[0]], "type": "range", "colors": HEATMAP_COLOURS, "highlight_row": False}
+                ],
+            }
+        )
     else:  # specs.Display and this function must list the same displays
         raise SpecError(f"card {card.key}: display {card.display!r} has no Metabase visualization")
     if display in _CHARTS and dims:
@@ -166,9 +179,10 @@ def visualization(card: CompiledCard) -> tuple[str, dict[str, Any]]:
         settings[f"{display}.metric"] = measures[0]
     if suffix := _scalar_suffix(card, display):
         settings["scalar.suffix"] = suffix
-    column_settings = {column_key(c): {"column_title": card.labels[c],
-                                       **presentation_settings(_column_presentation(card, c))}
-                       for c in card.columns}
+    column_settings = {
+        column_key(c): {"column_title": card.labels[c], **presentation_settings(_column_presentation(card, c))}
+        for c in card.columns
+    }
     own = dict(card.visualization_settings)
     for key, value in (own.pop("column_settings", None) or {}).items():
         key = _canonical_key(key)
@@ -182,8 +196,14 @@ def template_tag(card: CompiledCard, tag: TemplateTag, field_ids: dict[str, int]
     out: dict[str, Any] = {"id": tag_id(card.key, tag.name), "name": tag.name, "display-name": tag.display_name}
     if tag.kind == "dimension":
         assert tag.field is not None
-        out.update({"type": "dimension", "dimension": ["field", field_ids[tag.field.qualified], None],
-                    "widget-type": tag.widget_type, "required": False})
+        out.update(
+            {
+                "type": "dimension",
+                "dimension": ["field", field_ids[tag.field.qualified], None],
+                "widget-type": tag.widget_type,
+                "required": False,
+            }
+        )
     else:
         out.update({"type": "text", "required": tag.default is not None})
         if tag.default is not None:
@@ -194,19 +214,33 @@ def template_tag(card: CompiledCard, tag: TemplateTag, field_ids: dict[str, int]
 def card_parameter(card: CompiledCard, tag: TemplateTag) -> dict[str, Any]:
     """The card's own parameter for a tag, derived as Metabase's front end does (fact sheet §5.6)."""
     if tag.kind == "dimension":
-        return {"id": tag_id(card.key, tag.name), "type": tag.widget_type, "name": tag.display_name,
-                "slug": tag.name, "target": ["dimension", ["template-tag", tag.name]], "required": False}
-    out = {"id": tag_id(card.key, tag.name), "type": "category", "name": tag.display_name, "slug": tag.name,
-           "target": ["variable", ["template-tag", tag.name]], "required": tag.default is not None,
-           "values_source_type": "static-list", "values_source_config": {"values": list(tag.options)},
-           "values_query_type": "list"}
+        return {
+            "id": tag_id(card.key, tag.name),
+            "type": tag.widget_type,
+            "name": tag.display_name,
+            "slug": tag.name,
+            "target": ["dimension", ["template-tag", tag.name]],
+            "required": False,
+        }
+    out = {
+        "id": tag_id(card.key, tag.name),
+        "type": "category",
+        "name": tag.display_name,
+        "slug": tag.name,
+        "target": ["variable", ["template-tag", tag.name]],
+        "required": tag.default is not None,
+        "values_source_type": "static-list",
+        "values_source_config": {"values": list(tag.options)},
+        "values_query_type": "list",
+    }
     if tag.default is not None:
         out["default"] = tag.default
     return out
 
 
-def card_payload(card: CompiledCard, database_id: int, collection_id: int | None,
-                 field_ids: dict[str, int]) -> dict[str, Any]:
+def card_payload(
+    card: CompiledCard, database_id: int, collection_id: int | None, field_ids: dict[str, int]
+) -> dict[str, Any]:
     """The POST/PUT /api/card body (legacy MBQL 4 native query). `collection_id` None leaves it out (a card that
     lives inside one of our dashboards keeps the dashboard's collection)."""
     display, settings = visualization(card)
@@ -217,9 +251,14 @@ def card_payload(card: CompiledCard, database_id: int, collection_id: int | None
         "type": "question",
         "visualization_settings": settings,
         "parameters": [card_parameter(card, t) for t in card.tags],
-        "dataset_query": {"type": "native", "database": database_id,
-                          "native": {"query": card.sql,
-                                     "template-tags": {t.name: template_tag(card, t, field_ids) for t in card.tags}}},
+        "dataset_query": {
+            "type": "native",
+            "database": database_id,
+            "native": {
+                "query": card.sql,
+                "template-tags": {t.name: template_tag(card, t, field_ids) for t in card.tags},
+            },
+        },
     }
     if collection_id is not None:
         payload["collection_id"] = collection_id
@@ -230,8 +269,11 @@ def legacy_query(query: Any) -> Any:
     """Legacy MBQL 4 view of a stored native query (0.57+ may return MBQL 5 `stages` despite the request)."""
     if isinstance(query, dict) and isinstance(query.get("stages"), list) and query["stages"]:
         stage = query["stages"][0]
-        return {"type": "native", "database": query.get("database"),
-                "native": {"query": stage.get("native"), "template-tags": stage.get("template-tags") or {}}}
+        return {
+            "type": "native",
+            "database": query.get("database"),
+            "native": {"query": stage.get("native"), "template-tags": stage.get("template-tags") or {}},
+        }
     return query
 
 
@@ -246,8 +288,8 @@ def card_differences(payload: dict[str, Any], existing: dict[str, Any]) -> list[
             ok = same(actual, desired)
         elif key == "dataset_query":
             actual = legacy_query(actual) or {}
-            tags = ((actual.get("native") or {}).get("template-tags") or {})
-            ok = (set(tags) == set(desired["native"]["template-tags"]) and covers(actual, desired))
+            tags = (actual.get("native") or {}).get("template-tags") or {}
+            ok = set(tags) == set(desired["native"]["template-tags"]) and covers(actual, desired)
         else:
             ok = covers(actual, desired)
         if not ok:
@@ -276,8 +318,10 @@ def selector_options(dashboard: DashboardSpec, cards: dict[str, CompiledCard]) -
                 fields.add(slug)
     both = sorted(fields & set(options))
     if both:
-        raise SpecError(f"dashboard {dashboard.key}: filter {both[0]!r} feeds both a metric selector and a field "
-                        f"filter; give the selector its own filter")
+        raise SpecError(
+            f"dashboard {dashboard.key}: filter {both[0]!r} feeds both a metric selector and a field "
+            f"filter; give the selector its own filter"
+        )
     return options
 
 
@@ -287,11 +331,21 @@ def dashboard_parameters(dashboard: DashboardSpec, cards: dict[str, CompiledCard
     static = selector_options(dashboard, cards)
     out = []
     for f in dashboard.filters:
-        parameter: dict[str, Any] = {"id": filter_id(dashboard.key, f.slug), "name": f.name, "slug": f.slug,
-                                     "type": f.type, "sectionId": _SECTION[f.type.split("/")[0]]}
+        parameter: dict[str, Any] = {
+            "id": filter_id(dashboard.key, f.slug),
+            "name": f.name,
+            "slug": f.slug,
+            "type": f.type,
+            "sectionId": _SECTION[f.type.split("/")[0]],
+        }
         if f.slug in static:
-            parameter.update({"values_source_type": "static-list",
-                              "values_source_config": {"values": static[f.slug]}, "values_query_type": "list"})
+            parameter.update(
+                {
+                    "values_source_type": "static-list",
+                    "values_source_config": {"values": static[f.slug]},
+                    "values_query_type": "list",
+                }
+            )
         elif f.type.startswith("string/"):
             parameter["values_query_type"] = "list"  # a dropdown of the field's values
         if f.default is not None:
@@ -306,16 +360,22 @@ def mappings(dashboard: DashboardSpec, placement: Placement, card: CompiledCard,
     out = []
     for slug, tag_name in sorted(placement.mappings.items()):
         kind = "dimension" if card.tag(tag_name).kind == "dimension" else "variable"
-        out.append({"parameter_id": filter_id(dashboard.key, slug), "card_id": card_id,
-                    "target": [kind, ["template-tag", tag_name]]})
+        out.append(
+            {
+                "parameter_id": filter_id(dashboard.key, slug),
+                "card_id": card_id,
+                "target": [kind, ["template-tag", tag_name]],
+            }
+        )
     return out
 
 
 def text_settings(text: str) -> dict[str, Any]:
     """visualization_settings of a virtual text dashcard (Metabase's markdown text box)."""
-    return {"virtual_card": {"display": "text", "visualization_settings": {}, "dataset_query": {},
-                             "archived": False},
-            "text": text}
+    return {
+        "virtual_card": {"display": "text", "visualization_settings": {}, "dataset_query": {}, "archived": False},
+        "text": text,
+    }
 
 
 def placement_slots(dashboard: DashboardSpec) -> list[tuple[str, Placement]]:
@@ -334,8 +394,17 @@ def placement_slots(dashboard: DashboardSpec) -> list[tuple[str, Placement]]:
     return out
 
 
-DASHCARD_KEYS = ("card_id", "dashboard_tab_id", "row", "col", "size_x", "size_y", "parameter_mappings",
-                 "visualization_settings", "series")
+DASHCARD_KEYS = (
+    "card_id",
+    "dashboard_tab_id",
+    "row",
+    "col",
+    "size_x",
+    "size_y",
+    "parameter_mappings",
+    "visualization_settings",
+    "series",
+)
 
 
 def dashcard_view(dashcard: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ object after a Metabase restore is never followed), whether the provisioner crea
 dashboards the ids of the tabs, dashcards and filters it placed. Everything not recorded here belongs to people
 and is left alone. Why a table and not a marker in Metabase: docs/DECISIONLOG.md D70.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,20 +71,35 @@ class WarehouseState:
         return self._conn
 
     def load(self, instance: str) -> dict[tuple[str, str], Record]:
-        rows = self._connection().execute(
-            f"select kind, key, metabase_id, entity_id, origin, detail, in_code from {TABLE} where instance = %s",
-            (instance,)).fetchall()
+        rows = (
+            self._connection()
+            .execute(
+                f"select kind, key, metabase_id, entity_id, origin, detail, in_code from {TABLE} where instance = %s",
+                (instance,),
+            )
+            .fetchall()
+        )
         return {(r[0], r[1]): Record(r[0], r[1], r[2], r[3], r[4], r[5] or {}, r[6]) for r in rows}
 
     def save(self, instance: str, record: Record) -> None:
-        self._connection().execute(f"""
+        self._connection().execute(
+            f"""
             insert into {TABLE} (instance, kind, key, metabase_id, entity_id, origin, detail, in_code)
             values (%s, %s, %s, %s, %s, %s, %s::jsonb, %s)
             on conflict (instance, kind, key) do update set
                 metabase_id = excluded.metabase_id, entity_id = excluded.entity_id, origin = excluded.origin,
                 detail = excluded.detail, in_code = excluded.in_code, updated_at = now()""",
-            (instance, record.kind, record.key, record.metabase_id, record.entity_id, record.origin,
-             json.dumps(record.detail, sort_keys=True), record.in_code))
+            (
+                instance,
+                record.kind,
+                record.key,
+                record.metabase_id,
+                record.entity_id,
+                record.origin,
+                json.dumps(record.detail, sort_keys=True),
+                record.in_code,
+            ),
+        )
 
     def close(self) -> None:
         if self._conn is not None:

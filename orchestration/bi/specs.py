@@ -8,6 +8,7 @@ by several cards are named once in `metabase/selectors.yml`; one card file may d
 MetricFlow with Metabase field-filter tags), which the provisioner, the HTML report and the tests all use.
 The format is documented in `metabase/README.md`.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,23 +32,32 @@ GRID_WIDTH = 24  # Metabase dashboards are 24 columns wide
 # How a card is drawn. Each maps to a Metabase display (and settings) in the provisioner and to a chart
 # in the HTML report; anything else is a spec error, not a blank chart.
 Display = Literal[
-    "scalar",       # one number
+    "scalar",  # one number
     "smartscalar",  # the last period's number and its change against the period before (rows by time)
-    "bar", "stacked_bar", "row", "line", "area",
-    "combo",        # bars and a line on one chart (e.g. actual vs potential): `series` says which is which
-    "pie",          # drawn as a donut
-    "funnel",       # steps in row order, with the share of the first step and of the step before
+    "bar",
+    "stacked_bar",
+    "row",
+    "line",
+    "area",
+    "combo",  # bars and a line on one chart (e.g. actual vs potential): `series` says which is which
+    "pie",  # drawn as a donut
+    "funnel",  # steps in row order, with the share of the first step and of the step before
     "table",
-    "rollup",       # a table whose leading columns nest (location > department > user > channel), expandable
-    "heatmap",      # two dimensions (e.g. weekday x hour) and one measure as colour
+    "rollup",  # a table whose leading columns nest (location > department > user > channel), expandable
+    "heatmap",  # two dimensions (e.g. weekday x hour) and one measure as colour
 ]
 
 # Dashboard filter types (Metabase parameter types) by the kind of template tag they can feed.
 DIMENSION_FILTER_TYPES = {
-    "categorical": ("string/=", "string/!=", "string/contains", "string/does-not-contain",
-                    "string/starts-with", "string/ends-with"),
-    "time": ("date/all-options", "date/range", "date/single", "date/relative", "date/month-year",
-             "date/quarter-year"),
+    "categorical": (
+        "string/=",
+        "string/!=",
+        "string/contains",
+        "string/does-not-contain",
+        "string/starts-with",
+        "string/ends-with",
+    ),
+    "time": ("date/all-options", "date/range", "date/single", "date/relative", "date/month-year", "date/quarter-year"),
     "number": ("number/=", "number/!=", "number/between", "number/>=", "number/<="),
 }
 SELECTOR_FILTER_TYPES = ("string/=",)  # a selector is a plain text tag: Metabase runs it as equality (§13.4)
@@ -145,8 +155,9 @@ class CardSpec(_Strict):
         if isinstance(selector, str):
             shared: dict[str, Selector] = (info.context or {}).get("selectors") or {}
             if selector not in shared:
-                raise ValueError(f"unknown selector {selector!r} (selectors.yml has "
-                                 f"{', '.join(sorted(shared)) or 'none'})")
+                raise ValueError(
+                    f"unknown selector {selector!r} (selectors.yml has {', '.join(sorted(shared)) or 'none'})"
+                )
             data = {**data, "selector": shared[selector]}
         chosen = data["selector"]
         options = chosen.options if isinstance(chosen, Selector) else chosen.get("options")
@@ -388,8 +399,11 @@ def load_cards(path: Path, selectors: dict[str, Selector] | None = None) -> list
         for name, changes in variants.items():
             if not re.match(_IDENT, str(name)) or not isinstance(changes, dict) or "variants" in changes:
                 raise SpecError(f"{path}: variant {name!r}: a lower snake case name and a mapping of card keys")
-            drafts[f"{path.stem}_{name}"] = {**data, **changes,
-                                            "kpis": [*data.get("kpis", []), *changes.get("kpis", [])]}
+            drafts[f"{path.stem}_{name}"] = {
+                **data,
+                **changes,
+                "kpis": [*data.get("kpis", []), *changes.get("kpis", [])],
+            }
     cards = []
     for key, draft in drafts.items():
         where = path if variants is None else f"{path}: variant {key.removeprefix(path.stem + '_')}"
@@ -443,6 +457,8 @@ def load_specs(specs_dir: Path) -> Specs:
                 else:
                     raise SpecError(f"dashboard {dashboard.key}: card {card.key} has no filter tag {tag!r}")
                 if filter_type not in allowed:
-                    raise SpecError(f"dashboard {dashboard.key}: filter {slug!r} ({filter_type}) cannot feed "
-                                    f"tag {tag!r} of card {card.key}")
+                    raise SpecError(
+                        f"dashboard {dashboard.key}: filter {slug!r} ({filter_type}) cannot feed "
+                        f"tag {tag!r} of card {card.key}"
+                    )
     return Specs(cards=cards, dashboards=dashboards, concepts=load_concepts(specs_dir / CONCEPTS_FILE))

@@ -1,4 +1,5 @@
 """Words the specs share instead of typing them: placeholders filled from settings when a page or payload is made."""
+
 from __future__ import annotations
 
 

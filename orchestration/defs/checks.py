@@ -23,6 +23,7 @@ plain `ValidationOutcome`. Every suite is a blocking check, in one of two ways:
 A failure is recorded as what held new data back (`publishing.hold_back`). GX and Dagster are
 imported inside the functions: importing this module is cheap.
 """
+
 import json
 import os
 import warnings
@@ -80,7 +81,7 @@ def suite_paths(directory: Path = EXPECTATIONS_DIR) -> list[Path]:
 
 def load_suite(path: Path) -> dict:
     """The suite JSON, checked for the `meta` keys this module needs."""
-    with open(path) as f:
+    with Path(path).open() as f:
         doc = json.load(f)
     meta = doc.get("meta") or {}
     missing = [k for k in ("asset_key", "table") if not meta.get(k)]
@@ -127,8 +128,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _sample_rows(info: ConnectionInfo, table: str, primary_key: str | None,
-                 failures: list[FailedExpectation], results: list) -> list[dict[str, Any]]:
+def _sample_rows(
+    info: ConnectionInfo, table: str, primary_key: str | None, failures: list[FailedExpectation], results: list
+) -> list[dict[str, Any]]:
     """Up to SAMPLE_ROWS offending rows: by primary key (from GX's unexpected index list), else by
     the unexpected values of single-column expectations, else the table's first rows."""
     import psycopg
@@ -146,20 +148,33 @@ def _sample_rows(info: ConnectionInfo, table: str, primary_key: str | None,
                     keys.append(index.get(primary_key))
         present = [k for k in keys if k is not None]
         if present:
-            queries.append((sql.SQL("select * from {} where {}::text = any(%s) order by {} limit %s").format(
-                relation, sql.Identifier(primary_key), sql.Identifier(primary_key)),
-                [[str(k) for k in present], SAMPLE_ROWS]))
+            queries.append(
+                (
+                    sql.SQL("select * from {} where {}::text = any(%s) order by {} limit %s").format(
+                        relation, sql.Identifier(primary_key), sql.Identifier(primary_key)
+                    ),
+                    [[str(k) for k in present], SAMPLE_ROWS],
+                )
+            )
         if None in keys:
-            queries.append((sql.SQL("select * from {} where {} is null limit %s").format(
-                relation, sql.Identifier(primary_key)), [SAMPLE_ROWS]))
+            queries.append(
+                (
+                    sql.SQL("select * from {} where {} is null limit %s").format(relation, sql.Identifier(primary_key)),
+                    [SAMPLE_ROWS],
+                )
+            )
     if not queries:
         for failure in failures:
             if failure.column and "," not in failure.column and failure.unexpected_values:
                 values = [str(v) for v in failure.unexpected_values if v is not None][:50]
-                queries.append((sql.SQL("select * from {} where {}::text = any(%s) or ({} is null and %s) "
-                                        "limit %s").format(relation, sql.Identifier(failure.column),
-                                                           sql.Identifier(failure.column)),
-                                [values, None in failure.unexpected_values, SAMPLE_ROWS]))
+                queries.append(
+                    (
+                        sql.SQL("select * from {} where {}::text = any(%s) or ({} is null and %s) limit %s").format(
+                            relation, sql.Identifier(failure.column), sql.Identifier(failure.column)
+                        ),
+                        [values, None in failure.unexpected_values, SAMPLE_ROWS],
+                    )
+                )
     if not queries:
         queries.append((sql.SQL("select * from {} limit %s").format(relation), [SAMPLE_ROWS]))
 
@@ -207,8 +222,14 @@ def validate_suite(info: ConnectionInfo, suite_path: Path, table: str | None = N
     failed = [r for r in validation.results if not r.success]
     failures = [_failure(r) for r in failed]
     samples = _sample_rows(info, relation, primary_key, failures, failed) if failed else []
-    return ValidationOutcome(suite=doc["name"], table=relation, passed=bool(validation.success),
-                             evaluated=len(validation.results), failures=failures, sample_rows=samples)
+    return ValidationOutcome(
+        suite=doc["name"],
+        table=relation,
+        passed=bool(validation.success),
+        evaluated=len(validation.results),
+        failures=failures,
+        sample_rows=samples,
+    )
 
 
 def _md_cell(value: Any) -> str:
@@ -233,16 +254,18 @@ def sample_rows_markdown(outcome: ValidationOutcome, primary_key: str | None) ->
 def summary(outcome: ValidationOutcome) -> str:
     """One line: how many expectations failed where, and the first of them."""
     first = outcome.failures[0].describe() if outcome.failures else ""
-    return (f"{len(outcome.failures)} of {outcome.evaluated} expectations failed on {outcome.table}"
-            + (f" ({first}{'; ...' if len(outcome.failures) > 1 else ''})" if first else ""))
+    return f"{len(outcome.failures)} of {outcome.evaluated} expectations failed on {outcome.table}" + (
+        f" ({first}{'; ...' if len(outcome.failures) > 1 else ''})" if first else ""
+    )
 
 
 def check_name(suite_path: Path) -> str:
     return f"gx_{suite_path.stem}"
 
 
-def _check_result(outcome: ValidationOutcome, suite_path: Path, primary_key: str | None,
-                  asset_key: "list[str] | None" = None) -> "AssetCheckResult":
+def _check_result(
+    outcome: ValidationOutcome, suite_path: Path, primary_key: str | None, asset_key: "list[str] | None" = None
+) -> "AssetCheckResult":
     from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValue
 
     failed = "\n".join(f.describe() for f in outcome.failures) or "none"
@@ -284,21 +307,29 @@ def raw_check_spec(suite_path: Path) -> "AssetCheckSpec":
 
     doc = load_suite(suite_path)
     return AssetCheckSpec(
-        name=check_name(suite_path), asset=AssetKey(doc["meta"]["asset_key"]), blocking=True,
+        name=check_name(suite_path),
+        asset=AssetKey(doc["meta"]["asset_key"]),
+        blocking=True,
         description=f"Great Expectations suite {suite_path.name} on {doc['meta']['table']} "
-                    f"({len(doc['expectations'])} expectations), run right after loading; when it fails, "
-                    "nothing downstream runs (the dbt build included) and nothing new is published.")
+        f"({len(doc['expectations'])} expectations), run right after loading; when it fails, "
+        "nothing downstream runs (the dbt build included) and nothing new is published.",
+    )
 
 
-def _validate_or_hold_back(info: ConnectionInfo, run_id: str, suite_path: Path, table: str | None = None
-                           ) -> ValidationOutcome:
+def _validate_or_hold_back(
+    info: ConnectionInfo, run_id: str, suite_path: Path, table: str | None = None
+) -> ValidationOutcome:
     """Validate; a failed suite, or one that cannot run, is recorded as what held new data back."""
     try:
         outcome = validate_suite(info, suite_path, table=table)
     except Exception as exc:
         with warehouse.connect(info) as conn:
-            publishing.hold_back(conn, run_id, f"check {check_name(suite_path)}",
-                                 f"could not run: {type(exc).__name__}: {first_line(exc)}")
+            publishing.hold_back(
+                conn,
+                run_id,
+                f"check {check_name(suite_path)}",
+                f"could not run: {type(exc).__name__}: {first_line(exc)}",
+            )
         raise
     if not outcome.passed:
         with warehouse.connect(info) as conn:
@@ -326,8 +357,8 @@ def _gx_asset_check(suite_path: Path) -> "AssetChecksDefinition":
         name=check_name(suite_path),
         blocking=True,
         description=f"Great Expectations suite {suite_path.name} on the audited build {audited} of "
-                    f"{meta['table']} ({len(doc['expectations'])} expectations); when it fails, nothing is "
-                    "published and the dashboards keep the previous marts.",
+        f"{meta['table']} ({len(doc['expectations'])} expectations); when it fails, nothing is "
+        "published and the dashboards keep the previous marts.",
     )
     def gx_suite_check(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
         outcome = _validate_or_hold_back(warehouse.info(), context.run.run_id, suite_path, table=audited)
@@ -340,5 +371,8 @@ def build_asset_checks(directory: Path = EXPECTATIONS_DIR) -> "list[AssetChecksD
     """One blocking `AssetChecksDefinition` per suite in `directory` on a dbt model (suites on raw
     tables run inside the raw assets instead)."""
     raw = _raw_asset_keys()
-    return [_gx_asset_check(path) for path in suite_paths(directory)
-            if tuple(load_suite(path)["meta"]["asset_key"]) not in raw]
+    return [
+        _gx_asset_check(path)
+        for path in suite_paths(directory)
+        if tuple(load_suite(path)["meta"]["asset_key"]) not in raw
+    ]

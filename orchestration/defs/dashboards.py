@@ -6,6 +6,7 @@ check and was published, so they never read a mart built from data that failed a
 Without METABASE_URL, METABASE_USER and METABASE_PASSWORD the Metabase asset is skipped (not
 materialised, with a log line saying why), never failed.
 """
+
 import os
 from pathlib import Path
 
@@ -36,7 +37,7 @@ DASHBOARD_DEPENDENCIES = [*MART_DEPENDENCIES, PUBLISH_KEY]  # the marts they rea
     group_name="dashboards",
     kinds={"html"},
     description="Every dashboard in metabase/dashboards rendered to one self-contained HTML file in reports/ "
-                "(KPI tiles and charts from the same card SQL Metabase runs).",
+    "(KPI tiles and charts from the same card SQL Metabase runs).",
 )
 def html_dashboards(context: AssetExecutionContext, warehouse: WarehouseResource):
     from orchestration import access
@@ -50,23 +51,29 @@ def html_dashboards(context: AssetExecutionContext, warehouse: WarehouseResource
     paths, timings = [], {}
     for path, report in written:
         paths.append(path)
-        context.log.info(f"wrote {path} ({len(report.results)} queries, {report.charts} charts, "
-                         f"as of {report.as_of_text})")
+        context.log.info(
+            f"wrote {path} ({len(report.results)} queries, {report.charts} charts, as of {report.as_of_text})"
+        )
         timings.update({f"{report.dashboard.key}/{card}": round(ms, 1) for card, ms in report.timings_ms().items()})
-    return Output(None, metadata={
-        "files": MetadataValue.md("\n".join(f"- `{p}`" for p in paths)),
-        "dashboards": len(paths),
-        "card_query_ms": MetadataValue.json(timings),
-    })
+    return Output(
+        None,
+        metadata={
+            "files": MetadataValue.md("\n".join(f"- `{p}`" for p in paths)),
+            "dashboards": len(paths),
+            "card_query_ms": MetadataValue.json(timings),
+        },
+    )
 
 
 def metabase_database_settings(info) -> "dict[str, object]":
     """How Metabase reaches the warehouse: METABASE_DB_* variables, else the warehouse's own TCP address."""
     host = os.environ.get("METABASE_DB_HOST") or info.host
     if host.startswith("/"):
-        raise Failure(description="Metabase needs a TCP address for the warehouse, but the embedded warehouse "
-                                  "listens on a unix socket: set METABASE_DB_HOST (and METABASE_DB_PORT, "
-                                  "METABASE_DB_USER, METABASE_DB_PASSWORD) or use an external warehouse")
+        raise Failure(
+            description="Metabase needs a TCP address for the warehouse, but the embedded warehouse "
+            "listens on a unix socket: set METABASE_DB_HOST (and METABASE_DB_PORT, "
+            "METABASE_DB_USER, METABASE_DB_PASSWORD) or use an external warehouse"
+        )
     return {
         "name": os.environ.get("METABASE_DB_NAME_IN_METABASE", "Lead Analytics warehouse"),
         "host": host,
@@ -85,10 +92,10 @@ def metabase_database_settings(info) -> "dict[str, object]":
     kinds={"metabase"},
     output_required=False,
     description="Creates or updates the Metabase database connection, collection, cards and dashboards from "
-                "metabase/ and pushes the marts' dbt descriptions into Metabase's data model. Objects are known by "
-                "their spec key through raw_audit.metabase_objects; people's own questions are never touched; cards "
-                "removed from code are archived. Skipped when METABASE_URL, METABASE_USER and METABASE_PASSWORD are "
-                "not set.",
+    "metabase/ and pushes the marts' dbt descriptions into Metabase's data model. Objects are known by "
+    "their spec key through raw_audit.metabase_objects; people's own questions are never touched; cards "
+    "removed from code are archived. Skipped when METABASE_URL, METABASE_USER and METABASE_PASSWORD are "
+    "not set.",
 )
 def metabase_dashboards(context: AssetExecutionContext, warehouse: WarehouseResource):
     from orchestration.bi import metabase
@@ -96,29 +103,41 @@ def metabase_dashboards(context: AssetExecutionContext, warehouse: WarehouseReso
     from orchestration.warehouse import WarehouseError
 
     if not metabase.is_configured():
-        reason = ("Metabase is not configured (set METABASE_URL, METABASE_USER and METABASE_PASSWORD); "
-                  "the HTML dashboards in reports/ are still written")
+        reason = (
+            "Metabase is not configured (set METABASE_URL, METABASE_USER and METABASE_PASSWORD); "
+            "the HTML dashboards in reports/ are still written"
+        )
         context.log.warning(f"skipping the Metabase dashboards: {reason}")
         # No materialization, so the asset page would only say "Never materialized": an observation says why.
-        context.log_event(AssetObservation(asset_key=context.asset_key, description=f"Skipped: {reason}.",
-                                           metadata={SKIPPED: reason}))
+        context.log_event(
+            AssetObservation(asset_key=context.asset_key, description=f"Skipped: {reason}.", metadata={SKIPPED: reason})
+        )
         return
     info = warehouse.info()
     database_settings = metabase_database_settings(info)
     if database_settings["user"] == info.user:  # the owner reads raw data and can write: say so on every run
-        context.log.warning(f"Metabase connects to the warehouse as its owner {info.user!r}: set METABASE_DB_USER "
-                            f"(and METABASE_DB_PASSWORD) to the read-only role reporting_reader")
+        context.log.warning(
+            f"Metabase connects to the warehouse as its owner {info.user!r}: set METABASE_DB_USER "
+            f"(and METABASE_DB_PASSWORD) to the read-only role reporting_reader"
+        )
     try:  # the provisioner's records live in the warehouse it reads (raw_audit.metabase_objects)
-        report = metabase.provision(SPECS_DIR, database_settings=database_settings, state=info,
-                                    adopt=os.environ.get("METABASE_ADOPT") == "1")
+        report = metabase.provision(
+            SPECS_DIR, database_settings=database_settings, state=info, adopt=os.environ.get("METABASE_ADOPT") == "1"
+        )
     except (metabase.MetabaseError, SpecError, WarehouseError) as exc:
         raise Failure(description=f"{type(exc).__name__}: {exc}") from None
     context.log.info(f"Metabase: {report.summary()}")
     _mirror_subscriptions(context, info)
     for note in report.notes:
         context.log.info(f"Metabase: {note}")
-    yield Output(None, metadata={**report.counts(), "left_alone": len(report.foreign),
-                                 "url": MetadataValue.url(os.environ["METABASE_URL"])})
+    yield Output(
+        None,
+        metadata={
+            **report.counts(),
+            "left_alone": len(report.foreign),
+            "url": MetadataValue.url(os.environ["METABASE_URL"]),
+        },
+    )
 
 
 def _mirror_subscriptions(context: AssetExecutionContext, info) -> None:
@@ -128,12 +147,15 @@ def _mirror_subscriptions(context: AssetExecutionContext, info) -> None:
     from orchestration.bi.metabase_state import WarehouseState
 
     try:
-        with Client(os.environ["METABASE_URL"], os.environ["METABASE_USER"], os.environ["METABASE_PASSWORD"],
-                    allow_http=os.environ.get("METABASE_ALLOW_HTTP") == "1") as client:
+        with Client(
+            os.environ["METABASE_URL"],
+            os.environ["METABASE_USER"],
+            os.environ["METABASE_PASSWORD"],
+            allow_http=os.environ.get("METABASE_ALLOW_HTTP") == "1",
+        ) as client:
             mirrored = subs.provision(client, WarehouseState(info), subs.plan(SPECS_DIR))
     except MetabaseError as exc:
         raise Failure(description=f"MetabaseError: subscriptions: {exc}") from None
     context.log.info(f"Metabase subscriptions and alerts: {mirrored.summary()}")
     for line in mirrored.not_mirrored:
         context.log.info(f"not in Metabase: {line}")
-

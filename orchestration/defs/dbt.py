@@ -11,14 +11,15 @@ fails the step with the failed tests' and models' names.
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Mapping
+from typing import Any
 
 from dagster import AssetCheckResult, AssetCheckSpec, AssetExecutionContext, AssetSpec, Failure, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration import publishing, settings, warehouse as warehouses
+from orchestration import publishing, settings
+from orchestration import warehouse as warehouses
 from orchestration.dbt_project import BUILD_VARS, dbt_env, dbt_executable, ensure_manifest
 from orchestration.defs.resources import WarehouseResource
 
@@ -36,8 +37,9 @@ class LeadAnalyticsTranslator(DagsterDbtTranslator):
             return f"staging_{fqn[2]}"
         return fqn[2] if len(fqn) > 3 else "dbt"
 
-    def get_asset_check_spec(self, asset_spec: AssetSpec, manifest: Mapping[str, Any], unique_id: str,
-                             project: "DbtProject | None") -> "AssetCheckSpec | None":
+    def get_asset_check_spec(
+        self, asset_spec: AssetSpec, manifest: Mapping[str, Any], unique_id: str, project: "DbtProject | None"
+    ) -> "AssetCheckSpec | None":
         """dbt tests rarely carry a description; say in words what each one checks."""
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
         if spec is None or spec.description:
@@ -100,8 +102,10 @@ def _failures(run_results: dict) -> str:
     for label, group in (("test(s) failed", tests), ("model(s) or other node(s) errored", others)):
         if group:
             # unique ids: test.<package>.<name>.<hash>, model.<package>.<name>
-            named = "; ".join(f"{r['unique_id'].split('.')[2]} ({(r.get('message') or r['status']).splitlines()[0]})"
-                              for r in group[:3])
+            named = "; ".join(
+                f"{r['unique_id'].split('.')[2]} ({(r.get('message') or r['status']).splitlines()[0]})"
+                for r in group[:3]
+            )
             parts.append(f"{len(group)} {label}: {named}" + (" ..." if len(group) > 3 else ""))
     return "; ".join(parts) or "dbt exited with an error (see the dbt log)"
 
@@ -117,8 +121,13 @@ class ProjectDbtResource(DbtCliResource):
     state_dir: str
 
     def run_settings(self) -> settings.Settings:
-        return settings.Settings(timezone=self.reporting_timezone, as_of=self.as_of or None,
-                                 landing_dir=self.landing_dir, reports_dir=self.reports_dir, state_dir=self.state_dir)
+        return settings.Settings(
+            timezone=self.reporting_timezone,
+            as_of=self.as_of or None,
+            landing_dir=self.landing_dir,
+            reports_dir=self.reports_dir,
+            state_dir=self.state_dir,
+        )
 
     def env(self, info: warehouses.ConnectionInfo) -> dict[str, str]:
         """The variables dbt reads: the connection (profiles.yml), the time zone and as-of (dbt_project.yml)."""
@@ -161,9 +170,11 @@ def dbt_models(context: AssetExecutionContext, dbt: ProjectDbtResource, warehous
             last_report = time.monotonic()
             context.log.info(f"dbt build: {models} models built, {tests} tests run so far")
         yield event
-    context.log.info(f"dbt build: {models} models built, {tests} tests run ({failed_tests} failed) "
-                     f"in {time.monotonic() - started:.1f}s, into the shadow schemas "
-                     f"({', '.join(publishing.build_schema(s) for s in sorted(PUBLISHED_RELATIONS))})")
+    context.log.info(
+        f"dbt build: {models} models built, {tests} tests run ({failed_tests} failed) "
+        f"in {time.monotonic() - started:.1f}s, into the shadow schemas "
+        f"({', '.join(publishing.build_schema(s) for s in sorted(PUBLISHED_RELATIONS))})"
+    )
     if not invocation.is_successful():
         try:
             reason = _failures(invocation.get_artifact("run_results.json"))
@@ -175,7 +186,13 @@ def dbt_models(context: AssetExecutionContext, dbt: ProjectDbtResource, warehous
 
 
 def dbt_resource(config: settings.Settings) -> ProjectDbtResource:
-    return ProjectDbtResource(project_dir=dbt_project, profiles_dir=str(settings.DBT_PROJECT_DIR),
-                              dbt_executable=dbt_executable(), reporting_timezone=config.timezone,
-                              as_of=config.as_of_text, landing_dir=str(config.landing_dir),
-                              reports_dir=str(config.reports_dir), state_dir=str(config.state_dir))
+    return ProjectDbtResource(
+        project_dir=dbt_project,
+        profiles_dir=str(settings.DBT_PROJECT_DIR),
+        dbt_executable=dbt_executable(),
+        reporting_timezone=config.timezone,
+        as_of=config.as_of_text,
+        landing_dir=str(config.landing_dir),
+        reports_dir=str(config.reports_dir),
+        state_dir=str(config.state_dir),
+    )

@@ -5,6 +5,7 @@ blocking check upstream of it passed (Dagster skips it otherwise), and swaps the
 for the published ones in one transaction (`orchestration.publishing.publish`). The dashboard assets
 depend on it, so they only ever read published marts.
 """
+
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, asset
 
 from orchestration import publishing
@@ -19,10 +20,10 @@ PUBLISH_KEY = AssetKey(["warehouse", "published_marts"])
     deps=sorted(dbt_models.keys),
     group_name="publish",
     kinds={"postgres"},
-    description="Publishes the audited dbt build: swaps " + ", ".join(
-        f"{publishing.build_schema(s)} for {s}" for s in sorted(PUBLISHED_RELATIONS))
+    description="Publishes the audited dbt build: swaps "
+    + ", ".join(f"{publishing.build_schema(s)} for {s}" for s in sorted(PUBLISHED_RELATIONS))
     + " in one transaction, once the build and every blocking check passed; records the publication in "
-      "raw_audit.publications. Readers never see a half-built or unchecked mart.",
+    "raw_audit.publications. Readers never see a half-built or unchecked mart.",
 )
 def published_marts(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     with warehouse.connect() as conn:
@@ -32,5 +33,10 @@ def published_marts(context: AssetExecutionContext, warehouse: WarehouseResource
             raise Failure(description=f"not published: {exc}; the published marts are unchanged") from None
         status = publishing.publication_status(conn)
     context.log.info(f"published {', '.join(schemas)}: {status.line()}")
-    return MaterializeResult(metadata={"schemas": ", ".join(schemas), "run_id": context.run.run_id,
-                                       "relations": sum(len(v) for v in PUBLISHED_RELATIONS.values())})
+    return MaterializeResult(
+        metadata={
+            "schemas": ", ".join(schemas),
+            "run_id": context.run.run_id,
+            "relations": sum(len(v) for v in PUBLISHED_RELATIONS.values()),
+        }
+    )

@@ -11,8 +11,7 @@ Raw asset keys are `[source, table]`, the keys dagster-dbt gives the matching db
 lineage runs on into the staging models.
 """
 
-from dagster import (AssetExecutionContext, AssetKey, AssetSpec, Failure, MaterializeResult, MetadataValue,
-                     multi_asset)
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, Failure, MaterializeResult, MetadataValue, multi_asset
 
 from orchestration import publishing, settings
 from orchestration.defs import checks
@@ -33,7 +32,7 @@ def _landing_spec(contract: TableContract) -> AssetSpec:
     return AssetSpec(
         key=landing_key(contract),
         description=f"Vendor export files ({contract.file_format}) for {contract.schema}.{contract.name}, "
-                    f"in <landing dir>/{contract.landing_path}/.",
+        f"in <landing dir>/{contract.landing_path}/.",
         group_name="landing",
         kinds={contract.file_format},
     )
@@ -46,8 +45,7 @@ def _raw_spec(contract: TableContract) -> AssetSpec:
         group_name=f"raw_{contract.source}",
         description=contract.description,
         kinds={"postgres"},
-        metadata={"table": f"{contract.schema}.{contract.name}",
-                  "natural_key": ", ".join(contract.natural_key)},
+        metadata={"table": f"{contract.schema}.{contract.name}", "natural_key": ", ".join(contract.natural_key)},
         skippable=True,  # a subset run, or a table whose load failed, materializes only some
     )
 
@@ -64,7 +62,8 @@ def _table_metadata(contract: TableContract, result: loaders.TableLoadResult, to
         "table_rows": int(total_rows),
         "rejected_rows": MetadataValue.md(
             f"`select * from {settings.AUDIT_SCHEMA}.rejected_rows "
-            f"where source_table = '{contract.schema}.{contract.name}'`"),
+            f"where source_table = '{contract.schema}.{contract.name}'`"
+        ),
     }
     if result.ignored:
         metadata["not_loaded"] = MetadataValue.md("\n".join(f"- `{i.path}`: {i.reason}" for i in result.ignored))
@@ -81,7 +80,7 @@ _SUITES = {c.key: checks.raw_suite([c.source, c.name]) for c in _CONTRACTS}
     check_specs=[checks.raw_check_spec(suite) for suite in _SUITES.values() if suite],
     can_subset=True,
     description="Loads the new landing files of every selected raw table, `load_parallelism` tables at a time "
-                "(one connection each), then runs each table's Great Expectations suite.",
+    "(one connection each), then runs each table's Great Expectations suite.",
 )
 def raw_tables(context: AssetExecutionContext, warehouse: WarehouseResource):
     selected = [c for c in _CONTRACTS if raw_key(c) in context.selected_asset_keys]
@@ -89,19 +88,25 @@ def raw_tables(context: AssetExecutionContext, warehouse: WarehouseResource):
     with warehouse.connect() as conn:
         loaders.ensure_schemas(conn)
     results = loaders.load_tables(
-        info, selected, settings.landing_dir(), settings.current().load_parallelism,
+        info,
+        selected,
+        settings.landing_dir(),
+        settings.current().load_parallelism,
         progress=lambda table, f: context.log.debug(
             f"{table}: {f.file}: {f.status}, {f.inserted} inserted, {f.updated} updated, "
-            f"{f.unchanged} unchanged, {f.rejected} rejected ({f.seconds:.2f}s)"))
+            f"{f.unchanged} unchanged, {f.rejected} rejected ({f.seconds:.2f}s)"
+        ),
+    )
     failures: list[str] = []
-    for contract, result in zip(selected, results):
+    for contract, result in zip(selected, results, strict=False):
         with warehouse.connect() as conn:
             total_rows = conn.execute(f"select count(*) from {contract.qualified_name}").fetchone()[0]
         context.log.info(
             f"{contract.key}: {result.loaded_files} new files ({result.skipped_files} already loaded"
             f"{f', {result.failed_files} failed' if result.failed_files else ''}): "
             f"{result.total('inserted'):,} inserted, {result.total('updated'):,} updated, "
-            f"{result.total('rejected'):,} rejected; {total_rows:,} rows in {contract.schema}.{contract.name}")
+            f"{result.total('rejected'):,} rejected; {total_rows:,} rows in {contract.schema}.{contract.name}"
+        )
         for ignored in result.ignored:
             context.log.warning(f"not loaded: {ignored.path}: {ignored.reason}")
         if result.errors:
@@ -113,8 +118,11 @@ def raw_tables(context: AssetExecutionContext, warehouse: WarehouseResource):
         suite = _SUITES[contract.key]
         # Great Expectations runs one suite at a time, here, after the parallel loads.
         check_results = [checks.raw_check_result(info, context.run.run_id, suite)] if suite else []
-        yield MaterializeResult(asset_key=raw_key(contract), metadata=_table_metadata(contract, result, total_rows),
-                                check_results=check_results)
+        yield MaterializeResult(
+            asset_key=raw_key(contract),
+            metadata=_table_metadata(contract, result, total_rows),
+            check_results=check_results,
+        )
     if failures:
         raise Failure(description="; ".join(failures))
 

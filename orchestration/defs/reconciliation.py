@@ -9,6 +9,7 @@ workspace, month and measure, when a difference exceeds the tolerance: the large
 RELATIVE_TOLERANCE of Bison's figure. A measure Bison did not report (null) is not compared. It never blocks:
 the dashboards are still right by their own definition; the warning says where Bison and we disagree.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -71,13 +72,15 @@ def reconcile(conn) -> Reconciliation:
     audited = publishing.build_relation(RECONCILIATION_VIEW)
     view = audited if conn.execute("select to_regclass(%s)", (audited,)).fetchone()[0] else RECONCILIATION_VIEW
     columns = ", ".join(f"vendor_{m}, warehouse_{m}, warehouse_{m}_local" for m in MEASURES)
-    rows = conn.execute(f"select workspace_id, workspace_name, pipeline_month, {columns} from {view} "
-                        f"where is_whole_month order by workspace_name, workspace_id, pipeline_month").fetchall()
+    rows = conn.execute(
+        f"select workspace_id, workspace_name, pipeline_month, {columns} from {view} "
+        f"where is_whole_month order by workspace_name, workspace_id, pipeline_month"
+    ).fetchall()
     differences = []
     for row in rows:
         workspace_id, workspace_name, month = row[:3]
         for i, measure in enumerate(MEASURES):
-            vendor, warehouse, local = row[3 + 3 * i: 6 + 3 * i]
+            vendor, warehouse, local = row[3 + 3 * i : 6 + 3 * i]
             if vendor is not None and vendor != warehouse:
                 differences.append(Difference(workspace_id, workspace_name, month, measure, vendor, warehouse, local))
     return Reconciliation(months_compared=len(rows), differences=differences)
@@ -86,10 +89,15 @@ def reconcile(conn) -> Reconciliation:
 def differences_markdown(differences: list[Difference]) -> str:
     if not differences:
         return "_none_"
-    lines = ["| workspace | pipeline month | measure | Bison | warehouse (UTC) | difference | warehouse (Chicago time) |",
-             "|---|---|---|---:|---:|---:|---:|"]
-    lines += [f"| {d.workspace_name or d.workspace_id} | {d.pipeline_month.isoformat()} | {d.measure} | {d.vendor} | "
-              f"{d.warehouse} | {d.difference:+d} | {d.warehouse_local} |" for d in differences]
+    lines = [
+        "| workspace | pipeline month | measure | Bison | warehouse (UTC) | difference | warehouse (Chicago time) |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {d.workspace_name or d.workspace_id} | {d.pipeline_month.isoformat()} | {d.measure} | {d.vendor} | "
+        f"{d.warehouse} | {d.difference:+d} | {d.warehouse_local} |"
+        for d in differences
+    ]
     return "\n".join(lines)
 
 
@@ -100,19 +108,26 @@ def check_result(result: Reconciliation) -> AssetCheckResult:
     return AssetCheckResult(
         passed=result.passed,
         severity=AssetCheckSeverity.WARN,
-        description=(f"{len(result.differences)} differences within tolerance over {result.months_compared} whole "
-                     f"pipeline months" if result.passed else
-                     f"Bison's totals differ from the warehouse's beyond tolerance in {len(months)} workspace-month(s): "
-                     + "; ".join(f"{w} {m}" for w, m in months)),
+        description=(
+            f"{len(result.differences)} differences within tolerance over {result.months_compared} whole "
+            f"pipeline months"
+            if result.passed
+            else f"Bison's totals differ from the warehouse's beyond tolerance in {len(months)} workspace-month(s): "
+            + "; ".join(f"{w} {m}" for w, m in months)
+        ),
         metadata={
             "months_compared": result.months_compared,
-            "workspace_months_differing": MetadataValue.json([{"workspace": w, "pipeline_month": m} for w, m in months]),
+            "workspace_months_differing": MetadataValue.json(
+                [{"workspace": w, "pipeline_month": m} for w, m in months]
+            ),
             "differences_beyond_tolerance": MetadataValue.md(differences_markdown(mismatches)),
             "differences_within_tolerance": MetadataValue.md(differences_markdown(tolerated)),
             "tolerance": f"max({ABSOLUTE_TOLERANCE}, {RELATIVE_TOLERANCE:.0%} of Bison's figure) per measure",
-            "how_to_read": ("Bison counts per pipeline (renewal) month in UTC; 'warehouse (UTC)' counts the same window, "
-                            "so a difference there is sync lag or data Bison has and we do not (or the reverse). "
-                            "'warehouse (Chicago time)' shows what the same month holds in dashboard time."),
+            "how_to_read": (
+                "Bison counts per pipeline (renewal) month in UTC; 'warehouse (UTC)' counts the same window, "
+                "so a difference there is sync lag or data Bison has and we do not (or the reverse). "
+                "'warehouse (Chicago time)' shows what the same month holds in dashboard time."
+            ),
         },
     )
 
@@ -121,9 +136,11 @@ def check_result(result: Reconciliation) -> AssetCheckResult:
     asset=RECONCILIATION_ASSET,
     name="bison_totals_match_vendor_aggregates",
     blocking=False,
-    description=("Bison's pipeline_stats_cache totals (uploaded, emails_sent, replied, interested) equal the "
-                 "warehouse's over every whole pipeline month, within max(1, 1 %); warns naming the workspaces and "
-                 "months that differ."),
+    description=(
+        "Bison's pipeline_stats_cache totals (uploaded, emails_sent, replied, interested) equal the "
+        "warehouse's over every whole pipeline month, within max(1, 1 %); warns naming the workspaces and "
+        "months that differ."
+    ),
 )
 def bison_totals_match_vendor_aggregates(warehouse: WarehouseResource) -> AssetCheckResult:
     with warehouse.connect() as conn:

@@ -1,4 +1,5 @@
 """Dagster resources: the warehouse connection, resolved by `orchestration.warehouse`."""
+
 from __future__ import annotations
 
 from dagster import ConfigurableResource

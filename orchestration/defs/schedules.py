@@ -2,15 +2,29 @@
 the 15-minute refresh cycle (seed 001: "15-minute batch for analytics") runs the same job only when
 the landing folder holds something the published marts lack (orchestration/refresh.py), and never
 while another run of it is in progress. Both ship stopped and are switched on in the Dagster UI."""
+
 from __future__ import annotations
 
-from dagster import (DagsterRunStatus, DefaultScheduleStatus, RunRequest, RunsFilter, ScheduleDefinition,
-                     ScheduleEvaluationContext, SkipReason, schedule)
+from dagster import (
+    DagsterRunStatus,
+    DefaultScheduleStatus,
+    RunRequest,
+    RunsFilter,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SkipReason,
+    schedule,
+)
 
 from orchestration.defs.jobs import full_pipeline_job
 
-_IN_PROGRESS = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-                DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+_IN_PROGRESS = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
 
 
 def hourly_pipeline(reporting_timezone: str) -> ScheduleDefinition:
@@ -21,26 +35,34 @@ def hourly_pipeline(reporting_timezone: str) -> ScheduleDefinition:
         execution_timezone=reporting_timezone,
         default_status=DefaultScheduleStatus.STOPPED,
         description="Runs the full pipeline at a quarter past every hour (reporting time zone), after the vendors' "
-                    "hourly syncs: loads new landing files, rebuilds and tests the models, runs the checks, publishes "
-                    "the dashboards. Ships stopped: switch it on here.",
+        "hourly syncs: loads new landing files, rebuilds and tests the models, runs the checks, publishes "
+        "the dashboards. Ships stopped: switch it on here.",
     )
 
 
 def refresh_cycle(reporting_timezone: str) -> ScheduleDefinition:
-    @schedule(name="refresh_every_15_minutes", job=full_pipeline_job, cron_schedule="*/15 * * * *",
-              execution_timezone=reporting_timezone, default_status=DefaultScheduleStatus.STOPPED,
-              description="Every 15 minutes (reporting time zone): runs the pipeline when new or changed landing "
-                          "files (or loaded files no published build has read) are waiting; skips the tick when "
-                          "nothing is new or a run of the pipeline is still in progress. Ships stopped.")
+    @schedule(
+        name="refresh_every_15_minutes",
+        job=full_pipeline_job,
+        cron_schedule="*/15 * * * *",
+        execution_timezone=reporting_timezone,
+        default_status=DefaultScheduleStatus.STOPPED,
+        description="Every 15 minutes (reporting time zone): runs the pipeline when new or changed landing "
+        "files (or loaded files no published build has read) are waiting; skips the tick when "
+        "nothing is new or a run of the pipeline is still in progress. Ships stopped.",
+    )
     def refresh_every_15_minutes(context: ScheduleEvaluationContext):
         from orchestration import refresh, settings, warehouse
 
         running = context.instance.get_run_records(
-            RunsFilter(job_name=full_pipeline_job.name, statuses=_IN_PROGRESS), limit=1)
+            RunsFilter(job_name=full_pipeline_job.name, statuses=_IN_PROGRESS), limit=1
+        )
         if running:
             run = running[0].dagster_run
-            return SkipReason(f"run {run.run_id[:8]} of {full_pipeline_job.name} is still in progress "
-                              f"({run.status.value.lower()}); one run at a time, so this tick is skipped")
+            return SkipReason(
+                f"run {run.run_id[:8]} of {full_pipeline_job.name} is still in progress "
+                f"({run.status.value.lower()}); one run at a time, so this tick is skipped"
+            )
         with warehouse.connect(warehouse.ensure_running()) as conn:
             found = refresh.pending(conn, settings.landing_dir())
         if found.nothing_new:

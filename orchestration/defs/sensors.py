@@ -3,6 +3,7 @@
 Its cursor maps each landing file to "size:mtime"; a file not seen before, or seen with another
 size or mtime, triggers one run (the loader itself skips files whose content it already holds).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +12,8 @@ import json
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
 from orchestration import settings
-from orchestration.ingestion import contracts, landing, loaders
 from orchestration.defs.jobs import full_pipeline_job
+from orchestration.ingestion import contracts, landing, loaders
 
 
 def _landing_state() -> dict[str, str]:
@@ -29,8 +30,12 @@ def _landing_state() -> dict[str, str]:
     return state
 
 
-@sensor(job=full_pipeline_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED,
-        description="Runs the full pipeline when files land or change in the landing directory.")
+@sensor(
+    job=full_pipeline_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.STOPPED,
+    description="Runs the full pipeline when files land or change in the landing directory.",
+)
 def new_landing_files(context: SensorEvaluationContext):
     previous = json.loads(context.cursor) if context.cursor else {}
     current = _landing_state()

@@ -5,6 +5,7 @@ loader's validation and DDL), its natural key and version column (for upserts), 
 and in which format (for the loader, the generator and the sensor), and its documentation (for dbt).
 Adding a table to a sources file is all it takes to get a raw table and a Dagster asset.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -74,16 +75,32 @@ def _parse_source(doc: dict) -> list[TableContract]:
                     raise ValueError(f"{src['name']}.{tbl['name']}.{c['name']}: unsupported data_type {dtype}")
                 cmeta = c.get("meta", {})
                 if c["name"] == version and dtype not in VERSION_TYPES:
-                    raise ValueError(f"{src['name']}.{tbl['name']}: version column {version} is {dtype}; "
-                                     f"it must be one of {', '.join(sorted(VERSION_TYPES))}")
-                cols.append(Column(c["name"], dtype, c.get("description", ""),
-                                   required=c["name"] in key or c["name"] == version or bool(cmeta.get("required")),
-                                   generated=cmeta.get("generated")))
-            out.append(TableContract(
-                source=src["name"], name=tbl["name"], schema=src["schema"],
-                description=tbl.get("description", ""),
-                landing_path=meta["landing"]["path"], file_format=meta["landing"]["format"],
-                natural_key=key, version_column=version, columns=tuple(cols)))
+                    raise ValueError(
+                        f"{src['name']}.{tbl['name']}: version column {version} is {dtype}; "
+                        f"it must be one of {', '.join(sorted(VERSION_TYPES))}"
+                    )
+                cols.append(
+                    Column(
+                        c["name"],
+                        dtype,
+                        c.get("description", ""),
+                        required=c["name"] in key or c["name"] == version or bool(cmeta.get("required")),
+                        generated=cmeta.get("generated"),
+                    )
+                )
+            out.append(
+                TableContract(
+                    source=src["name"],
+                    name=tbl["name"],
+                    schema=src["schema"],
+                    description=tbl.get("description", ""),
+                    landing_path=meta["landing"]["path"],
+                    file_format=meta["landing"]["format"],
+                    natural_key=key,
+                    version_column=version,
+                    columns=tuple(cols),
+                )
+            )
     return out
 
 
@@ -91,7 +108,7 @@ def _parse_source(doc: dict) -> list[TableContract]:
 def all_contracts() -> tuple[TableContract, ...]:
     contracts: list[TableContract] = []
     for path in sorted(settings.STAGING_MODELS_DIR.glob("*/_*__sources.yml")):
-        with open(path) as f:
+        with path.open() as f:
             contracts.extend(_parse_source(yaml.safe_load(f)))
     return tuple(contracts)
 

@@ -10,6 +10,7 @@ A table's folder that is absent holds no files. One that is there but cannot be 
 a file or a broken link in its place) raises `FolderError` with a one-line reason: that table fails
 alone, as an unreadable file does, and the other tables still load.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,18 +51,23 @@ def scan(contract: TableContract, root: Path) -> Listing:
     try:
         entries = sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name))
     except OSError as exc:  # PermissionError, NotADirectoryError, a broken link (FileNotFoundError), ...
-        raise FolderError(f"{contract.landing_path}/: cannot read the folder: {exc.strerror or exc}; "
-                          f"none of its files loaded") from None
+        raise FolderError(
+            f"{contract.landing_path}/: cannot read the folder: {exc.strerror or exc}; none of its files loaded"
+        ) from None
     files: list[Path] = []
     ignored: list[Ignored] = []
     suffix = f".{contract.file_format}"
     for entry in entries:
         name = display_name(entry, root)
         if entry.is_symlink() and not entry.exists():
-            ignored.append(Ignored(name, f"broken link (points to {os.readlink(entry)})"))
+            ignored.append(Ignored(name, f"broken link (points to {entry.readlink()})"))
         elif entry.is_dir():
-            ignored.append(Ignored(name + "/", f"a sub-folder: {contract.key} reads only the files directly in "
-                                               f"{contract.landing_path}/"))
+            ignored.append(
+                Ignored(
+                    name + "/",
+                    f"a sub-folder: {contract.key} reads only the files directly in {contract.landing_path}/",
+                )
+            )
         elif entry.name.startswith("."):
             ignored.append(Ignored(name, "a hidden file"))
         elif not entry.is_file():

@@ -21,16 +21,17 @@ A failed file never stops the others: `load_table` goes on and lists it in `erro
 that cannot be listed fails that table alone: one line in its `errors`, nothing in the ledger (there
 is no file to record), and the caller goes on with the next table.
 """
+
 from __future__ import annotations
 
 import hashlib
 import io
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -42,8 +43,17 @@ from orchestration.ingestion.contracts import TableContract
 from orchestration.ingestion.parsing import ContractError, FileError, Reject, parse
 from orchestration.warehouse import WarehouseError, first_line
 
-__all__ = ["ContractError", "FileError", "FileLoadResult", "TableLoadResult", "ensure_schemas", "landing_files",
-           "load_file", "load_table", "load_tables"]
+__all__ = [
+    "ContractError",
+    "FileError",
+    "FileLoadResult",
+    "TableLoadResult",
+    "ensure_schemas",
+    "landing_files",
+    "load_file",
+    "load_table",
+    "load_tables",
+]
 
 MAX_REFUSED_ROWS = 20  # rows PostgreSQL refuses in one file before the whole file is failed instead
 
@@ -91,10 +101,28 @@ class TableLoadResult:
 
 # --------------------------------------------------------------------------- DDL
 
-_PG_TYPES = {"text": "text", "integer": "integer", "bigint": "bigint", "numeric": "numeric",
-             "boolean": "boolean", "timestamptz": "timestamptz", "date": "date", "jsonb": "jsonb"}
-_LEDGER_COUNTS = ("rows_in_file", "inserted", "updated", "unchanged", "rejected", "lines_in_file", "header_lines",
-                  "blank_lines", "loaded_lines", "rejected_lines")
+_PG_TYPES = {
+    "text": "text",
+    "integer": "integer",
+    "bigint": "bigint",
+    "numeric": "numeric",
+    "boolean": "boolean",
+    "timestamptz": "timestamptz",
+    "date": "date",
+    "jsonb": "jsonb",
+}
+_LEDGER_COUNTS = (
+    "rows_in_file",
+    "inserted",
+    "updated",
+    "unchanged",
+    "rejected",
+    "lines_in_file",
+    "header_lines",
+    "blank_lines",
+    "loaded_lines",
+    "rejected_lines",
+)
 
 
 def _ident(name: str) -> str:
@@ -102,8 +130,10 @@ def _ident(name: str) -> str:
 
 
 def _existing_columns(cur, schemas: list[str]) -> dict[tuple[str, str], set[str]]:
-    cur.execute("select table_schema, table_name, column_name from information_schema.columns "
-                "where table_schema = any(%s)", (schemas,))
+    cur.execute(
+        "select table_schema, table_name, column_name from information_schema.columns where table_schema = any(%s)",
+        (schemas,),
+    )
     found: dict[tuple[str, str], set[str]] = {}
     for schema, table, column in cur.fetchall():
         found.setdefault((schema, table), set()).add(column)
@@ -119,10 +149,14 @@ def ensure_schemas(conn, landing_root: Path | None = None) -> None:
     with conn.transaction():
         cur = conn.cursor()
         existing = _existing_columns(cur, schemas)
-        ledger_current = ("rejected_lines" in existing.get((settings.AUDIT_SCHEMA, "loaded_files"), set())
-                          and "line_count" in existing.get((settings.AUDIT_SCHEMA, "rejected_rows"), set()))
-        missing = [c for c in contracts.all_contracts()
-                   if not {x.name for x in c.loadable_columns} <= existing.get((c.schema, c.name), set())]
+        ledger_current = "rejected_lines" in existing.get(
+            (settings.AUDIT_SCHEMA, "loaded_files"), set()
+        ) and "line_count" in existing.get((settings.AUDIT_SCHEMA, "rejected_rows"), set())
+        missing = [
+            c
+            for c in contracts.all_contracts()
+            if not {x.name for x in c.loadable_columns} <= existing.get((c.schema, c.name), set())
+        ]
         if ledger_current and not missing:
             return
         cur.execute("select pg_advisory_xact_lock(hashtext('lead_analytics.ensure_schemas'))")
@@ -169,18 +203,24 @@ def ensure_schemas(conn, landing_root: Path | None = None) -> None:
                 continue
             for c in contract.loadable_columns:
                 if c.name not in have:  # a column added to the contract later
-                    cur.execute(f"alter table {contract.qualified_name} add column {_ident(c.name)} "
-                                f"{_PG_TYPES[c.data_type]}")
+                    cur.execute(
+                        f"alter table {contract.qualified_name} add column {_ident(c.name)} {_PG_TYPES[c.data_type]}"
+                    )
 
 
 def _upgrade_ledger(cur, landing_root: str) -> None:
     """Bring a ledger written before issue 6 (keyed by path alone) to the current shape. Its rows are
     taken to come from the landing directory in use now, the only one such a ledger could track."""
     audit = _ident(settings.AUDIT_SCHEMA)
-    for table, key in (("loaded_files", "landing_root, file_path"),
-                       ("rejected_rows", "landing_root, file_path, line_number")):
-        cur.execute("select 1 from information_schema.columns where table_schema = %s and table_name = %s "
-                    "and column_name = 'landing_root'", (settings.AUDIT_SCHEMA, table))
+    for table, key in (
+        ("loaded_files", "landing_root, file_path"),
+        ("rejected_rows", "landing_root, file_path, line_number"),
+    ):
+        cur.execute(
+            "select 1 from information_schema.columns where table_schema = %s and table_name = %s "
+            "and column_name = 'landing_root'",
+            (settings.AUDIT_SCHEMA, table),
+        )
         if cur.fetchone():
             continue
         cur.execute(f"alter table {audit}.{table} add column landing_root text")
@@ -200,17 +240,23 @@ def other_landing_roots(conn, landing_root: Path) -> list[tuple[str, int]]:
     """The landing directories other than `landing_root` this warehouse has loaded files from, with how many
     files each: their rows sit in the same raw tables, so a load from `landing_root` mixes with them."""
     with conn.transaction():  # ended here: each file's load must commit on its own
-        has_roots = conn.execute("select 1 from information_schema.columns where table_schema = %s and "
-                                 "table_name = 'loaded_files' and column_name = 'landing_root'",
-                                 (settings.AUDIT_SCHEMA,)).fetchone()
+        has_roots = conn.execute(
+            "select 1 from information_schema.columns where table_schema = %s and "
+            "table_name = 'loaded_files' and column_name = 'landing_root'",
+            (settings.AUDIT_SCHEMA,),
+        ).fetchone()
         if has_roots is None:  # no ledger yet, or one from before issue 6: it tracked one landing root only
             return []
-        rows = conn.execute(f"select landing_root, count(*) from {_ident(settings.AUDIT_SCHEMA)}.loaded_files "
-                            "where landing_root <> %s group by 1 order by 1", (str(landing_root.resolve()),)).fetchall()
+        rows = conn.execute(
+            f"select landing_root, count(*) from {_ident(settings.AUDIT_SCHEMA)}.loaded_files "
+            "where landing_root <> %s group by 1 order by 1",
+            (str(landing_root.resolve()),),
+        ).fetchall()
     return [(root, int(n)) for root, n in rows]
 
 
 # --------------------------------------------------------------------------- preparing (no database)
+
 
 @dataclass
 class _PreparedFile:
@@ -257,8 +303,9 @@ class _PreparedFile:
         if self._staged is None:
             rows, _ = validation.latest_per_key(contract, self.valid, self.lines)
             sink = io.BytesIO()
-            pa_csv.write_csv(rows, sink, write_options=pa_csv.WriteOptions(include_header=False,
-                                                                           quoting_style="needed"))
+            pa_csv.write_csv(
+                rows, sink, write_options=pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+            )
             self._staged = rows.column_names, sink.getvalue(), rows.column("_source_line")
         return self._staged
 
@@ -270,9 +317,21 @@ def _printable(text: str | None) -> str | None:
 def _prepare(contract: TableContract, root: str, rel: str, data: bytes, digest: str, started: float) -> _PreparedFile:
     parsed = parse(contract, data, rel)
     valid, lines, spans, value_rejects = validation.validate(contract, parsed)
-    prepared = _PreparedFile(root, rel, digest, started, parsed.table.num_rows + len(parsed.rejects),
-                             parsed.lines_in_file, parsed.header_lines, parsed.blank_lines, valid, lines, spans, {},
-                             _text=parsed.line_text)
+    prepared = _PreparedFile(
+        root,
+        rel,
+        digest,
+        started,
+        parsed.table.num_rows + len(parsed.rejects),
+        parsed.lines_in_file,
+        parsed.header_lines,
+        parsed.blank_lines,
+        valid,
+        lines,
+        spans,
+        {},
+        _text=parsed.line_text,
+    )
     for r in parsed.rejects:
         prepared.reject(r.line, _printable(r.text), r.reason, r.lines)
     for line, span, reason in value_rejects:
@@ -284,13 +343,14 @@ def _prepare(contract: TableContract, root: str, rel: str, data: bytes, digest: 
 
 # --------------------------------------------------------------------------- writing
 
+
 def _copy_csv(cur, target: str, columns: list[str], payload: bytes) -> None:
     cols = ", ".join(_ident(c) for c in columns)
     with cur.copy(f"copy {target} ({cols}) from stdin (format csv)") as copy:
         step = 1 << 20
         view = memoryview(payload)
         for start in range(0, len(view), step):
-            copy.write(view[start:start + step])
+            copy.write(view[start : start + step])
 
 
 def _upsert(cur, contract: TableContract, rel: str) -> tuple[int, int]:
@@ -300,9 +360,17 @@ def _upsert(cur, contract: TableContract, rel: str) -> tuple[int, int]:
     key = ", ".join(_ident(k) for k in contract.natural_key)
     non_key = [c for c in names if c not in contract.natural_key]
     target = contract.qualified_name
-    sets = ", ".join(f"{_ident(c)} = excluded.{_ident(c)}" for c in [*non_key, "_source_file", "_source_line", "_loaded_at"])
-    changed = (f"({', '.join(f'{target}.{_ident(c)}' for c in non_key)}) is distinct from "
-               f"({', '.join(f'excluded.{_ident(c)}' for c in non_key)})") if non_key else "false"
+    sets = ", ".join(
+        f"{_ident(c)} = excluded.{_ident(c)}" for c in [*non_key, "_source_file", "_source_line", "_loaded_at"]
+    )
+    changed = (
+        (
+            f"({', '.join(f'{target}.{_ident(c)}' for c in non_key)}) is distinct from "
+            f"({', '.join(f'excluded.{_ident(c)}' for c in non_key)})"
+        )
+        if non_key
+        else "false"
+    )
     if contract.version_column:
         # Typed columns compare as values (instants for timestamptz); on equal versions the row read last wins.
         v = _ident(contract.version_column)
@@ -315,7 +383,8 @@ def _upsert(cur, contract: TableContract, rel: str) -> tuple[int, int]:
                 returning (xmax = 0) as inserted
             )
             select count(*) filter (where inserted), count(*) filter (where not inserted) from written""",
-        {"file": rel})
+        {"file": rel},
+    )
     inserted, updated = cur.fetchone()
     return int(inserted), int(updated)
 
@@ -324,8 +393,9 @@ _COPY_LINE = re.compile(r"COPY _incoming, line (\d+)")
 
 
 def _lock_key(contract: TableContract) -> int:
-    return int.from_bytes(hashlib.sha256(f"lead_analytics.load.{contract.key}".encode()).digest()[:8], "big",
-                          signed=True)
+    return int.from_bytes(
+        hashlib.sha256(f"lead_analytics.load.{contract.key}".encode()).digest()[:8], "big", signed=True
+    )
 
 
 def _write(conn, contract: TableContract, prepared: _PreparedFile) -> FileLoadResult:
@@ -340,15 +410,17 @@ def _write(conn, contract: TableContract, prepared: _PreparedFile) -> FileLoadRe
         except psycopg.errors.DataError as exc:
             where = _COPY_LINE.search(exc.diag.context or "")
             if not where:
-                raise FileError(f"{prepared.rel}: PostgreSQL refused the file: {first_line(exc)}; "
-                                "nothing loaded") from None
+                raise FileError(
+                    f"{prepared.rel}: PostgreSQL refused the file: {first_line(exc)}; nothing loaded"
+                ) from None
             line = int(staged_lines[int(where.group(1)) - 1].as_py())
             prepared.refuse(line, f"refused by PostgreSQL: {first_line(exc)}")
     raise FileError(f"{prepared.rel}: PostgreSQL refused more than {MAX_REFUSED_ROWS} rows; nothing loaded")
 
 
-def _write_once(conn, contract: TableContract, prepared: _PreparedFile, columns: list[str],
-                payload: bytes) -> FileLoadResult:
+def _write_once(
+    conn, contract: TableContract, prepared: _PreparedFile, columns: list[str], payload: bytes
+) -> FileLoadResult:
     """Stage and upsert the rows, the rejected rows and the ledger entry in one transaction."""
     from psycopg import sql
 
@@ -361,14 +433,16 @@ def _write_once(conn, contract: TableContract, prepared: _PreparedFile, columns:
         # interleave), stage, and read the ledger. A crash can lose only the last few commits,
         # ledger entry and rows together, so the next run reloads those files: per-file
         # durability is not needed here, and it costs an fsync.
-        cur.execute(sql.SQL(
-            f"select pg_advisory_xact_lock({_lock_key(contract)}); "
-            "set local synchronous_commit = off; set local time zone 'UTC'; "
-            # (dropped first: inside a caller's transaction the previous file's is still there)
-            f"drop table if exists pg_temp._incoming; "
-            f"create temp table _incoming ({staged_cols}, _source_line integer) on commit drop; "
-            f"select sha256, status from {audit}.loaded_files where landing_root = {{}} and file_path = {{}}"
-        ).format(sql.Literal(root), sql.Literal(rel)))
+        cur.execute(
+            sql.SQL(
+                f"select pg_advisory_xact_lock({_lock_key(contract)}); "
+                "set local synchronous_commit = off; set local time zone 'UTC'; "
+                # (dropped first: inside a caller's transaction the previous file's is still there)
+                f"drop table if exists pg_temp._incoming; "
+                f"create temp table _incoming ({staged_cols}, _source_line integer) on commit drop; "
+                f"select sha256, status from {audit}.loaded_files where landing_root = {{}} and file_path = {{}}"
+            ).format(sql.Literal(root), sql.Literal(rel))
+        )
         while cur.nextset():
             pass
         row = cur.fetchone()
@@ -381,38 +455,60 @@ def _write_once(conn, contract: TableContract, prepared: _PreparedFile, columns:
             cur.execute(f"delete from {audit}.rejected_rows where landing_root = %s and file_path = %s", (root, rel))
         rejects = sorted(prepared.rejects.values(), key=lambda r: r.line)
         if rejects:
-            with cur.copy(f"copy {audit}.rejected_rows (source_table, landing_root, file_path, line_number, "
-                          f"line_count, raw_text, reason) from stdin") as copy:
+            with cur.copy(
+                f"copy {audit}.rejected_rows (source_table, landing_root, file_path, line_number, "
+                f"line_count, raw_text, reason) from stdin"
+            ) as copy:
                 for r in rejects:
                     copy.write_row((f"{contract.schema}.{contract.name}", root, rel, r.line, r.lines, r.text, r.reason))
         result = FileLoadResult(
-            rel, "loaded", rows_in_file=prepared.rows_in_file, inserted=inserted, updated=updated,
-            unchanged=prepared.valid.num_rows - inserted - updated, rejected=len(rejects),
-            lines_in_file=prepared.lines_in_file, header_lines=prepared.header_lines,
-            blank_lines=prepared.blank_lines, loaded_lines=int(prepared.spans.sum()),
-            rejected_lines=sum(r.lines for r in rejects))
+            rel,
+            "loaded",
+            rows_in_file=prepared.rows_in_file,
+            inserted=inserted,
+            updated=updated,
+            unchanged=prepared.valid.num_rows - inserted - updated,
+            rejected=len(rejects),
+            lines_in_file=prepared.lines_in_file,
+            header_lines=prepared.header_lines,
+            blank_lines=prepared.blank_lines,
+            loaded_lines=int(prepared.spans.sum()),
+            rejected_lines=sum(r.lines for r in rejects),
+        )
         _record(cur, contract, root, prepared.digest, result, time.perf_counter() - prepared.started)
     result.seconds = time.perf_counter() - prepared.started
     return result
 
 
-def _record(cur, contract: TableContract, root: str, digest: str | None, result: FileLoadResult,
-            seconds: float) -> None:
+def _record(
+    cur, contract: TableContract, root: str, digest: str | None, result: FileLoadResult, seconds: float
+) -> None:
     audit = _ident(settings.AUDIT_SCHEMA)
     counts = ", ".join(_LEDGER_COUNTS)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in ("source_table", "status", "reason", "sha256", *_LEDGER_COUNTS,
-                                                        "duration_ms"))
+    updates = ", ".join(
+        f"{c} = excluded.{c}" for c in ("source_table", "status", "reason", "sha256", *_LEDGER_COUNTS, "duration_ms")
+    )
     cur.execute(
         f"""insert into {audit}.loaded_files (landing_root, file_path, source_table, status, reason, sha256, {counts},
                                                 duration_ms)
-            values (%s, %s, %s, %s, %s, %s, {', '.join(['%s'] * len(_LEDGER_COUNTS))}, %s)
+            values (%s, %s, %s, %s, %s, %s, {", ".join(["%s"] * len(_LEDGER_COUNTS))}, %s)
             on conflict (landing_root, file_path) do update set {updates}, loaded_at = now()""",
-        (root, result.file, f"{contract.schema}.{contract.name}", result.status, result.reason, digest,
-         *(getattr(result, c) for c in _LEDGER_COUNTS), int(seconds * 1000)))
+        (
+            root,
+            result.file,
+            f"{contract.schema}.{contract.name}",
+            result.status,
+            result.reason,
+            digest,
+            *(getattr(result, c) for c in _LEDGER_COUNTS),
+            int(seconds * 1000),
+        ),
+    )
 
 
-def _record_failure(conn, contract: TableContract, root: str, rel: str, digest: str | None, reason: str,
-                    started: float) -> FileLoadResult:
+def _record_failure(
+    conn, contract: TableContract, root: str, rel: str, digest: str | None, reason: str, started: float
+) -> FileLoadResult:
     """The ledger says the file failed and why; its earlier rows and rejects (if any) stay as they were."""
     result = FileLoadResult(rel, "failed", reason=reason)
     with conn.transaction():
@@ -422,11 +518,14 @@ def _record_failure(conn, contract: TableContract, root: str, rel: str, digest: 
 
 
 def _lost_connection(exc: Exception, rel: str) -> WarehouseError:
-    return WarehouseError(f"lost the connection to the warehouse while loading {rel}: {first_line(exc)} "
-                          f"(that file was not loaded; run the load again)")
+    return WarehouseError(
+        f"lost the connection to the warehouse while loading {rel}: {first_line(exc)} "
+        f"(that file was not loaded; run the load again)"
+    )
 
 
 # --------------------------------------------------------------------------- public API
+
 
 def landing_files(contract: TableContract, landing_root: Path) -> list[Path]:
     """The files `contract` loads from `landing_root` (see `landing.scan` for what it leaves out and why)."""
@@ -440,8 +539,15 @@ def _read(path: Path, rel: str) -> bytes:
         raise FileError(f"{rel}: cannot read the file: {exc.strerror or exc}; nothing loaded") from None
 
 
-def _load_prepared(conn, contract: TableContract, outcome: "_PreparedFile | FileLoadResult | FileError",
-                   root: str, rel: str, digest: str | None, started: float) -> FileLoadResult:
+def _load_prepared(
+    conn,
+    contract: TableContract,
+    outcome: _PreparedFile | FileLoadResult | FileError,
+    root: str,
+    rel: str,
+    digest: str | None,
+    started: float,
+) -> FileLoadResult:
     import psycopg
 
     try:
@@ -457,12 +563,14 @@ def _load_prepared(conn, contract: TableContract, outcome: "_PreparedFile | File
         if conn.broken or conn.closed:
             raise _lost_connection(exc, rel) from None
         # e.g. a deadlock or a statement timeout: this file failed (and is tried again next time)
-        return _record_failure(conn, contract, root, rel, digest,
-                               f"{rel}: PostgreSQL: {first_line(exc)}; nothing loaded", started)
+        return _record_failure(
+            conn, contract, root, rel, digest, f"{rel}: PostgreSQL: {first_line(exc)}; nothing loaded", started
+        )
 
 
-def _prepare_path(contract: TableContract, root: str, path: Path, landing_root: Path,
-                  loaded: dict[str, str]) -> tuple[_PreparedFile | FileLoadResult | FileError, str, str | None, float]:
+def _prepare_path(
+    contract: TableContract, root: str, path: Path, landing_root: Path, loaded: dict[str, str]
+) -> tuple[_PreparedFile | FileLoadResult | FileError, str, str | None, float]:
     """Read and prepare one file (no database): the prepared file, a skip, or why it fails."""
     started = time.perf_counter()
     rel = landing.display_name(path, landing_root)
@@ -476,8 +584,12 @@ def _prepare_path(contract: TableContract, root: str, path: Path, landing_root: 
     except FileError as exc:
         return exc, rel, digest, started
     except Exception as exc:  # a reader bug on an odd file must fail that file, not the whole load
-        return FileError(f"{rel}: could not be read ({type(exc).__name__}: {first_line(exc)}); nothing loaded"), \
-            rel, digest, started
+        return (
+            FileError(f"{rel}: could not be read ({type(exc).__name__}: {first_line(exc)}); nothing loaded"),
+            rel,
+            digest,
+            started,
+        )
 
 
 def load_file(conn, contract: TableContract, path: Path, landing_root: Path) -> FileLoadResult:
@@ -488,8 +600,9 @@ def load_file(conn, contract: TableContract, path: Path, landing_root: Path) -> 
     return _load_prepared(conn, contract, outcome, root, rel, digest, started)
 
 
-def load_table(conn, contract: TableContract, landing_root: Path,
-               progress: Callable[[FileLoadResult], None] | None = None) -> TableLoadResult:
+def load_table(
+    conn, contract: TableContract, landing_root: Path, progress: Callable[[FileLoadResult], None] | None = None
+) -> TableLoadResult:
     """Load every landing file of one raw table, oldest name first. A file that fails is recorded
     as failed (ledger and `errors`) and the other files still load; entries of the folder the
     contract does not read are listed in `ignored`.
@@ -501,9 +614,13 @@ def load_table(conn, contract: TableContract, landing_root: Path,
     audit = _ident(settings.AUDIT_SCHEMA)
     root = str(landing_root.resolve())
     with conn.transaction():
-        loaded = {path: sha for path, sha in conn.execute(
-            f"select file_path, sha256 from {audit}.loaded_files where landing_root = %s and source_table = %s "
-            f"and status = 'loaded'", (root, f"{contract.schema}.{contract.name}")).fetchall()}
+        loaded = dict(
+            conn.execute(
+                f"select file_path, sha256 from {audit}.loaded_files where landing_root = %s and source_table = %s "
+                f"and status = 'loaded'",
+                (root, f"{contract.schema}.{contract.name}"),
+            ).fetchall()
+        )
 
     def prepare(path: Path):
         return pool.submit(_prepare_path, contract, root, path, landing_root, loaded)
@@ -530,8 +647,13 @@ def load_table(conn, contract: TableContract, landing_root: Path,
     return result
 
 
-def load_tables(info, selected: list[TableContract], landing_root: Path, parallelism: int,
-                progress: Callable[[str, FileLoadResult], None] | None = None) -> list[TableLoadResult]:
+def load_tables(
+    info,
+    selected: list[TableContract],
+    landing_root: Path,
+    parallelism: int,
+    progress: Callable[[str, FileLoadResult], None] | None = None,
+) -> list[TableLoadResult]:
     """Load several raw tables, `parallelism` at a time, each on its own connection to the warehouse
     `info` points at; results in the order of `selected`. Tables are independent (one lock per table,
     the ledger keyed by file), so they load concurrently: the client parses one while the server
@@ -540,8 +662,9 @@ def load_tables(info, selected: list[TableContract], landing_root: Path, paralle
 
     def one(contract: TableContract) -> TableLoadResult:
         with warehouse.connect(info) as conn:
-            return load_table(conn, contract, landing_root,
-                              progress=(lambda f: progress(contract.key, f)) if progress else None)
+            return load_table(
+                conn, contract, landing_root, progress=(lambda f: progress(contract.key, f)) if progress else None
+            )
 
     # Largest folders first, so the last table to start is a small one (bytes are a fair proxy for work).
     def size(contract: TableContract) -> int:

@@ -17,6 +17,7 @@ not match the contract) raises `FileError` with a one-line reason.
   integers and decimals keep every digit. A key not in the contract fails the file, naming the
   line where it first appears.
 """
+
 from __future__ import annotations
 
 import csv
@@ -72,21 +73,22 @@ class ParsedFile:
             self.raw_lines = _split_lines(self._data.decode("utf-8"))
         if not 0 < line <= len(self.raw_lines):
             return None
-        return "\n".join(self.raw_lines[line - 1:line - 1 + count])
+        return "\n".join(self.raw_lines[line - 1 : line - 1 + count])
 
     def check_accounting(self, rel: str) -> None:
-        covered = (self.header_lines + self.blank_lines + int(self.spans.sum())
-                   + sum(r.lines for r in self.rejects))
+        covered = self.header_lines + self.blank_lines + int(self.spans.sum()) + sum(r.lines for r in self.rejects)
         if covered != self.lines_in_file:  # a bug, never bad input: refuse to load rather than lose lines
-            raise FileError(f"{rel}: internal error: {covered} lines accounted for, the file has "
-                            f"{self.lines_in_file}; nothing loaded")
+            raise FileError(
+                f"{rel}: internal error: {covered} lines accounted for, the file has "
+                f"{self.lines_in_file}; nothing loaded"
+            )
 
 
 def _split_lines(text: str) -> list[str]:
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the file's final newline ends the last line; it does not start another
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+    return [line.removesuffix("\r") for line in lines]
 
 
 def count_lines(data: bytes) -> int:
@@ -99,13 +101,20 @@ def decode_check(data: bytes, rel: str) -> bytes:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise FileError(f"{rel}: not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} cannot be decoded "
-                        f"(re-export the file as UTF-8); nothing loaded") from None
-    return data[len(_BOM):] if data.startswith(_BOM) else data
+        raise FileError(
+            f"{rel}: not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} cannot be decoded "
+            f"(re-export the file as UTF-8); nothing loaded"
+        ) from None
+    return data.removeprefix(_BOM)
 
 
-def check_columns(contract: TableContract, found: list[str], rel: str, what: str = "columns",
-                  first_lines: dict[str, int] | None = None) -> None:
+def check_columns(
+    contract: TableContract,
+    found: list[str],
+    rel: str,
+    what: str = "columns",
+    first_lines: dict[str, int] | None = None,
+) -> None:
     expected = [c.name for c in contract.loadable_columns]
     missing = [c for c in expected if c not in found]
     unexpected = [c for c in found if c not in expected]
@@ -117,8 +126,9 @@ def check_columns(contract: TableContract, found: list[str], rel: str, what: str
         parts.append(f"missing {', '.join(missing)}")
     if unexpected:
         where = first_lines or {}
-        parts.append("unexpected " + ", ".join(
-            f"{c} (first on line {where[c]})" if c in where else c for c in unexpected))
+        parts.append(
+            "unexpected " + ", ".join(f"{c} (first on line {where[c]})" if c in where else c for c in unexpected)
+        )
     if duplicated:
         parts.append(f"duplicated {', '.join(duplicated)}")
     raise ContractError(f"{rel}: {what} do not match {contract.schema}.{contract.name}: {'; '.join(parts)}")
@@ -132,6 +142,7 @@ def parse(contract: TableContract, data: bytes, rel: str) -> ParsedFile:
 
 
 # --------------------------------------------------------------------------- CSV
+
 
 def _line_bounds(buf: np.ndarray, n_lines: int) -> tuple[np.ndarray, np.ndarray]:
     """Start offset and end offset (exclusive, before the newline) of every physical line."""
@@ -163,8 +174,16 @@ def _parse_csv(contract: TableContract, data: bytes, rel: str) -> ParsedFile:
     return _parse_csv_arrow(contract, data, header, n_lines, starts, ends, buf, rel)
 
 
-def _parse_csv_arrow(contract: TableContract, data: bytes, header: list[str], n_lines: int,
-                     starts: np.ndarray, ends: np.ndarray, buf: np.ndarray, rel: str) -> ParsedFile:
+def _parse_csv_arrow(
+    contract: TableContract,
+    data: bytes,
+    header: list[str],
+    n_lines: int,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    buf: np.ndarray,
+    rel: str,
+) -> ParsedFile:
     """Every row is one line: pyarrow parses; rows and invalid lines come back in line order."""
     rejects: list[Reject] = []
     blank_invalid: list[int] = []
@@ -175,18 +194,27 @@ def _parse_csv_arrow(contract: TableContract, data: bytes, header: list[str], n_
         if not row.text.strip():
             blank_invalid.append(row.number)  # spaces only: a blank line, not a row
         else:
-            rejects.append(Reject(row.number, row.text.rstrip("\r"),
-                                  f"broken line: expected {row.expected_columns} fields, found {row.actual_columns}"))
+            rejects.append(
+                Reject(
+                    row.number,
+                    row.text.rstrip("\r"),
+                    f"broken line: expected {row.expected_columns} fields, found {row.actual_columns}",
+                )
+            )
         return "skip"
 
     table = pa_csv.read_csv(
         io.BytesIO(data),
         read_options=pa_csv.ReadOptions(use_threads=False),  # single-threaded: exact line numbers
-        parse_options=pa_csv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False,
-                                          invalid_row_handler=on_invalid),
-        convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in header},
-                                              strings_can_be_null=True, null_values=[""],
-                                              quoted_strings_can_be_null=True),
+        parse_options=pa_csv.ParseOptions(
+            newlines_in_values=False, ignore_empty_lines=False, invalid_row_handler=on_invalid
+        ),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={c: pa.string() for c in header},
+            strings_can_be_null=True,
+            null_values=[""],
+            quoted_strings_can_be_null=True,
+        ),
     )
     row_lines = np.arange(2, n_lines + 1, dtype=np.int32)
     if invalid_lines:
@@ -216,8 +244,7 @@ def _csv_record(text: str) -> list[str]:
     return records[0]
 
 
-def _parse_csv_lines(contract: TableContract, data: bytes, header: list[str], n_lines: int,
-                     rel: str) -> ParsedFile:
+def _parse_csv_lines(contract: TableContract, data: bytes, header: list[str], n_lines: int, rel: str) -> ParsedFile:
     """The careful reader: a quoted value may span lines; a broken quote costs only its own line."""
     lines = _split_lines(data.decode("utf-8"))
     width = len(header)
@@ -246,30 +273,33 @@ def _parse_csv_lines(contract: TableContract, data: bytes, header: list[str], n_
             i += 1
             continue
         try:
-            fields = _csv_record("\n".join(lines[i - 1:j]))
+            fields = _csv_record("\n".join(lines[i - 1 : j]))
             problem = None if len(fields) == width else f"expected {width} fields, found {len(fields)}"
         except ValueError as exc:
             problem = str(exc)
         if problem and j > i:
-            problem = (f"a quote opened on this line does not close within the row "
-                       f"(lines {i}-{j} do not make one row: {problem})")
+            problem = (
+                f"a quote opened on this line does not close within the row "
+                f"(lines {i}-{j} do not make one row: {problem})"
+            )
         if problem:
             rejects.append(Reject(i, raw, f"broken line: {problem}"))
             i += 1  # read on from the next line: the stray quote was this line's fault
             continue
-        for column, value in zip(columns, fields):
+        for column, value in zip(columns, fields, strict=False):
             column.append(value if value != "" else None)
         first_lines.append(i)
         spans.append(j - i + 1)
         i = j + 1
-    by_name = dict(zip(header, columns))
+    by_name = dict(zip(header, columns, strict=False))
     table = pa.table({c.name: pa.array(by_name[c.name], pa.string()) for c in contract.loadable_columns})
-    parsed = ParsedFile(table, np.array(first_lines, np.int32), np.array(spans, np.int32), rejects, n_lines, 1,
-                        blank, raw_lines=lines)
-    return parsed
+    return ParsedFile(
+        table, np.array(first_lines, np.int32), np.array(spans, np.int32), rejects, n_lines, 1, blank, raw_lines=lines
+    )
 
 
 # --------------------------------------------------------------------------- JSON lines
+
 
 class Number(str):
     """A JSON number, kept as its source text (no float64 on the way)."""
@@ -321,10 +351,13 @@ def _parse_jsonl_arrow(contract: TableContract, data: bytes) -> ParsedFile | Non
         return None
     text_cols = [c.name for c in columns if c.data_type in _ARROW_TEXT_TYPES]
     try:
-        table = pa_json.read_json(io.BytesIO(data), read_options=pa_json.ReadOptions(use_threads=False),
-                                  parse_options=pa_json.ParseOptions(
-                                      explicit_schema=pa.schema([(c, pa.string()) for c in text_cols]),
-                                      unexpected_field_behavior="infer"))
+        table = pa_json.read_json(
+            io.BytesIO(data),
+            read_options=pa_json.ReadOptions(use_threads=False),
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=pa.schema([(c, pa.string()) for c in text_cols]), unexpected_field_behavior="infer"
+            ),
+        )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     n_lines = count_lines(data)
@@ -341,8 +374,16 @@ def _parse_jsonl_arrow(contract: TableContract, data: bytes) -> ParsedFile | Non
         elif not (pa.types.is_string(col.type) or pa.types.is_int64(col.type) or pa.types.is_null(col.type)):
             return None  # float64, nested values, mixed types
         out[c.name] = pc.cast(col, pa.string())
-    return ParsedFile(pa.table(out), np.arange(1, n_lines + 1, dtype=np.int32), np.ones(n_lines, np.int32), [],
-                      n_lines, 0, 0, _data=data)
+    return ParsedFile(
+        pa.table(out),
+        np.arange(1, n_lines + 1, dtype=np.int32),
+        np.ones(n_lines, np.int32),
+        [],
+        n_lines,
+        0,
+        0,
+        _data=data,
+    )
 
 
 def _parse_jsonl(contract: TableContract, data: bytes, rel: str) -> ParsedFile:
@@ -376,15 +417,28 @@ def _parse_jsonl(contract: TableContract, data: bytes, rel: str) -> ParsedFile:
     if records:
         unexpected = seen - set(names)
         first = {}
-        for record, number in zip(records, record_lines):
+        for record, number in zip(records, record_lines, strict=False):
             for key in unexpected - first.keys():
                 if key in record:
                     first[key] = number
             if len(first) == len(unexpected):
                 break
-        check_columns(contract, [n for n in names if n in seen] + sorted(unexpected, key=first.get), rel,
-                      what="keys", first_lines=first)
+        check_columns(
+            contract,
+            [n for n in names if n in seen] + sorted(unexpected, key=first.get),
+            rel,
+            what="keys",
+            first_lines=first,
+        )
     types = {c.name: c.data_type for c in contract.loadable_columns}
     table = pa.table({n: _text_column([r.get(n) for r in records], types[n]) for n in names})
-    return ParsedFile(table, np.array(record_lines, np.int32), np.ones(len(records), np.int32), rejects,
-                      len(lines), 0, blank, raw_lines=lines)
+    return ParsedFile(
+        table,
+        np.array(record_lines, np.int32),
+        np.ones(len(records), np.int32),
+        rejects,
+        len(lines),
+        0,
+        blank,
+        raw_lines=lines,
+    )

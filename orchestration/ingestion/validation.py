@@ -9,6 +9,7 @@ contract's key rule, docs/DECISIONLOG.md D59); a key that is empty after trimmin
 Within one file, `latest_per_key` keeps one row per natural key: the newest version, comparing the
 version column as an instant (time zone aware), and on equal versions the later line.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,10 +65,12 @@ def _numeric_in_range(value: str) -> bool:
 def _offset_in_range(col: pa.Array) -> pa.Array:
     parts = pc.extract_regex(col, _OFFSET_RE)
     hours = pc.cast(pc.struct_field(parts, "hours"), pa.int32())
-    minutes = pc.cast(pc.if_else(pc.equal(pc.struct_field(parts, "minutes"), ""), "0",
-                                 pc.struct_field(parts, "minutes")), pa.int32())
-    ok = pc.and_(pc.less_equal(minutes, 59), pc.less_equal(pc.add(pc.multiply(hours, 60), minutes),
-                                                           _MAX_OFFSET_MINUTES))
+    minutes = pc.cast(
+        pc.if_else(pc.equal(pc.struct_field(parts, "minutes"), ""), "0", pc.struct_field(parts, "minutes")), pa.int32()
+    )
+    ok = pc.and_(
+        pc.less_equal(minutes, 59), pc.less_equal(pc.add(pc.multiply(hours, 60), minutes), _MAX_OFFSET_MINUTES)
+    )
     return pc.fill_null(ok, True)  # no offset: "Z"
 
 
@@ -93,17 +96,24 @@ def problems(col: pa.Array, data_type: str) -> list[tuple[pa.Array, str]]:
         limits = pc.invert(_integer_in_range(col, data_type))
     elif data_type == "numeric":
         syntax = pc.invert(pc.match_substring_regex(col, _NUM_RE))
-        suspect = pc.and_(pc.invert(syntax), pc.or_(pc.match_substring_regex(col, "[eE]"),
-                                                    pc.greater(pc.utf8_length(col), 100)))
+        suspect = pc.and_(
+            pc.invert(syntax), pc.or_(pc.match_substring_regex(col, "[eE]"), pc.greater(pc.utf8_length(col), 100))
+        )
         if pc.any(suspect).as_py():  # exponents and very long literals: PostgreSQL's limits, exactly
-            limits = pa.array([bool(s) and not _numeric_in_range(v) for v, s in zip(col.to_pylist(), suspect.to_pylist())])
+            limits = pa.array(
+                [
+                    bool(s) and not _numeric_in_range(v)
+                    for v, s in zip(col.to_pylist(), suspect.to_pylist(), strict=False)
+                ]
+            )
     elif data_type == "boolean":
         syntax = pc.invert(pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(col)), value_set=_BOOL_VALUES))
     elif data_type == "date":
         syntax = pc.invert(pc.and_(pc.match_substring_regex(col, _DATE_RE), _real_calendar_value(col, 10, "%Y-%m-%d")))
     elif data_type == "timestamptz":
-        syntax = pc.invert(pc.and_(pc.match_substring_regex(col, _TS_RE),
-                                   _real_calendar_value(col, 19, "%Y-%m-%d %H:%M:%S")))
+        syntax = pc.invert(
+            pc.and_(pc.match_substring_regex(col, _TS_RE), _real_calendar_value(col, 19, "%Y-%m-%d %H:%M:%S"))
+        )
         limits, what_limits = pc.invert(_offset_in_range(col)), "time zone offset beyond ±15:59"
     elif data_type == "jsonb":
         syntax = pa.array([not _is_json_container(v) for v in col.to_pylist()])
@@ -129,8 +139,9 @@ def trim_keys(contract: TableContract, table: pa.Table) -> tuple[pa.Table, dict[
     return table, blank
 
 
-def validate(contract: TableContract, parsed: ParsedFile) -> tuple[pa.Table, np.ndarray, np.ndarray,
-                                                                    list[tuple[int, int, str]]]:
+def validate(
+    contract: TableContract, parsed: ParsedFile
+) -> tuple[pa.Table, np.ndarray, np.ndarray, list[tuple[int, int, str]]]:
     """The valid rows (keys trimmed), their lines and spans, and (line, span, reason) of the others."""
     table = parsed.table.combine_chunks()
     n = table.num_rows
@@ -143,8 +154,9 @@ def validate(contract: TableContract, parsed: ParsedFile) -> tuple[pa.Table, np.
                 missing = pc.if_else(blank_key[c.name], f"blank key {c.name}", f"missing key {c.name}")
                 reason = pc.if_else(pc.and_(pc.is_null(reason), pc.is_null(col)), missing, reason)
             else:
-                reason = pc.if_else(pc.and_(pc.is_null(reason), pc.is_null(col)),
-                                    f"missing required value {c.name}", reason)
+                reason = pc.if_else(
+                    pc.and_(pc.is_null(reason), pc.is_null(col)), f"missing required value {c.name}", reason
+                )
         for bad, what in problems(col, c.data_type):
             if pc.any(bad).as_py():
                 shown = pc.utf8_slice_codeunits(pc.replace_substring(col, "\x00", "\\x00"), 0, 60)
@@ -153,8 +165,14 @@ def validate(contract: TableContract, parsed: ParsedFile) -> tuple[pa.Table, np.
     is_bad = pc.is_valid(reason).to_numpy(zero_copy_only=False)
     if not is_bad.any():
         return table, parsed.lines, parsed.spans, []
-    rejects = list(zip(parsed.lines[is_bad].tolist(), parsed.spans[is_bad].tolist(),
-                       pc.filter(reason, pa.array(is_bad)).to_pylist()))
+    rejects = list(
+        zip(
+            parsed.lines[is_bad].tolist(),
+            parsed.spans[is_bad].tolist(),
+            pc.filter(reason, pa.array(is_bad)).to_pylist(),
+            strict=False,
+        )
+    )
     keep = ~is_bad
     return table.filter(pa.array(keep)), parsed.lines[keep], parsed.spans[keep], rejects
 
@@ -177,7 +195,10 @@ def latest_per_key(contract: TableContract, table: pa.Table, lines: np.ndarray) 
     table = table.append_column("_source_line", pa.array(lines, pa.int32()))
     if table.num_rows < 2:
         return table, 0
-    if len(contract.natural_key) == 1 and pc.count_distinct(table.column(contract.natural_key[0])).as_py() == table.num_rows:
+    if (
+        len(contract.natural_key) == 1
+        and pc.count_distinct(table.column(contract.natural_key[0])).as_py() == table.num_rows
+    ):
         return table, 0  # every key once: nothing to choose
     work = table.append_column("_pos", pa.array(np.arange(table.num_rows), pa.int64()))
     sort = [(k, "ascending") for k in contract.natural_key]

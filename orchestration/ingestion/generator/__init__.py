@@ -7,9 +7,10 @@ config and every deliberately malformed row). The data follows the product specs
 documents: weekday/working-hour peaks in the reporting time zone, channel mixes, funnel drop-off,
 lead-score bands, repeat contacts written differently, and records that change in a later month.
 """
+
 from __future__ import annotations
 
 from orchestration.ingestion.generator.config import GenerationResult, GeneratorConfig, MalformedRow
 from orchestration.ingestion.generator.runner import generate
 
-__all__ = ["generate", "GeneratorConfig", "GenerationResult", "MalformedRow"]
+__all__ = ["GenerationResult", "GeneratorConfig", "MalformedRow", "generate"]

@@ -4,18 +4,42 @@ opened before replied; opens only when the campaign tracks them; is_interested o
 CONTACT_INTERESTED; a few delivered twice), the pipeline_stats_cache with Bison's own monthly
 aggregates (UTC pipeline months) and monthly client_costs per workspace (some months not entered).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from orchestration.ingestion.generator.core import (Context, DAY, HOUR, MINUTE, TableData, format_emails, make_people, month_index,
-                                          obj, rng_for, utc_epoch, versioned)
+from orchestration.ingestion.generator.core import (
+    DAY,
+    HOUR,
+    MINUTE,
+    Context,
+    TableData,
+    format_emails,
+    make_people,
+    month_index,
+    obj,
+    rng_for,
+    utc_epoch,
+    versioned,
+)
 
-CLIENTS = ["Acme Roofing", "Brightline Dental", "Cobalt Logistics", "Delta HVAC", "Evergreen Solar",
-           "Fulcrum Legal", "Granite Insurance", "Harbor Staffing", "Ironwood Realty", "Juniper Health",
-           "Keystone Plumbing", "Lumen IT"]
+CLIENTS = [
+    "Acme Roofing",
+    "Brightline Dental",
+    "Cobalt Logistics",
+    "Delta HVAC",
+    "Evergreen Solar",
+    "Fulcrum Legal",
+    "Granite Insurance",
+    "Harbor Staffing",
+    "Ironwood Realty",
+    "Juniper Health",
+    "Keystone Plumbing",
+    "Lumen IT",
+]
 
 
 def _month_start(m: int) -> int:
@@ -30,9 +54,14 @@ def build(ctx: Context) -> dict[str, TableData]:
     uploads = _uploads(ctx, rng, ws, camps)
     email_events, events = _email_events(ctx, rng, ws, camps, uploads)
     client_costs = _client_costs(ctx, rng, ws)
-    return {"workspaces": workspaces, "campaigns": campaigns, "leads": _leads(ws, camps, uploads, events),
-            "pipeline_stats_cache": _pipeline_stats_cache(ctx, ws, uploads, events), "email_events": email_events,
-            "client_costs": client_costs}
+    return {
+        "workspaces": workspaces,
+        "campaigns": campaigns,
+        "leads": _leads(ws, camps, uploads, events),
+        "pipeline_stats_cache": _pipeline_stats_cache(ctx, ws, uploads, events),
+        "email_events": email_events,
+        "client_costs": client_costs,
+    }
 
 
 @dataclass(frozen=True)
@@ -84,14 +113,16 @@ def _workspaces(ctx: Context, rng: np.random.Generator) -> tuple[TableData, Work
     lo = start + np.where(late, (rng.random(n_ws) * 0.6 * (end - start)).astype(np.int64), 0)
     ws_created = np.sort(clock.sample(rng, n_ws, "business", lo=lo, hi=lo + 10 * DAY))
     ws_ids = np.arange(n_ws, dtype=np.int64) * 7 + 1001
-    ws_names = obj([CLIENTS[i % len(CLIENTS)] + ("" if i < len(CLIENTS) else f" {i // len(CLIENTS) + 1}")
-                    for i in range(n_ws)])
+    ws_names = obj(
+        [CLIENTS[i % len(CLIENTS)] + ("" if i < len(CLIENTS) else f" {i // len(CLIENTS) + 1}") for i in range(n_ws)]
+    )
     renewal = rng.integers(1, 29, n_ws)
     ws_first = {"id": ws_ids, "name": ws_names, "pipeline_renewal_day": renewal, "created_at": ws_created}
     ws_changed_at = clock.sample(rng, n_ws, "business", lo=ws_created + 60 * DAY)
     ws_changed = (rng.random(n_ws) < 0.3) & (ws_created + 60 * DAY < end)
-    table = versioned(ws_first, ws_created, dict(ws_first, name=obj([f"{n} LLC" for n in ws_names])),
-                      ws_changed_at, ws_changed)
+    table = versioned(
+        ws_first, ws_created, dict(ws_first, name=obj([f"{n} LLC" for n in ws_names])), ws_changed_at, ws_changed
+    )
     size = rng.lognormal(0, 0.4, n_ws)
     size /= size.mean()
     return table, Workspaces(ws_ids, ws_names, ws_created, renewal, size)
@@ -100,8 +131,9 @@ def _workspaces(ctx: Context, rng: np.random.Generator) -> tuple[TableData, Work
 def _campaigns(ctx: Context, rng: np.random.Generator, ws: Workspaces) -> tuple[TableData, Campaigns]:
     clock, start, end = ctx.clock, ctx.start, ctx.end
     n_ws = len(ws.ids)
-    n_camp_per = np.maximum(2, np.round(ws.size * rng.uniform(4, 9, n_ws) * max(0.25, (end - start) / (730 * DAY)))
-                            ).astype(np.int64)
+    n_camp_per = np.maximum(
+        2, np.round(ws.size * rng.uniform(4, 9, n_ws) * max(0.25, (end - start) / (730 * DAY)))
+    ).astype(np.int64)
     c_ws = np.repeat(np.arange(n_ws), n_camp_per)
     n_c = len(c_ws)
     c_created = clock.sample(rng, n_c, "business", lo=ws.created[c_ws], hi=end - 3 * DAY)
@@ -120,10 +152,19 @@ def _campaigns(ctx: Context, rng: np.random.Generator, ws: Workspaces) -> tuple[
     c_done_at = c_created + c_life.astype(np.int64)
     c_done = c_done_at < end
     c_status = np.where(rng.random(n_c) < 0.08, "paused", "active").astype(object)
-    c_first = {"id": c_ids, "workspace_id": ws.ids[c_ws],
-               "name": obj([f"{ws.names[w]} - Outreach {k + 1}" for w, k in
-                            zip(c_ws.tolist(), (np.arange(n_c) % 97).tolist())]),
-               "status": obj(["draft"] * n_c), "track_opens": track, "created_at": c_created}
+    c_first = {
+        "id": c_ids,
+        "workspace_id": ws.ids[c_ws],
+        "name": obj(
+            [
+                f"{ws.names[w]} - Outreach {k + 1}"
+                for w, k in zip(c_ws.tolist(), (np.arange(n_c) % 97).tolist(), strict=False)
+            ]
+        ),
+        "status": obj(["draft"] * n_c),
+        "track_opens": track,
+        "created_at": c_created,
+    }
     launched = c_created + rng.integers(HOUR, 3 * DAY, n_c)
     c_final_status = np.where(c_done, "completed", c_status).astype(object)
     c_final_ts = np.where(c_done, c_done_at, np.minimum(launched, end - 1))
@@ -152,8 +193,9 @@ def _uploads(ctx: Context, rng: np.random.Generator, ws: Workspaces, camps: Camp
     return Uploads(l_ids, l_camp, c_ws[l_camp], l_created, l_email)
 
 
-def _email_events(ctx: Context, rng: np.random.Generator, ws: Workspaces, camps: Campaigns,
-                  uploads: Uploads) -> tuple[TableData, Events]:
+def _email_events(
+    ctx: Context, rng: np.random.Generator, ws: Workspaces, camps: Campaigns, uploads: Uploads
+) -> tuple[TableData, Events]:
     """Per lead: sent before opened before replied; opens only when the campaign tracks them."""
     clock, end = ctx.clock, ctx.end
     l_camp, l_created, n_l = uploads.campaign, uploads.created, len(uploads.ids)
@@ -172,8 +214,11 @@ def _email_events(ctx: Context, rng: np.random.Generator, ws: Workspaces, camps:
     step_lead = np.repeat(np.arange(n_l), n_steps)
     step_k = np.arange(len(step_lead)) - np.searchsorted(step_lead, step_lead)
     step_lo = first_sent[step_lead] + step_k * 2 * DAY
-    step_ts = np.where(step_k == 0, first_sent[step_lead],
-                       clock.sample(rng, len(step_lead), "business", lo=step_lo, hi=step_lo + 3 * DAY))
+    step_ts = np.where(
+        step_k == 0,
+        first_sent[step_lead],
+        clock.sample(rng, len(step_lead), "business", lo=step_lo, hi=step_lo + 3 * DAY),
+    )
     step_sched = np.arange(len(step_lead), dtype=np.int64) * 2 + sched_base
     follow_up_later = (step_k > 0) & ~clock.before_end(rng, step_lo, step_lo + 3 * DAY)
     ok = (step_ts < end) & ~unsent[step_lead] & ~follow_up_later
@@ -191,26 +236,46 @@ def _email_events(ctx: Context, rng: np.random.Generator, ws: Workspaces, camps:
     add(step_lead, "EMAIL_SENT", step_ts, step_sched, None)
     tracked = camps.track_opens[l_camp[step_lead]]
     opened = tracked & (rng.random(n_s) < np.where(replied[step_lead], 0.9, 0.42)) & ~bounced[step_lead]
-    open_ts = clock.sample(rng, n_s, "business", lo=step_ts + 30,
-                           hi=step_ts + rng.lognormal(np.log(8 * HOUR), 1.0, n_s).astype(np.int64) + HOUR)
+    open_ts = clock.sample(
+        rng,
+        n_s,
+        "business",
+        lo=step_ts + 30,
+        hi=step_ts + rng.lognormal(np.log(8 * HOUR), 1.0, n_s).astype(np.int64) + HOUR,
+    )
     add(step_lead[opened], "EMAIL_OPENED", open_ts[opened], step_sched[opened], None)
     reopen = opened & (rng.random(n_s) < 0.3)
-    add(step_lead[reopen], "EMAIL_OPENED", open_ts[reopen] + rng.integers(HOUR, 3 * DAY, int(reopen.sum())),
-        step_sched[reopen], None)
+    add(
+        step_lead[reopen],
+        "EMAIL_OPENED",
+        open_ts[reopen] + rng.integers(HOUR, 3 * DAY, int(reopen.sum())),
+        step_sched[reopen],
+        None,
+    )
     first_step = np.r_[True, step_lead[1:] != step_lead[:-1]]
     fs = first_step & bounced[step_lead]
     add(step_lead[fs], "EMAIL_BOUNCED", step_ts[fs] + rng.integers(5, 10 * MINUTE, int(fs.sum())), step_sched[fs], None)
     rp = first_step & replied[step_lead]
     reply_lo = np.maximum(open_ts, step_ts) + 60
-    reply_ts = clock.sample(rng, n_s, "business", lo=reply_lo,
-                            hi=reply_lo + rng.lognormal(np.log(12 * HOUR), 1.0, n_s).astype(np.int64) + HOUR)
+    reply_ts = clock.sample(
+        rng,
+        n_s,
+        "business",
+        lo=reply_lo,
+        hi=reply_lo + rng.lognormal(np.log(12 * HOUR), 1.0, n_s).astype(np.int64) + HOUR,
+    )
     add(step_lead[rp], "CONTACT_REPLIED", reply_ts[rp], step_sched[rp], False)
     ip = rp & interested[step_lead]
     int_ts = reply_ts + rng.integers(10 * MINUTE, 2 * DAY, n_s)
     add(step_lead[ip], "CONTACT_INTERESTED", int_ts[ip], step_sched[ip], True)
     us = first_step & unsub[step_lead]
-    add(step_lead[us], "CONTACT_UNSUBSCRIBED", step_ts[us] + rng.integers(HOUR, 3 * DAY, int(us.sum())),
-        step_sched[us], None)
+    add(
+        step_lead[us],
+        "CONTACT_UNSUBSCRIBED",
+        step_ts[us] + rng.integers(HOUR, 3 * DAY, int(us.sum())),
+        step_sched[us],
+        None,
+    )
     e_lead = np.concatenate(ev_lead)
     e_type = np.concatenate(ev_type)
     e_ts = np.concatenate(ev_ts)
@@ -223,13 +288,26 @@ def _email_events(ctx: Context, rng: np.random.Generator, ws: Workspaces, camps:
     e_lead, e_type, e_ts, e_sched, e_int = e_lead[order], e_type[order], e_ts[order], e_sched[order], e_int[order]
     n_e = len(e_lead)
     n_c = len(camps.ids)
-    mailboxes = obj([f"outreach{k}@{ws.names[w].split()[0].lower()}-mail.com" for w, k in
-                     zip(camps.workspace.tolist(), (np.arange(n_c) % 4 + 1).tolist())])
-    table = TableData({
-        "id": obj([f"evt_{i:08d}" for i in range(1, n_e + 1)]), "event_type": e_type,
-        "workspace_id": ws.ids[uploads.workspace[e_lead]], "campaign_id": camps.ids[l_camp[e_lead]],
-        "lead_id": uploads.ids[e_lead], "scheduled_email_id": e_sched, "sender_email": mailboxes[l_camp[e_lead]],
-        "is_interested": e_int, "occurred_at": e_ts}, e_ts)
+    mailboxes = obj(
+        [
+            f"outreach{k}@{ws.names[w].split()[0].lower()}-mail.com"
+            for w, k in zip(camps.workspace.tolist(), (np.arange(n_c) % 4 + 1).tolist(), strict=False)
+        ]
+    )
+    table = TableData(
+        {
+            "id": obj([f"evt_{i:08d}" for i in range(1, n_e + 1)]),
+            "event_type": e_type,
+            "workspace_id": ws.ids[uploads.workspace[e_lead]],
+            "campaign_id": camps.ids[l_camp[e_lead]],
+            "lead_id": uploads.ids[e_lead],
+            "scheduled_email_id": e_sched,
+            "sender_email": mailboxes[l_camp[e_lead]],
+            "is_interested": e_int,
+            "occurred_at": e_ts,
+        },
+        e_ts,
+    )
     return table, Events(e_lead, e_type, e_ts, e_sched)
 
 
@@ -238,13 +316,23 @@ def _leads(ws: Workspaces, camps: Campaigns, uploads: Uploads, events: Events) -
     n_l = len(uploads.ids)
     final_status = np.full(n_l, "active", dtype=object)
     status_ts = uploads.created.copy()
-    for kind, status in (("EMAIL_BOUNCED", "bounced"), ("CONTACT_UNSUBSCRIBED", "unsubscribed"),
-                         ("CONTACT_REPLIED", "replied"), ("CONTACT_INTERESTED", "interested")):
+    for kind, status in (
+        ("EMAIL_BOUNCED", "bounced"),
+        ("CONTACT_UNSUBSCRIBED", "unsubscribed"),
+        ("CONTACT_REPLIED", "replied"),
+        ("CONTACT_INTERESTED", "interested"),
+    ):
         sel = events.kind == kind
         final_status[events.lead[sel]] = status
         status_ts[events.lead[sel]] = events.ts[sel]
-    l_first = {"id": uploads.ids, "workspace_id": ws.ids[uploads.workspace], "campaign_id": camps.ids[uploads.campaign],
-               "email": uploads.email, "status": obj(["active"] * n_l), "created_at": uploads.created}
+    l_first = {
+        "id": uploads.ids,
+        "workspace_id": ws.ids[uploads.workspace],
+        "campaign_id": camps.ids[uploads.campaign],
+        "email": uploads.email,
+        "status": obj(["active"] * n_l),
+        "created_at": uploads.created,
+    }
     return versioned(l_first, uploads.created, dict(l_first, status=final_status), status_ts, final_status != "active")
 
 
@@ -272,8 +360,10 @@ def _pipeline_stats_cache(ctx: Context, ws: Workspaces, uploads: Uploads, events
         day = int(ws.renewal[w])
         mine = e_ws == w  # events are in time order, so each series below is sorted
         series = [(np.sort(l_created[l_ws == w]), np.arange(int((l_ws == w).sum())))]
-        series += [(e_ts[mine & sel], e_sched[mine & sel] if kind == "EMAIL_SENT" else e_lead[mine & sel])
-                   for kind, sel in kinds.items()]
+        series += [
+            (e_ts[mine & sel], e_sched[mine & sel] if kind == "EMAIL_SENT" else e_lead[mine & sel])
+            for kind, sel in kinds.items()
+        ]
         for m in range(first_m, last_m + 1):
             p_start = _month_start(m) + (day - 1) * DAY
             p_end = _month_start(m + 1) + (day - 1) * DAY
@@ -297,11 +387,18 @@ def _pipeline_stats_cache(ctx: Context, ws: Workspaces, uploads: Uploads, events
     fm = month_index(ps_ts)
     last_in_month = np.r_[(keys[1:] != keys[:-1]) | (fm[1:] != fm[:-1]), True]
     counts = np.array(rows_counts, np.int64).reshape(-1, 4)[last_in_month]
-    return TableData({"workspace_id": ws.ids[ps_ws][last_in_month],
-                      "pipeline_month": np.array(rows_month, np.int64)[last_in_month],
-                      "uploaded": counts[:, 0], "emails_sent": counts[:, 1], "replied": counts[:, 2],
-                      "interested": counts[:, 3], "updated_at": ps_ts[last_in_month]},
-                     ps_ts[last_in_month])
+    return TableData(
+        {
+            "workspace_id": ws.ids[ps_ws][last_in_month],
+            "pipeline_month": np.array(rows_month, np.int64)[last_in_month],
+            "uploaded": counts[:, 0],
+            "emails_sent": counts[:, 1],
+            "replied": counts[:, 2],
+            "interested": counts[:, 3],
+            "updated_at": ps_ts[last_in_month],
+        },
+        ps_ts[last_in_month],
+    )
 
 
 def _client_costs(ctx: Context, rng: np.random.Generator, ws: Workspaces) -> TableData:
@@ -313,7 +410,7 @@ def _client_costs(ctx: Context, rng: np.random.Generator, ws: Workspaces) -> Tab
     current_not_entered = rng.random(n_ws) < 0.33
     current_not_entered[0] = False
     for w in range(n_ws):
-        first_month = int(month_index(ws.created[w:w + 1])[0])
+        first_month = int(month_index(ws.created[w : w + 1])[0])
         skipped = rng.random(last_m + 1 - first_month) < 0.04
         skipped[0] = False
         for m in range(first_month, last_m + 1):
@@ -327,8 +424,15 @@ def _client_costs(ctx: Context, rng: np.random.Generator, ws: Workspaces) -> Tab
     mailbox_cost = np.round(size[cc_ws_a] * rng.uniform(120, 260, n_cc), 2)
     revenue = np.round(size[cc_ws_a] * rng.uniform(2500, 6000, n_cc) / 50) * 50
     revenue[rng.random(n_cc) < 0.04] = np.nan
-    return TableData({"workspace_id": ws.ids[cc_ws_a], "month": np.array(cc_month, np.int64),
-                      "email_account_costs": mailbox_cost,
-                      "labor_costs": np.round(size[cc_ws_a] * rng.uniform(300, 1200, n_cc), 2),
-                      "other_costs": np.round(rng.uniform(0, 150, n_cc), 2), "client_revenue": revenue,
-                      "updated_at": np.array(cc_ts, np.int64)}, np.array(cc_ts, np.int64))
+    return TableData(
+        {
+            "workspace_id": ws.ids[cc_ws_a],
+            "month": np.array(cc_month, np.int64),
+            "email_account_costs": mailbox_cost,
+            "labor_costs": np.round(size[cc_ws_a] * rng.uniform(300, 1200, n_cc), 2),
+            "other_costs": np.round(rng.uniform(0, 150, n_cc), 2),
+            "client_revenue": revenue,
+            "updated_at": np.array(cc_ts, np.int64),
+        },
+        np.array(cc_ts, np.int64),
+    )

@@ -2,12 +2,27 @@
 (with exact 0.5 and 0.8 values), statuses that move on in later months, and repeat leads whose
 e-mail or phone is written differently (case, stray spaces, phone punctuation).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from orchestration.ingestion.generator.core import (Context, DAY, HOUR, MINUTE, TableData, format_emails, format_phones, make_people,
-                                          null_where, pick, prefixed_ids, repeat_people, rng_for, versioned)
+from orchestration.ingestion.generator.core import (
+    DAY,
+    HOUR,
+    MINUTE,
+    Context,
+    TableData,
+    format_emails,
+    format_phones,
+    make_people,
+    null_where,
+    pick,
+    prefixed_ids,
+    repeat_people,
+    rng_for,
+    versioned,
+)
 
 
 def build(ctx: Context) -> dict[str, TableData]:
@@ -46,7 +61,17 @@ def _leads(ctx: Context, rng: np.random.Generator) -> TableData:
     status = np.where(close_at < end, outcome, np.where(progress_at < end, "in progress", "new")).astype(object)
     status[untouched] = "new"
     status_ts = np.where(status == "new", created, np.where(status == "in progress", progress_at, close_at))
-    first = {"lead_id": ids, "source": source, "bot_type": bot_type, "service_needed": service,
-             "confidence_score": score, "status": np.full(n, "new", dtype=object), "name": name, "email": email,
-             "phone": phone, "region": region, "created_at": created}
+    first = {
+        "lead_id": ids,
+        "source": source,
+        "bot_type": bot_type,
+        "service_needed": service,
+        "confidence_score": score,
+        "status": np.full(n, "new", dtype=object),
+        "name": name,
+        "email": email,
+        "phone": phone,
+        "region": region,
+        "created_at": created,
+    }
     return versioned(first, created, dict(first, status=status), status_ts, status != "new")

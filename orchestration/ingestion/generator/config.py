@@ -1,4 +1,5 @@
 """Configuration and result types of the synthetic data generator (the public API's dataclasses)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -5,11 +5,12 @@ Timestamps are int64 UTC epoch seconds throughout (`NULL_INT` marks a null); dat
 since the epoch; text columns are object arrays holding str or None; numeric columns are float
 arrays with NaN as null; boolean columns are bool arrays (or object arrays with None).
 """
+
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -24,13 +25,65 @@ MINUTE = 60
 # Relative activity per local weekday (Mon..Sun) and local hour, per profile.
 _PROFILES: dict[str, tuple[list[float], list[float]]] = {
     # office work: agents, CRM, campaign uploads, blasts (peaks 8-12 and 13-16, Tue/Wed busiest)
-    "business": ([1.0, 1.15, 1.15, 1.0, 0.85, 0.18, 0.1],
-                 [0.02, 0.02, 0.02, 0.02, 0.03, 0.05, 0.12, 0.35, 0.9, 1.0, 1.0, 0.95,
-                  0.75, 0.9, 0.95, 0.9, 0.7, 0.45, 0.25, 0.18, 0.12, 0.08, 0.05, 0.03]),
+    "business": (
+        [1.0, 1.15, 1.15, 1.0, 0.85, 0.18, 0.1],
+        [
+            0.02,
+            0.02,
+            0.02,
+            0.02,
+            0.03,
+            0.05,
+            0.12,
+            0.35,
+            0.9,
+            1.0,
+            1.0,
+            0.95,
+            0.75,
+            0.9,
+            0.95,
+            0.9,
+            0.7,
+            0.45,
+            0.25,
+            0.18,
+            0.12,
+            0.08,
+            0.05,
+            0.03,
+        ],
+    ),
     # consumers on websites and messaging apps: daytime and evening, weekdays still busier
-    "consumer": ([1.0, 1.05, 1.05, 1.0, 0.9, 0.55, 0.45],
-                 [0.08, 0.05, 0.04, 0.04, 0.05, 0.1, 0.25, 0.45, 0.75, 0.95, 1.0, 1.0,
-                  0.95, 0.95, 0.95, 0.9, 0.85, 0.75, 0.7, 0.7, 0.6, 0.45, 0.3, 0.15]),
+    "consumer": (
+        [1.0, 1.05, 1.05, 1.0, 0.9, 0.55, 0.45],
+        [
+            0.08,
+            0.05,
+            0.04,
+            0.04,
+            0.05,
+            0.1,
+            0.25,
+            0.45,
+            0.75,
+            0.95,
+            1.0,
+            1.0,
+            0.95,
+            0.95,
+            0.95,
+            0.9,
+            0.85,
+            0.75,
+            0.7,
+            0.7,
+            0.6,
+            0.45,
+            0.3,
+            0.15,
+        ],
+    ),
 }
 
 
@@ -57,7 +110,7 @@ class Clock:
         zone = ZoneInfo(tz)
         dows, hrs = [], []
         for h in self.hours.tolist():
-            local = datetime.fromtimestamp(h, timezone.utc).astimezone(zone)
+            local = datetime.fromtimestamp(h, UTC).astimezone(zone)
             dows.append(local.weekday())
             hrs.append(local.hour)
         self.local_dow = np.array(dows)
@@ -82,8 +135,14 @@ class Clock:
         share = np.clip((self.end - lo) / np.maximum(hi - lo, 1), 0.0, 1.0)
         return rng.random(len(lo)) < share
 
-    def sample(self, rng: np.random.Generator, n: int, profile: str = "business",
-               lo: np.ndarray | int | None = None, hi: np.ndarray | int | None = None) -> np.ndarray:
+    def sample(
+        self,
+        rng: np.random.Generator,
+        n: int,
+        profile: str = "business",
+        lo: np.ndarray | int | None = None,
+        hi: np.ndarray | int | None = None,
+    ) -> np.ndarray:
         """n timestamps, each within [lo, hi) (scalars or per-row arrays; default: whole period)."""
         w, cum = self._cum[profile]
         lo_arr = np.full(n, self.start, np.int64) if lo is None else np.broadcast_to(np.asarray(lo, np.int64), (n,))
@@ -145,16 +204,23 @@ def null_where(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def object_ids(ts: np.ndarray, machine: int, first_counter: int = 0) -> np.ndarray:
     """MongoDB ObjectIds: 4-byte creation time, 5-byte machine/process value, 3-byte counter."""
     counters = (np.arange(len(ts)) + first_counter) % 0xFFFFFF
-    return obj([f"{t:08x}{machine:010x}{c:06x}" for t, c in zip(np.asarray(ts).tolist(), counters.tolist())])
+    return obj(
+        [f"{t:08x}{machine:010x}{c:06x}" for t, c in zip(np.asarray(ts).tolist(), counters.tolist(), strict=False)]
+    )
 
 
 def prefixed_ids(prefix: str, n: int, start: int = 1, width: int = 6) -> np.ndarray:
     return obj([f"{prefix}{i:0{width}d}" for i in range(start, start + n)])
 
 
-def versioned(first: dict[str, np.ndarray], first_ts: np.ndarray,
-              second: dict[str, np.ndarray], second_ts: np.ndarray, changed: np.ndarray,
-              version_column: str = "updated_at") -> TableData:
+def versioned(
+    first: dict[str, np.ndarray],
+    first_ts: np.ndarray,
+    second: dict[str, np.ndarray],
+    second_ts: np.ndarray,
+    changed: np.ndarray,
+    version_column: str = "updated_at",
+) -> TableData:
     """Records that may change after they first appear.
 
     Every entity gets its first version (columns `first`, version time `first_ts`); entities where
@@ -173,16 +239,102 @@ def versioned(first: dict[str, np.ndarray], first_ts: np.ndarray,
 
 # ------------------------------------------------------------------------------------- people
 
-FIRST_NAMES = ["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David",
-               "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah",
-               "Carlos", "Karen", "Daniel", "Lisa", "Matthew", "Nancy", "Anthony", "Betty", "Mark", "Sandra",
-               "Luis", "Ashley", "Kevin", "Emily", "Brian", "Donna", "George", "Michelle", "Maria", "Wei",
-               "Aisha", "Priya", "Omar", "Sofia", "Mike", "Lisa", "Sam", "Olivia", "Noah", "Emma"]
-LAST_NAMES = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-              "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore",
-              "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Lewis",
-              "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Nguyen", "Hill", "Flores",
-              "O'Brien", "Kowalski", "Patel", "Chen", "Novak", "Schmidt"]
+FIRST_NAMES = [
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Carlos",
+    "Karen",
+    "Daniel",
+    "Lisa",
+    "Matthew",
+    "Nancy",
+    "Anthony",
+    "Betty",
+    "Mark",
+    "Sandra",
+    "Luis",
+    "Ashley",
+    "Kevin",
+    "Emily",
+    "Brian",
+    "Donna",
+    "George",
+    "Michelle",
+    "Maria",
+    "Wei",
+    "Aisha",
+    "Priya",
+    "Omar",
+    "Sofia",
+    "Mike",
+    "Lisa",
+    "Sam",
+    "Olivia",
+    "Noah",
+    "Emma",
+]
+LAST_NAMES = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Nguyen",
+    "Hill",
+    "Flores",
+    "O'Brien",
+    "Kowalski",
+    "Patel",
+    "Chen",
+    "Novak",
+    "Schmidt",
+]
 EMAIL_DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "icloud.com", "hotmail.com", "aol.com", "comcast.net"]
 AREA_CODES = [312, 773, 630, 847, 708, 214, 469, 512, 713, 414, 612, 314, 816, 402, 615]
 
@@ -204,10 +356,14 @@ def make_people(rng: np.random.Generator, n: int, tag: str) -> People:
     area = pick(rng, AREA_CODES, None, n)
     line = rng.integers(100, 9999, n)
     exch = rng.integers(200, 999, n)
-    names = obj([f"{f} {l}" for f, l in zip(first, last)])
-    emails = obj([f"{f.lower()}.{l.lower().replace(chr(39), '')}{k}.{tag}@{d}"
-                  for f, l, k, d in zip(first, last, num.tolist(), dom)])
-    phones = obj([f"{a}{e:03d}{x:04d}" for a, e, x in zip(area, exch.tolist(), line.tolist())])
+    names = obj([f"{f} {surname}" for f, surname in zip(first, last, strict=True)])
+    emails = obj(
+        [
+            f"{f.lower()}.{surname.lower().replace(chr(39), '')}{k}.{tag}@{d}"
+            for f, surname, k, d in zip(first, last, num.tolist(), dom, strict=True)
+        ]
+    )
+    phones = obj([f"{a}{e:03d}{x:04d}" for a, e, x in zip(area, exch.tolist(), line.tolist(), strict=False)])
     return People(names, emails, phones)
 
 
@@ -215,7 +371,7 @@ def format_phones(rng: np.random.Generator, digits: np.ndarray) -> np.ndarray:
     """Phones as people type them: '+1 (312) 555-0100', '312-555-0100', '(312) 555-0100', ..."""
     style = rng.choice(6, size=len(digits), p=[0.3, 0.25, 0.15, 0.12, 0.1, 0.08])
     out = []
-    for d, s in zip(digits, style.tolist()):
+    for d, s in zip(digits, style.tolist(), strict=False):
         if d is None:
             out.append(None)
             continue
@@ -226,10 +382,11 @@ def format_phones(rng: np.random.Generator, digits: np.ndarray) -> np.ndarray:
 
 def format_emails(rng: np.random.Generator, emails: np.ndarray, messy_share: float) -> np.ndarray:
     """E-mails as typed: most lower case; some Capitalised, UPPER CASE or with stray spaces."""
-    style = rng.choice(4, size=len(emails), p=[1 - messy_share, messy_share * 0.45, messy_share * 0.2,
-                                                messy_share * 0.35])
+    style = rng.choice(
+        4, size=len(emails), p=[1 - messy_share, messy_share * 0.45, messy_share * 0.2, messy_share * 0.35]
+    )
     out = []
-    for e, s in zip(emails, style.tolist()):
+    for e, s in zip(emails, style.tolist(), strict=False):
         if e is None:
             out.append(None)
         elif s == 0:
@@ -253,7 +410,7 @@ def repeat_people(rng: np.random.Generator, n: int, pool: People, repeat_share: 
 
 
 def utc_epoch(year: int, month: int, day: int) -> int:
-    return int(datetime(year, month, day, tzinfo=timezone.utc).timestamp())
+    return int(datetime(year, month, day, tzinfo=UTC).timestamp())
 
 
 class Context:
@@ -276,4 +433,4 @@ class Context:
 
     def scaled(self, base: float) -> int:
         """An event count scaled by volume and by the length of the period (base = per 24 months)."""
-        return max(1, int(round(base * self.scale)))
+        return max(1, round(base * self.scale))

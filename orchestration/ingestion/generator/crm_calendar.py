@@ -5,11 +5,12 @@ Human work is placed in "business time": the opening intervals of a location, DS
 A position on that axis is the number of (weighted) open seconds since the first interval; sampling between two
 positions and mapping back gives times that only fall inside opening hours.
 """
+
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,16 +20,18 @@ from orchestration import settings
 from orchestration.ingestion.generator.core import DAY
 
 # (location_id, name, index of the organisation in web1on1.ORG_NAMES, IANA zone, share of the leads)
-LOCATIONS = [("LOC-CHI", "Chicago Loop", 0, "America/Chicago", 45),
-             ("LOC-NYC", "Manhattan", 0, "America/New_York", 35),
-             ("LOC-LAX", "Los Angeles", 1, "America/Los_Angeles", 20)]
+LOCATIONS = [
+    ("LOC-CHI", "Chicago Loop", 0, "America/Chicago", 45),
+    ("LOC-NYC", "Manhattan", 0, "America/New_York", 35),
+    ("LOC-LAX", "Los Angeles", 1, "America/Los_Angeles", 20),
+]
 # relative amount of human work per ISO weekday (Mon..Fri): Tuesday and Wednesday busiest
 WEEKDAY_WEIGHT = {1: 1.0, 2: 1.15, 3: 1.15, 4: 1.0, 5: 0.8}
 
 
 def _seed_rows(name: str) -> list[dict[str, str]]:
     path = Path(settings.DBT_PROJECT_DIR) / "seeds" / f"{name}.csv"
-    with open(path, newline="", encoding="utf-8") as f:
+    with path.open(newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
 
@@ -65,16 +68,20 @@ class LocationCalendar:
     def working_days(self) -> np.ndarray:
         """Local dates (days since the epoch) with an opening interval."""
         zone = ZoneInfo(self.zone)
-        return np.array([(datetime.fromtimestamp(int(o), timezone.utc).astimezone(zone).date() - date(1970, 1, 1)).days
-                         for o in self.opens], np.int64)
+        return np.array(
+            [(datetime.fromtimestamp(int(o), UTC).astimezone(zone).date() - date(1970, 1, 1)).days for o in self.opens],
+            np.int64,
+        )
 
 
 def calendars(first_day: date, last_day: date) -> dict[str, LocationCalendar]:
     """Each location's opening intervals for local dates first_day..last_day."""
     hours: dict[str, dict[int, tuple[time, time]]] = {}
     for r in _seed_rows("crm_business_hours"):
-        hours.setdefault(r["location_id"], {})[int(r["iso_weekday"])] = (time.fromisoformat(r["opens_at"]),
-                                                                          time.fromisoformat(r["closes_at"]))
+        hours.setdefault(r["location_id"], {})[int(r["iso_weekday"])] = (
+            time.fromisoformat(r["opens_at"]),
+            time.fromisoformat(r["closes_at"]),
+        )
     holidays: dict[str, set[date]] = {}
     for r in _seed_rows("crm_holidays"):
         holidays.setdefault(r["location_id"], set()).add(date.fromisoformat(r["holiday_date"]))
@@ -92,8 +99,14 @@ def calendars(first_day: date, last_day: date) -> dict[str, LocationCalendar]:
                 weight.append(WEEKDAY_WEIGHT.get(d.isoweekday(), 0.5))
             d += timedelta(days=1)
         o, c, w = np.array(opens, np.int64), np.array(closes, np.int64), np.array(weight)
-        out[loc_id] = LocationCalendar(tz, o, c, w, np.concatenate([[0.0], np.cumsum(c - o)]).astype(float),
-                                       np.concatenate([[0.0], np.cumsum((c - o) * w)]))
+        out[loc_id] = LocationCalendar(
+            tz,
+            o,
+            c,
+            w,
+            np.concatenate([[0.0], np.cumsum(c - o)]).astype(float),
+            np.concatenate([[0.0], np.cumsum((c - o) * w)]),
+        )
     return out
 
 

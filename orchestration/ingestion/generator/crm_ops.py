@@ -6,6 +6,7 @@ happens while a component's credentials are broken (an outage window) and the en
 window ends; a data_validation failure (422) is the lead's data and is never retried. The streams here are their
 own (`rng_for(seed, "crm_ops")`), so the CRM's other tables draw what they drew before.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,15 +16,19 @@ import numpy as np
 from orchestration.ingestion.generator.core import DAY, HOUR, MINUTE, NULL_INT, TableData, obj, rng_for
 
 COMPONENTS = ["webhook_receiver", "apollo_enrichment", "sms_gateway", "email_service", "crm_sync"]
-VENDOR = {"webhook_receiver": "none", "apollo_enrichment": "Apollo", "sms_gateway": "Twilio",
-          "email_service": "SendGrid", "crm_sync": "GoHighLevel"}
+VENDOR = {
+    "webhook_receiver": "none",
+    "apollo_enrichment": "Apollo",
+    "sms_gateway": "Twilio",
+    "email_service": "SendGrid",
+    "crm_sync": "GoHighLevel",
+}
 SUCCESS_STATUS = {"none": 200, "Apollo": 200, "Twilio": 201, "SendGrid": 202, "GoHighLevel": 200}  # as the APIs answer
 FAILURE_STATUS = {"api_limit": 429, "authentication": 401, "data_validation": 422}
 RATE_LIMIT = {"Apollo": 600, "Twilio": 3_000, "SendGrid": 10_000, "GoHighLevel": 1_200}  # requests per hour
 RATE_USE = {"Apollo": 0.55, "Twilio": 0.35, "SendGrid": 0.25, "GoHighLevel": 0.6}  # typical share used at peak
 HEARTBEAT_S = 15 * MINUTE  # D141: 15 minutes keeps 5 components x 18 months near 260k rows
-PING_MS = {"webhook_receiver": 40, "apollo_enrichment": 380, "sms_gateway": 210, "email_service": 260,
-           "crm_sync": 330}
+PING_MS = {"webhook_receiver": 40, "apollo_enrichment": 380, "sms_gateway": 210, "email_service": 260, "crm_sync": 330}
 TRANSIENT_HEARTBEAT_FAILURE = 0.0004  # a timed-out heartbeat now and then, outside the outages
 
 
@@ -45,8 +50,10 @@ def outages(seed: int, go_live: int, end: int) -> list[Outage]:
     rng = rng_for(seed, "crm_outages")
     a = go_live + int(span * rng.uniform(0.25, 0.4)) // DAY * DAY + 15 * HOUR + int(rng.integers(0, 3600))
     b = go_live + int(span * rng.uniform(0.6, 0.8)) // DAY * DAY + 3 * HOUR + int(rng.integers(0, 3600))
-    return [Outage("apollo_enrichment", a, a + int(rng.uniform(3, 6) * HOUR)),
-            Outage("sms_gateway", b, b + int(rng.uniform(1.5, 3) * HOUR))]
+    return [
+        Outage("apollo_enrichment", a, a + int(rng.uniform(3, 6) * HOUR)),
+        Outage("sms_gateway", b, b + int(rng.uniform(1.5, 3) * HOUR)),
+    ]
 
 
 def down(component: np.ndarray, t: np.ndarray, windows: list[Outage]) -> tuple[np.ndarray, np.ndarray]:
@@ -58,8 +65,9 @@ def down(component: np.ndarray, t: np.ndarray, windows: list[Outage]) -> tuple[n
     return back != NULL_INT, back
 
 
-def responses(rng: np.random.Generator, component: np.ndarray, good: np.ndarray, error: np.ndarray,
-              t: np.ndarray) -> dict[str, np.ndarray]:
+def responses(
+    rng: np.random.Generator, component: np.ndarray, good: np.ndarray, error: np.ndarray, t: np.ndarray
+) -> dict[str, np.ndarray]:
     """Vendor, HTTP status and rate-limit headers (remaining, limit per hour) of each workflow call. The API key is
     shared with the client's other integrations, so use follows the working day; a 429 says 0 remaining; a 401 and
     the engine's own webhook carry no rate-limit headers."""
@@ -70,7 +78,7 @@ def responses(rng: np.random.Generator, component: np.ndarray, good: np.ndarray,
     limit = np.array([RATE_LIMIT.get(v, 0) for v in vendor], np.int64)
     peak = np.array([RATE_USE.get(v, 0.0) for v in vendor])
     hour = (t % DAY) / HOUR  # UTC; US working hours peak around 17:00 UTC
-    daily = 0.25 + 0.75 * np.exp(-((hour - 17) / 5) ** 2)
+    daily = 0.25 + 0.75 * np.exp(-(((hour - 17) / 5) ** 2))
     used = np.clip(peak * daily * rng.lognormal(0, 0.25, len(t)), 0.0, 0.97)
     remaining = np.round(limit * (1 - used)).astype(np.int64)
     remaining[error == "api_limit"] = 0
@@ -103,5 +111,4 @@ def health_checks(seed: int, go_live: int, end: int, windows: list[Outage]) -> T
     status[timeout] = NULL_INT
     latency[timeout] = NULL_INT
     ok = ~is_down & ~timeout
-    return TableData({"component": comp, "checked_at": at, "ok": ok, "latency_ms": latency, "http_status": status},
-                     at)
+    return TableData({"component": comp, "checked_at": at, "ok": ok, "latency_ms": latency, "http_status": status}, at)

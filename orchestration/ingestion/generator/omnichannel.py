@@ -3,17 +3,41 @@ transacting users (~16% of invited), some people re-invited with their e-mail ty
 user activity on working days with the blast feature peaking 8-12 (Tuesday and Wednesday busiest),
 message blasts per channel and their charges (WhatsApp, then email, IVR and SMS, as the seed's chart).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from orchestration.ingestion.generator.core import (Context, DAY, HOUR, MINUTE, NULL_INT, TableData, format_emails,
-                                                    make_people, obj, pick, prefixed_ids, rng_for, versioned)
+from orchestration.ingestion.generator.core import (
+    DAY,
+    HOUR,
+    MINUTE,
+    NULL_INT,
+    Context,
+    TableData,
+    format_emails,
+    make_people,
+    obj,
+    pick,
+    prefixed_ids,
+    rng_for,
+    versioned,
+)
 
-COMPANIES = ["Nusantara Retail", "Garuda Logistics", "Mitra Finance", "Sinar Telecom", "Bumi Insurance",
-             "Cahaya Clinics", "Kopi Kita", "Laut Travel", "Merdeka Motors", "Rumah Property"]
+COMPANIES = [
+    "Nusantara Retail",
+    "Garuda Logistics",
+    "Mitra Finance",
+    "Sinar Telecom",
+    "Bumi Insurance",
+    "Cahaya Clinics",
+    "Kopi Kita",
+    "Laut Travel",
+    "Merdeka Motors",
+    "Rumah Property",
+]
 # Per delivered message; with the channel mix below the charged totals rank WhatsApp, email, IVR, SMS in the
 # seed's proportions (17.8 M : 3.6 M : 1.3 M : 255.8 k).
 CHANNEL_PRICE = {"whatsapp": 0.35, "email": 0.14, "ivr": 0.19, "sms": 0.0225}
@@ -29,8 +53,13 @@ def build(ctx: Context) -> dict[str, TableData]:
     activity = _user_activity(ctx, rng, members)
     blasts, sent = _message_blasts(ctx, rng, members)
     charges = _blast_charges(ctx, rng, members, sent)
-    return {"users": users, "invitations": invitations, "user_activity": activity, "message_blasts": blasts,
-            "blast_charges": charges}
+    return {
+        "users": users,
+        "invitations": invitations,
+        "user_activity": activity,
+        "message_blasts": blasts,
+        "blast_charges": charges,
+    }
 
 
 @dataclass(frozen=True)
@@ -80,11 +109,20 @@ def _invitations(ctx: Context, rng: np.random.Generator) -> tuple[TableData, Inv
     user_ids_by_inv = np.full(n_inv, None, dtype=object)
     user_ids = prefixed_ids("U-", n_user)
     user_ids_by_inv[act_idx] = user_ids
-    inv_first = {"invitation_id": inv_ids, "email": emails, "user_id": np.full(n_inv, None, dtype=object),
-                 "invited_at": invited, "activated_at": np.full(n_inv, NULL_INT)}
-    table = versioned(inv_first, invited, dict(inv_first, user_id=user_ids_by_inv,
-                                               activated_at=np.where(activated, activated_at, NULL_INT)),
-                      activated_at, activated)
+    inv_first = {
+        "invitation_id": inv_ids,
+        "email": emails,
+        "user_id": np.full(n_inv, None, dtype=object),
+        "invited_at": invited,
+        "activated_at": np.full(n_inv, NULL_INT),
+    }
+    table = versioned(
+        inv_first,
+        invited,
+        dict(inv_first, user_id=user_ids_by_inv, activated_at=np.where(activated, activated_at, NULL_INT)),
+        activated_at,
+        activated,
+    )
     return table, Invited(user_ids, activated_at[act_idx])
 
 
@@ -115,10 +153,11 @@ def _user_activity(ctx: Context, rng: np.random.Generator, members: Members) -> 
     ne = len(ev_user)
     horizon = np.minimum(registered[ev_user] + (rng.exponential(150, ne) * DAY).astype(np.int64), end)
     ev_ts = clock.sample(rng, ne, "business", lo=registered[ev_user], hi=np.maximum(horizon, registered[ev_user] + 60))
-    ev_type = np.where(transacting[ev_user],
-                       pick(rng, ["login", "compose_blast", "send_blast", "view_report", "edit_template"],
-                            [35, 20, 15, 20, 10], ne),
-                       pick(rng, ["login", "compose_blast", "view_report", "edit_template"], [60, 10, 25, 5], ne))
+    ev_type = np.where(
+        transacting[ev_user],
+        pick(rng, ["login", "compose_blast", "send_blast", "view_report", "edit_template"], [35, 20, 15, 20, 10], ne),
+        pick(rng, ["login", "compose_blast", "view_report", "edit_template"], [60, 10, 25, 5], ne),
+    )
     local_hour = clock.local_hour[np.clip((ev_ts - clock.start) // HOUR, 0, len(clock.local_hour) - 1)]
     blast_feature = (ev_type == "compose_blast") | (ev_type == "send_blast")
     keep = ~(blast_feature & (local_hour >= 12) & (rng.random(ne) < AFTERNOON_BLAST_DROP))
@@ -127,8 +166,15 @@ def _user_activity(ctx: Context, rng: np.random.Generator, members: Members) -> 
     ne = len(ev_ts)
     order = np.argsort(ev_ts, kind="stable")
     ev_ts, ev_user, ev_type = ev_ts[order], ev_user[order], ev_type[order]
-    return TableData({"event_id": prefixed_ids("E-", ne, width=8), "user_id": members.user_ids[ev_user],
-                      "event_type": obj(ev_type), "occurred_at": ev_ts}, ev_ts)
+    return TableData(
+        {
+            "event_id": prefixed_ids("E-", ne, width=8),
+            "user_id": members.user_ids[ev_user],
+            "event_type": obj(ev_type),
+            "occurred_at": ev_ts,
+        },
+        ev_ts,
+    )
 
 
 def _message_blasts(ctx: Context, rng: np.random.Generator, members: Members) -> tuple[TableData, Blasts]:
@@ -144,15 +190,23 @@ def _message_blasts(ctx: Context, rng: np.random.Generator, members: Members) ->
     channel = pick(rng, ["whatsapp", "email", "ivr", "sms"], [52, 28, 8, 12], nb)
     category = pick(rng, ["promotional", "transactional"], [65, 35], nb)
     recipients = np.maximum(1, rng.lognormal(np.log(400), 1.0, nb)).astype(np.int64)
-    delivery = np.where(channel == "whatsapp", 0.97, np.where(channel == "email", 0.93,
-                                                              np.where(channel == "sms", 0.95, 0.85)))
+    delivery = np.where(
+        channel == "whatsapp", 0.97, np.where(channel == "email", 0.93, np.where(channel == "sms", 0.95, 0.85))
+    )
     delivered = rng.binomial(recipients, delivery)
     sent_at = b_created + rng.lognormal(np.log(20 * MINUTE), 1.0, nb).astype(np.int64) + MINUTE
     sent = (rng.random(nb) < 0.96) & (sent_at < end)
     blast_ids = prefixed_ids("B-", nb, width=7)
-    b_first = {"blast_id": blast_ids, "user_id": members.user_ids[b_user], "channel": channel, "category": category,
-               "recipients": recipients, "delivered": np.full(nb, NULL_INT), "created_at": b_created,
-               "sent_at": np.full(nb, NULL_INT)}
+    b_first = {
+        "blast_id": blast_ids,
+        "user_id": members.user_ids[b_user],
+        "channel": channel,
+        "category": category,
+        "recipients": recipients,
+        "delivered": np.full(nb, NULL_INT),
+        "created_at": b_created,
+        "sent_at": np.full(nb, NULL_INT),
+    }
     table = versioned(b_first, b_created, dict(b_first, delivered=delivered, sent_at=sent_at), sent_at, sent)
     return table, Blasts(blast_ids, b_user, channel, delivered, sent_at, sent)
 
@@ -167,6 +221,14 @@ def _blast_charges(ctx: Context, rng: np.random.Generator, members: Members, bla
     ch_ts = np.minimum(blasts.sent_at[ch_blast] + rng.integers(MINUTE, 30 * MINUTE, len(ch_blast)), ctx.end - 1)
     order = np.argsort(ch_ts, kind="stable")
     ch_blast, ch_msgs, price, ch_ts = ch_blast[order], ch_msgs[order], price[order], ch_ts[order]
-    return TableData({"charge_id": prefixed_ids("C-", len(ch_blast), width=7), "blast_id": blasts.ids[ch_blast],
-                      "user_id": members.user_ids[blasts.user[ch_blast]], "amount": np.round(ch_msgs * price, 2),
-                      "charged_messages": ch_msgs, "charged_at": ch_ts}, ch_ts)
+    return TableData(
+        {
+            "charge_id": prefixed_ids("C-", len(ch_blast), width=7),
+            "blast_id": blasts.ids[ch_blast],
+            "user_id": members.user_ids[blasts.user[ch_blast]],
+            "amount": np.round(ch_msgs * price, 2),
+            "charged_messages": ch_msgs,
+            "charged_at": ch_ts,
+        },
+        ch_ts,
+    )

@@ -1,12 +1,13 @@
 """`generate()`: build every source's tables, write them per contract, and write `_manifest.json`."""
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Callable
 
 from orchestration.ingestion import contracts
 from orchestration.ingestion.generator import bison, bot_leads, crm, omnichannel, web1on1
@@ -24,7 +25,7 @@ BUILDERS: dict[str, Callable[[Context], dict[str, TableData]]] = {
 
 
 def _resolve_end_date(cfg: GeneratorConfig) -> date:
-    return cfg.end_date if cfg.end_date is not None else datetime.now(timezone.utc).date()
+    return cfg.end_date if cfg.end_date is not None else datetime.now(UTC).date()
 
 
 def _remove_stale(folder: Path, table: str, ext: str, keep: set[Path]) -> None:
@@ -37,8 +38,9 @@ def _remove_stale(folder: Path, table: str, ext: str, keep: set[Path]) -> None:
             p.unlink()
 
 
-def generate(landing_dir: Path, cfg: GeneratorConfig, *, timezone: str,
-             progress: Callable[[str, int], None] | None = None) -> GenerationResult:
+def generate(
+    landing_dir: Path, cfg: GeneratorConfig, *, timezone: str, progress: Callable[[str, int], None] | None = None
+) -> GenerationResult:
     """Write synthetic landing files for every contract into landing_dir (see the package docstring); weekday and
     working-hour peaks follow `timezone` (the reporting time zone, an IANA name)."""
     landing_dir = Path(landing_dir)

@@ -2,6 +2,7 @@
 JSON lines, header/keys exactly the contract's loadable columns, plus deliberately malformed extra
 rows recorded as `MalformedRow`s.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,6 +24,7 @@ WRONG_TYPE_VALUES = ['"n/a"', '"unknown"', '"yes please"', '"N/A"']
 
 
 # ------------------------------------------------------------------------------- rendering
+
 
 def _render(values: np.ndarray, data_type: str) -> list[str | None]:
     """Canonical text of each value (None for null), before CSV/JSON encoding."""
@@ -95,6 +97,7 @@ def _encode_cell(v: str | None, data_type: str, fmt: str) -> str:
 
 # ------------------------------------------------------------------------------- writing
 
+
 class TableWriter:
     """Renders a TableData for one contract and writes its monthly files."""
 
@@ -120,17 +123,17 @@ class TableWriter:
         """Write all monthly files; returns (files, rows written incl. malformed, malformed rows)."""
         order = np.argsort(data.file_ts, kind="stable")
         rendered: list[list[str | None]] = []
-        for name, dtype in zip(self.names, self.types):
+        for name, dtype in zip(self.names, self.types, strict=False):
             col = data.columns.get(name)
             if col is None:
                 col = np.full(len(data), None, dtype=object)
             rendered.append(_render(np.asarray(col)[order], dtype))
-        cells = [_encode_column(r, t, self.fmt) for r, t in zip(rendered, self.types)]
+        cells = [_encode_column(r, t, self.fmt) for r, t in zip(rendered, self.types, strict=False)]
         if self.fmt == "csv":
-            lines = [",".join(row) for row in zip(*cells)]
+            lines = [",".join(row) for row in zip(*cells, strict=False)]
         else:
             template = self.template
-            lines = [template % row for row in zip(*cells)]
+            lines = [template % row for row in zip(*cells, strict=False)]
         months = month_index(data.file_ts[order])
         bounds = np.flatnonzero(np.diff(months)) + 1
         starts = np.concatenate([[0], bounds]).astype(int).tolist()
@@ -140,7 +143,7 @@ class TableWriter:
         files: list[Path] = []
         malformed: list[MalformedRow] = []
         total = 0
-        for s, e in zip(starts, ends):
+        for s, e in zip(starts, ends, strict=False):
             if e <= s:
                 continue
             m = int(months[s])
@@ -158,8 +161,9 @@ class TableWriter:
 
     # --------------------------------------------------------------------------- malformed rows
 
-    def _with_malformed(self, lines: list[str], rendered: list[list[str | None]], s: int, e: int,
-                        rel: str) -> tuple[list[str], list[MalformedRow]]:
+    def _with_malformed(
+        self, lines: list[str], rendered: list[list[str | None]], s: int, e: int, rel: str
+    ) -> tuple[list[str], list[MalformedRow]]:
         n = e - s
         if self.share <= 0:
             return lines, []
@@ -172,7 +176,7 @@ class TableWriter:
         out: list[str] = []
         bad: list[MalformedRow] = []
         it = iter(lines)
-        slot_set = dict(zip(slots, sources))
+        slot_set = dict(zip(slots, sources, strict=False))
         first_line = 2 if self.fmt == "csv" else 1
         for pos in range(n + k):
             if pos in slot_set:
@@ -190,7 +194,7 @@ class TableWriter:
         if self.fmt == "jsonl" and self._typed_columns():
             kinds.append("wrong_type")
         kind = kinds[int(self.rng.integers(len(kinds)))]
-        cells = [_encode_cell(v, t, self.fmt) for v, t in zip(values, self.types)]
+        cells = [_encode_cell(v, t, self.fmt) for v, t in zip(values, self.types, strict=False)]
         column: str | None = None
         if kind == "missing_key":
             column = self.contract.natural_key[int(self.rng.integers(len(self.contract.natural_key)))]
@@ -210,10 +214,7 @@ class TableWriter:
             cells[i] = WRONG_TYPE_VALUES[int(self.rng.integers(len(WRONG_TYPE_VALUES)))]
         line = self._line(cells)
         if kind == "unparseable_line":
-            if self.fmt == "csv":
-                line = line + ",unexpected extra field"
-            else:
-                line = line[: max(8, len(line) // 2)]
+            line = line + ",unexpected extra field" if self.fmt == "csv" else line[: max(8, len(line) // 2)]
         return line, kind, column
 
     def _typed_columns(self) -> list[int]:
