@@ -42,20 +42,23 @@ opening as (
         location_days.iso_weekday,
         holidays.holiday_date is not null as is_holiday,
         case when holidays.holiday_date is null then
-            (location_days.local_date + business_hours.opens_at) at time zone location_days.timezone
+                (location_days.local_date + business_hours.opens_at) at time zone location_days.timezone
         end as opens_at,
         case when holidays.holiday_date is null then
-            (location_days.local_date + business_hours.closes_at) at time zone location_days.timezone
+                (location_days.local_date + business_hours.closes_at) at time zone location_days.timezone
         end as closes_at
     from location_days
     left join business_hours
-        on business_hours.location_id = location_days.location_id
-        and business_hours.iso_weekday = location_days.iso_weekday
+        on location_days.location_id = business_hours.location_id
+            and location_days.iso_weekday = business_hours.iso_weekday
     left join (
-        select distinct location_id, holiday_date from holidays
+        select distinct
+            location_id,
+            holiday_date
+        from holidays
     ) as holidays
-        on holidays.holiday_date = location_days.local_date
-        and holidays.location_id in ('*', location_days.location_id)
+        on location_days.local_date = holidays.holiday_date
+            and holidays.location_id in ('*', location_days.location_id)
 ),
 
 with_seconds as (

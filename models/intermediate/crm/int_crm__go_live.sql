@@ -21,9 +21,17 @@ workflow_events as (
 ),
 
 automated_moments as (
-    select lead_id, occurred_at from activities where is_automated
+    select
+        lead_id,
+        occurred_at
+    from activities
+    where is_automated
     union all
-    select lead_id, occurred_at from workflow_events where lead_id is not null
+    select
+        lead_id,
+        occurred_at
+    from workflow_events
+    where lead_id is not null
 ),
 
 organisations as (
@@ -35,8 +43,8 @@ first_automation as (
         locations.organization_name,
         min(automated_moments.occurred_at) as go_live_at
     from automated_moments
-    inner join leads on leads.lead_id = automated_moments.lead_id
-    inner join locations on locations.location_id = leads.location_id
+    inner join leads on automated_moments.lead_id = leads.lead_id
+    inner join locations on leads.location_id = locations.location_id
     group by 1
 ),
 
@@ -46,7 +54,7 @@ final as (
         first_automation.go_live_at,
         {{ reporting_date('first_automation.go_live_at') }} as go_live_date
     from organisations
-    left join first_automation on first_automation.organization_name = organisations.organization_name
+    left join first_automation on organisations.organization_name = first_automation.organization_name
 )
 
 select * from final

@@ -17,11 +17,17 @@ events as (
 ),
 
 signals as (
-    select component, checked_at as signal_at, ok as is_success
+    select
+        component,
+        checked_at as signal_at,
+        ok as is_success
     from heartbeats
     where checked_at <= {{ as_of_timestamp() }}
     union all
-    select component, occurred_at as signal_at, status = 'success' as is_success
+    select
+        component,
+        occurred_at as signal_at,
+        status = 'success' as is_success
     from events
     where occurred_at <= {{ as_of_timestamp() }}
         and (status = 'success' or error_category = 'authentication' or http_status >= 500)
@@ -40,14 +46,20 @@ numbered as (
 ),
 
 failures as (
-    select component, successes_so_far, min(signal_at) as started_at
+    select
+        component,
+        successes_so_far,
+        min(signal_at) as started_at
     from numbered
     where not is_success
     group by component, successes_so_far
 ),
 
 recoveries as (
-    select component, successes_so_far, signal_at as resolved_at
+    select
+        component,
+        successes_so_far,
+        signal_at as resolved_at
     from numbered
     where is_success
 ),
@@ -65,8 +77,8 @@ final as (
         {{ reporting_date('f.started_at') }} as started_date
     from failures as f
     left join recoveries as r
-        on r.component = f.component
-        and r.successes_so_far = f.successes_so_far + 1
+        on f.component = r.component
+            and r.successes_so_far = f.successes_so_far + 1
 )
 
 select * from final

@@ -26,7 +26,7 @@ messages as (
         case a.channel when 'sms' then l.sms_consent_at else l.email_consent_at end as consent_at,
         case a.channel when 'sms' then l.sms_opt_out_at else l.email_opt_out_at end as opt_out_at
     from activities as a
-    inner join leads as l on l.lead_id = a.lead_id
+    inner join leads as l on a.lead_id = l.lead_id
     where
         a.direction = 'outbound'
         and a.channel in ('sms', 'email')
@@ -57,7 +57,7 @@ final as (
             or m.consent_at > m.sent_at
         )::integer as is_violation
     from messages as m
-    left join locations as loc on loc.location_id = m.location_id
+    left join locations as loc on m.location_id = loc.location_id
 )
 
 select * from final

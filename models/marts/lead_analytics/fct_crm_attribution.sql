@@ -37,7 +37,7 @@ models as (
         leads.lead_id,
         1 as model_order,
         'Rule 90/50/25 (class of the deal)' as attribution_model,
-        leads.attributed_value_usd as attributed_value_usd
+        leads.attributed_value_usd
     from leads
     where leads.is_won
     union all
@@ -47,7 +47,7 @@ models as (
         'Position-based 40/20/40',
         coalesce(round(leads.won_value_usd * position_share.automation_share, 2), 0)
     from leads
-    left join position_share on position_share.lead_id = leads.lead_id
+    left join position_share on leads.lead_id = position_share.lead_id
     where leads.is_won
 ),
 
@@ -66,7 +66,7 @@ final as (
         leads.source,
         leads.agent_name
     from models
-    inner join leads on leads.lead_id = models.lead_id
+    inner join leads on models.lead_id = leads.lead_id
 )
 
 select * from final

@@ -8,13 +8,32 @@ leads as (
 ),
 
 stages as (
-    select lead_id, 1 as stage_order, 'Total leads' as stage from leads
+    select
+        lead_id,
+        1 as stage_order,
+        'Total leads' as stage
+    from leads
     union all
-    select lead_id, 2, 'Automated response' from leads where is_automated_response
+    select
+        lead_id,
+        2,
+        'Automated response'
+    from leads
+    where is_automated_response
     union all
-    select lead_id, 3, 'Appointments scheduled' from leads where has_appointment
+    select
+        lead_id,
+        3,
+        'Appointments scheduled'
+    from leads
+    where has_appointment
     union all
-    select lead_id, 4, 'Deals closed' from leads where is_won
+    select
+        lead_id,
+        4,
+        'Deals closed'
+    from leads
+    where is_won
 ),
 
 final as (
@@ -29,7 +48,7 @@ final as (
         leads.source,
         leads.agent_name
     from stages
-    inner join leads on leads.lead_id = stages.lead_id
+    inner join leads on stages.lead_id = leads.lead_id
 )
 
 select * from final

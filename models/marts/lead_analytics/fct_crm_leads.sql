@@ -32,7 +32,9 @@ final as (
             as score_band_order,
         journeys.score_decile,
         case when journeys.score_decile is null then 'unscored'
-             else (journeys.score_decile * 10)::text || '-' || (journeys.score_decile * 10 + case when journeys.score_decile = 9 then 10 else 9 end)::text
+            else (journeys.score_decile * 10)::text
+                || '-'
+                || (journeys.score_decile * 10 + case when journeys.score_decile = 9 then 10 else 9 end)::text
         end as score_decile_label,
         journeys.priority,
         journeys.created_at,
@@ -75,11 +77,13 @@ final as (
         case when journeys.after_go_live then 'After go-live' else 'Before go-live' end as go_live_period,
         -- revenue forecast windows (D116), from the as-of date: the open pipeline is the last 90 days' leads
         -- without a won or lost deal; the trailing cohort the leads of days 91-180 before, old enough to have closed
-        (journeys.created_date between as_of.as_of_date - 89 and as_of.as_of_date
-            and not journeys.is_won and journeys.lost_at is null) as is_open_pipeline,
+        (
+            journeys.created_date between as_of.as_of_date - 89 and as_of.as_of_date
+            and not journeys.is_won and journeys.lost_at is null
+        ) as is_open_pipeline,
         journeys.created_date between as_of.as_of_date - 179 and as_of.as_of_date - 90 as is_trailing_cohort
     from journeys
-    left join agents on agents.agent_id = journeys.assigned_agent_id
+    left join agents on journeys.assigned_agent_id = agents.agent_id
     cross join as_of
     where journeys.created_at <= as_of.as_of_at
 )

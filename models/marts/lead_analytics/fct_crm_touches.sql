@@ -30,7 +30,7 @@ outbound as (
         row_number() over (partition by activities.lead_id order by activities.occurred_at, activities.activity_id)
             as touch_number
     from activities
-    inner join leads on leads.lead_id = activities.lead_id
+    inner join leads on activities.lead_id = leads.lead_id
     where activities.direction = 'outbound'
         and activities.occurred_at >= leads.created_at
 ),
@@ -40,10 +40,10 @@ answered as (
     select distinct outbound.activity_id
     from outbound
     inner join activities as inbound
-        on inbound.lead_id = outbound.lead_id
-        and inbound.direction = 'inbound'
-        and inbound.occurred_at > outbound.occurred_at
-        and inbound.occurred_at <= outbound.occurred_at + interval '72 hours'
+        on outbound.lead_id = inbound.lead_id
+            and inbound.direction = 'inbound'
+            and outbound.occurred_at < inbound.occurred_at
+            and inbound.occurred_at <= outbound.occurred_at + interval '72 hours'
 ),
 
 before_close as (
@@ -95,8 +95,8 @@ final as (
         weighted.position_weight,
         outbound.won_value_usd * weighted.position_weight as position_credit_usd
     from outbound
-    left join answered on answered.activity_id = outbound.activity_id
-    left join weighted on weighted.activity_id = outbound.activity_id
+    left join answered on outbound.activity_id = answered.activity_id
+    left join weighted on outbound.activity_id = weighted.activity_id
 )
 
 select * from final

@@ -16,7 +16,10 @@ latest as (
 ),
 
 spans as (
-    select execution_id, min(occurred_at) as started_at, max(occurred_at) as last_event_at
+    select
+        execution_id,
+        min(occurred_at) as started_at,
+        max(occurred_at) as last_event_at
     from events
     group by execution_id
 ),
@@ -29,7 +32,7 @@ final as (
         {{ reporting_date('s.started_at') }} as started_date,
         l.status = 'failure' as is_failed
     from spans as s
-    inner join latest as l on l.execution_id = s.execution_id and l.recency = 1
+    inner join latest as l on s.execution_id = l.execution_id and l.recency = 1
 )
 
 select * from final

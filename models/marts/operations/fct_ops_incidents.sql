@@ -28,7 +28,7 @@ final as (
         i.started_date,
         i.started_date > a.as_of_date - 30 as started_in_last_30_days
     from incidents as i
-    inner join slas as s on s.component = i.component
+    inner join slas as s on i.component = s.component
     cross join as_of as a
 )
 

@@ -25,14 +25,18 @@ ranked as (
 ),
 
 arrivals as (
-    select e.lead_id, min(e.occurred_at) as web_form_at
+    select
+        e.lead_id,
+        min(e.occurred_at) as web_form_at
     from events as e
     where e.step = 'web_form'
     group by e.lead_id
 ),
 
 first_responses as (
-    select lead_id, min(occurred_at) as responded_at
+    select
+        lead_id,
+        min(occurred_at) as responded_at
     from events
     where step = 'first_response' and status = 'success'
     group by lead_id
@@ -49,14 +53,16 @@ final as (
         {{ reporting_date('r.first_event_at') }} as step_date,
         r.status = 'success' as latest_attempt_succeeded,
         case
-            when r.step = 'first_response' then coalesce(
-                fr.responded_at <= coalesce(a.web_form_at, l.created_at) + interval '60 seconds', false)
+            when r.step = 'first_response'
+                then coalesce(
+                        fr.responded_at <= coalesce(a.web_form_at, l.created_at) + interval '60 seconds', false
+                    )
             else r.status = 'success'
         end as stage_succeeded
     from ranked as r
-    left join arrivals as a on a.lead_id = r.lead_id
-    left join first_responses as fr on fr.lead_id = r.lead_id
-    left join leads as l on l.lead_id = r.lead_id
+    left join arrivals as a on r.lead_id = a.lead_id
+    left join first_responses as fr on r.lead_id = fr.lead_id
+    left join leads as l on r.lead_id = l.lead_id
     where r.recency = 1
 )
 

@@ -38,16 +38,27 @@ slice_months as (
 ),
 
 parts as (
-    select component, month_start, slice_start as part_start, least(slice_end, month_end) as part_end
+    select
+        component,
+        month_start,
+        slice_start as part_start,
+        least(slice_end, month_end) as part_end
     from slice_months
     union all
-    select component, month_start + interval '1 month', month_end, slice_end
+    select
+        component,
+        month_start + interval '1 month',
+        month_end,
+        slice_end
     from slice_months
     where slice_end > month_end
 ),
 
 observed as (
-    select component, month_start, sum(extract(epoch from part_end - part_start)) as observed_seconds
+    select
+        component,
+        month_start,
+        sum(extract(epoch from part_end - part_start)) as observed_seconds
     from parts
     group by component, month_start
 ),
@@ -56,14 +67,15 @@ down as (
     select
         p.component,
         p.month_start,
-        sum(extract(epoch from
+        sum(extract(
+            epoch from
             least(p.part_end, coalesce(i.resolved_at, {{ as_of_timestamp() }})) - greatest(p.part_start, i.started_at)
         )) as incident_seconds
     from parts as p
     inner join incidents as i
-        on i.component = p.component
-        and i.started_at < p.part_end
-        and coalesce(i.resolved_at, {{ as_of_timestamp() }}) > p.part_start
+        on p.component = i.component
+            and p.part_end > i.started_at
+            and coalesce(i.resolved_at, {{ as_of_timestamp() }}) > p.part_start
     group by p.component, p.month_start
 ),
 
@@ -80,9 +92,9 @@ final as (
         (o.observed_seconds - coalesce(d.incident_seconds, 0))::bigint as up_seconds,
         o.month_start::date = a.current_month as is_current_month,
         o.month_start::date > (a.current_month - interval '12 months')::date
-            and o.month_start::date <= a.current_month as is_last_12_months
+        and o.month_start::date <= a.current_month as is_last_12_months
     from observed as o
-    left join down as d on d.component = o.component and d.month_start = o.month_start
+    left join down as d on o.component = d.component and o.month_start = d.month_start
     cross join as_of_month as a
 )
 

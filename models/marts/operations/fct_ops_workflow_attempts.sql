@@ -47,7 +47,7 @@ final as (
         e.occurred_at > a.as_of_at - interval '24 hours' as is_last_24_hours,
         {{ reporting_date('e.occurred_at') }} > a.as_of_date - 30 as is_last_30_days
     from events as e
-    inner join slas as s on s.component = e.component
+    inner join slas as s on e.component = s.component
     cross join as_of as a
 )
 

@@ -27,13 +27,18 @@ heartbeats as (
 ),
 
 last_heartbeats as (
-    select component, max(checked_at) as last_heartbeat_at
+    select
+        component,
+        max(checked_at) as last_heartbeat_at
     from heartbeats
     group by component
 ),
 
 open_incidents as (
-    select component, count(*) as open_incidents, min(started_at) as down_since
+    select
+        component,
+        count(*) as open_incidents,
+        min(started_at) as down_since
     from incidents
     where is_open
     group by component
@@ -58,10 +63,12 @@ windows as (
 ),
 
 latest_rate_limit as (
-    select distinct on (component) component, rate_limit_used_share
+    select distinct on (component)
+        component,
+        rate_limit_used_share
     from attempts
     where rate_limit_used_share is not null
-    order by component, occurred_at desc, event_id desc
+    order by component asc, occurred_at desc, event_id desc
 ),
 
 measured as (
@@ -94,10 +101,10 @@ measured as (
         a.as_of_date
     from slas as s
     cross join as_of as a
-    left join last_heartbeats as h on h.component = s.component
-    left join open_incidents as o on o.component = s.component
-    left join windows as w on w.component = s.component
-    left join latest_rate_limit as r on r.component = s.component
+    left join last_heartbeats as h on s.component = h.component
+    left join open_incidents as o on s.component = o.component
+    left join windows as w on s.component = w.component
+    left join latest_rate_limit as r on s.component = r.component
 ),
 
 final as (
