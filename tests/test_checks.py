@@ -279,6 +279,32 @@ def test_every_suite_maps_to_an_asset_and_a_table():
         "marts__fct_workspace_months": (["marts", "fct_workspace_months"], "marts.fct_workspace_months"),
         **{
             f"marts__{m}": (["marts", m], f"marts.{m}")
+            for m in (  # seed 001 part 1, test_lead_analytics_cards.py and test_agent_performance_cards.py
+                "fct_crm_leads",
+                "fct_crm_touches",
+                "fct_crm_lead_funnel",
+                "fct_crm_won_deals",
+                "fct_crm_attribution",
+                "fct_agent_leads",
+                "fct_agent_months",
+                "fct_agent_time_entries",
+                "rpt_agent_training_gaps",
+                "rpt_agent_coaching_notes",
+            )
+        },
+        **{
+            f"marts__{m}": (["marts", m], f"marts.{m}")
+            for m in (  # seed 001 part 2, test_roi_cards.py
+                "fct_roi_months",
+                "fct_roi_cost_benefit",
+                "fct_kpi_target_status",
+                "fct_industry_benchmarks",
+                "fct_exec_action_items",
+                "rpt_roi_assumptions",
+            )
+        },
+        **{
+            f"marts__{m}": (["marts", m], f"marts.{m}")
             for m in (  # seed 001 part 3, test_operations_cards.py
                 "fct_ops_uptime_monthly",
                 "fct_ops_incidents",
