@@ -34,31 +34,33 @@ location_days as (
     cross join calendar
 ),
 
+holiday_dates as (
+    select distinct
+        location_id,
+        holiday_date
+    from holidays
+),
+
 opening as (
     select
         location_days.location_id,
         location_days.timezone,
         location_days.local_date,
         location_days.iso_weekday,
-        holidays.holiday_date is not null as is_holiday,
-        case when holidays.holiday_date is null then
+        holiday_dates.holiday_date is not null as is_holiday,
+        case when holiday_dates.holiday_date is null then
                 (location_days.local_date + business_hours.opens_at) at time zone location_days.timezone
         end as opens_at,
-        case when holidays.holiday_date is null then
+        case when holiday_dates.holiday_date is null then
                 (location_days.local_date + business_hours.closes_at) at time zone location_days.timezone
         end as closes_at
     from location_days
     left join business_hours
         on location_days.location_id = business_hours.location_id
             and location_days.iso_weekday = business_hours.iso_weekday
-    left join (
-        select distinct
-            location_id,
-            holiday_date
-        from holidays
-    ) as holidays
-        on location_days.local_date = holidays.holiday_date
-            and holidays.location_id in ('*', location_days.location_id)
+    left join holiday_dates
+        on location_days.local_date = holiday_dates.holiday_date
+            and holiday_dates.location_id in ('*', location_days.location_id)
 ),
 
 with_seconds as (

@@ -4,7 +4,6 @@
 -- attribution class and weight (D102, seed attribution_weights), and the organisation's go-live (D26).
 -- Shared by the Lead analytics, Agent performance and ROI marts; every timestamp is UTC, every *_date the
 -- reporting-time-zone local date (the shared calendar's).
--- depends_on: {{ ref('int_crm__business_days') }}
 with
 
 leads as (
@@ -49,11 +48,17 @@ won_deals as (
 ),
 
 first_won as (
-    select * from won_deals where won_rank = 1
+    select * from won_deals
+    where won_rank = 1
 ),
 
 lost_deals as (
-    select lead_id, min(closed_at) as lost_at from deals where status = 'lost' group by 1
+    select
+        lead_id,
+        min(closed_at) as lost_at
+    from deals
+    where status = 'lost'
+    group by 1
 ),
 
 outbound as (
@@ -62,13 +67,17 @@ outbound as (
         row_number() over (partition by activities.lead_id order by activities.occurred_at, activities.activity_id)
             as touch_rank
     from activities
-    inner join leads on leads.lead_id = activities.lead_id
+    inner join leads on activities.lead_id = leads.lead_id
     where activities.direction = 'outbound'
         and activities.occurred_at >= leads.created_at
 ),
 
 first_touch as (
-    select lead_id, occurred_at as first_touch_at, is_automated as first_touch_automated, channel as first_touch_channel
+    select
+        lead_id,
+        occurred_at as first_touch_at,
+        is_automated as first_touch_automated,
+        channel as first_touch_channel
     from outbound
     where touch_rank = 1
 ),
@@ -98,10 +107,10 @@ agent_touch as (
         min(outbound.occurred_at) as first_agent_touch_at
     from leads
     inner join outbound
-        on outbound.lead_id = leads.lead_id
-        and outbound.agent_id = leads.assigned_agent_id
-        and not outbound.is_automated
-        and outbound.occurred_at >= leads.assigned_at
+        on leads.lead_id = outbound.lead_id
+            and leads.assigned_agent_id = outbound.agent_id
+            and not outbound.is_automated
+            and leads.assigned_at <= outbound.occurred_at
     group by 1
 ),
 
@@ -117,15 +126,18 @@ touch_counts as (
             where not outbound.is_automated and outbound.occurred_at > automation.first_automated_at
         ) as first_manual_after_automation_at
     from outbound
-    left join first_won on first_won.lead_id = outbound.lead_id
-    left join lost_deals on lost_deals.lead_id = outbound.lead_id
-    left join automation on automation.lead_id = outbound.lead_id
+    left join first_won on outbound.lead_id = first_won.lead_id
+    left join lost_deals on outbound.lead_id = lost_deals.lead_id
+    left join automation on outbound.lead_id = automation.lead_id
     where outbound.occurred_at <= coalesce(first_won.closed_at, lost_deals.lost_at, 'infinity'::timestamptz)
     group by 1
 ),
 
 first_appointment as (
-    select lead_id, min(created_at) as first_appointment_at, count(*) as appointments
+    select
+        lead_id,
+        min(created_at) as first_appointment_at,
+        count(*) as appointments
     from appointments
     group by 1
 ),
@@ -184,16 +196,16 @@ joined as (
         touch_counts.first_manual_after_automation_at,
         go_live.go_live_date
     from leads
-    left join locations on locations.location_id = leads.location_id
-    left join first_touch on first_touch.lead_id = leads.lead_id
-    left join workflow on workflow.lead_id = leads.lead_id
-    left join agent_touch on agent_touch.lead_id = leads.lead_id
-    left join touch_counts on touch_counts.lead_id = leads.lead_id
-    left join automation on automation.lead_id = leads.lead_id
-    left join first_appointment on first_appointment.lead_id = leads.lead_id
-    left join first_won on first_won.lead_id = leads.lead_id
-    left join lost_deals on lost_deals.lead_id = leads.lead_id
-    left join go_live on go_live.organization_name = locations.organization_name
+    left join locations on leads.location_id = locations.location_id
+    left join first_touch on leads.lead_id = first_touch.lead_id
+    left join workflow on leads.lead_id = workflow.lead_id
+    left join agent_touch on leads.lead_id = agent_touch.lead_id
+    left join touch_counts on leads.lead_id = touch_counts.lead_id
+    left join automation on leads.lead_id = automation.lead_id
+    left join first_appointment on leads.lead_id = first_appointment.lead_id
+    left join first_won on leads.lead_id = first_won.lead_id
+    left join lost_deals on leads.lead_id = lost_deals.lead_id
+    left join go_live on locations.organization_name = go_live.organization_name
 ),
 
 classified as (
@@ -234,10 +246,12 @@ final as (
         weights.weight as attribution_weight,
         classified.won_value_usd * weights.weight as attributed_value_usd,
         classified.first_touch_at is not null as is_responded,
-        classified.crm_attribution_type is distinct from nullif(classified.attribution_class, 'none')
-            and classified.is_won as attribution_label_differs
+        (
+            classified.crm_attribution_type is distinct from nullif(classified.attribution_class, 'none')
+            and classified.is_won
+        ) as attribution_label_differs
     from classified
-    left join weights on weights.class = classified.attribution_class
+    left join weights on classified.attribution_class = weights.class
 )
 
 select * from final

@@ -66,19 +66,20 @@ recoveries as (
 
 final as (
     select
-        f.component || '|' || to_char(f.started_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as incident_id,
-        f.component,
-        f.started_at,
-        r.resolved_at,
-        r.resolved_at is null as is_open,
-        extract(epoch from r.resolved_at - f.started_at)::bigint as duration_seconds,
-        extract(epoch from coalesce(r.resolved_at, {{ as_of_timestamp() }}) - f.started_at)::bigint
+        fail.component || '|' || to_char(fail.started_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+            as incident_id,
+        fail.component,
+        fail.started_at,
+        recov.resolved_at,
+        recov.resolved_at is null as is_open,
+        extract(epoch from recov.resolved_at - fail.started_at)::bigint as duration_seconds,
+        extract(epoch from coalesce(recov.resolved_at, {{ as_of_timestamp() }}) - fail.started_at)::bigint
             as duration_to_as_of_seconds,
-        {{ reporting_date('f.started_at') }} as started_date
-    from failures as f
-    left join recoveries as r
-        on f.component = r.component
-            and r.successes_so_far = f.successes_so_far + 1
+        {{ reporting_date('fail.started_at') }} as started_date
+    from failures as fail
+    left join recoveries as recov
+        on fail.component = recov.component
+            and recov.successes_so_far = fail.successes_so_far + 1
 )
 
 select * from final

@@ -17,47 +17,47 @@ locations as (
 
 messages as (
     select
-        a.activity_id,
-        a.lead_id,
-        a.channel,
-        a.is_automated,
-        a.occurred_at as sent_at,
-        l.location_id,
-        case a.channel when 'sms' then l.sms_consent_at else l.email_consent_at end as consent_at,
-        case a.channel when 'sms' then l.sms_opt_out_at else l.email_opt_out_at end as opt_out_at
-    from activities as a
-    inner join leads as l on a.lead_id = l.lead_id
+        act.activity_id,
+        act.lead_id,
+        act.channel,
+        act.is_automated,
+        act.occurred_at as sent_at,
+        lds.location_id,
+        case act.channel when 'sms' then lds.sms_consent_at else lds.email_consent_at end as consent_at,
+        case act.channel when 'sms' then lds.sms_opt_out_at else lds.email_opt_out_at end as opt_out_at
+    from activities as act
+    inner join leads as lds on act.lead_id = lds.lead_id
     where
-        a.direction = 'outbound'
-        and a.channel in ('sms', 'email')
-        and a.occurred_at <= {{ as_of_timestamp() }}
+        act.direction = 'outbound'
+        and act.channel in ('sms', 'email')
+        and act.occurred_at <= {{ as_of_timestamp() }}
 ),
 
 final as (
     select
-        m.activity_id,
-        m.lead_id,
+        msg.activity_id,
+        msg.lead_id,
         coalesce(loc.organization_name, '(Unknown)') as organization_name,
         coalesce(loc.location_name, '(Unknown)') as location_name,
-        m.channel,
-        case m.channel when 'sms' then 'TCPA' else 'CAN-SPAM' end as regulation,
-        m.is_automated,
-        m.sent_at,
-        {{ reporting_date('m.sent_at') }} as sent_date,
-        m.consent_at,
-        m.opt_out_at,
+        msg.channel,
+        case msg.channel when 'sms' then 'TCPA' else 'CAN-SPAM' end as regulation,
+        msg.is_automated,
+        msg.sent_at,
+        {{ reporting_date('msg.sent_at') }} as sent_date,
+        msg.consent_at,
+        msg.opt_out_at,
         case
-            when m.opt_out_at is not null and m.opt_out_at <= m.sent_at then 'after opt-out'
-            when m.consent_at is null or m.consent_at > m.sent_at then 'no consent'
+            when msg.opt_out_at is not null and msg.opt_out_at <= msg.sent_at then 'after opt-out'
+            when msg.consent_at is null or msg.consent_at > msg.sent_at then 'no consent'
             else 'compliant'
         end as consent_status,
         (
-            (m.opt_out_at is not null and m.opt_out_at <= m.sent_at)
-            or m.consent_at is null
-            or m.consent_at > m.sent_at
+            (msg.opt_out_at is not null and msg.opt_out_at <= msg.sent_at)
+            or msg.consent_at is null
+            or msg.consent_at > msg.sent_at
         )::integer as is_violation
-    from messages as m
-    left join locations as loc on m.location_id = loc.location_id
+    from messages as msg
+    left join locations as loc on msg.location_id = loc.location_id
 )
 
 select * from final

@@ -43,9 +43,9 @@ models as (
     union all
     select
         leads.lead_id,
-        2,
-        'Position-based 40/20/40',
-        coalesce(round(leads.won_value_usd * position_share.automation_share, 2), 0)
+        2 as model_order,
+        'Position-based 40/20/40' as attribution_model,
+        coalesce(round(leads.won_value_usd * position_share.automation_share, 2), 0) as attributed_value_usd
     from leads
     left join position_share on leads.lead_id = position_share.lead_id
     where leads.is_won

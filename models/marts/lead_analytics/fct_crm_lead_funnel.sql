@@ -16,22 +16,22 @@ stages as (
     union all
     select
         lead_id,
-        2,
-        'Automated response'
+        2 as stage_order,
+        'Automated response' as stage
     from leads
     where is_automated_response
     union all
     select
         lead_id,
-        3,
-        'Appointments scheduled'
+        3 as stage_order,
+        'Appointments scheduled' as stage
     from leads
     where has_appointment
     union all
     select
         lead_id,
-        4,
-        'Deals closed'
+        4 as stage_order,
+        'Deals closed' as stage
     from leads
     where is_won
 ),

@@ -49,7 +49,7 @@ answered as (
 before_close as (
     select
         activity_id,
-        row_number() over (partition by lead_id order by occurred_at, activity_id) as position,
+        row_number() over (partition by lead_id order by occurred_at, activity_id) as touch_position,
         count(*) over (partition by lead_id) as touches_before_close
     from outbound
     where is_won and occurred_at <= closed_at
@@ -58,12 +58,12 @@ before_close as (
 weighted as (
     select
         activity_id,
-        position,
+        touch_position,
         touches_before_close,
         case
             when touches_before_close = 1 then 1.0
             when touches_before_close = 2 then 0.5
-            when position in (1, touches_before_close) then 0.4
+            when touch_position in (1, touches_before_close) then 0.4
             else round(0.2 / (touches_before_close - 2), 6)
         end as position_weight
     from before_close
@@ -89,7 +89,7 @@ final as (
         outbound.location_name,
         outbound.source,
         outbound.agent_name,
-        weighted.position as position_before_close,
+        weighted.touch_position as position_before_close,
         weighted.touches_before_close,
         -- the middle weight is rounded for display; fct_crm_attribution sums the automation's share exactly
         weighted.position_weight,

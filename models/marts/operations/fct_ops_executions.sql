@@ -26,13 +26,13 @@ spans as (
 
 final as (
     select
-        s.execution_id,
-        s.started_at,
-        s.last_event_at,
-        {{ reporting_date('s.started_at') }} as started_date,
-        l.status = 'failure' as is_failed
-    from spans as s
-    inner join latest as l on s.execution_id = l.execution_id and l.recency = 1
+        spn.execution_id,
+        spn.started_at,
+        spn.last_event_at,
+        {{ reporting_date('spn.started_at') }} as started_date,
+        lat.status = 'failure' as is_failed
+    from spans as spn
+    inner join latest as lat on spn.execution_id = lat.execution_id and lat.recency = 1
 )
 
 select * from final

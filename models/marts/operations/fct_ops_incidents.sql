@@ -16,20 +16,20 @@ as_of as (
 
 final as (
     select
-        i.incident_id,
-        i.component,
-        s.component_name,
-        s.vendor,
-        i.started_at,
-        i.resolved_at,
-        i.is_open,
-        i.duration_seconds,
-        i.duration_to_as_of_seconds,
-        i.started_date,
-        i.started_date > a.as_of_date - 30 as started_in_last_30_days
-    from incidents as i
-    inner join slas as s on i.component = s.component
-    cross join as_of as a
+        inc.incident_id,
+        inc.component,
+        sla.component_name,
+        sla.vendor,
+        inc.started_at,
+        inc.resolved_at,
+        inc.is_open,
+        inc.duration_seconds,
+        inc.duration_to_as_of_seconds,
+        inc.started_date,
+        inc.started_date > aso.as_of_date - 30 as started_in_last_30_days
+    from incidents as inc
+    inner join slas as sla on inc.component = sla.component
+    cross join as_of as aso
 )
 
 select * from final

@@ -26,11 +26,11 @@ ranked as (
 
 arrivals as (
     select
-        e.lead_id,
-        min(e.occurred_at) as web_form_at
-    from events as e
-    where e.step = 'web_form'
-    group by e.lead_id
+        evt.lead_id,
+        min(evt.occurred_at) as web_form_at
+    from events as evt
+    where evt.step = 'web_form'
+    group by evt.lead_id
 ),
 
 first_responses as (
@@ -44,26 +44,26 @@ first_responses as (
 
 final as (
     select
-        r.lead_id || '|' || r.step as lead_step_id,
-        r.lead_id,
-        r.step,
-        array_position(array['web_form', 'first_response', 'enrichment', 'scoring', 'routing', 'nurture'], r.step)
+        rnk.lead_id || '|' || rnk.step as lead_step_id,
+        rnk.lead_id,
+        rnk.step,
+        array_position(array['web_form', 'first_response', 'enrichment', 'scoring', 'routing', 'nurture'], rnk.step)
             as step_order,
-        r.first_event_at,
-        {{ reporting_date('r.first_event_at') }} as step_date,
-        r.status = 'success' as latest_attempt_succeeded,
+        rnk.first_event_at,
+        {{ reporting_date('rnk.first_event_at') }} as step_date,
+        rnk.status = 'success' as latest_attempt_succeeded,
         case
-            when r.step = 'first_response'
+            when rnk.step = 'first_response'
                 then coalesce(
-                        fr.responded_at <= coalesce(a.web_form_at, l.created_at) + interval '60 seconds', false
+                        fres.responded_at <= coalesce(arr.web_form_at, lds.created_at) + interval '60 seconds', false
                     )
-            else r.status = 'success'
+            else rnk.status = 'success'
         end as stage_succeeded
-    from ranked as r
-    left join arrivals as a on r.lead_id = a.lead_id
-    left join first_responses as fr on r.lead_id = fr.lead_id
-    left join leads as l on r.lead_id = l.lead_id
-    where r.recency = 1
+    from ranked as rnk
+    left join arrivals as arr on rnk.lead_id = arr.lead_id
+    left join first_responses as fres on rnk.lead_id = fres.lead_id
+    left join leads as lds on rnk.lead_id = lds.lead_id
+    where rnk.recency = 1
 )
 
 select * from final

@@ -32,8 +32,9 @@ slice_months as (
         slice_start,
         slice_end,
         date_trunc('month', {{ to_reporting_tz('slice_start') }}) as month_start,
-        {{ to_reporting_tz_inverse("(date_trunc('month', " ~ to_reporting_tz('slice_start') ~ ") + interval '1 month')") }}
-            as month_end
+        {{ to_reporting_tz_inverse(
+            "(date_trunc('month', " ~ to_reporting_tz('slice_start') ~ ") + interval '1 month')"
+        ) }} as month_end
     from slices
 ),
 
@@ -47,9 +48,9 @@ parts as (
     union all
     select
         component,
-        month_start + interval '1 month',
-        month_end,
-        slice_end
+        month_start + interval '1 month' as month_start,
+        month_end as part_start,
+        slice_end as part_end
     from slice_months
     where slice_end > month_end
 ),
@@ -65,18 +66,19 @@ observed as (
 
 down as (
     select
-        p.component,
-        p.month_start,
+        prt.component,
+        prt.month_start,
         sum(extract(
             epoch from
-            least(p.part_end, coalesce(i.resolved_at, {{ as_of_timestamp() }})) - greatest(p.part_start, i.started_at)
+            least(prt.part_end, coalesce(inc.resolved_at, {{ as_of_timestamp() }}))
+            - greatest(prt.part_start, inc.started_at)
         )) as incident_seconds
-    from parts as p
-    inner join incidents as i
-        on p.component = i.component
-            and p.part_end > i.started_at
-            and coalesce(i.resolved_at, {{ as_of_timestamp() }}) > p.part_start
-    group by p.component, p.month_start
+    from parts as prt
+    inner join incidents as inc
+        on prt.component = inc.component
+            and prt.part_end > inc.started_at
+            and coalesce(inc.resolved_at, {{ as_of_timestamp() }}) > prt.part_start
+    group by prt.component, prt.month_start
 ),
 
 as_of_month as (
@@ -85,17 +87,17 @@ as_of_month as (
 
 final as (
     select
-        o.component,
-        o.month_start::date as month_start,
-        o.observed_seconds::bigint as observed_seconds,
-        coalesce(d.incident_seconds, 0)::bigint as incident_seconds,
-        (o.observed_seconds - coalesce(d.incident_seconds, 0))::bigint as up_seconds,
-        o.month_start::date = a.current_month as is_current_month,
-        o.month_start::date > (a.current_month - interval '12 months')::date
-        and o.month_start::date <= a.current_month as is_last_12_months
-    from observed as o
-    left join down as d on o.component = d.component and o.month_start = d.month_start
-    cross join as_of_month as a
+        obs.component,
+        obs.month_start::date as month_start,
+        obs.observed_seconds::bigint as observed_seconds,
+        coalesce(dwn.incident_seconds, 0)::bigint as incident_seconds,
+        (obs.observed_seconds - coalesce(dwn.incident_seconds, 0))::bigint as up_seconds,
+        obs.month_start::date = aso.current_month as is_current_month,
+        obs.month_start::date > (aso.current_month - interval '12 months')::date
+        and obs.month_start::date <= aso.current_month as is_last_12_months
+    from observed as obs
+    left join down as dwn on obs.component = dwn.component and obs.month_start = dwn.month_start
+    cross join as_of_month as aso
 )
 
 select * from final

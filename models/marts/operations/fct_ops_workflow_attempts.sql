@@ -18,37 +18,38 @@ as_of as (
 
 final as (
     select
-        e.event_id,
-        e.execution_id,
-        e.lead_id,
-        e.step,
-        e.attempt,
-        e.component,
-        s.component_name,
-        e.vendor,
-        s.vendor_name,
-        e.status,
-        e.status = 'success' as is_success,
-        e.error_category,
-        e.http_status,
-        e.latency_ms,
-        e.rate_limit_remaining,
-        e.rate_limit_limit,
-        1 - e.rate_limit_remaining::numeric / nullif(e.rate_limit_limit, 0) as rate_limit_used_share,
+        evt.event_id,
+        evt.execution_id,
+        evt.lead_id,
+        evt.step,
+        evt.attempt,
+        evt.component,
+        sla.component_name,
+        evt.vendor,
+        sla.vendor_name,
+        evt.status,
+        evt.status = 'success' as is_success,
+        evt.error_category,
+        evt.http_status,
+        evt.latency_ms,
+        evt.rate_limit_remaining,
+        evt.rate_limit_limit,
+        1 - evt.rate_limit_remaining::numeric / nullif(evt.rate_limit_limit, 0) as rate_limit_used_share,
         -- the vendor answered (not a rejected credential, a server error or a timeout) within the target latency
-        coalesce(e.http_status not in (401) and e.http_status < 500 and e.latency_ms <= s.target_latency_ms, false)
-            as is_sla_compliant,
-        s.target_success_rate,
-        s.target_latency_ms,
-        e.occurred_at,
-        {{ reporting_date('e.occurred_at') }} as event_date,
-        date_trunc('hour', {{ to_reporting_tz('e.occurred_at') }}) as event_hour,
-        e.occurred_at > a.as_of_at - interval '1 hour' as is_last_hour,
-        e.occurred_at > a.as_of_at - interval '24 hours' as is_last_24_hours,
-        {{ reporting_date('e.occurred_at') }} > a.as_of_date - 30 as is_last_30_days
-    from events as e
-    inner join slas as s on e.component = s.component
-    cross join as_of as a
+        coalesce(
+            evt.http_status not in (401) and evt.http_status < 500 and evt.latency_ms <= sla.target_latency_ms, false
+        ) as is_sla_compliant,
+        sla.target_success_rate,
+        sla.target_latency_ms,
+        evt.occurred_at,
+        {{ reporting_date('evt.occurred_at') }} as event_date,
+        date_trunc('hour', {{ to_reporting_tz('evt.occurred_at') }}) as event_hour,
+        evt.occurred_at > aso.as_of_at - interval '1 hour' as is_last_hour,
+        evt.occurred_at > aso.as_of_at - interval '24 hours' as is_last_24_hours,
+        {{ reporting_date('evt.occurred_at') }} > aso.as_of_date - 30 as is_last_30_days
+    from events as evt
+    inner join slas as sla on evt.component = sla.component
+    cross join as_of as aso
 )
 
 select * from final

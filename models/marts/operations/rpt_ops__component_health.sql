@@ -73,38 +73,38 @@ latest_rate_limit as (
 
 measured as (
     select
-        s.component,
-        s.component_name,
-        s.vendor,
-        s.vendor_name,
-        s.target_success_rate,
-        s.target_latency_ms,
-        h.last_heartbeat_at,
-        coalesce(o.open_incidents, 0) as open_incidents,
-        o.down_since,
-        coalesce(w.attempts_24h, 0) as attempts_24h,
-        coalesce(w.successes_24h, 0) as processed_24h,
-        w.successes_24h::numeric / nullif(w.attempts_24h, 0) as success_rate_24h,
-        w.avg_latency_ms_24h,
-        coalesce(w.latency_ms_sum_24h, 0) as latency_ms_sum_24h,
-        coalesce(w.latency_calls_24h, 0) as latency_calls_24h,
-        coalesce(w.attempts_30d, 0) as attempts_30d,
-        coalesce(w.successes_30d, 0) as successes_30d,
-        coalesce(w.latency_ms_sum_30d, 0) as latency_ms_sum_30d,
-        coalesce(w.latency_calls_30d, 0) as latency_calls_30d,
-        coalesce(w.sla_compliant_30d, 0) as sla_compliant_30d,
-        w.successes_30d::numeric / nullif(w.attempts_30d, 0) as success_rate_30d,
-        (w.attempts_30d - w.successes_30d)::numeric / nullif(w.attempts_30d, 0) as error_rate_30d,
-        w.avg_latency_ms_30d,
-        w.sla_compliant_30d::numeric / nullif(w.attempts_30d, 0) as sla_compliance_30d,
-        r.rate_limit_used_share,
-        a.as_of_date
-    from slas as s
-    cross join as_of as a
-    left join last_heartbeats as h on s.component = h.component
-    left join open_incidents as o on s.component = o.component
-    left join windows as w on s.component = w.component
-    left join latest_rate_limit as r on s.component = r.component
+        sla.component,
+        sla.component_name,
+        sla.vendor,
+        sla.vendor_name,
+        sla.target_success_rate,
+        sla.target_latency_ms,
+        hbt.last_heartbeat_at,
+        coalesce(opn.open_incidents, 0) as open_incidents,
+        opn.down_since,
+        coalesce(win.attempts_24h, 0) as attempts_24h,
+        coalesce(win.successes_24h, 0) as processed_24h,
+        win.successes_24h::numeric / nullif(win.attempts_24h, 0) as success_rate_24h,
+        win.avg_latency_ms_24h,
+        coalesce(win.latency_ms_sum_24h, 0) as latency_ms_sum_24h,
+        coalesce(win.latency_calls_24h, 0) as latency_calls_24h,
+        coalesce(win.attempts_30d, 0) as attempts_30d,
+        coalesce(win.successes_30d, 0) as successes_30d,
+        coalesce(win.latency_ms_sum_30d, 0) as latency_ms_sum_30d,
+        coalesce(win.latency_calls_30d, 0) as latency_calls_30d,
+        coalesce(win.sla_compliant_30d, 0) as sla_compliant_30d,
+        win.successes_30d::numeric / nullif(win.attempts_30d, 0) as success_rate_30d,
+        (win.attempts_30d - win.successes_30d)::numeric / nullif(win.attempts_30d, 0) as error_rate_30d,
+        win.avg_latency_ms_30d,
+        win.sla_compliant_30d::numeric / nullif(win.attempts_30d, 0) as sla_compliance_30d,
+        rlm.rate_limit_used_share,
+        aso.as_of_date
+    from slas as sla
+    cross join as_of as aso
+    left join last_heartbeats as hbt on sla.component = hbt.component
+    left join open_incidents as opn on sla.component = opn.component
+    left join windows as win on sla.component = win.component
+    left join latest_rate_limit as rlm on sla.component = rlm.component
 ),
 
 final as (
