@@ -783,7 +783,7 @@ def cli_env(lead_capture_fixture_db, monkeypatch, tmp_path):
         (
             ["--dashboard", "nope"],
             "no dashboard 'nope' (dashboards: after_sales, agent_performance, bots, "
-            "campaign_analytics, cost_benefit, executive_summary, lead_analytics, lead_capture, "
+            "campaign_analytics, compliance, cost_benefit, executive_summary, lead_analytics, lead_capture, "
             "messaging, omnichannel_usage, operations_monitor, potential, system_health)",
         ),
     ],
