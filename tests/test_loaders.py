@@ -348,10 +348,10 @@ def test_new_crm_columns_load_nulls_where_the_value_is_not_known_yet(conn, landi
         landing,
         "crm/leads/leads_2025-07.csv",
         "lead_id,location_id,source,score,status,priority,assigned_agent_id,assigned_at,email,phone,"
-        "created_at,updated_at\n"
-        "L-11,LOC-NYC,Paid Ads,,contacted,low,,,,,2025-07-15T14:00:00Z,2025-07-15T14:00:40Z\n"
+        "created_at,updated_at,sms_consent_at,email_consent_at,sms_opt_out_at,email_opt_out_at\n"
+        "L-11,LOC-NYC,Paid Ads,,contacted,low,,,,,2025-07-15T14:00:00Z,2025-07-15T14:00:40Z,,,,\n"
         "L-12,LOC-CHI,Paid Ads,20,new,low,AG-001,2025-06-18T20:30:00Z,,,2025-06-18T20:00:00Z,"
-        "2025-06-18T20:30:00Z\n",
+        "2025-06-18T20:30:00Z,,,,\n",
     )
     deals = write(
         landing,
