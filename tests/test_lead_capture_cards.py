@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from datetime import date
 from decimal import Decimal
 
@@ -601,7 +602,7 @@ def test_compiled_sql_reads_published_marts_and_descriptions_speak_plainly(card_
 
 
 def test_real_specs_provision_against_the_fake_metabase_and_a_second_run_changes_nothing(
-    lead_capture_fixture_db, fresh_db, monkeypatch
+    lead_capture_fixture_db, fresh_db, monkeypatch, tmp_path
 ):
     """Every real card and dashboard (all domains), on a fake Metabase that has synced the marts: the lead-capture
     fixture's tables as dbt built them, the other domains' marts as their contracts type them. Every dashboard
@@ -611,6 +612,8 @@ def test_real_specs_provision_against_the_fake_metabase_and_a_second_run_changes
 
     from orchestration.bi import metabase as mp
     from orchestration.bi.metabase_state import WarehouseState
+    from orchestration.dbt_project import dbt_env, dbt_executable
+    from orchestration.ingestion import loaders
 
     monkeypatch.setattr("dbtmetabase._models._SYNC_PERIOD", 0)  # dbt-metabase's 5-s pause; the sync was awaited
     user, password = "admin@example.com", "s3cret-pass"
@@ -622,11 +625,37 @@ def test_real_specs_provision_against_the_fake_metabase_and_a_second_run_changes
         "user": "metabase_reader",
         "password": "reader-pw",
     }
+    # Every mart, as dbt builds it on empty raw tables (no rows but the seeds'), then the lead-capture fixture's
+    # tables: what a Metabase sync of schema marts finds.
+    with warehouse.connect(fresh_db) as conn:
+        loaders.ensure_schemas(conn)
+    proc = subprocess.run(
+        [
+            dbt_executable(),
+            "build",
+            "--resource-type",
+            "seed",
+            "--resource-type",
+            "snapshot",
+            "--resource-type",
+            "model",
+            "--project-dir",
+            str(settings.DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(settings.DBT_PROJECT_DIR),
+            "--target-path",
+            str(tmp_path / "dbt_target"),
+        ],
+        env=dbt_env(fresh_db),
+        capture_output=True,
+        text=True,
+        cwd=settings.DBT_PROJECT_DIR,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    with warehouse.connect(fresh_db) as conn:
+        tables = {**manifest_tables(settings.DBT_PROJECT_DIR / "target" / "manifest.json"), **warehouse_tables(conn)}
     with warehouse.connect(lead_capture_fixture_db) as conn:
-        tables = {
-            **manifest_tables(settings.DBT_PROJECT_DIR / "target" / "manifest.json"),
-            **warehouse_tables(conn),
-        }  # what a Metabase sync of schema marts finds
+        tables.update(warehouse_tables(conn))
     state = WarehouseState(fresh_db)
     try:
         with FakeMetabase(users={user: password}, tables=tables) as fake:
