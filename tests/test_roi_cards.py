@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 from datetime import date
 from decimal import Decimal
@@ -95,12 +96,17 @@ MARTS = (
     "fct_industry_benchmarks",
     "fct_exec_action_items",
 )
-SELECT = ["path:models/staging/crm", "+fct_crm_leads", *(f"+{m}" for m in MARTS)]
+# The Executive summary's uptime and error-rate tiles (issue 18) read the operations marts: built so the page draws,
+# their values are checked on the operations fixture in tests/test_operations_cards.py.
+OPERATIONS_MARTS = ("fct_ops_uptime_monthly", "fct_ops_executions", "fct_warehouse_loads")
+SELECT = ["path:models/staging/crm", "+fct_crm_leads", *(f"+{m}" for m in MARTS + OPERATIONS_MARTS)]
 
 SPECS = compiler.compile_specs(settings.PROJECT_ROOT / "metabase")
 EXEC = SPECS.dashboards["executive_summary"]
 CBA = SPECS.dashboards["cost_benefit"]
-DASHBOARD_OF = {p.card: (d, p) for d in (EXEC, CBA) for p in d.cards if p.card}
+DASHBOARD_OF = {
+    p.card: (d, p) for d in (EXEC, CBA) for p in d.cards if p.card and not p.card.startswith("operations__")
+}
 CARDS = sorted(DASHBOARD_OF)
 
 LAKESIDE = "Lakeside Motors"
@@ -119,6 +125,14 @@ def money(*values) -> tuple:
     return tuple(dec(v) if isinstance(v, str) else v for v in values)
 
 
+def _without_ops_calls(tmp_path_factory) -> Path:
+    """The lead stories' workflow events without the operations fixture's calls (OPS.md: lead-less executions
+    added for issue 18), which would add automated units to November's time savings."""
+    folder = tmp_path_factory.mktemp("roi_workflow_events")
+    shutil.copy(CRM / "workflow_events" / "workflow_events_2025-11.csv", folder)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def db(warehouse_info, tmp_path_factory):
     """The CRM fixture with system costs, built as of Monday Nov 10; then the fixture's targets replace the shipped
@@ -130,7 +144,7 @@ def db(warehouse_info, tmp_path_factory):
         warehouse_info,
         tmp_path_factory,
         "roi",
-        {f"crm__{t}": CRM / t for t in TABLES},
+        {**{f"crm__{t}": CRM / t for t in TABLES}, "crm__workflow_events": _without_ops_calls(tmp_path_factory)},
         SELECT,
         AS_OF,
         target_path=target,
