@@ -74,6 +74,12 @@ MART_ROWS = {
     "fct_warehouse_loads": 103,  # one per loaded landing file
     "rpt_ops__component_health": 5,  # one per component of the SLA seed
     "rpt_ops__data_loads": 2,  # workflow_events, health_checks
+    "fct_agent_leads": 22,  # one per lead assigned to an agent
+    "fct_agent_months": 151,  # agent performance (issue 16), as the demo run built them
+    "fct_agent_time_entries": 458,
+    "rpt_agent_coaching_notes": 10,
+    "rpt_agent_training_gaps": 56,
+    "fct_compliance_messages": 75,  # the compliance report (issue 20)
 }
 
 
