@@ -158,3 +158,36 @@ def assert_suite_passes(info: warehouse.ConnectionInfo, path: Path) -> None:
     outcome = checks.validate_suite(info, path)
     assert outcome.passed, (path.stem, [f.describe() for f in outcome.failures])
     assert outcome.evaluated == len(json.loads(path.read_text())["expectations"]) > 0, path.stem
+
+
+# ---------------------------------------------------------------- the fake Metabase (tests/fake_metabase.py)
+
+METABASE_USER, METABASE_PASSWORD = "admin@example.com", "s3cret-pass"  # the fake's administrator
+
+
+@pytest.fixture(scope="module")
+def marts(lead_capture_fixture_db) -> dict[str, dict[str, str]]:
+    """The tables a Metabase sync of the lead-capture fixture's marts finds."""
+    from fake_metabase import warehouse_tables
+
+    with warehouse.connect(lead_capture_fixture_db) as conn:
+        return warehouse_tables(conn)
+
+
+@pytest.fixture
+def fake(marts):
+    """A fake Metabase that has synced `marts`, with one administrator (METABASE_USER)."""
+    from fake_metabase import FakeMetabase
+
+    with FakeMetabase(users={METABASE_USER: METABASE_PASSWORD}, tables=marts) as server:
+        yield server
+
+
+@pytest.fixture
+def state(fresh_db):
+    """Where the provisioner records what it made: a fresh database of the test warehouse."""
+    from orchestration.bi.metabase_state import WarehouseState
+
+    store = WarehouseState(fresh_db)
+    yield store
+    store.close()

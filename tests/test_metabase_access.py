@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from fake_metabase import ADMINISTRATORS, ALL_USERS, FakeMetabase, warehouse_tables  # tests/ is on sys.path
+from conftest import METABASE_PASSWORD as PASSWORD
+from conftest import METABASE_USER as USER
+from fake_metabase import ADMINISTRATORS, ALL_USERS, FakeMetabase  # tests/ is on sys.path
 
-from orchestration import warehouse
 from orchestration.bi import compiler
 from orchestration.bi import metabase as mp
 from orchestration.bi.metabase_access import load_access
@@ -22,7 +23,7 @@ from orchestration.bi.specs import SpecError
 
 SPECS = Path(__file__).parent / "fixtures" / "metabase_specs"
 COMPILED = compiler.compile_specs(SPECS, cache_dir=None)
-USER, PASSWORD = "admin@example.com", "s3cret-pass"
+
 DB = {
     "name": "Lead Analytics warehouse",
     "host": "warehouse.internal",
@@ -64,25 +65,6 @@ def environment(monkeypatch):
     monkeypatch.setattr("dbtmetabase._models._SYNC_PERIOD", 0)
     monkeypatch.setenv("H10_ACME_PASSWORD", "acme-pw-1")
     monkeypatch.setenv("H10_BIRCH_PASSWORD", "birch-pw-1")
-
-
-@pytest.fixture(scope="module")
-def marts(lead_capture_fixture_db) -> dict[str, dict[str, str]]:
-    with warehouse.connect(lead_capture_fixture_db) as conn:
-        return warehouse_tables(conn)
-
-
-@pytest.fixture
-def fake(marts):
-    with FakeMetabase(users={USER: PASSWORD}, tables=marts) as server:
-        yield server
-
-
-@pytest.fixture
-def state(fresh_db):
-    store = WarehouseState(fresh_db)
-    yield store
-    store.close()
 
 
 def run(fake: FakeMetabase, state: WarehouseState, access=ACCESS, **kwargs) -> mp.ProvisionReport:

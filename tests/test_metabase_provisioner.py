@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from fake_metabase import FakeMetabase, normalize_settings, warehouse_tables  # tests/ is on sys.path
+from conftest import METABASE_PASSWORD as PASSWORD
+from conftest import METABASE_USER as USER
+from fake_metabase import FakeMetabase, normalize_settings  # tests/ is on sys.path
 
-from orchestration import warehouse
 from orchestration.bi import compiler
 from orchestration.bi import metabase as mp
 from orchestration.bi.metabase_state import WarehouseState
@@ -26,7 +27,7 @@ from orchestration.bi.specs import SpecError, Tab
 
 SPECS = Path(__file__).parent / "fixtures" / "metabase_specs"
 COMPILED = compiler.compile_specs(SPECS, cache_dir=None)
-USER, PASSWORD = "admin@example.com", "s3cret-pass"
+
 DB = {
     "name": "Lead Analytics warehouse",
     "host": "warehouse.internal",
@@ -50,25 +51,6 @@ CARD_KEYS = sorted([TOTAL, STACKED, COMBO, HEATMAP, SELECTOR])
 def no_dbt_metabase_pause(monkeypatch):
     # dbt-metabase sleeps 5 s before it first reads the metadata; the provisioner has already waited for the sync
     monkeypatch.setattr("dbtmetabase._models._SYNC_PERIOD", 0)
-
-
-@pytest.fixture(scope="module")
-def marts(lead_capture_fixture_db) -> dict[str, dict[str, str]]:
-    with warehouse.connect(lead_capture_fixture_db) as conn:
-        return warehouse_tables(conn)
-
-
-@pytest.fixture
-def fake(marts):
-    with FakeMetabase(users={USER: PASSWORD}, tables=marts) as server:
-        yield server
-
-
-@pytest.fixture
-def state(fresh_db):
-    store = WarehouseState(fresh_db)
-    yield store
-    store.close()
 
 
 def run(fake: FakeMetabase, state: WarehouseState, specs=COMPILED, **kwargs) -> mp.ProvisionReport:

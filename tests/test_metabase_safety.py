@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 import requests
-from fake_metabase import FakeMetabase, warehouse_tables  # tests/ is on sys.path
+from conftest import METABASE_PASSWORD as PASSWORD
+from conftest import METABASE_USER as USER
+from fake_metabase import FakeMetabase  # tests/ is on sys.path
 
-from orchestration import warehouse
 from orchestration.bi import compiler
 from orchestration.bi import metabase as mp
 from orchestration.bi.metabase_client import Client, Redactor, check_url
@@ -28,7 +29,7 @@ from orchestration.bi.metabase_state import WarehouseState
 
 SPECS = Path(__file__).parent / "fixtures" / "metabase_specs"
 COMPILED = compiler.compile_specs(SPECS, cache_dir=None)
-USER, PASSWORD = "admin@example.com", "s3cret-pass"
+
 DB = {
     "name": "Lead Analytics warehouse",
     "host": "warehouse.internal",
@@ -42,25 +43,6 @@ DB = {
 @pytest.fixture(autouse=True)
 def no_dbt_metabase_pause(monkeypatch):
     monkeypatch.setattr("dbtmetabase._models._SYNC_PERIOD", 0)
-
-
-@pytest.fixture(scope="module")
-def marts(lead_capture_fixture_db) -> dict[str, dict[str, str]]:
-    with warehouse.connect(lead_capture_fixture_db) as conn:
-        return warehouse_tables(conn)
-
-
-@pytest.fixture
-def fake(marts):
-    with FakeMetabase(users={USER: PASSWORD}, tables=marts) as server:
-        yield server
-
-
-@pytest.fixture
-def state(fresh_db):
-    store = WarehouseState(fresh_db)
-    yield store
-    store.close()
 
 
 def run(url: str, state: WarehouseState, **kwargs: Any) -> mp.ProvisionReport:
