@@ -97,13 +97,10 @@ def _copy_load(info: warehouse.ConnectionInfo, landing: Path) -> int:
     return rows
 
 
-def _refresh_cycles(info: warehouse.ConnectionInfo, landing: Path, workdir: Path) -> tuple[float, float, float]:
-    """Wall seconds of a full cycle, a no-op cycle and a one-new-file cycle, on a scratch database."""
-    from orchestration import refresh
-
-    db = warehouse.create_scratch_database(info, "bench_refresh")
-    base = settings.Settings.load()
-    config = base.model_copy(
+def scratch_settings(db: warehouse.ConnectionInfo, landing: Path, workdir: Path) -> settings.Settings:
+    """The environment's settings pointed at a scratch database, landing folder and working folder (a benchmark's
+    own pipeline runs, which must not touch the project's warehouse, reports or state)."""
+    return settings.Settings.load().model_copy(
         update={
             "database_url": db.conninfo(),
             "libpq": {},
@@ -112,6 +109,14 @@ def _refresh_cycles(info: warehouse.ConnectionInfo, landing: Path, workdir: Path
             "state_dir": workdir / "state",
         }
     )
+
+
+def _refresh_cycles(info: warehouse.ConnectionInfo, landing: Path, workdir: Path) -> tuple[float, float, float]:
+    """Wall seconds of a full cycle, a no-op cycle and a one-new-file cycle, on a scratch database."""
+    from orchestration import refresh
+
+    db = warehouse.create_scratch_database(info, "bench_refresh")
+    config = scratch_settings(db, landing, workdir)
     quiet = lambda line: None  # noqa: E731 - the bench prints only its numbers
     try:
         with settings.running(config):

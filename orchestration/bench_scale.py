@@ -27,7 +27,7 @@ from datetime import date
 from pathlib import Path
 
 from orchestration import settings, warehouse
-from orchestration.bench import _late_file
+from orchestration.bench import _late_file, scratch_settings
 from orchestration.ingestion import contracts, loaders
 
 
@@ -91,16 +91,7 @@ def measure(info, volume: float, months: int, repeat: int, clients: int, onefile
     workdir = Path(tempfile.mkdtemp(prefix="lead-analytics-scale-"))
     landing = workdir / "landing"
     db = warehouse.create_scratch_database(info, "bench_scale")
-    base = settings.Settings.load()
-    config = base.model_copy(
-        update={
-            "database_url": db.conninfo(),
-            "libpq": {},
-            "landing_dir": landing,
-            "reports_dir": workdir / "reports",
-            "state_dir": workdir / "state",
-        }
-    )
+    config = scratch_settings(db, landing, workdir)
     try:
         generate(
             landing,
