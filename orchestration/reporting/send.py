@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from orchestration import settings as settings_module
 from orchestration import warehouse
@@ -102,24 +103,23 @@ def send(
                     out.lines.append(f"{spec.key}: {superseded} older unsent deliveries superseded by {period.key}")
                 ledger.owe(conn, [ledger.Owed(spec.key, period.key, p.email.lower(), "email") for p in people], due)
             for scope, group in groups.items():
-                _send_group(
-                    conn,
-                    info,
-                    config,
-                    compiled,
-                    spec,
-                    period,
-                    scope,
-                    group,
-                    late,
-                    late_note,
-                    alerts,
-                    dry_run_dir,
-                    attempts,
-                    retry_wait,
-                    sleep,
-                    out,
+                delivery = _Delivery(
+                    conn=conn,
+                    info=info,
+                    config=config,
+                    compiled=compiled,
+                    spec=spec,
+                    period=period,
+                    late=late,
+                    late_note=late_note,
+                    alerts=alerts,
+                    dry_run_dir=dry_run_dir,
+                    attempts=attempts,
+                    retry_wait=retry_wait,
+                    sleep=sleep,
+                    out=out,
                 )
+                _send_group(delivery, scope, group)
     return out
 
 
@@ -135,24 +135,30 @@ def _unsent(conn, spec: specs.ReportSpec, period: Period, group: list[specs.Reci
     return [p for p in group if p.email.lower() not in sent]
 
 
-def _send_group(
-    conn,
-    info,
-    config,
-    compiled,
-    spec,
-    period,
-    scope,
-    group,
-    late,
-    late_note,
-    alerts,
-    dry_run_dir,
-    attempts,
-    retry_wait,
-    sleep,
-    out: Outcome,
-) -> None:
+@dataclass(frozen=True)
+class _Delivery:
+    """What every recipient group of one report's period shares: where to read, what to send, how to retry."""
+
+    conn: Any
+    info: warehouse.ConnectionInfo
+    config: settings_module.Settings
+    compiled: Any  # CompiledSpecs
+    spec: specs.ReportSpec
+    period: Period
+    late: bool
+    late_note: str | None
+    alerts: list[str]
+    dry_run_dir: Path | None
+    attempts: int
+    retry_wait: float
+    sleep: Callable[[float], None]
+    out: Outcome
+
+
+def _send_group(d: _Delivery, scope: tuple, group: list[specs.Recipient]) -> None:
+    conn, info, config, compiled, spec, period = d.conn, d.info, d.config, d.compiled, d.spec, d.period
+    late, late_note, alerts, dry_run_dir, out = d.late, d.late_note, d.alerts, d.dry_run_dir, d.out
+    attempts, retry_wait, sleep = d.attempts, d.retry_wait, d.sleep
     todo = group if dry_run_dir is not None else _unsent(conn, spec, period, group)
     out.already += len(group) - len(todo)
     if not todo:
