@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -62,6 +63,42 @@ def database_factory(warehouse_info) -> DatabaseFactory:
     return DatabaseFactory(warehouse_info)
 
 
+def run_dbt(
+    info: warehouse.ConnectionInfo,
+    command: str,
+    args: list[str],
+    as_of: str | None,
+    target_path: Path,
+    timezone: str = "America/Chicago",
+) -> subprocess.CompletedProcess:
+    """`dbt <command> <args>` on the database `info` as of `as_of` (None: the project's default) in `timezone`,
+    writing to `target_path`."""
+    from orchestration import settings
+    from orchestration.dbt_project import dbt_env, dbt_executable
+
+    env = dbt_env(info)
+    env.update(LEAD_ANALYTICS_TIMEZONE=timezone)
+    if as_of is not None:
+        env.update(LEAD_ANALYTICS_AS_OF=as_of)
+    return subprocess.run(
+        [
+            dbt_executable(),
+            command,
+            *args,
+            "--project-dir",
+            str(settings.DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(settings.DBT_PROJECT_DIR),
+            "--target-path",
+            str(target_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=settings.DBT_PROJECT_DIR,
+    )
+
+
 def build_fixture_warehouse(
     warehouse_info: warehouse.ConnectionInfo,
     tmp_path_factory,
@@ -82,8 +119,6 @@ def build_fixture_warehouse(
     parents are selected or built before them, so a mart's test that also reads a selected model (e.g. a row count
     against dim_as_of or staging) does not run, and fail, when the mart itself is not selected.
     """
-    from orchestration import settings
-    from orchestration.dbt_project import dbt_env, dbt_executable
     from orchestration.ingestion import contracts, loaders
 
     info = warehouse.create_scratch_database(warehouse_info, prefix)
@@ -96,30 +131,53 @@ def build_fixture_warehouse(
             shutil.copytree(folder, landing_dir / contract.landing_path)
             result = loaders.load_table(conn, contract, landing_dir)
             assert result.errors == [], result.errors
-    env = dbt_env(info)
-    env.update(LEAD_ANALYTICS_AS_OF=as_of, LEAD_ANALYTICS_TIMEZONE=timezone)
-    proc = subprocess.run(
-        [
-            dbt_executable(),
-            "build",
-            "--select",
-            *select,
-            "--indirect-selection",
-            indirect_selection,
-            "--project-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--target-path",
-            str(target_path or tmp_path_factory.mktemp(f"{prefix}_dbt_target")),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=settings.DBT_PROJECT_DIR,
+    proc = run_dbt(
+        info,
+        "build",
+        ["--select", *select, "--indirect-selection", indirect_selection],
+        as_of,
+        target_path or tmp_path_factory.mktemp(f"{prefix}_dbt_target"),
+        timezone,
     )
     assert proc.returncode == 0, proc.stdout[-4000:]
     return info
+
+
+CRM_FIXTURE = Path(__file__).parent / "fixtures" / "crm"
+CRM_AS_OF = "2025-11-28T23:00:00Z"  # 17:00 CST on Friday 2025-11-28
+
+
+def crm_tables(*names: str) -> dict[str, Path]:
+    """Raw table keys to the CRM fixture's folders: the named tables, or every table of the fixture."""
+    folders = sorted(d for d in CRM_FIXTURE.iterdir() if d.is_dir())
+    return {f"crm__{d.name}": d for d in folders if not names or d.name in names}
+
+
+class FixtureWarehouse(NamedTuple):
+    info: warehouse.ConnectionInfo
+    target: Path  # dbt's target directory of the build, for a test that runs dbt again on the same database
+
+
+@pytest.fixture(scope="session")
+def crm_fixture_db(warehouse_info, tmp_path_factory) -> FixtureWarehouse:
+    """The hand-built CRM fixture (tests/fixtures/crm: the lead stories in README.md, the engine's in OPS.md), every
+    table loaded, with CRM staging and the lead-analytics, agent and compliance marts built and tested as of
+    CRM_AS_OF in America/Chicago. Shared by the modules that read those marts as they are; a module that needs
+    other tables, another as-of moment or changed seeds builds its own (test_roi_cards, test_operations_cards)."""
+    marts = (
+        *("fct_crm_leads", "fct_crm_won_deals", "fct_crm_touches", "fct_crm_lead_funnel", "fct_crm_attribution"),
+        *("fct_agent_leads", "fct_agent_months", "fct_agent_time_entries"),
+        *("rpt_agent_training_gaps", "rpt_agent_coaching_notes", "fct_compliance_messages"),
+    )
+    # all CRM staging: its relationship tests are selected with any parent (eager), so every child must be built
+    select = ["path:models/staging/crm", "marts.common", *(f"+{m}" for m in marts)]
+    seeds = ["crm_business_hours", "crm_holidays", "attribution_weights", "pre_automation_time_shares"]
+    target = tmp_path_factory.mktemp("crm_dbt_target")
+    info = build_fixture_warehouse(
+        warehouse_info, tmp_path_factory, "crm", crm_tables(), select + seeds, CRM_AS_OF, target_path=target
+    )
+    yield FixtureWarehouse(info, target)
+    warehouse.drop_database(info)
 
 
 @pytest.fixture(scope="session")

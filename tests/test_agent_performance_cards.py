@@ -44,17 +44,15 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from cards import dashcard_rows  # tests/ is on sys.path
-from conftest import assert_suite_passes, build_fixture_warehouse
+from conftest import CRM_AS_OF, assert_suite_passes
 
 from orchestration import settings, warehouse
 from orchestration.bi import compiler
 
-FIXTURE = Path(__file__).parent / "fixtures" / "crm"
-AS_OF = "2025-11-28T23:00:00Z"
+AS_OF = CRM_AS_OF
 AS_OF_DATE = date(2025, 11, 28)
 MARTS = (
     "fct_agent_leads",
@@ -63,8 +61,6 @@ MARTS = (
     "rpt_agent_training_gaps",
     "rpt_agent_coaching_notes",
 )
-SELECT = [f"+{m}" for m in MARTS] + ["marts.common", "path:models/staging/crm"]
-
 SPECS = compiler.compile_specs(settings.PROJECT_ROOT / "metabase")
 DASHBOARD = SPECS.dashboards["agent_performance"]
 PLACED = {p.card: p for p in DASHBOARD.cards if p.card}
@@ -74,11 +70,8 @@ SARAH, MIKE, LISA, DAVID = "Sarah Miller", "Mike Rossi", "Lisa Kim", "David Lee"
 
 
 @pytest.fixture(scope="module")
-def db(warehouse_info, tmp_path_factory):
-    tables = {f"crm__{folder.name}": folder for folder in sorted(FIXTURE.iterdir()) if folder.is_dir()}
-    info = build_fixture_warehouse(warehouse_info, tmp_path_factory, "agents", tables, SELECT, AS_OF)
-    yield info
-    warehouse.drop_database(info)
+def db(crm_fixture_db):
+    return crm_fixture_db.info
 
 
 def query(info, sql: str, *params) -> list[tuple]:

@@ -14,47 +14,17 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import smtp_server
-from conftest import build_fixture_warehouse
 
 from orchestration import settings, warehouse
 from orchestration.reporting import ledger, send
 
-FIXTURE = Path(__file__).parent / "fixtures" / "crm"
-AS_OF = "2025-11-28T23:00:00Z"
-TABLES = (
-    "locations",
-    "agents",
-    "agent_rates",
-    "agent_time_entries",
-    "leads",
-    "lead_status_history",
-    "activities",
-    "appointments",
-    "deals",
-    "workflow_events",
-)
-SELECT = [
-    "path:models/staging/crm",
-    "crm_business_hours",
-    "crm_holidays",
-    "attribution_weights",
-    "pre_automation_time_shares",
-    "fct_compliance_messages",
-    "marts.common",
-]
-
 
 @pytest.fixture(scope="module")
-def crm_db(warehouse_info, tmp_path_factory):
-    info = build_fixture_warehouse(
-        warehouse_info, tmp_path_factory, "compliance", {f"crm__{t}": FIXTURE / t for t in TABLES}, SELECT, AS_OF
-    )
-    yield info
-    warehouse.drop_database(info)
+def crm_db(crm_fixture_db):
+    return crm_fixture_db.info
 
 
 def test_violations_per_channel(crm_db):

@@ -1,21 +1,17 @@
 """The hand-built CRM fixture (tests/fixtures/crm, stories in its README) loads through the real loader with no
-rejected row and builds the CRM staging models and calendar/attribution seeds with their tests. Every expected
+rejected row but the one heartbeat OPS.md plants, and builds the CRM staging models and calendar/attribution seeds with their tests. Every expected
 value is counted by hand from the fixture files."""
 
 from __future__ import annotations
 
-import subprocess
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from conftest import build_fixture_warehouse
+from conftest import CRM_AS_OF, run_dbt
 
-from orchestration import settings, warehouse
+from orchestration import warehouse
 
-FIXTURE = Path(__file__).parent / "fixtures" / "crm"
-AS_OF = "2025-11-28T23:00:00Z"  # 17:00 CST on Friday 2025-11-28
 TABLES = (
     "locations",
     "agents",
@@ -28,29 +24,11 @@ TABLES = (
     "deals",
     "workflow_events",
 )
-SELECT = [
-    "path:models/staging/crm",
-    "crm_business_hours",
-    "crm_holidays",
-    "attribution_weights",
-    "pre_automation_time_shares",
-]
 
 
 @pytest.fixture(scope="module")
-def crm_db(warehouse_info, tmp_path_factory):
-    target = tmp_path_factory.mktemp("crm_dbt_target")
-    info = build_fixture_warehouse(
-        warehouse_info,
-        tmp_path_factory,
-        "crm",
-        {f"crm__{t}": FIXTURE / t for t in TABLES},
-        SELECT,
-        AS_OF,
-        target_path=target,
-    )
-    yield info, target
-    warehouse.drop_database(info)
+def crm_db(crm_fixture_db):
+    return crm_fixture_db
 
 
 def _rows(info, sql: str):
@@ -75,7 +53,10 @@ def test_every_fixture_row_loads(crm_db):
         "deals": 5,
         "workflow_events": 63 + 20,
     }
-    assert _rows(info, "select count(*) from raw_audit.rejected_rows")[0][0] == 0
+    # OPS.md: the 15:00Z heartbeat says `ok` where a boolean belongs
+    assert _rows(info, "select source_table, count(*) from raw_audit.rejected_rows group by 1") == [
+        ("raw_crm.health_checks", 1)
+    ]
 
 
 def test_staging_carries_the_new_columns(crm_db):
@@ -115,8 +96,6 @@ def test_staging_carries_the_new_columns(crm_db):
 
 def test_a_location_with_an_unknown_time_zone_fails_its_staging_test(crm_db):
     """Time zones are checked in staging (D100): the loader stores the text, the model's test refuses it."""
-    from orchestration.dbt_project import dbt_env, dbt_executable
-
     info, target = crm_db
     with warehouse.connect(info) as conn:
         conn.execute(
@@ -124,25 +103,10 @@ def test_a_location_with_an_unknown_time_zone_fails_its_staging_test(crm_db):
             "_source_file, _source_line, _loaded_at) values ('LOC-MARS', 'Olympus', 'Lakeside Motors', "
             "'Mars/Olympus_Mons', now(), 'manual', 1, now())"
         )
-    env = dbt_env(info)
-    env.update(LEAD_ANALYTICS_AS_OF=AS_OF, LEAD_ANALYTICS_TIMEZONE="America/Chicago")
-    proc = subprocess.run(
-        [
-            dbt_executable(),
-            "test",
-            "--select",
-            "stg_crm__locations",
-            "--project-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--target-path",
-            str(target),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=settings.DBT_PROJECT_DIR,
-    )
+    try:
+        proc = run_dbt(info, "test", ["--select", "stg_crm__locations"], CRM_AS_OF, target)
+    finally:  # the fixture warehouse is shared by the session
+        with warehouse.connect(info) as conn:
+            conn.execute("delete from raw_crm.locations where location_id = 'LOC-MARS'")
     assert proc.returncode == 1, proc.stdout[-2000:]
     assert "FAIL 1 expression_is_true_stg_crm__locations_timezone" in proc.stdout, proc.stdout[-2000:]

@@ -32,33 +32,17 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from cards import dashcard_rows  # tests/ is on sys.path
-from conftest import assert_suite_passes, build_fixture_warehouse
+from conftest import CRM_AS_OF, assert_suite_passes
 
 from orchestration import settings, warehouse
 from orchestration.bi import compiler
 
-FIXTURE = Path(__file__).parent / "fixtures" / "crm"
-AS_OF = "2025-11-28T23:00:00Z"
+AS_OF = CRM_AS_OF
 AS_OF_DATE = date(2025, 11, 28)
-TABLES = (
-    "locations",
-    "agents",
-    "agent_rates",
-    "agent_time_entries",
-    "leads",
-    "lead_status_history",
-    "activities",
-    "appointments",
-    "deals",
-    "workflow_events",
-)
 MARTS = ("fct_crm_leads", "fct_crm_won_deals", "fct_crm_touches", "fct_crm_lead_funnel", "fct_crm_attribution")
-# all CRM staging: its relationship tests are selected with any parent (eager), so every child must be built
-SELECT = [f"+{m}" for m in MARTS] + ["marts.common", "path:models/staging/crm"]
 
 SPECS = compiler.compile_specs(settings.PROJECT_ROOT / "metabase")
 DASHBOARD = SPECS.dashboards["lead_analytics"]
@@ -70,12 +54,8 @@ LAKESIDE, PRAIRIE = "Lakeside Motors", "Prairie Auto Group"
 
 
 @pytest.fixture(scope="module")
-def db(warehouse_info, tmp_path_factory):
-    info = build_fixture_warehouse(
-        warehouse_info, tmp_path_factory, "leadan", {f"crm__{t}": FIXTURE / t for t in TABLES}, SELECT, AS_OF
-    )
-    yield info
-    warehouse.drop_database(info)
+def db(crm_fixture_db):
+    return crm_fixture_db.info
 
 
 def query(info, sql: str) -> list[tuple]:

@@ -46,16 +46,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from cards import dashcard_rows  # tests/ is on sys.path
-from conftest import assert_suite_passes, build_fixture_warehouse
+from conftest import assert_suite_passes, build_fixture_warehouse, run_dbt
 
-from orchestration import settings, warehouse
+from orchestration import warehouse
 from orchestration.bi import compiler
 
 FIXTURE = Path(__file__).parent / "fixtures" / "web1on1"
@@ -81,7 +80,6 @@ CARDS = {k: v for k, v in SPECS.cards.items() if k.split("__")[0] in AREAS}
 @pytest.fixture(scope="module")
 def messaging_db(warehouse_info, tmp_path_factory):
     """The fixture loaded and snapshotted, then the later settings export loaded and everything built."""
-    from orchestration.defs.dbt import dbt_env, dbt_executable
     from orchestration.ingestion import contracts, loaders
 
     tables = {f"web1on1__{folder.name}": folder for folder in FIXTURE.iterdir()}
@@ -95,32 +93,10 @@ def messaging_db(warehouse_info, tmp_path_factory):
     with warehouse.connect(info) as conn:
         result = loaders.load_table(conn, organizations, landing)
         assert result.errors == [] and result.total("updated") == 1
-    env = dbt_env(info)
-    env.update(LEAD_ANALYTICS_AS_OF=AS_OF, LEAD_ANALYTICS_TIMEZONE="America/Chicago")
-    proc = subprocess.run(
-        [
-            dbt_executable(),
-            "build",
-            "--select",
-            *[f"+{m}" for m in MARTS],
-            # the staging and source tests belong to the raw exports (the pipeline runs them); here: ours
-            "--exclude",
-            "resource_type:test,path:models/staging",
-            "resource_type:unit_test,path:models/staging",
-            "--threads",
-            "4",
-            "--project-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--target-path",
-            str(target),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=settings.DBT_PROJECT_DIR,
-    )
+    # the staging and source tests belong to the raw exports (the pipeline runs them); here: ours
+    exclude = ["resource_type:test,path:models/staging", "resource_type:unit_test,path:models/staging"]
+    selection = ["--select", *[f"+{m}" for m in MARTS], "--exclude", *exclude, "--threads", "4"]
+    proc = run_dbt(info, "build", selection, AS_OF, target)
     assert proc.returncode == 0, proc.stdout[-4000:]
     yield info
     warehouse.drop_database(info)

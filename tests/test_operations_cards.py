@@ -10,18 +10,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from cards import dashcard_rows, normalised  # tests/ is on sys.path
-from conftest import assert_suite_passes, build_fixture_warehouse
+from conftest import assert_suite_passes, build_fixture_warehouse, crm_tables
 
 from orchestration import settings, warehouse
 from orchestration.bi import compiler
 from orchestration.defs import checks
 
-FIXTURE = Path(__file__).parent / "fixtures" / "crm"
 AS_OF = "2025-11-28T23:00:00Z"
 AS_OF_DATE = date(2025, 11, 28)
 # the engine's logs only: the lead stories' other tables are h7's and h8's, and the pipeline needs none of them
@@ -72,9 +70,7 @@ KPIS = {
 
 @pytest.fixture(scope="module")
 def ops_db(warehouse_info, tmp_path_factory):
-    info = build_fixture_warehouse(
-        warehouse_info, tmp_path_factory, "ops", {f"crm__{t}": FIXTURE / t for t in TABLES}, SELECT, AS_OF
-    )
+    info = build_fixture_warehouse(warehouse_info, tmp_path_factory, "ops", crm_tables(*TABLES), SELECT, AS_OF)
     yield info
     warehouse.drop_database(info)
 

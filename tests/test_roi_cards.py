@@ -58,20 +58,19 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import subprocess
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from cards import dashcard_rows, normalised  # tests/ is on sys.path
-from conftest import assert_suite_passes, build_fixture_warehouse
+from conftest import CRM_FIXTURE, assert_suite_passes, build_fixture_warehouse, crm_tables, run_dbt
 
 from orchestration import settings, warehouse
 from orchestration.bi import compiled as c
 from orchestration.bi import compiler
 
-CRM = Path(__file__).parent / "fixtures" / "crm"
+CRM = CRM_FIXTURE
 TARGETS = Path(__file__).parent / "fixtures" / "roi" / "kpi_targets.csv"
 AS_OF = "2025-11-10T23:00:00Z"  # 17:00 CST, Monday 10 November 2025
 AS_OF_DATE = date(2025, 11, 10)
@@ -137,14 +136,12 @@ def _without_ops_calls(tmp_path_factory) -> Path:
 def db(warehouse_info, tmp_path_factory):
     """The CRM fixture with system costs, built as of Monday Nov 10; then the fixture's targets replace the shipped
     seed's and the target marts are rebuilt (dbt cannot point a seed at another file)."""
-    from orchestration.dbt_project import dbt_env, dbt_executable
-
     target = tmp_path_factory.mktemp("roi_dbt_target")
     info = build_fixture_warehouse(
         warehouse_info,
         tmp_path_factory,
         "roi",
-        {**{f"crm__{t}": CRM / t for t in TABLES}, "crm__workflow_events": _without_ops_calls(tmp_path_factory)},
+        {**crm_tables(*TABLES), "crm__workflow_events": _without_ops_calls(tmp_path_factory)},
         SELECT,
         AS_OF,
         target_path=target,
@@ -165,28 +162,7 @@ def db(warehouse_info, tmp_path_factory):
                     r["incentive_usd"] or None,
                 ),
             )
-    env = dbt_env(info)
-    env.update(LEAD_ANALYTICS_AS_OF=AS_OF, LEAD_ANALYTICS_TIMEZONE="America/Chicago")
-    proc = subprocess.run(
-        [
-            dbt_executable(),
-            "build",
-            "--select",
-            "fct_kpi_target_status+",
-            "--exclude",
-            "kpi_targets",
-            "--project-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--target-path",
-            str(target),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=settings.DBT_PROJECT_DIR,
-    )
+    proc = run_dbt(info, "build", ["--select", "fct_kpi_target_status+", "--exclude", "kpi_targets"], AS_OF, target)
     assert proc.returncode == 0, proc.stdout[-4000:]
     yield info
     warehouse.drop_database(info)
