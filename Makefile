@@ -23,8 +23,9 @@ setup: $(STAMP)  ## create .venv with the locked dependencies
 demo: $(STAMP)  ## embedded warehouse + 24 months of synthetic data + full pipeline + summary
 	$(BIN)/lead-analytics demo
 
-test: $(STAMP)  ## the whole test suite
-	$(BIN)/python -m pytest
+# Every core (at most 4: each worker starts its own embedded PostgreSQL and builds the shared fixtures once).
+test: $(STAMP)  ## the whole test suite, on every core
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 test-access-external: $(STAMP)  ## the roles/row-security tests against LEAD_ANALYTICS_DATABASE_URL (CREATEROLE, CREATEDB)
 	@test -n "$$LEAD_ANALYTICS_DATABASE_URL" || { echo "set LEAD_ANALYTICS_DATABASE_URL to an external PostgreSQL"; exit 2; }

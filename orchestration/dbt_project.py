@@ -6,6 +6,7 @@ ask for a fresh manifest without paying for the Dagster definitions.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import subprocess
@@ -53,6 +54,15 @@ def ensure_manifest(target: Path | None = None, build: bool = True, env: dict[st
     a warehouse) the parse is also redone when it was made for another database: the manifest names it in every
     relation, which is what `mf` queries."""
     folder = target or MANIFEST.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    # Two processes (two commands, or two test workers) must not parse into one folder at once: the second would
+    # read a half-written manifest. The second waits, then finds the first one's parse fresh.
+    with (folder / ".parse.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _parse_if_stale(folder, build, env)
+
+
+def _parse_if_stale(folder: Path, build: bool, env: dict[str, str] | None) -> Path:
     manifest, semantic, parsed_for = folder / MANIFEST.name, folder / SEMANTIC_MANIFEST.name, folder / "parsed_for"
     database = (env or {}).get("LEAD_ANALYTICS_PGDATABASE", "")
     newest = _newest_source_mtime()

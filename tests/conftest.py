@@ -13,6 +13,26 @@ import pytest
 
 from orchestration import warehouse
 
+# `make test` runs the suite on every core (pytest-xdist, `--dist loadfile`): a module runs whole on one worker, and
+# workers take modules in collection order. The longest modules (measured) go first, so that none of them is left
+# running alone at the end while the other workers idle.
+LONGEST_FIRST = (
+    "test_pipeline.py",
+    "test_roi_cards.py",
+    "test_lead_capture_cards.py",
+    "test_operations_cards.py",
+    "test_messaging_cards.py",
+    "test_omnichannel_cards.py",
+    "test_report_delivery.py",
+    "test_html_dashboard.py",
+    "test_ui.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
 
 @pytest.fixture(scope="session")
 def warehouse_info(tmp_path_factory) -> warehouse.ConnectionInfo:

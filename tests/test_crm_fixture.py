@@ -1,6 +1,6 @@
 """The hand-built CRM fixture (tests/fixtures/crm, stories in its README) loads through the real loader with no
-rejected row but the one heartbeat OPS.md plants, and builds the CRM staging models and calendar/attribution seeds with their tests. Every expected
-value is counted by hand from the fixture files."""
+rejected row but the one heartbeat OPS.md plants, and builds the CRM staging models and calendar/attribution seeds
+with their tests. Every expected value is counted by hand from the fixture files."""
 
 from __future__ import annotations
 

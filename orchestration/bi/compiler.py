@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Iterable
@@ -625,8 +626,11 @@ def compile_specs(
         if cache:
             cache.parent.mkdir(parents=True, exist_ok=True)
             for old in cache.parent.glob("cards-*.json"):
-                old.unlink()
-            cache.write_text(json.dumps({k: c.model_dump(mode="json") for k, c in cards.items()}, indent=1))
+                old.unlink(missing_ok=True)  # another process (a Dagster step, a test worker) may be here too
+            # written whole, then renamed: a reader never sees half a cache
+            partial = cache.with_name(f".{cache.name}.{os.getpid()}")
+            partial.write_text(json.dumps({k: c.model_dump(mode="json") for k, c in cards.items()}, indent=1))
+            partial.replace(cache)
     _check_dashboards(wiring.dashboards, cards)
     return CompiledSpecs(cards=cards, dashboards=wiring.dashboards)
 
