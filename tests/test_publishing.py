@@ -173,6 +173,8 @@ def test_publish_publishes_the_sources_arrival_times_for_the_reader_on_every_pub
     conn.execute(
         "insert into raw_audit.loaded_files values ('raw.leads', 'a.csv', 'loaded', 2, 0, '2026-12-01 08:00Z')"
     )
+    conn.execute("create schema raw")
+    conn.execute("create table raw.leads (lead_id text, _loaded_at timestamptz)")  # a raw table has its load time
     build(conn, "run-1", ["L1", "L2"])
     publishing.publish(conn, "run-1", EXPECTED, sources)
     reader = access.reader_info(fresh_db)
