@@ -102,13 +102,19 @@ def reader_info(owner):
     return replace(owner, user=READER, password=reader_password())
 
 
-def reader_for(owner):
+def reader_for(owner, arrivals: bool = True):
     """The reader's connection settings, after making sure (as `owner`) that its grants are in place (marts
-    published before this project granted anything, or built by `lead-analytics dbt -- build`)."""
+    published before this project granted anything, or built by `lead-analytics dbt -- build`) and, with
+    `arrivals`, that the sources' arrival times it reads for a page's "Sources" line are current (D183)."""
     from orchestration import warehouse
+    from orchestration.bi import freshness
 
+    sources = freshness.lineage().sources if arrivals else None
     with warehouse.connect(owner) as conn:
+        if sources is not None:
+            freshness.publish_arrivals(conn, sources)
         apply(conn)
+        conn.commit()
     return reader_info(owner)
 
 
@@ -304,13 +310,14 @@ def apply(conn, marts: Iterable[str] = (settings.MARTS_SCHEMA,)) -> dict[str, di
                     _ident(audit), sql.SQL(", ").join(map(_ident, everyone))
                 )
             )
-            # the "Data" line of every dashboard; no personal data in it
-            if cur.execute("select to_regclass(%s)", (f'"{audit}".publications',)).fetchone()[0]:
-                cur.execute(
-                    sql.SQL("grant select on {} to {}").format(
-                        _ident(audit, "publications"), sql.SQL(", ").join(map(_ident, everyone))
+            # the "Data" and "Sources" lines of every dashboard; no personal data, no file name in them
+            for table in ("publications", "source_arrivals"):
+                if cur.execute("select to_regclass(%s)", (f'"{audit}".{table}',)).fetchone()[0]:
+                    cur.execute(
+                        sql.SQL("grant select on {} to {}").format(
+                            _ident(audit, table), sql.SQL(", ").join(map(_ident, everyone))
+                        )
                     )
-                )
             cur.execute(sql.SQL("grant select on all tables in schema {} to {}").format(_ident(audit), _ident(ADMIN)))
             for schema in marts:
                 if not _schema_exists(cur, schema):

@@ -286,7 +286,7 @@ def _run_pipeline(config: settings.Settings, landing: Path, started: float, info
 def _print_outcome(config: settings.Settings, info, result, started: float, since: float) -> None:
     """The run's summary. `since` (epoch seconds): when the pipeline started; only files written after it are
     listed (reports/ also holds filtered pages written by `lead-analytics report`, and earlier runs' pages)."""
-    from orchestration import pipeline
+    from orchestration import access, pipeline
 
     # A failed run prints no KPIs and no file it did not write: they would be an earlier run's, shown as fresh.
     if result.success:
@@ -295,9 +295,15 @@ def _print_outcome(config: settings.Settings, info, result, started: float, sinc
     else:
         reports = pipeline.refresh_dashboards_after_hold_back(info)
         heading = "HTML dashboard{s} rewritten from the published marts, saying what held new data back:"
-    print(pipeline.format_summary(pipeline.summarise(info), result, time.perf_counter() - started))
-    if result.success:
-        print(pipeline.format_minimal_dashboard(info))
+    # The marts' numbers as a dashboard user reads them (reporting_reader); the ledger's facts as the owner (D185).
+    try:
+        reader = access.reader_for(info, arrivals=False)
+    except access.AccessError as exc:
+        print(f"marts not counted: {exc}")
+        reader = None
+    print(pipeline.format_summary(pipeline.summarise(info, reader), result, time.perf_counter() - started))
+    if result.success and reader is not None:
+        print(pipeline.format_minimal_dashboard(reader))
     else:
         print(
             f"\nrun failed: no KPIs shown{'' if reports else ' and no HTML dashboard written'}; "

@@ -167,9 +167,13 @@ class WarehouseSummary:
     rejected_rows: dict[str, int]  # per source
     layer_rows: dict[str, tuple[int, int]]  # schema -> (relations, rows)
     publication: str = ""  # publishing.PublicationStatus.line()
+    marts_read_as: str = ""  # the role the marts' relations and rows were counted as
 
 
-def summarise(info: warehouse.ConnectionInfo) -> WarehouseSummary:
+def summarise(info: warehouse.ConnectionInfo, reader: warehouse.ConnectionInfo | None = None) -> WarehouseSummary:
+    """The operational facts (raw and rejected rows, the staging and intermediate layers, the publication) as the
+    owner `info`; the marts' relations and rows as `reader` (reporting_reader: what a dashboard user sees, D185);
+    without a reader the marts are not counted."""
     with warehouse.connect(info) as conn:
         raw: dict[str, int] = {}
         for c in contracts.all_contracts():
@@ -183,17 +187,23 @@ def summarise(info: warehouse.ConnectionInfo) -> WarehouseSummary:
             ).fetchall():
                 source = next((c.source for c in contracts.all_contracts() if f"{c.schema}.{c.name}" == table), table)
                 rejected[source] = rejected.get(source, 0) + int(n)
-        layers: dict[str, tuple[int, int]] = {}
-        for schema in (settings.STAGING_SCHEMA, settings.INTERMEDIATE_SCHEMA, settings.MARTS_SCHEMA):
-            rels = conn.execute(
-                "select table_name from information_schema.tables where table_schema = %s", (schema,)
-            ).fetchall()
-            total = 0
-            for (name,) in rels:
-                total += conn.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
-            layers[schema] = (len(rels), int(total))
+        layers = {s: _layer_rows(conn, s) for s in (settings.STAGING_SCHEMA, settings.INTERMEDIATE_SCHEMA)}
         publication = publishing.publication_status(conn).line()
-    return WarehouseSummary(raw, rejected, layers, publication)
+    if reader is None:
+        return WarehouseSummary(raw, rejected, layers, publication)
+    with warehouse.connect(reader) as conn:
+        layers[settings.MARTS_SCHEMA] = _layer_rows(conn, settings.MARTS_SCHEMA)
+    return WarehouseSummary(raw, rejected, layers, publication, reader.user)
+
+
+def _layer_rows(conn, schema: str) -> tuple[int, int]:
+    """(relations, rows) of `schema` that the connected role may read (information_schema lists only those)."""
+    query = "select table_name from information_schema.tables where table_schema = %s order by 1"
+    rels = conn.execute(query, (schema,)).fetchall()
+    total = 0
+    for (name,) in rels:
+        total += conn.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+    return len(rels), int(total)
 
 
 def format_summary(summary: WarehouseSummary, result: PipelineResult | None, wall_seconds: float) -> str:
@@ -206,6 +216,8 @@ def format_summary(summary: WarehouseSummary, result: PipelineResult | None, wal
     lines += ["", f"{'layer':<14}{'relations':>12}{'rows':>12}"]
     for schema, (n, rows) in summary.layer_rows.items():
         lines.append(f"{schema:<14}{n:>12}{rows:>12,}")
+    if summary.marts_read_as:
+        lines.append(f"(marts counted as {summary.marts_read_as}, the login the dashboards read as)")
     if result is not None:
         lines += [
             "",

@@ -119,9 +119,11 @@ def hold_back(conn, run_id: str, by: str, reason: str) -> None:
         )
 
 
-def publish(conn, run_id: str, expected: dict[str, set[str]]) -> list[str]:
+def publish(conn, run_id: str, expected: dict[str, set[str]], sources: dict | None = None) -> list[str]:
     """Swap this run's shadow schemas in for the published ones, in one transaction; returns the
-    schemas published. PublishError (recorded as held back) when the build is not publishable."""
+    schemas published. PublishError (recorded as held back) when the build is not publishable. `sources`
+    (`freshness.Lineage.sources`, the raw tables and their rules): their arrival times are published in the same
+    transaction, for the dashboards' "Sources" line (D183)."""
     schemas = sorted(expected)
     with conn.transaction():
         for schema in schemas:  # left over when an earlier publish could not drop them
@@ -135,6 +137,10 @@ def publish(conn, run_id: str, expected: dict[str, set[str]]) -> list[str]:
                     if _schema_exists(cur, schema):
                         cur.execute(f'alter schema "{schema}" rename to "{schema}{PREVIOUS_SUFFIX}"')
                     cur.execute(f'alter schema "{build_schema(schema)}" rename to "{schema}"')
+                if sources is not None:
+                    from orchestration.bi import freshness
+
+                    freshness.publish_arrivals(conn, sources)
                 # Grants and row policies in the same transaction: no reader sees an unpoliced mart.
                 access.apply(conn)
                 cur.execute(

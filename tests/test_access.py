@@ -5,14 +5,17 @@ against that external PostgreSQL, with real passwords."""
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -27,6 +30,7 @@ AS_OF = "2025-11-12T18:00:00Z"
 TODAY = date(2025, 11, 12)
 CLI = str(Path(sys.executable).parent / "lead-analytics")
 SPECS = compiler.compile_specs(settings.PROJECT_ROOT / "metabase")
+CHICAGO = "America/Chicago"
 CLIENT_ORG, OTHER_ORG = "Lakeside Motors", "Summit Brand"  # tests/fixtures/web1on1/organizations
 CLIENT_WORKSPACE, OTHER_WORKSPACE = "Acme Roofing", "Brightline Dental"  # tests/fixtures/bison/workspaces
 # The columns that scope each mart built here, written out by hand (the code finds them in the catalog).
@@ -220,6 +224,56 @@ def test_the_report_command_reads_as_the_reader_and_logs_it(db, tmp_path):
     assert rows(db, "select who, action, what, filters from raw_audit.access_log order by id desc limit 1") == [
         (access.READER, "render", "html dashboard lead_capture -> lead_capture.html", {})
     ]
+
+
+def test_the_page_header_says_when_the_sources_arrived_through_the_reader(db, logins, tmp_path):
+    """The "Sources" line of a page rendered as reporting_reader (D183), which still may not read the ledger: the
+    bot-lead files' ledger times are set by hand to 3 days 2 hours ago; lead_capture reads fct_bot_leads (from
+    raw_bot_leads.leads, rule: warn after 2 days) and the calendars (no source), so the line warns."""
+    arrived = (datetime.now(UTC) - timedelta(days=3, hours=2)).replace(second=0, microsecond=0)
+    with warehouse.connect(db) as conn:
+        conn.execute(
+            "update raw_audit.loaded_files set loaded_at = %s where source_table = 'raw_bot_leads.leads'", (arrived,)
+        )
+    done = _cli(db, "report", "--dashboard", "lead_capture", "--out", str(tmp_path), LEAD_ANALYTICS_TIMEZONE=CHICAGO)
+    assert done.returncode == 0, done.stderr
+    found = re.search(r'<dd id="freshness"( class="stale")?>([^<]*)</dd>', (tmp_path / "lead_capture.html").read_text())
+    local = arrived.astimezone(ZoneInfo(CHICAGO))
+    assert (found.group(1), html.unescape(found.group(2))) == (
+        ' class="stale"',
+        f"newest source row arrived {local:%Y-%m-%d %H:%M} {CHICAGO}; WARNING: older than the sources' freshness "
+        "rule: raw_bot_leads.leads (newest row 3 days old; rule: warn after 2 days)",
+    )
+    assert refused(logins["reader"], "select * from raw_audit.loaded_files limit 1")
+
+
+def test_the_run_summary_reads_the_marts_and_the_minimal_dashboard_as_the_reader(db, monkeypatch, capsys):
+    """D185: `run`/`demo` print the marts' rows and the seed-000 tiles as reporting_reader reads them, the raw and
+    rejected rows (the ledger's facts) as the owner."""
+    from orchestration import cli, pipeline
+
+    read_as = []
+    real = pipeline.format_minimal_dashboard
+
+    def spy(info):
+        read_as.append(info.user)
+        return real(info)
+
+    monkeypatch.setattr(pipeline, "format_minimal_dashboard", spy)
+    result = pipeline.PipelineResult(success=True, seconds=1.0)
+    cli._print_outcome(settings.current(), db, result, time.perf_counter(), time.time())
+    out = capsys.readouterr().out.splitlines()
+    assert read_as == [access.READER]
+    assert "(marts counted as reporting_reader, the login the dashboards read as)" in out
+    reader = access.reader_info(db)
+    tiles = real(reader).splitlines()
+    assert tiles == real(db).splitlines() and any(line.startswith("  Total leads") for line in tiles)
+    assert all(line in out for line in tiles[1:])
+    marts = rows(reader, "select count(*) from information_schema.tables where table_schema = 'marts'")[0][0]
+    assert marts == rows(db, "select count(*) from information_schema.tables where table_schema = 'marts'")[0][0]
+    assert any(re.fullmatch(rf"marts\s+{marts}\s+[\d,]+", line) for line in out), out
+    bot_leads = rows(db, "select count(*) from raw_bot_leads.leads")[0][0]  # as the owner: the reader may not
+    assert any(re.fullmatch(rf"bot_leads\s+{bot_leads:,}\s+\d+", line) for line in out), out
 
 
 def _card_runs(dashboard_keys):

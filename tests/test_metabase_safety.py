@@ -12,6 +12,8 @@ import re
 import socket
 import threading
 import time
+import uuid
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from conftest import METABASE_PASSWORD as PASSWORD
 from conftest import METABASE_USER as USER
 from fake_metabase import FakeMetabase  # tests/ is on sys.path
 
+from orchestration import access, warehouse
 from orchestration.bi import compiler
 from orchestration.bi import metabase as mp
 from orchestration.bi.metabase_client import Client, Redactor, check_url
@@ -374,3 +377,81 @@ def test_the_session_is_logged_out_when_a_run_fails(fake, state):
         run(fake.url, state, access=mp.AccessSpec.model_validate(unset))
     assert [(m, p) for m, p, _, _ in fake.requests][-1] == ("DELETE", "/api/session")
     assert fake.sessions == set()
+
+
+# ---------------------------------------------------------------- the connection's login (D184)
+
+
+def test_metabase_connects_as_the_reader_by_default_and_its_password_is_in_no_output_or_record(
+    fake, state, fresh_db, monkeypatch, capsys, caplog
+):
+    """Metabase connected as the warehouse owner unless configured otherwise: now reporting_reader is the default
+    login, with the password the project keeps for it (D150), which appears in nothing the run prints or records."""
+    for name in ("METABASE_DB_USER", "METABASE_DB_PASSWORD", "METABASE_DB_PORT", "METABASE_DB_DATABASE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("METABASE_DB_HOST", "127.0.0.1")  # the embedded warehouse listens on a socket only
+    caplog.set_level("DEBUG")
+    secret = access.reader_password()
+    db = mp.warehouse_database_settings(fresh_db)
+    assert (db.user, db.host, db.port, db.dbname) == ("reporting_reader", "127.0.0.1", fresh_db.port, fresh_db.dbname)
+    assert db.password == secret and secret not in repr(db)
+
+    report = mp.provision(COMPILED, fake.url, USER, PASSWORD, db, state=state)
+
+    (created,) = [d for d in fake.databases.values() if d["name"] == "Lead Analytics warehouse"]
+    assert (created["details"]["user"], created["details"]["password"]) == ("reporting_reader", secret)
+    assert report.created[0] == "database:Lead Analytics warehouse"
+    printed = capsys.readouterr()
+    with warehouse.connect(fresh_db) as conn:
+        recorded = conn.execute("select metabase_objects::text from raw_audit.metabase_objects").fetchall()
+    assert len(recorded) > 1
+    for text in (repr(report), report.summary(), *report.notes, printed.out, printed.err, caplog.text, *recorded):
+        assert secret not in str(text)
+
+
+def test_a_connection_as_the_owner_a_superuser_or_a_powerful_role_is_refused_in_one_line_unless_allowed(
+    fake, state, fresh_db
+):
+    """The owner and a superuser read raw data and write; a createrole role can make itself anything (D184)."""
+    tail = "; connect as reporting_reader (the default: unset METABASE_DB_USER) or set METABASE_DB_ALLOW_PRIVILEGED=1"
+    with pytest.raises(mp.MetabaseError) as exc:
+        mp.provision(COMPILED, fake.url, USER, PASSWORD, {**DB, "user": fresh_db.user}, state=state)
+    # the test warehouse's login: the embedded warehouse's superuser, or an external one's owner
+    assert str(exc.value) in {
+        f"refusing to connect Metabase to the warehouse as {fresh_db.user!r}: it is {why}{tail} to allow it"
+        for why in ("a superuser", "the warehouse owner (the login the pipeline builds with)")
+    }
+    powerful = f"mb_powerful_{uuid.uuid4().hex[:8]}"
+    with warehouse.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(f"create role {powerful} login createrole")
+    try:
+        with pytest.raises(mp.MetabaseError) as exc:
+            mp.provision(COMPILED, fake.url, USER, PASSWORD, {**DB, "user": powerful}, state=state)
+        assert str(exc.value) == (
+            f"refusing to connect Metabase to the warehouse as {powerful!r}: it is a role with createrole or "
+            f"bypassrls{tail} to allow it"
+        )
+        assert fake.requests == []  # refused before the first call: not even a login
+        allowed = mp.provision(
+            COMPILED, fake.url, USER, PASSWORD, {**DB, "user": powerful}, state=state, allow_privileged=True
+        )
+        assert allowed.created[0] == "database:Lead Analytics warehouse"
+        assert [d["details"]["user"] for d in fake.databases.values()] == [powerful]
+    finally:
+        with warehouse.connect(fresh_db, autocommit=True) as conn:
+            conn.execute(f"drop role {powerful}")
+
+
+def test_another_login_needs_its_own_password_and_a_unix_socket_is_no_address_for_metabase(fresh_db):
+    env = {"METABASE_DB_HOST": "db.internal", "METABASE_DB_USER": "analyst"}
+    with pytest.raises(mp.MetabaseError) as exc:
+        mp.warehouse_database_settings(fresh_db, env)
+    assert str(exc.value) == "METABASE_DB_USER is 'analyst': set METABASE_DB_PASSWORD to its password"
+    chosen = mp.warehouse_database_settings(fresh_db, {**env, "METABASE_DB_PASSWORD": "analyst-pw"})
+    assert (chosen.user, chosen.password, chosen.host) == ("analyst", "analyst-pw", "db.internal")
+    with pytest.raises(mp.MetabaseError) as exc:
+        mp.warehouse_database_settings(replace(fresh_db, host="/run/postgresql"), {})
+    assert str(exc.value) == (
+        "Metabase needs a TCP address for the warehouse, but the embedded warehouse listens on a unix socket: "
+        "set METABASE_DB_HOST (and METABASE_DB_PORT) or use an external warehouse"
+    )

@@ -3,7 +3,7 @@ schemas are made by hand here, as a dbt build with the build suffix would make t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -158,3 +158,59 @@ def test_publish_grants_the_reader_the_new_marts_and_polices_them_in_the_same_tr
     publishing.publish(conn, "run-2", EXPECTED)
     with warehouse.connect(reader) as as_reader:
         assert as_reader.execute("select count(*) from marts.fct_leads").fetchone() == (3,)
+
+
+def test_publish_publishes_the_sources_arrival_times_for_the_reader_on_every_publication(conn, fresh_db):
+    """The dashboards' "Sources" line, read as the reader (D183): rewritten and granted by every publication."""
+    from orchestration.bi import freshness
+
+    sources = {"raw.leads": freshness.Source("raw.leads", "_loaded_at", timedelta(hours=6), "6 hours", "crm")}
+    conn.execute("create schema raw_audit")
+    conn.execute(
+        "create table raw_audit.loaded_files (source_table text, file_name text, status text, inserted int, "
+        "updated int, loaded_at timestamptz)"
+    )
+    conn.execute(
+        "insert into raw_audit.loaded_files values ('raw.leads', 'a.csv', 'loaded', 2, 0, '2026-12-01 08:00Z')"
+    )
+    conn.execute("create schema raw")
+    conn.execute("create table raw.leads (lead_id text, _loaded_at timestamptz)")  # a raw table has its load time
+    build(conn, "run-1", ["L1", "L2"])
+    publishing.publish(conn, "run-1", EXPECTED, sources)
+    reader = access.reader_info(fresh_db)
+    query = (
+        "select source_name, source_table, newest_arrival, warn_after, freshness_rule from raw_audit.source_arrivals"
+    )
+    with warehouse.connect(reader) as as_reader:
+        assert as_reader.execute(query).fetchall() == [
+            ("crm", "raw.leads", datetime(2026, 12, 1, 8, 0, tzinfo=UTC), timedelta(hours=6), "6 hours")
+        ]
+    conn.execute(
+        "insert into raw_audit.loaded_files values ('raw.leads', 'b.csv', 'loaded', 1, 0, '2026-12-02 08:00Z')"
+    )
+    build(conn, "run-2", ["L1", "L2", "L3"])
+    publishing.publish(conn, "run-2", EXPECTED, sources)
+    with warehouse.connect(reader) as as_reader:
+        assert as_reader.execute(query).fetchall() == [
+            ("crm", "raw.leads", datetime(2026, 12, 2, 8, 0, tzinfo=UTC), timedelta(hours=6), "6 hours")
+        ]
+
+
+def test_the_run_summary_counts_the_marts_as_the_reader_and_the_rest_as_the_owner(conn, fresh_db):
+    """D185: the marts' numbers are what a dashboard user reads. A restrictive policy hides L3 from the reader
+    only: the owner would count fct_leads 3 + lead_count 1 = 4 rows; the reader counts 2 + 1 (the view reads as
+    its owner) = 3. Staging is counted as the owner (the reader may not read it): stg_leads 3 rows."""
+    from orchestration import pipeline
+
+    build(conn, "run-1", ["L1", "L2", "L3"])
+    publishing.publish(conn, "run-1", EXPECTED)
+    conn.execute(
+        "create policy hide_l3 on marts.fct_leads as restrictive for select to reporting_reader using (lead_id <> 'L3')"
+    )
+    summary = pipeline.summarise(fresh_db, access.reader_info(fresh_db))
+    assert summary.layer_rows == {"staging": (1, 3), "intermediate": (0, 0), "marts": (2, 3)}
+    assert summary.marts_read_as == "reporting_reader"
+    text = pipeline.format_summary(summary, None, 1.0).splitlines()
+    assert "marts                    2           3" in text
+    assert "(marts counted as reporting_reader, the login the dashboards read as)" in text
+    assert "marts" not in pipeline.summarise(fresh_db).layer_rows  # no reader: the marts are not counted

@@ -5,6 +5,12 @@ tables (dbt sources) each mart is built from, and each source's freshness rule (
 sources YAML, the contracts' freshness; a table may opt out with `freshness: null`). The header line says
 when the newest row of those raw tables arrived (max `_loaded_at`), and warns for every raw table whose
 newest row is older than its rule, measured from `now`.
+
+Pages read as `reporting_reader`, which may not read the load ledger nor the raw tables (D150). The owner
+therefore publishes the arrival times, one row per raw source table, to `raw_audit.source_arrivals`
+(`publish_arrivals`: at every publication, in the swap's transaction, and before the project renders a page),
+and the header line reads that relation: source, table, newest arrival and freshness rule; no file name, no
+row data (D183).
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from orchestration import publishing
+from orchestration import publishing, settings
 
-_LEDGER = "raw_audit.loaded_files"
+_LEDGER = f"{settings.AUDIT_SCHEMA}.loaded_files"
+ARRIVALS = f"{settings.AUDIT_SCHEMA}.source_arrivals"
 _PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 
 
@@ -28,6 +35,7 @@ class Source:
     loaded_at_field: str
     warn_after: timedelta | None  # None: no freshness rule
     rule: str  # "2 hours", "" without a rule
+    source: str = ""  # the dbt source it belongs to ("bot_leads")
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,11 @@ def lineage_from_manifest(manifest: dict) -> Lineage:
     for node in raw.values():
         warn, text = _rule(node.get("freshness"))
         sources[f"{node['schema']}.{node['name']}"] = Source(
-            f"{node['schema']}.{node['name']}", node.get("loaded_at_field") or "_loaded_at", warn, text
+            f"{node['schema']}.{node['name']}",
+            node.get("loaded_at_field") or "_loaded_at",
+            warn,
+            text,
+            node.get("source_name") or "",
         )
 
     @cache
@@ -92,16 +104,23 @@ def _ago(delta: timedelta) -> str:
     return f"{hours:.0f} hours" if hours < 48 else f"{hours / 24:.0f} days"
 
 
-def freshness_line(conn, tables: list[str], found: Lineage, now: datetime, tz: str) -> str:
-    """One line: when the newest source row arrived, then a warning per raw table older than its rule."""
+def newest_arrivals(conn, sources: dict[str, Source]) -> dict[str, datetime | None]:
+    """Raw table -> when its newest row arrived (None: no rows), for the tables of `sources` that exist; read as
+    the owner, from the load ledger, else from the table itself."""
     newest: dict[str, datetime | None] = {}
     has_ledger = conn.execute("select to_regclass(%s)", (_LEDGER,)).fetchone()[0] is not None
-    for table in tables:
-        if conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None:
+    for table in sorted(sources):
+        column = sources[table].loaded_at_field
+        # a missing table, or one without the column (the ledger itself is a dbt source), has no arrival time
+        if not conn.execute(
+            "select exists (select 1 from pg_attribute where attrelid = to_regclass(%s) and attname = %s "
+            "and attnum > 0 and not attisdropped)",
+            (table, column),
+        ).fetchone()[0]:
             continue
         # The ledger row of a file and its rows' `_loaded_at` are both now() of the file's transaction, and
         # `_loaded_at` moves only when a file inserts or updates rows: the ledger gives the same moment
-        # without scanning a raw table on every page open (they grow with the data; the ledger with the files).
+        # without scanning a raw table (they grow with the data; the ledger with the files).
         moment = (
             conn.execute(
                 f"select max(loaded_at) from {_LEDGER} where source_table = %s and status = 'loaded' "
@@ -113,9 +132,51 @@ def freshness_line(conn, tables: list[str], found: Lineage, now: datetime, tz: s
         )
         if moment is None:  # rows written by something other than the loader
             schema, name = table.split(".", 1)
-            column = found.sources[table].loaded_at_field
             moment = conn.execute(f'select max("{column}") from "{schema}"."{name}"').fetchone()[0]
         newest[table] = moment
+    return newest
+
+
+def publish_arrivals(conn, sources: dict[str, Source]) -> int:
+    """Rewrite `raw_audit.source_arrivals` from the ledger and the raw tables (as the owner), in the caller's
+    transaction when there is one; returns its rows. Its grants (`access.apply`) survive: rows are replaced, not
+    the table."""
+    newest = newest_arrivals(conn, sources)
+    with conn.transaction():
+        conn.execute(f'create schema if not exists "{settings.AUDIT_SCHEMA}"')
+        conn.execute(f"""
+            create table if not exists {ARRIVALS} (
+                source_name text not null,
+                source_table text primary key,
+                newest_arrival timestamptz,
+                warn_after interval,
+                freshness_rule text,
+                refreshed_at timestamptz not null
+            )""")
+        conn.execute(f"delete from {ARRIVALS}")
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"insert into {ARRIVALS} values (%s, %s, %s, %s, %s, clock_timestamp())",
+                [
+                    (sources[t].source, t, moment, sources[t].warn_after, sources[t].rule or None)
+                    for t, moment in sorted(newest.items())
+                ],
+            )
+    return len(newest)
+
+
+def freshness_line(conn, tables: list[str], found: Lineage, now: datetime, tz: str) -> str:
+    """One line: when the newest source row arrived, then a warning per raw table older than its rule. Reads the
+    published arrivals (any role that reads the marts may; a table without a row there did not exist); in a
+    warehouse that never published them (marts built by dbt alone), computes them, which only the owner may."""
+    if conn.execute("select to_regclass(%s)", (ARRIVALS,)).fetchone()[0] is None:
+        newest = newest_arrivals(conn, {t: found.sources[t] for t in tables if t in found.sources})
+    else:
+        newest = dict(
+            conn.execute(
+                f"select source_table, newest_arrival from {ARRIVALS} where source_table = any(%s)", (list(tables),)
+            ).fetchall()
+        )
     arrived = [moment for moment in newest.values() if moment is not None]
     if not arrived:
         return "no source rows yet"
@@ -123,8 +184,8 @@ def freshness_line(conn, tables: list[str], found: Lineage, now: datetime, tz: s
     text = f"newest source row arrived {max(arrived).astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
     late = []
     for table, moment in sorted(newest.items()):
-        rule = found.sources[table]
-        if rule.warn_after is None:
+        rule = found.sources.get(table)
+        if rule is None or rule.warn_after is None:
             continue
         if moment is None or now - moment > rule.warn_after:
             age = "no rows" if moment is None else f"newest row {_ago(now - moment)} old"

@@ -21,7 +21,10 @@ the cards read into Metabase's data model (dbt-metabase). Rules (/work/shared/ME
   zone, and a card's Metabase description is its subtitle, its notes and the dashboard filters it ignores, with
   the reason (`worded()`).
 
-Configuration: `METABASE_URL`, `METABASE_USER`, `METABASE_PASSWORD`. Every failure surfaces as one line:
+Configuration: `METABASE_URL`, `METABASE_USER`, `METABASE_PASSWORD`. The warehouse connection logs in as
+`reporting_reader` by default (`warehouse_database_settings`); a connection as a superuser, a role with createrole
+or bypassrls, or the warehouse owner is refused unless `METABASE_DB_ALLOW_PRIVILEGED=1` (D184). Every failure
+surfaces as one line:
 `MetabaseError: PUT /api/card/12 → 400: <message>`. Tested against tests/fake_metabase.py, not a live Metabase.
 """
 
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration import settings
+from orchestration.access import READER, reader_password
 from orchestration.bi import metabase_access as access_rules
 from orchestration.bi import metabase_payloads as payloads
 from orchestration.bi import words
@@ -59,10 +63,12 @@ __all__ = [
     "load_access",
     "provision",
     "tag_id",
+    "warehouse_database_settings",
 ]
 
 DEFAULT_COLLECTION = "Lead Analytics"  # for cards that are on no dashboard
 DEFAULT_SYNC_TIMEOUT_SECONDS = 120
+ENV_ALLOW_PRIVILEGED = "METABASE_DB_ALLOW_PRIVILEGED"  # "1": may connect Metabase as a superuser or the owner
 
 
 def is_configured() -> bool:
@@ -109,6 +115,40 @@ class DatabaseSettings:
             details["schema-filters-type"] = "inclusion"
             details["schema-filters-patterns"] = ",".join(self.schemas)
         return details
+
+
+def warehouse_database_settings(
+    info: Any, environ: Mapping[str, str] | None = None, config: settings.Settings | None = None
+) -> DatabaseSettings:
+    """How Metabase reaches the warehouse `info` points at: `METABASE_DB_*` variables, else the warehouse's own TCP
+    address, logged in as `reporting_reader` with the password the project keeps for it (`access.reader_password`).
+    `METABASE_DB_USER` names another login, whose password is then `METABASE_DB_PASSWORD` (the warehouse's own for
+    its owner). MetabaseError, in one line, when there is no TCP address or no password."""
+    env = os.environ if environ is None else environ
+    host = env.get("METABASE_DB_HOST") or info.host
+    if host.startswith("/"):
+        raise MetabaseError(
+            "Metabase needs a TCP address for the warehouse, but the embedded warehouse listens on a unix socket: "
+            "set METABASE_DB_HOST (and METABASE_DB_PORT) or use an external warehouse"
+        )
+    user = env.get("METABASE_DB_USER") or READER
+    password = env.get("METABASE_DB_PASSWORD") if env.get("METABASE_DB_USER") else None
+    if not password:
+        if user == READER:
+            password = reader_password(config)
+        elif user == info.user and info.password:
+            password = info.password
+        else:
+            raise MetabaseError(f"METABASE_DB_USER is {user!r}: set METABASE_DB_PASSWORD to its password")
+    return DatabaseSettings(
+        name=env.get("METABASE_DB_NAME_IN_METABASE") or "Lead Analytics warehouse",
+        host=host,
+        port=int(env.get("METABASE_DB_PORT") or info.port),
+        dbname=env.get("METABASE_DB_DATABASE") or info.dbname,
+        user=user,
+        password=password,
+        ssl=env.get("METABASE_DB_SSL", "").strip().lower() in ("1", "true", "yes"),
+    )
 
 
 @dataclass
@@ -800,6 +840,20 @@ def worded(compiled: CompiledSpecs, timezone: str) -> CompiledSpecs:
     return CompiledSpecs(cards=cards, dashboards=dashboards)
 
 
+def _refuse_privileged(store: WarehouseState, logins: list[str], allowed: bool) -> None:
+    """MetabaseError, in one line, when a connection would log in as a role that can read past row security and
+    the grants (D184); with `allowed`, nothing."""
+    if allowed:
+        return
+    for login in dict.fromkeys(logins):
+        why = store.privilege_of(login)
+        if why:
+            raise MetabaseError(
+                f"refusing to connect Metabase to the warehouse as {login!r}: it is {why}; connect as {READER} "
+                f"(the default: unset METABASE_DB_USER) or set {ENV_ALLOW_PRIVILEGED}=1 to allow it"
+            )
+
+
 def _validate(compiled: CompiledSpecs) -> None:
     """Raise SpecError for anything Metabase could not show, before touching Metabase."""
     for card in compiled.cards.values():
@@ -826,6 +880,7 @@ def provision(
     access: Path | str | AccessSpec | None = None,
     timeout: float | None = None,
     allow_http: bool | None = None,
+    allow_privileged: bool | None = None,
 ) -> ProvisionReport:
     """Create or update the database, collections, cards and dashboards of `specs` in Metabase.
 
@@ -839,6 +894,8 @@ def provision(
     AccessSpec or the path of an access.yml; default: `access.yml` beside the specs, if there is one; None and no
     file: permissions are left as they are). `timeout` bounds every HTTP call (default METABASE_TIMEOUT_SECONDS,
     else 30 s); `allow_http` lets a non-local Metabase be reached over plain http (default METABASE_ALLOW_HTTP=1).
+    `allow_privileged` lets a connection log in as a superuser, a role with createrole or bypassrls, or the warehouse
+    owner (default METABASE_DB_ALLOW_PRIVILEGED=1); otherwise such a connection is refused before any call (D184).
     """
     compiled = specs if isinstance(specs, CompiledSpecs) else compile_specs(Path(specs))
     compiled = worded(compiled, timezone or settings.reporting_timezone())
@@ -872,8 +929,11 @@ def provision(
     if timeout <= 0:
         raise MetabaseError("METABASE_TIMEOUT_SECONDS must be a positive number of seconds")
     allow_http = _env_flag("METABASE_ALLOW_HTTP") if allow_http is None else allow_http
+    allow_privileged = _env_flag(ENV_ALLOW_PRIVILEGED) if allow_privileged is None else allow_privileged
     store = state if isinstance(state, WarehouseState) else WarehouseState(state)
     try:
+        logins = [database_settings.user, *(c.role for c in (access_spec.clients.values() if access_spec else ()))]
+        _refuse_privileged(store, logins, allow_privileged)
         with Client(url, user, password, timeout=timeout, allow_http=allow_http) as client:
             run = _Run(client, compiled, store, adopt)
             if access_spec is not None:

@@ -101,6 +101,37 @@ class WarehouseState:
             ),
         )
 
+    def privilege_of(self, role: str) -> str | None:
+        """Why a connection should not log in as `role` ("a superuser", "the warehouse owner", ...), or None: a
+        role that reads past the grants and row security, or owns (or may act as the owner of) the warehouse. A
+        role this server does not know is not judged (None)."""
+        row = (
+            self._connection()
+            .execute(
+                """select r.rolsuper, r.rolcreaterole or r.rolbypassrls, r.rolname = session_user,
+                      pg_has_role(r.oid, d.datdba, 'member')
+                          or pg_has_role(r.oid, coalesce(m.nspowner, d.datdba), 'member')
+                   from pg_roles r
+                   cross join pg_database d
+                   left join pg_namespace m on m.nspname = %s
+                   where r.rolname = %s and d.datname = current_database()""",
+                (settings.MARTS_SCHEMA, role),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        superuser, powerful, owner_login, owner = row
+        if superuser:
+            return "a superuser"
+        if owner_login:
+            return "the warehouse owner (the login the pipeline builds with)"
+        if owner:
+            return "the owner (or a member of the owner) of the warehouse's database or marts"
+        if powerful:
+            return "a role with createrole or bypassrls"
+        return None
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()

@@ -65,26 +65,6 @@ def html_dashboards(context: AssetExecutionContext, warehouse: WarehouseResource
     )
 
 
-def metabase_database_settings(info) -> "dict[str, object]":
-    """How Metabase reaches the warehouse: METABASE_DB_* variables, else the warehouse's own TCP address."""
-    host = os.environ.get("METABASE_DB_HOST") or info.host
-    if host.startswith("/"):
-        raise Failure(
-            description="Metabase needs a TCP address for the warehouse, but the embedded warehouse "
-            "listens on a unix socket: set METABASE_DB_HOST (and METABASE_DB_PORT, "
-            "METABASE_DB_USER, METABASE_DB_PASSWORD) or use an external warehouse"
-        )
-    return {
-        "name": os.environ.get("METABASE_DB_NAME_IN_METABASE", "Lead Analytics warehouse"),
-        "host": host,
-        "port": int(os.environ.get("METABASE_DB_PORT") or info.port),
-        "dbname": os.environ.get("METABASE_DB_DATABASE") or info.dbname,
-        "user": os.environ.get("METABASE_DB_USER") or info.user,
-        "password": os.environ.get("METABASE_DB_PASSWORD") or info.password,
-        "ssl": os.environ.get("METABASE_DB_SSL", "").strip().lower() in ("1", "true", "yes"),
-    }
-
-
 @asset(
     key=["metabase", "dashboards"],
     deps=DASHBOARD_DEPENDENCIES,
@@ -114,13 +94,9 @@ def metabase_dashboards(context: AssetExecutionContext, warehouse: WarehouseReso
         )
         return
     info = warehouse.info()
-    database_settings = metabase_database_settings(info)
-    if database_settings["user"] == info.user:  # the owner reads raw data and can write: say so on every run
-        context.log.warning(
-            f"Metabase connects to the warehouse as its owner {info.user!r}: set METABASE_DB_USER "
-            f"(and METABASE_DB_PASSWORD) to the read-only role reporting_reader"
-        )
     try:  # the provisioner's records live in the warehouse it reads (raw_audit.metabase_objects)
+        # reporting_reader by default, its password the one the project keeps for it (D184)
+        database_settings = metabase.warehouse_database_settings(info)
         report = metabase.provision(
             SPECS_DIR, database_settings=database_settings, state=info, adopt=os.environ.get("METABASE_ADOPT") == "1"
         )

@@ -23,12 +23,16 @@ PUBLISH_KEY = AssetKey(["warehouse", "published_marts"])
     description="Publishes the audited dbt build: swaps "
     + ", ".join(f"{publishing.build_schema(s)} for {s}" for s in sorted(PUBLISHED_RELATIONS))
     + " in one transaction, once the build and every blocking check passed; records the publication in "
-    "raw_audit.publications. Readers never see a half-built or unchecked mart.",
+    "raw_audit.publications and the raw sources' arrival times in raw_audit.source_arrivals. "
+    "Readers never see a half-built or unchecked mart.",
 )
 def published_marts(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    from orchestration.bi import freshness
+
+    sources = freshness.lineage().sources  # the dashboards' "Sources" line reads their arrival times (D183)
     with warehouse.connect() as conn:
         try:
-            schemas = publishing.publish(conn, context.run.run_id, PUBLISHED_RELATIONS)
+            schemas = publishing.publish(conn, context.run.run_id, PUBLISHED_RELATIONS, sources)
         except publishing.PublishError as exc:
             raise Failure(description=f"not published: {exc}; the published marts are unchanged") from None
         status = publishing.publication_status(conn)
