@@ -304,6 +304,8 @@ def _print_outcome(config: settings.Settings, info, result, started: float, sinc
     print(pipeline.format_summary(pipeline.summarise(info, reader), result, time.perf_counter() - started))
     if result.success and reader is not None:
         print(pipeline.format_minimal_dashboard(reader))
+    elif result.success:
+        print("\nno KPIs shown: the reporting_reader role could not be set up (the line above says why)")
     else:
         print(
             f"\nrun failed: no KPIs shown{'' if reports else ' and no HTML dashboard written'}; "
