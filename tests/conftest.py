@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -129,6 +130,7 @@ def build_fixture_warehouse(
     timezone: str = "America/Chicago",
     target_path: Path | None = None,
     indirect_selection: str = "buildable",
+    rebuilds: Sequence[tuple[list[str], str]] = (),
 ) -> warehouse.ConnectionInfo:
     """A new database holding hand-built fixture files, loaded by the real loader and built by dbt.
 
@@ -138,6 +140,8 @@ def build_fixture_warehouse(
     run then parses only what changed). `indirect_selection`: dbt's; "buildable" (the default) runs the tests whose
     parents are selected or built before them, so a mart's test that also reads a selected model (e.g. a row count
     against dim_as_of or staging) does not run, and fail, when the mart itself is not selected.
+    `rebuilds`: further builds on the same database after the first, each (select, as_of), in order: one domain's
+    models built as of a later moment, the others left as the first build made them.
     """
     from orchestration.ingestion import contracts, loaders
 
@@ -151,15 +155,17 @@ def build_fixture_warehouse(
             shutil.copytree(folder, landing_dir / contract.landing_path)
             result = loaders.load_table(conn, contract, landing_dir)
             assert result.errors == [], result.errors
-    proc = run_dbt(
-        info,
-        "build",
-        ["--select", *select, "--indirect-selection", indirect_selection],
-        as_of,
-        target_path or tmp_path_factory.mktemp(f"{prefix}_dbt_target"),
-        timezone,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    target = target_path or tmp_path_factory.mktemp(f"{prefix}_dbt_target")
+    for build_select, build_as_of in [(select, as_of), *rebuilds]:
+        proc = run_dbt(
+            info,
+            "build",
+            ["--select", *build_select, "--indirect-selection", indirect_selection],
+            build_as_of,
+            target,
+            timezone,
+        )
+        assert proc.returncode == 0, proc.stdout[-4000:]
     return info
 
 

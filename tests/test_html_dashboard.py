@@ -262,6 +262,94 @@ def test_a_combo_on_one_shared_axis_titles_it_once_with_every_measure():
     assert titles == {"MECs, Potential MECs"}
 
 
+# Of each chart: its box; each axis label Vega draws (not hidden by labelOverlap) and axis title (its lines joined by
+# " / ") with the corners of its glyph box on the page (turned with its text); the labels whose turned boxes meet.
+AXES_JS = """
+Array.from(document.querySelectorAll('svg')).map(svg => {
+  const quad = t => { const b = t.getBBox(), m = t.getScreenCTM();
+    return [[b.x, b.y], [b.x + b.width, b.y], [b.x + b.width, b.y + b.height], [b.x, b.y + b.height]]
+      .map(([x, y]) => { const p = new DOMPoint(x, y).matrixTransform(m); return [p.x, p.y]; }); };
+  const apart = (a, b) => [a, b].some(q => q.some((p, i) => {  // a side of either box separates them
+    const [x1, y1] = p, [x2, y2] = q[(i + 1) % 4], n = [y2 - y1, x1 - x2];
+    const pa = a.map(([x, y]) => x * n[0] + y * n[1]), pb = b.map(([x, y]) => x * n[0] + y * n[1]);
+    return Math.max(...pa) <= Math.min(...pb) + 0.5 || Math.max(...pb) <= Math.min(...pa) + 0.5; }));
+  const texts = sel => Array.from(svg.querySelectorAll(sel))
+    .filter(t => t.getAttribute('opacity') !== '0' && t.textContent !== '').map(t => [
+      t.querySelector('tspan') ? Array.from(t.querySelectorAll('tspan')).map(s => s.textContent).join(' / ')
+                               : t.textContent, quad(t)]);
+  const labels = texts('.role-axis-label text'), r = svg.getBoundingClientRect();
+  const clashes = [];
+  labels.forEach(([x, a], i) => labels.slice(i + 1).forEach(([y, b]) => { if (!apart(a, b)) clashes.push([x, y]); }));
+  return {svg: [r.left, r.top, r.right, r.bottom], labels: labels, titles: texts('.role-axis-title text'), clashes};
+})
+"""
+
+
+def test_two_years_of_months_and_a_long_axis_title_fit_a_half_width_chart(browser, tmp_path):
+    """A combo of 24 months on half the page (the executive summary's manual cost vs investment) and an area with a
+    45-character value axis title (time savings): no month label drawn over another, every axis title inside its
+    chart. Before, the month labels ran into each other and the title was cut at the top and bottom."""
+    months = tuple(date(2024 + (11 + i) // 12, (11 + i) % 12 + 1, 1) for i in range(24))
+    dim = charts.Dim("month", "Month", months)
+    cost = tuple(5000.0 + 300 * i for i in range(24))
+    spent = tuple(None if i < 3 else 2500.0 for i in range(24))
+    hours = tuple(100.0 * i + 50 for i in range(24))
+
+    def measure(column: str, title: str, values: tuple, fmt: str, mark: str = "bar") -> charts.Measure:
+        return charts.Measure(column, title, values, tuple("" if v is None else f"{v:,.0f}" for v in values), fmt, mark)
+
+    width, height = 12 * 57 - 40, 6 * 40 - 40  # a 12 x 6 tile, as tiles.py sizes it
+    specs = [
+        (
+            "combo",
+            charts.chart_spec(
+                "combo",
+                "Manual process cost vs automation investment",
+                [dim],
+                [
+                    measure("roi_time_savings_value", "Manual process cost avoided", cost, "$,.0f"),
+                    measure("roi_system_costs", "Automation investment", spent, "$,.0f", "line"),
+                ],
+                width,
+                height,
+            ),
+        ),
+        (
+            "area",
+            charts.chart_spec(
+                "area",
+                "Time savings accumulation",
+                [dim],
+                [measure("roi_cumulative_hours_saved", "Hours saved since go-live (team, cumulative)", hours, ",.1f")],
+                width,
+                height,
+            ),
+        ),
+    ]
+    combo_axis = specs[0][1]["layer"][0]["encoding"]["x"]["axis"]
+    assert combo_axis["labelAngle"] == -40  # 24 labels side by side need about 990 px of the 644
+    svgs = charts.render_svgs(specs)
+    page = tmp_path / "axes.html"
+    page.write_text(
+        "<!doctype html><html><body style='margin:20px'>"
+        + "".join(f"<div style='width:{width}px;margin-bottom:20px'>{svg}</div>" for svg in svgs)
+        + "</body></html>"
+    )
+    opened = browser.open(page.as_uri())
+    opened.screenshot(page.with_suffix(".png"))
+    combo, area = opened.eval(AXES_JS)
+
+    def inside(corners, box) -> bool:
+        return all(box[0] - 1 <= x <= box[2] + 1 and box[1] - 1 <= y <= box[3] + 1 for x, y in corners)
+
+    for chart in (combo, area):
+        assert chart["titles"] and all(inside(q, chart["svg"]) for _, q in chart["titles"]), chart["titles"]
+        assert chart["clashes"] == [] and all(inside(q, chart["svg"]) for _, q in chart["labels"])
+    shown = [t for t, _ in combo["labels"]]
+    assert shown[:3] == ["Dec 2024", "Jan 2025", "Feb 2025"] and "Nov 2026" in shown  # the months, with their year
+    assert sorted(t for t, _ in area["titles"]) == ["Hours saved since go-live / (team, cumulative)", "Month"]
+
+
 def test_metric_selector_switches_offline(chart_kinds_page):
     page = chart_kinds_page
     tile = tiles(page)["chart_kinds__selector"]

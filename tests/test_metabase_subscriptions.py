@@ -33,7 +33,8 @@ def test_subscriptions_and_card_alerts_are_provisioned_once_and_updated_in_place
         collection = client.request("POST", "/api/collection", {"name": "Lead Analytics"})
         store = WarehouseState(fresh_db)
         instance = instance_key(fake.url)
-        for key in ("lead_capture", "lead_analytics", "agent_performance", "campaign_analytics", "executive_summary"):
+        dashboards = ("lead_capture", "operations_monitor", "lead_analytics", "agent_performance", "campaign_analytics")
+        for key in (*dashboards, "executive_summary"):
             dash = client.request("POST", "/api/dashboard", {"name": key, "collection_id": collection["id"]})
             store.save(instance, Record("dashboard", key, dash["id"], dash.get("entity_id")))
         card = client.request(
@@ -46,6 +47,7 @@ def test_subscriptions_and_card_alerts_are_provisioned_once_and_updated_in_place
         report = subs.provision(client, store, subs.plan(root))
         assert sorted(report.created) == [
             "daily.lead_capture",
+            "daily.operations_monitor",
             "system_down",
             "weekly_executive.agent_performance",
             "weekly_executive.campaign_analytics",
@@ -70,6 +72,9 @@ def test_subscriptions_and_card_alerts_are_provisioned_once_and_updated_in_place
             }
         ]
         assert daily["parameters"] == [{"slug": "created", "value": "past1days"}]
+        operations = pulses["Daily operations report: Operations monitor"]
+        assert operations["channels"] == daily["channels"]
+        assert operations["parameters"] == [{"slug": "date", "value": "past1days"}]
         weekly = pulses["Weekly executive report: Campaign analytics"]
         assert (
             weekly["channels"][0]["schedule_type"],
@@ -89,11 +94,11 @@ def test_subscriptions_and_card_alerts_are_provisioned_once_and_updated_in_place
 
         writes = len(fake.writes())
         again = subs.provision(client, store, subs.plan(root))
-        assert (again.created, again.updated, len(again.unchanged)) == ([], [], 7)
+        assert (again.created, again.updated, len(again.unchanged)) == ([], [], 8)
         assert len(fake.writes()) == writes
 
         daily_spec = root / "reports" / "daily.yml"
         daily_spec.write_text(daily_spec.read_text().replace('at: "08:00"', 'at: "07:00"'))
         changed = subs.provision(client, store, subs.plan(root))
-        assert changed.updated == ["daily.lead_capture"] and changed.created == []
+        assert changed.updated == ["daily.lead_capture", "daily.operations_monitor"] and changed.created == []
         assert fake.pulses[daily["id"]]["channels"][0]["schedule_hour"] == 7

@@ -464,33 +464,67 @@ def test_gx_suite_fails_when_incident_time_exceeds_heartbeat_time(fresh_db):
     ]
 
 
-def test_both_dashboards_draw_in_chromium(ops_db, browser, tmp_path):
-    """The flow, the health table with its status colours in Metabase, and the trends, drawn by the browser."""
-    from browser import draw_dashboard
+# The status chips of a table tile: (the row's first cell, the status word, its computed background colour).
+CHIPS_JS = """
+Array.from(document.querySelectorAll('section.card[data-card="%s"] tbody tr')).map(tr => {
+  const chip = tr.querySelector('.status-chip');
+  return [tr.cells[0].textContent, chip.textContent, getComputedStyle(chip).backgroundColor];
+})
+"""
+GREEN, YELLOW, RED, GREY = "rgb(132, 187, 76)", "rgb(249, 207, 72)", "rgb(237, 110, 110)", "rgb(167, 167, 167)"
 
-    shown = draw_dashboard(
-        browser,
-        ops_db,
-        SPECS,
-        DASHBOARDS["operations_monitor"],
-        LAST_30_DAYS,
-        tmp_path / "ops",
-        empty=frozenset({"operations__data_accuracy_error_rate"}),
+
+def test_both_dashboards_draw_in_chromium(ops_db, browser, tmp_path):
+    """The flow, the health tables with their status colours (Metabase's and the HTML chips, from the one rule on
+    the status dimension), and the trends, drawn by the browser."""
+    from browser import assert_every_card_drawn, open_report
+
+    from orchestration.bi import html_report
+    from orchestration.bi import metabase_payloads as mp
+
+    displays = {k: v.display for k, v in SPECS.cards.items()}
+    report = html_report.build_report(ops_db, SPECS.cards, DASHBOARDS["operations_monitor"], LAST_30_DAYS)
+    page = open_report(browser, report.write(tmp_path / "ops"))
+    shown = assert_every_card_drawn(
+        page, DASHBOARDS["operations_monitor"], displays, empty=frozenset({"operations__data_accuracy_error_rate"})
     )
     assert shown["operations__web_forms_last_hour"]["value"].split()[0] == "3"
     assert shown["operations__active_errors"]["value"].split()[0] == "1"
+    # the flow: every stage in order (in the 30 days, L-11's enrichment failed validation, L-12's response never came)
+    assert page.eval(
+        "Array.from(document.querySelectorAll('section.card[data-card=\"operations__pipeline_flow\"] tbody tr'))"
+        ".map(tr => tr.cells[1].textContent)"
+    ) == ["web_form", "first_response", "enrichment", "scoring", "routing", "nurture"]
+    # the trends: one bar per day / week with web forms, and the response-time lines on their four days
+    assert len(shown["operations__throughput_day"]["figures"][0]["marks"]) == 2
+    assert len(shown["operations__throughput_week"]["figures"][0]["marks"]) == 2
+    assert len(shown["operations__throughput_hour"]["figures"][0]["marks"]) == 4
+    assert shown["operations__response_times"]["figures"][0]["marks"]
+    assert shown["operations__success_rates"]["figures"][0]["marks"]
+    # health table (last 24 h): healthy, down and silent components, each word in its colour
+    assert page.eval(CHIPS_JS % "operations__component_health") == [
+        ["Apollo Enrichment", "No heartbeat", GREY],
+        ["CRM Sync", "Healthy", GREEN],
+        ["Email Service", "No heartbeat", GREY],
+        ["SMS Gateway", "Down", RED],
+        ["Webhook Receiver", "Healthy", GREEN],
+    ]
     # the fixture was loaded today, long after its as-of month: the load-dated growth chart has nothing in range
-    health = draw_dashboard(
-        browser,
-        ops_db,
-        SPECS,
-        DASHBOARDS["system_health"],
-        {},
-        tmp_path / "health",
-        empty=frozenset({"system_health__data_growth"}),
+    report = html_report.build_report(ops_db, SPECS.cards, DASHBOARDS["system_health"], {})
+    page = open_report(browser, report.write(tmp_path / "health"))
+    health = assert_every_card_drawn(
+        page, DASHBOARDS["system_health"], displays, empty=frozenset({"system_health__data_growth"})
     )
     assert "system_health__external_apis" in health
-    formatting = CARDS["operations__component_health"].visualization_settings["table.column_formatting"]
+    # external APIs (30 days): a healthy, two degraded and a down vendor
+    assert page.eval(CHIPS_JS % "system_health__external_apis") == [
+        ["Apollo.io", "Degraded", YELLOW],
+        ["GoHighLevel", "Healthy", GREEN],
+        ["SendGrid", "Degraded", YELLOW],
+        ["Twilio SMS", "Down", RED],
+    ]
+    # Metabase gets the same colours for the same words
+    formatting = mp.visualization(CARDS["operations__component_health"])[1]["table.column_formatting"]
     assert {(f["value"], f["color"]) for f in formatting} == {
         ("Healthy", "#84BB4C"),
         ("Degraded", "#F9CF48"),

@@ -256,3 +256,58 @@ def test_metabase_and_the_html_report_write_every_measure_alike(key):
         for option in options if shared else []:
             for value in (Decimal("1234.5"), Decimal("0.25"), 7):
                 assert text(metabase_view, column, value, scalar) == text(compiled, column, value, scalar, option)
+
+
+# ---------------------------------------------------------------- status colours, from the status dimension
+
+
+def test_a_status_dimension_colours_metabase_and_the_html_table_alike():
+    """`config.meta.statuses` on the dimension (value -> tone) is the one rule: Metabase's column formatting and the
+    HTML table's chips both take each value's colour from the tone, and the chip keeps the word."""
+    from orchestration.bi import tiles
+    from orchestration.bi.run import CardResult
+
+    health = COMPILED.cards["operations__component_health"]
+    assert health.statuses == {
+        "component_status": {"Healthy": "good", "Degraded": "warning", "Down": "bad", "No heartbeat": "unknown"}
+    }
+    assert health.visualization_settings == {}  # the card itself says nothing about colours
+    rules = mp.visualization(health)[1]["table.column_formatting"]
+    assert [(r["columns"], r["value"], r["color"]) for r in rules] == [
+        (["component_status"], "Healthy", "#84BB4C"),
+        (["component_status"], "Degraded", "#F9CF48"),
+        (["component_status"], "Down", "#ED6E6E"),
+        (["component_status"], "No heartbeat", "#A7A7A7"),
+    ]
+    columns = list(health.columns)
+    result = CardResult(None, health, None, columns, [], query_ms=0, truncated=False, values={})  # type: ignore[arg-type]
+    index = health.columns.index("component_status")
+    for rule in rules:
+        cell = tiles._td(result, index, rule["value"], numeric=False)
+        assert f'style="background-color:{rule["color"]}">{rule["value"]}</span>' in cell, cell
+    assert tiles._td(result, 0, "Down", numeric=False) == "<td>Down</td>"  # the component name is no status
+    apis = COMPILED.cards["system_health__external_apis"]
+    assert apis.statuses == {"vendor_status": {"Healthy": "good", "Degraded": "warning", "Down": "bad"}}
+
+
+@pytest.mark.parametrize(
+    ("statuses", "message"),
+    [
+        (
+            {"Healthy": "green"},
+            "dimension component_status: config.meta statuses 'Healthy': 'green' is not one of good, warning, bad, "
+            "unknown",
+        ),
+        (["Healthy"], "dimension component_status: config.meta statuses must map each status value to a tone"),
+    ],
+)
+def test_a_bad_status_tone_fails_in_one_line_naming_the_dimension(tmp_path, statuses, message):
+    manifest = json.loads(Path(SEMANTIC_MANIFEST).read_text())
+    (model,) = [m for m in manifest["semantic_models"] if m["name"] == "ops_component_health"]
+    (dim,) = [d for d in model["dimensions"] if d["name"] == "component_status"]
+    dim["config"]["meta"]["statuses"] = statuses
+    path = tmp_path / "semantic_manifest.json"
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(SpecError) as error:
+        compiler.SemanticLayer(path)
+    assert str(error.value) == message

@@ -1,11 +1,19 @@
-"""Scheduled reports delivered to a real SMTP server (aiosmtpd on 127.0.0.1) from the hand-built bot-lead fixture
-(tests/fixtures/bot_leads, as of 2025-03-31 17:00 UTC, America/Chicago; the lead table is in
-tests/test_lead_capture_cards.py).
+"""Scheduled reports delivered to a real SMTP server (aiosmtpd on 127.0.0.1). The warehouse holds two hand-built
+fixtures: the bot leads (tests/fixtures/bot_leads, built as of 2025-03-31 17:00 UTC; the lead table is in
+tests/test_lead_capture_cards.py) and the automation engine's logs (tests/fixtures/crm/OPS.md, workflow_events and
+health_checks), whose models are built again as of 2025-11-28 23:00 UTC on the same database, as a later run that
+rebuilt only the engine's marts leaves it. Reporting zone America/Chicago.
 
 Sent as of 2025-04-01 13:00 UTC = 08:00 CDT on Tuesday 1 April, the daily report covers Monday 31 March. Leads
 created that local day, by hand: L01 (Website, new), L02 (Website, converted), L03 (WhatsApp, in progress),
 L17 (Website, new), L20 (Social, in progress); L18 is after the as-of moment. So: 5 captured, 1 converted,
 2 new, 0 dropped. Website alone: L01, L02, L17 = 3 captured, 1 converted, 2 new. WhatsApp alone: L03 = 1, 0, 0.
+
+The engine's health is the same in every daily report of this warehouse, measured from its as-of moment (OPS.md):
+one active error (Twilio, open since 21:52Z), three components not healthy (SMS Gateway down, Apollo Enrichment
+and Email Service without a heartbeat in 30 minutes; CRM Sync and Webhook Receiver healthy). The day's processing
+failures follow the period: none ran on 31 March (no data); on Friday 28 November EX-OPS-6..9 started (15:51 to
+16:40 CST) and all four are stuck on Twilio's 401s: 4 of 4 = 100.0 %.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from datetime import UTC, datetime
 import pytest
 import smtp_server
 import yaml
+from conftest import LEAD_CAPTURE_AS_OF, LEAD_CAPTURE_FIXTURE, build_fixture_warehouse
 from pypdf import PdfReader
 
 from orchestration import cli, settings, warehouse
@@ -36,13 +45,53 @@ def inbox():
     controller.stop()
 
 
+CRM_FIXTURE = LEAD_CAPTURE_FIXTURE.parent / "crm"
+OPS_AS_OF = "2025-11-28T23:00:00Z"
+OPS_SELECT = [
+    "path:models/staging/crm",
+    "component_slas",
+    "path:models/intermediate/operations",
+    "path:models/marts/operations",
+    "dim_as_of",
+    "dim_calendar",
+    "dim_calendar_hour",
+]
+# the day the engine's fixture is about: sent at 08:00 CST on Saturday 29 November
+OPS_SENT_AT = datetime(2025, 11, 29, 14, tzinfo=UTC)
+ENGINE_HEALTH = {
+    "Active errors (incidents still open)": "1",
+    "Components not healthy": "3",
+    "Component status": (
+        "Down: SMS Gateway; No heartbeat: Apollo Enrichment, Email Service; Healthy: CRM Sync, Webhook Receiver"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def delivery_db(warehouse_info, tmp_path_factory):
+    """The bot leads as of LEAD_CAPTURE_AS_OF, then the engine's models rebuilt as of OPS_AS_OF (module docstring)."""
+    tables = {"bot_leads__leads": LEAD_CAPTURE_FIXTURE}
+    tables.update({f"crm__{t}": CRM_FIXTURE / t for t in ("workflow_events", "health_checks")})
+    info = build_fixture_warehouse(
+        warehouse_info,
+        tmp_path_factory,
+        "delivery",
+        tables,
+        ["+fct_bot_leads", "marts.common"],
+        LEAD_CAPTURE_AS_OF,
+        rebuilds=[(OPS_SELECT, OPS_AS_OF)],
+    )
+    yield info
+    warehouse.drop_database(info)
+
+
 @pytest.fixture
-def db(lead_capture_fixture_db):
-    with warehouse.connect(lead_capture_fixture_db) as conn:
+def db(delivery_db):
+    with warehouse.connect(delivery_db) as conn:
         ledger.ensure(conn)
         conn.execute(f"truncate {ledger.A}.report_deliveries, {ledger.A}.report_commands, {ledger.A}.alert_state")
         conn.commit()
-    return lead_capture_fixture_db
+    return delivery_db
 
 
 def config_for(inbox, **extra) -> settings.Settings:
@@ -83,6 +132,8 @@ def test_daily_report_reaches_the_operations_team_once(db, inbox, monkeypatch, c
         "Leads converted": "1",
         "Leads still new (not yet worked)": "2",
         "Leads dropped": "0",
+        **ENGINE_HEALTH,
+        "Workflow runs that failed": "no data",
     }
     assert "Sent late" not in message.get_body(("html",)).get_content()
     text = pdf_text(message)
@@ -101,9 +152,42 @@ def test_daily_report_reaches_the_operations_team_once(db, inbox, monkeypatch, c
     assert log[0][1].startswith("2 sent, 0 already sent") and log[1][1].startswith("0 sent, 2 already sent")
 
 
+def test_the_daily_report_says_how_the_engine_did_the_day_before(db, inbox):
+    """Sent on Saturday 29 November: Friday's leads (none in the bot-lead fixture) and the engine's health, in the
+    body's words and in the printed operations page."""
+    outcome = send.send(db, config_for(inbox), "daily", OPS_SENT_AT)
+    assert (outcome.sent, outcome.failed) == (2, 0)
+    message = inbox.messages[0]
+    assert message["Subject"] == "Daily operations report: Fri 28 Nov 2025"
+    assert numbers(message) == {
+        "Leads captured": "0",
+        "Leads converted": "0",
+        "Leads still new (not yet worked)": "0",
+        "Leads dropped": "0",
+        **ENGINE_HEALTH,
+        "Workflow runs that failed": "100.0%",
+    }
+    body = message.get_body(("html",)).get_content()
+    assert "Data as of 2025-11-28 17:00 CST" in body
+    text = " ".join(pdf_text(message).split())
+    assert "Operations monitor" in text and "28 Nov 2025" in text
+    assert re.search(r"Active errors 1\b", text), text[:3000]
+    assert re.search(r"Components not healthy 3\b", text), text[:3000]
+    for component, status in [
+        ("Apollo Enrichment", "No heartbeat"),
+        ("CRM Sync", "Healthy"),
+        ("Email Service", "No heartbeat"),
+        ("SMS Gateway", "Down"),
+        ("Webhook Receiver", "Healthy"),
+    ]:
+        assert f"{component} {status}" in text, (component, text[:3000])
+    assert re.search(r"Processing failures 100\.0%", text), text[:3000]
+
+
 def scoped_specs(tmp_path):
     """The real specs plus a report scoped by source, for a Website manager, a WhatsApp manager and a head of
-    sales who sees everything (and is also in operations: one e-mail, not two)."""
+    sales who sees everything (and is also in operations: one e-mail, not two): the daily report's lead-capture
+    page and numbers (its operations page has no source to scope by)."""
     root = tmp_path / "metabase"
     shutil.copytree(specs.SPECS_DIR, root)
     people = yaml.safe_load((root / "recipients.yml").read_text())
@@ -115,6 +199,8 @@ def scoped_specs(tmp_path):
     (root / "recipients.yml").write_text(yaml.safe_dump(people))
     spec = yaml.safe_load((root / "reports" / "daily.yml").read_text())
     spec.update(name="Daily source report", audience={"roles": ["source_managers"]}, scope="source")
+    spec["pages"] = [p for p in spec["pages"] if p["dashboard"] == "lead_capture"]
+    spec["highlights"] = [h for h in spec["highlights"] if h["card"].startswith("lead_capture__")]
     (root / "reports" / "daily_by_source.yml").write_text(yaml.safe_dump(spec))
     return root
 

@@ -33,6 +33,9 @@ MIN_LABELLED_BAR_PX = 16  # narrower bars get no value label and the axis thins 
 LABEL_CHAR_PX = 6.5  # width of a character of a bar's value label (11 px digits), so labels of wide numbers fit
 CELL_CHAR_PX = 5.8  # the same for a heatmap cell's label (9.5 px)
 HEATMAP_CHROME_PX = 180  # of a heatmap's width, what the row labels and the colour legend take
+AXIS_CHAR_PX = 6.2  # width of a character of an axis label or title (11 px)
+ROTATED_LABEL_PX = 18  # what a label at -40 degrees takes along its axis (11 px text), however long it is
+TOP_PX, AXIS_LINE_PX, LEGEND_PX = 8, 16, 24  # the chart's top padding; a line of axis text; a legend below
 EMPTY_CELL = "#eef1f4"
 # Dimensions whose full range is known: every value is shown on the axis, in natural order, even without rows.
 HOURS, WEEKDAYS = tuple(range(24)), tuple(range(1, 8))
@@ -160,10 +163,50 @@ def _top(title: str, width: int, height: int, values: list[dict], body: dict) ->
     }
 
 
-def _axis(measures: Sequence[Measure], **axis: Any) -> dict:
-    """A value axis; counts (all values whole) get whole-number ticks only."""
+def _axis(measures: Sequence[Measure], room: float | None = None, **axis: Any) -> dict:
+    """A value axis; counts (all values whole) get whole-number ticks only. `room`: the length its title may take
+    (`title_room`): a longer title is broken into lines that fit."""
     if all(v is None or float(v).is_integer() for m in measures for v in m.values):
         axis["tickMinStep"] = 1
+    if room is not None and isinstance(axis.get("title"), str):
+        axis["title"] = title_lines(axis["title"], room)
+    return axis
+
+
+def title_room(height: float, x_axis: dict, labels: Sequence[str], legend: bool) -> float:
+    """The length a vertical value axis's title may take in a chart `height` px high: Vega centres it on the plot,
+    so it may reach as far up as the plot's middle is from the chart's top. Below the plot: the category axis's
+    labels (taller when turned), its title, and a legend."""
+    below = AXIS_LINE_PX + (AXIS_LINE_PX if x_axis.get("title") else 0) + (LEGEND_PX if legend else 0)
+    if x_axis.get("labelAngle"):
+        below += max((len(x) for x in labels), default=0) * AXIS_CHAR_PX * 0.64  # sin 40 degrees
+    plot = height - TOP_PX - below
+    return max(60.0, 2 * TOP_PX + plot)
+
+
+def title_lines(title: str, room: float) -> str | list[str]:
+    """An axis title as it fits `room` px: itself, or its words on as few lines as fit (Vega draws a list as
+    lines); a single word longer than the room stays whole on its line."""
+    per_line = max(8, int(room / AXIS_CHAR_PX))
+    if len(title) <= per_line:
+        return title
+    lines: list[str] = []
+    for word in title.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= per_line:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines if len(lines) > 1 else title
+
+
+def band_axis(title: str | None, labels: Sequence[str], room: float) -> dict:
+    """A category axis along `room` px: labels side by side when they fit, else turned to -40 degrees, and when
+    even turned they would overlap, Vega keeps every n-th (greedy) so none is drawn over another."""
+    axis: dict[str, Any] = {"title": title, "labelAngle": 0, "labelLimit": 140}
+    if sum(len(x) + 1 for x in labels) * AXIS_CHAR_PX > room * 0.9:
+        axis["labelAngle"] = -40
+        if len(labels) * ROTATED_LABEL_PX > room:
+            axis["labelOverlap"] = "greedy"
     return axis
 
 
@@ -221,9 +264,10 @@ def _bars(display: str, title: str, dims: Sequence[Dim], measures: Sequence[Meas
     crowded = bars * per_bar > (height if horizontal else width)
     cat, val = ("y", "x") if horizontal else ("x", "y")
     fmt = measures[0].d3_format if len({m.d3_format for m in measures}) == 1 else ",~r"
-    cat_axis = {"title": None if not dims else dims[0].title, "labelAngle": 0, "labelLimit": 140}
-    if not horizontal and sum(len(x) for x in x_order) * 7 > width * 0.9:  # labels side by side do not fit
-        cat_axis["labelAngle"] = -40
+    cat_title = None if not dims else dims[0].title
+    cat_axis = (
+        {"title": cat_title, "labelAngle": 0, "labelLimit": 140} if horizontal else band_axis(cat_title, x_order, width)
+    )
     if crowded:
         cat_axis["labelOverlap"] = "greedy"  # Vega drops the labels that would overlap (every n-th stays)
     enc: dict[str, Any] = {
@@ -231,7 +275,12 @@ def _bars(display: str, title: str, dims: Sequence[Dim], measures: Sequence[Meas
         val: {
             "field": "v",
             "type": "quantitative",
-            "axis": _axis(measures, format=fmt, title=None if multi else (measures[0].title if dims else None)),
+            "axis": _axis(
+                measures,
+                None if horizontal else title_room(height, cat_axis, x_order, multi),
+                format=fmt,
+                title=None if multi else (measures[0].title if dims else None),
+            ),
             **({"stack": "zero"} if stacked else {"stack": None}),
         },
         "description": {"field": "d"},
@@ -257,17 +306,21 @@ def _bars(display: str, title: str, dims: Sequence[Dim], measures: Sequence[Meas
     return _top(title, width, height, records, {"layer": layers})
 
 
-def _x_encoding(dim: Dim) -> dict:
+TIME_FORMATS = {"month": "%b %Y", "quarter": "%b %Y", "year": "%Y"}  # a period's ticks, by its grain column
+
+
+def _x_encoding(dim: Dim, width: float) -> dict:
     if dim.temporal:
         hourly = any(isinstance(formats.as_period(v), datetime) for v in dim.values)
+        fmt = "%-d %b %H:%M" if hourly else TIME_FORMATS.get(dim.column, "%-d %b")
         return {
             "field": "x",
             "type": "temporal",
             "timeUnit": "utcyearmonthdatehours" if hourly else "utcyearmonthdate",
-            "axis": {"title": dim.title, "format": "%-d %b %H:%M" if hourly else "%-d %b", "labelOverlap": True},
+            "axis": {"title": dim.title, "format": fmt, "labelOverlap": True},
         }
     order = list(dict.fromkeys(dim.labels))
-    return {"field": "x", "type": "ordinal", "sort": order, "axis": {"title": dim.title, "labelAngle": 0}}
+    return {"field": "x", "type": "ordinal", "sort": order, "axis": band_axis(dim.title, order, width)}
 
 
 def _x_value(dim: Dim, i: int) -> Any:
@@ -305,17 +358,23 @@ def _lines(display: str, title: str, dims: Sequence[Dim], measures: Sequence[Mea
     records, multi = _series_records(dims, measures)
     points = len(measures[0].values)
     _value_text(records, True)  # line charts write no zero labels
+    x = _x_encoding(dims[0], width)
     y = {
         "field": "v",
         "type": "quantitative",
-        "axis": _axis(measures, format=measures[0].d3_format, title=None if multi else measures[0].title),
+        "axis": _axis(
+            measures,
+            title_room(height, x["axis"], dims[0].labels, multi),
+            format=measures[0].d3_format,
+            title=None if multi else measures[0].title,
+        ),
     }
     colour = (
         {"field": "s", "type": "nominal", "sort": list(dict.fromkeys(r["s"] for r in records)), "title": None}
         if multi
         else {"value": PALETTE[0]}
     )
-    base = {"x": _x_encoding(dims[0]), "y": y, "color": colour, "description": {"field": "d"}}
+    base = {"x": x, "y": y, "color": colour, "description": {"field": "d"}}
     layers: list[dict] = []
     if display == "area":
         layers.append(
@@ -363,18 +422,16 @@ def _combo(title: str, dims: Sequence[Dim], measures: Sequence[Measure], width: 
         and min(bar_peak, line_peak) > 0
         and max(bar_peak, line_peak) / min(bar_peak, line_peak) <= 5
     )
-    x = _x_encoding(dims[0])
+    x = _x_encoding(dims[0], width)
     if x["type"] == "temporal":  # bars need a band: time on an ordinal axis of period labels
-        x = {
-            "field": "xl",
-            "type": "ordinal",
-            "sort": list(dict.fromkeys(dims[0].labels)),
-            "axis": {"title": dims[0].title, "labelAngle": 0},
-        }
+        periods = list(dict.fromkeys(dims[0].labels))
+        x = {"field": "xl", "type": "ordinal", "sort": periods, "axis": band_axis(dims[0].title, periods, width)}
     for r, i in zip(records, [i for i in range(len(measures[0].values)) for _ in measures], strict=True):
         r["xl"] = dims[0].labels[i]
         if x["field"] == "x":
             r["x"] = dims[0].labels[i]
+
+    room = title_room(height, x["axis"], dims[0].labels, True)  # a combo always has its legend
 
     def y(ms: list[Measure], orient: str) -> dict:
         # one shared axis: every layer gives it the same title (Vega-Lite joins differing ones, repeats included)
@@ -382,7 +439,7 @@ def _combo(title: str, dims: Sequence[Dim], measures: Sequence[Measure], width: 
         return {
             "field": "v",
             "type": "quantitative",
-            "axis": _axis(ms, format=ms[0].d3_format, title=titles, orient=orient),
+            "axis": _axis(ms, room, format=ms[0].d3_format, title=titles, orient=orient),
         }
 
     layers: list[dict] = []

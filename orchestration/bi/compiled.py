@@ -113,6 +113,27 @@ class Presentation(_Frozen):
         return cls(format=fmt, decimals=decimals, unit=unit, suffix=suffix)
 
 
+StatusTone = Literal["good", "warning", "bad", "unknown"]
+
+
+def statuses_from_meta(dimension: str, meta: dict[str, Any]) -> dict[str, StatusTone]:
+    """A status dimension's values and their tones from its `config.meta.statuses` (value -> good, warning, bad or
+    unknown; {} when it has none): the one place a status's colour is decided, for Metabase's column formatting
+    and the HTML table alike. A bad entry is a one-line SpecError naming the dimension."""
+    statuses = meta.get("statuses")
+    if statuses is None:
+        return {}
+    tones = get_args(StatusTone)
+    if not isinstance(statuses, dict) or not statuses:
+        raise SpecError(f"dimension {dimension}: config.meta statuses must map each status value to a tone")
+    for value, tone in statuses.items():
+        if not isinstance(value, str) or tone not in tones:
+            raise SpecError(
+                f"dimension {dimension}: config.meta statuses {value!r}: {tone!r} is not one of {', '.join(tones)}"
+            )
+    return dict(statuses)
+
+
 class MetricInfo(_Frozen):
     name: str
     label: str
@@ -137,6 +158,7 @@ class CompiledCard(_Frozen):
     relations: tuple[str, ...]  # schema.table read (published names)
     visualization_settings: dict[str, Any]
     presentation: dict[str, Presentation] = {}  # metric name -> its presentation (every metric of the card)
+    statuses: dict[str, dict[str, StatusTone]] = {}  # group-by column -> status value -> tone (its dimension's meta)
     ignores: dict[str, str] = {}
     notes: str = ""
     time_grain: str | None = None

@@ -37,7 +37,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration import settings
-from orchestration.bi.compiled import CompiledCard, FieldRef, MetricInfo, Presentation, TemplateTag, Window
+from orchestration.bi.compiled import (
+    CompiledCard,
+    FieldRef,
+    MetricInfo,
+    Presentation,
+    StatusTone,
+    TemplateTag,
+    Window,
+    statuses_from_meta,
+)
 from orchestration.bi.concepts import wire
 from orchestration.bi.specs import DIMENSION_FILTER_TYPES, CardSpec, DashboardSpec, SpecError, load_specs
 from orchestration.dbt_project import SEMANTIC_MANIFEST, ensure_manifest
@@ -46,7 +55,7 @@ log = logging.getLogger(__name__)
 
 SPECS_DIR = settings.PROJECT_ROOT / "metabase"
 CACHE_DIR = settings.DBT_PROJECT_DIR / "target" / "bi"
-_COMPILER_VERSION = "4"  # bump when the SQL this module writes changes
+_COMPILER_VERSION = "5"  # bump when the SQL this module writes changes
 _THREE_PART_NAME = re.compile(r'"[^"]+"\."[^"]+"\."[^"]+"')
 _FLAG_FILTER = re.compile(r"^\{\{\s*Dimension\('([a-z0-9_]+)'\)\s*\}\}$")  # a bare boolean dimension
 _DAY_OR_COARSER = ("day", "week", "month", "quarter", "year")
@@ -88,6 +97,7 @@ class SemanticLayer:
             for name, m in self.metrics.items()
         }
         self.measure_models: dict[str, str] = {}  # measure -> semantic model
+        self.statuses: dict[str, dict[str, StatusTone]] = {}  # "<entity>__<dimension>" -> status value -> tone
         for model in self.raw["semantic_models"]:
             self._add_relation(model["node_relation"])
             primaries = [e["name"] for e in model["entities"] if e["type"] in ("primary", "unique", "natural")]
@@ -106,6 +116,9 @@ class SemanticLayer:
                         dim.get("label") or dim["name"].replace("_", " ").capitalize(),
                         (dim.get("type_params") or {}).get("time_granularity"),
                     )
+                    tones = statuses_from_meta(dim["name"], (dim.get("config") or {}).get("meta") or {})
+                    if tones:
+                        self.statuses[f"{entity}__{dim['name']}"] = tones
         self._spine_dates: dict[str, str] = {}  # relation name of a time spine -> its date column
         for spine in self.raw["project_configuration"].get("time_spines") or []:
             self._add_relation(spine["node_relation"])
@@ -549,6 +562,7 @@ def compile_card(spec: CardSpec, layer: SemanticLayer) -> CompiledCard:
         relations=tuple(relations),
         visualization_settings=dict(spec.visualization_settings),
         presentation={m: layer.presentations[m] for m in spec.metrics},
+        statuses={g.column: layer.statuses[g.name] for g in spec.group_by if g.name in layer.statuses},
         time_grain=next(
             (
                 g.name.rsplit("__", 1)[1]

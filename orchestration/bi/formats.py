@@ -31,6 +31,9 @@ ISO_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturda
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}  # other ISO codes are written as the code
 DURATION_SUFFIXES = {"seconds": " s", "minutes": " min", "hours": " h", "days": " d"}
 _STYLES = {"percent": "percent", "currency": "currency", "decimal": "number", "scientific": "number"}
+# A status's tone (its dimension's `config.meta.statuses`) as a colour: Metabase's column formatting and the HTML
+# table's status chips both take it from here. Dark ink (#102a43) on each reads at a contrast of 4.5:1 or more.
+STATUS_COLOURS = {"good": "#84BB4C", "warning": "#F9CF48", "bad": "#ED6E6E", "unknown": "#A7A7A7"}
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,12 @@ def link_text(card: CompiledCard, column: str) -> str | None:
     """The text a column shown as a link (`view_as: link`) reads ("" for the URL itself); None when not a link."""
     settings = _column_settings(card, column)
     return str(settings.get("link_text") or "") if settings.get("view_as") == "link" else None
+
+
+def status_colour(card: CompiledCard, column: str, value: Any) -> str | None:
+    """The colour of a status value in a status column (None: not a status column, or a value without a tone)."""
+    tone = card.statuses.get(column, {}).get(value) if isinstance(value, str) else None
+    return STATUS_COLOURS[tone] if tone else None
 
 
 def is_number(value: Any) -> bool:

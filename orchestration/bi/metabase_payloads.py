@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from orchestration.bi.compiled import CompiledCard, Presentation, TemplateTag
-from orchestration.bi.formats import DURATION_SUFFIXES
+from orchestration.bi.formats import DURATION_SUFFIXES, STATUS_COLOURS
 from orchestration.bi.specs import DashboardSpec, Placement, SpecError
 
 _ID_NAMESPACE = uuid.UUID("6f1c1d2e-5b0a-4f7e-9a57-1ead0a7a1c5e")  # fixed: ids must be stable across runs
@@ -169,6 +169,19 @@ def visualization(card: CompiledCard) -> tuple[str, dict[str, Any]]:
         )
     else:  # specs.Display and this function must list the same displays
         raise SpecError(f"card {card.key}: display {card.display!r} has no Metabase visualization")
+    if display == "table" and card.statuses:  # each status value in its tone's colour, as the HTML table shows it
+        settings["table.column_formatting"] = settings.get("table.column_formatting", []) + [
+            {
+                "columns": [column],
+                "type": "single",
+                "operator": "=",
+                "value": value,
+                "color": STATUS_COLOURS[tone],
+                "highlight_row": False,
+            }
+            for column, tones in card.statuses.items()
+            for value, tone in tones.items()
+        ]
     if display in _CHARTS and dims:
         settings["graph.dimensions"] = dims
         settings["graph.metrics"] = measures

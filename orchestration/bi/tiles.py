@@ -233,11 +233,16 @@ def _cell(result: CardResult, index: int, value: Any) -> str:
 
 def _td(result: CardResult, index: int, value: Any, numeric: bool) -> str:
     """A table cell: numbers right-aligned, dates and moments kept on one line, a link column (Metabase's
-    `view_as: link`) as a link when the value is a web address."""
+    `view_as: link`) as a link when the value is a web address, a status (its dimension's `statuses`) as a chip
+    in its tone's colour with the word in it."""
     text = _cell(result, index, value)
     link = formats.link_text(result.card, result.columns[index])
+    colour = formats.status_colour(result.card, result.columns[index], value)
     if link is not None and isinstance(value, str) and value.startswith(("https://", "http://")):
         inner = f'<a href="{e(value)}" target="_blank" rel="noopener noreferrer">{e(link or text)}</a>'
+    elif colour is not None:  # a chip in the status's colour, the word in it: never the colour alone
+        tone = result.card.statuses[result.columns[index]][value]
+        inner = f'<span class="status-chip" data-tone="{e(tone)}" style="background-color:{e(colour)}">{e(text)}</span>'
     else:
         inner = e(text)
     cls = "num" if numeric else "when" if isinstance(value, date) else ""

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from orchestration.bi import formats, html_report, tiles
 from orchestration.bi.compiler import CompiledSpecs
-from orchestration.bi.run import FilterError, ReportError
+from orchestration.bi.run import CardResult, FilterError, ReportError
 from orchestration.reporting.calendar import Period
 from orchestration.reporting.specs import ReportSpec
 
@@ -77,14 +77,40 @@ def render(
     highlights = []
     for h in spec.highlights:
         result = next(r for p in pages for r in p.results if r.card.key == h.card)
+        if result.card.statuses:
+            summary = status_summary(result)
+            highlights.append(Highlight(h.label or result.card.name, summary or "no data", summary or None))
+            continue
         column = tiles._scalar_column(result)
         value = result.rows[0][column] if result.rows else None
         fmt = tiles.value_format(result, result.columns[column], scalar=True)
         prefix, number, suffix = formats.format_parts(value, fmt) if value is not None else ("", "", "")
-        # A word unit ("leads") is the label's business in a sentence; a symbol ("%", "h") stays.
-        text = "no data" if value is None else prefix + number + ("" if suffix.strip().isalpha() else suffix)
+        # A word unit ("leads", "open incidents") is the label's business in a sentence; a symbol ("%", "h") stays.
+        words_only = suffix.replace(" ", "").isalpha()  # "leads", "open incidents"
+        text = "no data" if value is None else prefix + number + ("" if words_only else suffix)
         highlights.append(Highlight(h.label or result.card.name, text, value))
     return Rendered(spec, period, scope, pages, highlights)
+
+
+TONE_ORDER = ("bad", "warning", "unknown", "good")  # the reader learns what is wrong first
+
+
+def status_summary(result: CardResult) -> str:
+    """A status table in words: each status with the rows (named by their first other text column) in it, the
+    worst first, e.g. "Down: SMS Gateway; No heartbeat: Apollo Enrichment, Email Service; Healthy: CRM Sync"."""
+    card = result.card
+    status = next(c for c in result.columns if c in card.statuses)
+    measures = set(card.measure_columns)
+    name = next((c for c in result.columns if c != status and c not in measures), status)
+    tones = card.statuses[status]
+    by_status: dict[str, list[str]] = {}
+    for row in result.rows:
+        value = row[result.columns.index(status)]
+        label = formats.format_value(value) if value is not None else "(none)"
+        by_status.setdefault(label, []).append(formats.format_value(row[result.columns.index(name)]))
+    rank = {value: (TONE_ORDER.index(tone), i) for i, (value, tone) in enumerate(tones.items())}
+    ordered = sorted(by_status, key=lambda v: rank.get(v, (len(TONE_ORDER), 0)))
+    return "; ".join(f"{v}: {', '.join(by_status[v])}" for v in ordered)
 
 
 def subject(rendered: Rendered) -> str:
