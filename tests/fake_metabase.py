@@ -4,7 +4,7 @@ It follows /work/shared/METABASE_API.md ("the fact sheet"); its §13 overrides t
 request payloads of Metabase 0.53 – 0.56 with the 0.53+ "Defendpoint 2.0" error bodies (`{"errors": …,
 "specific-errors": …}`); `dataset_query` is stored as sent (legacy MBQL 4; `?legacy-mbql=true` is accepted).
 
-Implemented: `POST /api/session`, `GET /api/user/current` (metabase-api calls it before every request),
+Implemented: `POST /api/session`, `GET /api/user/current`,
 `GET/POST /api/database`, `GET/PUT /api/database/:id`, `POST /api/database/:id/sync_schema`,
 `GET /api/database/:id/metadata`, `GET /api/table`, `PUT /api/table/:id`, `PUT /api/table/:id/fields/order`,
 `PUT /api/field/:id` (the calls dbt-metabase makes), `GET/POST /api/collection`, `GET/PUT /api/collection/:id`,
