@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -193,7 +194,10 @@ def test_generated_total_costs_is_computed_and_never_loaded(conn, landing):
     )
 
 
-def test_interrupted_load_leaves_nothing_behind(conn, landing, monkeypatch):
+@pytest.mark.parametrize("route", ["direct", "upsert"])
+def test_interrupted_load_leaves_nothing_behind(conn, landing, monkeypatch, route):
+    """A crash after the rows reached the raw table, on either route: a first file's rows are COPYed
+    straight into it, a file whose keys may be stored goes through the temporary table and the upsert."""
     contract = contracts.get("bot_leads", "leads")
     path = write(
         landing,
@@ -202,19 +206,23 @@ def test_interrupted_load_leaves_nothing_behind(conn, landing, monkeypatch):
         "B1,Website,chat,AllyChat,0.8,new,Ann,,,,2025-01-06T15:00:00Z,2025-01-06T15:00:00Z\n"
         "B2,Website,chat,AllyChat,bad,new,Ann,,,,2025-01-06T15:00:00Z,2025-01-06T15:00:00Z\n",
     )
-    real_upsert = loaders._upsert
+    if route == "upsert":
+        monkeypatch.setattr(loaders, "_Route", functools.partial(loaders._Route, direct=False))
+    name = "_copy_csv" if route == "direct" else "_upsert"
+    real = getattr(loaders, name)
 
-    def crash_after_writing(cur, contract, rel):
-        real_upsert(cur, contract, rel)
-        raise KeyboardInterrupt("simulated crash mid-file")
+    def crash_after_writing(cur, *args):
+        real(cur, *args)
+        if cur.execute(f"select count(*) from {contract.qualified_name}").fetchone() == (1,):
+            raise KeyboardInterrupt("simulated crash mid-file")
 
-    monkeypatch.setattr(loaders, "_upsert", crash_after_writing)
+    monkeypatch.setattr(loaders, name, crash_after_writing)
     with pytest.raises(KeyboardInterrupt):
         loaders.load_file(conn, contract, path, landing)
     for table in ("raw_bot_leads.leads", "raw_audit.loaded_files", "raw_audit.rejected_rows"):
         assert rows(conn, f"select count(*) from {table}") == [(0,)], table
 
-    monkeypatch.setattr(loaders, "_upsert", real_upsert)
+    monkeypatch.setattr(loaders, name, real)
     result = loaders.load_file(conn, contract, path, landing)
     assert (result.inserted, result.rejected) == (1, 1)
 

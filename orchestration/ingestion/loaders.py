@@ -157,7 +157,8 @@ def ensure_schemas(conn, landing_root: Path | None = None) -> None:
             for c in contracts.all_contracts()
             if not {x.name for x in c.loadable_columns} <= existing.get((c.schema, c.name), set())
         ]
-        if ledger_current and not missing:
+        undated = _loaded_at_without_default(cur, schemas)
+        if ledger_current and not missing and not undated:
             return
         cur.execute("select pg_advisory_xact_lock(hashtext('lead_analytics.ensure_schemas'))")
         existing = _existing_columns(cur, schemas)  # again, under the lock
@@ -197,7 +198,11 @@ def ensure_schemas(conn, landing_root: Path | None = None) -> None:
                 for c in contract.columns:
                     generated = f" generated always as ({c.generated}) stored" if c.generated else ""
                     cols.append(f"{_ident(c.name)} {_PG_TYPES[c.data_type]}{generated}")
-                cols += ["_source_file text not null", "_source_line integer", "_loaded_at timestamptz not null"]
+                cols += [
+                    "_source_file text not null",
+                    "_source_line integer",
+                    "_loaded_at timestamptz not null default now()",
+                ]
                 key = ", ".join(_ident(k) for k in contract.natural_key)
                 cur.execute(f"create table {contract.qualified_name} ({', '.join(cols)}, primary key ({key}))")
                 continue
@@ -206,6 +211,20 @@ def ensure_schemas(conn, landing_root: Path | None = None) -> None:
                     cur.execute(
                         f"alter table {contract.qualified_name} add column {_ident(c.name)} {_PG_TYPES[c.data_type]}"
                     )
+        for schema, table in _loaded_at_without_default(cur, schemas):  # raw tables created before the default
+            cur.execute(f"alter table {_ident(schema)}.{_ident(table)} alter column _loaded_at set default now()")
+
+
+def _loaded_at_without_default(cur, schemas: list[str]) -> list[tuple[str, str]]:
+    """Raw tables whose `_loaded_at` has no default (a direct COPY leaves the column out: it is the
+    transaction's now(), as in the upsert and the ledger)."""
+    cur.execute(
+        "select table_schema, table_name from information_schema.columns where table_schema = any(%s) "
+        "and column_name = '_loaded_at' and column_default is null",
+        (schemas,),
+    )
+    raw = {(c.schema, c.name) for c in contracts.all_contracts()}
+    return [(schema, table) for schema, table in cur.fetchall() if (schema, table) in raw]
 
 
 def _upgrade_ledger(cur, landing_root: str) -> None:
@@ -298,10 +317,12 @@ class _PreparedFile:
     _staged: tuple[list[str], bytes, pa.ChunkedArray] | None = field(default=None, repr=False)
 
     def payload(self, contract: TableContract) -> tuple[list[str], bytes, pa.ChunkedArray]:
-        """Columns and headerless CSV of one row per key, and the line of each staged row (computed
-        once, in the worker thread that prepares the file, and again only after a refusal)."""
+        """Columns and headerless CSV of one row per key (with `_source_file` and `_source_line`), and
+        the line of each staged row (computed once, in the worker thread that prepares the file, and
+        again only after a refusal)."""
         if self._staged is None:
             rows, _ = validation.latest_per_key(contract, self.valid, self.lines)
+            rows = rows.append_column("_source_file", pa.repeat(pa.scalar(self.rel, pa.string()), rows.num_rows))
             sink = io.BytesIO()
             pa_csv.write_csv(
                 rows, sink, write_options=pa_csv.WriteOptions(include_header=False, quoting_style="needed")
@@ -353,7 +374,7 @@ def _copy_csv(cur, target: str, columns: list[str], payload: bytes) -> None:
             copy.write(view[start : start + step])
 
 
-def _upsert(cur, contract: TableContract, rel: str) -> tuple[int, int]:
+def _upsert(cur, contract: TableContract) -> tuple[int, int]:
     """Move the staged rows into the raw table; returns (inserted, updated)."""
     names = [c.name for c in contract.loadable_columns]
     cols = ", ".join(_ident(c) for c in names)
@@ -378,18 +399,17 @@ def _upsert(cur, contract: TableContract, rel: str) -> tuple[int, int]:
     cur.execute(
         f"""with written as (
                 insert into {target} ({cols}, _source_file, _source_line, _loaded_at)
-                select {cols}, %(file)s, _source_line, now() from _incoming
+                select {cols}, _source_file, _source_line, now() from _incoming
                 on conflict ({key}) do update set {sets} where {changed}
                 returning (xmax = 0) as inserted
             )
-            select count(*) filter (where inserted), count(*) filter (where not inserted) from written""",
-        {"file": rel},
+            select count(*) filter (where inserted), count(*) filter (where not inserted) from written"""
     )
     inserted, updated = cur.fetchone()
     return int(inserted), int(updated)
 
 
-_COPY_LINE = re.compile(r"COPY _incoming, line (\d+)")
+_COPY_LINE = re.compile(r"COPY [^,]+, line (\d+)")  # the temporary table or the raw table
 
 
 def _lock_key(contract: TableContract) -> int:
@@ -398,16 +418,34 @@ def _lock_key(contract: TableContract) -> int:
     )
 
 
-def _write(conn, contract: TableContract, prepared: _PreparedFile) -> FileLoadResult:
+@dataclass
+class _Route:
+    """How one table's files reach it in this load. `direct`: COPY straight into the raw table, which is
+    all an upsert would do when none of the file's keys is stored yet (the common case: event tables, a
+    first load); a key already there makes that COPY fail as a whole, the file is written again through
+    the temporary table and the upsert, and the table's later files go that way from the start."""
+
+    direct: bool = True
+
+
+class _KeysExist(Exception):
+    """A direct COPY met a key the raw table already holds (its transaction is rolled back)."""
+
+
+def _write(conn, contract: TableContract, prepared: _PreparedFile, route: _Route) -> FileLoadResult:
     """Write a prepared file in one transaction. Should PostgreSQL refuse a value (COPY names the
     row), that row becomes a rejected row and the transaction is tried again without it."""
     import psycopg
 
-    for _ in range(MAX_REFUSED_ROWS + 1):
+    refused = 0
+    while refused <= MAX_REFUSED_ROWS:
         columns, payload, staged_lines = prepared.payload(contract)
         try:
-            return _write_once(conn, contract, prepared, columns, payload)
+            return _write_once(conn, contract, prepared, columns, payload, route)
+        except _KeysExist:
+            route.direct = False
         except psycopg.errors.DataError as exc:
+            refused += 1
             where = _COPY_LINE.search(exc.diag.context or "")
             if not where:
                 raise FileError(
@@ -419,14 +457,26 @@ def _write(conn, contract: TableContract, prepared: _PreparedFile) -> FileLoadRe
 
 
 def _write_once(
-    conn, contract: TableContract, prepared: _PreparedFile, columns: list[str], payload: bytes
+    conn, contract: TableContract, prepared: _PreparedFile, columns: list[str], payload: bytes, route: _Route
 ) -> FileLoadResult:
-    """Stage and upsert the rows, the rejected rows and the ledger entry in one transaction."""
+    """Write the rows (directly or staged and upserted), the rejected rows and the ledger entry in one
+    transaction."""
+    import psycopg
     from psycopg import sql
 
     rel, root = prepared.rel, prepared.root
     audit = _ident(settings.AUDIT_SCHEMA)
+    direct = route.direct
     staged_cols = ", ".join(f"{_ident(c.name)} {_PG_TYPES[c.data_type]}" for c in contract.loadable_columns)
+    staging = (
+        ""
+        if direct
+        # (dropped first: inside a caller's transaction the previous file's is still there)
+        else (
+            "drop table if exists pg_temp._incoming; "
+            f"create temp table _incoming ({staged_cols}, _source_line integer, _source_file text) on commit drop; "
+        )
+    )
     with conn.transaction():
         cur = conn.cursor()
         # One round trip: serialise loads of one table (a sensor run and a manual run must not
@@ -437,9 +487,7 @@ def _write_once(
             sql.SQL(
                 f"select pg_advisory_xact_lock({_lock_key(contract)}); "
                 "set local synchronous_commit = off; set local time zone 'UTC'; "
-                # (dropped first: inside a caller's transaction the previous file's is still there)
-                f"drop table if exists pg_temp._incoming; "
-                f"create temp table _incoming ({staged_cols}, _source_line integer) on commit drop; "
+                f"{staging}"
                 f"select sha256, status from {audit}.loaded_files where landing_root = {{}} and file_path = {{}}"
             ).format(sql.Literal(root), sql.Literal(rel))
         )
@@ -449,8 +497,15 @@ def _write_once(
         if row and tuple(row) == (prepared.digest, "loaded"):
             return FileLoadResult(rel, "skipped", seconds=time.perf_counter() - prepared.started)
 
-        _copy_csv(cur, "_incoming", columns, payload)
-        inserted, updated = _upsert(cur, contract, rel)
+        if direct:  # every row is a new key, or the COPY fails on the first stored one
+            try:
+                _copy_csv(cur, contract.qualified_name, columns, payload)
+            except psycopg.errors.UniqueViolation:
+                raise _KeysExist from None
+            inserted, updated = cur.rowcount, 0
+        else:
+            _copy_csv(cur, "_incoming", columns, payload)
+            inserted, updated = _upsert(cur, contract)
         if row:  # a changed file (or one that failed before) replaces its earlier rejects
             cur.execute(f"delete from {audit}.rejected_rows where landing_root = %s and file_path = %s", (root, rel))
         rejects = sorted(prepared.rejects.values(), key=lambda r: r.line)
@@ -547,6 +602,7 @@ def _load_prepared(
     rel: str,
     digest: str | None,
     started: float,
+    route: _Route,
 ) -> FileLoadResult:
     import psycopg
 
@@ -556,7 +612,7 @@ def _load_prepared(
         if isinstance(outcome, FileError):
             return _record_failure(conn, contract, root, rel, digest, str(outcome), started)
         try:
-            return _write(conn, contract, outcome)
+            return _write(conn, contract, outcome, route)
         except FileError as exc:
             return _record_failure(conn, contract, root, rel, digest, str(exc), started)
     except psycopg.Error as exc:
@@ -597,7 +653,7 @@ def load_file(conn, contract: TableContract, path: Path, landing_root: Path) -> 
     status "failed" and its reason (also in the ledger); WarehouseError if the connection is lost."""
     root = str(landing_root.resolve())
     outcome, rel, digest, started = _prepare_path(contract, root, path, landing_root, {})
-    return _load_prepared(conn, contract, outcome, root, rel, digest, started)
+    return _load_prepared(conn, contract, outcome, root, rel, digest, started, _Route())
 
 
 def load_table(
@@ -632,13 +688,14 @@ def load_table(
         return result
     result.ignored = listing.ignored
     paths = listing.files
+    route = _Route()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"prepare-{contract.key}") as pool:
         upcoming = prepare(paths[0]) if paths else None
         for index in range(len(paths)):
             current = upcoming
             upcoming = prepare(paths[index + 1]) if index + 1 < len(paths) else None
             outcome, rel, digest, started = current.result()
-            file_result = _load_prepared(conn, contract, outcome, root, rel, digest, started)
+            file_result = _load_prepared(conn, contract, outcome, root, rel, digest, started, route)
             if file_result.status == "failed":
                 result.errors.append(file_result.reason or f"{rel}: failed")
             result.files.append(file_result)
