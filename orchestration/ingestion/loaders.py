@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import re
 import time
 from collections.abc import Callable
@@ -40,7 +41,7 @@ import pyarrow.csv as pa_csv
 from orchestration import settings
 from orchestration.ingestion import contracts, landing, validation
 from orchestration.ingestion.contracts import TableContract
-from orchestration.ingestion.parsing import ContractError, FileError, Reject, parse
+from orchestration.ingestion.parsing import ContractError, FileError, ParsedFile, Reject, parse
 from orchestration.warehouse import WarehouseError, first_line
 
 __all__ = [
@@ -335,9 +336,44 @@ def _printable(text: str | None) -> str | None:
     return None if text is None else text.replace("\x00", "\\x00")
 
 
-def _prepare(contract: TableContract, root: str, rel: str, data: bytes, digest: str, started: float) -> _PreparedFile:
-    parsed = parse(contract, data, rel)
-    valid, lines, spans, value_rejects = validation.validate(contract, parsed)
+_Validated = tuple[pa.Table, np.ndarray, np.ndarray, list[tuple[int, int, str]]]
+_Outcome = tuple[_PreparedFile | FileLoadResult | FileError, str, str | None, float]  # with rel, digest, started
+
+GROUP_BYTES = 4 << 20  # files of one table prepared (validated) together, up to about this much data
+
+
+def _validate_together(contract: TableContract, files: list[ParsedFile]) -> list[_Validated]:
+    """`validation.validate` of each file, computed once over all their rows: a value's verdict does not
+    depend on the other rows, and one set of pyarrow calls per group instead of per file is most of
+    what small files cost to validate."""
+    if len(files) < 2:
+        return [validation.validate(contract, f) for f in files]
+    offsets = np.concatenate(([0], np.cumsum([f.table.num_rows for f in files])))
+    lines = np.concatenate([f.lines for f in files])
+    together = ParsedFile(
+        pa.concat_tables([f.table for f in files]),
+        np.arange(offsets[-1], dtype=np.int64),  # rows are told apart by their position in the group
+        np.concatenate([f.spans for f in files]),
+        [],
+        0,
+        0,
+        0,
+    )
+    valid, positions, spans, rejects = validation.validate(contract, together)
+    per_file: list[list[tuple[int, int, str]]] = [[] for _ in files]
+    for position, span, reason in rejects:
+        per_file[int(np.searchsorted(offsets, position, "right")) - 1].append((int(lines[position]), span, reason))
+    bounds = np.searchsorted(positions, offsets)  # positions stay in order: each file's rows are one slice
+    return [
+        (valid.slice(a, b - a), lines[positions[a:b]].astype(np.int32), spans[a:b], per_file[k])
+        for k, (a, b) in enumerate(itertools.pairwise(bounds))
+    ]
+
+
+def _prepare(
+    contract: TableContract, root: str, rel: str, digest: str, started: float, parsed: ParsedFile, checked: _Validated
+) -> _PreparedFile:
+    valid, lines, spans, value_rejects = checked
     prepared = _PreparedFile(
         root,
         rel,
@@ -624,35 +660,74 @@ def _load_prepared(
         )
 
 
-def _prepare_path(
-    contract: TableContract, root: str, path: Path, landing_root: Path, loaded: dict[str, str]
-) -> tuple[_PreparedFile | FileLoadResult | FileError, str, str | None, float]:
-    """Read and prepare one file (no database): the prepared file, a skip, or why it fails."""
-    started = time.perf_counter()
-    rel = landing.display_name(path, landing_root)
-    digest = None
+def _unreadable(rel: str, exc: Exception) -> FileError:
+    """A reader bug on an odd file must fail that file, not the whole load."""
+    return FileError(f"{rel}: could not be read ({type(exc).__name__}: {first_line(exc)}); nothing loaded")
+
+
+def _prepare_paths(
+    contract: TableContract, root: str, paths: list[Path], landing_root: Path, loaded: dict[str, str]
+) -> list[_Outcome]:
+    """Read and prepare files of one table (no database), validated together: for each, the prepared
+    file, a skip, or why it fails (one file's failure is its own)."""
+    outcomes: list[_Outcome] = []
+    parsed: dict[int, ParsedFile] = {}
+    for path in paths:
+        started = time.perf_counter()
+        rel = landing.display_name(path, landing_root)
+        digest = None
+        try:
+            data = _read(path, rel)
+            digest = hashlib.sha256(data).hexdigest()
+            if loaded.get(rel) == digest:  # checked again under the lock when writing
+                outcomes.append(
+                    (FileLoadResult(rel, "skipped", seconds=time.perf_counter() - started), rel, digest, started)
+                )
+                continue
+            parsed[len(outcomes)] = parse(contract, data, rel)
+            outcomes.append((FileError(f"{rel}: not validated"), rel, digest, started))  # replaced below
+        except FileError as exc:
+            outcomes.append((exc, rel, digest, started))
+        except Exception as exc:
+            outcomes.append((_unreadable(rel, exc), rel, digest, started))
     try:
-        data = _read(path, rel)
-        digest = hashlib.sha256(data).hexdigest()
-        if loaded.get(rel) == digest:  # checked again under the lock when writing
-            return FileLoadResult(rel, "skipped", seconds=time.perf_counter() - started), rel, digest, started
-        return _prepare(contract, root, rel, data, digest, started), rel, digest, started
-    except FileError as exc:
-        return exc, rel, digest, started
-    except Exception as exc:  # a reader bug on an odd file must fail that file, not the whole load
-        return (
-            FileError(f"{rel}: could not be read ({type(exc).__name__}: {first_line(exc)}); nothing loaded"),
-            rel,
-            digest,
-            started,
-        )
+        checked = dict(zip(parsed, _validate_together(contract, list(parsed.values())), strict=True))
+    except Exception:  # e.g. files whose columns do not concatenate: each file on its own, so only a bad one fails
+        checked = {}
+    for index, file in parsed.items():
+        _, rel, digest, started = outcomes[index]
+        try:
+            verdict = checked[index] if index in checked else validation.validate(contract, file)
+            outcomes[index] = (_prepare(contract, root, rel, digest, started, file, verdict), rel, digest, started)
+        except FileError as exc:
+            outcomes[index] = (exc, rel, digest, started)
+        except Exception as exc:
+            outcomes[index] = (_unreadable(rel, exc), rel, digest, started)
+    return outcomes
+
+
+def _groups(paths: list[Path]) -> list[list[Path]]:
+    """Consecutive files of about GROUP_BYTES together (a file larger than that alone)."""
+    groups: list[list[Path]] = []
+    size = 0
+    for path in paths:
+        try:
+            bytes_ = path.stat().st_size
+        except OSError:
+            bytes_ = 0  # reading it will say why it cannot be read
+        if not groups or size + bytes_ > GROUP_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(path)
+        size += bytes_
+    return groups
 
 
 def load_file(conn, contract: TableContract, path: Path, landing_root: Path) -> FileLoadResult:
     """Load one landing file in a single transaction. A file that cannot be loaded comes back with
     status "failed" and its reason (also in the ledger); WarehouseError if the connection is lost."""
     root = str(landing_root.resolve())
-    outcome, rel, digest, started = _prepare_path(contract, root, path, landing_root, {})
+    [(outcome, rel, digest, started)] = _prepare_paths(contract, root, [path], landing_root, {})
     return _load_prepared(conn, contract, outcome, root, rel, digest, started, _Route())
 
 
@@ -663,8 +738,9 @@ def load_table(
     as failed (ledger and `errors`) and the other files still load; entries of the folder the
     contract does not read are listed in `ignored`.
 
-    While the database writes one file, a worker thread parses and validates the next (pyarrow
-    releases the GIL), so the client and server halves of a load overlap.
+    While the database writes one group of files, a worker thread parses and validates the next
+    (pyarrow releases the GIL), so the client and server halves of a load overlap; each file is still
+    written in a transaction of its own.
     """
     result = TableLoadResult(contract.key)
     audit = _ident(settings.AUDIT_SCHEMA)
@@ -678,8 +754,8 @@ def load_table(
             ).fetchall()
         )
 
-    def prepare(path: Path):
-        return pool.submit(_prepare_path, contract, root, path, landing_root, loaded)
+    def prepare(group: list[Path]):
+        return pool.submit(_prepare_paths, contract, root, group, landing_root, loaded)
 
     try:
         listing = landing.scan(contract, landing_root)
@@ -687,20 +763,20 @@ def load_table(
         result.errors.append(str(exc))
         return result
     result.ignored = listing.ignored
-    paths = listing.files
+    groups = _groups(listing.files)
     route = _Route()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"prepare-{contract.key}") as pool:
-        upcoming = prepare(paths[0]) if paths else None
-        for index in range(len(paths)):
+        upcoming = prepare(groups[0]) if groups else None
+        for index in range(len(groups)):
             current = upcoming
-            upcoming = prepare(paths[index + 1]) if index + 1 < len(paths) else None
-            outcome, rel, digest, started = current.result()
-            file_result = _load_prepared(conn, contract, outcome, root, rel, digest, started, route)
-            if file_result.status == "failed":
-                result.errors.append(file_result.reason or f"{rel}: failed")
-            result.files.append(file_result)
-            if progress:
-                progress(file_result)
+            upcoming = prepare(groups[index + 1]) if index + 1 < len(groups) else None
+            for outcome, rel, digest, started in current.result():
+                file_result = _load_prepared(conn, contract, outcome, root, rel, digest, started, route)
+                if file_result.status == "failed":
+                    result.errors.append(file_result.reason or f"{rel}: failed")
+                result.files.append(file_result)
+                if progress:
+                    progress(file_result)
     return result
 
 
