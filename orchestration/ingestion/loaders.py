@@ -1,4 +1,4 @@
-"""Loads landing files (vendor CSV and JSON-lines exports) into the raw schemas at COPY speed.
+"""Loads landing files (vendor CSV and JSON-lines exports) into the raw schemas with COPY.
 
 For each file, in one transaction (a file loads whole or not at all):
 
@@ -9,13 +9,19 @@ For each file, in one transaction (a file loads whole or not at all):
 3. validate every value against its column's type as PostgreSQL would (`validation`); rows with a
    bad value, a missing or blank key, a missing required value or a broken line go to
    `raw_audit.rejected_rows` with file, line(s), raw text and reason;
-4. COPY the valid rows into a temporary table and upsert them into the raw table by natural key: a
-   new key is inserted, a changed record replaces the stored version (never a newer version by an
-   older one, versions compared as instants; on equal versions the row read last wins), an
-   identical record changes nothing. Should PostgreSQL still refuse a value, that row is rejected
-   with PostgreSQL's message and the file is written again without it;
+4. write the valid rows (one per key) into the raw table by natural key: a new key is inserted, a
+   changed record replaces the stored version (never a newer version by an older one, versions
+   compared as instants; on equal versions the row read last wins), an identical record changes
+   nothing. While a table's files bring only new keys they are COPYed straight into it; once a file
+   meets a stored key (its COPY fails as a whole) that file and the table's later ones are COPYed
+   into a temporary table and upserted (`_Route`, docs/DECISIONLOG.md D180). Should PostgreSQL
+   still refuse a value, that row is rejected with PostgreSQL's message and the file is written
+   again without it;
 5. record the file in the ledger with its row counts and line counts: header + blank + loaded +
    rejected lines = the file's lines.
+
+Steps 2-3 need no database: a worker thread prepares the next files of a table (parsed one by one,
+validated together) while the database writes the current ones.
 
 A failed file never stops the others: `load_table` goes on and lists it in `errors`. A table folder
 that cannot be listed fails that table alone: one line in its `errors`, nothing in the ledger (there
