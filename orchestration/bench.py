@@ -2,8 +2,8 @@
 
 Generates a synthetic landing set and loads it into a fresh database three ways, in the same run:
 
-* our loader (parse, validate, COPY into a temp table, upsert by key, ledger), `load_parallelism`
-  tables at a time;
+* our loader (parse, validate, COPY straight into the raw table or through a temp table and an upsert
+  by key, rejects, ledger), `load_parallelism` tables at a time;
 * PostgreSQL `COPY` alone, the floor: every file streamed as it is (psycopg `copy ... from stdin`, one
   stream, one file after another) into a scratch table of text columns, no parsing or checking on
   our side;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -129,6 +130,79 @@ def test_changed_record_replaces_old_version_but_never_with_an_older_one(conn, l
     assert rows(conn, "select status from raw_bot_leads.leads") == [("converted",)]
 
 
+def test_a_table_loads_new_keys_straight_and_stored_keys_by_upsert_each_file_on_its_own(conn, landing):
+    """Three files of one table, validated together (one group): January's keys are all new (COPYed
+    straight into the raw table); February's B1 is stored, so February and every later file go through
+    the upsert; each file's rejects keep its own name and line, and its rows carry its transaction's time."""
+    contract = contracts.get("bot_leads", "leads")
+    row = "{key},Website,chat,AllyChat,{score},{status},Ann,,,,2025-01-06T15:00:00Z,{updated}"
+    write(
+        landing,
+        "bot_leads/leads/leads_2025-01.csv",
+        "\n".join(
+            [
+                BOT_HEADER,
+                row.format(key="B1", score="0.8", status="new", updated="2025-01-06T15:00:00Z"),
+                row.format(key="B2", score="x1", status="new", updated="2025-01-06T15:00:00Z"),
+                row.format(key="B3", score="0.5", status="new", updated="2025-01-07T15:00:00Z"),
+            ]
+        )
+        + "\n",
+    )
+    write(
+        landing,
+        "bot_leads/leads/leads_2025-02.csv",
+        "\n".join(
+            [
+                BOT_HEADER,
+                row.format(key="B4", score="0.7", status="new", updated="2025-02-01T10:00:00Z"),
+                row.format(key="B1", score="0.8", status="converted", updated="2025-02-10T09:00:00Z"),
+                row.format(key="B5", score="0.6", status="new", updated="2025-02-30T10:00:00Z"),
+            ]
+        )
+        + "\n",
+    )
+    write(
+        landing,
+        "bot_leads/leads/leads_2025-03.csv",
+        BOT_HEADER + "\n" + row.format(key="B6", score="0.1", status="new", updated="2025-03-01T10:00:00Z") + "\n",
+    )
+    result = loaders.load_table(conn, contract, landing)
+    assert result.errors == []
+    assert [(f.file, f.status, f.inserted, f.updated, f.unchanged, f.rejected) for f in result.files] == [
+        ("bot_leads/leads/leads_2025-01.csv", "loaded", 2, 0, 0, 1),
+        ("bot_leads/leads/leads_2025-02.csv", "loaded", 1, 1, 0, 1),
+        ("bot_leads/leads/leads_2025-03.csv", "loaded", 1, 0, 0, 0),
+    ]
+    assert rows(conn, "select lead_id, status, _source_file, _source_line from raw_bot_leads.leads order by 1") == [
+        ("B1", "converted", "bot_leads/leads/leads_2025-02.csv", 3),
+        ("B3", "new", "bot_leads/leads/leads_2025-01.csv", 4),
+        ("B4", "new", "bot_leads/leads/leads_2025-02.csv", 2),
+        ("B6", "new", "bot_leads/leads/leads_2025-03.csv", 2),
+    ]
+    assert rows(conn, "select file_path, line_number, reason from raw_audit.rejected_rows order by 1, 2") == [
+        ("bot_leads/leads/leads_2025-01.csv", 3, "invalid numeric in confidence_score: 'x1'"),
+        ("bot_leads/leads/leads_2025-02.csv", 4, "invalid timestamptz in updated_at: '2025-02-30T10:00:00Z'"),
+    ]
+    # Every row's _loaded_at is its file's ledger time (one transaction per file), on both routes.
+    assert rows(
+        conn,
+        "select count(*), count(*) filter (where r._loaded_at = f.loaded_at) from raw_bot_leads.leads r "
+        "join raw_audit.loaded_files f on f.file_path = r._source_file",
+    ) == [(4, 4)]
+
+
+def test_a_raw_table_from_before_the_direct_copy_gets_its_loaded_at_default(conn, landing):
+    conn.execute("alter table raw_bot_leads.leads alter column _loaded_at drop default")
+    conn.commit()
+    loaders.ensure_schemas(conn)
+    assert rows(
+        conn,
+        "select column_default from information_schema.columns where table_schema = 'raw_bot_leads' "
+        "and table_name = 'leads' and column_name = '_loaded_at'",
+    ) == [("now()",)]
+
+
 def test_duplicate_keys_within_a_file_keep_the_latest_version(conn, landing):
     contract = contracts.get("bot_leads", "leads")
     path = write(
@@ -193,7 +267,10 @@ def test_generated_total_costs_is_computed_and_never_loaded(conn, landing):
     )
 
 
-def test_interrupted_load_leaves_nothing_behind(conn, landing, monkeypatch):
+@pytest.mark.parametrize("route", ["direct", "upsert"])
+def test_interrupted_load_leaves_nothing_behind(conn, landing, monkeypatch, route):
+    """A crash after the rows reached the raw table, on either route: a first file's rows are COPYed
+    straight into it, a file whose keys may be stored goes through the temporary table and the upsert."""
     contract = contracts.get("bot_leads", "leads")
     path = write(
         landing,
@@ -202,19 +279,23 @@ def test_interrupted_load_leaves_nothing_behind(conn, landing, monkeypatch):
         "B1,Website,chat,AllyChat,0.8,new,Ann,,,,2025-01-06T15:00:00Z,2025-01-06T15:00:00Z\n"
         "B2,Website,chat,AllyChat,bad,new,Ann,,,,2025-01-06T15:00:00Z,2025-01-06T15:00:00Z\n",
     )
-    real_upsert = loaders._upsert
+    if route == "upsert":
+        monkeypatch.setattr(loaders, "_Route", functools.partial(loaders._Route, direct=False))
+    name = "_copy_csv" if route == "direct" else "_upsert"
+    real = getattr(loaders, name)
 
-    def crash_after_writing(cur, contract, rel):
-        real_upsert(cur, contract, rel)
-        raise KeyboardInterrupt("simulated crash mid-file")
+    def crash_after_writing(cur, *args):
+        real(cur, *args)
+        if cur.execute(f"select count(*) from {contract.qualified_name}").fetchone() == (1,):
+            raise KeyboardInterrupt("simulated crash mid-file")
 
-    monkeypatch.setattr(loaders, "_upsert", crash_after_writing)
+    monkeypatch.setattr(loaders, name, crash_after_writing)
     with pytest.raises(KeyboardInterrupt):
         loaders.load_file(conn, contract, path, landing)
     for table in ("raw_bot_leads.leads", "raw_audit.loaded_files", "raw_audit.rejected_rows"):
         assert rows(conn, f"select count(*) from {table}") == [(0,)], table
 
-    monkeypatch.setattr(loaders, "_upsert", real_upsert)
+    monkeypatch.setattr(loaders, name, real)
     result = loaders.load_file(conn, contract, path, landing)
     assert (result.inserted, result.rejected) == (1, 1)
 

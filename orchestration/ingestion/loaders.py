@@ -1,4 +1,4 @@
-"""Loads landing files (vendor CSV and JSON-lines exports) into the raw schemas at COPY speed.
+"""Loads landing files (vendor CSV and JSON-lines exports) into the raw schemas with COPY.
 
 For each file, in one transaction (a file loads whole or not at all):
 
@@ -9,13 +9,19 @@ For each file, in one transaction (a file loads whole or not at all):
 3. validate every value against its column's type as PostgreSQL would (`validation`); rows with a
    bad value, a missing or blank key, a missing required value or a broken line go to
    `raw_audit.rejected_rows` with file, line(s), raw text and reason;
-4. COPY the valid rows into a temporary table and upsert them into the raw table by natural key: a
-   new key is inserted, a changed record replaces the stored version (never a newer version by an
-   older one, versions compared as instants; on equal versions the row read last wins), an
-   identical record changes nothing. Should PostgreSQL still refuse a value, that row is rejected
-   with PostgreSQL's message and the file is written again without it;
+4. write the valid rows (one per key) into the raw table by natural key: a new key is inserted, a
+   changed record replaces the stored version (never a newer version by an older one, versions
+   compared as instants; on equal versions the row read last wins), an identical record changes
+   nothing. While a table's files bring only new keys they are COPYed straight into it; once a file
+   meets a stored key (its COPY fails as a whole) that file and the table's later ones are COPYed
+   into a temporary table and upserted (`_Route`, docs/DECISIONLOG.md D180). Should PostgreSQL
+   still refuse a value, that row is rejected with PostgreSQL's message and the file is written
+   again without it;
 5. record the file in the ledger with its row counts and line counts: header + blank + loaded +
    rejected lines = the file's lines.
+
+Steps 2-3 need no database: a worker thread prepares the next files of a table (parsed one by one,
+validated together) while the database writes the current ones.
 
 A failed file never stops the others: `load_table` goes on and lists it in `errors`. A table folder
 that cannot be listed fails that table alone: one line in its `errors`, nothing in the ledger (there
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import re
 import time
 from collections.abc import Callable
@@ -40,7 +47,7 @@ import pyarrow.csv as pa_csv
 from orchestration import settings
 from orchestration.ingestion import contracts, landing, validation
 from orchestration.ingestion.contracts import TableContract
-from orchestration.ingestion.parsing import ContractError, FileError, Reject, parse
+from orchestration.ingestion.parsing import ContractError, FileError, ParsedFile, Reject, parse
 from orchestration.warehouse import WarehouseError, first_line
 
 __all__ = [
@@ -157,7 +164,8 @@ def ensure_schemas(conn, landing_root: Path | None = None) -> None:
             for c in contracts.all_contracts()
             if not {x.name for x in c.loadable_columns} <= existing.get((c.schema, c.name), set())
         ]
-        if ledger_current and not missing:
+        undated = _loaded_at_without_default(cur, schemas)
+        if ledger_current and not missing and not undated:
             return
         cur.execute("select pg_advisory_xact_lock(hashtext('lead_analytics.ensure_schemas'))")
         existing = _existing_columns(cur, schemas)  # again, under the lock
@@ -197,7 +205,11 @@ def ensure_schemas(conn, landing_root: Path | None = None) -> None:
                 for c in contract.columns:
                     generated = f" generated always as ({c.generated}) stored" if c.generated else ""
                     cols.append(f"{_ident(c.name)} {_PG_TYPES[c.data_type]}{generated}")
-                cols += ["_source_file text not null", "_source_line integer", "_loaded_at timestamptz not null"]
+                cols += [
+                    "_source_file text not null",
+                    "_source_line integer",
+                    "_loaded_at timestamptz not null default now()",
+                ]
                 key = ", ".join(_ident(k) for k in contract.natural_key)
                 cur.execute(f"create table {contract.qualified_name} ({', '.join(cols)}, primary key ({key}))")
                 continue
@@ -206,6 +218,20 @@ def ensure_schemas(conn, landing_root: Path | None = None) -> None:
                     cur.execute(
                         f"alter table {contract.qualified_name} add column {_ident(c.name)} {_PG_TYPES[c.data_type]}"
                     )
+        for schema, table in _loaded_at_without_default(cur, schemas):  # raw tables created before the default
+            cur.execute(f"alter table {_ident(schema)}.{_ident(table)} alter column _loaded_at set default now()")
+
+
+def _loaded_at_without_default(cur, schemas: list[str]) -> list[tuple[str, str]]:
+    """Raw tables whose `_loaded_at` has no default (a direct COPY leaves the column out: it is the
+    transaction's now(), as in the upsert and the ledger)."""
+    cur.execute(
+        "select table_schema, table_name from information_schema.columns where table_schema = any(%s) "
+        "and column_name = '_loaded_at' and column_default is null",
+        (schemas,),
+    )
+    raw = {(c.schema, c.name) for c in contracts.all_contracts()}
+    return [(schema, table) for schema, table in cur.fetchall() if (schema, table) in raw]
 
 
 def _upgrade_ledger(cur, landing_root: str) -> None:
@@ -298,10 +324,12 @@ class _PreparedFile:
     _staged: tuple[list[str], bytes, pa.ChunkedArray] | None = field(default=None, repr=False)
 
     def payload(self, contract: TableContract) -> tuple[list[str], bytes, pa.ChunkedArray]:
-        """Columns and headerless CSV of one row per key, and the line of each staged row (computed
-        once, in the worker thread that prepares the file, and again only after a refusal)."""
+        """Columns and headerless CSV of one row per key (with `_source_file` and `_source_line`), and
+        the line of each staged row (computed once, in the worker thread that prepares the file, and
+        again only after a refusal)."""
         if self._staged is None:
             rows, _ = validation.latest_per_key(contract, self.valid, self.lines)
+            rows = rows.append_column("_source_file", pa.repeat(pa.scalar(self.rel, pa.string()), rows.num_rows))
             sink = io.BytesIO()
             pa_csv.write_csv(
                 rows, sink, write_options=pa_csv.WriteOptions(include_header=False, quoting_style="needed")
@@ -314,9 +342,44 @@ def _printable(text: str | None) -> str | None:
     return None if text is None else text.replace("\x00", "\\x00")
 
 
-def _prepare(contract: TableContract, root: str, rel: str, data: bytes, digest: str, started: float) -> _PreparedFile:
-    parsed = parse(contract, data, rel)
-    valid, lines, spans, value_rejects = validation.validate(contract, parsed)
+_Validated = tuple[pa.Table, np.ndarray, np.ndarray, list[tuple[int, int, str]]]
+_Outcome = tuple[_PreparedFile | FileLoadResult | FileError, str, str | None, float]  # with rel, digest, started
+
+GROUP_BYTES = 4 << 20  # files of one table prepared (validated) together, up to about this much data
+
+
+def _validate_together(contract: TableContract, files: list[ParsedFile]) -> list[_Validated]:
+    """`validation.validate` of each file, computed once over all their rows: a value's verdict does not
+    depend on the other rows, and one set of pyarrow calls per group instead of per file is most of
+    what small files cost to validate."""
+    if len(files) < 2:
+        return [validation.validate(contract, f) for f in files]
+    offsets = np.concatenate(([0], np.cumsum([f.table.num_rows for f in files])))
+    lines = np.concatenate([f.lines for f in files])
+    together = ParsedFile(
+        pa.concat_tables([f.table for f in files]),
+        np.arange(offsets[-1], dtype=np.int64),  # rows are told apart by their position in the group
+        np.concatenate([f.spans for f in files]),
+        [],
+        0,
+        0,
+        0,
+    )
+    valid, positions, spans, rejects = validation.validate(contract, together)
+    per_file: list[list[tuple[int, int, str]]] = [[] for _ in files]
+    for position, span, reason in rejects:
+        per_file[int(np.searchsorted(offsets, position, "right")) - 1].append((int(lines[position]), span, reason))
+    bounds = np.searchsorted(positions, offsets)  # positions stay in order: each file's rows are one slice
+    return [
+        (valid.slice(a, b - a), lines[positions[a:b]].astype(np.int32), spans[a:b], per_file[k])
+        for k, (a, b) in enumerate(itertools.pairwise(bounds))
+    ]
+
+
+def _prepare(
+    contract: TableContract, root: str, rel: str, digest: str, started: float, parsed: ParsedFile, checked: _Validated
+) -> _PreparedFile:
+    valid, lines, spans, value_rejects = checked
     prepared = _PreparedFile(
         root,
         rel,
@@ -353,7 +416,7 @@ def _copy_csv(cur, target: str, columns: list[str], payload: bytes) -> None:
             copy.write(view[start : start + step])
 
 
-def _upsert(cur, contract: TableContract, rel: str) -> tuple[int, int]:
+def _upsert(cur, contract: TableContract) -> tuple[int, int]:
     """Move the staged rows into the raw table; returns (inserted, updated)."""
     names = [c.name for c in contract.loadable_columns]
     cols = ", ".join(_ident(c) for c in names)
@@ -378,18 +441,17 @@ def _upsert(cur, contract: TableContract, rel: str) -> tuple[int, int]:
     cur.execute(
         f"""with written as (
                 insert into {target} ({cols}, _source_file, _source_line, _loaded_at)
-                select {cols}, %(file)s, _source_line, now() from _incoming
+                select {cols}, _source_file, _source_line, now() from _incoming
                 on conflict ({key}) do update set {sets} where {changed}
                 returning (xmax = 0) as inserted
             )
-            select count(*) filter (where inserted), count(*) filter (where not inserted) from written""",
-        {"file": rel},
+            select count(*) filter (where inserted), count(*) filter (where not inserted) from written"""
     )
     inserted, updated = cur.fetchone()
     return int(inserted), int(updated)
 
 
-_COPY_LINE = re.compile(r"COPY _incoming, line (\d+)")
+_COPY_LINE = re.compile(r"COPY [^,]+, line (\d+)")  # the temporary table or the raw table
 
 
 def _lock_key(contract: TableContract) -> int:
@@ -398,16 +460,34 @@ def _lock_key(contract: TableContract) -> int:
     )
 
 
-def _write(conn, contract: TableContract, prepared: _PreparedFile) -> FileLoadResult:
+@dataclass
+class _Route:
+    """How one table's files reach it in this load. `direct`: COPY straight into the raw table, which is
+    all an upsert would do when none of the file's keys is stored yet (the common case: event tables, a
+    first load); a key already there makes that COPY fail as a whole, the file is written again through
+    the temporary table and the upsert, and the table's later files go that way from the start."""
+
+    direct: bool = True
+
+
+class _KeysExist(Exception):
+    """A direct COPY met a key the raw table already holds (its transaction is rolled back)."""
+
+
+def _write(conn, contract: TableContract, prepared: _PreparedFile, route: _Route) -> FileLoadResult:
     """Write a prepared file in one transaction. Should PostgreSQL refuse a value (COPY names the
     row), that row becomes a rejected row and the transaction is tried again without it."""
     import psycopg
 
-    for _ in range(MAX_REFUSED_ROWS + 1):
+    refused = 0
+    while refused <= MAX_REFUSED_ROWS:
         columns, payload, staged_lines = prepared.payload(contract)
         try:
-            return _write_once(conn, contract, prepared, columns, payload)
+            return _write_once(conn, contract, prepared, columns, payload, route)
+        except _KeysExist:
+            route.direct = False
         except psycopg.errors.DataError as exc:
+            refused += 1
             where = _COPY_LINE.search(exc.diag.context or "")
             if not where:
                 raise FileError(
@@ -419,14 +499,26 @@ def _write(conn, contract: TableContract, prepared: _PreparedFile) -> FileLoadRe
 
 
 def _write_once(
-    conn, contract: TableContract, prepared: _PreparedFile, columns: list[str], payload: bytes
+    conn, contract: TableContract, prepared: _PreparedFile, columns: list[str], payload: bytes, route: _Route
 ) -> FileLoadResult:
-    """Stage and upsert the rows, the rejected rows and the ledger entry in one transaction."""
+    """Write the rows (directly or staged and upserted), the rejected rows and the ledger entry in one
+    transaction."""
+    import psycopg
     from psycopg import sql
 
     rel, root = prepared.rel, prepared.root
     audit = _ident(settings.AUDIT_SCHEMA)
+    direct = route.direct
     staged_cols = ", ".join(f"{_ident(c.name)} {_PG_TYPES[c.data_type]}" for c in contract.loadable_columns)
+    staging = (
+        ""
+        if direct
+        # (dropped first: inside a caller's transaction the previous file's is still there)
+        else (
+            "drop table if exists pg_temp._incoming; "
+            f"create temp table _incoming ({staged_cols}, _source_line integer, _source_file text) on commit drop; "
+        )
+    )
     with conn.transaction():
         cur = conn.cursor()
         # One round trip: serialise loads of one table (a sensor run and a manual run must not
@@ -437,9 +529,7 @@ def _write_once(
             sql.SQL(
                 f"select pg_advisory_xact_lock({_lock_key(contract)}); "
                 "set local synchronous_commit = off; set local time zone 'UTC'; "
-                # (dropped first: inside a caller's transaction the previous file's is still there)
-                f"drop table if exists pg_temp._incoming; "
-                f"create temp table _incoming ({staged_cols}, _source_line integer) on commit drop; "
+                f"{staging}"
                 f"select sha256, status from {audit}.loaded_files where landing_root = {{}} and file_path = {{}}"
             ).format(sql.Literal(root), sql.Literal(rel))
         )
@@ -449,8 +539,15 @@ def _write_once(
         if row and tuple(row) == (prepared.digest, "loaded"):
             return FileLoadResult(rel, "skipped", seconds=time.perf_counter() - prepared.started)
 
-        _copy_csv(cur, "_incoming", columns, payload)
-        inserted, updated = _upsert(cur, contract, rel)
+        if direct:  # every row is a new key, or the COPY fails on the first stored one
+            try:
+                _copy_csv(cur, contract.qualified_name, columns, payload)
+            except psycopg.errors.UniqueViolation:
+                raise _KeysExist from None
+            inserted, updated = cur.rowcount, 0
+        else:
+            _copy_csv(cur, "_incoming", columns, payload)
+            inserted, updated = _upsert(cur, contract)
         if row:  # a changed file (or one that failed before) replaces its earlier rejects
             cur.execute(f"delete from {audit}.rejected_rows where landing_root = %s and file_path = %s", (root, rel))
         rejects = sorted(prepared.rejects.values(), key=lambda r: r.line)
@@ -547,6 +644,7 @@ def _load_prepared(
     rel: str,
     digest: str | None,
     started: float,
+    route: _Route,
 ) -> FileLoadResult:
     import psycopg
 
@@ -556,7 +654,7 @@ def _load_prepared(
         if isinstance(outcome, FileError):
             return _record_failure(conn, contract, root, rel, digest, str(outcome), started)
         try:
-            return _write(conn, contract, outcome)
+            return _write(conn, contract, outcome, route)
         except FileError as exc:
             return _record_failure(conn, contract, root, rel, digest, str(exc), started)
     except psycopg.Error as exc:
@@ -568,36 +666,75 @@ def _load_prepared(
         )
 
 
-def _prepare_path(
-    contract: TableContract, root: str, path: Path, landing_root: Path, loaded: dict[str, str]
-) -> tuple[_PreparedFile | FileLoadResult | FileError, str, str | None, float]:
-    """Read and prepare one file (no database): the prepared file, a skip, or why it fails."""
-    started = time.perf_counter()
-    rel = landing.display_name(path, landing_root)
-    digest = None
+def _unreadable(rel: str, exc: Exception) -> FileError:
+    """A reader bug on an odd file must fail that file, not the whole load."""
+    return FileError(f"{rel}: could not be read ({type(exc).__name__}: {first_line(exc)}); nothing loaded")
+
+
+def _prepare_paths(
+    contract: TableContract, root: str, paths: list[Path], landing_root: Path, loaded: dict[str, str]
+) -> list[_Outcome]:
+    """Read and prepare files of one table (no database), validated together: for each, the prepared
+    file, a skip, or why it fails (one file's failure is its own)."""
+    outcomes: list[_Outcome] = []
+    parsed: dict[int, ParsedFile] = {}
+    for path in paths:
+        started = time.perf_counter()
+        rel = landing.display_name(path, landing_root)
+        digest = None
+        try:
+            data = _read(path, rel)
+            digest = hashlib.sha256(data).hexdigest()
+            if loaded.get(rel) == digest:  # checked again under the lock when writing
+                outcomes.append(
+                    (FileLoadResult(rel, "skipped", seconds=time.perf_counter() - started), rel, digest, started)
+                )
+                continue
+            parsed[len(outcomes)] = parse(contract, data, rel)
+            outcomes.append((FileError(f"{rel}: not validated"), rel, digest, started))  # replaced below
+        except FileError as exc:
+            outcomes.append((exc, rel, digest, started))
+        except Exception as exc:
+            outcomes.append((_unreadable(rel, exc), rel, digest, started))
     try:
-        data = _read(path, rel)
-        digest = hashlib.sha256(data).hexdigest()
-        if loaded.get(rel) == digest:  # checked again under the lock when writing
-            return FileLoadResult(rel, "skipped", seconds=time.perf_counter() - started), rel, digest, started
-        return _prepare(contract, root, rel, data, digest, started), rel, digest, started
-    except FileError as exc:
-        return exc, rel, digest, started
-    except Exception as exc:  # a reader bug on an odd file must fail that file, not the whole load
-        return (
-            FileError(f"{rel}: could not be read ({type(exc).__name__}: {first_line(exc)}); nothing loaded"),
-            rel,
-            digest,
-            started,
-        )
+        checked = dict(zip(parsed, _validate_together(contract, list(parsed.values())), strict=True))
+    except Exception:  # e.g. files whose columns do not concatenate: each file on its own, so only a bad one fails
+        checked = {}
+    for index, file in parsed.items():
+        _, rel, digest, started = outcomes[index]
+        try:
+            verdict = checked[index] if index in checked else validation.validate(contract, file)
+            outcomes[index] = (_prepare(contract, root, rel, digest, started, file, verdict), rel, digest, started)
+        except FileError as exc:
+            outcomes[index] = (exc, rel, digest, started)
+        except Exception as exc:
+            outcomes[index] = (_unreadable(rel, exc), rel, digest, started)
+    return outcomes
+
+
+def _groups(paths: list[Path]) -> list[list[Path]]:
+    """Consecutive files of about GROUP_BYTES together (a file larger than that alone)."""
+    groups: list[list[Path]] = []
+    size = 0
+    for path in paths:
+        try:
+            bytes_ = path.stat().st_size
+        except OSError:
+            bytes_ = 0  # reading it will say why it cannot be read
+        if not groups or size + bytes_ > GROUP_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(path)
+        size += bytes_
+    return groups
 
 
 def load_file(conn, contract: TableContract, path: Path, landing_root: Path) -> FileLoadResult:
     """Load one landing file in a single transaction. A file that cannot be loaded comes back with
     status "failed" and its reason (also in the ledger); WarehouseError if the connection is lost."""
     root = str(landing_root.resolve())
-    outcome, rel, digest, started = _prepare_path(contract, root, path, landing_root, {})
-    return _load_prepared(conn, contract, outcome, root, rel, digest, started)
+    [(outcome, rel, digest, started)] = _prepare_paths(contract, root, [path], landing_root, {})
+    return _load_prepared(conn, contract, outcome, root, rel, digest, started, _Route())
 
 
 def load_table(
@@ -607,8 +744,9 @@ def load_table(
     as failed (ledger and `errors`) and the other files still load; entries of the folder the
     contract does not read are listed in `ignored`.
 
-    While the database writes one file, a worker thread parses and validates the next (pyarrow
-    releases the GIL), so the client and server halves of a load overlap.
+    While the database writes one group of files, a worker thread parses and validates the next
+    (pyarrow releases the GIL), so the client and server halves of a load overlap; each file is still
+    written in a transaction of its own.
     """
     result = TableLoadResult(contract.key)
     audit = _ident(settings.AUDIT_SCHEMA)
@@ -622,8 +760,8 @@ def load_table(
             ).fetchall()
         )
 
-    def prepare(path: Path):
-        return pool.submit(_prepare_path, contract, root, path, landing_root, loaded)
+    def prepare(group: list[Path]):
+        return pool.submit(_prepare_paths, contract, root, group, landing_root, loaded)
 
     try:
         listing = landing.scan(contract, landing_root)
@@ -631,19 +769,20 @@ def load_table(
         result.errors.append(str(exc))
         return result
     result.ignored = listing.ignored
-    paths = listing.files
+    groups = _groups(listing.files)
+    route = _Route()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"prepare-{contract.key}") as pool:
-        upcoming = prepare(paths[0]) if paths else None
-        for index in range(len(paths)):
+        upcoming = prepare(groups[0]) if groups else None
+        for index in range(len(groups)):
             current = upcoming
-            upcoming = prepare(paths[index + 1]) if index + 1 < len(paths) else None
-            outcome, rel, digest, started = current.result()
-            file_result = _load_prepared(conn, contract, outcome, root, rel, digest, started)
-            if file_result.status == "failed":
-                result.errors.append(file_result.reason or f"{rel}: failed")
-            result.files.append(file_result)
-            if progress:
-                progress(file_result)
+            upcoming = prepare(groups[index + 1]) if index + 1 < len(groups) else None
+            for outcome, rel, digest, started in current.result():
+                file_result = _load_prepared(conn, contract, outcome, root, rel, digest, started, route)
+                if file_result.status == "failed":
+                    result.errors.append(file_result.reason or f"{rel}: failed")
+                result.files.append(file_result)
+                if progress:
+                    progress(file_result)
     return result
 
 
