@@ -229,9 +229,19 @@ MANUAL_VS_INVESTMENT = [
     (M(10), dec("14.30"), dec("101")),
     (M(11), dec("16.90"), dec("101")),
 ]
-# Live at Monday Nov 10 17:00: no high-priority lead is untouched; the last completed week (Nov 3-9) had no lead;
-# six November targets are at risk.
+# Live at Monday Nov 10 17:00 (23:00Z), D13/D183: of the high-priority leads L-01, L-08, L-09 are won, L-07
+# (Oct 15) and L-06 (Nov 2) were called by their agent; L-12 (Wed Jun 18 15:00 CDT = 20:00Z, never touched, status
+# new) waits Jun 18 20:00Z -> Nov 10 20:00Z = 145 days + 3 h = 3,483 h, over the 7-day cap: counted in the backlog
+# row, not listed. The last completed week (Nov 3-9) had no lead; six November targets are at risk.
 ACTION_ITEMS = [
+    (
+        1,
+        "High-priority backlog",
+        "1 high-priority lead(s) waiting over 7 days",
+        "not listed one by one; the oldest has waited 3483.0 h",
+        date(2025, 6, 18),
+        1,
+    ),
     (3, "Target at risk", "Revenue Attribution — Team", "$0 so far, projected $0 against a target of $1,000", M(11), 1),
     (3, "Target at risk", "System Costs — Team", "$101 so far, projected $101 against a target of $100", M(11), 1),
     (
@@ -870,10 +880,11 @@ def test_cost_avoidance_and_system_costs_follow_their_formulas(db):
 
 
 @pytest.mark.parametrize(
-    ("mart", "rows"), [("fct_roi_months", 6), ("fct_roi_cost_benefit", 48), ("fct_exec_action_items", 6)]
+    ("mart", "rows"), [("fct_roi_months", 6), ("fct_roi_cost_benefit", 48), ("fct_exec_action_items", 7)]
 )
 def test_grain(db, mart, rows):
-    """Months Jun-Nov, eight cost-benefit rows each, six action items: exactly one row per grain key."""
+    """Months Jun-Nov, eight cost-benefit rows each, seven action items (six targets, the backlog): exactly one row per
+    grain key."""
     key = {
         "fct_roi_months": "month_start",
         "fct_roi_cost_benefit": "cost_benefit_key",
