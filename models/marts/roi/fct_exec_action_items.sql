@@ -21,6 +21,10 @@ target_status as (
 ),
 
 alert_thresholds as (
+    select * from {{ ref('alert_thresholds') }}
+),
+
+thresholds as (
     select
         max(case when alert = 'high_priority_wait_hours' then threshold end) as wait_hours,
         max(case when alert = 'high_priority_wait_max_days' then threshold end) as wait_max_days,
