@@ -173,8 +173,8 @@ def test_the_seed_rules_fire_on_the_marts_they_name(fresh_db):
     """Hand-made rows in the shape of the issue-17 and issue-18 marts, evaluated on 2025-11-28 (November): two
     leads waiting (one subject, value 2; the backlog of 3 older leads is named, not counted: D183); one
     conversion-drop week; the target at risk from the action items and October's missed ROI target (November's
-    Missed row is not last month's); sms down (Down is its own rule, not a degradation), e-mail degraded; error rates 24 h 50 % and 10 % against 2 % over 30 days (both >= 2 x and >= 5 %);
-    e-mail at 85 % of its rate limit."""
+    Missed row is not last month's); sms down (Down is its own rule, not a degradation), e-mail degraded; error
+    rates 24 h 50 % and 10 % against 2 % over 30 days (both >= 2 x and >= 5 %); e-mail at 85 % of its rate limit."""
     with warehouse.connect(fresh_db) as conn:
         conn.execute(MARTS)
         conn.commit()

@@ -229,6 +229,22 @@ MANUAL_VS_INVESTMENT = [
     (M(10), dec("14.30"), dec("101")),
     (M(11), dec("16.90"), dec("101")),
 ]
+# Year over year (D184), every month up to November whatever the filters: no CRM data before March 2025, so no
+# month has a year-earlier value (empty) and no change. Leads by local arrival month (Mar L-05; May L-01; Jun L-10,
+# L-12; Jul L-08, L-11; Aug L-09, L-02, L-03, L-04 (19:05 CDT on the 29th); Sep L-13; Oct L-07; Nov L-06), the
+# lead-to-close rate over them (won: L-01, L-10, L-08, L-09), won revenue by close month (D-01 May 9,000, D-04 Jun
+# 7,200, D-02 Jul 12,300, D-03 Sep 8,950). April has neither and no row.
+# (month, leads, a year earlier, change, close rate, a year earlier, revenue, a year earlier, change)
+YEAR_OVER_YEAR = [
+    (M(11), 1, None, None, 0, None, 0, None, None),
+    (M(10), 1, None, None, 0, None, 0, None, None),
+    (M(9), 1, None, None, 0, None, dec("8950"), None, None),
+    (M(8), 4, None, None, dec("0.25"), None, 0, None, None),
+    (M(7), 2, None, None, dec("0.5"), None, dec("12300"), None, None),
+    (M(6), 2, None, None, dec("0.5"), None, dec("7200"), None, None),
+    (M(5), 1, None, None, 1, None, dec("9000"), None, None),
+    (M(3), 1, None, None, 0, None, 0, None, None),
+]
 # Live at Monday Nov 10 17:00 (23:00Z), D13/D183: of the high-priority leads L-01, L-08, L-09 are won, L-07
 # (Oct 15) and L-06 (Nov 2) were called by their agent; L-12 (Wed Jun 18 15:00 CDT = 20:00Z, never touched, status
 # new) waits Jun 18 20:00Z -> Nov 10 20:00Z = 145 days + 3 h = 3,483 h, over the 7-day cap: counted in the backlog
@@ -395,6 +411,7 @@ def expected_november() -> dict[str, list[tuple]]:
         ],
         "exec__manual_cost_vs_investment": MANUAL_VS_INVESTMENT,
         "exec__action_items": ACTION_ITEMS,
+        "exec__year_over_year": YEAR_OVER_YEAR,
         # November: the window Jun-Nov holds August's missing costs, so no annual cost
         "cba__cost_table": [
             (M(11), c_, "complete", "costs missing", dec(v), None)
@@ -478,6 +495,7 @@ def expected_june_lakeside() -> dict[str, list[tuple]]:
         ],
         "exec__manual_cost_vs_investment": MANUAL_VS_INVESTMENT,
         "exec__action_items": ACTION_ITEMS,
+        "exec__year_over_year": YEAR_OVER_YEAR,
         "cba__cost_table": [
             (M(6), c_, "complete", "partial year: 1 of 12 months", dec(v), dec(v))
             for c_, v in (
@@ -593,6 +611,7 @@ KPIS: dict[str, tuple[str, ...]] = {
         "s001.alert_business_conversion_drop",
         "s001.alert_monthly_targets_at_risk",
     ),
+    "exec__year_over_year": ("s001.report_monthly_review.yoy_comparison",),
     "cba__cost_table": (
         "s001.cba_cost_table",
         "s001.cba.system_infrastructure",
@@ -961,6 +980,7 @@ def test_dashboards_filters_and_what_each_card_ignores():
         "exec__time_savings_accumulation",
         "exec__manual_cost_vs_investment",
         "exec__action_items",
+        "exec__year_over_year",
     }
     for key in CARDS:
         card = SPECS.cards[key]
@@ -973,6 +993,7 @@ def test_dashboards_filters_and_what_each_card_ignores():
                 "exec__conversion_before_after",
                 "exec__manual_cost_vs_investment",
                 "exec__action_items",
+                "exec__year_over_year",
             }
         ), key
         assert "s001." not in card.description and len(card.description) <= 110, key
