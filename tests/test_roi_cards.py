@@ -99,7 +99,13 @@ MARTS = (
 # The Executive summary's uptime and error-rate tiles (issue 18) read the operations marts: built so the page draws,
 # their values are checked on the operations fixture in tests/test_operations_cards.py.
 OPERATIONS_MARTS = ("fct_ops_uptime_monthly", "fct_ops_executions", "fct_warehouse_loads")
-SELECT = ["path:models/staging/crm", "+fct_crm_leads", *(f"+{m}" for m in MARTS + OPERATIONS_MARTS)]
+# The year-over-year table (D184) reads the lead analytics marts of leads and won deals.
+SELECT = [
+    "path:models/staging/crm",
+    "+fct_crm_leads",
+    "+fct_crm_won_deals",
+    *(f"+{m}" for m in MARTS + OPERATIONS_MARTS),
+]
 
 SPECS = compiler.compile_specs(settings.PROJECT_ROOT / "metabase")
 EXEC = SPECS.dashboards["executive_summary"]

@@ -50,7 +50,7 @@ open_high_priority as (
         journeys.organization_name,
         journeys.created_at,
         extract(epoch from as_of.as_of_at - journeys.created_at) / 3600.0 as waiting_hours,
-        journeys.automated_touches > 0 as has_automated_touch,
+        coalesce(journeys.first_automated_at <= as_of.as_of_at, false) as has_automated_touch,
         as_of.as_of_at - journeys.created_at > thresholds.wait_max_days * interval '1 day' as is_past_cap
     from journeys
     cross join as_of
