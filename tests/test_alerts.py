@@ -142,7 +142,7 @@ def test_a_rule_whose_mart_is_missing_is_not_evaluated_and_says_so(setup):
 MARTS = """
 create schema marts;
 create table marts.fct_exec_action_items (action_item_key text, kind text, kind_order int, subject text, detail text,
-    organization_name text, since_date date);
+    organization_name text, since_date date, waiting_hours numeric, lead_count bigint);
 create table marts.fct_kpi_target_status (month_start date, metric text, metric_label text, agent_name text,
     status text, target_attainment numeric, actual_text text, target_text text);
 create table marts.rpt_ops__component_health (component text, component_name text, component_status text,
@@ -150,12 +150,14 @@ create table marts.rpt_ops__component_health (component text, component_name tex
     rate_limit_used_share numeric);
 insert into marts.fct_exec_action_items values
     ('lead|L-1', 'High-priority lead waiting', 1, 'L-1 (Chicago Loop, Referrals)', 'waiting 3.0 h', 'Lakeside',
-     '2025-11-27'),
+     '2025-11-27', 3.0, 1),
     ('lead|L-2', 'High-priority lead waiting', 1, 'L-2 (Manhattan, Website Forms)', 'waiting 2.5 h', 'Lakeside',
-     '2025-11-28'),
+     '2025-11-28', 2.5, 1),
+    ('lead-backlog', 'High-priority backlog', 1, '3 high-priority lead(s) waiting over 7 days', 'not listed', null,
+     '2025-06-18', 3483.0, 3),
     ('conversion|2025-11-17', 'Conversion drop', 2, 'Lead-to-appointment, week of 2025-11-17', '20.0 % against 30.0 %',
-     null, '2025-11-17'),
-    ('target|x', 'Target at risk', 3, 'Monthly savings — Team', '$24.40 so far', null, '2025-11-01');
+     null, '2025-11-17', null, null),
+    ('target|x', 'Target at risk', 3, 'Monthly savings — Team', '$24.40 so far', null, '2025-11-01', null, null);
 insert into marts.fct_kpi_target_status values
     ('2025-10-01', 'total_roi', 'Total ROI', 'Team', 'Missed', 0.8, '32 %', '40 %'),
     ('2025-11-01', 'total_roi', 'Total ROI', 'Team', 'Missed', 0.8, '32 %', '40 %'),
@@ -169,10 +171,10 @@ insert into marts.rpt_ops__component_health values
 
 def test_the_seed_rules_fire_on_the_marts_they_name(fresh_db):
     """Hand-made rows in the shape of the issue-17 and issue-18 marts, evaluated on 2025-11-28 (November): two
-    leads waiting (one subject, value 2); one conversion-drop week; the target at risk from the action items and
-    October's missed ROI target (November's Missed row is not last month's); sms down (Down is its own rule, not a
-    degradation), e-mail degraded; error rates 24 h 50 % and 10 % against 2 % over 30 days (both >= 2 x and >= 5 %);
-    e-mail at 85 % of its rate limit."""
+    leads waiting (one subject, value 2; the backlog of 3 older leads is named, not counted: D189); one
+    conversion-drop week; the target at risk from the action items and October's missed ROI target (November's
+    Missed row is not last month's); sms down (Down is its own rule, not a degradation), e-mail degraded; error
+    rates 24 h 50 % and 10 % against 2 % over 30 days (both >= 2 x and >= 5 %); e-mail at 85 % of its rate limit."""
     with warehouse.connect(fresh_db) as conn:
         conn.execute(MARTS)
         conn.commit()
@@ -192,7 +194,8 @@ def test_the_seed_rules_fire_on_the_marts_they_name(fresh_db):
     ]
     assert (
         "high_priority_leads_waiting (team): fired: 2 high-priority lead(s) waiting over 2 h, since 2025-11-27: "
-        "L-1 (Chicago Loop, Referrals); L-2 (Manhattan, Website Forms)"
+        "L-1 (Chicago Loop, Referrals); L-2 (Manhattan, Website Forms); and 3 waiting over 7 days, counted on the "
+        "Executive summary"
     ) in outcome.lines
     again = alerts.evaluate_and_notify(fresh_db, config, at("2025-11-28T23:30:00"))
     assert again.fired == again.resolved == []

@@ -44,7 +44,9 @@ MART_ROWS = {
     "fct_crm_leads": 22,  # one per raw CRM lead (nothing is dropped, D119)
     "fct_crm_touches": 81,  # one per outbound activity at or after its lead's arrival
     "fct_crm_won_deals": 9,  # one per lead with a won deal
-    "fct_exec_action_items": 19,  # live at the as-of moment (targets at risk, leads waiting)
+    # live at the as-of moment: 19 targets at risk and 1 high-priority lead answered only by the automation 2 h-7 days
+    # ago (D13/D189; a query on raw_crm leads, activities and deals finds the same 1 listed, 0 in the backlog)
+    "fct_exec_action_items": 20,
     "fct_industry_benchmarks": 18,  # 3 KPIs x 2 organisations x 3 months with leads
     "fct_kpi_target_status": 69,  # 5 team targets x 3 months + 2 agent goals x 27 agent-months
     "fct_lead_funnel_daily": 364,

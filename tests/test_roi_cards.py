@@ -98,7 +98,13 @@ MARTS = (
 # The Executive summary's uptime and error-rate tiles (issue 18) read the operations marts: built so the page draws,
 # their values are checked on the operations fixture in tests/test_operations_cards.py.
 OPERATIONS_MARTS = ("fct_ops_uptime_monthly", "fct_ops_executions", "fct_warehouse_loads")
-SELECT = ["path:models/staging/crm", "+fct_crm_leads", *(f"+{m}" for m in MARTS + OPERATIONS_MARTS)]
+# The year-over-year table (D190) reads the lead analytics marts of leads and won deals.
+SELECT = [
+    "path:models/staging/crm",
+    "+fct_crm_leads",
+    "+fct_crm_won_deals",
+    *(f"+{m}" for m in MARTS + OPERATIONS_MARTS),
+]
 
 SPECS = compiler.compile_specs(settings.PROJECT_ROOT / "metabase")
 EXEC = SPECS.dashboards["executive_summary"]
@@ -205,9 +211,35 @@ MANUAL_VS_INVESTMENT = [
     (M(10), dec("14.30"), dec("101")),
     (M(11), dec("16.90"), dec("101")),
 ]
-# Live at Monday Nov 10 17:00: no high-priority lead is untouched; the last completed week (Nov 3-9) had no lead;
-# six November targets are at risk.
+# Year over year (D190), every month up to November whatever the filters: no CRM data before March 2025, so no
+# month has a year-earlier value (empty) and no change. Leads by local arrival month (Mar L-05; May L-01; Jun L-10,
+# L-12; Jul L-08, L-11; Aug L-09, L-02, L-03, L-04 (19:05 CDT on the 29th); Sep L-13; Oct L-07; Nov L-06), the
+# lead-to-close rate over them (won: L-01, L-10, L-08, L-09), won revenue by close month (D-01 May 9,000, D-04 Jun
+# 7,200, D-02 Jul 12,300, D-03 Sep 8,950). April has neither and no row.
+# (month, leads, a year earlier, change, close rate, a year earlier, revenue, a year earlier, change)
+YEAR_OVER_YEAR = [
+    (M(11), 1, None, None, 0, None, 0, None, None),
+    (M(10), 1, None, None, 0, None, 0, None, None),
+    (M(9), 1, None, None, 0, None, dec("8950"), None, None),
+    (M(8), 4, None, None, dec("0.25"), None, 0, None, None),
+    (M(7), 2, None, None, dec("0.5"), None, dec("12300"), None, None),
+    (M(6), 2, None, None, dec("0.5"), None, dec("7200"), None, None),
+    (M(5), 1, None, None, 1, None, dec("9000"), None, None),
+    (M(3), 1, None, None, 0, None, 0, None, None),
+]
+# Live at Monday Nov 10 17:00 (23:00Z), D13/D189: of the high-priority leads L-01, L-08, L-09 are won, L-07
+# (Oct 15) and L-06 (Nov 2) were called by their agent; L-12 (Wed Jun 18 15:00 CDT = 20:00Z, never touched, status
+# new) waits Jun 18 20:00Z -> Nov 10 20:00Z = 145 days + 3 h = 3,483 h, over the 7-day cap: counted in the backlog
+# row, not listed. The last completed week (Nov 3-9) had no lead; six November targets are at risk.
 ACTION_ITEMS = [
+    (
+        1,
+        "High-priority backlog",
+        "1 high-priority lead(s) waiting over 7 days",
+        "not listed one by one; the oldest has waited 3483.0 h",
+        date(2025, 6, 18),
+        1,
+    ),
     (3, "Target at risk", "Revenue Attribution — Team", "$0 so far, projected $0 against a target of $1,000", M(11), 1),
     (3, "Target at risk", "System Costs — Team", "$101 so far, projected $101 against a target of $100", M(11), 1),
     (
@@ -361,6 +393,7 @@ def expected_november() -> dict[str, list[tuple]]:
         ],
         "exec__manual_cost_vs_investment": MANUAL_VS_INVESTMENT,
         "exec__action_items": ACTION_ITEMS,
+        "exec__year_over_year": YEAR_OVER_YEAR,
         # November: the window Jun-Nov holds August's missing costs, so no annual cost
         "cba__cost_table": [
             (M(11), c_, "complete", "costs missing", dec(v), None)
@@ -444,6 +477,7 @@ def expected_june_lakeside() -> dict[str, list[tuple]]:
         ],
         "exec__manual_cost_vs_investment": MANUAL_VS_INVESTMENT,
         "exec__action_items": ACTION_ITEMS,
+        "exec__year_over_year": YEAR_OVER_YEAR,
         "cba__cost_table": [
             (M(6), c_, "complete", "partial year: 1 of 12 months", dec(v), dec(v))
             for c_, v in (
@@ -559,6 +593,7 @@ KPIS: dict[str, tuple[str, ...]] = {
         "s001.alert_business_conversion_drop",
         "s001.alert_monthly_targets_at_risk",
     ),
+    "exec__year_over_year": ("s001.report_monthly_review.yoy_comparison",),
     "cba__cost_table": (
         "s001.cba_cost_table",
         "s001.cba.system_infrastructure",
@@ -846,10 +881,11 @@ def test_cost_avoidance_and_system_costs_follow_their_formulas(db):
 
 
 @pytest.mark.parametrize(
-    ("mart", "rows"), [("fct_roi_months", 6), ("fct_roi_cost_benefit", 48), ("fct_exec_action_items", 6)]
+    ("mart", "rows"), [("fct_roi_months", 6), ("fct_roi_cost_benefit", 48), ("fct_exec_action_items", 7)]
 )
 def test_grain(db, mart, rows):
-    """Months Jun-Nov, eight cost-benefit rows each, six action items: exactly one row per grain key."""
+    """Months Jun-Nov, eight cost-benefit rows each, seven action items (six targets, the backlog): exactly one row per
+    grain key."""
     key = {
         "fct_roi_months": "month_start",
         "fct_roi_cost_benefit": "cost_benefit_key",
@@ -926,6 +962,7 @@ def test_dashboards_filters_and_what_each_card_ignores():
         "exec__time_savings_accumulation",
         "exec__manual_cost_vs_investment",
         "exec__action_items",
+        "exec__year_over_year",
     }
     for key in CARDS:
         card = SPECS.cards[key]
@@ -938,6 +975,7 @@ def test_dashboards_filters_and_what_each_card_ignores():
                 "exec__conversion_before_after",
                 "exec__manual_cost_vs_investment",
                 "exec__action_items",
+                "exec__year_over_year",
             }
         ), key
         assert "s001." not in card.description and len(card.description) <= 110, key

@@ -1,7 +1,8 @@
 -- One row per CRM lead with its journey: location and organisation, score band, first touch (lead response time
 -- in wall-clock seconds and in business seconds of the lead's location, D10), the assigned agent's first touch
--- (agent response time, D10), outbound touches, first appointment (D11), the won deal (D11, D17) with its derived
--- attribution class and weight (D102, seed attribution_weights), and the organisation's go-live (D26).
+-- (agent response time, D10), the first manual touch by anyone (D13), outbound touches, first appointment (D11), the
+-- won deal (D11, D17) with its derived attribution class and weight (D102, seed attribution_weights), and the
+-- organisation's go-live (D26).
 -- Shared by the Lead analytics, Agent performance and ROI marts; every timestamp is UTC, every *_date the
 -- reporting-time-zone local date (the shared calendar's).
 with
@@ -90,6 +91,16 @@ automation as (
     group by 1
 ),
 
+first_manual as (
+    -- a person's first outbound touch, whoever made it: what ends a high-priority lead's wait (D13)
+    select
+        lead_id,
+        min(occurred_at) as first_manual_touch_at
+    from outbound
+    where not is_automated
+    group by 1
+),
+
 workflow as (
     select
         lead_id,
@@ -173,6 +184,7 @@ joined as (
                                 'locations.timezone') }}::bigint as lead_response_business_seconds,
         workflow.routed_at,
         agent_touch.first_agent_touch_at,
+        first_manual.first_manual_touch_at,
         extract(epoch from agent_touch.first_agent_touch_at - leads.assigned_at)::bigint as agent_response_seconds,
         {{ crm_business_seconds('leads.assigned_at', 'agent_touch.first_agent_touch_at', 'leads.location_id',
                                 'locations.timezone') }}::bigint as agent_response_business_seconds,
@@ -200,6 +212,7 @@ joined as (
     left join first_touch on leads.lead_id = first_touch.lead_id
     left join workflow on leads.lead_id = workflow.lead_id
     left join agent_touch on leads.lead_id = agent_touch.lead_id
+    left join first_manual on leads.lead_id = first_manual.lead_id
     left join touch_counts on leads.lead_id = touch_counts.lead_id
     left join automation on leads.lead_id = automation.lead_id
     left join first_appointment on leads.lead_id = first_appointment.lead_id

@@ -1,7 +1,10 @@
 -- The Executive summary's action items as a live list, as of the as-of moment: one row per item that needs someone
--- now. Three kinds (thresholds in seed alert_thresholds):
---   'High-priority lead waiting' — priority high, not yet touched (no outbound activity), not won or lost, and
---     waiting longer than the threshold since it arrived (D13);
+-- now. Four kinds (thresholds in seed alert_thresholds):
+--   'High-priority lead waiting' — priority high, open (status not won or lost, no won or lost deal by the as-of
+--     moment), no person has touched it by the as-of moment (an automated message does not end the wait, D13), and
+--     waiting longer than high_priority_wait_hours but not longer than high_priority_wait_max_days (D189);
+--   'High-priority backlog' — one row counting the leads that would be listed but have waited longer than
+--     high_priority_wait_max_days: no longer an action for today, still a number on the page (D189);
 --   'Conversion drop' — the lead-to-appointment rate of the last completed ISO week's cohort (appointments within
 --     7 days of arrival) below (1 - threshold) × the mean of the 4 weeks before, with at least the minimum leads
 --     in the week (D14);
@@ -24,6 +27,7 @@ alert_thresholds as (
 thresholds as (
     select
         max(case when alert = 'high_priority_wait_hours' then threshold end) as wait_hours,
+        max(case when alert = 'high_priority_wait_max_days' then threshold end) as wait_max_days,
         max(case when alert = 'conversion_drop_relative' then threshold end) as drop_relative,
         max(case when alert = 'conversion_drop_min_leads' then threshold end) as min_leads
     from alert_thresholds
@@ -37,25 +41,63 @@ as_of as (
     select * from {{ ref('dim_as_of') }}
 ),
 
-waiting as (
+open_high_priority as (
+    -- D13: a person's touch ends the wait, an automated one does not; everything judged at the as-of moment
     select
-        'lead|' || journeys.lead_id as action_item_key,
-        'High-priority lead waiting' as kind,
-        1 as kind_order,
-        journeys.lead_id || ' (' || coalesce(journeys.location_name, 'no location') || ', '
-        || coalesce(journeys.source, 'no source') || ')' as subject,
-        'waiting ' || round(extract(epoch from as_of.as_of_at - journeys.created_at) / 3600.0, 1)
-        || ' h without a touch' as detail,
+        journeys.lead_id,
+        journeys.location_name,
+        journeys.source,
         journeys.organization_name,
-        {{ reporting_date('journeys.created_at') }} as since_date
+        journeys.created_at,
+        extract(epoch from as_of.as_of_at - journeys.created_at) / 3600.0 as waiting_hours,
+        coalesce(journeys.first_automated_at <= as_of.as_of_at, false) as has_automated_touch,
+        as_of.as_of_at - journeys.created_at > thresholds.wait_max_days * interval '1 day' as is_past_cap
     from journeys
     cross join as_of
     cross join thresholds
     where journeys.priority = 'high'
-        and journeys.first_touch_at is null
         and coalesce(journeys.status, '') not in ('won', 'lost')
+        and coalesce(journeys.closed_at > as_of.as_of_at, true)
+        and coalesce(journeys.lost_at > as_of.as_of_at, true)
+        and coalesce(journeys.first_manual_touch_at > as_of.as_of_at, true)
         and journeys.created_at <= as_of.as_of_at
         and as_of.as_of_at - journeys.created_at > thresholds.wait_hours * interval '1 hour'
+),
+
+waiting as (
+    select
+        'lead|' || lead_id as action_item_key,
+        'High-priority lead waiting' as kind,
+        1 as kind_order,
+        lead_id || ' (' || coalesce(location_name, 'no location') || ', '
+        || coalesce(source, 'no source') || ')' as subject,
+        'waiting ' || round(waiting_hours, 1) || ' h without a person''s touch'
+        || case when has_automated_touch then ' (automated message only)' else '' end as detail,
+        organization_name,
+        {{ reporting_date('created_at') }} as since_date,
+        round(waiting_hours, 1) as waiting_hours,
+        1::bigint as lead_count
+    from open_high_priority
+    where not is_past_cap
+),
+
+backlog as (
+    -- one row, only when there is such a lead: the count stays visible without listing each one (D189)
+    select
+        'lead-backlog' as action_item_key,
+        'High-priority backlog' as kind,
+        1 as kind_order,
+        count(*) || ' high-priority lead(s) waiting over ' || max(thresholds.wait_max_days) || ' days' as subject,
+        'not listed one by one; the oldest has waited ' || round(max(open_high_priority.waiting_hours), 1)
+        || ' h' as detail,
+        null as organization_name,
+        min({{ reporting_date('open_high_priority.created_at') }}) as since_date,
+        round(max(open_high_priority.waiting_hours), 1) as waiting_hours,
+        count(*) as lead_count
+    from open_high_priority
+    cross join thresholds
+    where open_high_priority.is_past_cap
+    having count(*) > 0
 ),
 
 weekly as (
@@ -97,7 +139,9 @@ conversion_drop as (
         round(compared.rate * 100, 1) || ' % against ' || round(compared.baseline_rate * 100, 1)
         || ' % in the 4 weeks before (' || compared.leads || ' leads)' as detail,
         null as organization_name,
-        compared.iso_week_start as since_date
+        compared.iso_week_start as since_date,
+        null::numeric as waiting_hours,
+        null::bigint as lead_count
     from compared
     cross join thresholds
     where compared.leads >= thresholds.min_leads
@@ -114,7 +158,9 @@ at_risk as (
         || coalesce({{ format_kpi_value('target_status.projected', 'target_status.unit') }}, '—')
         || ' against a target of ' || target_status.target_text as detail,
         null as organization_name,
-        target_status.month_start as since_date
+        target_status.month_start as since_date,
+        null::numeric as waiting_hours,
+        null::bigint as lead_count
     from target_status
     cross join as_of
     where target_status.status = 'At risk'
@@ -123,6 +169,8 @@ at_risk as (
 
 final as (
     select * from waiting
+    union all
+    select * from backlog
     union all
     select * from conversion_drop
     union all
