@@ -43,9 +43,15 @@ def html_dashboards(context: AssetExecutionContext, warehouse: WarehouseResource
     from orchestration import access
     from orchestration.bi import html_report, run
 
+    keys = rebuilt_dashboards(context.run.asset_selection)
+    if keys == []:
+        context.log.info("no dashboard reads a relation this run rebuilt; the pages stay as they are")
+        return Output(None, metadata={"dashboards": 0})
     try:
         # the reporting_reader login: what the page shows is what the role Metabase uses may read
-        written = html_report.write_reports(access.reader_for(warehouse.info()), SPECS_DIR, settings.reports_dir())
+        written = html_report.write_reports(
+            access.reader_for(warehouse.info()), SPECS_DIR, settings.reports_dir(), keys=keys
+        )
     except (run.ReportError, run.FilterError, access.AccessError) as exc:
         raise Failure(description=f"no HTML dashboard written: {exc}") from None
     paths, timings = [], {}
@@ -63,6 +69,21 @@ def html_dashboards(context: AssetExecutionContext, warehouse: WarehouseResource
             "card_query_ms": MetadataValue.json(timings),
         },
     )
+
+
+def rebuilt_dashboards(selected: "set[AssetKey] | None") -> "list[str] | None":
+    """The dashboards a run that materializes `selected` changes: None (all) for a whole run; for a partial
+    rebuild (a refresh cycle, orchestration/selective.py) those whose cards or as-of moment read a rebuilt
+    relation. Another page's marts, as-of moment and sources are what they were, so it stays as written."""
+    if selected is None:
+        return None
+    compiled = compiler.compile_specs(SPECS_DIR)
+    rebuilt = {".".join(key.path) for key in selected if len(key.path) == 2}
+    return [
+        key
+        for key, dashboard in sorted(compiled.dashboards.items())
+        if rebuilt & {*compiler.marts_read(compiled, [key]), *([dashboard.as_of.table] if dashboard.as_of else [])}
+    ]
 
 
 def metabase_database_settings(info) -> "dict[str, object]":
