@@ -89,6 +89,8 @@ def _ensure_table(cur) -> None:
     # what a refresh cycle compares with (orchestration/refresh.py) and what the run summary says was rebuilt
     for column in ("fingerprint", "as_of", "rebuilt"):
         cur.execute(f"alter table {_TABLE} add column if not exists {column} text")
+    # a partial build's dbt unique ids (null: a whole build), as its dbt step saw its selection
+    cur.execute(f"alter table {_TABLE} add column if not exists partial_nodes jsonb")
 
 
 @contextmanager
@@ -101,14 +103,18 @@ def _locked(conn):
         yield cur
 
 
-def start_build(conn, run_id: str, schemas: list[str]) -> None:
-    """Claim the shadow schemas for this run's build and empty them (a build starts clean)."""
+def start_build(conn, run_id: str, schemas: list[str], partial_nodes: list[str] | None = None) -> None:
+    """Claim the shadow schemas for this run's build and empty them (a build starts clean). `partial_nodes`: the
+    dbt unique ids a partial build rebuilds (None: everything), for the publish step and the pages to read."""
     with _locked(conn) as cur:
+        nodes = json.dumps(sorted(partial_nodes)) if partial_nodes is not None else None
         cur.execute(
-            f"""insert into {_TABLE} (run_id, build_started_at, status) values (%s, clock_timestamp(), 'building')
+            f"""insert into {_TABLE} (run_id, build_started_at, status, partial_nodes)
+                        values (%s, clock_timestamp(), 'building', %s)
                         on conflict (run_id) do update set build_started_at = clock_timestamp(), status = 'building',
-                            held_back_by = null, reason = null, finished_at = null""",
-            (run_id,),
+                            held_back_by = null, reason = null, finished_at = null,
+                            partial_nodes = excluded.partial_nodes""",
+            (run_id, nodes),
         )
         for schema in schemas:
             cur.execute(f'drop schema if exists "{build_schema(schema)}" cascade')
@@ -223,6 +229,14 @@ def _kind(cur, schema: str, name: str) -> str | None:
         (schema, name),
     ).fetchone()
     return _KINDS.get(row[0]) if row else None
+
+
+def partial_nodes(conn, run_id: str) -> list[str] | None:
+    """The dbt unique ids run `run_id`'s partial build rebuilt; None for a whole build (or no build)."""
+    if conn.execute("select to_regclass(%s)", (_TABLE,)).fetchone()[0] is None:
+        return None
+    row = conn.execute(f"select to_jsonb(p) -> 'partial_nodes' from {_TABLE} p where run_id = %s", (run_id,)).fetchone()
+    return list(row[0]) if row and row[0] is not None else None
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,9 @@ def test_a_partial_build_replaces_only_its_relations_and_keeps_the_others(conn):
     conn.execute("insert into raw.leads values ('L2')")
 
     # run-2 rebuilds the mart and the view on it (what is downstream of the new data), not the staging view
-    publishing.start_build(conn, "run-2", sorted(EXPECTED))
+    publishing.start_build(conn, "run-2", sorted(EXPECTED), ["model.x.lead_count", "model.x.fct_leads"])
+    assert publishing.partial_nodes(conn, "run-2") == ["model.x.fct_leads", "model.x.lead_count"]
+    assert publishing.partial_nodes(conn, "run-1") is None  # a whole build
     conn.execute("create schema marts__build")
     conn.execute("create table marts__build.fct_leads as select lead_id from staging.stg_leads")  # deferred ref
     conn.execute("create view marts__build.lead_count as select count(*) as n from marts__build.fct_leads")

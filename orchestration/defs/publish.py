@@ -55,11 +55,11 @@ def published_marts(
 ) -> MaterializeResult:
     config = dbt.run_settings()
     manifest_path = ensure_manifest()
-    selected = context.run.asset_selection
-    rebuilt = set(dbt_models.keys) if selected is None else set(selected) & set(dbt_models.keys)
-    whole = rebuilt == set(dbt_models.keys)
     total = sum(len(v) for v in PUBLISHED_RELATIONS.values())
     with warehouse.connect() as conn:
+        nodes = publishing.partial_nodes(conn, context.run.run_id)  # what this run's dbt step built
+        whole = nodes is None
+        rebuilt = {ASSET_KEYS[uid] for uid in nodes or ()}
         try:
             if whole:
                 record = publishing.BuildRecord(selective.fingerprint(config), config.as_of_text, None)
