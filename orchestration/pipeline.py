@@ -138,11 +138,11 @@ def run_full_pipeline(
     job = defs.resolve_job_def("full_pipeline").with_logger_defs({"progress": progress_logger})
     partial: dict = {}
     if selection is not None:
-        from orchestration.defs.dbt import PUBLISHED_RELATIONS
+        from orchestration import selective
+        from orchestration.dbt_project import ensure_manifest
         from orchestration.defs.publish import REBUILT_TAG
 
-        total = sum(len(v) for v in PUBLISHED_RELATIONS.values())
-        note = selection.describe(total)
+        note = selection.describe(len(selective.built_nodes(selective.load_manifest(ensure_manifest()))))
         emit_line(f"partial rebuild: {note}")
         partial = {"asset_selection": selection_keys(defs, selection), "tags": {REBUILT_TAG: note[:1000]}}
     # dagster-dbt echoes every dbt log line to stdout; keep it in a log file, not on the terminal.

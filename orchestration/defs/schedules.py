@@ -73,12 +73,12 @@ def refresh_cycle(reporting_timezone: str) -> ScheduleDefinition:
         tags = {"refresh_reason": found.reason()[:250]}
         if chosen.selection is None:
             return RunRequest(tags={**tags, "refresh_rebuild": f"everything: {chosen.why}"[:250]})
-        from orchestration import pipeline
+        from orchestration import pipeline, selective
+        from orchestration.dbt_project import ensure_manifest
         from orchestration.definitions import defs
-        from orchestration.defs.dbt import PUBLISHED_RELATIONS
         from orchestration.defs.publish import REBUILT_TAG
 
-        note = chosen.selection.describe(sum(len(v) for v in PUBLISHED_RELATIONS.values()))
+        note = chosen.selection.describe(len(selective.built_nodes(selective.load_manifest(ensure_manifest()))))
         return RunRequest(
             asset_selection=pipeline.selection_keys(defs, chosen.selection), tags={**tags, REBUILT_TAG: note[:1000]}
         )
