@@ -175,6 +175,9 @@ def dbt_models(context: AssetExecutionContext, dbt: ProjectDbtResource, warehous
             f"dbt build: {len(context.selected_asset_keys)} of {len(dbt_models.keys)} models, the others read "
             "from the published schemas"
         )
+    # dagster-dbt hands dbt a copy of target/partial_parse.msgpack; parsed for another warehouse's profile, dbt
+    # would parse the whole project again in every run (about a minute on a busy machine): parse once per warehouse.
+    ensure_manifest(env=dbt.env(info))
     with warehouse.connect() as conn:
         publishing.start_build(conn, context.run.run_id, sorted(PUBLISHED_RELATIONS), partial)
     started = last_report = time.monotonic()
