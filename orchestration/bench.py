@@ -13,7 +13,8 @@ It prints rows/s for each and the ratios, then a line for scripts: `load ours=<r
 
 With --refresh it then times three refresh cycles on that landing set, in a database of their own:
 the first (a full build: everything is new), a no-op (nothing new) and one with one new file (a late
-file for an old day), and prints `refresh full=<s> noop=<s> onefile=<s>`. Not part of the test suite.
+file for an old day; it rebuilds only what that file and the moved as-of moment reach, D191), and prints
+`refresh full=<s> noop=<s> onefile=<s>`. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -113,8 +114,10 @@ def scratch_settings(db: warehouse.ConnectionInfo, landing: Path, workdir: Path)
 
 def _refresh_cycles(info: warehouse.ConnectionInfo, landing: Path, workdir: Path) -> tuple[float, float, float]:
     """Wall seconds of a full cycle, a no-op cycle and a one-new-file cycle, on a scratch database."""
-    from orchestration import refresh
+    from orchestration import refresh, selective
+    from orchestration.dbt_project import ensure_manifest
 
+    manifest = selective.load_manifest(ensure_manifest())
     db = warehouse.create_scratch_database(info, "bench_refresh")
     config = scratch_settings(db, landing, workdir)
     quiet = lambda line: None  # noqa: E731 - the bench prints only its numbers
@@ -128,7 +131,12 @@ def _refresh_cycles(info: warehouse.ConnectionInfo, landing: Path, workdir: Path
                 if cycle.pipeline is not None and not cycle.pipeline.success:
                     raise SystemExit(f"the {label} refresh cycle failed: {cycle.pipeline.failed_steps[:1]}")
                 seconds.append(cycle.seconds)
-                print(f"refresh cycle {label}: {cycle.seconds:.1f}s ({cycle.reason})", flush=True)
+                rebuilt = ""
+                if cycle.plan is not None:
+                    rebuilt = "; everything: " + cycle.plan.why
+                    if cycle.plan.selection is not None:
+                        rebuilt = "; " + cycle.plan.selection.describe(len(selective.built_nodes(manifest)))
+                print(f"refresh cycle {label}: {cycle.seconds:.1f}s ({cycle.reason}{rebuilt})", flush=True)
     finally:
         warehouse.drop_database(db)
     return seconds[0], seconds[1], seconds[2]

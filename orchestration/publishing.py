@@ -6,6 +6,9 @@
 * `publish()` renames, in one transaction, each published schema to `<schema>__previous` and its
   shadow to the published name, then drops the previous ones. Relations keep their names
   (`marts.fct_bot_leads`), and views follow the rename (PostgreSQL binds them to objects, not names).
+* `publish_relations()` publishes a partial build (a refresh cycle that rebuilt only what new data reaches,
+  orchestration/selective.py): in one transaction it drops each published relation the build replaces,
+  dependants first, and moves its rebuilt one in from the shadow schema; the others stay as they are.
 * `raw_audit.publications` has one row per run that built or was held back: when it started, when its
   build started, its status (building, published, held_back), which step or check held its data
   back and why. `publication_status()` reads it for the dashboards and the run summary.
@@ -23,7 +26,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import psycopg
+
 from orchestration import access, settings
+from orchestration.warehouse import first_line
 
 BUILD_SUFFIX = "__build"
 PREVIOUS_SUFFIX = "__previous"
@@ -80,6 +86,11 @@ def _ensure_table(cur) -> None:
             held_back_by text,
             reason text
         )""")
+    # what a refresh cycle compares with (orchestration/refresh.py) and what the run summary says was rebuilt
+    for column in ("fingerprint", "as_of", "rebuilt"):
+        cur.execute(f"alter table {_TABLE} add column if not exists {column} text")
+    # a partial build's dbt unique ids (null: a whole build), as its dbt step saw its selection
+    cur.execute(f"alter table {_TABLE} add column if not exists partial_nodes jsonb")
 
 
 @contextmanager
@@ -92,14 +103,18 @@ def _locked(conn):
         yield cur
 
 
-def start_build(conn, run_id: str, schemas: list[str]) -> None:
-    """Claim the shadow schemas for this run's build and empty them (a build starts clean)."""
+def start_build(conn, run_id: str, schemas: list[str], partial_nodes: list[str] | None = None) -> None:
+    """Claim the shadow schemas for this run's build and empty them (a build starts clean). `partial_nodes`: the
+    dbt unique ids a partial build rebuilds (None: everything), for the publish step and the pages to read."""
     with _locked(conn) as cur:
+        nodes = json.dumps(sorted(partial_nodes)) if partial_nodes is not None else None
         cur.execute(
-            f"""insert into {_TABLE} (run_id, build_started_at, status) values (%s, clock_timestamp(), 'building')
+            f"""insert into {_TABLE} (run_id, build_started_at, status, partial_nodes)
+                        values (%s, clock_timestamp(), 'building', %s)
                         on conflict (run_id) do update set build_started_at = clock_timestamp(), status = 'building',
-                            held_back_by = null, reason = null, finished_at = null""",
-            (run_id,),
+                            held_back_by = null, reason = null, finished_at = null,
+                            partial_nodes = excluded.partial_nodes""",
+            (run_id, nodes),
         )
         for schema in schemas:
             cur.execute(f'drop schema if exists "{build_schema(schema)}" cascade')
@@ -119,7 +134,27 @@ def hold_back(conn, run_id: str, by: str, reason: str) -> None:
         )
 
 
-def publish(conn, run_id: str, expected: dict[str, set[str]], sources: dict | None = None) -> list[str]:
+@dataclass(frozen=True)
+class BuildRecord:
+    """What a publication records of its build: the project and settings digest, the as-of text it was built
+    with ("" when it followed the clock) and a line saying what was rebuilt."""
+
+    fingerprint: str | None = None
+    as_of: str | None = None
+    rebuilt: str | None = None
+
+
+def _mark_published(cur, run_id: str, record: BuildRecord) -> None:
+    cur.execute(
+        f"""update {_TABLE} set status = 'published', finished_at = clock_timestamp(), fingerprint = %s, as_of = %s,
+                rebuilt = %s where run_id = %s""",
+        (record.fingerprint, record.as_of, record.rebuilt, run_id),
+    )
+
+
+def publish(
+    conn, run_id: str, expected: dict[str, set[str]], record: BuildRecord | None = None, sources: dict | None = None
+) -> list[str]:
     """Swap this run's shadow schemas in for the published ones, in one transaction; returns the
     schemas published. PublishError (recorded as held back) when the build is not publishable. `sources`
     (`freshness.Lineage.sources`, the raw tables and their rules): their arrival times are published in the same
@@ -143,10 +178,7 @@ def publish(conn, run_id: str, expected: dict[str, set[str]], sources: dict | No
                     freshness.publish_arrivals(conn, sources)
                 # Grants and row policies in the same transaction: no reader sees an unpoliced mart.
                 access.apply(conn)
-                cur.execute(
-                    f"update {_TABLE} set status = 'published', finished_at = clock_timestamp() where run_id = %s",
-                    (run_id,),
-                )
+                _mark_published(cur, run_id, record or BuildRecord())
     except access.AccessError as exc:  # the swap was rolled back with it
         problem = str(exc)
     if problem is not None:
@@ -156,6 +188,96 @@ def publish(conn, run_id: str, expected: dict[str, set[str]], sources: dict | No
         for schema in schemas:
             conn.execute(f'drop schema if exists "{schema}{PREVIOUS_SUFFIX}" cascade')
     return schemas
+
+
+def publish_relations(
+    conn, run_id: str, relations: list[tuple[str, str]], record: BuildRecord, sources: dict | None = None
+) -> list[str]:
+    """Publish a partial build: `relations` (schema, name), parents first, each replaces its published namesake,
+    in one transaction with the grants and row policies; every other published relation stays. Returns
+    "schema.name" of each. PublishError (recorded as held back) when the build is not publishable; a published
+    relation that something outside the build depends on is not dropped (the publish fails, nothing changes)."""
+    expected: dict[str, set[str]] = {}
+    for schema, name in relations:
+        expected.setdefault(schema, set()).add(name)
+    problem = None
+    try:
+        with _locked(conn) as cur:
+            problem = _unpublishable(cur, run_id, sorted(expected), expected)
+            if problem is None:
+                for schema, name in reversed(relations):  # dependants first
+                    kind = _kind(cur, schema, name)
+                    if kind is not None:
+                        cur.execute(f'drop {kind} "{schema}"."{name}"')
+                for schema, name in relations:
+                    cur.execute(f'create schema if not exists "{schema}"')
+                    kind = _kind(cur, build_schema(schema), name)
+                    cur.execute(f'alter {kind} "{build_schema(schema)}"."{name}" set schema "{schema}"')
+                if sources is not None:  # as in publish(): the "Sources" line of every page (D183)
+                    from orchestration.bi import freshness
+
+                    freshness.publish_arrivals(conn, sources)
+                access.apply(conn)
+                _mark_published(cur, run_id, record)
+    except access.AccessError as exc:  # rolled back with the moves
+        problem = str(exc)
+    except psycopg.errors.DependentObjectsStillExist as exc:
+        problem = f"a published relation the build replaces has dependants outside the build: {first_line(exc)}"
+    if problem is not None:
+        hold_back(conn, run_id, "publish", problem)
+        raise PublishError(problem)
+    with conn.transaction():  # the shadow schemas are empty now
+        for schema in sorted(expected):
+            conn.execute(f'drop schema if exists "{build_schema(schema)}" cascade')
+    return [f"{schema}.{name}" for schema, name in relations]
+
+
+_KINDS = {"r": "table", "p": "table", "v": "view", "m": "materialized view"}
+
+
+def _kind(cur, schema: str, name: str) -> str | None:
+    """`table`, `view` or `materialized view` (what DROP and ALTER ... SET SCHEMA take), None when absent."""
+    row = cur.execute(
+        "select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relname = %s",
+        (schema, name),
+    ).fetchone()
+    return _KINDS.get(row[0]) if row else None
+
+
+def partial_nodes(conn, run_id: str) -> list[str] | None:
+    """The dbt unique ids run `run_id`'s partial build rebuilt; None for a whole build (or no build)."""
+    if conn.execute("select to_regclass(%s)", (_TABLE,)).fetchone()[0] is None:
+        return None
+    row = conn.execute(f"select to_jsonb(p) -> 'partial_nodes' from {_TABLE} p where run_id = %s", (run_id,)).fetchone()
+    return list(row[0]) if row and row[0] is not None else None
+
+
+@dataclass(frozen=True)
+class PublishedBuild:
+    build_started_at: datetime
+    fingerprint: str | None
+    as_of: str | None
+
+
+def published_build(conn) -> PublishedBuild | None:
+    """The newest published build: when it started, its fingerprint and as-of text (None: nothing published)."""
+    if conn.execute("select to_regclass(%s)", (_TABLE,)).fetchone()[0] is None:
+        return None
+    if (
+        conn.execute(
+            "select 1 from information_schema.columns where table_schema = %s and table_name = 'publications' "
+            "and column_name = 'fingerprint'",
+            (settings.AUDIT_SCHEMA,),
+        ).fetchone()
+        is None
+    ):  # published before the cycle recorded fingerprints: unknown, rebuild everything
+        return None
+    row = conn.execute(
+        f"""select build_started_at, fingerprint, as_of from {_TABLE} where status = 'published'
+            order by build_started_at desc limit 1"""
+    ).fetchone()
+    return PublishedBuild(*row) if row else None
 
 
 def _unpublishable(cur, run_id: str, schemas: list[str], expected: dict[str, set[str]]) -> str | None:
@@ -244,6 +366,7 @@ class PublicationStatus:
     held_back_by: str | None = None
     reason: str | None = None
     unpublished_build_at: datetime | None = None  # a newer build neither published nor held back (running, or stopped)
+    rebuilt: str | None = None  # a partial build: what it rebuilt and why (None: a whole build)
 
     def line(self, timezone: str | None = None) -> str:
         tz = ZoneInfo(timezone or settings.reporting_timezone())
@@ -253,8 +376,9 @@ class PublicationStatus:
 
         if not self.recorded:
             return "no publication record (these marts were not built by the write-audit-publish pipeline)"
+        rebuilt = f"; {self.rebuilt}" if self.rebuilt else ""
         text = (
-            f"published {when(self.published_at)} (run {self.published_run[:8]})"
+            f"published {when(self.published_at)} (run {self.published_run[:8]}{rebuilt})"
             if self.published_at
             else "nothing published yet"
         )
@@ -271,8 +395,9 @@ def publication_status(conn) -> PublicationStatus:
     exists = conn.execute("select to_regclass(%s)", (_TABLE,)).fetchone()[0]
     if exists is None:
         return PublicationStatus(recorded=False)
-    published = conn.execute(
-        f"select run_id, finished_at from {_TABLE} where status = 'published' order by finished_at desc limit 1"
+    published = conn.execute(  # to_jsonb: a table from before the `rebuilt` column reads as null
+        f"""select run_id, finished_at, to_jsonb(p) ->> 'rebuilt' from {_TABLE} p where status = 'published'
+            order by finished_at desc limit 1"""
     ).fetchone()
     held = conn.execute(
         f"""select finished_at, held_back_by, reason from {_TABLE}
@@ -293,6 +418,7 @@ def publication_status(conn) -> PublicationStatus:
         held_back_by=held[1] if held else None,
         reason=held[2] if held else None,
         unpublished_build_at=building,
+        rebuilt=published[2] if published else None,
     )
 
 

@@ -8,8 +8,11 @@ A cycle (the 15-minute schedule, `lead-analytics refresh`) first asks `pending()
 * nothing published yet means a build is due.
 
 Nothing new: the cycle ends there, in seconds (no dbt, no checks, no publish, no pages: the pages already
-show the published marts). Otherwise it runs the full job. A file that failed keeps its content hash in the
-ledger, so an unchanged broken file is not "new" every quarter-hour; a fixed one is.
+show the published marts). Otherwise `plan()` says what to rebuild (orchestration/selective.py): everything when
+nothing was published yet or the dbt project or its settings changed since the published build, else only what is
+downstream of the raw tables with new data (and of the as-of moment, when it moved), deferring to the published
+relations for the rest. A file that failed keeps its content hash in the ledger, so an unchanged broken file is
+not "new" every quarter-hour; a fixed one is.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from orchestration import settings
+from orchestration import publishing, selective, settings
 from orchestration.ingestion import contracts, landing
 
 _PUBLICATIONS = f'"{settings.AUDIT_SCHEMA}".publications'
@@ -31,6 +34,7 @@ class Pending:
     new_files: list[str] = field(default_factory=list)  # relative paths: not in the ledger with this content
     unbuilt_files: list[str] = field(default_factory=list)  # loaded after the newest published build started
     published_build_at: datetime | None = None  # when the newest published build started (None: never)
+    changed_tables: list[str] = field(default_factory=list)  # "source.table" (dbt source names) of both lists
 
     @property
     def nothing_new(self) -> bool:
@@ -73,6 +77,7 @@ def pending(conn, landing_root: Path) -> Pending:
     ledger: dict[str, str | None] = {}
     published_at = None
     unbuilt: list[str] = []
+    changed: set[str] = set()
     if _exists(conn, _PUBLICATIONS):
         published_at = conn.execute(
             f"select max(build_started_at) from {_PUBLICATIONS} where status = 'published'"
@@ -82,14 +87,14 @@ def pending(conn, landing_root: Path) -> Pending:
             conn.execute(f"select file_path, sha256 from {_LEDGER} where landing_root = %s", (root,)).fetchall()
         )
         if published_at is not None:
-            unbuilt = [
-                p
-                for (p,) in conn.execute(
-                    f"select file_path from {_LEDGER} where landing_root = %s and status = 'loaded' and loaded_at > %s "
-                    "order by file_path",
-                    (root, published_at),
-                ).fetchall()
-            ]
+            rows = conn.execute(
+                f"select file_path, source_table from {_LEDGER} where landing_root = %s and status = 'loaded' "
+                "and loaded_at > %s order by file_path",
+                (root, published_at),
+            ).fetchall()
+            unbuilt = [p for p, _ in rows]
+            by_relation = {f"{c.schema}.{c.name}": f"{c.source}.{c.name}" for c in contracts.all_contracts()}
+            changed = {by_relation[t] for _, t in rows if t in by_relation}
     new: list[str] = []
     for contract in contracts.all_contracts():
         try:
@@ -100,7 +105,32 @@ def pending(conn, landing_root: Path) -> Pending:
             rel = landing.display_name(path, landing_root)
             if rel not in ledger or ledger[rel] != _digest(path):
                 new.append(rel)
-    return Pending(sorted(new), unbuilt, published_at)
+                changed.add(f"{contract.source}.{contract.name}")
+    return Pending(sorted(new), unbuilt, published_at, sorted(changed))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a cycle with new data rebuilds: `selection` None means everything, for `why`."""
+
+    selection: selective.Selection | None
+    why: str
+
+
+def plan(conn, config: settings.Settings, found: Pending) -> Plan:
+    """Everything, or only what `found`'s changed raw tables (and a moved as-of moment) reach; see selective.py."""
+    from orchestration.dbt_project import ensure_manifest
+
+    published = publishing.published_build(conn)
+    if published is None:
+        return Plan(None, "nothing published yet")
+    if published.fingerprint != selective.fingerprint(config):
+        return Plan(None, "the dbt project or its settings changed since the published build")
+    if not (selective.state_dir(config) / "manifest.json").exists():
+        return Plan(None, f"no published dbt state in {selective.state_dir(config)}")
+    clock_moved = config.as_of is None or published.as_of != config.as_of_text
+    chosen = selective.select(selective.load_manifest(ensure_manifest()), set(found.changed_tables), clock_moved)
+    return Plan(chosen, "selective")
 
 
 @dataclass
@@ -109,6 +139,7 @@ class CycleResult:
     reason: str  # Pending.reason()
     seconds: float
     pipeline: object | None = None  # pipeline.PipelineResult when it built
+    plan: Plan | None = None  # what it rebuilt, when it built
 
 
 def run_cycle(config: settings.Settings, emit_line=print) -> CycleResult:
@@ -120,9 +151,14 @@ def run_cycle(config: settings.Settings, emit_line=print) -> CycleResult:
     started = time.perf_counter()
     with warehouse.connect(warehouse.ensure_running()) as conn:
         found = pending(conn, config.landing_dir)
-    if found.nothing_new:
-        emit_line(f"refresh: {found.reason()}; no rebuild")
-        return CycleResult(False, found.reason(), time.perf_counter() - started)
-    emit_line(f"refresh: {found.reason()}; running the pipeline")
-    result = pipeline.run_full_pipeline(config, emit_line)
-    return CycleResult(True, found.reason(), time.perf_counter() - started, result)
+        if found.nothing_new:
+            emit_line(f"refresh: {found.reason()}; no rebuild")
+            return CycleResult(False, found.reason(), time.perf_counter() - started)
+        chosen = plan(conn, config, found)
+    if chosen.selection is None:
+        emit_line(f"refresh: {found.reason()}; rebuilding everything ({chosen.why})")
+        result = pipeline.run_full_pipeline(config, emit_line)
+    else:
+        emit_line(f"refresh: {found.reason()}; rebuilding only what changed")
+        result = pipeline.run_full_pipeline(config, emit_line, selection=chosen.selection)
+    return CycleResult(True, found.reason(), time.perf_counter() - started, result, chosen)

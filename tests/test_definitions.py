@@ -166,3 +166,14 @@ def test_metabase_not_configured_is_visible_as_skipped_with_its_reason(monkeypat
         "METABASE_PASSWORD); the HTML dashboards in reports/ are still written."
     )
     assert observation.metadata["skipped"].value.startswith("Metabase is not configured")
+
+
+def test_a_partial_build_rewrites_only_the_pages_that_read_what_it_rebuilt():
+    from orchestration.defs.dashboards import rebuilt_dashboards
+
+    assert rebuilt_dashboards(None) is None  # a whole build: every page
+    # fct_bot_leads is read by the Lead Capture dashboard alone (its exposure in _lead_capture__exposures.yml)
+    assert rebuilt_dashboards(["model.lead_analytics.fct_bot_leads"]) == ["lead_capture"]
+    assert rebuilt_dashboards(["model.lead_analytics.stg_bot_leads__leads"]) == []  # no card reads staging
+    # every one of the 14 dashboards takes its as-of moment from marts.dim_as_of
+    assert len(rebuilt_dashboards(["model.lead_analytics.dim_as_of"])) == 14

@@ -176,7 +176,7 @@ def test_publish_publishes_the_sources_arrival_times_for_the_reader_on_every_pub
     conn.execute("create schema raw")
     conn.execute("create table raw.leads (lead_id text, _loaded_at timestamptz)")  # a raw table has its load time
     build(conn, "run-1", ["L1", "L2"])
-    publishing.publish(conn, "run-1", EXPECTED, sources)
+    publishing.publish(conn, "run-1", EXPECTED, sources=sources)
     reader = access.reader_info(fresh_db)
     query = (
         "select source_name, source_table, newest_arrival, warn_after, freshness_rule from raw_audit.source_arrivals"
@@ -189,7 +189,7 @@ def test_publish_publishes_the_sources_arrival_times_for_the_reader_on_every_pub
         "insert into raw_audit.loaded_files values ('raw.leads', 'b.csv', 'loaded', 1, 0, '2026-12-02 08:00Z')"
     )
     build(conn, "run-2", ["L1", "L2", "L3"])
-    publishing.publish(conn, "run-2", EXPECTED, sources)
+    publishing.publish(conn, "run-2", EXPECTED, sources=sources)
     with warehouse.connect(reader) as as_reader:
         assert as_reader.execute(query).fetchall() == [
             ("crm", "raw.leads", datetime(2026, 12, 2, 8, 0, tzinfo=UTC), timedelta(hours=6), "6 hours")
@@ -214,3 +214,53 @@ def test_the_run_summary_counts_the_marts_as_the_reader_and_the_rest_as_the_owne
     assert "marts                    2           3" in text
     assert "(marts counted as reporting_reader, the login the dashboards read as)" in text
     assert "marts" not in pipeline.summarise(fresh_db).layer_rows  # no reader: the marts are not counted
+
+
+def test_a_partial_build_replaces_only_its_relations_and_keeps_the_others(conn):
+    build(conn, "run-1", ["L1"])
+    publishing.publish(conn, "run-1", EXPECTED)
+    untouched = conn.execute("select 'staging.stg_leads'::regclass::oid").fetchone()[0]
+    conn.execute("insert into raw.leads values ('L2')")
+
+    # run-2 rebuilds the mart and the view on it (what is downstream of the new data), not the staging view
+    publishing.start_build(conn, "run-2", sorted(EXPECTED), ["model.x.lead_count", "model.x.fct_leads"])
+    assert publishing.partial_nodes(conn, "run-2") == ["model.x.fct_leads", "model.x.lead_count"]
+    assert publishing.partial_nodes(conn, "run-1") is None  # a whole build
+    conn.execute("create schema marts__build")
+    conn.execute("create table marts__build.fct_leads as select lead_id from staging.stg_leads")  # deferred ref
+    conn.execute("create view marts__build.lead_count as select count(*) as n from marts__build.fct_leads")
+    record = publishing.BuildRecord("abc", "", "2 of 3 relations rebuilt (new data in raw.leads)")
+    assert publishing.publish_relations(conn, "run-2", [("marts", "fct_leads"), ("marts", "lead_count")], record) == [
+        "marts.fct_leads",
+        "marts.lead_count",
+    ]
+    assert schemas(conn) == ["marts", "staging"]  # the shadow schemas are gone
+    assert conn.execute("select n from marts.lead_count").fetchone() == (2,)
+    assert conn.execute("select 'staging.stg_leads'::regclass::oid").fetchone()[0] == untouched
+    status = publishing.publication_status(conn)
+    assert status.line("UTC") == (
+        f"published {status.published_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC "
+        "(run run-2; 2 of 3 relations rebuilt (new data in raw.leads))"
+    )
+    published = publishing.published_build(conn)
+    assert (published.fingerprint, published.as_of) == ("abc", "")
+
+
+def test_a_partial_build_never_drops_a_relation_something_outside_it_reads(conn):
+    build(conn, "run-1", ["L1"])
+    publishing.publish(conn, "run-1", EXPECTED)
+    conn.execute("create view marts.someones_view as select * from marts.fct_leads")  # not dbt's, not rebuilt
+
+    publishing.start_build(conn, "run-2", sorted(EXPECTED))
+    conn.execute("create schema marts__build")
+    conn.execute("create table marts__build.fct_leads as select 'L9'::text as lead_id")
+    with pytest.raises(publishing.PublishError, match="has dependants outside the build"):
+        publishing.publish_relations(conn, "run-2", [("marts", "fct_leads")], publishing.BuildRecord())
+    assert conn.execute("select lead_id from marts.someones_view").fetchall() == [("L1",)]
+    assert publishing.publication_status(conn).held_back_by == "publish"
+
+    # a partial build lacking a relation it claims to have rebuilt is not published either
+    publishing.start_build(conn, "run-3", sorted(EXPECTED))
+    with pytest.raises(publishing.PublishError, match="the build lacks 1 relation"):
+        publishing.publish_relations(conn, "run-3", [("marts", "fct_leads")], publishing.BuildRecord())
+    assert conn.execute("select lead_id from marts.fct_leads").fetchall() == [("L1",)]

@@ -120,3 +120,51 @@ def test_the_15_minute_schedule_skips_a_tick_while_a_run_is_in_progress_or_nothi
         assert quiet.run_requests == [] and quiet.skip_message.startswith("nothing new since the published build of ")
         assert quiet.skip_message.endswith(": no rebuild")
     assert SkipReason  # imported for the reader: a skipped tick carries its reason as skip_message
+
+
+def test_a_cycle_rebuilds_what_is_downstream_of_the_changed_raw_tables_and_of_a_moved_clock():
+    from orchestration import selective
+    from orchestration.dbt_project import ensure_manifest
+
+    manifest = selective.load_manifest(ensure_manifest())
+    leads = selective.select(manifest, {"bot_leads.leads"}, clock_moved=False)
+    # the bot-lead lineage, and the loader's audit tables, which change with every load
+    assert sorted(uid.rsplit(".", 1)[1] for uid in leads.nodes) == [
+        "fct_bot_leads",
+        "fct_warehouse_loads",
+        "int_bot_leads__enriched",
+        "rst_bot_lead_contacts",
+        "stg_bot_leads__leads",
+    ]
+    order = [uid.rsplit(".", 1)[1] for uid in selective.publish_order(manifest, set(leads.nodes))]
+    assert order.index("stg_bot_leads__leads") < order.index("int_bot_leads__enriched") < order.index("fct_bot_leads")
+    assert leads.describe(131) == "5 of 131 relations rebuilt (new data in bot_leads.leads)"
+
+    clock = selective.select(manifest, set(), clock_moved=True)
+    assert "model.lead_analytics.dim_as_of" in clock.nodes and "model.lead_analytics.fct_bot_leads" in clock.nodes
+    assert "model.lead_analytics.stg_bot_leads__leads" not in clock.nodes  # staging does not read the clock
+    assert clock.describe(131).endswith("relations rebuilt (the as-of moment moved)")
+
+
+def test_a_cycle_rebuilds_everything_when_the_project_or_its_settings_changed(conn, landing):
+    from orchestration import selective
+
+    config = settings.current()
+    other_zone = config.model_copy(update={"timezone": "Europe/Amsterdam"})
+    assert selective.fingerprint(config) == selective.fingerprint(config.model_copy())
+    assert selective.fingerprint(other_zone) != selective.fingerprint(config)
+
+    write(landing, "bot_leads/leads/leads_2025-01.csv", lead("A1"))
+    assert refresh.plan(conn, config, refresh.pending(conn, landing)).why == "nothing published yet"
+    loaders.load_table(conn, LEADS, landing)
+    run = str(uuid.uuid4())
+    publishing.start_build(conn, run, [])
+    publishing.publish(conn, run, {}, publishing.BuildRecord(selective.fingerprint(other_zone), ""))
+    write(landing, "bot_leads/leads/leads_2025-02.csv", lead("A2"))
+    found = refresh.pending(conn, landing)
+    assert found.changed_tables == ["bot_leads.leads"]
+    chosen = refresh.plan(conn, config, found)
+    assert (chosen.selection, chosen.why) == (
+        None,
+        "the dbt project or its settings changed since the published build",
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, AssetObservation, Failure, MetadataValue, Output, asset
 
-from orchestration import settings
+from orchestration import publishing, settings
 from orchestration.bi import compiler
 from orchestration.defs.publish import PUBLISH_KEY
 from orchestration.defs.resources import WarehouseResource
@@ -43,9 +43,16 @@ def html_dashboards(context: AssetExecutionContext, warehouse: WarehouseResource
     from orchestration import access
     from orchestration.bi import html_report, run
 
+    with warehouse.connect() as conn:
+        keys = rebuilt_dashboards(publishing.partial_nodes(conn, context.run.run_id))
+    if keys == []:
+        context.log.info("no dashboard reads a relation this run rebuilt; the pages stay as they are")
+        return Output(None, metadata={"dashboards": 0})
     try:
         # the reporting_reader login: what the page shows is what the role Metabase uses may read
-        written = html_report.write_reports(access.reader_for(warehouse.info()), SPECS_DIR, settings.reports_dir())
+        written = html_report.write_reports(
+            access.reader_for(warehouse.info()), SPECS_DIR, settings.reports_dir(), keys=keys
+        )
     except (run.ReportError, run.FilterError, access.AccessError) as exc:
         raise Failure(description=f"no HTML dashboard written: {exc}") from None
     paths, timings = [], {}
@@ -63,6 +70,23 @@ def html_dashboards(context: AssetExecutionContext, warehouse: WarehouseResource
             "card_query_ms": MetadataValue.json(timings),
         },
     )
+
+
+def rebuilt_dashboards(nodes: "list[str] | None") -> "list[str] | None":
+    """The dashboards a build of dbt `nodes` changes: None (all) for a whole build; for a partial one (a refresh
+    cycle, orchestration/selective.py) those whose cards or as-of moment read a rebuilt relation. Another page's
+    marts, as-of moment and sources are what they were, so it stays as written."""
+    if nodes is None:
+        return None
+    from orchestration.defs.dbt import ASSET_KEYS
+
+    compiled = compiler.compile_specs(SPECS_DIR)
+    rebuilt = {".".join(ASSET_KEYS[uid].path) for uid in nodes if uid in ASSET_KEYS}
+    return [
+        key
+        for key, dashboard in sorted(compiled.dashboards.items())
+        if rebuilt & {*compiler.marts_read(compiled, [key]), *([dashboard.as_of.table] if dashboard.as_of else [])}
+    ]
 
 
 @asset(

@@ -7,6 +7,10 @@ the raw assets' keys (`[source, table]`), which gives lineage from raw tables in
 schemas (`marts__build`, ...), never into the published ones, so a failed model or test leaves the
 published marts as they were. A failure is recorded as the reason new data was held back and
 fails the step with the failed tests' and models' names.
+
+A run that selects only some models (a refresh cycle rebuilding what new data reaches, orchestration/selective.py;
+or a subset materialized in the UI) builds them with `--defer --favor-state --state <published dbt state>`: every
+ref to a model it does not rebuild reads that model's published relation.
 """
 
 import os
@@ -18,7 +22,7 @@ from typing import Any
 from dagster import AssetCheckResult, AssetCheckSpec, AssetExecutionContext, AssetSpec, Failure, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration import publishing, settings
+from orchestration import publishing, selective, settings
 from orchestration import warehouse as warehouses
 from orchestration.dbt_project import BUILD_VARS, dbt_env, dbt_executable, ensure_manifest
 from orchestration.defs.resources import WarehouseResource
@@ -154,12 +158,32 @@ def _environ_of_child(env: Mapping[str, str]) -> Iterator[None]:
 @dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=TRANSLATOR)
 def dbt_models(context: AssetExecutionContext, dbt: ProjectDbtResource, warehouse: WarehouseResource):
     info = warehouse.info()
+    args = ["build", "--vars", BUILD_VARS]
+    partial = None
+    if set(dbt_models.keys) - set(context.selected_asset_keys):
+        partial = [UNIQUE_IDS[key] for key in context.selected_asset_keys]
+        state = selective.state_dir(dbt.run_settings())
+        if not (state / "manifest.json").exists():
+            reason = f"a partial build defers to the published build's dbt state, and there is none in {state}"
+            with warehouse.connect() as conn:
+                publishing.hold_back(conn, context.run.run_id, "dbt build", reason)
+            raise Failure(description=f"dbt build: {reason}; run the full pipeline once")
+        # Unit tests check a model's SQL against fixtures, not data, and dbt reads their inputs' columns from the
+        # build's own schemas, without deferring: the code is the published build's (refresh.plan), which ran them.
+        args += ["--defer", "--favor-state", "--state", str(state), "--exclude", "resource_type:unit_test"]
+        context.log.info(
+            f"dbt build: {len(context.selected_asset_keys)} of {len(dbt_models.keys)} models, the others read "
+            "from the published schemas"
+        )
+    # dagster-dbt hands dbt a copy of target/partial_parse.msgpack; parsed for another warehouse's profile, dbt
+    # would parse the whole project again in every run (about a minute on a busy machine): parse once per warehouse.
+    ensure_manifest(env=dbt.env(info))
     with warehouse.connect() as conn:
-        publishing.start_build(conn, context.run.run_id, sorted(PUBLISHED_RELATIONS))
+        publishing.start_build(conn, context.run.run_id, sorted(PUBLISHED_RELATIONS), partial)
     started = last_report = time.monotonic()
     models = tests = failed_tests = 0
     with _environ_of_child(dbt.env(info)):
-        invocation = dbt.cli(["build", "--vars", BUILD_VARS], context=context, raise_on_error=False)
+        invocation = dbt.cli(args, context=context, raise_on_error=False)
     for event in invocation.stream():
         if isinstance(event, Output):
             models += 1
@@ -196,3 +220,7 @@ def dbt_resource(config: settings.Settings) -> ProjectDbtResource:
         reports_dir=str(config.reports_dir),
         state_dir=str(config.state_dir),
     )
+
+
+UNIQUE_IDS = {spec.key: spec.metadata["dagster_dbt/unique_id"] for spec in dbt_models.specs}
+ASSET_KEYS = {unique_id: key for key, unique_id in UNIQUE_IDS.items()}

@@ -1,7 +1,8 @@
 """Schedules. Bison and the other vendors sync hourly (seed 004), so the pipeline runs hourly;
 the 15-minute refresh cycle (seed 001: "15-minute batch for analytics") runs the same job only when
-the landing folder holds something the published marts lack (orchestration/refresh.py), and never
-while another run of it is in progress. Both ship stopped and are switched on in the Dagster UI."""
+the landing folder holds something the published marts lack (orchestration/refresh.py), and then only the
+assets that new data reaches (orchestration/selective.py), never while another run of it is in progress.
+Both ship stopped and are switched on in the Dagster UI."""
 
 from __future__ import annotations
 
@@ -63,10 +64,23 @@ def refresh_cycle(reporting_timezone: str) -> ScheduleDefinition:
                 f"run {run.run_id[:8]} of {full_pipeline_job.name} is still in progress "
                 f"({run.status.value.lower()}); one run at a time, so this tick is skipped"
             )
+        config = settings.current()
         with warehouse.connect(warehouse.ensure_running()) as conn:
-            found = refresh.pending(conn, settings.landing_dir())
-        if found.nothing_new:
-            return SkipReason(f"{found.reason()}: no rebuild")
-        return RunRequest(tags={"refresh_reason": found.reason()[:250]})
+            found = refresh.pending(conn, config.landing_dir)
+            if found.nothing_new:
+                return SkipReason(f"{found.reason()}: no rebuild")
+            chosen = refresh.plan(conn, config, found)
+        tags = {"refresh_reason": found.reason()[:250]}
+        if chosen.selection is None:
+            return RunRequest(tags={**tags, "refresh_rebuild": f"everything: {chosen.why}"[:250]})
+        from orchestration import pipeline, selective
+        from orchestration.dbt_project import ensure_manifest
+        from orchestration.definitions import defs
+        from orchestration.defs.publish import REBUILT_TAG
+
+        note = chosen.selection.describe(len(selective.built_nodes(selective.load_manifest(ensure_manifest()))))
+        return RunRequest(
+            asset_selection=pipeline.selection_keys(defs, chosen.selection), tags={**tags, REBUILT_TAG: note[:1000]}
+        )
 
     return refresh_every_15_minutes

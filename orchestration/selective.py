@@ -1,0 +1,157 @@
+"""Which dbt nodes a refresh cycle rebuilds: those downstream of the raw tables that changed, and of the clock.
+
+A model's relation is a function of its code, the settings dbt renders it with, the raw tables upstream of it
+and, for the models that call `as_of_timestamp()`, the as-of moment. A cycle therefore rebuilds
+
+* everything when the code or the settings differ from the published build's (`fingerprint`), or when nothing
+  was published yet (no published dbt state to defer to);
+* otherwise the models, seeds and snapshots downstream of every raw table with new data (`source:<table>+`;
+  the loader's own audit tables count as changed whenever anything loaded), plus, when the as-of moment moved
+  (it follows the clock unless pinned), every model that reads it and everything downstream of those.
+
+Every other relation would be rebuilt from the same inputs into the same rows, so the published one stands in
+for it (dbt `--defer --favor-state` to the published relations). Light on purpose: reads the manifest JSON only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestration import settings
+
+# The macros through which a model reads the as-of moment (macros/as_of.sql).
+CLOCK_MACROS = frozenset({"macro.lead_analytics.as_of_timestamp", "macro.lead_analytics.hours_begun_today"})
+AUDIT_SOURCE = "audit"  # raw_audit.loaded_files and rejected_rows: they change with every load
+_BUILT = ("model", "seed", "snapshot")
+
+
+def fingerprint(config: settings.Settings) -> str:
+    """A digest of what every relation depends on besides data and the clock: the dbt project's files and the
+    settings dbt renders them with (time zone). Another digest than the published build's: rebuild everything."""
+    from orchestration.dbt_project import PROJECT_FILES, PROJECT_FOLDERS
+
+    root = settings.DBT_PROJECT_DIR
+    paths = [root / name for name in PROJECT_FILES]
+    for folder in PROJECT_FOLDERS:
+        paths.extend(sorted(p for p in (root / folder).rglob("*") if p.is_file()))
+    sha = hashlib.sha256(f"timezone={config.timezone}\n".encode())
+    for path in paths:
+        if path.exists():
+            sha.update(f"{path.relative_to(root).as_posix()}\n".encode())
+            sha.update(path.read_bytes())
+    return sha.hexdigest()
+
+
+@dataclass(frozen=True)
+class Selection:
+    nodes: frozenset[str]  # unique ids of the models, seeds and snapshots to rebuild
+    changed_tables: tuple[str, ...]  # "source.table" of the raw tables with new data
+    clock_moved: bool
+
+    def describe(self, total: int) -> str:
+        """One line for logs and the run summary."""
+        causes = [f"new data in {', '.join(self.changed_tables)}"] if self.changed_tables else []
+        if self.clock_moved:
+            causes.append("the as-of moment moved")
+        return f"{len(self.nodes)} of {total} relations rebuilt ({'; '.join(causes) or 'nothing changed'})"
+
+
+def load_manifest(path: Path) -> dict:
+    with Path(path).open() as f:
+        return json.load(f)
+
+
+def built_nodes(manifest: dict) -> dict[str, dict]:
+    return {k: v for k, v in manifest["nodes"].items() if v["resource_type"] in _BUILT}
+
+
+def _children(manifest: dict) -> dict[str, set[str]]:
+    children: dict[str, set[str]] = {}
+    for uid, node in manifest["nodes"].items():
+        if node["resource_type"] in _BUILT:
+            for parent in node.get("depends_on", {}).get("nodes", []):
+                children.setdefault(parent, set()).add(uid)
+    return children
+
+
+def downstream(manifest: dict, roots: set[str]) -> set[str]:
+    """The models, seeds and snapshots downstream of `roots` (roots that are themselves built included)."""
+    children = _children(manifest)
+    nodes = manifest["nodes"]
+    out = {r for r in roots if r in nodes and nodes[r]["resource_type"] in _BUILT}
+    stack = list(roots)
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in out:
+                out.add(child)
+                stack.append(child)
+    return out
+
+
+def clock_readers(manifest: dict) -> set[str]:
+    return {
+        uid
+        for uid, node in built_nodes(manifest).items()
+        if CLOCK_MACROS & set(node.get("depends_on", {}).get("macros", []))
+    }
+
+
+def select(manifest: dict, changed_tables: set[str], clock_moved: bool) -> Selection:
+    """The nodes a cycle rebuilds for raw tables `changed_tables` ("source.table", as in the dbt sources)."""
+    sources = {uid: f"{s['source_name']}.{s['name']}" for uid, s in manifest["sources"].items()}
+    changed = set(changed_tables)
+    roots = {uid for uid, name in sources.items() if name in changed}
+    if changed:
+        roots |= {uid for uid, s in manifest["sources"].items() if s["source_name"] == AUDIT_SOURCE}
+    if clock_moved:
+        roots |= clock_readers(manifest)
+    return Selection(frozenset(downstream(manifest, roots)), tuple(sorted(changed)), clock_moved)
+
+
+def publish_order(manifest: dict, nodes: set[str]) -> list[str]:
+    """`nodes` parents first (a relation is dropped only after everything built on it)."""
+    ordered: list[str] = []
+    seen: set[str] = set()
+
+    def visit(uid: str) -> None:
+        if uid in seen:
+            return
+        seen.add(uid)
+        for parent in manifest["nodes"][uid].get("depends_on", {}).get("nodes", []):
+            if parent in nodes:
+                visit(parent)
+        ordered.append(uid)
+
+    for uid in sorted(nodes):
+        visit(uid)
+    return ordered
+
+
+def write_published_state(build_manifest: Path, folder: Path, database: str) -> Path:
+    """The manifest of a build, as the published relations it became: each node in `database` (the warehouse's:
+    the manifest may have been parsed for another) and in its schema without the shadow suffix. dbt
+    `--defer --state <folder>` resolves the refs of a partial build to them."""
+    from orchestration.publishing import BUILD_SUFFIX
+
+    manifest = load_manifest(build_manifest)
+    for node in manifest["nodes"].values():
+        schema = node.get("schema") or ""
+        if node["resource_type"] in _BUILT and node.get("relation_name"):
+            node["database"] = database
+            node["schema"] = schema.removesuffix(BUILD_SUFFIX)
+            name = node.get("alias") or node["name"]
+            node["relation_name"] = f'"{database}"."{node["schema"]}"."{name}"'
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / "manifest.json"
+    tmp = folder / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest))
+    tmp.replace(out)
+    return out
+
+
+def state_dir(config: settings.Settings) -> Path:
+    """Where the published build's dbt state is kept (written at every publish, read by `--defer --state`)."""
+    return config.state_dir / "published_dbt_state"
