@@ -37,3 +37,29 @@ def test_every_dashboard_has_an_exposure_that_depends_on_the_marts_its_cards_rea
         depends = {node.rsplit(".", 1)[1] for node in exposure["depends_on"]["nodes"]}
         marts = {r.split(".", 1)[1] for p in dashboard.cards if p.card for r in specs.cards[p.card].relations}
         assert marts <= depends, f"{key}: exposure misses {sorted(marts - depends)}"
+
+
+def test_every_report_and_alert_has_an_exposure_with_its_ids_that_depends_on_the_marts_it_reads():
+    """A scheduled report or alert rule is in the dbt lineage (`dbt ls --select +exposure:daily_report`), and its
+    inventory ids are in the dbt project as well as in its spec (what makes an item live)."""
+    import json
+
+    from orchestration.reporting import alerts, specs
+
+    compiled = compiler.compile_specs()
+    manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    exposures = {e["name"]: e for e in manifest["exposures"].values()}
+    expected: dict[str, tuple[list[str], set[str]]] = {}
+    for key, report in specs.load_reports().items():
+        dashboards = [p.dashboard for p in report.pages]
+        tables = set(compiler.marts_read(compiled, dashboards))
+        tables |= {compiled.dashboards[d].as_of.table for d in dashboards if compiled.dashboards[d].as_of}
+        expected[f"{key}_report"] = (report.kpis, {t.split(".", 1)[1] for t in tables if t.startswith("marts.")})
+    for key, rule in alerts.load_rules().items():
+        expected[f"{key}_alert"] = (rule.kpis, {t.split(".", 1)[1] for t in rule.reads if t.startswith("marts.")})
+    assert {"daily_report", "weekly_executive_report", "monthly_review_report", "system_down_alert"} <= set(expected)
+    for name, (kpis, marts) in expected.items():
+        exposure = exposures[name]
+        assert exposure["meta"]["kpis"] == kpis, name
+        depends = {node.rsplit(".", 1)[1] for node in exposure["depends_on"]["nodes"]}
+        assert marts <= depends, f"{name}: exposure misses {sorted(marts - depends)}"

@@ -286,3 +286,18 @@ def test_live_ops_items_and_issue_18_items_are_live():
     assert sorted(k for k in ids if not _mentions(dbt_text, k)) == [], "not in the dbt project"
     assert sorted(k for k in ids if items[k] != "rule" and not _mentions(bi_text, k)) == [], "on no card"
     assert sorted(k for k in ids if not _mentions(tests_text, k)) == [], "named by no test under tests/"
+
+
+def test_every_id_of_a_report_or_alert_spec_is_live():
+    """Issue 20: the ids a report or alert spec names (s001.report_*, s001.alert_*, s001.custom_report_templates,
+    s001.addon_machine_learning, s001.ent_regulatory_reporting) are in the dbt project too: each spec has an
+    exposure carrying them (models/marts/_reporting__exposures.yml, kept in step by tests/test_docs.py)."""
+    from orchestration.reporting import alerts, specs
+
+    ids = {k for r in specs.load_reports().values() for k in r.kpis} | {
+        k for rule in alerts.load_rules().values() for k in rule.kpis
+    }
+    assert {"s001.report_daily", "s001.alert_critical", "s001.addon_machine_learning"} <= ids
+    assert not ids - set(inventory()), "not inventory ids"
+    dbt_text = _text_under(DBT_DIRS)
+    assert sorted(k for k in ids if not _mentions(dbt_text, k)) == [], "not in the dbt project"
