@@ -181,6 +181,21 @@ CRM_FIXTURE = Path(__file__).parent / "fixtures" / "crm"
 CRM_AS_OF = "2025-11-28T23:00:00Z"  # 17:00 CST on Friday 2025-11-28
 
 
+# the tables of the lead stories (README.md); the fixture also holds health_checks (OPS.md) and system_costs
+CRM_STORY_TABLES = (
+    "locations",
+    "agents",
+    "agent_rates",
+    "agent_time_entries",
+    "leads",
+    "lead_status_history",
+    "activities",
+    "appointments",
+    "deals",
+    "workflow_events",
+)
+
+
 def crm_tables(*names: str) -> dict[str, Path]:
     """Raw table keys to the CRM fixture's folders: the named tables, or every table of the fixture."""
     folders = sorted(d for d in CRM_FIXTURE.iterdir() if d.is_dir())

@@ -8,22 +8,11 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from conftest import CRM_AS_OF, run_dbt
+from conftest import CRM_AS_OF, CRM_STORY_TABLES, run_dbt
 
 from orchestration import warehouse
 
-TABLES = (
-    "locations",
-    "agents",
-    "agent_rates",
-    "agent_time_entries",
-    "leads",
-    "lead_status_history",
-    "activities",
-    "appointments",
-    "deals",
-    "workflow_events",
-)
+TABLES = CRM_STORY_TABLES
 
 
 @pytest.fixture(scope="module")

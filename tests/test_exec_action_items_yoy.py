@@ -26,37 +26,24 @@ Year over year (D190), card exec__year_over_year, every month up to the as-of mo
 from __future__ import annotations
 
 import shutil
-import subprocess
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from cards import dashcard_rows  # tests/ is on sys.path
-from conftest import build_fixture_warehouse
+from conftest import CRM_FIXTURE, CRM_STORY_TABLES, build_fixture_warehouse, crm_tables, run_dbt
 
 from orchestration import settings, warehouse
 from orchestration.bi import compiler
 from orchestration.reporting import alerts, ledger
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CRM = FIXTURES / "crm"
+CRM = CRM_FIXTURE
 YEAR_AGO = FIXTURES / "crm_year_ago"
 AS_OF = "2025-11-03T12:00:00Z"
 AFTER_THE_CALL = "2025-11-03T14:00:00Z"
-TABLES = (
-    "locations",
-    "agents",
-    "agent_rates",
-    "agent_time_entries",
-    "leads",
-    "lead_status_history",
-    "activities",
-    "appointments",
-    "deals",
-    "workflow_events",
-    "system_costs",
-)
+TABLES = (*CRM_STORY_TABLES, "system_costs")
 SELECT = ["path:models/staging/crm", "+fct_exec_action_items", "+fct_crm_leads", "+fct_crm_won_deals"]
 
 SPECS = compiler.compile_specs(settings.PROJECT_ROOT / "metabase")
@@ -75,7 +62,7 @@ def _with_year_ago(tmp_path_factory, table: str) -> Path:
 @pytest.fixture(scope="module")
 def built(warehouse_info, tmp_path_factory):
     target = tmp_path_factory.mktemp("yoy_dbt_target")
-    tables = {f"crm__{t}": CRM / t for t in TABLES}
+    tables = crm_tables(*TABLES)
     tables["crm__leads"] = _with_year_ago(tmp_path_factory, "leads")
     tables["crm__deals"] = _with_year_ago(tmp_path_factory, "deals")
     info = build_fixture_warehouse(
@@ -87,28 +74,7 @@ def built(warehouse_info, tmp_path_factory):
 
 def rebuild_as_of(info: warehouse.ConnectionInfo, target: Path, as_of: str) -> None:
     """The as-of moment and everything between it and the action items, rebuilt at another as-of."""
-    from orchestration.dbt_project import dbt_env, dbt_executable
-
-    env = dbt_env(info)
-    env.update(LEAD_ANALYTICS_AS_OF=as_of, LEAD_ANALYTICS_TIMEZONE="America/Chicago")
-    proc = subprocess.run(
-        [
-            dbt_executable(),
-            "run",
-            "--select",
-            "dim_as_of+,+fct_exec_action_items",
-            "--project-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--target-path",
-            str(target),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=settings.DBT_PROJECT_DIR,
-    )
+    proc = run_dbt(info, "run", ["--select", "dim_as_of+,+fct_exec_action_items"], as_of, target)
     assert proc.returncode == 0, proc.stdout[-4000:]
 
 

@@ -64,7 +64,7 @@ from pathlib import Path
 
 import pytest
 from cards import dashcard_rows, normalised  # tests/ is on sys.path
-from conftest import CRM_FIXTURE, assert_suite_passes, build_fixture_warehouse, crm_tables, run_dbt
+from conftest import CRM_FIXTURE, CRM_STORY_TABLES, assert_suite_passes, build_fixture_warehouse, crm_tables, run_dbt
 
 from orchestration import settings, warehouse
 from orchestration.bi import compiled as c
@@ -74,19 +74,7 @@ CRM = CRM_FIXTURE
 TARGETS = Path(__file__).parent / "fixtures" / "roi" / "kpi_targets.csv"
 AS_OF = "2025-11-10T23:00:00Z"  # 17:00 CST, Monday 10 November 2025
 AS_OF_DATE = date(2025, 11, 10)
-TABLES = (
-    "locations",
-    "agents",
-    "agent_rates",
-    "agent_time_entries",
-    "leads",
-    "lead_status_history",
-    "activities",
-    "appointments",
-    "deals",
-    "workflow_events",
-    "system_costs",
-)
+TABLES = (*CRM_STORY_TABLES, "system_costs")
 MARTS = (
     "fct_roi_months",
     "fct_roi_cost_benefit",
