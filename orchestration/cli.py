@@ -271,11 +271,15 @@ def _warehouse_for(landing: Path):
 def _run_pipeline(config: settings.Settings, landing: Path, started: float, info=None) -> int:
     """The full Dagster job, then its outcome; exit code 0 only when every step and blocking check passed."""
     from orchestration import pipeline, publishing
+    from orchestration.dbt_project import dbt_env, ensure_manifest
 
     info = info or _warehouse_for(landing)
     since = time.time()
     try:
         with publishing.run_lock(info):  # one run per warehouse; drops a killed publish's leftovers first
+            # Parsed for this warehouse's profile before the definitions load: they and the dbt step then reuse it,
+            # instead of a parse for no warehouse at load and a second, full one for this warehouse in the step.
+            ensure_manifest(env=dbt_env(info, config), progress=_say)
             result = pipeline.run_full_pipeline(config, _say)
     except publishing.RunningElsewhere as exc:
         raise UserError(str(exc)) from None

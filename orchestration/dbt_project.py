@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from orchestration import publishing, settings, warehouse
@@ -46,7 +47,12 @@ def _newest_source_mtime() -> float:
     return max(p.stat().st_mtime for p in paths if p.exists())
 
 
-def ensure_manifest(target: Path | None = None, build: bool = True, env: dict[str, str] | None = None) -> Path:
+def ensure_manifest(
+    target: Path | None = None,
+    build: bool = True,
+    env: dict[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
     """Run `dbt parse` when the manifest (and the semantic manifest beside it) is missing or older than
     the dbt project files; returns the manifest's path. By default into target/ with the vars of a
     write-audit-publish build (relations in `marts__build`, ...), so that build's partial parse can reuse it.
@@ -59,16 +65,20 @@ def ensure_manifest(target: Path | None = None, build: bool = True, env: dict[st
     # read a half-written manifest. The second waits, then finds the first one's parse fresh.
     with (folder / ".parse.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _parse_if_stale(folder, build, env)
+        return _parse_if_stale(folder, build, env, progress)
 
 
-def _parse_if_stale(folder: Path, build: bool, env: dict[str, str] | None) -> Path:
+def _parse_if_stale(
+    folder: Path, build: bool, env: dict[str, str] | None, progress: Callable[[str], None] | None
+) -> Path:
     manifest, semantic, parsed_for = folder / MANIFEST.name, folder / SEMANTIC_MANIFEST.name, folder / "parsed_for"
     database = (env or {}).get("LEAD_ANALYTICS_PGDATABASE", "")
     newest = _newest_source_mtime()
     fresh = all(p.exists() and p.stat().st_mtime >= newest for p in (manifest, semantic))
     if fresh and (env is None or (parsed_for.exists() and parsed_for.read_text() == database)):
         return manifest
+    if progress is not None:
+        progress("parsing the dbt project (dbt parse: 10-20 s)")
     # The same settings as the build that follows, so its partial parse can reuse this one.
     env = dict(env or settings.current().child_env())
     # Parsing needs no connection, but profiles.yml needs its variables to render.
