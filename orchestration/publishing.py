@@ -20,10 +20,13 @@ A newer build always wins: a run publishes only if no other run started building
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -152,6 +155,25 @@ def _mark_published(cur, run_id: str, record: BuildRecord) -> None:
     )
 
 
+T = TypeVar("T")
+DEADLOCK_ATTEMPTS = 3
+
+
+def retrying_deadlocks(attempt: Callable[[], T]) -> T:
+    """`attempt()` (one transaction), run again when PostgreSQL's deadlock detector ends it: a publish renames and
+    polices tables that autovacuum may be analysing right after dbt built them (seen once on the demo: VACUUM
+    ANALYZE of a shadow table waited on the publish transaction, which waited on it). The transaction rolled back
+    whole, so running it again is safe; after DEADLOCK_ATTEMPTS the caller holds the build back in one line."""
+    for attempt_number in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return attempt()
+        except psycopg.errors.DeadlockDetected:
+            if attempt_number == DEADLOCK_ATTEMPTS:
+                raise
+            time.sleep(0.5 * attempt_number)
+    raise AssertionError("unreachable")
+
+
 def publish(
     conn, run_id: str, expected: dict[str, set[str]], record: BuildRecord | None = None, sources: dict | None = None
 ) -> list[str]:
@@ -163,8 +185,8 @@ def publish(
     with conn.transaction():
         for schema in schemas:  # left over when an earlier publish could not drop them
             conn.execute(f'drop schema if exists "{schema}{PREVIOUS_SUFFIX}" cascade')
-    problem = None
-    try:
+
+    def swap() -> str | None:
         with _locked(conn) as cur:
             problem = _unpublishable(cur, run_id, schemas, expected)
             if problem is None:
@@ -179,8 +201,14 @@ def publish(
                 # Grants and row policies in the same transaction: no reader sees an unpoliced mart.
                 access.apply(conn)
                 _mark_published(cur, run_id, record or BuildRecord())
+            return problem
+
+    try:
+        problem = retrying_deadlocks(swap)
     except access.AccessError as exc:  # the swap was rolled back with it
         problem = str(exc)
+    except psycopg.errors.DeadlockDetected as exc:
+        problem = f"deadlocked {DEADLOCK_ATTEMPTS} times: {first_line(exc)}"
     if problem is not None:
         hold_back(conn, run_id, "publish", problem)
         raise PublishError(problem)
@@ -200,8 +228,8 @@ def publish_relations(
     expected: dict[str, set[str]] = {}
     for schema, name in relations:
         expected.setdefault(schema, set()).add(name)
-    problem = None
-    try:
+
+    def move() -> str | None:
         with _locked(conn) as cur:
             problem = _unpublishable(cur, run_id, sorted(expected), expected)
             if problem is None:
@@ -219,8 +247,14 @@ def publish_relations(
                     freshness.publish_arrivals(conn, sources)
                 access.apply(conn)
                 _mark_published(cur, run_id, record)
+            return problem
+
+    try:
+        problem = retrying_deadlocks(move)
     except access.AccessError as exc:  # rolled back with the moves
         problem = str(exc)
+    except psycopg.errors.DeadlockDetected as exc:
+        problem = f"deadlocked {DEADLOCK_ATTEMPTS} times: {first_line(exc)}"
     except psycopg.errors.DependentObjectsStillExist as exc:
         problem = f"a published relation the build replaces has dependants outside the build: {first_line(exc)}"
     if problem is not None:

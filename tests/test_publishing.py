@@ -264,3 +264,23 @@ def test_a_partial_build_never_drops_a_relation_something_outside_it_reads(conn)
     with pytest.raises(publishing.PublishError, match="the build lacks 1 relation"):
         publishing.publish_relations(conn, "run-3", [("marts", "fct_leads")], publishing.BuildRecord())
     assert conn.execute("select lead_id from marts.fct_leads").fetchall() == [("L1",)]
+
+
+def test_a_deadlocked_publish_is_run_again_and_held_back_in_one_line_when_it_keeps_deadlocking():
+    """The demo once lost its publish to PostgreSQL's deadlock detector (autovacuum analysing a fresh shadow table
+    while the swap policed it): the rolled-back transaction is run again, at most DEADLOCK_ATTEMPTS times."""
+    calls = []
+
+    def deadlocks_twice() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise psycopg.errors.DeadlockDetected("deadlock detected")
+        return "published"
+
+    assert publishing.retrying_deadlocks(deadlocks_twice) == "published" and len(calls) == 3
+
+    def always() -> str:
+        raise psycopg.errors.DeadlockDetected("deadlock detected")
+
+    with pytest.raises(psycopg.errors.DeadlockDetected):
+        publishing.retrying_deadlocks(always)
