@@ -563,10 +563,7 @@ def cmd_mf(args: argparse.Namespace, config: settings.Settings) -> int:
         if real.exists() and not link.is_symlink():
             link.symlink_to(real)
     env = dbt_env(info, config)
-    try:
-        ensure_manifest(view / "target", build=False, env=env)
-    except RuntimeError as exc:
-        raise UserError(str(exc)) from None
+    ensure_manifest(view / "target", build=False, env=env)
     env.update(DBT_PROJECT_DIR=str(view), DBT_PROFILES_DIR=str(view))
     mf = Path(sys.executable).parent / "mf"
     if not mf.exists():
@@ -959,6 +956,7 @@ def _main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from orchestration.access import AccessError
+    from orchestration.dbt_project import ParseError
     from orchestration.warehouse import WarehouseError
 
     try:
@@ -970,7 +968,7 @@ def _main(argv: list[str] | None = None) -> int:
         )
         with settings.running(config):
             return args.func(args, config)
-    except (UserError, WarehouseError, settings.SettingError, AccessError) as exc:
+    except (UserError, WarehouseError, settings.SettingError, AccessError, ParseError) as exc:
         print(f"lead-analytics: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:

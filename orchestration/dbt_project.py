@@ -23,6 +23,10 @@ PROJECT_FOLDERS = ("models", "macros", "seeds", "snapshots", "tests/dbt")
 BUILD_VARS = json.dumps(publishing.DBT_VARS)  # the vars of a write-audit-publish build
 
 
+class ParseError(RuntimeError):
+    """`dbt parse` failed (a YAML or Jinja error in the project): the message is dbt's, on one line."""
+
+
 def dbt_executable() -> str:
     """The dbt next to this interpreter (the project's virtualenv), else the one on PATH."""
     local = Path(sys.executable).parent / "dbt"
@@ -103,6 +107,6 @@ def _parse_if_stale(
     )
     if proc.returncode != 0:
         message = " ".join((proc.stdout + proc.stderr).split())
-        raise RuntimeError(f"dbt parse failed: {message[-1500:]}")
+        raise ParseError(f"dbt parse failed: {message[-1500:]}")
     parsed_for.write_text(database)
     return manifest

@@ -1,5 +1,6 @@
-"""Shared fixtures: one embedded PostgreSQL for the whole test session (or the external one the
-environment configures), and a fresh database per test that asks for one."""
+"""Shared fixtures: one embedded PostgreSQL per test process (one per pytest-xdist worker) or the external one the
+environment configures, a fresh database per test that asks for one, and the fixture warehouses several modules
+read."""
 
 from __future__ import annotations
 
@@ -194,6 +195,20 @@ CRM_STORY_TABLES = (
     "deals",
     "workflow_events",
 )
+
+
+# The engine's logs (OPS.md) and what the Operations monitor and System health read of them: the other CRM tables
+# are not needed (every fixture lead has its web_form event, so leads.created_at is never the 60 s fallback).
+OPS_TABLES = ("workflow_events", "health_checks")
+OPS_SELECT = [
+    "path:models/staging/crm",
+    "component_slas",
+    "path:models/intermediate/operations",
+    "path:models/marts/operations",
+    "dim_as_of",
+    "dim_calendar",
+    "dim_calendar_hour",
+]
 
 
 def crm_tables(*names: str) -> dict[str, Path]:

@@ -136,37 +136,23 @@ def test_a_table_loads_new_keys_straight_and_stored_keys_by_upsert_each_file_on_
     the upsert; each file's rejects keep its own name and line, and its rows carry its transaction's time."""
     contract = contracts.get("bot_leads", "leads")
     row = "{key},Website,chat,AllyChat,{score},{status},Ann,,,,2025-01-06T15:00:00Z,{updated}"
-    write(
-        landing,
-        "bot_leads/leads/leads_2025-01.csv",
-        "\n".join(
-            [
-                BOT_HEADER,
-                row.format(key="B1", score="0.8", status="new", updated="2025-01-06T15:00:00Z"),
-                row.format(key="B2", score="x1", status="new", updated="2025-01-06T15:00:00Z"),
-                row.format(key="B3", score="0.5", status="new", updated="2025-01-07T15:00:00Z"),
-            ]
-        )
-        + "\n",
+
+    def month(name: str, *lines: str) -> None:
+        write(landing, f"bot_leads/leads/leads_{name}.csv", "\n".join([BOT_HEADER, *lines]) + "\n")
+
+    month(
+        "2025-01",
+        row.format(key="B1", score="0.8", status="new", updated="2025-01-06T15:00:00Z"),
+        row.format(key="B2", score="x1", status="new", updated="2025-01-06T15:00:00Z"),
+        row.format(key="B3", score="0.5", status="new", updated="2025-01-07T15:00:00Z"),
     )
-    write(
-        landing,
-        "bot_leads/leads/leads_2025-02.csv",
-        "\n".join(
-            [
-                BOT_HEADER,
-                row.format(key="B4", score="0.7", status="new", updated="2025-02-01T10:00:00Z"),
-                row.format(key="B1", score="0.8", status="converted", updated="2025-02-10T09:00:00Z"),
-                row.format(key="B5", score="0.6", status="new", updated="2025-02-30T10:00:00Z"),
-            ]
-        )
-        + "\n",
+    month(
+        "2025-02",
+        row.format(key="B4", score="0.7", status="new", updated="2025-02-01T10:00:00Z"),
+        row.format(key="B1", score="0.8", status="converted", updated="2025-02-10T09:00:00Z"),
+        row.format(key="B5", score="0.6", status="new", updated="2025-02-30T10:00:00Z"),
     )
-    write(
-        landing,
-        "bot_leads/leads/leads_2025-03.csv",
-        BOT_HEADER + "\n" + row.format(key="B6", score="0.1", status="new", updated="2025-03-01T10:00:00Z") + "\n",
-    )
+    month("2025-03", row.format(key="B6", score="0.1", status="new", updated="2025-03-01T10:00:00Z"))
     result = loaders.load_table(conn, contract, landing)
     assert result.errors == []
     assert [(f.file, f.status, f.inserted, f.updated, f.unchanged, f.rejected) for f in result.files] == [

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from cards import dashcard_rows, normalised  # tests/ is on sys.path
-from conftest import assert_suite_passes, build_fixture_warehouse, crm_tables
+from conftest import OPS_SELECT, OPS_TABLES, assert_suite_passes, build_fixture_warehouse, crm_tables
 
 from orchestration import settings, warehouse
 from orchestration.bi import compiler
@@ -22,18 +22,7 @@ from orchestration.defs import checks
 
 AS_OF = "2025-11-28T23:00:00Z"
 AS_OF_DATE = date(2025, 11, 28)
-# the engine's logs only: the lead stories' other tables are h7's and h8's, and the pipeline needs none of them
-# (every lead of the fixture has its web_form event, so leads.created_at is never the 60 s fallback)
-TABLES = ("workflow_events", "health_checks")
-SELECT = [
-    "path:models/staging/crm",
-    "component_slas",
-    "path:models/intermediate/operations",
-    "path:models/marts/operations",
-    "dim_as_of",
-    "dim_calendar",
-    "dim_calendar_hour",
-]
+TABLES, SELECT = OPS_TABLES, OPS_SELECT
 SPECS = compiler.compile_specs(settings.PROJECT_ROOT / "metabase")
 DASHBOARDS = {key: SPECS.dashboards[key] for key in ("operations_monitor", "system_health")}
 CARDS = {k: card for k, card in SPECS.cards.items() if k.startswith(("operations__", "system_health__"))}

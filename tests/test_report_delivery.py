@@ -26,7 +26,15 @@ from datetime import UTC, datetime
 import pytest
 import smtp_server
 import yaml
-from conftest import LEAD_CAPTURE_AS_OF, LEAD_CAPTURE_FIXTURE, build_fixture_warehouse
+from conftest import (
+    CRM_AS_OF,
+    LEAD_CAPTURE_AS_OF,
+    LEAD_CAPTURE_FIXTURE,
+    OPS_SELECT,
+    OPS_TABLES,
+    build_fixture_warehouse,
+    crm_tables,
+)
 from pypdf import PdfReader
 
 from orchestration import cli, settings, warehouse
@@ -45,17 +53,7 @@ def inbox():
     controller.stop()
 
 
-CRM_FIXTURE = LEAD_CAPTURE_FIXTURE.parent / "crm"
-OPS_AS_OF = "2025-11-28T23:00:00Z"
-OPS_SELECT = [
-    "path:models/staging/crm",
-    "component_slas",
-    "path:models/intermediate/operations",
-    "path:models/marts/operations",
-    "dim_as_of",
-    "dim_calendar",
-    "dim_calendar_hour",
-]
+OPS_AS_OF = CRM_AS_OF
 # the day the engine's fixture is about: sent at 08:00 CST on Saturday 29 November
 OPS_SENT_AT = datetime(2025, 11, 29, 14, tzinfo=UTC)
 ENGINE_HEALTH = {
@@ -71,7 +69,7 @@ ENGINE_HEALTH = {
 def delivery_db(warehouse_info, tmp_path_factory):
     """The bot leads as of LEAD_CAPTURE_AS_OF, then the engine's models rebuilt as of OPS_AS_OF (module docstring)."""
     tables = {"bot_leads__leads": LEAD_CAPTURE_FIXTURE}
-    tables.update({f"crm__{t}": CRM_FIXTURE / t for t in ("workflow_events", "health_checks")})
+    tables.update(crm_tables(*OPS_TABLES))
     info = build_fixture_warehouse(
         warehouse_info,
         tmp_path_factory,
