@@ -89,11 +89,21 @@ def _ensure_table(cur) -> None:
             held_back_by text,
             reason text
         )""")
-    # what a refresh cycle compares with (orchestration/refresh.py) and what the run summary says was rebuilt
-    for column in ("fingerprint", "as_of", "rebuilt"):
-        cur.execute(f"alter table {_TABLE} add column if not exists {column} text")
-    # a partial build's dbt unique ids (null: a whole build), as its dbt step saw its selection
-    cur.execute(f"alter table {_TABLE} add column if not exists partial_nodes jsonb")
+    # Columns added since the table was first made: what a refresh cycle compares with (orchestration/refresh.py),
+    # what the run summary says was rebuilt, and a partial build's dbt unique ids (null: a whole build). Altered only
+    # when missing: `add column if not exists` takes an exclusive lock even when the column is there, and this runs
+    # at every build, hold-back and publish, beside pages reading the table.
+    added = {"fingerprint": "text", "as_of": "text", "rebuilt": "text", "partial_nodes": "jsonb"}
+    present = {
+        name
+        for (name,) in cur.execute(
+            "select attname from pg_attribute where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped",
+            (_TABLE,),
+        ).fetchall()
+    }
+    for column, kind in added.items():
+        if column not in present:
+            cur.execute(f"alter table {_TABLE} add column {column} {kind}")
 
 
 @contextmanager

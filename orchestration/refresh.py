@@ -78,23 +78,25 @@ def pending(conn, landing_root: Path) -> Pending:
     published_at = None
     unbuilt: list[str] = []
     changed: set[str] = set()
-    if _exists(conn, _PUBLICATIONS):
-        published_at = conn.execute(
-            f"select max(build_started_at) from {_PUBLICATIONS} where status = 'published'"
-        ).fetchone()[0]
-    if _exists(conn, _LEDGER):
-        ledger = dict(
-            conn.execute(f"select file_path, sha256 from {_LEDGER} where landing_root = %s", (root,)).fetchall()
-        )
-        if published_at is not None:
-            rows = conn.execute(
-                f"select file_path, source_table from {_LEDGER} where landing_root = %s and status = 'loaded' "
-                "and loaded_at > %s order by file_path",
-                (root, published_at),
-            ).fetchall()
-            unbuilt = [p for p, _ in rows]
-            by_relation = {f"{c.schema}.{c.name}": f"{c.source}.{c.name}" for c in contracts.all_contracts()}
-            changed = {by_relation[t] for _, t in rows if t in by_relation}
+    # the reads in a transaction of their own, ended before the files are hashed (and a caller's plan parses)
+    with conn.transaction():
+        if _exists(conn, _PUBLICATIONS):
+            published_at = conn.execute(
+                f"select max(build_started_at) from {_PUBLICATIONS} where status = 'published'"
+            ).fetchone()[0]
+        if _exists(conn, _LEDGER):
+            ledger = dict(
+                conn.execute(f"select file_path, sha256 from {_LEDGER} where landing_root = %s", (root,)).fetchall()
+            )
+            if published_at is not None:
+                rows = conn.execute(
+                    f"select file_path, source_table from {_LEDGER} where landing_root = %s and status = 'loaded' "
+                    "and loaded_at > %s order by file_path",
+                    (root, published_at),
+                ).fetchall()
+                unbuilt = [p for p, _ in rows]
+                by_relation = {f"{c.schema}.{c.name}": f"{c.source}.{c.name}" for c in contracts.all_contracts()}
+                changed = {by_relation[t] for _, t in rows if t in by_relation}
     new: list[str] = []
     for contract in contracts.all_contracts():
         try:
@@ -121,7 +123,8 @@ def plan(conn, config: settings.Settings, found: Pending) -> Plan:
     """Everything, or only what `found`'s changed raw tables (and a moved as-of moment) reach; see selective.py."""
     from orchestration.dbt_project import ensure_manifest
 
-    published = publishing.published_build(conn)
+    with conn.transaction():  # ended before the (possibly slow) parse below
+        published = publishing.published_build(conn)
     if published is None:
         return Plan(None, "nothing published yet")
     if published.fingerprint != selective.fingerprint(config):

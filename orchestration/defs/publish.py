@@ -60,8 +60,11 @@ def published_marts(
     sources = freshness.lineage().sources  # the dashboards' "Sources" line reads their arrival times (D183)
     manifest_path = ensure_manifest()
     total = sum(len(v) for v in PUBLISHED_RELATIONS.values())
+    # what this run's dbt step built; read in a connection of its own, so that the publish below (and the hold-back
+    # it records when it fails) runs in transactions of its own, not as savepoints of this read's transaction
     with warehouse.connect() as conn:
-        nodes = publishing.partial_nodes(conn, context.run.run_id)  # what this run's dbt step built
+        nodes = publishing.partial_nodes(conn, context.run.run_id)
+    with warehouse.connect() as conn:
         whole = nodes is None
         rebuilt = {ASSET_KEYS[uid] for uid in nodes or ()}
         try:
