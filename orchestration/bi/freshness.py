@@ -106,32 +106,37 @@ def _ago(delta: timedelta) -> str:
 
 def newest_arrivals(conn, sources: dict[str, Source]) -> dict[str, datetime | None]:
     """Raw table -> when its newest row arrived (None: no rows), for the tables of `sources` that exist; read as
-    the owner, from the load ledger, else from the table itself."""
-    newest: dict[str, datetime | None] = {}
-    has_ledger = conn.execute("select to_regclass(%s)", (_LEDGER,)).fetchone()[0] is not None
-    for table in sorted(sources):
-        column = sources[table].loaded_at_field
-        # a missing table, or one without the column (the ledger itself is a dbt source), has no arrival time
-        if not conn.execute(
-            "select exists (select 1 from pg_attribute where attrelid = to_regclass(%s) and attname = %s "
-            "and attnum > 0 and not attisdropped)",
-            (table, column),
-        ).fetchone()[0]:
-            continue
-        # The ledger row of a file and its rows' `_loaded_at` are both now() of the file's transaction, and
-        # `_loaded_at` moves only when a file inserts or updates rows: the ledger gives the same moment
-        # without scanning a raw table (they grow with the data; the ledger with the files).
-        moment = (
+    the owner, from the load ledger, else from the table itself. Two queries for all tables, whatever their number,
+    and a scan only of a table the loader never wrote (rows written by something else)."""
+    tables = sorted(sources)
+    # a missing table, or one without the column (the ledger itself is a dbt source), has no arrival time
+    present = {
+        name
+        for (name,) in conn.execute(
+            """select t.name from unnest(%s::text[], %s::text[]) as t(name, col)
+               where exists (select 1 from pg_attribute where attrelid = to_regclass(t.name) and attname = t.col
+                             and attnum > 0 and not attisdropped)""",
+            (tables, [sources[t].loaded_at_field for t in tables]),
+        ).fetchall()
+    }
+    # The ledger row of a file and its rows' `_loaded_at` are both now() of the file's transaction, and
+    # `_loaded_at` moves only when a file inserts or updates rows: the ledger gives the same moment
+    # without scanning a raw table (they grow with the data; the ledger with the files).
+    from_ledger: dict[str, datetime] = {}
+    if conn.execute("select to_regclass(%s)", (_LEDGER,)).fetchone()[0] is not None:
+        from_ledger = dict(
             conn.execute(
-                f"select max(loaded_at) from {_LEDGER} where source_table = %s and status = 'loaded' "
-                "and inserted + updated > 0",
-                (table,),
-            ).fetchone()[0]
-            if has_ledger
-            else None
+                f"select source_table, max(loaded_at) from {_LEDGER} where source_table = any(%s) "
+                "and status = 'loaded' and inserted + updated > 0 group by source_table",
+                (sorted(present),),
+            ).fetchall()
         )
+    newest: dict[str, datetime | None] = {}
+    for table in sorted(present):
+        moment = from_ledger.get(table)
         if moment is None:  # rows written by something other than the loader
             schema, name = table.split(".", 1)
+            column = sources[table].loaded_at_field
             moment = conn.execute(f'select max("{column}") from "{schema}"."{name}"').fetchone()[0]
         newest[table] = moment
     return newest
@@ -143,6 +148,9 @@ def publish_arrivals(conn, sources: dict[str, Source]) -> int:
     the table."""
     newest = newest_arrivals(conn, sources)
     with conn.transaction():
+        # one writer at a time (a publish and a render may both refresh it): a second `delete` would skip the rows
+        # the first inserted, and its inserts would then collide with them
+        conn.execute("select pg_advisory_xact_lock(hashtext('lead_analytics.source_arrivals'))")
         conn.execute(f'create schema if not exists "{settings.AUDIT_SCHEMA}"')
         conn.execute(f"""
             create table if not exists {ARRIVALS} (
