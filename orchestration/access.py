@@ -139,13 +139,18 @@ def _ensure_roles(cur, password: str) -> None:
     _set_login(cur, READER, password, inherit=False)
 
 
+# Besides superuser: what lets a login create databases or roles (and so make itself more) or read past row security.
+# A reporting login holds none of them; Metabase may not connect as one (metabase_state.privilege_of).
+POWERS = ("rolcreatedb", "rolcreaterole", "rolbypassrls")
+
+
 def _set_login(cur, role: str, password: str, inherit: bool) -> None:
     """Create the login `role` (PostgreSQL's defaults: no superuser, createdb, createrole, bypassrls) or set its
     password; AccessError when an existing one holds any of those attributes (only a superuser may remove them)."""
     verifier = sql.Literal(scram_verifier(password))
     if _role_exists(cur, role):
         privileged = cur.execute(
-            "select rolsuper or rolcreatedb or rolcreaterole or rolbypassrls from pg_roles where rolname = %s", (role,)
+            f"select rolsuper or {' or '.join(POWERS)} from pg_roles where rolname = %s", (role,)
         ).fetchone()[0]
         if privileged:
             raise AccessError(

@@ -894,8 +894,9 @@ def provision(
     AccessSpec or the path of an access.yml; default: `access.yml` beside the specs, if there is one; None and no
     file: permissions are left as they are). `timeout` bounds every HTTP call (default METABASE_TIMEOUT_SECONDS,
     else 30 s); `allow_http` lets a non-local Metabase be reached over plain http (default METABASE_ALLOW_HTTP=1).
-    `allow_privileged` lets a connection log in as a superuser, a role with createrole or bypassrls, or the warehouse
-    owner (default METABASE_DB_ALLOW_PRIVILEGED=1); otherwise such a connection is refused before any call (D184).
+    `allow_privileged` lets a connection log in as a superuser, a role with createdb, createrole or bypassrls, or the
+    warehouse owner (default METABASE_DB_ALLOW_PRIVILEGED=1); otherwise such a connection is refused before any
+    call (D184).
     """
     compiled = specs if isinstance(specs, CompiledSpecs) else compile_specs(Path(specs))
     compiled = worded(compiled, timezone or settings.reporting_timezone())

@@ -105,10 +105,13 @@ class WarehouseState:
         """Why a connection should not log in as `role` ("a superuser", "the warehouse owner", ...), or None: a
         role that reads past the grants and row security, or owns (or may act as the owner of) the warehouse. A
         role this server does not know is not judged (None)."""
+        from orchestration.access import POWERS
+
+        powers = " or ".join(f"r.{attribute}" for attribute in POWERS)
         row = (
             self._connection()
             .execute(
-                """select r.rolsuper, r.rolcreaterole or r.rolbypassrls, r.rolname = session_user,
+                f"""select r.rolsuper, {powers}, r.rolname = session_user,
                       pg_has_role(r.oid, d.datdba, 'member')
                           or pg_has_role(r.oid, coalesce(m.nspowner, d.datdba), 'member')
                    from pg_roles r
@@ -129,7 +132,7 @@ class WarehouseState:
         if owner:
             return "the owner (or a member of the owner) of the warehouse's database or marts"
         if powerful:
-            return "a role with createrole or bypassrls"
+            return "a role with createdb, createrole or bypassrls"
         return None
 
     def close(self) -> None:
