@@ -271,6 +271,20 @@ def browser(tmp_path_factory):
     b.close()
 
 
+def ledger_rows(conn, *rows: tuple[str, str, str, int, int, str]) -> None:
+    """The loader's own ledger (`loaders.create_ledger`) holding `rows`, each (file_path, source_table, status,
+    inserted, updated, loaded_at): for tests of what reads the ledger without loading files."""
+    from orchestration.ingestion import loaders
+
+    with conn.cursor() as cur:
+        loaders.create_ledger(cur)
+        cur.executemany(
+            "insert into raw_audit.loaded_files (landing_root, file_path, source_table, status, inserted, updated, "
+            "loaded_at) values ('/landing', %s, %s, %s, %s, %s, %s)",
+            rows,
+        )
+
+
 def assert_suite_passes(info: warehouse.ConnectionInfo, path: Path) -> None:
     """The Great Expectations suite at `path` passes on `info`, every one of its (at least one) expectations run."""
     import json

@@ -149,15 +149,14 @@ def test_a_high_priority_lead_waits_until_a_person_touches_it_and_old_ones_are_c
         "L-06 (Manhattan, Paid Ads); and 1 waiting over 7 days, counted on the Executive summary"
     ) in fired.lines
 
+    # the module's warehouse stays as of the call: it is dropped after this module, and the year-over-year rows
+    # read by the other test are the same at either moment of 3 November
     rebuild_as_of(info, target, AFTER_THE_CALL)
-    try:
-        assert lead_items(info) == [
-            (*BACKLOG, "not listed one by one; the oldest has waited 3306.0 h", date(2025, 6, 18), Decimal("3306.0"), 1)
-        ]
-        resolved = alerts.evaluate_and_notify(info, config, at(AFTER_THE_CALL))
-        assert [r for r in resolved.resolved if r[0] == "high_priority_leads_waiting"] == [
-            ("high_priority_leads_waiting", "team")
-        ]
-        assert [f for f in resolved.fired if f[0] == "high_priority_leads_waiting"] == []
-    finally:
-        rebuild_as_of(info, target, AS_OF)
+    assert lead_items(info) == [
+        (*BACKLOG, "not listed one by one; the oldest has waited 3306.0 h", date(2025, 6, 18), Decimal("3306.0"), 1)
+    ]
+    resolved = alerts.evaluate_and_notify(info, config, at(AFTER_THE_CALL))
+    assert [r for r in resolved.resolved if r[0] == "high_priority_leads_waiting"] == [
+        ("high_priority_leads_waiting", "team")
+    ]
+    assert [f for f in resolved.fired if f[0] == "high_priority_leads_waiting"] == []

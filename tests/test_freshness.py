@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from conftest import ledger_rows
 
 from orchestration import access, warehouse
 from orchestration.bi import freshness
@@ -124,16 +125,11 @@ def test_the_header_says_when_the_newest_row_arrived_and_warns_past_a_rule(conn)
 
 def test_the_ledger_gives_the_newest_arrival_without_scanning_the_raw_table(conn):
     # A file that inserted or updated rows counts; one whose rows were all unchanged, or one that failed, does not.
-    conn.execute("create schema raw_audit")
-    conn.execute(
-        "create table raw_audit.loaded_files (source_table text, status text, inserted int, updated int, "
-        "loaded_at timestamptz)"
-    )
-    conn.execute(
-        "insert into raw_audit.loaded_files values "
-        "('raw_crm.leads', 'loaded', 3, 0, '2026-12-07 09:00Z'), "
-        "('raw_crm.leads', 'loaded', 0, 0, '2026-12-07 11:00Z'), "
-        "('raw_crm.leads', 'failed', 0, 0, '2026-12-07 11:30Z')"
+    ledger_rows(
+        conn,
+        ("crm/leads/a.csv", "raw_crm.leads", "loaded", 3, 0, "2026-12-07 09:00Z"),
+        ("crm/leads/b.csv", "raw_crm.leads", "loaded", 0, 0, "2026-12-07 11:00Z"),
+        ("crm/leads/c.csv", "raw_crm.leads", "failed", 0, 0, "2026-12-07 11:30Z"),
     )
     found = freshness.lineage_from_manifest(MANIFEST)
     assert freshness.publish_arrivals(conn, found.sources) == 3  # leads, agents, events; the ledger has no _loaded_at
@@ -145,15 +141,10 @@ def test_the_ledger_gives_the_newest_arrival_without_scanning_the_raw_table(conn
 def test_the_reader_reads_the_published_arrival_times_not_the_ledger_and_the_header_warns(conn, fresh_db, monkeypatch):
     """The pages read as reporting_reader (D150), which may read neither the ledger nor a raw table: the owner
     publishes one row per raw table (no file name, no row), and the header line is the same as the owner's."""
-    conn.execute("create schema raw_audit")
-    conn.execute(
-        "create table raw_audit.loaded_files (source_table text, file_name text, status text, inserted int, "
-        "updated int, loaded_at timestamptz)"
-    )
-    conn.execute(
-        "insert into raw_audit.loaded_files values "
-        "('raw_crm.leads', 'crm/leads/2026-12-04.csv', 'loaded', 2, 0, '2026-12-04 09:00Z'), "
-        "('raw_crm.leads', 'crm/leads/2026-12-05.csv', 'failed', 0, 0, '2026-12-05 09:00Z')"
+    ledger_rows(
+        conn,
+        ("crm/leads/2026-12-04.csv", "raw_crm.leads", "loaded", 2, 0, "2026-12-04 09:00Z"),
+        ("crm/leads/2026-12-05.csv", "raw_crm.leads", "failed", 0, 0, "2026-12-05 09:00Z"),
     )
     found = freshness.lineage_from_manifest(MANIFEST)
     freshness.publish_arrivals(conn, found.sources)

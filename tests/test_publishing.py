@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from conftest import ledger_rows
 
 from orchestration import access, publishing, warehouse
 
@@ -165,14 +166,7 @@ def test_publish_publishes_the_sources_arrival_times_for_the_reader_on_every_pub
     from orchestration.bi import freshness
 
     sources = {"raw.leads": freshness.Source("raw.leads", "_loaded_at", timedelta(hours=6), "6 hours", "crm")}
-    conn.execute("create schema raw_audit")
-    conn.execute(
-        "create table raw_audit.loaded_files (source_table text, file_name text, status text, inserted int, "
-        "updated int, loaded_at timestamptz)"
-    )
-    conn.execute(
-        "insert into raw_audit.loaded_files values ('raw.leads', 'a.csv', 'loaded', 2, 0, '2026-12-01 08:00Z')"
-    )
+    ledger_rows(conn, ("raw/leads/a.csv", "raw.leads", "loaded", 2, 0, "2026-12-01 08:00Z"))
     conn.execute("create schema raw")
     conn.execute("create table raw.leads (lead_id text, _loaded_at timestamptz)")  # a raw table has its load time
     build(conn, "run-1", ["L1", "L2"])
@@ -185,9 +179,7 @@ def test_publish_publishes_the_sources_arrival_times_for_the_reader_on_every_pub
         assert as_reader.execute(query).fetchall() == [
             ("crm", "raw.leads", datetime(2026, 12, 1, 8, 0, tzinfo=UTC), timedelta(hours=6), "6 hours")
         ]
-    conn.execute(
-        "insert into raw_audit.loaded_files values ('raw.leads', 'b.csv', 'loaded', 1, 0, '2026-12-02 08:00Z')"
-    )
+    ledger_rows(conn, ("raw/leads/b.csv", "raw.leads", "loaded", 1, 0, "2026-12-02 08:00Z"))
     build(conn, "run-2", ["L1", "L2", "L3"])
     publishing.publish(conn, "run-2", EXPECTED, sources=sources)
     with warehouse.connect(reader) as as_reader:
@@ -266,9 +258,12 @@ def test_a_partial_build_never_drops_a_relation_something_outside_it_reads(conn)
     assert conn.execute("select lead_id from marts.fct_leads").fetchall() == [("L1",)]
 
 
-def test_a_deadlocked_publish_is_run_again_and_held_back_in_one_line_when_it_keeps_deadlocking():
+def test_a_deadlocked_publish_transaction_is_run_again_at_most_three_times(monkeypatch):
     """The demo once lost its publish to PostgreSQL's deadlock detector (autovacuum analysing a fresh shadow table
-    while the swap policed it): the rolled-back transaction is run again, at most DEADLOCK_ATTEMPTS times."""
+    while the swap policed it): the rolled-back transaction is run again, pausing 0.5 s then 1 s, at most
+    DEADLOCK_ATTEMPTS (3) times; then the deadlock is the caller's to hold the build back with."""
+    pauses: list[float] = []
+    monkeypatch.setattr(publishing.time, "sleep", pauses.append)
     calls = []
 
     def deadlocks_twice() -> str:
@@ -277,10 +272,16 @@ def test_a_deadlocked_publish_is_run_again_and_held_back_in_one_line_when_it_kee
             raise psycopg.errors.DeadlockDetected("deadlock detected")
         return "published"
 
-    assert publishing.retrying_deadlocks(deadlocks_twice) == "published" and len(calls) == 3
+    assert publishing.retrying_deadlocks(deadlocks_twice) == "published"
+    assert (len(calls), pauses) == (3, [0.5, 1.0])
+
+    attempts = []
 
     def always() -> str:
+        attempts.append(1)
         raise psycopg.errors.DeadlockDetected("deadlock detected")
 
+    pauses.clear()
     with pytest.raises(psycopg.errors.DeadlockDetected):
         publishing.retrying_deadlocks(always)
+    assert (len(attempts), pauses, publishing.DEADLOCK_ATTEMPTS) == (3, [0.5, 1.0], 3)

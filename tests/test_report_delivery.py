@@ -75,7 +75,7 @@ def delivery_db(warehouse_info, tmp_path_factory):
         tmp_path_factory,
         "delivery",
         tables,
-        ["+fct_bot_leads", "marts.common"],
+        ["+fct_bot_leads"],  # the calendar and the as-of moment are built once, by the rebuild (OPS_SELECT)
         LEAD_CAPTURE_AS_OF,
         rebuilds=[(OPS_SELECT, OPS_AS_OF)],
     )

@@ -147,6 +147,26 @@ def _existing_columns(cur, schemas: list[str]) -> dict[tuple[str, str], set[str]
     return found
 
 
+def create_ledger(cur) -> None:
+    """The load ledger, `raw_audit.loaded_files` (one row per landing file), when it is not there yet."""
+    audit = _ident(settings.AUDIT_SCHEMA)
+    counts = ", ".join(f"{c} integer not null default 0" for c in _LEDGER_COUNTS)
+    cur.execute(f"create schema if not exists {audit}")
+    cur.execute(f"""
+        create table if not exists {audit}.loaded_files (
+            landing_root text not null,
+            file_path text not null,
+            source_table text not null,
+            status text not null default 'loaded' check (status in ('loaded', 'failed')),
+            reason text,
+            sha256 text,
+            {counts},
+            duration_ms integer not null default 0,
+            loaded_at timestamptz not null default now(),
+            primary key (landing_root, file_path)
+        )""")
+
+
 def ensure_schemas(conn, landing_root: Path | None = None) -> None:
     """Create every raw schema, the audit schema and the raw tables (idempotent; adds new contract
     columns to existing tables; upgrades an older ledger). Concurrent callers wait for each other.
@@ -171,20 +191,7 @@ def ensure_schemas(conn, landing_root: Path | None = None) -> None:
         existing = _existing_columns(cur, schemas)  # again, under the lock
         for schema in schemas:
             cur.execute(f"create schema if not exists {_ident(schema)}")
-        counts = ", ".join(f"{c} integer not null default 0" for c in _LEDGER_COUNTS)
-        cur.execute(f"""
-            create table if not exists {audit}.loaded_files (
-                landing_root text not null,
-                file_path text not null,
-                source_table text not null,
-                status text not null default 'loaded' check (status in ('loaded', 'failed')),
-                reason text,
-                sha256 text,
-                {counts},
-                duration_ms integer not null default 0,
-                loaded_at timestamptz not null default now(),
-                primary key (landing_root, file_path)
-            )""")
+        create_ledger(cur)
         cur.execute(f"""
             create table if not exists {audit}.rejected_rows (
                 source_table text not null,
