@@ -184,6 +184,46 @@ def retrying_deadlocks(attempt: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
+def _publish_locked(
+    conn,
+    run_id: str,
+    expected: dict[str, set[str]],
+    record: BuildRecord,
+    sources: dict | None,
+    move_in: Callable[[psycopg.Cursor], None],
+) -> None:
+    """One publication, whole or partial, in one transaction holding the publication lock: when the build is
+    publishable, `move_in` puts its relations in place, then the sources' arrival times (for the "Sources" line of
+    every page, D183), the grants and row policies (no reader sees an unpoliced mart) and the publication record.
+    Run again when it is a deadlock's victim (D193); otherwise PublishError, recorded as held back, with the reason
+    in one line, and nothing published changes."""
+
+    def attempt() -> str | None:
+        with _locked(conn) as cur:
+            problem = _unpublishable(cur, run_id, sorted(expected), expected)
+            if problem is None:
+                move_in(cur)
+                if sources is not None:
+                    from orchestration.bi import freshness
+
+                    freshness.publish_arrivals(conn, sources)
+                access.apply(conn)
+                _mark_published(cur, run_id, record)
+            return problem
+
+    try:
+        problem = retrying_deadlocks(attempt)
+    except access.AccessError as exc:  # rolled back with the move
+        problem = str(exc)
+    except psycopg.errors.DeadlockDetected as exc:
+        problem = f"deadlocked {DEADLOCK_ATTEMPTS} times: {first_line(exc)}"
+    except psycopg.errors.DependentObjectsStillExist as exc:
+        problem = f"a published relation the build replaces has dependants outside the build: {first_line(exc)}"
+    if problem is not None:
+        hold_back(conn, run_id, "publish", problem)
+        raise PublishError(problem)
+
+
 def publish(
     conn, run_id: str, expected: dict[str, set[str]], record: BuildRecord | None = None, sources: dict | None = None
 ) -> list[str]:
@@ -196,32 +236,13 @@ def publish(
         for schema in schemas:  # left over when an earlier publish could not drop them
             conn.execute(f'drop schema if exists "{schema}{PREVIOUS_SUFFIX}" cascade')
 
-    def swap() -> str | None:
-        with _locked(conn) as cur:
-            problem = _unpublishable(cur, run_id, schemas, expected)
-            if problem is None:
-                for schema in schemas:
-                    if _schema_exists(cur, schema):
-                        cur.execute(f'alter schema "{schema}" rename to "{schema}{PREVIOUS_SUFFIX}"')
-                    cur.execute(f'alter schema "{build_schema(schema)}" rename to "{schema}"')
-                if sources is not None:
-                    from orchestration.bi import freshness
+    def swap(cur) -> None:
+        for schema in schemas:
+            if _schema_exists(cur, schema):
+                cur.execute(f'alter schema "{schema}" rename to "{schema}{PREVIOUS_SUFFIX}"')
+            cur.execute(f'alter schema "{build_schema(schema)}" rename to "{schema}"')
 
-                    freshness.publish_arrivals(conn, sources)
-                # Grants and row policies in the same transaction: no reader sees an unpoliced mart.
-                access.apply(conn)
-                _mark_published(cur, run_id, record or BuildRecord())
-            return problem
-
-    try:
-        problem = retrying_deadlocks(swap)
-    except access.AccessError as exc:  # the swap was rolled back with it
-        problem = str(exc)
-    except psycopg.errors.DeadlockDetected as exc:
-        problem = f"deadlocked {DEADLOCK_ATTEMPTS} times: {first_line(exc)}"
-    if problem is not None:
-        hold_back(conn, run_id, "publish", problem)
-        raise PublishError(problem)
+    _publish_locked(conn, run_id, expected, record or BuildRecord(), sources, swap)
     with conn.transaction():  # readers of the previous tables finish first; then they go
         for schema in schemas:
             conn.execute(f'drop schema if exists "{schema}{PREVIOUS_SUFFIX}" cascade')
@@ -239,37 +260,17 @@ def publish_relations(
     for schema, name in relations:
         expected.setdefault(schema, set()).add(name)
 
-    def move() -> str | None:
-        with _locked(conn) as cur:
-            problem = _unpublishable(cur, run_id, sorted(expected), expected)
-            if problem is None:
-                for schema, name in reversed(relations):  # dependants first
-                    kind = _kind(cur, schema, name)
-                    if kind is not None:
-                        cur.execute(f'drop {kind} "{schema}"."{name}"')
-                for schema, name in relations:
-                    cur.execute(f'create schema if not exists "{schema}"')
-                    kind = _kind(cur, build_schema(schema), name)
-                    cur.execute(f'alter {kind} "{build_schema(schema)}"."{name}" set schema "{schema}"')
-                if sources is not None:  # as in publish(): the "Sources" line of every page (D183)
-                    from orchestration.bi import freshness
+    def move(cur) -> None:
+        for schema, name in reversed(relations):  # dependants first
+            kind = _kind(cur, schema, name)
+            if kind is not None:
+                cur.execute(f'drop {kind} "{schema}"."{name}"')
+        for schema, name in relations:
+            cur.execute(f'create schema if not exists "{schema}"')
+            kind = _kind(cur, build_schema(schema), name)
+            cur.execute(f'alter {kind} "{build_schema(schema)}"."{name}" set schema "{schema}"')
 
-                    freshness.publish_arrivals(conn, sources)
-                access.apply(conn)
-                _mark_published(cur, run_id, record)
-            return problem
-
-    try:
-        problem = retrying_deadlocks(move)
-    except access.AccessError as exc:  # rolled back with the moves
-        problem = str(exc)
-    except psycopg.errors.DeadlockDetected as exc:
-        problem = f"deadlocked {DEADLOCK_ATTEMPTS} times: {first_line(exc)}"
-    except psycopg.errors.DependentObjectsStillExist as exc:
-        problem = f"a published relation the build replaces has dependants outside the build: {first_line(exc)}"
-    if problem is not None:
-        hold_back(conn, run_id, "publish", problem)
-        raise PublishError(problem)
+    _publish_locked(conn, run_id, expected, record, sources, move)
     with conn.transaction():  # the shadow schemas are empty now
         for schema in sorted(expected):
             conn.execute(f'drop schema if exists "{build_schema(schema)}" cascade')
@@ -345,7 +346,7 @@ def _unpublishable(cur, run_id: str, schemas: list[str], expected: dict[str, set
     if missing:
         return (
             f"the build lacks {len(missing)} relation(s) dbt defines, e.g. {', '.join(missing[:3])} "
-            "(a partial build is never published)"
+            "(an incomplete build is never published)"
         )
     return None
 
