@@ -13,15 +13,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from conftest import run_dbt
 
 from orchestration import publishing, refresh, selective, settings, warehouse
 from orchestration.bench import scratch_settings
-from orchestration.dbt_project import BUILD_VARS, dbt_env, dbt_executable, ensure_manifest
+from orchestration.dbt_project import BUILD_VARS, ensure_manifest
 from orchestration.ingestion.generator import GeneratorConfig, generate
 
 FIRST_AS_OF = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -116,26 +116,8 @@ def _full_rebuild(info: warehouse.ConnectionInfo, config: settings.Settings) -> 
     business, not this comparison's), then digested the way the published relations were."""
     relations = publishing.published_relations(ensure_manifest())
     target = config.state_dir / "full-rebuild-target"
-    proc = subprocess.run(
-        [
-            dbt_executable(),
-            "build",
-            "--exclude",
-            "resource_type:test",
-            "--vars",
-            BUILD_VARS,
-            "--project-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--target-path",
-            str(target),
-        ],
-        env=dbt_env(info, config),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    selection = ["--exclude", "resource_type:test", "--vars", BUILD_VARS]
+    proc = run_dbt(info, "build", selection, config.as_of_text, target, config.timezone)
     assert proc.returncode == 0, proc.stdout[-3000:]
     with warehouse.connect(info) as conn:
         return _relation_digests(conn, relations, publishing.BUILD_SUFFIX)
