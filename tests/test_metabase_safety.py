@@ -428,8 +428,8 @@ def test_a_connection_as_the_owner_a_superuser_or_a_powerful_role_is_refused_in_
         with pytest.raises(mp.MetabaseError) as exc:
             mp.provision(COMPILED, fake.url, USER, PASSWORD, {**DB, "user": powerful}, state=state)
         assert str(exc.value) == (
-            f"refusing to connect Metabase to the warehouse as {powerful!r}: it is a role with createrole or "
-            f"bypassrls{tail} to allow it"
+            f"refusing to connect Metabase to the warehouse as {powerful!r}: it is a role with createdb, createrole "
+            f"or bypassrls{tail} to allow it"
         )
         assert fake.requests == []  # refused before the first call: not even a login
         allowed = mp.provision(
