@@ -131,6 +131,7 @@ def refused(info, statement: str) -> bool:
 
 
 def test_the_reader_reads_every_mart_but_no_raw_staging_audit_restricted_or_file(db, logins):
+    """s001.acl_role_permissions: the reporting login reads the published marts and nothing else."""
     reader = logins["reader"]
     for mart in (*SCOPED_MARTS, *UNSCOPED_MARTS, *SHARED_MARTS):
         assert rows(reader, f"select count(*) from marts.{mart}") == rows(db, f"select count(*) from marts.{mart}")
@@ -347,6 +348,7 @@ def _personal_values(info, schema: str) -> list[tuple[str, str, str]]:
 
 
 def test_no_mart_column_a_non_admin_role_can_read_holds_a_clear_text_email_or_phone(db, logins):
+    """s001.acl_data_masking: masked or hashed for every role but the admin."""
     for role in ("reader", "executive", "client", "agent"):
         assert _personal_values(logins[role], "marts") == [], role
     # the scan finds them where they are: the admin-only schema, and masked values in the marts
@@ -375,6 +377,7 @@ def test_rejected_raw_lines_are_readable_by_the_admin_role_only(db, logins):
 
 
 def test_a_render_is_logged_with_the_role_that_read_the_marts(db, logins, tmp_path):
+    """s001.acl_audit_logging: who (the database role), what, filters, rows."""
     written = html_report.write_reports(
         logins["reader"], settings.PROJECT_ROOT / "metabase", tmp_path, {"created": "2025-03"}, keys=["lead_capture"]
     )

@@ -111,7 +111,7 @@ LIVE_PARTS: dict[str, tuple[str, ...]] = {
     "s001": S001_LEAD_ANALYTICS + S001_AGENT_PERFORMANCE + S001_ROI,
 }
 DBT_DIRS = ("models", "macros", "seeds", "snapshots", "tests/dbt")
-# `ops` items made live by issue 18 (Operations monitor, System health, the executive uptime and error rates)
+# `ops` items made live by issue 18 (Operations monitor, System health, the executive uptime and error rates) and 19
 LIVE_OPS = (
     "s001.system_uptime_current_month",
     "s001.system_uptime_12m_avg",
@@ -134,6 +134,11 @@ LIVE_OPS = (
     "s001.ext_api.rate_limit",
     "s001.ext_api.error_rate",
     "s001.ext_api.sla_compliance",
+    # issue 19: who may see what (roles, masking, the access log, export controls)
+    "s001.acl_role_permissions",
+    "s001.acl_data_masking",
+    "s001.acl_audit_logging",
+    "s001.acl_export_controls",
 )
 # the other items issue 18 builds (kinds metric, chart, rule), live before seed 001 as a whole joins LIVE_SEEDS
 ISSUE_18_ITEMS = (

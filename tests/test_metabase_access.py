@@ -367,7 +367,15 @@ def test_a_client_named_like_a_dashboards_collection_is_refused(fake, state):
 
 
 def test_the_repository_access_file_declares_the_four_groups():
+    """s001.acl_role_permissions (Executive, Manager, Agent, Admin) and s001.acl_export_controls (only the executive
+    and admin groups may query, hence download; Manager and Agent read nothing through the shared connection)."""
     spec = load_access(Path(__file__).parents[1] / "metabase" / "access.yml")
+    assert spec.kpis == [
+        "s001.acl_role_permissions",
+        "s001.acl_data_masking",
+        "s001.acl_audit_logging",
+        "s001.acl_export_controls",
+    ]
     assert {k: (g.name, g.collections, g.queries) for k, g in spec.groups.items()} == {
         "executive": ("Executive", "read", "query-builder"),
         "manager": ("Manager", "none", "no"),

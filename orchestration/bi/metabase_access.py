@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from orchestration.bi.specs import SpecError, _one_line, _read_yaml
+from orchestration.bi.specs import KpiId, SpecError, _one_line, _read_yaml
 
 ALL_USERS = 1  # Metabase's built-in group of every user (id 1 in every Metabase)
 ACCESS_FILE = "access.yml"
@@ -57,6 +57,7 @@ class AccessSpec(BaseModel):
 
     groups: dict[Key, GroupSpec]
     clients: dict[Key, ClientSpec] = {}
+    kpis: list[KpiId] = []  # the inventory items (seed 001 access control) this file is
 
     @model_validator(mode="after")
     def _distinct(self) -> AccessSpec:
