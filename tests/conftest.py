@@ -20,7 +20,6 @@ from orchestration import warehouse
 # running alone at the end while the other workers idle.
 LONGEST_FIRST = (
     "test_pipeline.py",
-    "test_selective_refresh.py",
     "test_roi_cards.py",
     "test_lead_capture_cards.py",
     "test_operations_cards.py",

@@ -1,5 +1,6 @@
 """The whole thing, as a user runs it: `lead-analytics demo` on a small generated dataset against a
-fresh database on the test warehouse, twice; then `lead-analytics run` twice more with bad data
+fresh database on the test warehouse, twice (the second finds nothing new and rebuilds nothing); then a refresh
+cycle that rebuilds only what new data reaches (below); then `lead-analytics run` twice more with bad data
 landing, to see write-audit-publish hold it back: a bot lead with confidence 1.5 (fails the raw
 Great Expectations suite, so dbt does not build), then, with that lead fixed, a Bison campaign whose
 status fails a dbt test (dbt builds in the shadow schemas, so nothing is published). Both times the
@@ -9,21 +10,32 @@ Expected raw row counts are computed here from the landing files themselves (dis
 among the rows the generator's manifest does not list as malformed), not from the loader. The generator is
 deterministic for a fixed seed and end date, and the as-of moment is pinned, so the marts hold exactly the rows
 written in MART_ROWS.
+
+The refresh cycle (issue 21, D191): after the demo published, a late file (two bot leads of an old day) lands, an
+old CRM leads file changes (one lead's score), and the as-of moment moves a quarter of an hour. The cycle rebuilds
+only the models downstream of those two raw tables and of the clock, deferring to the published relations for the
+rest, and publishes them relation by relation. Every published relation is then compared, all rows, with a full
+rebuild of every relation from the same raw data (dbt, every model and seed, into the shadow schemas). It runs on
+the demo's warehouse, after the demo's own tests, so that the suite builds this dataset whole once, not twice.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import run_dbt
 
-from orchestration import publishing, settings, warehouse
+from orchestration import publishing, refresh, selective, settings, warehouse
+from orchestration.dbt_project import BUILD_VARS, ensure_manifest
 from orchestration.ingestion import contracts
 
 DEMO_ARGS = ["--volume", "0.02", "--months", "3", "--end-date", "2026-11-23", "--seed", "11"]
@@ -212,12 +224,12 @@ def test_every_layer_is_built(demo_runs):
     assert rows["fct_ops_workflow_attempts"] == _raw_counts_of(info, "crm__workflow_events")
     with warehouse.connect(info) as conn:
         assert rows["fct_warehouse_loads"] == conn.execute("select count(*) from raw_audit.loaded_files").fetchone()[0]
-    # Published by swapping the audited shadow schemas in: none of them is left behind.
+    # Published by swapping the audited shadow schemas in: none of them is left behind. The second demo found
+    # nothing new and published nothing.
     with warehouse.connect(info) as conn:
         assert _leftover_schemas(conn) == []
         assert conn.execute("select status, held_back_by from raw_audit.publications").fetchall() == [
-            ("published", None),
-            ("published", None),
+            ("published", None)
         ]
     assert re.search(
         r"^dashboards' data: published \d{4}-\d\d-\d\d \d\d:\d\d America/Chicago \(run [0-9a-f]{8}\)$",
@@ -238,13 +250,25 @@ def _leftover_schemas(conn) -> list[str]:
 
 
 def test_second_run_is_idempotent(demo_runs):
-    info, _, _first, second, counts_after_first, _ = demo_runs
+    """The same landing files and the same (pinned) as-of moment: nothing is new, so nothing is loaded or rebuilt,
+    and the summary and the minimal dashboard are printed from the published marts as before."""
+    info, root, first, second, counts_after_first, _ = demo_runs
+    assert "refresh: nothing published yet; rebuilding everything (nothing published yet)" in first.stderr
     assert second.returncode == 0, second.stderr[-3000:]
     assert "already match this configuration; not regenerating" in second.stderr
-    assert "0 inserted, 0 updated, 0 rejected" in second.stderr
-    assert not re.search(r"[1-9][\d,]* inserted", second.stderr)
+    assert re.search(r"^refresh: nothing new since the published build of .*; no rebuild$", second.stderr, re.MULTILINE)
+    assert "raw_tables" not in second.stderr and "Running dbt command" not in second.stderr
     with warehouse.connect(info) as conn:
         assert _raw_counts(conn) == counts_after_first
+    assert "Recommended Minimal Dashboard" in second.stdout
+    assert _tiles(second.stdout) == _tiles(first.stdout)
+    assert "HTML dashboards, unchanged since the published build (open in any browser):" in second.stdout
+    assert f"  {root / 'reports' / 'lead_capture.html'}" in second.stdout.splitlines()
+
+
+def _tiles(out: str) -> list[str]:
+    start = out.index("Recommended Minimal Dashboard")
+    return out[start:].split("\n\n", 1)[0].splitlines()
 
 
 def test_analysts_query_the_published_marts_with_metricflow(demo_runs):
@@ -259,6 +283,146 @@ def test_analysts_query_the_published_marts_with_metricflow(demo_runs):
         published = conn.execute("select count(*) from marts.fct_bot_leads").fetchone()[0]
     assert re.search(rf"^\s*{published}\s*$", proc.stdout, re.MULTILINE), proc.stdout[-2000:]
 
+
+# ---------------------------------------------------------------- a refresh cycle rebuilds only what changed
+
+SECOND_AS_OF = datetime(2026, 11, 24, 12, 15, tzinfo=UTC)  # a quarter of an hour after AS_OF
+LATE_FILE = "bot_leads/leads/leads_2026-09-late.csv"
+LATE_LEADS = (
+    "LATE-1,Website,chat,AllyChat,0.81,new,Ann Late,,,West,2026-09-05T15:00:00Z,2026-09-05T15:00:00Z",
+    "LATE-2,WhatsApp,chat,AllyChat,0.35,new,Bob Late,,,East,2026-09-05T16:30:00Z,2026-09-05T16:30:00Z",
+)
+CHANGED_FILE = "crm/leads/leads_2026-09.csv"
+
+
+def _relation_digests(conn, relations: dict[str, set[str]], suffix: str = "") -> dict[str, tuple[int, str]]:
+    """Per relation: row count and the md5 of all its rows, sorted. `dim_as_of.built_at` (now() when the relation
+    was built) is the one column that differs between two builds by construction; it is left out."""
+    out = {}
+    for schema in sorted(relations):
+        for name in sorted(relations[schema]):
+            rel = f'"{schema}{suffix}"."{name}"'
+            row = "(to_jsonb(t) - 'built_at')::text"
+            count, digest = conn.execute(
+                f"select count(*), coalesce(md5(string_agg({row}, '|' order by {row})), '') from {rel} t"
+            ).fetchone()
+            out[f"{schema}.{name}"] = (int(count), digest)
+    return out
+
+
+def _oid(conn, relation: str) -> int:
+    return conn.execute("select to_regclass(%s)::oid", (relation,)).fetchone()[0]
+
+
+def _change_score(path: Path, lead_id: str, score: str) -> str:
+    """Rewrite one lead's score (and its updated_at) in a CRM leads file; returns the old score."""
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    [row] = [r for r in rows if r["lead_id"] == lead_id]
+    old, row["score"], row["updated_at"] = row["score"], score, "2026-11-20T10:00:00Z"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return old
+
+
+@pytest.fixture(scope="module")
+def cycles(demo_runs):
+    """After the demo published (as of AS_OF): a late file, a changed old file and the clock a quarter of an hour
+    on; one refresh cycle in this process with the settings the demo ran with (its state folder holds the published
+    dbt state the partial build defers to), then a full rebuild of every relation to compare with."""
+    info, root, first, second, _, _ = demo_runs
+    assert first.returncode == 0 and second.returncode == 0
+    landing = root / "landing"
+    config = settings.Settings.load().model_copy(
+        update={
+            "database_url": info.conninfo(),
+            "libpq": {},
+            "landing_dir": landing,
+            "reports_dir": root / "reports",
+            "as_of": SECOND_AS_OF,
+        }
+    )
+    lines: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("METABASE_URL", raising=False)
+        with warehouse.connect(info) as conn:
+            oids_before = {r: _oid(conn, r) for r in ("marts.fct_bot_leads", "staging.stg_omnichannel__users")}
+        header = (landing / "bot_leads/leads/leads_2026-09.csv").read_text().splitlines()[0]
+        (landing / LATE_FILE).write_text("\n".join([header, *LATE_LEADS]) + "\n")
+        old_score = _change_score(landing / CHANGED_FILE, "L-000001", "12")
+        with settings.running(config):
+            cycle = refresh.run_cycle(config, lines.append)
+        with warehouse.connect(info) as conn:
+            oids_after = {r: _oid(conn, r) for r in oids_before}
+            status = publishing.publication_status(conn)
+            incremental = _relation_digests(conn, publishing.published_relations(ensure_manifest()))
+        full = _full_rebuild(info, config)
+    return {
+        "cycle": cycle,
+        "incremental": incremental,
+        "full": full,
+        "oids": (oids_before, oids_after),
+        "status": status,
+        "old_score": old_score,
+        "info": info,
+        "lines": lines,
+    }
+
+
+def _full_rebuild(info: warehouse.ConnectionInfo, config: settings.Settings) -> dict[str, tuple[int, str]]:
+    """Every model and seed rebuilt by dbt from the raw tables into the shadow schemas (tests are the cycle's
+    business, not this comparison's), then digested the way the published relations were."""
+    relations = publishing.published_relations(ensure_manifest())
+    target = config.state_dir / "full-rebuild-target"
+    selection = ["--exclude", "resource_type:test", "--vars", BUILD_VARS]
+    proc = run_dbt(info, "build", selection, config.as_of_text, target, config.timezone)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    with warehouse.connect(info) as conn:
+        return _relation_digests(conn, relations, publishing.BUILD_SUFFIX)
+
+
+def test_a_cycle_after_the_demo_rebuilds_only_what_new_data_and_the_clock_reach(cycles):
+    cycle = cycles["cycle"]
+    assert cycle.built and cycle.pipeline.success, (cycle.pipeline.failed_steps, cycle.pipeline.failed_checks)
+    chosen = cycle.plan.selection
+    assert chosen is not None and chosen.changed_tables == ("bot_leads.leads", "crm.leads") and chosen.clock_moved
+    manifest = selective.load_manifest(ensure_manifest())
+    total = len(selective.built_nodes(manifest))
+    assert 0 < len(chosen.nodes) < total
+    assert "model.lead_analytics.fct_bot_leads" in chosen.nodes
+    assert "model.lead_analytics.stg_omnichannel__users" not in chosen.nodes
+    # the run summary's publication line says what the partial build rebuilt and why
+    assert f"{len(chosen.nodes)} of " in cycles["status"].line()
+    assert "new data in bot_leads.leads, crm.leads; the as-of moment moved" in cycles["status"].line()
+
+
+def test_an_untouched_relation_is_the_published_one_and_a_rebuilt_one_is_new(cycles):
+    before, after = cycles["oids"]
+    assert after["staging.stg_omnichannel__users"] == before["staging.stg_omnichannel__users"]
+    assert after["marts.fct_bot_leads"] != before["marts.fct_bot_leads"]
+
+
+def test_the_late_file_and_the_changed_file_reach_the_marts(cycles):
+    with warehouse.connect(cycles["info"]) as conn:
+        late = conn.execute(
+            "select lead_id, confidence_score::text from marts.fct_bot_leads where lead_id like 'LATE-%' order by 1"
+        ).fetchall()
+        score = conn.execute("select score from staging.stg_crm__leads where lead_id = 'L-000001'").fetchone()[0]
+    assert late == [("LATE-1", "0.81"), ("LATE-2", "0.35")]
+    assert cycles["old_score"] != "12" and score == 12
+
+
+def test_every_published_relation_equals_a_full_rebuild_row_for_row(cycles):
+    incremental, full = cycles["incremental"], cycles["full"]
+    assert sorted(incremental) == sorted(full) and len(incremental) > 100
+    different = {rel: (incremental[rel], full[rel]) for rel in incremental if incremental[rel] != full[rel]}
+    assert different == {}, json.dumps(different, indent=1)
+    assert incremental["marts.fct_bot_leads"][0] > 2  # the comparison compares rows, not empty relations
+
+
+# ---------------------------------------------------------------- write-audit-publish holds bad data back
 
 BAD_LEAD = "WAPBAD1,Website,chat,AllyChat,{confidence},new,Ann,,,,2026-11-20T10:00:00Z,{updated_at}\n"
 BAD_CAMPAIGN = (
@@ -277,8 +441,9 @@ def _marts(conn) -> tuple:
 
 
 @pytest.fixture(scope="module")
-def held_back_runs(demo_runs):
-    """Run 3: a raw row fails the raw suite. Run 4: that row fixed, a dbt test fails."""
+def held_back_runs(demo_runs, cycles):
+    """Run 3: a raw row fails the raw suite. Run 4: that row fixed, a dbt test fails. (After the refresh cycle,
+    whose tests read the marts it published.)"""
     info, root, _, second, _, env = demo_runs
     assert second.returncode == 0
     header = (
@@ -351,13 +516,15 @@ def test_a_failed_raw_check_stops_dbt_and_says_which_check_and_rows(held_back_ru
     assert "Running dbt command" not in run.stderr  # dbt did not build from the bad row
     assert "Recommended Minimal Dashboard" not in out  # no KPIs from the marts of an earlier run
     assert "HTML dashboards rewritten from the published marts, saying what held new data back:" in out
-    assert marts == published and marts[0][2] is False  # the dashboards still read the first run's marts
+    assert marts == published and marts[0][2] is False  # the dashboards still read the marts published before
     assert status.held_back_by == "check gx_raw_bot_leads__leads"
     assert status.reason.startswith("1 of 8 expectations failed on raw_bot_leads.leads")
-    # The HTML dashboard was rewritten from the published marts and says what held new data back.
+    # The HTML dashboard was rewritten from the published marts (the refresh cycle's, which rebuilt part of them)
+    # and says what held new data back.
     data_line = re.search(r'<dd id="publication">([^<]*)</dd>', html).group(1)
     assert re.fullmatch(
-        r"published \S+ \S+ America/Chicago \(run [0-9a-f]{8}\); newer data held back \S+ \S+ "
+        r"published \S+ \S+ America/Chicago \(run [0-9a-f]{8}; \d+ of \d+ relations rebuilt \(new data in "
+        r"bot_leads\.leads, crm\.leads; the as-of moment moved\)\); newer data held back \S+ \S+ "
         r"America/Chicago by check gx_raw_bot_leads__leads: 1 of 8 expectations failed on "
         r"raw_bot_leads\.leads .*",
         data_line,
