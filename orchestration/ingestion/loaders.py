@@ -448,7 +448,7 @@ def _upsert(cur, contract: TableContract) -> tuple[int, int]:
     cur.execute(
         f"""with written as (
                 insert into {target} ({cols}, _source_file, _source_line, _loaded_at)
-                select {cols}, _source_file, _source_line, now() from _incoming
+                select {cols}, _source_file, _source_line, now() from {_incoming(contract)}
                 on conflict ({key}) do update set {sets} where {changed}
                 returning (xmax = 0) as inserted
             )
@@ -456,6 +456,11 @@ def _upsert(cur, contract: TableContract) -> tuple[int, int]:
     )
     inserted, updated = cur.fetchone()
     return int(inserted), int(updated)
+
+
+def _incoming(contract: TableContract) -> str:
+    """The session's staging table for `contract`'s upserts (temporary, so private to the connection)."""
+    return "pg_temp." + _ident(f"_incoming_{contract.key}")
 
 
 _COPY_LINE = re.compile(r"COPY [^,]+, line (\d+)")  # the temporary table or the raw table
@@ -517,13 +522,15 @@ def _write_once(
     audit = _ident(settings.AUDIT_SCHEMA)
     direct = route.direct
     staged_cols = ", ".join(f"{_ident(c.name)} {_PG_TYPES[c.data_type]}" for c in contract.loadable_columns)
+    incoming = _incoming(contract)
+    # One staging table per table and session (not one created and dropped per file: catalog work for
+    # every file), emptied at every commit and here, for the previous file of the same transaction.
     staging = (
         ""
         if direct
-        # (dropped first: inside a caller's transaction the previous file's is still there)
         else (
-            "drop table if exists pg_temp._incoming; "
-            f"create temp table _incoming ({staged_cols}, _source_line integer, _source_file text) on commit drop; "
+            f"create temp table if not exists {incoming} ({staged_cols}, _source_line integer, _source_file text) "
+            f"on commit delete rows; delete from {incoming}; "
         )
     )
     with conn.transaction():
@@ -553,7 +560,7 @@ def _write_once(
                 raise _KeysExist from None
             inserted, updated = cur.rowcount, 0
         else:
-            _copy_csv(cur, "_incoming", columns, payload)
+            _copy_csv(cur, incoming, columns, payload)
             inserted, updated = _upsert(cur, contract)
         if row:  # a changed file (or one that failed before) replaces its earlier rejects
             cur.execute(f"delete from {audit}.rejected_rows where landing_root = %s and file_path = %s", (root, rel))
