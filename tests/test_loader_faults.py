@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from orchestration import warehouse
-from orchestration.ingestion import contracts, loaders, validation
+from orchestration.ingestion import contracts, loaders, parsing, validation
 from orchestration.ingestion import landing as landing_dirs
 
 BOT_HEADER = (
@@ -310,6 +310,46 @@ def test_json_numbers_keep_every_digit_and_a_value_that_does_not_fit_rejects_onl
         conn, "select line_number, reason from raw_audit.rejected_rows where file_path like %s", "web1on1%"
     ) == [(4, "numeric out of range in points: '1e131072'")]
     books_balance(conn)
+
+
+def test_json_decimals_read_by_pyarrow_keep_the_text_of_the_line():
+    """pyarrow reads a numeric column of JSON lines as float64; the loader keeps the number as written in the
+    line instead (`parsing._number_texts`), so the values are what the line-by-line reader gives. Line 5 has
+    the key's text inside a string value, which must not be taken for the key; line 6 has no points."""
+
+    def line(i: int, points: str, note: str = "bot") -> str:
+        return (
+            f'{{"id": "b{i}", "organization_id": "o", "bot_id": "{note}", "conversation_id": null, '
+            f'"event_type": "chatpoint", "points": {points}, "occurred_at": "2025-01-01T10:00:00Z"}}'
+        )
+
+    lines = [
+        line(1, "3.00"),
+        line(2, "-0.0"),
+        line(3, "1E2"),
+        line(4, "12345678901234567890.123456789"),
+        line(5, "7", note='x,\\"points\\": 1.5'),
+        line(6, "null"),
+    ]
+    data = ("\n".join(lines) + "\n").encode()
+    fast = parsing._parse_jsonl_arrow(BOT_EVENTS, data)
+    assert fast is not None  # pyarrow's reader took the file
+    assert fast.table.column("points").to_pylist() == [
+        "3.00",
+        "-0.0",
+        "1E2",
+        "12345678901234567890.123456789",
+        "7",
+        None,
+    ]
+    assert fast.table.column("bot_id").to_pylist()[4] == 'x,"points": 1.5'
+    slow = parsing._parse_jsonl(BOT_EVENTS, b"\n" + data, "x.jsonl")  # a blank first line: the line-by-line reader
+    assert slow.table.equals(fast.table)
+    # The key twice in one line: left to the line-by-line reader.
+    assert (
+        parsing._parse_jsonl_arrow(BOT_EVENTS, (line(1, "1.5").replace("}", ', "points": 2.5}') + "\n").encode())
+        is None
+    )
 
 
 def test_values_postgresql_would_refuse_are_rejected_rows(conn, landing):
