@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from orchestration import warehouse
-from orchestration.ingestion import contracts, loaders, validation
+from orchestration.ingestion import contracts, loaders, parsing, validation
 from orchestration.ingestion import landing as landing_dirs
 
 BOT_HEADER = (
@@ -310,6 +310,46 @@ def test_json_numbers_keep_every_digit_and_a_value_that_does_not_fit_rejects_onl
         conn, "select line_number, reason from raw_audit.rejected_rows where file_path like %s", "web1on1%"
     ) == [(4, "numeric out of range in points: '1e131072'")]
     books_balance(conn)
+
+
+def test_json_decimals_read_by_pyarrow_keep_the_text_of_the_line():
+    """pyarrow reads a numeric column of JSON lines as float64; the loader keeps the number as written in the
+    line instead (`parsing._number_texts`), so the values are what the line-by-line reader gives. Line 5 has
+    the key's text inside a string value, which must not be taken for the key; line 6 has no points."""
+
+    def line(i: int, points: str, note: str = "bot") -> str:
+        return (
+            f'{{"id": "b{i}", "organization_id": "o", "bot_id": "{note}", "conversation_id": null, '
+            f'"event_type": "chatpoint", "points": {points}, "occurred_at": "2025-01-01T10:00:00Z"}}'
+        )
+
+    lines = [
+        line(1, "3.00"),
+        line(2, "-0.0"),
+        line(3, "1E2"),
+        line(4, "12345678901234567890.123456789"),
+        line(5, "7", note='x,\\"points\\": 1.5'),
+        line(6, "null"),
+    ]
+    data = ("\n".join(lines) + "\n").encode()
+    fast = parsing._parse_jsonl_arrow(BOT_EVENTS, data)
+    assert fast is not None  # pyarrow's reader took the file
+    assert fast.table.column("points").to_pylist() == [
+        "3.00",
+        "-0.0",
+        "1E2",
+        "12345678901234567890.123456789",
+        "7",
+        None,
+    ]
+    assert fast.table.column("bot_id").to_pylist()[4] == 'x,"points": 1.5'
+    slow = parsing._parse_jsonl(BOT_EVENTS, b"\n" + data, "x.jsonl")  # a blank first line: the line-by-line reader
+    assert slow.table.equals(fast.table)
+    # The key twice in one line: left to the line-by-line reader.
+    assert (
+        parsing._parse_jsonl_arrow(BOT_EVENTS, (line(1, "1.5").replace("}", ', "points": 2.5}') + "\n").encode())
+        is None
+    )
 
 
 def test_values_postgresql_would_refuse_are_rejected_rows(conn, landing):
@@ -657,7 +697,10 @@ def test_concurrent_first_loads_create_the_database_and_schemas_once(warehouse_i
         warehouse.drop_database(info)
 
 
-def test_losing_the_warehouse_mid_load_is_one_clear_error(fresh_db, landing):
+def test_losing_the_warehouse_mid_load_is_one_clear_error(fresh_db, landing, monkeypatch):
+    # A transaction per file here (files of a table normally share one, a savepoint each; the next tests),
+    # so that the first file is committed when the connection goes.
+    monkeypatch.setattr(loaders, "GROUP_BYTES", 1)
     for month in (1, 2, 3):
         write(
             landing,
@@ -678,6 +721,103 @@ def test_losing_the_warehouse_mid_load_is_one_clear_error(fresh_db, landing):
         )
         assert "\n" not in str(err.value) and str(err.value).endswith("(that file was not loaded; run the load again)")
         assert rows(admin, "select file_path from raw_audit.loaded_files") == [("bot_leads/leads/leads_2025-01.csv",)]
+
+
+def test_losing_the_warehouse_inside_a_shared_transaction_loses_its_files_together(fresh_db, landing):
+    """January and February are written in one transaction. Another session holds an uncommitted ledger row
+    for February, so the loader waits on it after writing February's rows, and is then terminated: January
+    was written but not committed, and the error says so."""
+    for month in (1, 2):
+        write(
+            landing,
+            f"bot_leads/leads/leads_2025-0{month}.csv",
+            BOT_HEADER + "\n" + bot(f"L{month}", "2025-01-06T10:00:00Z") + "\n",
+        )
+    with warehouse.connect(fresh_db, autocommit=True) as conn, warehouse.connect(fresh_db) as holder:
+        loaders.ensure_schemas(conn)
+        pid = conn.info.backend_pid
+        holder.execute(
+            "insert into raw_audit.loaded_files (landing_root, file_path, source_table) values (%s, %s, %s)",
+            [str(landing.resolve()), "bot_leads/leads/leads_2025-02.csv", "raw_bot_leads.leads"],
+        )
+
+        def stop_when_waiting() -> None:
+            with warehouse.connect(fresh_db, autocommit=True) as admin:
+                for _ in range(600):
+                    waiting = rows(
+                        admin, "select 1 from pg_stat_activity where pid = %s and wait_event_type = 'Lock'", pid
+                    )
+                    if waiting:
+                        admin.execute("select pg_terminate_backend(%s)", [pid])
+                        return
+                    threading.Event().wait(0.05)
+
+        stopper = threading.Thread(target=stop_when_waiting)
+        stopper.start()
+        try:
+            with pytest.raises(warehouse.WarehouseError) as err:
+                loaders.load_table(conn, LEADS, landing)
+        finally:
+            stopper.join()
+            holder.rollback()
+        message = str(err.value)
+        assert message.startswith(
+            "lost the connection to the warehouse while loading bot_leads/leads/leads_2025-02.csv: "
+        )
+        assert "\n" not in message
+        assert message.endswith(
+            "(that file and the 1 before it in its transaction were not loaded; run the load again)"
+        )
+        assert rows(holder, "select count(*) from raw_audit.loaded_files") == [(0,)]
+        assert rows(holder, "select count(*) from raw_bot_leads.leads") == [(0,)]
+
+
+def test_a_file_that_fails_inside_a_shared_transaction_fails_alone(conn, landing, monkeypatch):
+    """Three files of one table, written in one transaction (a savepoint each). February's 21 rows are all
+    refused by PostgreSQL itself (the validator is switched off, as in the safety-net test above), one more
+    than MAX_REFUSED_ROWS, so February fails as a whole; January before it and March after it (which
+    updates January's K1, so its direct COPY fails on the stored key and it is written again through the
+    upsert) still load, in the same transaction."""
+    monkeypatch.setattr(validation, "problems", lambda col, data_type: [])
+    assert loaders.MAX_REFUSED_ROWS == 20
+    write(
+        landing,
+        "bot_leads/leads/leads_2025-01.csv",
+        "\n".join([BOT_HEADER, bot("K1", "2025-01-06T10:00:00Z"), bot("K2", "2025-01-06T10:00:00Z")]) + "\n",
+    )
+    refused = [bot(f"F{n:02d}", "2025-02-03T10:00:00Z", created_at="0000-01-01T00:00:00Z") for n in range(1, 22)]
+    write(landing, "bot_leads/leads/leads_2025-02.csv", "\n".join([BOT_HEADER, *refused]) + "\n")
+    write(
+        landing,
+        "bot_leads/leads/leads_2025-03.csv",
+        "\n".join([BOT_HEADER, bot("K1", "2025-03-03T10:00:00Z", status="won"), bot("M1", "2025-03-03T10:00:00Z")])
+        + "\n",
+    )
+    result = loaders.load_table(conn, LEADS, landing)
+    assert [(f.file, f.status, f.inserted, f.updated) for f in result.files] == [
+        ("bot_leads/leads/leads_2025-01.csv", "loaded", 2, 0),
+        ("bot_leads/leads/leads_2025-02.csv", "failed", 0, 0),
+        ("bot_leads/leads/leads_2025-03.csv", "loaded", 1, 1),
+    ]
+    assert result.errors == ["bot_leads/leads/leads_2025-02.csv: PostgreSQL refused more than 20 rows; nothing loaded"]
+    assert rows(conn, "select lead_id, status, _source_file from raw_bot_leads.leads order by 1") == [
+        ("K1", "won", "bot_leads/leads/leads_2025-03.csv"),
+        ("K2", "new", "bot_leads/leads/leads_2025-01.csv"),
+        ("M1", "new", "bot_leads/leads/leads_2025-03.csv"),
+    ]
+    assert rows(conn, "select file_path, status, reason from raw_audit.loaded_files order by 1") == [
+        ("bot_leads/leads/leads_2025-01.csv", "loaded", None),
+        ("bot_leads/leads/leads_2025-02.csv", "failed", result.errors[0]),
+        ("bot_leads/leads/leads_2025-03.csv", "loaded", None),
+    ]
+    assert rows(conn, "select count(*) from raw_audit.rejected_rows") == [(0,)]  # February's went with it
+    # One transaction: the rows and the ledger share its start time.
+    assert rows(
+        conn,
+        "select count(distinct t) from (select _loaded_at as t from raw_bot_leads.leads "
+        "union all select loaded_at from raw_audit.loaded_files) moments",
+    ) == [(1,)]
+    books_balance(conn)
 
 
 def test_a_ledger_from_before_issue_6_is_upgraded_in_place(fresh_db, landing):

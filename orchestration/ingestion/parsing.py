@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -342,10 +343,39 @@ def _text_column(values: list, data_type: str) -> pa.Array:
 _ARROW_TEXT_TYPES = ("text", "timestamptz", "date")
 
 
+_JSON_NUMBER = r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?"
+
+
+def _number_texts(data: bytes, table: pa.Table, names: list[str]) -> dict[str, pa.Array] | None:
+    """The numbers of the float64 columns pyarrow read, as written in each line (a float64 loses digits,
+    and 3.00 is not 3.0 to a numeric). A key is found where a key can stand: after `{` or `,` (a quote inside
+    a string value is always escaped, and `_parse_jsonl_arrow` has ruled out nested objects). Any doubt (a
+    key written with escapes or twice in a line, a text that is not the number pyarrow read) returns None:
+    the line-by-line reader then reads the file, as it did before this shortcut (D195)."""
+    # The lines as one string array over the file's bytes (each with its line ending): no Python strings.
+    starts, _ = _line_bounds(np.frombuffer(data, np.uint8), table.num_rows)
+    offsets = np.append(starts, len(data)).astype(np.int64)
+    lines = pa.LargeStringArray.from_buffers(table.num_rows, pa.py_buffer(offsets), pa.py_buffer(data))
+    texts = {}
+    for name in names:
+        key = r"[{,]\s*" + re.escape(json.dumps(name)) + r"\s*:\s*"
+        if pc.any(pc.greater(pc.count_substring_regex(lines, key), 1)).as_py():
+            return None
+        text = pc.struct_field(pc.extract_regex(lines, f"{key}(?P<v>{_JSON_NUMBER})\\s*[,}}]"), [0])
+        read = table.column(name)
+        same_nulls = pc.equal(pc.is_null(text), pc.is_null(read))
+        same_values = pc.fill_null(pc.equal(pc.cast(text, pa.float64()), read), True)
+        if not pc.all(pc.and_(same_nulls, same_values)).as_py():
+            return None
+        texts[name] = pc.cast(text, pa.string())
+    return texts
+
+
 def _parse_jsonl_arrow(contract: TableContract, data: bytes) -> ParsedFile | None:
     """pyarrow's JSON reader, used only when its result is exact: strings read as strings, every
-    number an int64 (a float64 would lose digits), no key outside the contract, no blank or broken
-    line, no nested value. None means "read it line by line instead"."""
+    number an int64 or, in a numeric column, a float64 whose text is taken from the line
+    (`_number_texts`), no key outside the contract, no blank or broken line, no nested value. None
+    means "read it line by line instead"."""
     columns = contract.loadable_columns
     if any(c.data_type == "jsonb" for c in columns):
         return None
@@ -365,15 +395,23 @@ def _parse_jsonl_arrow(contract: TableContract, data: bytes) -> ParsedFile | Non
     if table.num_rows != n_lines or not set(table.column_names) <= names:
         return None
     out = {}
+    decimals = []
     for c in columns:
         if c.name not in table.column_names:
             return None  # a key on no line: the careful reader names it
         col = table.column(c.name)
         if pa.types.is_boolean(col.type):
             col = pc.if_else(col, "true", "false")
+        elif pa.types.is_float64(col.type) and c.data_type == "numeric":
+            decimals.append(c.name)  # its text is taken from the line below
         elif not (pa.types.is_string(col.type) or pa.types.is_int64(col.type) or pa.types.is_null(col.type)):
-            return None  # float64, nested values, mixed types
+            return None  # nested values, mixed types, a float64 where no numeric is expected
         out[c.name] = pc.cast(col, pa.string())
+    if decimals:
+        texts = _number_texts(data, table, decimals)
+        if texts is None:
+            return None
+        out.update(texts)
     return ParsedFile(
         pa.table(out),
         np.arange(1, n_lines + 1, dtype=np.int32),

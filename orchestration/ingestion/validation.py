@@ -75,6 +75,13 @@ def _is_json_container(value: str | None) -> bool:
         return False
 
 
+def _may_hold_nul(col: pa.Array) -> bool:
+    """False when no byte of the column's character data is NUL: one pass over the buffer (it may hold
+    bytes outside the array's slice; they can only make this True, and the exact check then runs)."""
+    data = col.buffers()[2]
+    return data is not None and len(data) > 0 and not np.frombuffer(data, np.uint8).all()
+
+
 def problems(col: pa.Array, data_type: str) -> list[tuple[pa.Array, str]]:
     """(mask, what is wrong) pairs, most basic first: where a non-null text value is not a valid
     literal of `data_type`, then where it is valid but outside what PostgreSQL can store."""
@@ -82,7 +89,9 @@ def problems(col: pa.Array, data_type: str) -> list[tuple[pa.Array, str]]:
     limits: pa.Array | None = None
     what_limits = f"{data_type} out of range"
     if data_type == "text":
-        limits, what_limits = pc.match_substring(col, "\x00"), "NUL character (PostgreSQL text cannot hold it)"
+        what_limits = "NUL character (PostgreSQL text cannot hold it)"
+        if _may_hold_nul(col):
+            limits = pc.match_substring(col, "\x00")
     elif data_type in ("integer", "bigint"):
         syntax = pc.invert(pc.match_substring_regex(col, _INT_RE))
         limits = pc.invert(_integer_in_range(col, data_type))
@@ -104,7 +113,9 @@ def problems(col: pa.Array, data_type: str) -> list[tuple[pa.Array, str]]:
         syntax = pc.invert(pc.and_(pc.match_substring_regex(col, _DATE_RE), _real_dates(col)))
     elif data_type == "timestamptz":
         syntax = pc.invert(pc.and_(pc.match_substring_regex(col, _TS_RE), _real_dates(col)))
-        limits, what_limits = pc.invert(pc.match_substring_regex(col, _OFFSET_OK_RE)), "time zone offset beyond ±15:59"
+        what_limits = "time zone offset beyond ±15:59"
+        if not pc.all(pc.fill_null(pc.ends_with(col, "Z"), True)).as_py():  # "Z" is always within the limit
+            limits = pc.invert(pc.match_substring_regex(col, _OFFSET_OK_RE))
     elif data_type == "jsonb":
         syntax = pa.array([not _is_json_container(v) for v in col.to_pylist()])
         limits, what_limits = pc.match_substring(col, "\\u0000"), "\\u0000 (PostgreSQL jsonb cannot hold it)"
