@@ -106,15 +106,21 @@ def reader_for(owner, arrivals: bool = True):
     """The reader's connection settings, after making sure (as `owner`) that its grants are in place (marts
     published before this project granted anything, or built by `lead-analytics dbt -- build`) and, with
     `arrivals`, that the sources' arrival times it reads for a page's "Sources" line are current (D183)."""
-    from orchestration import warehouse
+    from orchestration import publishing, warehouse
     from orchestration.bi import freshness
 
     sources = freshness.lineage().sources if arrivals else None
-    with warehouse.connect(owner) as conn:
-        if sources is not None:
-            freshness.publish_arrivals(conn, sources)
-        apply(conn)
-        conn.commit()
+
+    def attempt() -> None:
+        with warehouse.connect(owner) as conn:
+            if sources is not None:
+                freshness.publish_arrivals(conn, sources)
+            apply(conn)
+            conn.commit()
+
+    # Enabling row security on a mart autovacuum is analysing right after its publish can deadlock (D193; the run's
+    # summary, seconds after the publish, met it once): the transaction rolled back whole, so it runs again.
+    publishing.retrying_deadlocks(attempt)
     return reader_info(owner)
 
 

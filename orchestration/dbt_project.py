@@ -72,14 +72,23 @@ def ensure_manifest(
         return _parse_if_stale(folder, build, env, progress)
 
 
+def is_fresh(folder: Path | None = None, env: dict[str, str] | None = None) -> bool:
+    """Whether `ensure_manifest(folder, env=env)` would find its parse done (no `dbt parse` to run)."""
+    folder = folder or MANIFEST.parent
+    manifest, semantic, parsed_for = folder / MANIFEST.name, folder / SEMANTIC_MANIFEST.name, folder / "parsed_for"
+    newest = _newest_source_mtime()
+    if not all(p.exists() and p.stat().st_mtime >= newest for p in (manifest, semantic)):
+        return False
+    database = (env or {}).get("LEAD_ANALYTICS_PGDATABASE", "")
+    return env is None or (parsed_for.exists() and parsed_for.read_text() == database)
+
+
 def _parse_if_stale(
     folder: Path, build: bool, env: dict[str, str] | None, progress: Callable[[str], None] | None
 ) -> Path:
-    manifest, semantic, parsed_for = folder / MANIFEST.name, folder / SEMANTIC_MANIFEST.name, folder / "parsed_for"
+    manifest, parsed_for = folder / MANIFEST.name, folder / "parsed_for"
     database = (env or {}).get("LEAD_ANALYTICS_PGDATABASE", "")
-    newest = _newest_source_mtime()
-    fresh = all(p.exists() and p.stat().st_mtime >= newest for p in (manifest, semantic))
-    if fresh and (env is None or (parsed_for.exists() and parsed_for.read_text() == database)):
+    if is_fresh(folder, env):
         return manifest
     if progress is not None:
         progress("parsing the dbt project (dbt parse: 10-20 s)")

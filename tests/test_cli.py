@@ -141,3 +141,23 @@ def test_each_command_explains_the_shared_options_it_takes(command, options):
     }
     for option, help_text in shared.items():
         assert (help_text in text) == (option in options), (command, option)
+
+
+def test_work_beside_the_main_thread_hands_its_error_back():
+    """The demo parses the dbt project beside the data generation (D196): a failed parse is raised in the main thread,
+    where the one-line error handling is, once the generation is done."""
+    from orchestration.cli import _Beside
+    from orchestration.dbt_project import ParseError
+
+    def fail() -> None:
+        raise ParseError("dbt parse failed: models/x.yml: not valid YAML")
+
+    beside = _Beside("dbt-parse", fail)
+    beside.start()
+    beside.join()
+    with pytest.raises(ParseError, match=r"^dbt parse failed: models/x\.yml: not valid YAML$"):
+        beside.raise_error()
+    done = _Beside("dbt-parse", lambda: None)
+    done.start()
+    done.join()
+    done.raise_error()  # nothing to raise

@@ -177,3 +177,19 @@ def test_a_partial_build_rewrites_only_the_pages_that_read_what_it_rebuilt():
     assert rebuilt_dashboards(["model.lead_analytics.stg_bot_leads__leads"]) == []  # no card reads staging
     # every one of the 14 dashboards takes its as-of moment from marts.dim_as_of
     assert len(rebuilt_dashboards(["model.lead_analytics.dim_as_of"])) == 14
+
+
+def test_the_dbt_resource_starts_dbt_without_a_version_probe_or_an_adapter_in_this_process():
+    """dagster-dbt's own way costs a `dbt --version` process and a macro parse before each build (D196): the resource
+    knows dbt's version from the environment that holds the dbt it runs, and makes no dbt adapter here."""
+    from packaging import version
+
+    from orchestration import settings
+    from orchestration.defs.dbt import dbt_resource
+
+    resource = dbt_resource(settings.current())
+    assert resource._cli_version == version.parse("1.11.16")  # dbt-core as requirements.lock pins it
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
+    invocation = resource.cli(["--version"])
+    assert invocation.adapter is None
+    assert invocation.wait().is_successful()

@@ -547,3 +547,23 @@ def test_a_failed_dbt_test_leaves_the_published_marts_intact(held_back_runs):
     assert status.held_back_by == "dbt build" and "accepted_values_stg_bison__campaigns_status" in status.reason
     assert "dashboards' data: published" in run.stdout and "newer data held back" in run.stdout
     assert "by dbt build: 1 test(s) failed: accepted_values_stg_bison__campaigns_status" in html
+
+
+def test_the_run_history_skips_fsync_only_while_the_run_lasts(tmp_path):
+    """Dagster's SQLite run history commits per event (D196): during the CLI's run its connections skip the fsync;
+    before and after, and in other processes, SQLite's default (FULL, 2) holds."""
+    from sqlalchemy import create_engine, text
+
+    from orchestration.pipeline import _run_history_without_fsync
+
+    def synchronous() -> int:
+        engine = create_engine(f"sqlite:///{tmp_path / 'history.db'}")
+        with engine.connect() as conn:
+            value = conn.execute(text("pragma synchronous")).scalar_one()
+        engine.dispose()
+        return value
+
+    assert synchronous() == 2
+    with _run_history_without_fsync():
+        assert synchronous() == 0
+    assert synchronous() == 2

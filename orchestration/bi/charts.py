@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from orchestration.bi import formats
@@ -95,7 +96,8 @@ class Dim:
     title: str
     values: tuple[Any, ...]
 
-    @property
+    # Cached: the chart builders read them once per row (`_series_records`), and a dimension's values never change.
+    @cached_property
     def temporal(self) -> bool:
         present = [v for v in self.values if v is not None]
         return bool(present) and all(isinstance(v, (date, datetime)) for v in present)
@@ -112,7 +114,7 @@ class Dim:
             return formats.period_name(period, self.column)
         return formats.format_dimension(value)
 
-    @property
+    @cached_property
     def labels(self) -> list[str]:
         return [self.label(v) for v in self.values]
 
