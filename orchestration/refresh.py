@@ -127,10 +127,11 @@ def plan(conn, config: settings.Settings, found: Pending) -> Plan:
         published = publishing.published_build(conn)
     if published is None:
         return Plan(None, "nothing published yet")
-    if published.fingerprint != selective.fingerprint(config):
-        return Plan(None, "the dbt project or its settings changed since the published build")
-    if not (selective.state_dir(config) / "manifest.json").exists():
-        return Plan(None, f"no published dbt state in {selective.state_dir(config)}")
+    problem = selective.state_problem(
+        selective.state_dir(config), conn.info.dbname, published.fingerprint, selective.fingerprint(config)
+    )
+    if problem is not None:
+        return Plan(None, problem)
     clock_moved = config.as_of is None or published.as_of != config.as_of_text
     chosen = selective.select(selective.load_manifest(ensure_manifest()), set(found.changed_tables), clock_moved)
     return Plan(chosen, "selective")

@@ -130,10 +130,14 @@ def publish_order(manifest: dict, nodes: set[str]) -> list[str]:
     return ordered
 
 
-def write_published_state(build_manifest: Path, folder: Path, database: str) -> Path:
+_STATE_MARK = "published_for.json"
+
+
+def write_published_state(build_manifest: Path, folder: Path, database: str, fingerprint: str) -> Path:
     """The manifest of a build, as the published relations it became: each node in `database` (the warehouse's:
     the manifest may have been parsed for another) and in its schema without the shadow suffix. dbt
-    `--defer --state <folder>` resolves the refs of a partial build to them."""
+    `--defer --state <folder>` resolves the refs of a partial build to them. Beside it, which warehouse and which
+    build (`fingerprint`) it is the state of, written last: see `state_problem`."""
     from orchestration.publishing import BUILD_SUFFIX
 
     manifest = load_manifest(build_manifest)
@@ -149,7 +153,28 @@ def write_published_state(build_manifest: Path, folder: Path, database: str) -> 
     tmp = folder / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest))
     tmp.replace(out)
+    mark = folder / f"{_STATE_MARK}.tmp"
+    mark.write_text(json.dumps({"database": database, "fingerprint": fingerprint}))
+    mark.replace(folder / _STATE_MARK)
     return out
+
+
+def state_problem(folder: Path, database: str, published_fingerprint: str | None, code_fingerprint: str) -> str | None:
+    """Why a partial build may not defer to the dbt state in `folder`, or None when it may: the published build
+    must be of this code and settings, and the state that build's, in this warehouse. The state folder lives in the
+    state directory, which two warehouses can share (an external database beside the embedded one), and a run killed
+    between the publish and writing the state leaves the previous build's state under the new publication."""
+    if published_fingerprint is None:
+        return "nothing is published"
+    if published_fingerprint != code_fingerprint:
+        return "the dbt project or its settings changed since the published build"
+    try:
+        written = json.loads((folder / _STATE_MARK).read_text())
+    except (OSError, ValueError):
+        return f"no published dbt state in {folder}"
+    if written != {"database": database, "fingerprint": published_fingerprint}:
+        return f"the dbt state in {folder} is not the published build's of this warehouse"
+    return None
 
 
 def state_dir(config: settings.Settings) -> Path:

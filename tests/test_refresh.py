@@ -168,3 +168,28 @@ def test_a_cycle_rebuilds_everything_when_the_project_or_its_settings_changed(co
         None,
         "the dbt project or its settings changed since the published build",
     )
+
+
+def test_a_partial_build_defers_only_to_this_warehouses_state_of_the_published_build(tmp_path):
+    """The published dbt state names its warehouse and build: a state directory shared by two warehouses, or a
+    run killed between its publish and writing the state, sends the next cycle to a whole rebuild."""
+    import json
+
+    from orchestration import selective
+    from orchestration.dbt_project import ensure_manifest
+
+    folder, code = tmp_path / "published_dbt_state", "fingerprint-of-this-code"
+    assert selective.state_problem(folder, "wh1", None, code) == "nothing is published"
+    assert (
+        selective.state_problem(folder, "wh1", "fingerprint-of-older-code", code)
+        == "the dbt project or its settings changed since the published build"
+    )
+    assert selective.state_problem(folder, "wh1", code, code) == f"no published dbt state in {folder}"
+    selective.write_published_state(ensure_manifest(), folder, "wh1", code)
+    assert selective.state_problem(folder, "wh1", code, code) is None
+    node = json.loads((folder / "manifest.json").read_text())["nodes"]["model.lead_analytics.fct_bot_leads"]
+    assert node["relation_name"] == '"wh1"."marts"."fct_bot_leads"'  # the published relation, not the shadow one
+    elsewhere = f"the dbt state in {folder} is not the published build's of this warehouse"
+    assert selective.state_problem(folder, "wh2", code, code) == elsewhere  # another warehouse, same directory
+    # a build of new code was published, and the run was killed before it wrote its state: the old one is left
+    assert selective.state_problem(folder, "wh1", "fingerprint-of-newer-code", "fingerprint-of-newer-code") == elsewhere

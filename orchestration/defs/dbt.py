@@ -189,12 +189,11 @@ def dbt_models(context: AssetExecutionContext, dbt: ProjectDbtResource, warehous
             published = publishing.published_build(conn)
         # Every partial run comes here, whoever selected it (a refresh cycle, the UI): it may defer only to a
         # published build of this same code and settings, or its marts would mix two versions (D191).
-        reason = None
-        if not (state / "manifest.json").exists():
-            reason = f"a partial build defers to the published build's dbt state, and there is none in {state}"
-        elif published is None or published.fingerprint != selective.fingerprint(config):
-            reason = "a partial build defers to the published build, which was built from other code or settings"
-        if reason is not None:
+        problem = selective.state_problem(
+            state, info.dbname, published and published.fingerprint, selective.fingerprint(config)
+        )
+        if problem is not None:
+            reason = f"a partial build defers to the published build, and {problem}"
             with warehouse.connect() as conn:
                 publishing.hold_back(conn, context.run.run_id, "dbt build", reason)
             raise Failure(description=f"dbt build: {reason}; run the full pipeline once")

@@ -81,7 +81,9 @@ def published_marts(
         except publishing.PublishError as exc:
             raise Failure(description=f"not published: {exc}; the published marts are unchanged") from None
         status = publishing.publication_status(conn)
-    selective.write_published_state(manifest_path, selective.state_dir(config), warehouse.info().dbname)
+    selective.write_published_state(
+        manifest_path, selective.state_dir(config), warehouse.info().dbname, record.fingerprint
+    )
     context.log.info(f"published {count} relation(s): {status.line()}")
     return MaterializeResult(
         metadata={
