@@ -5,7 +5,7 @@ A cycle (the 15-minute schedule, `lead-analytics refresh`) first asks `pending()
 * a landing file the ledger does not hold with this content (new, changed, or never tried) is new data;
 * a file the ledger records as loaded after the newest published build started is new data too (it was
   loaded, e.g. by `lead-analytics load`, but no published build has read it);
-* nothing published yet means a build is due.
+* nothing published yet means a build is due, and so does a published build of other dbt code or settings.
 
 Nothing new: the cycle ends there, in seconds (no dbt, no checks, no publish, no pages: the pages already
 show the published marts). Otherwise `plan()` says what to rebuild (orchestration/selective.py): everything when
@@ -35,18 +35,23 @@ class Pending:
     unbuilt_files: list[str] = field(default_factory=list)  # loaded after the newest published build started
     published_build_at: datetime | None = None  # when the newest published build started (None: never)
     changed_tables: list[str] = field(default_factory=list)  # "source.table" (dbt source names) of both lists
+    other_code: bool = False  # the published build was made by other dbt code or settings (`fingerprint` given)
 
     @property
     def nothing_new(self) -> bool:
-        return self.published_build_at is not None and not self.new_files and not self.unbuilt_files
+        waiting = self.new_files or self.unbuilt_files or self.other_code
+        return self.published_build_at is not None and not waiting
 
     def reason(self) -> str:
         """One line: why a cycle builds, or why it does not."""
         if self.published_build_at is None:
             return "nothing published yet"
+        since = f"since the published build of {self.published_build_at:%Y-%m-%d %H:%M:%S %Z}"
         if self.nothing_new:
-            return f"nothing new since the published build of {self.published_build_at:%Y-%m-%d %H:%M:%S %Z}"
+            return f"nothing new {since}"
         parts = []
+        if self.other_code:
+            parts.append(f"the dbt project or its settings changed {since}")
         if self.new_files:
             parts.append(f"{len(self.new_files)} new or changed landing file(s), e.g. {self.new_files[0]}")
         if self.unbuilt_files:
@@ -71,11 +76,15 @@ def _exists(conn, relation: str) -> bool:
     return conn.execute("select to_regclass(%s)", (relation,)).fetchone()[0] is not None
 
 
-def pending(conn, landing_root: Path) -> Pending:
-    """What the landing folder holds that the published marts lack (reads files and the ledger, writes nothing)."""
+def pending(conn, landing_root: Path, fingerprint: str | None = None) -> Pending:
+    """What the landing folder holds that the published marts lack (reads files and the ledger, writes nothing).
+    With `fingerprint` (selective.fingerprint of the settings in force), a published build of other dbt code or
+    settings is something they lack too: after a deploy or a changed setting the next cycle rebuilds, new files or
+    not."""
     root = str(landing_root.resolve())
     ledger: dict[str, str | None] = {}
     published_at = None
+    other_code = False
     unbuilt: list[str] = []
     changed: set[str] = set()
     # the reads in a transaction of their own, ended before the files are hashed (and a caller's plan parses)
@@ -84,6 +93,9 @@ def pending(conn, landing_root: Path) -> Pending:
             published_at = conn.execute(
                 f"select max(build_started_at) from {_PUBLICATIONS} where status = 'published'"
             ).fetchone()[0]
+            if fingerprint is not None and published_at is not None:
+                published = publishing.published_build(conn)
+                other_code = published is None or published.fingerprint != fingerprint
         if _exists(conn, _LEDGER):
             ledger = dict(
                 conn.execute(f"select file_path, sha256 from {_LEDGER} where landing_root = %s", (root,)).fetchall()
@@ -108,7 +120,7 @@ def pending(conn, landing_root: Path) -> Pending:
             if rel not in ledger or ledger[rel] != _digest(path):
                 new.append(rel)
                 changed.add(f"{contract.source}.{contract.name}")
-    return Pending(sorted(new), unbuilt, published_at, sorted(changed))
+    return Pending(sorted(new), unbuilt, published_at, sorted(changed), other_code)
 
 
 @dataclass(frozen=True)
@@ -154,7 +166,7 @@ def run_cycle(config: settings.Settings, emit_line=print) -> CycleResult:
 
     started = time.perf_counter()
     with warehouse.connect(warehouse.ensure_running()) as conn:
-        found = pending(conn, config.landing_dir)
+        found = pending(conn, config.landing_dir, selective.fingerprint(config))
         if found.nothing_new:
             emit_line(f"refresh: {found.reason()}; no rebuild")
             return CycleResult(False, found.reason(), time.perf_counter() - started)

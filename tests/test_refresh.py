@@ -36,9 +36,12 @@ def conn(fresh_db):
 
 
 def _publish(conn) -> None:
+    """A published build of the code and settings in force (its fingerprint, as the publish step records it)."""
+    from orchestration import selective
+
     run = str(uuid.uuid4())
     publishing.start_build(conn, run, [])
-    publishing.publish(conn, run, {})
+    publishing.publish(conn, run, {}, publishing.BuildRecord(selective.fingerprint(settings.current()), ""))
 
 
 def test_a_cycle_builds_only_when_a_file_is_new_changed_or_loaded_but_unpublished(conn, landing):
@@ -168,6 +171,17 @@ def test_a_cycle_rebuilds_everything_when_the_project_or_its_settings_changed(co
         None,
         "the dbt project or its settings changed since the published build",
     )
+    # With no new file at all, the published build of other settings is still something to rebuild (a deploy, a
+    # changed time zone): the cycle and the 15-minute schedule pass the fingerprint in force.
+    loaders.load_table(conn, LEADS, landing)
+    run = str(uuid.uuid4())
+    publishing.start_build(conn, run, [])
+    publishing.publish(conn, run, {}, publishing.BuildRecord(selective.fingerprint(other_zone), ""))
+    assert refresh.pending(conn, landing).nothing_new  # the landing folder alone holds nothing new
+    stale = refresh.pending(conn, landing, selective.fingerprint(config))
+    assert not stale.nothing_new and stale.new_files == [] and stale.unbuilt_files == []
+    assert stale.reason().startswith("the dbt project or its settings changed since the published build of ")
+    assert refresh.pending(conn, landing, selective.fingerprint(other_zone)).nothing_new
 
 
 def test_a_partial_build_defers_only_to_this_warehouses_state_of_the_published_build(tmp_path):

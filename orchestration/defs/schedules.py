@@ -53,7 +53,7 @@ def refresh_cycle(reporting_timezone: str) -> ScheduleDefinition:
         "nothing is new or a run of the pipeline is still in progress. Ships stopped.",
     )
     def refresh_every_15_minutes(context: ScheduleEvaluationContext):
-        from orchestration import refresh, settings, warehouse
+        from orchestration import refresh, selective, settings, warehouse
 
         running = context.instance.get_run_records(
             RunsFilter(job_name=full_pipeline_job.name, statuses=_IN_PROGRESS), limit=1
@@ -66,14 +66,14 @@ def refresh_cycle(reporting_timezone: str) -> ScheduleDefinition:
             )
         config = settings.current()
         with warehouse.connect(warehouse.ensure_running()) as conn:
-            found = refresh.pending(conn, config.landing_dir)
+            found = refresh.pending(conn, config.landing_dir, selective.fingerprint(config))
             if found.nothing_new:
                 return SkipReason(f"{found.reason()}: no rebuild")
             chosen = refresh.plan(conn, config, found)
         tags = {"refresh_reason": found.reason()[:250]}
         if chosen.selection is None:
             return RunRequest(tags={**tags, "refresh_rebuild": f"everything: {chosen.why}"[:250]})
-        from orchestration import pipeline, selective
+        from orchestration import pipeline
         from orchestration.dbt_project import ensure_manifest
         from orchestration.definitions import defs
         from orchestration.defs.publish import REBUILT_TAG
