@@ -876,8 +876,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the whole thing: warehouse, synthetic data, pipeline, summary",
         description="Start the warehouse, generate synthetic data (skipped when the landing files "
         "already match), run the pipeline as a refresh cycle and print a summary: everything the first "
-        "time; again, nothing when no landing file is new or changed, else only what new data and the moved "
-        "as-of moment reach (`lead-analytics run` rebuilds everything). Idempotent.",
+        "time; again, nothing when no landing file is new or changed and the dbt project is as published, "
+        "else only what new data and the moved as-of moment reach, or everything after a change to the dbt "
+        "project or its settings (`lead-analytics run` rebuilds everything). Idempotent.",
     )
     p.set_defaults(func=cmd_demo)
 
