@@ -751,6 +751,7 @@ def test_losing_the_warehouse_inside_a_shared_transaction_loses_its_files_togeth
                         admin.execute("select pg_terminate_backend(%s)", [pid])
                         return
                     threading.Event().wait(0.05)
+                admin.execute("select pg_terminate_backend(%s)", [pid])  # never seen waiting: fail, do not hang
 
         stopper = threading.Thread(target=stop_when_waiting)
         stopper.start()
@@ -818,6 +819,69 @@ def test_a_file_that_fails_inside_a_shared_transaction_fails_alone(conn, landing
         "union all select loaded_at from raw_audit.loaded_files) moments",
     ) == [(1,)]
     books_balance(conn)
+
+
+def test_a_file_whose_rows_were_written_before_it_failed_leaves_none_of_them(conn, landing, monkeypatch):
+    """February's rows are written, then its ledger write is cancelled (as a statement timeout would): the savepoint
+    takes its rows back, the ledger says it failed and why, and January and March commit in the same transaction."""
+    import psycopg
+
+    record = loaders._record
+
+    def cancel_februarys(cur, contract, root, digest, result, seconds):
+        if result.file.endswith("2025-02.csv") and result.status == "loaded":
+            raise psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+        record(cur, contract, root, digest, result, seconds)
+
+    monkeypatch.setattr(loaders, "_record", cancel_februarys)
+    for month, key in ((1, "J1"), (2, "F1"), (3, "M1")):
+        write(
+            landing,
+            f"bot_leads/leads/leads_2025-0{month}.csv",
+            BOT_HEADER + "\n" + bot(key, f"2025-0{month}-03T10:00:00Z") + "\n",
+        )
+    result = loaders.load_table(conn, LEADS, landing)
+    reason = (
+        "bot_leads/leads/leads_2025-02.csv: PostgreSQL: canceling statement due to statement timeout; nothing loaded"
+    )
+    assert [(f.file, f.status) for f in result.files] == [
+        ("bot_leads/leads/leads_2025-01.csv", "loaded"),
+        ("bot_leads/leads/leads_2025-02.csv", "failed"),
+        ("bot_leads/leads/leads_2025-03.csv", "loaded"),
+    ]
+    assert result.errors == [reason]
+    assert rows(conn, "select lead_id from raw_bot_leads.leads order by 1") == [("J1",), ("M1",)]
+    assert rows(conn, "select file_path, status, reason from raw_audit.loaded_files order by 1") == [
+        ("bot_leads/leads/leads_2025-01.csv", "loaded", None),
+        ("bot_leads/leads/leads_2025-02.csv", "failed", reason),
+        ("bot_leads/leads/leads_2025-03.csv", "loaded", None),
+    ]
+    books_balance(conn)
+
+
+def test_a_group_holds_its_tables_lock_from_its_start_even_when_its_first_file_fails(fresh_db, landing, monkeypatch):
+    """A lock first taken inside a file's savepoint is released when that savepoint is rolled back: the group's
+    lock is taken once, before its first file, so a failed first file is recorded under it too."""
+    write(landing, "bot_leads/leads/leads_2025-01.csv", b"\xff\xfe not a csv")
+    write(landing, "bot_leads/leads/leads_2025-02.csv", BOT_HEADER + "\n" + bot("F1", "2025-02-03T10:00:00Z") + "\n")
+    record = loaders._record
+    locks_held: list[tuple[str, int]] = []
+    with warehouse.connect(fresh_db, autocommit=True) as conn, warehouse.connect(fresh_db, autocommit=True) as admin:
+        loaders.ensure_schemas(conn)
+
+        def counting(cur, contract, root, digest, result, seconds):
+            held = rows(
+                admin,
+                "select count(*) from pg_locks where locktype = 'advisory' and granted and pid = %s",
+                conn.info.backend_pid,
+            )[0][0]
+            locks_held.append((result.file.rsplit("/", 1)[1], held))
+            record(cur, contract, root, digest, result, seconds)
+
+        monkeypatch.setattr(loaders, "_record", counting)
+        result = loaders.load_table(conn, LEADS, landing)
+    assert [f.status for f in result.files] == ["failed", "loaded"]
+    assert locks_held == [("leads_2025-01.csv", 1), ("leads_2025-02.csv", 1)]
 
 
 def test_a_ledger_from_before_issue_6_is_upgraded_in_place(fresh_db, landing):

@@ -274,7 +274,7 @@ def _upgrade_ledger(cur, landing_root: str) -> None:
 def other_landing_roots(conn, landing_root: Path) -> list[tuple[str, int]]:
     """The landing directories other than `landing_root` this warehouse has loaded files from, with how many
     files each: their rows sit in the same raw tables, so a load from `landing_root` mixes with them."""
-    with conn.transaction():  # ended here: each file's load must commit on its own
+    with conn.transaction():  # ended here: each group of files is written in a transaction of its own
         has_roots = conn.execute(
             "select 1 from information_schema.columns where table_schema = %s and "
             "table_name = 'loaded_files' and column_name = 'landing_root'",
@@ -536,16 +536,11 @@ def _write_once(
             f"on commit delete rows; delete from {incoming}; "
         )
     )
-    with conn.transaction():
+    with conn.transaction():  # a savepoint of `_write_group`'s transaction, which holds the table's lock
         cur = conn.cursor()
-        # One round trip: serialise loads of one table (a sensor run and a manual run must not
-        # interleave), stage, and read the ledger. A crash can lose only the last few commits,
-        # ledger entry and rows together, so the next run reloads those files: per-file
-        # durability is not needed here, and it costs an fsync.
+        # One round trip: stage, and read the ledger.
         cur.execute(
             sql.SQL(
-                f"select pg_advisory_xact_lock({_lock_key(contract)}); "
-                "set local synchronous_commit = off; set local time zone 'UTC'; "
                 f"{staging}"
                 f"select sha256, status from {audit}.loaded_files where landing_root = {{}} and file_path = {{}}"
             ).format(sql.Literal(root), sql.Literal(rel))
@@ -631,15 +626,16 @@ def _record_failure(
     return result
 
 
+def _not_loaded(earlier: int) -> str:
+    """What a transaction lost: the file, and the `earlier` files written before it in the same transaction."""
+    lost = "that file was" if not earlier else f"that file and the {earlier} before it in its transaction were"
+    return f"{lost} not loaded; run the load again"
+
+
 def _lost_connection(exc: Exception, rel: str, earlier: int = 0) -> WarehouseError:
     """`earlier`: files written before `rel` in the same transaction, lost with it."""
-    lost = (
-        "that file was not loaded"
-        if not earlier
-        else f"that file and the {earlier} before it in its transaction were not loaded"
-    )
     return WarehouseError(
-        f"lost the connection to the warehouse while loading {rel}: {first_line(exc)} ({lost}; run the load again)"
+        f"lost the connection to the warehouse while loading {rel}: {first_line(exc)} ({_not_loaded(earlier)})"
     )
 
 
@@ -704,9 +700,15 @@ def _write_group(
     touched: list[str] = []  # files written (or recorded as failed) in this transaction so far
     try:
         with conn.transaction():
-            # A crash can lose only the last few commits, ledger entries and rows together, so the next
-            # run loads those files again: durability at each commit is not needed here, and it costs an fsync.
-            conn.execute("set local synchronous_commit = off")
+            # Loads of one table are serialised for the whole transaction (a sensor run and a manual run must not
+            # interleave), taken here, outside the files' savepoints: a lock first taken in a savepoint that is
+            # rolled back (a failed file) is released with it. A crash can lose only the last few commits, ledger
+            # entries and rows together, so the next run loads those files again: durability at each commit is not
+            # needed here, and it costs an fsync.
+            conn.execute(
+                f"select pg_advisory_xact_lock({_lock_key(contract)}); "
+                "set local synchronous_commit = off; set local time zone 'UTC'"
+            )
             for outcome, rel, digest, started in outcomes:
                 result = _load_prepared(conn, contract, outcome, root, rel, digest, started, route, len(touched))
                 written.append(result)
@@ -717,8 +719,7 @@ def _write_group(
         if conn.broken or conn.closed:
             raise _lost_connection(exc, rel, earlier) from None
         raise WarehouseError(
-            f"PostgreSQL could not commit the load of {rel}: {first_line(exc)} "
-            f"(that file and the {earlier} before it in its transaction were not loaded; run the load again)"
+            f"PostgreSQL could not commit the load of {rel}: {first_line(exc)} ({_not_loaded(earlier)})"
         ) from None
     return written
 
@@ -790,8 +791,8 @@ def load_file(conn, contract: TableContract, path: Path, landing_root: Path) -> 
     """Load one landing file in a single transaction. A file that cannot be loaded comes back with
     status "failed" and its reason (also in the ledger); WarehouseError if the connection is lost."""
     root = str(landing_root.resolve())
-    [(outcome, rel, digest, started)] = _prepare_paths(contract, root, [path], landing_root, {})
-    return _load_prepared(conn, contract, outcome, root, rel, digest, started, _Route())
+    [written] = _write_group(conn, contract, _prepare_paths(contract, root, [path], landing_root, {}), root, _Route())
+    return written
 
 
 def load_table(
