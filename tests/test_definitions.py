@@ -179,16 +179,24 @@ def test_a_partial_build_rewrites_only_the_pages_that_read_what_it_rebuilt():
     assert len(rebuilt_dashboards(["model.lead_analytics.dim_as_of"])) == 14
 
 
-def test_the_dbt_resource_starts_dbt_without_a_version_probe_or_an_adapter_in_this_process():
+def test_the_dbt_resource_starts_dbt_without_a_version_probe_or_an_adapter_in_this_process(monkeypatch):
     """dagster-dbt's own way costs a `dbt --version` process and a macro parse before each build (D196): the resource
     knows dbt's version from the environment that holds the dbt it runs, and makes no dbt adapter here."""
+    import re
+
+    import dagster_dbt.core.resource
     from packaging import version
 
     from orchestration import settings
     from orchestration.defs.dbt import dbt_resource
 
+    def no_process(args, *rest, **kwargs):
+        raise AssertionError(f"a process was started for the dbt version: {args}")
+
+    monkeypatch.setattr(dagster_dbt.core.resource, "check_output", no_process)  # dagster-dbt's `dbt --version`
+    pinned = re.search(r"^dbt-core==(\S+)", (settings.PROJECT_ROOT / "requirements.lock").read_text(), re.MULTILINE)
     resource = dbt_resource(settings.current())
-    assert resource._cli_version == version.parse("1.11.16")  # dbt-core as requirements.lock pins it
+    assert resource._cli_version == version.parse(pinned.group(1)) == version.parse("1.11.16")
     assert resource._initialize_dbt_core_adapter(["build"]) is None
     invocation = resource.cli(["--version"])
     assert invocation.adapter is None

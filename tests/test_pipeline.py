@@ -257,6 +257,8 @@ def test_second_run_is_idempotent(demo_runs):
     assert second.returncode == 0, second.stderr[-3000:]
     assert "already match this configuration; not regenerating" in second.stderr
     assert re.search(r"^refresh: nothing new since the published build of .*; no rebuild$", second.stderr, re.MULTILINE)
+    # what a run that loads and builds says (the first did), and the second does not
+    assert "raw_tables: " in first.stderr and "Running dbt command" in first.stderr
     assert "raw_tables" not in second.stderr and "Running dbt command" not in second.stderr
     with warehouse.connect(info) as conn:
         assert _raw_counts(conn) == counts_after_first
@@ -334,6 +336,10 @@ def cycles(demo_runs):
     dbt state the partial build defers to), then a full rebuild of every relation to compare with."""
     info, root, first, second, _, _ = demo_runs
     assert first.returncode == 0 and second.returncode == 0
+    # The tests of the demo's own state (one publication, MART_ROWS, the raw counts) must stay above this section:
+    # from here on the warehouse holds the cycle's publication too.
+    with warehouse.connect(info) as conn:
+        assert conn.execute("select count(*) from raw_audit.publications").fetchone()[0] == 1
     landing = root / "landing"
     config = settings.Settings.load().model_copy(
         update={
@@ -393,7 +399,8 @@ def test_a_cycle_after_the_demo_rebuilds_only_what_new_data_and_the_clock_reach(
     assert 0 < len(chosen.nodes) < total
     assert "model.lead_analytics.fct_bot_leads" in chosen.nodes
     assert "model.lead_analytics.stg_omnichannel__users" not in chosen.nodes
-    # the run summary's publication line says what the partial build rebuilt and why
+    # the cycle said what it rebuilds, and the run summary's publication line says what it rebuilt and why
+    assert any(line.startswith(f"partial rebuild: {len(chosen.nodes)} of {total} ") for line in cycles["lines"])
     assert f"{len(chosen.nodes)} of " in cycles["status"].line()
     assert "new data in bot_leads.leads, crm.leads; the as-of moment moved" in cycles["status"].line()
 
