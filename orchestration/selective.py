@@ -165,7 +165,7 @@ def state_problem(folder: Path, database: str, published_fingerprint: str | None
     state directory, which two warehouses can share (an external database beside the embedded one), and a run killed
     between the publish and writing the state leaves the previous build's state under the new publication."""
     if published_fingerprint is None:
-        return "nothing is published"
+        return "no published build records the code and settings it was built from"
     if published_fingerprint != code_fingerprint:
         return "the dbt project or its settings changed since the published build"
     try:

@@ -90,7 +90,7 @@ def test_the_15_minute_schedule_skips_a_tick_while_a_run_is_in_progress_or_nothi
     from dagster import RunRequest, SkipReason, build_schedule_context, instance_for_test
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-    from orchestration import definitions
+    from orchestration import definitions, selective
 
     monkeypatch.setenv(settings.ENV_DATABASE_URL, fresh_db.conninfo())
     monkeypatch.setenv(settings.ENV_LANDING, str(landing))
@@ -122,6 +122,19 @@ def test_the_15_minute_schedule_skips_a_tick_while_a_run_is_in_progress_or_nothi
         quiet = cycle.evaluate_tick(build_schedule_context(instance=instance))
         assert quiet.run_requests == [] and quiet.skip_message.startswith("nothing new since the published build of ")
         assert quiet.skip_message.endswith(": no rebuild")
+
+        # A published build of other code or settings: the next tick rebuilds everything, with no new file.
+        other = settings.current().model_copy(update={"timezone": "Europe/Amsterdam"})
+        run_id = str(uuid.uuid4())
+        publishing.start_build(conn, run_id, [])
+        publishing.publish(conn, run_id, {}, publishing.BuildRecord(selective.fingerprint(other), ""))
+        [stale] = cycle.evaluate_tick(build_schedule_context(instance=instance)).run_requests
+        assert stale.tags["refresh_reason"].startswith(
+            "the dbt project or its settings changed since the published build of "
+        )
+        assert stale.tags["refresh_rebuild"] == (
+            "everything: the dbt project or its settings changed since the published build"
+        )
     assert SkipReason  # imported for the reader: a skipped tick carries its reason as skip_message
 
 
@@ -193,7 +206,10 @@ def test_a_partial_build_defers_only_to_this_warehouses_state_of_the_published_b
     from orchestration.dbt_project import ensure_manifest
 
     folder, code = tmp_path / "published_dbt_state", "fingerprint-of-this-code"
-    assert selective.state_problem(folder, "wh1", None, code) == "nothing is published"
+    assert (
+        selective.state_problem(folder, "wh1", None, code)
+        == "no published build records the code and settings it was built from"
+    )
     assert (
         selective.state_problem(folder, "wh1", "fingerprint-of-older-code", code)
         == "the dbt project or its settings changed since the published build"
@@ -207,3 +223,22 @@ def test_a_partial_build_defers_only_to_this_warehouses_state_of_the_published_b
     assert selective.state_problem(folder, "wh2", code, code) == elsewhere  # another warehouse, same directory
     # a build of new code was published, and the run was killed before it wrote its state: the old one is left
     assert selective.state_problem(folder, "wh1", "fingerprint-of-newer-code", "fingerprint-of-newer-code") == elsewhere
+
+
+def test_a_cycle_asks_what_is_pending_with_the_fingerprint_of_the_settings_in_force(monkeypatch):
+    """The wiring of the rule above in `run_cycle` (the demo and `lead-analytics refresh`): without the fingerprint,
+    a published build of other code would be "nothing new"."""
+    from datetime import UTC, datetime
+
+    from orchestration import selective
+
+    asked = []
+
+    def spy(conn, landing_root, fingerprint=None):
+        asked.append(fingerprint)
+        return refresh.Pending(published_build_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+    monkeypatch.setattr(refresh, "pending", spy)
+    config = settings.current()
+    assert not refresh.run_cycle(config, lambda line: None).built
+    assert asked == [selective.fingerprint(config)]
