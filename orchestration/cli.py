@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date
 from pathlib import Path
 
@@ -251,12 +251,26 @@ def cmd_refresh(args: argparse.Namespace, config: settings.Settings) -> int:
     landing = _existing_landing(config)
     info = _warehouse_for(landing)
     since = time.time()
-    cycle = refresh.run_cycle(config, _say)
+    with _one_run(info):
+        cycle = refresh.run_cycle(config, _say)
     if not cycle.built:
         _say(f"wall time: {time.perf_counter() - started:.1f}s")
         return 0
     _print_outcome(config, info, cycle.pipeline, started, since)
     return 0 if cycle.pipeline.success else 1
+
+
+@contextlib.contextmanager
+def _one_run(info) -> Iterator[None]:
+    """This warehouse's run lock for the block (one run, demo or refresh at a time; a killed publish's leftovers
+    are dropped first); another run holding it is one line."""
+    from orchestration import publishing
+
+    try:
+        with publishing.run_lock(info):
+            yield
+    except publishing.RunningElsewhere as exc:
+        raise UserError(str(exc)) from None
 
 
 def _warehouse_for(landing: Path):
@@ -276,22 +290,19 @@ def _run_pipeline(
     """The full Dagster job, then its outcome; exit code 0 only when every step and blocking check passed.
     `only_what_changed` (the demo): a refresh cycle instead (refresh.run_cycle): nothing when the landing folder
     holds nothing the published marts lack, else only what new data (and the clock) reach."""
-    from orchestration import pipeline, publishing, refresh
+    from orchestration import pipeline, refresh
     from orchestration.dbt_project import dbt_env, ensure_manifest
 
     info = info or _warehouse_for(landing)
     since = time.time()
-    try:
-        with publishing.run_lock(info):  # one run per warehouse; drops a killed publish's leftovers first
-            # Parsed for this warehouse's profile before the definitions load: they and the dbt step then reuse it,
-            # instead of a parse for no warehouse at load and a second, full one for this warehouse in the step.
-            ensure_manifest(env=dbt_env(info, config), progress=_say)
-            if only_what_changed:
-                result = refresh.run_cycle(config, _say).pipeline  # None: nothing new, nothing run
-            else:
-                result = pipeline.run_full_pipeline(config, _say)
-    except publishing.RunningElsewhere as exc:
-        raise UserError(str(exc)) from None
+    with _one_run(info):
+        # Parsed for this warehouse's profile before the definitions load: they and the dbt step then reuse it,
+        # instead of a parse for no warehouse at load and a second, full one for this warehouse in the step.
+        ensure_manifest(env=dbt_env(info, config), progress=_say)
+        if only_what_changed:
+            result = refresh.run_cycle(config, _say).pipeline  # None: nothing new, nothing run
+        else:
+            result = pipeline.run_full_pipeline(config, _say)
     _print_outcome(config, info, result, started, since)
     return 0 if result is None or result.success else 1
 

@@ -58,20 +58,21 @@ def test_one_run_per_warehouse_a_second_is_told_in_one_line(fresh_db, tmp_path):
             publishing.run_lock(fresh_db),
         ):
             pass
-        done = run(
-            "run",
-            "--landing",
-            str(landing),
-            LEAD_ANALYTICS_DATABASE_URL=url_of(fresh_db),
-            LEAD_ANALYTICS_HOME=str(tmp_path / "home"),
-        )
-        assert done.returncode == 2
-        assert (
-            done.stderr.strip()
-            .splitlines()[-1]
-            .startswith("lead-analytics: error: another run is using this warehouse since ")
-        )
-        assert "Traceback" not in done.stderr
+        for command in ("run", "refresh"):  # a refresh cycle (the demo's too) takes the same lock
+            done = run(
+                command,
+                "--landing",
+                str(landing),
+                LEAD_ANALYTICS_DATABASE_URL=url_of(fresh_db),
+                LEAD_ANALYTICS_HOME=str(tmp_path / "home"),
+            )
+            assert done.returncode == 2, command
+            assert (
+                done.stderr.strip()
+                .splitlines()[-1]
+                .startswith("lead-analytics: error: another run is using this warehouse since ")
+            ), command
+            assert "Traceback" not in done.stderr
     with publishing.run_lock(fresh_db):  # released at the end of the first
         pass
 
