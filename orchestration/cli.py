@@ -12,9 +12,9 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, date
 from pathlib import Path
 
@@ -260,6 +260,16 @@ def cmd_refresh(args: argparse.Namespace, config: settings.Settings) -> int:
     return 0 if cycle.pipeline.success else 1
 
 
+def _dashboard_pages(reports_dir: Path) -> list[Path]:
+    """The unfiltered page of every dashboard of the specs that is in `reports_dir` (named as the report writes it;
+    filtered pages and pages of dashboards no longer in the specs are left out)."""
+    from orchestration.bi import compiler, run, specs
+
+    dashboards = sorted((compiler.SPECS_DIR / "dashboards").glob("*.yml"))
+    pages = (reports_dir / run.report_filename(specs.load_dashboard(path), {}) for path in dashboards)
+    return [page for page in pages if page.exists()]
+
+
 @contextlib.contextmanager
 def _one_run(info) -> Iterator[None]:
     """This warehouse's run lock for the block (one run, demo or refresh at a time; a killed publish's leftovers
@@ -315,8 +325,7 @@ def _print_outcome(config: settings.Settings, info, result, started: float, sinc
 
     # A failed run prints no KPIs and no file it did not write: they would be an earlier run's, shown as fresh.
     if result is None:
-        # a dashboard's own page is <key>.html; a filtered one (`lead-analytics report --filter`) has "--" in its name
-        reports = sorted(p for p in config.reports_dir.glob("*.html") if "--" not in p.stem)
+        reports = _dashboard_pages(config.reports_dir)
         heading = "HTML dashboard{s}, unchanged since the published build (open in any browser):"
     elif result.success:
         reports = sorted(p for p in config.reports_dir.glob("*.html") if p.stat().st_mtime >= since)
@@ -350,34 +359,18 @@ def _print_outcome(config: settings.Settings, info, result, started: float, sinc
         print("\n".join(f"  {path}" for path in reports))
 
 
-class _Beside(threading.Thread):
-    """A call run in a thread beside the main work; its exception is raised again by `raise_error`."""
-
-    def __init__(self, name: str, call: Callable[[], object]):
-        super().__init__(name=name)
-        self.call, self.error = call, None
-
-    def run(self) -> None:
-        try:
-            self.call()
-        except BaseException as exc:  # raised again in the main thread
-            self.error = exc
-
-    def raise_error(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-
-def _parse_beside(info, config: settings.Settings) -> _Beside:
+def _parse_beside(info, config: settings.Settings) -> Future:
     """`dbt parse` for this warehouse's profile while the data is generated: it reads the project, not the data, and
-    it runs in dbt's own process, on the core the generator leaves free (D196). `_run_pipeline` then finds it done."""
+    it runs in dbt's own process, on the core the generator leaves free (D196). `_run_pipeline` then finds it done.
+    The future's `result()` raises a failed parse in the caller's thread."""
     from orchestration.dbt_project import dbt_env, ensure_manifest, is_fresh
 
     env = dbt_env(info, config)
     if not is_fresh(env=env):
         _say("parsing the dbt project beside the data generation (dbt parse: 10-20 s)")
-    parse = _Beside("dbt-parse", lambda: ensure_manifest(env=env))
-    parse.start()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbt-parse")
+    parse = pool.submit(ensure_manifest, env=env)
+    pool.shutdown(wait=False)  # the thread ends with the parse
     return parse
 
 
@@ -404,11 +397,11 @@ def cmd_demo(args: argparse.Namespace, config: settings.Settings) -> int:
     parse = _parse_beside(info, config)
     try:
         _generate(landing, args, config.timezone, force=False)
-        if parse.is_alive():
+        if not parse.done():
             _import_pipeline_libraries()
     finally:
-        parse.join()  # a failed generation leaves no dbt parse running behind it
-    parse.raise_error()
+        wait([parse])  # a failed generation leaves no dbt parse running behind it
+    parse.result()  # a failed parse is raised here, where the one-line error handling is
     if config.smtp is None:
         _say(
             f"report delivery off: {settings.ENV_SMTP['host']} is not set (`lead-analytics send daily --dry-run` "

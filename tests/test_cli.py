@@ -143,21 +143,21 @@ def test_each_command_explains_the_shared_options_it_takes(command, options):
         assert (help_text in text) == (option in options), (command, option)
 
 
-def test_work_beside_the_main_thread_hands_its_error_back():
+def test_work_beside_the_main_thread_hands_its_error_back(monkeypatch):
     """The demo parses the dbt project beside the data generation (D196): a failed parse is raised in the main thread,
     where the one-line error handling is, once the generation is done."""
-    from orchestration.cli import _Beside
+    from orchestration import cli, dbt_project, settings, warehouse
     from orchestration.dbt_project import ParseError
 
-    def fail() -> None:
+    def fail(**kwargs) -> None:
         raise ParseError("dbt parse failed: models/x.yml: not valid YAML")
 
-    beside = _Beside("dbt-parse", fail)
-    beside.start()
-    beside.join()
+    info = warehouse.ConnectionInfo("localhost", 5432, "owner", "", "lead_analytics", "external")
+    monkeypatch.setattr(dbt_project, "is_fresh", lambda **kwargs: True)
+    monkeypatch.setattr(dbt_project, "ensure_manifest", fail)
+    beside = cli._parse_beside(info, settings.current())
     with pytest.raises(ParseError, match=r"^dbt parse failed: models/x\.yml: not valid YAML$"):
-        beside.raise_error()
-    done = _Beside("dbt-parse", lambda: None)
-    done.start()
-    done.join()
-    done.raise_error()  # nothing to raise
+        beside.result()
+    monkeypatch.setattr(dbt_project, "ensure_manifest", lambda **kwargs: None)
+    done = cli._parse_beside(info, settings.current())
+    assert done.result() is None  # nothing to raise
