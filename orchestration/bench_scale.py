@@ -49,17 +49,17 @@ class Scale:
 
 
 def _cards_alone(info, scale: Scale, repeat: int) -> None:
-    from orchestration.bi import compiler, html_report
+    from orchestration.bi import compiler, run
 
     compiled = compiler.compile_specs()
     for key, dashboard in sorted(compiled.dashboards.items()):
-        for placement in html_report.reading_order(dashboard):
+        for placement in run.reading_order(dashboard):
             if not placement.card:
                 continue
             times = []
             for _ in range(repeat):
                 started = time.perf_counter()
-                html_report.run_placements(info, compiled.cards, dashboard, [placement])
+                run.run_dashboard(info, compiled.cards, dashboard, [placement])
                 times.append((time.perf_counter() - started) * 1000)
             scale.cards[f"{key}/{placement.card}"] = times
 
