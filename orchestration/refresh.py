@@ -10,17 +10,18 @@ A cycle (the 15-minute schedule, `lead-analytics refresh`) first asks `pending()
 Nothing new: the cycle ends there, in seconds (no dbt, no checks, no publish, no pages: the pages already
 show the published marts). Otherwise `plan()` says what to rebuild (orchestration/selective.py): everything when
 nothing was published yet or the dbt project or its settings changed since the published build, else only what is
-downstream of the raw tables with new data (and of the as-of moment, when it moved), deferring to the published
-relations for the rest. A file that failed keeps its content hash in the ledger, so an unchanged broken file is
-not "new" every quarter-hour; a fixed one is.
+downstream of the raw tables with new data (and of the models a moved as-of moment changes, `clock_move`), deferring
+to the published relations for the rest. A file that failed keeps its content hash in the ledger, so an unchanged
+broken file is not "new" every quarter-hour; a fixed one is.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from orchestration import publishing, selective, settings
 from orchestration.ingestion import contracts, landing
@@ -131,6 +132,49 @@ class Plan:
     why: str
 
 
+# A cycle's build ends within this long after its plan: a model that follows the clock takes its as-of moment (its
+# transaction's now()) between the plan and then.
+CLOCK_SLACK = timedelta(hours=1)
+
+
+def clock_move(
+    conn, config: settings.Settings, published: publishing.PublishedBuild, manifest: dict, changed: set[str]
+) -> selective.ClockMove:
+    """How far the as-of moment can have moved between the published relations and this cycle's build (D198).
+
+    The published relations hold their rows as of the pinned moment, or (following the clock) as of a moment
+    between their build's start and now; this cycle's build, as of its pinned moment or one between now and
+    `CLOCK_SLACK` later. Between the earliest and the latest of these: did the reporting date change, and which raw
+    tables upstream of an `as_of_cut` model hold a stamp there (the tables with new data are rebuilt anyway)."""
+    if config.as_of is not None and published.as_of == config.as_of_text:
+        return selective.ClockMove.still()
+    now = conn.execute("select now()").fetchone()[0]
+    before = [datetime.fromisoformat(published.as_of)] if published.as_of else [published.build_started_at, now]
+    after = [config.as_of] if config.as_of is not None else [now, now + CLOCK_SLACK]
+    low, high = min(before + after), max(before + after)
+    zone = ZoneInfo(config.timezone)
+    date_changed = low.astimezone(zone).date() != high.astimezone(zone).date()
+    by_name = {f"{c.source}.{c.name}": c for c in contracts.all_contracts()}
+    crossed: set[str] = set()
+    checks: list[str] = []
+    params: dict[str, object] = {"low": low, "high": high}
+    for table in sorted(selective.cut_sources(manifest) - changed):
+        contract = by_name.get(table)
+        if contract is None:  # not a loaded raw table (the loader's audit tables): take it that it holds one
+            crossed.add(table)
+            continue
+        stamps = [c.name for c in contract.columns if c.data_type == "timestamptz"]
+        if stamps:
+            params[f"t{len(checks)}"] = table
+            where = " or ".join(f'"{c}" between %(low)s and %(high)s' for c in stamps)
+            checks.append(
+                f"select %(t{len(checks)})s where exists (select 1 from {contract.qualified_name} where {where})"
+            )
+    if checks:
+        crossed |= {row[0] for row in conn.execute(" union all ".join(checks), params).fetchall()}
+    return selective.ClockMove(True, date_changed, frozenset(crossed))
+
+
 def plan(conn, config: settings.Settings, found: Pending) -> Plan:
     """Everything, or only what `found`'s changed raw tables (and a moved as-of moment) reach; see selective.py."""
     from orchestration.dbt_project import ensure_manifest
@@ -144,9 +188,11 @@ def plan(conn, config: settings.Settings, found: Pending) -> Plan:
     )
     if problem is not None:
         return Plan(None, problem)
-    clock_moved = config.as_of is None or published.as_of != config.as_of_text
-    chosen = selective.select(selective.load_manifest(ensure_manifest()), set(found.changed_tables), clock_moved)
-    return Plan(chosen, "selective")
+    manifest = selective.load_manifest(ensure_manifest())
+    changed = set(found.changed_tables)
+    with conn.transaction():
+        clock = clock_move(conn, config, published, manifest, changed)
+    return Plan(selective.select(manifest, changed, clock), "selective")
 
 
 @dataclass

@@ -1,13 +1,16 @@
 """Which dbt nodes a refresh cycle rebuilds: those downstream of the raw tables that changed, and of the clock.
 
 A model's relation is a function of its code, the settings dbt renders it with, the raw tables upstream of it
-and, for the models that call `as_of_timestamp()`, the as-of moment. A cycle therefore rebuilds
+and, for the models that read the clock (macros/as_of.sql), the as-of moment. A cycle therefore rebuilds
 
 * everything when the code or the settings differ from the published build's (`fingerprint`), or when nothing
   was published yet (no published dbt state to defer to);
 * otherwise the models, seeds and snapshots downstream of every raw table with new data (`source:<table>+`;
   the loader's own audit tables count as changed whenever anything loaded), plus, when the as-of moment moved
-  (it follows the clock unless pinned), every model that reads it and everything downstream of those.
+  (it follows the clock unless pinned), the models whose rows the move can change and everything downstream of
+  them (`ClockMove`, D198): a model that reads the moment itself (`as_of_timestamp`, `hours_begun_today`) always;
+  one that reads only the as-of date (`as_of_date`) when the date changed; one that reads the clock only to leave
+  out rows stamped after it (`as_of_cut`) when a raw table upstream of it holds a stamp the move passed.
 
 Every other relation would be rebuilt from the same inputs into the same rows, so the published one stands in
 for it (dbt `--defer --favor-state` to the published relations). Light on purpose: reads the manifest JSON only.
@@ -22,8 +25,14 @@ from pathlib import Path
 
 from orchestration import settings
 
-# The macros through which a model reads the as-of moment (macros/as_of.sql).
-CLOCK_MACROS = frozenset({"macro.lead_analytics.as_of_timestamp", "macro.lead_analytics.hours_begun_today"})
+# How a model reads the clock, by the macro it calls (macros/as_of.sql): the moment itself, its date, or a cut.
+MOMENT, DATE, CUT = "moment", "date", "cut"
+CLOCK_MACROS = {
+    "macro.lead_analytics.as_of_timestamp": MOMENT,
+    "macro.lead_analytics.hours_begun_today": MOMENT,
+    "macro.lead_analytics.as_of_date": DATE,
+    "macro.lead_analytics.as_of_cut": CUT,
+}
 AUDIT_SOURCE = "audit"  # raw_audit.loaded_files and rejected_rows: they change with every load
 _BUILT = ("model", "seed", "snapshot")
 
@@ -46,16 +55,49 @@ def fingerprint(config: settings.Settings) -> str:
 
 
 @dataclass(frozen=True)
+class ClockMove:
+    """How the as-of moment moved since the published build, as far as the models reading it can tell."""
+
+    moved: bool  # False: pinned to the published build's moment
+    date_changed: bool = True  # the as-of date may differ from the published build's
+    crossed: frozenset[str] | None = None  # "source.table" of raw tables with a stamp the move passed (None: any)
+
+    @classmethod
+    def still(cls) -> ClockMove:
+        return cls(False, False, frozenset())
+
+    def reaches(self, kinds: set[str], sources: set[str]) -> bool:
+        """Whether a model reading the clock as `kinds`, with raw tables `sources` upstream, can change."""
+        if not self.moved:
+            return False
+        crossed = self.crossed is None or bool(self.crossed & sources)
+        return MOMENT in kinds or (DATE in kinds and self.date_changed) or (CUT in kinds and crossed)
+
+    def describe(self) -> str:
+        if not self.moved:
+            return ""
+        if self.crossed is None:
+            return "the as-of moment moved"
+        date = "its date changed" if self.date_changed else "same date"
+        passed = f"stamps passed in {', '.join(sorted(self.crossed))}" if self.crossed else "no stamp passed"
+        return f"the as-of moment moved ({date}; {passed})"
+
+
+@dataclass(frozen=True)
 class Selection:
     nodes: frozenset[str]  # unique ids of the models, seeds and snapshots to rebuild
     changed_tables: tuple[str, ...]  # "source.table" of the raw tables with new data
-    clock_moved: bool
+    clock: ClockMove
+
+    @property
+    def clock_moved(self) -> bool:
+        return self.clock.moved
 
     def describe(self, total: int) -> str:
         """One line for logs and the run summary."""
         causes = [f"new data in {', '.join(self.changed_tables)}"] if self.changed_tables else []
-        if self.clock_moved:
-            causes.append("the as-of moment moved")
+        if self.clock.moved:
+            causes.append(self.clock.describe())
         return f"{len(self.nodes)} of {total} relations rebuilt ({'; '.join(causes) or 'nothing changed'})"
 
 
@@ -91,24 +133,72 @@ def downstream(manifest: dict, roots: set[str]) -> set[str]:
     return out
 
 
-def clock_readers(manifest: dict) -> set[str]:
+def _clock_kinds(manifest: dict, macro: str, seen: frozenset[str] = frozenset()) -> set[str]:
+    """How calling `macro` reads the clock: its own kind, or those of the macros it calls (any depth)."""
+    if macro in CLOCK_MACROS:
+        return {CLOCK_MACROS[macro]}
+    if macro in seen or macro not in manifest.get("macros", {}):
+        return set()
+    kinds: set[str] = set()
+    for called in manifest["macros"][macro].get("depends_on", {}).get("macros", []):
+        kinds |= _clock_kinds(manifest, called, seen | {macro})
+    return kinds
+
+
+def clock_readers(manifest: dict) -> dict[str, set[str]]:
+    """The models that read the clock, each with how (MOMENT, DATE, CUT), through macros called at any depth."""
+    readers = {}
+    for uid, node in built_nodes(manifest).items():
+        kinds: set[str] = set()
+        for macro in node.get("depends_on", {}).get("macros", []):
+            kinds |= _clock_kinds(manifest, macro)
+        if kinds:
+            readers[uid] = kinds
+    return readers
+
+
+def upstream_sources(manifest: dict, uid: str) -> set[str]:
+    """ "source.table" of the dbt sources (raw tables) upstream of node `uid`."""
+    nodes, sources = manifest["nodes"], manifest["sources"]
+    found: set[str] = set()
+    seen: set[str] = set()
+    stack = [uid]
+    while stack:
+        for parent in nodes.get(stack.pop(), {}).get("depends_on", {}).get("nodes", []):
+            if parent in sources:
+                found.add(f"{sources[parent]['source_name']}.{sources[parent]['name']}")
+            elif parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return found
+
+
+def cut_sources(manifest: dict) -> set[str]:
+    """The raw tables upstream of a model that reads the clock through `as_of_cut`: where a moved as-of can pass a
+    stamp that a cut lets in (`ClockMove.crossed` is asked about these)."""
     return {
-        uid
-        for uid, node in built_nodes(manifest).items()
-        if CLOCK_MACROS & set(node.get("depends_on", {}).get("macros", []))
+        table
+        for uid, kinds in clock_readers(manifest).items()
+        if CUT in kinds
+        for table in upstream_sources(manifest, uid)
     }
 
 
-def select(manifest: dict, changed_tables: set[str], clock_moved: bool) -> Selection:
-    """The nodes a cycle rebuilds for raw tables `changed_tables` ("source.table", as in the dbt sources)."""
+def select(manifest: dict, changed_tables: set[str], clock: ClockMove) -> Selection:
+    """The nodes a cycle rebuilds for raw tables `changed_tables` ("source.table", as in the dbt sources) and the
+    as-of moment's move `clock`."""
     sources = {uid: f"{s['source_name']}.{s['name']}" for uid, s in manifest["sources"].items()}
     changed = set(changed_tables)
     roots = {uid for uid, name in sources.items() if name in changed}
     if changed:
         roots |= {uid for uid, s in manifest["sources"].items() if s["source_name"] == AUDIT_SOURCE}
-    if clock_moved:
-        roots |= clock_readers(manifest)
-    return Selection(frozenset(downstream(manifest, roots)), tuple(sorted(changed)), clock_moved)
+    if clock.moved:
+        roots |= {
+            uid
+            for uid, kinds in clock_readers(manifest).items()
+            if clock.reaches(kinds, upstream_sources(manifest, uid))
+        }
+    return Selection(frozenset(downstream(manifest, roots)), tuple(sorted(changed)), clock)
 
 
 def publish_order(manifest: dict, nodes: set[str]) -> list[str]:

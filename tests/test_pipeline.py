@@ -295,6 +295,10 @@ LATE_LEADS = (
     "LATE-2,WhatsApp,chat,AllyChat,0.35,new,Bob Late,,,East,2026-09-05T16:30:00Z,2026-09-05T16:30:00Z",
 )
 CHANGED_FILE = "crm/leads/leads_2026-09.csv"
+# A message loaded before the demo's build but stamped after its as-of moment (and before SECOND_AS_OF): the cut
+# left it out of the published marts; once the clock passes its stamp it counts, though no file changed (D198).
+PASSED_MESSAGE = "MSG-PASSED-1"
+PASSED_AT = "2026-11-24T12:05:00Z"
 
 
 def _relation_digests(conn, relations: dict[str, set[str]], suffix: str = "") -> dict[str, tuple[int, str]]:
@@ -358,6 +362,17 @@ def cycles(demo_runs):
         header = (landing / "bot_leads/leads/leads_2026-09.csv").read_text().splitlines()[0]
         (landing / LATE_FILE).write_text("\n".join([header, *LATE_LEADS]) + "\n")
         old_score = _change_score(landing / CHANGED_FILE, "L-000001", "12")
+        with warehouse.connect(info) as conn:
+            conn.execute(
+                "insert into raw_web1on1.messages (id, organization_id, conversation_id, author_type, author_id, "
+                "channel, created_at, _source_file, _source_line) select %s, organization_id, conversation_id, "
+                "author_type, author_id, channel, %s, _source_file, _source_line from raw_web1on1.messages "
+                "where author_type = 'contact' order by id limit 1",  # a contact's message counts as messaging
+                (PASSED_MESSAGE, PASSED_AT),
+            )
+            published_before = conn.execute(
+                "select count(*) from intermediate.int_messaging__messages where message_id = %s", (PASSED_MESSAGE,)
+            ).fetchone()[0]
         with settings.running(config):
             cycle = refresh.run_cycle(config, lines.append)
         with warehouse.connect(info) as conn:
@@ -372,6 +387,7 @@ def cycles(demo_runs):
         "oids": (oids_before, oids_after),
         "status": status,
         "old_score": old_score,
+        "passed_message_before": published_before,
         "info": info,
         "lines": lines,
     }
@@ -403,6 +419,12 @@ def test_a_cycle_after_the_demo_rebuilds_only_what_new_data_and_the_clock_reach(
     assert any(line.startswith(f"partial rebuild: {len(chosen.nodes)} of {total} ") for line in cycles["lines"])
     assert f"{len(chosen.nodes)} of " in cycles["status"].line()
     assert "new data in bot_leads.leads, crm.leads; the as-of moment moved" in cycles["status"].line()
+    # D198: a quarter of an hour on, the same day; the clock passed the stamp of one message
+    assert not chosen.clock.date_changed and "web1on1.messages" in chosen.clock.crossed
+    assert "model.lead_analytics.int_messaging__messages" in chosen.nodes  # its cut lets the message in now
+    assert "model.lead_analytics.dim_as_of" in chosen.nodes  # reads the moment: always
+    assert "model.lead_analytics.dim_calendar" not in chosen.nodes  # reads the date: the same
+    assert "model.lead_analytics.int_common__as_of_date" not in chosen.nodes
 
 
 def test_an_untouched_relation_is_the_published_one_and_a_rebuilt_one_is_new(cycles):
@@ -419,6 +441,15 @@ def test_the_late_file_and_the_changed_file_reach_the_marts(cycles):
         score = conn.execute("select score from staging.stg_crm__leads where lead_id = 'L-000001'").fetchone()[0]
     assert late == [("LATE-1", "0.81"), ("LATE-2", "0.35")]
     assert cycles["old_score"] != "12" and score == 12
+
+
+def test_a_row_the_moved_clock_passed_reaches_the_marts_without_a_new_file(cycles):
+    with warehouse.connect(cycles["info"]) as conn:
+        after = conn.execute(
+            "select created_at from intermediate.int_messaging__messages where message_id = %s", (PASSED_MESSAGE,)
+        ).fetchall()
+    assert cycles["passed_message_before"] == 0  # loaded, but after the demo's as-of moment
+    assert after == [(datetime(2026, 11, 24, 12, 5, tzinfo=UTC),)]
 
 
 def test_every_published_relation_equals_a_full_rebuild_row_for_row(cycles):

@@ -143,7 +143,8 @@ def test_a_cycle_rebuilds_what_is_downstream_of_the_changed_raw_tables_and_of_a_
     from orchestration.dbt_project import ensure_manifest
 
     manifest = selective.load_manifest(ensure_manifest())
-    leads = selective.select(manifest, {"bot_leads.leads"}, clock_moved=False)
+    total = len(selective.built_nodes(manifest))
+    leads = selective.select(manifest, {"bot_leads.leads"}, selective.ClockMove.still())
     # the bot-lead lineage, and the loader's audit tables, which change with every load
     assert sorted(uid.rsplit(".", 1)[1] for uid in leads.nodes) == [
         "fct_bot_leads",
@@ -154,12 +155,85 @@ def test_a_cycle_rebuilds_what_is_downstream_of_the_changed_raw_tables_and_of_a_
     ]
     order = [uid.rsplit(".", 1)[1] for uid in selective.publish_order(manifest, set(leads.nodes))]
     assert order.index("stg_bot_leads__leads") < order.index("int_bot_leads__enriched") < order.index("fct_bot_leads")
-    assert leads.describe(131) == "5 of 131 relations rebuilt (new data in bot_leads.leads)"
+    assert leads.describe(total) == f"5 of {total} relations rebuilt (new data in bot_leads.leads)"
 
-    clock = selective.select(manifest, set(), clock_moved=True)
+    clock = selective.select(manifest, set(), selective.ClockMove(True))  # moved anyhow: every clock reader
     assert "model.lead_analytics.dim_as_of" in clock.nodes and "model.lead_analytics.fct_bot_leads" in clock.nodes
     assert "model.lead_analytics.stg_bot_leads__leads" not in clock.nodes  # staging does not read the clock
-    assert clock.describe(131).endswith("relations rebuilt (the as-of moment moved)")
+    assert clock.describe(total).endswith("relations rebuilt (the as-of moment moved)")
+
+
+def test_a_moved_clock_rebuilds_moment_readers_always_date_readers_on_a_new_date_and_cuts_when_a_stamp_passed():
+    """D198: how a model reads the clock decides whether a move of the as-of moment can change its rows."""
+    from orchestration import selective
+    from orchestration.dbt_project import ensure_manifest
+
+    manifest = selective.load_manifest(ensure_manifest())
+    readers = selective.clock_readers(manifest)
+    kinds = {uid.rsplit(".", 1)[1]: k for uid, k in readers.items()}
+    assert kinds["dim_as_of"] == {"moment"}  # the moment itself
+    assert kinds["int_common__as_of_date"] == {"date"}
+    assert kinds["fct_bot_leads"] == {"cut"}  # leaves out leads created after the as-of moment
+    assert kinds["int_ops__component_incidents"] == {"cut", "moment"}  # open incidents last until the moment
+    assert "dim_calendar" not in kinds  # reads the date through int_common__as_of_date, not the clock
+
+    def names(clock: selective.ClockMove) -> set[str]:
+        return {uid.rsplit(".", 1)[1] for uid in selective.select(manifest, set(), clock).nodes}
+
+    same_day = names(selective.ClockMove(True, date_changed=False, crossed=frozenset()))
+    # the moment's readers and what is built on them; the calendar and the bot leads stay
+    assert {"dim_as_of", "fct_crm_leads", "rpt_ops__component_health", "int_ops__component_incidents"} <= same_day
+    assert not {"dim_calendar", "int_common__as_of_date", "fct_bot_leads", "int_messaging__messages"} & same_day
+    new_day = names(selective.ClockMove(True, date_changed=True, crossed=frozenset()))
+    assert {"int_common__as_of_date", "dim_calendar", "fct_roi_months"} <= new_day - same_day
+    assert "fct_bot_leads" not in new_day
+    passed = names(selective.ClockMove(True, date_changed=False, crossed=frozenset({"bot_leads.leads"})))
+    assert passed - same_day == {"fct_bot_leads", "rst_bot_lead_contacts"}  # the two cuts on bot leads
+    assert "bot_leads.leads" in selective.cut_sources(manifest)
+    assert names(selective.ClockMove.still()) == set()
+
+
+def test_the_clock_move_finds_the_raw_tables_holding_a_stamp_it_passed_and_a_new_reporting_date(conn, landing):
+    """D198: `clock_move` looks between the published build's as-of moment and this cycle's for stamps in the raw
+    tables upstream of an `as_of_cut` model (a table with new data is rebuilt anyway, so it is not looked in)."""
+    from datetime import UTC, datetime
+
+    from orchestration import selective
+    from orchestration.dbt_project import ensure_manifest
+
+    manifest = selective.load_manifest(ensure_manifest())
+    write(
+        landing,
+        "bot_leads/leads/leads_2025-01.csv",
+        "A1,Website,chat,AllyChat,0.8,new,Ann,,,,2025-01-06T08:00:00Z,2025-01-06T08:00:00Z",
+        "A2,Website,chat,AllyChat,0.8,new,Bob,,,,2025-01-06T09:30:00Z,2025-01-06T09:30:00Z",  # 03:30 in Chicago
+    )
+    loaders.load_table(conn, LEADS, landing)
+    chicago = settings.current().model_copy(update={"timezone": "America/Chicago"})
+
+    def move(published: str, now: str, changed: frozenset[str] = frozenset()) -> selective.ClockMove:
+        config = chicago.model_copy(update={"as_of": datetime.fromisoformat(now)})
+        build = publishing.PublishedBuild(datetime(2025, 1, 6, tzinfo=UTC), "", published)
+        return refresh.clock_move(conn, config, build, manifest, set(changed))
+
+    # 09:00 -> 09:15 UTC (03:00 -> 03:15 in Chicago): no lead stamped in between, the same local date
+    assert move("2025-01-06T09:00:00+00:00", "2025-01-06T09:15:00+00:00") == selective.ClockMove(
+        True, False, frozenset()
+    )
+    # 09:15 -> 09:45: lead A2 (09:30) is passed
+    assert move("2025-01-06T09:15:00+00:00", "2025-01-06T09:45:00+00:00").crossed == {"bot_leads.leads"}
+    # backwards too: a pinned as-of moved back before 09:30 takes A2 out again
+    assert move("2025-01-06T09:45:00+00:00", "2025-01-06T09:15:00+00:00").crossed == {"bot_leads.leads"}
+    # the table has new data: rebuilt anyway, not looked in
+    assert move("2025-01-06T09:15:00+00:00", "2025-01-06T09:45:00+00:00", frozenset({"bot_leads.leads"})).crossed == (
+        frozenset()
+    )
+    # 05:50 -> 06:10 UTC is 23:50 -> 00:10 in Chicago: a new reporting date, and no lead in between
+    assert move("2025-01-06T05:50:00+00:00", "2025-01-06T06:10:00+00:00") == selective.ClockMove(
+        True, True, frozenset()
+    )
+    # pinned to the published build's moment: the clock did not move
+    assert move("2025-01-06T09:15:00+00:00", "2025-01-06T09:15:00+00:00") == selective.ClockMove.still()
 
 
 def test_a_cycle_rebuilds_everything_when_the_project_or_its_settings_changed(conn, landing):

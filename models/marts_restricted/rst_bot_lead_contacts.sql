@@ -14,7 +14,7 @@ final as (
         {{ contact_key('phone_normalized') }} as phone_key,
         phone_normalized
     from enriched
-    where created_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('created_at') }}
 )
 
 select * from final

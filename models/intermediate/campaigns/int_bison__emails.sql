@@ -8,7 +8,7 @@ with
 
 events as (
     select * from {{ ref('int_bison__email_events_deduped') }}
-    where occurred_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('occurred_at') }}
 ),
 
 campaigns as (

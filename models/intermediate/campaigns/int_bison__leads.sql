@@ -8,12 +8,12 @@ with
 
 leads as (
     select * from {{ ref('stg_bison__leads') }}
-    where created_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('created_at') }}
 ),
 
 events as (
     select * from {{ ref('int_bison__email_events_deduped') }}
-    where occurred_at <= {{ as_of_timestamp() }} and lead_id is not null
+    where {{ as_of_cut('occurred_at') }} and lead_id is not null
 ),
 
 milestones as (

@@ -22,7 +22,7 @@ flagged as (
         ) as is_lead_result,
         result_type = 'bot' or bot_id is not null as is_bot_result
     from results
-    where created_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('created_at') }}
 ),
 
 ordered as (

@@ -50,7 +50,7 @@ final as (
     inner join organizations on conversations.organization_id = organizations.organization_id
     left join locations on conversations.location_id = locations.location_id
     left join departments on conversations.department_id = departments.department_id
-    where conversations.created_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('conversations.created_at') }}
 )
 
 select * from final

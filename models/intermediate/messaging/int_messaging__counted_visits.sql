@@ -20,7 +20,7 @@ numbered as (
         row_number() over (partition by organization_id, cookie_id order by occurred_at, visitor_event_id)
             as visit_number
     from visits
-    where occurred_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('occurred_at') }}
 ),
 
 walk as (

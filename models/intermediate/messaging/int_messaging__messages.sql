@@ -19,7 +19,7 @@ final as (
         extract(hour from {{ to_reporting_tz('created_at') }})::integer as local_hour
     from messages
     where author_type in ('contact', 'user', 'bot')
-        and created_at <= {{ as_of_timestamp() }}
+        and {{ as_of_cut('created_at') }}
 )
 
 select * from final

@@ -17,7 +17,7 @@ final as (
         {{ reporting_date('started_at') }} as local_date,
         extract(hour from {{ to_reporting_tz('started_at') }})::integer as local_hour
     from sessions
-    where started_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('started_at') }}
 )
 
 select * from final

@@ -16,7 +16,7 @@ final as (
         {{ reporting_date('occurred_at') }} as activity_date,
         extract(hour from {{ to_reporting_tz('occurred_at') }})::integer as activity_hour
     from activity
-    where occurred_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('occurred_at') }}
 )
 
 select * from final

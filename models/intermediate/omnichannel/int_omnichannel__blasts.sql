@@ -21,10 +21,10 @@ final as (
         recipients,
         delivered,
         created_at,
-        case when sent_at <= {{ as_of_timestamp() }} then sent_at end as sent_at,
-        case when sent_at <= {{ as_of_timestamp() }} then {{ reporting_date('sent_at') }} end as sent_date
+        case when {{ as_of_cut('sent_at') }} then sent_at end as sent_at,
+        case when {{ as_of_cut('sent_at') }} then {{ reporting_date('sent_at') }} end as sent_date
     from blasts
-    where created_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('created_at') }}
 )
 
 select * from final

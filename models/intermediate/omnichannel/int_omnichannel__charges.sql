@@ -24,7 +24,7 @@ final as (
         extract(hour from {{ to_reporting_tz('charges.charged_at') }})::integer as charge_hour
     from charges
     left join blasts on charges.blast_id = blasts.blast_id
-    where charges.charged_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('charges.charged_at') }}
 )
 
 select * from final

@@ -5,7 +5,7 @@ with
 
 invitations as (
     select * from {{ ref('stg_omnichannel__invitations') }}
-    where invited_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('invited_at') }}
         and email_normalized is not null
 ),
 
@@ -31,7 +31,7 @@ activations as (
         activated_at,
         row_number() over (partition by email_normalized order by activated_at, invitation_id) as activation_number
     from invitations
-    where activated_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('activated_at') }}
         and user_id is not null
 ),
 

@@ -22,14 +22,14 @@ signals as (
         checked_at as signal_at,
         ok as is_success
     from heartbeats
-    where checked_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('checked_at') }}
     union all
     select
         component,
         occurred_at as signal_at,
         status = 'success' as is_success
     from events
-    where occurred_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('occurred_at') }}
         and (status = 'success' or error_category = 'authentication' or http_status >= 500)
 ),
 

@@ -19,7 +19,7 @@ baseline as (
 ),
 
 as_of as (
-    select * from {{ ref('dim_as_of') }}
+    select * from {{ ref('int_common__as_of_date') }}
 ),
 
 shares as (

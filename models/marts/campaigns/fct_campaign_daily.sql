@@ -29,7 +29,7 @@ campaigns as (
 ),
 
 as_of as (
-    select * from {{ ref('dim_as_of') }}
+    select * from {{ ref('int_common__as_of_date') }}
 ),
 
 previous_month as (

@@ -1,5 +1,6 @@
 -- The one as-of definition: the moment every relative window ("today", "this week", "this month") is
--- computed from, as one row. Every dashboard reads its as-of time here; dim_calendar derives the windows.
+-- computed from, as one row. Every dashboard reads its as-of time here. dim_calendar derives the windows from
+-- int_common__as_of_date, the date alone, so that a refresh cycle within the day does not rebuild them (D198).
 with
 
 as_of as (

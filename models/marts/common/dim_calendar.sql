@@ -4,7 +4,7 @@
 with
 
 as_of as (
-    select * from {{ ref('dim_as_of') }}
+    select * from {{ ref('int_common__as_of_date') }}
 ),
 
 days as (

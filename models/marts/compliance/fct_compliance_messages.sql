@@ -30,7 +30,7 @@ messages as (
     where
         act.direction = 'outbound'
         and act.channel in ('sms', 'email')
-        and act.occurred_at <= {{ as_of_timestamp() }}
+        and {{ as_of_cut('act.occurred_at') }}
 ),
 
 final as (

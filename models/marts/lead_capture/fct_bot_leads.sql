@@ -30,7 +30,7 @@ final as (
         created_date,
         updated_at
     from enriched
-    where created_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('created_at') }}
 )
 
 select * from final

@@ -43,7 +43,7 @@ departments as (
 ),
 
 as_of as (
-    select * from {{ ref('dim_as_of') }}
+    select * from {{ ref('int_common__as_of_date') }}
 ),
 
 after_sales as (
@@ -88,7 +88,7 @@ events as (
         ) as fields
     from results
     inner join after_sales on results.conversation_id = after_sales.conversation_id
-    where results.created_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('results.created_at') }}
 ),
 
 per_day as (

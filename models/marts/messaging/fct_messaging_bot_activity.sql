@@ -18,7 +18,7 @@ organizations as (
 ),
 
 as_of as (
-    select * from {{ ref('dim_as_of') }}
+    select * from {{ ref('int_common__as_of_date') }}
 ),
 
 per_day as (
@@ -31,7 +31,7 @@ per_day as (
         coalesce(sum(points) filter (where event_type = 'chatpoint'), 0) as chatpoints,
         coalesce(sum(points) filter (where event_type = 'point_v1'), 0) as points_v1
     from bot_events
-    where occurred_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('occurred_at') }}
     group by bot_id, {{ reporting_date('occurred_at') }}
 ),
 

@@ -76,13 +76,13 @@ interactions as (
         user_id,
         {{ reporting_date('created_at') }}
     from results
-    where user_id is not null and created_at <= {{ as_of_timestamp() }}
+    where user_id is not null and {{ as_of_cut('created_at') }}
     union all
     select
         user_id,
         {{ reporting_date('sent_at') }}
     from invitations
-    where user_id is not null and sent_at <= {{ as_of_timestamp() }}
+    where user_id is not null and {{ as_of_cut('sent_at') }}
 ),
 
 active_users as (

@@ -19,7 +19,7 @@ registrations as (
         {{ reporting_date('registered_at') }} as usage_date,
         count(*)::integer as new_registered_users
     from users
-    where registered_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('registered_at') }}
     group by {{ reporting_date('registered_at') }}
 ),
 

@@ -4,7 +4,7 @@ with
 
 events as (
     select * from {{ ref('stg_crm__workflow_events') }}
-    where occurred_at <= {{ as_of_timestamp() }}
+    where {{ as_of_cut('occurred_at') }}
 ),
 
 latest as (

@@ -11,7 +11,7 @@ slas as (
 ),
 
 as_of as (
-    select * from {{ ref('dim_as_of') }}
+    select * from {{ ref('int_common__as_of_date') }}
 ),
 
 final as (

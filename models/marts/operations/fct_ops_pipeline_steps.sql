@@ -6,7 +6,7 @@ with
 
 events as (
     select * from {{ ref('stg_crm__workflow_events') }}
-    where lead_id is not null and occurred_at <= {{ as_of_timestamp() }}
+    where lead_id is not null and {{ as_of_cut('occurred_at') }}
 ),
 
 leads as (

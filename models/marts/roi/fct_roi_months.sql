@@ -36,7 +36,7 @@ calendar as (
 ),
 
 as_of as (
-    select * from {{ ref('dim_as_of') }}
+    select * from {{ ref('int_common__as_of_date') }}
 ),
 
 as_of_month as (
