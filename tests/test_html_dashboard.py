@@ -15,6 +15,7 @@ from the SQL under test. The lead of each cell is named beside it.
 from __future__ import annotations
 
 import html
+import os
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -247,6 +248,31 @@ def test_a_pie_whose_slices_are_all_zero_is_no_data_not_a_broken_report():
     with pytest.raises(charts.NothingToDraw, match="every slice is 0"):
         charts.chart_spec("pie", "t", dims, measures, 400, 200)
     assert issubclass(charts.NothingToDraw, charts.ChartError)  # other chart errors still stop the report
+
+
+def test_a_chart_is_drawn_once_for_its_spec_and_read_back_after(tmp_path, monkeypatch):
+    """A refresh cycle redraws only the charts whose data changed: the SVG of a spec already drawn is read back from
+    the state folder. A changed value is a new spec, so it is drawn; old drawings beyond the limit are pruned."""
+    monkeypatch.setattr(charts, "_svg_cache", lambda: tmp_path / "svgs")
+    dims = [charts.Dim("source", "Source", ("Ads", "Website"))]
+
+    def spec(website: float) -> dict:
+        measures = [charts.Measure("leads", "Leads", (3.0, website), ("3", f"{website:.0f}"))]
+        return charts.chart_spec("bar", "Leads by source", dims, measures, 400, 200)
+
+    [first] = charts.render_svgs([("c1", spec(5.0))])
+    [drawn] = list((tmp_path / "svgs").glob("*.svg"))
+    assert 'aria-label="Website; Leads: 5"' in first
+    # what is read back is the stored drawing, not a new one: mark it and see the mark come back
+    drawn.write_text(drawn.read_text().replace("Website; Leads: 5", "Website; Leads: 5 (stored)"))
+    [again] = charts.render_svgs([("c1", spec(5.0))])
+    assert 'aria-label="Website; Leads: 5 (stored)"' in again
+    [changed] = charts.render_svgs([("c1", spec(6.0))])  # new data: drawn, not the stored one
+    assert 'aria-label="Website; Leads: 6"' in changed and len(list((tmp_path / "svgs").glob("*.svg"))) == 2
+    monkeypatch.setattr(charts, "SVG_CACHE_FILES", 1)
+    os.utime(drawn, (1, 1))  # the first drawing is the oldest used
+    charts.render_svgs([("c1", spec(6.0))])
+    assert not drawn.exists() and len(list((tmp_path / "svgs").glob("*.svg"))) == 1
 
 
 def test_a_combo_on_one_shared_axis_titles_it_once_with_every_measure():

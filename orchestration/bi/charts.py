@@ -12,14 +12,19 @@ chart here, as much as rendering it; the tests validate every spec against altai
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
+from orchestration import settings
 from orchestration.bi import formats
 
 ChartDisplay = Literal["bar", "stacked_bar", "row", "line", "area", "combo", "pie", "funnel", "heatmap"]
@@ -713,16 +718,56 @@ def _inline(svg: str, prefix: str, title: str) -> str:
     return svg.replace("<svg ", f'<svg role="img" aria-label="{escape(title)}" ', 1)
 
 
-def render_svgs(specs: Sequence[tuple[str, dict]], stats: RenderStats | None = None) -> list[str]:
-    """Render (id, spec) pairs to inline SVG strings, in order, in vl-convert's one warm runtime (its first
-    conversion in a process starts the runtime, ~0.6 s; threads measured no faster on 2 cores)."""
+SVG_CACHE_FILES = 2000  # drawn charts kept (several runs' worth: about 115 charts a run over every dashboard)
+
+
+def _svg_cache() -> Path:
+    return settings.state_dir() / "chart_svgs"
+
+
+def _drawn(spec: dict, cache: Path) -> str:
+    """vl-convert's SVG of `spec`, drawn once: the SVG is a function of the spec (data included) and vl-convert's
+    version, so a chart whose data did not change since an earlier run is read back instead of drawn again (a
+    refresh cycle that rebuilt a few relations redraws only their charts; drawing is most of a page's time)."""
     import vl_convert
 
+    key = hashlib.sha256(f"{vl_convert.__version__}\n{json.dumps(spec, sort_keys=True)}".encode()).hexdigest()
+    path = cache / f"{key}.svg"
+    try:
+        svg = path.read_text(encoding="utf-8")
+        os.utime(path)  # recently used: kept when the cache is pruned
+        return svg
+    except OSError:
+        pass
+    svg = vl_convert.vegalite_to_svg(spec)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = cache / f"{key}.{os.getpid()}.tmp"
+        tmp.write_text(svg, encoding="utf-8")
+        tmp.replace(path)
+    except OSError:  # a read-only state folder only costs the next run this chart again
+        pass
+    return svg
+
+
+def _prune(cache: Path) -> None:
+    try:
+        files = sorted(cache.glob("*.svg"), key=lambda p: p.stat().st_mtime)
+        for path in files[: max(0, len(files) - SVG_CACHE_FILES)]:
+            path.unlink(missing_ok=True)
+    except OSError:  # another process pruned first
+        pass
+
+
+def render_svgs(specs: Sequence[tuple[str, dict]], stats: RenderStats | None = None) -> list[str]:
+    """Render (id, spec) pairs to inline SVG strings, in order, in vl-convert's one warm runtime (its first
+    conversion in a process starts the runtime, ~0.6 s; threads measured no faster on 2 cores), each drawn once
+    for its spec (`_drawn`)."""
     started = time.perf_counter()
-    out = [
-        _inline(vl_convert.vegalite_to_svg(spec), chart_id, spec.get("description", "chart"))
-        for chart_id, spec in specs
-    ]
+    cache = _svg_cache()
+    out = [_inline(_drawn(spec, cache), chart_id, spec.get("description", "chart")) for chart_id, spec in specs]
+    if specs:
+        _prune(cache)
     if stats is not None:
         stats.charts += len(specs)
         stats.seconds += time.perf_counter() - started
