@@ -286,6 +286,24 @@ def test_analysts_query_the_published_marts_with_metricflow(demo_runs):
     assert re.search(rf"^\s*{published}\s*$", proc.stdout, re.MULTILINE), proc.stdout[-2000:]
 
 
+def test_bench_scale_times_every_placed_card_alone_and_every_dashboard_open(demo_runs):
+    """`make bench-scale`'s measurements, on the demo's marts (a renamed helper once broke it unnoticed)."""
+    from orchestration import bench_scale
+    from orchestration.bi import compiler, run
+
+    info = demo_runs[0]
+    dashboards = compiler.compile_specs().dashboards
+    placed = {f"{key}/{p.card}" for key, d in dashboards.items() for p in run.reading_order(d) if p.card}
+    scale = bench_scale.Scale(0.02)
+    bench_scale._cards_alone(info, scale, repeat=2)
+    bench_scale._clients(info, scale, clients=2)
+    assert set(scale.cards) == placed and len(placed) > 150
+    assert all(len(ms) == 2 and min(ms) > 0 for ms in scale.cards.values())
+    assert set(scale.opens) == set(dashboards) and all(len(ms) == 2 for ms in scale.opens.values())
+    table = bench_scale.report(scale, scale)
+    assert table.splitlines()[-1].startswith("at volume 0.02: slowest card p95 ")
+
+
 # ---------------------------------------------------------------- a refresh cycle rebuilds only what changed
 
 SECOND_AS_OF = datetime(2026, 11, 24, 12, 15, tzinfo=UTC)  # a quarter of an hour after AS_OF
