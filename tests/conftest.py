@@ -204,9 +204,9 @@ OPS_SELECT = [
     "component_slas",
     "path:models/intermediate/operations",
     "path:models/marts/operations",
-    "dim_as_of",
-    "dim_calendar",
-    "dim_calendar_hour",
+    "+dim_as_of",
+    "+dim_calendar",
+    "+dim_calendar_hour",
 ]
 
 
@@ -233,7 +233,7 @@ def crm_fixture_db(warehouse_info, tmp_path_factory) -> FixtureWarehouse:
         *("rpt_agent_training_gaps", "rpt_agent_coaching_notes", "fct_compliance_messages"),
     )
     # all CRM staging: its relationship tests are selected with any parent (eager), so every child must be built
-    select = ["path:models/staging/crm", "marts.common", *(f"+{m}" for m in marts)]
+    select = ["path:models/staging/crm", "+marts.common", *(f"+{m}" for m in marts)]
     seeds = ["crm_business_hours", "crm_holidays", "attribution_weights", "pre_automation_time_shares"]
     target = tmp_path_factory.mktemp("crm_dbt_target")
     info = build_fixture_warehouse(
@@ -252,7 +252,7 @@ def lead_capture_fixture_db(warehouse_info, tmp_path_factory) -> warehouse.Conne
         tmp_path_factory,
         "kpi",
         {"bot_leads__leads": LEAD_CAPTURE_FIXTURE},
-        ["+fct_bot_leads", "marts.common"],
+        ["+fct_bot_leads", "+marts.common"],
         LEAD_CAPTURE_AS_OF,
     )
     yield info

@@ -80,7 +80,7 @@ def db(warehouse_info, tmp_path_factory):
             "+rpt_campaigns__data_loads",
             "+fct_bot_leads",
             "+rst_bot_lead_contacts",
-            "marts.common",
+            "+marts.common",
         ],
         AS_OF,
     )

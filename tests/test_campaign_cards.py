@@ -64,6 +64,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "bison"
 AS_OF = "2025-11-05T18:00:00Z"
 AS_OF_DATE = date(2025, 11, 5)
 SELECT = [
+    "dim_as_of",  # the dashboard's as-of moment (the marts read only the date, int_common__as_of_date)
     "+fct_campaign_daily",
     "+fct_lead_funnel_daily",
     "+fct_workspace_months",

@@ -73,8 +73,9 @@ def built(warehouse_info, tmp_path_factory):
 
 
 def rebuild_as_of(info: warehouse.ConnectionInfo, target: Path, as_of: str) -> None:
-    """The as-of moment and everything between it and the action items, rebuilt at another as-of."""
-    proc = run_dbt(info, "run", ["--select", "dim_as_of+,+fct_exec_action_items"], as_of, target)
+    """The as-of moment and date and everything between them and the action items, rebuilt at another as-of."""
+    selection = ["dim_as_of+,+fct_exec_action_items", "int_common__as_of_date+,+fct_exec_action_items"]
+    proc = run_dbt(info, "run", ["--select", *selection], as_of, target)
     assert proc.returncode == 0, proc.stdout[-4000:]
 
 

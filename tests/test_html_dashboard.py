@@ -816,7 +816,7 @@ def amsterdam_fixture_db(warehouse_info, tmp_path_factory):
         tmp_path_factory,
         "kpi_ams",
         {"bot_leads__leads": LEAD_CAPTURE_FIXTURE},
-        ["+fct_bot_leads", "marts.common"],
+        ["+fct_bot_leads", "+marts.common"],
         LEAD_CAPTURE_AS_OF,
         timezone="Europe/Amsterdam",
     )
