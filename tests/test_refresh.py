@@ -196,7 +196,7 @@ def test_a_moved_clock_rebuilds_moment_readers_always_date_readers_on_a_new_date
 def test_the_clock_move_finds_the_raw_tables_holding_a_stamp_it_passed_and_a_new_reporting_date(conn, landing):
     """D198: `clock_move` looks between the published build's as-of moment and this cycle's for stamps in the raw
     tables upstream of an `as_of_cut` model (a table with new data is rebuilt anyway, so it is not looked in)."""
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from orchestration import selective
     from orchestration.dbt_project import ensure_manifest
@@ -234,6 +234,22 @@ def test_the_clock_move_finds_the_raw_tables_holding_a_stamp_it_passed_and_a_new
     )
     # pinned to the published build's moment: the clock did not move
     assert move("2025-01-06T09:15:00+00:00", "2025-01-06T09:15:00+00:00") == selective.ClockMove.still()
+
+    # Following the clock: from the published build's start to now, and CLOCK_SLACK on (the new build's moment).
+    now = conn.execute("select now()").fetchone()[0]
+    following = chicago.model_copy(update={"as_of": None})
+    build = publishing.PublishedBuild(now - timedelta(minutes=20), "", "")
+
+    def stamped(lead_id: str, at: datetime) -> str:
+        text = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{lead_id},Website,chat,AllyChat,0.8,new,Cy,,,,{text},{text}"
+
+    write(landing, "bot_leads/leads/leads_2025-02.csv", stamped("F1", now + timedelta(days=1)))  # far ahead
+    loaders.load_table(conn, LEADS, landing)
+    assert refresh.clock_move(conn, following, build, manifest, set()).crossed == frozenset()
+    write(landing, "bot_leads/leads/leads_2025-03.csv", stamped("F2", now + refresh.CLOCK_SLACK / 2))
+    loaders.load_table(conn, LEADS, landing)
+    assert refresh.clock_move(conn, following, build, manifest, set()).crossed == {"bot_leads.leads"}
 
 
 def test_a_cycle_rebuilds_everything_when_the_project_or_its_settings_changed(conn, landing):
