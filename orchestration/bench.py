@@ -13,7 +13,7 @@ It prints rows/s for each and the ratios, then a line for scripts: `load ours=<r
 
 With --refresh it then times three refresh cycles on that landing set, in a database of their own:
 the first (a full build: everything is new), a no-op (nothing new) and one with one new file (a late
-file for an old day; it rebuilds only what that file and the moved as-of moment reach, D191), and prints
+file for an old day; it rebuilds only what that file and the moved as-of moment reach, D191, D198), and prints
 `refresh full=<s> noop=<s> onefile=<s>`. Not part of the test suite.
 """
 

@@ -298,6 +298,27 @@ def partial_nodes(conn, run_id: str) -> list[str] | None:
     return list(row[0]) if row and row[0] is not None else None
 
 
+BUILD_HISTORY = 1000  # published builds read back to find the one that last rebuilt each node
+
+
+def last_builds(conn, nodes: set[str]) -> dict[str, tuple[datetime, str | None]]:
+    """For each of `nodes` (dbt unique ids): the start and as-of text of the newest published build that rebuilt it
+    (a whole build rebuilds every node). A node no build among the newest BUILD_HISTORY rebuilt is left out."""
+    if conn.execute("select to_regclass(%s)", (_TABLE,)).fetchone()[0] is None:
+        return {}
+    rows = conn.execute(
+        f"""select build_started_at, to_jsonb(p) ->> 'as_of', to_jsonb(p) -> 'partial_nodes' from {_TABLE} p
+            where status = 'published' order by build_started_at desc limit {BUILD_HISTORY}"""
+    ).fetchall()
+    found: dict[str, tuple[datetime, str | None]] = {}
+    for started, as_of, rebuilt in rows:
+        for node in (nodes if rebuilt is None else nodes & set(rebuilt)) - found.keys():
+            found[node] = (started, as_of)
+        if len(found) == len(nodes):
+            break
+    return found
+
+
 @dataclass(frozen=True)
 class PublishedBuild:
     build_started_at: datetime

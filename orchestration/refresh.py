@@ -139,42 +139,67 @@ class Plan:
 CLOCK_SLACK = timedelta(minutes=15)
 
 
-def clock_move(
-    conn, config: settings.Settings, published: publishing.PublishedBuild, manifest: dict, changed: set[str]
-) -> selective.ClockMove:
-    """How far the as-of moment can have moved between the published relations and this cycle's build (D198).
+def clock_move(conn, config: settings.Settings, manifest: dict, changed: set[str]) -> selective.ClockMove:
+    """Which models reading the clock this cycle's move of the as-of moment can change (D198), each judged from the
+    published build that last rebuilt it (`publishing.last_builds`: a cycle defers to relations of older builds,
+    and a partial build run from the UI decides nothing about the clock).
 
-    The published relations hold their rows as of the pinned moment, or (following the clock) as of a moment
-    between their build's start and now; this cycle's build, as of its pinned moment or one between now and
-    `CLOCK_SLACK` later. Between the earliest and the latest of these: did the reporting date change, and which raw
-    tables upstream of an `as_of_cut` model hold a stamp there (the tables with new data are rebuilt anyway)."""
-    if config.as_of is not None and published.as_of == config.as_of_text:
-        return selective.ClockMove.still()
+    A published relation holds its rows as of its build's pinned moment, or (following the clock) of one between
+    that build's start and now; this cycle's build, as of its pinned moment or one between now and `CLOCK_SLACK`
+    later. Between the earliest and the latest of these: a reader of the moment itself changes, a reader of the
+    date changes when the reporting date differs, and a cut changes when a raw table upstream of it holds a
+    timestamp there (the tables with new data are rebuilt anyway and are not looked in)."""
+    readers = selective.clock_readers(manifest)
+    built = publishing.last_builds(conn, set(readers))
     now = conn.execute("select now()").fetchone()[0]
-    before = [datetime.fromisoformat(published.as_of)] if published.as_of else [published.build_started_at, now]
     after = [config.as_of] if config.as_of is not None else [now, now + CLOCK_SLACK]
-    low, high = min(before + after), max(before + after)
     zone = ZoneInfo(config.timezone)
-    date_changed = low.astimezone(zone).date() != high.astimezone(zone).date()
     by_name = {f"{c.source}.{c.name}": c for c in contracts.all_contracts()}
+    stale: set[str] = set()
+    date_changed = False
+    windows: dict[tuple[datetime, datetime], set[str]] = {}  # (low, high) -> cut readers to look for stamps for
+    for uid, kinds in readers.items():
+        if uid not in built:  # not found in the publication history: take it that it changed
+            stale.add(uid)
+            continue
+        started, as_of = built[uid]
+        if as_of and config.as_of is not None and as_of == config.as_of_text:
+            continue  # built with the moment this build is pinned to
+        before = [datetime.fromisoformat(as_of)] if as_of else [started, now]
+        low, high = min(before + after), max(before + after)
+        new_date = low.astimezone(zone).date() != high.astimezone(zone).date()
+        if selective.MOMENT in kinds or (selective.DATE in kinds and new_date):
+            stale.add(uid)
+            date_changed |= selective.DATE in kinds and new_date
+        elif selective.CUT in kinds:
+            windows.setdefault((low, high), set()).add(uid)
     crossed: set[str] = set()
+    for (low, high), cut_readers in windows.items():
+        sources = {uid: selective.upstream_sources(manifest, uid) - changed for uid in cut_readers}
+        passed = _passed_tables(conn, set().union(*sources.values()), by_name, low, high)
+        crossed |= passed
+        stale |= {uid for uid, tables in sources.items() if tables & passed}
+    moved = bool(stale) or config.as_of is None or any(as_of != config.as_of_text for _, as_of in built.values())
+    return selective.ClockMove(moved, date_changed, frozenset(crossed), frozenset(stale))
+
+
+def _passed_tables(conn, tables: set[str], by_name: dict, low: datetime, high: datetime) -> set[str]:
+    """Of raw tables `tables` ("source.table"), those holding a timestamptz value between `low` and `high`; a table
+    the loader does not load (its own audit tables) is taken to hold one."""
+    passed = {table for table in tables if table not in by_name}
     checks: list[str] = []
     params: dict[str, object] = {"low": low, "high": high}
-    for table in sorted(selective.cut_sources(manifest) - changed):
-        contract = by_name.get(table)
-        if contract is None:  # not a loaded raw table (the loader's audit tables): take it that it holds one
-            crossed.add(table)
-            continue
-        stamps = [c.name for c in contract.columns if c.data_type == "timestamptz"]
+    for table in sorted(tables - passed):
+        stamps = [c.name for c in by_name[table].columns if c.data_type == "timestamptz"]
         if stamps:
             params[f"t{len(checks)}"] = table
             where = " or ".join(f'"{c}" between %(low)s and %(high)s' for c in stamps)
             checks.append(
-                f"select %(t{len(checks)})s where exists (select 1 from {contract.qualified_name} where {where})"
+                f"select %(t{len(checks)})s where exists (select 1 from {by_name[table].qualified_name} where {where})"
             )
     if checks:
-        crossed |= {row[0] for row in conn.execute(" union all ".join(checks), params).fetchall()}
-    return selective.ClockMove(True, date_changed, frozenset(crossed))
+        passed |= {row[0] for row in conn.execute(" union all ".join(checks), params).fetchall()}
+    return passed
 
 
 def plan(conn, config: settings.Settings, found: Pending) -> Plan:
@@ -193,7 +218,7 @@ def plan(conn, config: settings.Settings, found: Pending) -> Plan:
     manifest = selective.load_manifest(ensure_manifest())
     changed = set(found.changed_tables)
     with conn.transaction():
-        clock = clock_move(conn, config, published, manifest, changed)
+        clock = clock_move(conn, config, manifest, changed)
     return Plan(selective.select(manifest, changed, clock), "selective")
 
 

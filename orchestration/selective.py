@@ -56,20 +56,23 @@ def fingerprint(config: settings.Settings) -> str:
 
 @dataclass(frozen=True)
 class ClockMove:
-    """How the as-of moment moved since the published build, as far as the models reading it can tell."""
+    """How the as-of moment moved since the published relations of the models reading it were built."""
 
-    moved: bool  # False: pinned to the published build's moment
-    date_changed: bool = True  # the as-of date may differ from the published build's
+    moved: bool  # False: pinned to the moment every published clock reader was built with
+    date_changed: bool = True  # the as-of date may differ from a published date reader's
     crossed: frozenset[str] | None = None  # "source.table" of raw tables with a stamp the move passed (None: any)
+    readers: frozenset[str] | None = None  # the clock readers the move can change, when decided one by one
 
     @classmethod
     def still(cls) -> ClockMove:
-        return cls(False, False, frozenset())
+        return cls(False, False, frozenset(), frozenset())
 
-    def reaches(self, kinds: set[str], sources: set[str]) -> bool:
-        """Whether a model reading the clock as `kinds`, with raw tables `sources` upstream, can change."""
+    def reaches(self, uid: str, kinds: set[str], sources: set[str]) -> bool:
+        """Whether model `uid`, reading the clock as `kinds` with raw tables `sources` upstream, can change."""
         if not self.moved:
             return False
+        if self.readers is not None:
+            return uid in self.readers
         crossed = self.crossed is None or bool(self.crossed & sources)
         return MOMENT in kinds or (DATE in kinds and self.date_changed) or (CUT in kinds and crossed)
 
@@ -158,7 +161,7 @@ def clock_readers(manifest: dict) -> dict[str, set[str]]:
 
 
 def upstream_sources(manifest: dict, uid: str) -> set[str]:
-    """ "source.table" of the dbt sources (raw tables) upstream of node `uid`."""
+    """The dbt sources (raw tables, named "source.table") upstream of node `uid`."""
     nodes, sources = manifest["nodes"], manifest["sources"]
     found: set[str] = set()
     seen: set[str] = set()
@@ -196,7 +199,7 @@ def select(manifest: dict, changed_tables: set[str], clock: ClockMove) -> Select
         roots |= {
             uid
             for uid, kinds in clock_readers(manifest).items()
-            if clock.reaches(kinds, upstream_sources(manifest, uid))
+            if clock.reaches(uid, kinds, upstream_sources(manifest, uid))
         }
     return Selection(frozenset(downstream(manifest, roots)), tuple(sorted(changed)), clock)
 

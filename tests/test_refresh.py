@@ -194,14 +194,17 @@ def test_a_moved_clock_rebuilds_moment_readers_always_date_readers_on_a_new_date
 
 
 def test_the_clock_move_finds_the_raw_tables_holding_a_stamp_it_passed_and_a_new_reporting_date(conn, landing):
-    """D198: `clock_move` looks between the published build's as-of moment and this cycle's for stamps in the raw
-    tables upstream of an `as_of_cut` model (a table with new data is rebuilt anyway, so it is not looked in)."""
+    """D198: `clock_move` looks between the as-of moment each clock reader's published relation was built with and
+    this cycle's for a new reporting date and for stamps in the raw tables upstream of an `as_of_cut` model (a table
+    with new data is rebuilt anyway, so it is not looked in)."""
     from datetime import UTC, datetime, timedelta
 
     from orchestration import selective
     from orchestration.dbt_project import ensure_manifest
 
     manifest = selective.load_manifest(ensure_manifest())
+    bot_leads, dim_as_of = "model.lead_analytics.fct_bot_leads", "model.lead_analytics.dim_as_of"
+    calendar_date = "model.lead_analytics.int_common__as_of_date"
     write(
         landing,
         "bot_leads/leads/leads_2025-01.csv",
@@ -211,34 +214,47 @@ def test_the_clock_move_finds_the_raw_tables_holding_a_stamp_it_passed_and_a_new
     loaders.load_table(conn, LEADS, landing)
     chicago = settings.current().model_copy(update={"timezone": "America/Chicago"})
 
-    def move(published: str, now: str, changed: frozenset[str] = frozenset()) -> selective.ClockMove:
+    def published(as_of: str, nodes: list[str] | None = None) -> None:
+        """A published build with as-of text `as_of` ("" following the clock) that rebuilt `nodes` (None: all)."""
+        run = str(uuid.uuid4())
+        publishing.start_build(conn, run, [], nodes)
+        publishing.publish(conn, run, {}, publishing.BuildRecord(selective.fingerprint(chicago), as_of))
+
+    def move(built_as_of: str, now: str, changed: frozenset[str] = frozenset()) -> selective.ClockMove:
+        published(built_as_of)
         config = chicago.model_copy(update={"as_of": datetime.fromisoformat(now)})
-        build = publishing.PublishedBuild(datetime(2025, 1, 6, tzinfo=UTC), "", published)
-        return refresh.clock_move(conn, config, build, manifest, set(changed))
+        return refresh.clock_move(conn, config, manifest, set(changed))
 
     # 09:00 -> 09:15 UTC (03:00 -> 03:15 in Chicago): no lead stamped in between, the same local date
-    assert move("2025-01-06T09:00:00+00:00", "2025-01-06T09:15:00+00:00") == selective.ClockMove(
-        True, False, frozenset()
-    )
-    # 09:15 -> 09:45: lead A2 (09:30) is passed
-    assert move("2025-01-06T09:15:00+00:00", "2025-01-06T09:45:00+00:00").crossed == {"bot_leads.leads"}
+    quiet = move("2025-01-06T09:00:00+00:00", "2025-01-06T09:15:00+00:00")
+    assert (quiet.moved, quiet.date_changed, quiet.crossed) == (True, False, frozenset())
+    assert dim_as_of in quiet.readers and bot_leads not in quiet.readers and calendar_date not in quiet.readers
+    # 09:15 -> 09:45: lead A2 (09:30) is passed, so the cut on bot leads changes
+    passed = move("2025-01-06T09:15:00+00:00", "2025-01-06T09:45:00+00:00")
+    assert passed.crossed == {"bot_leads.leads"} and bot_leads in passed.readers
     # backwards too: a pinned as-of moved back before 09:30 takes A2 out again
     assert move("2025-01-06T09:45:00+00:00", "2025-01-06T09:15:00+00:00").crossed == {"bot_leads.leads"}
     # the table has new data: rebuilt anyway, not looked in
-    assert move("2025-01-06T09:15:00+00:00", "2025-01-06T09:45:00+00:00", frozenset({"bot_leads.leads"})).crossed == (
-        frozenset()
-    )
+    new_data = move("2025-01-06T09:15:00+00:00", "2025-01-06T09:45:00+00:00", frozenset({"bot_leads.leads"}))
+    assert new_data.crossed == frozenset() and bot_leads not in new_data.readers
     # 05:50 -> 06:10 UTC is 23:50 -> 00:10 in Chicago: a new reporting date, and no lead in between
-    assert move("2025-01-06T05:50:00+00:00", "2025-01-06T06:10:00+00:00") == selective.ClockMove(
-        True, True, frozenset()
-    )
-    # pinned to the published build's moment: the clock did not move
+    midnight = move("2025-01-06T05:50:00+00:00", "2025-01-06T06:10:00+00:00")
+    assert (midnight.date_changed, midnight.crossed) == (True, frozenset()) and calendar_date in midnight.readers
+    # pinned to the moment every clock reader was built with: the clock did not move
     assert move("2025-01-06T09:15:00+00:00", "2025-01-06T09:15:00+00:00") == selective.ClockMove.still()
 
+    # A later build that rebuilt only dim_as_of (a partial run from the UI, pinned at 09:40) decides nothing for the
+    # bot-lead cut: it still holds the rows of 09:15, and moving to 09:45 passes lead A2 (09:30).
+    published("2025-01-06T09:40:00+00:00", [dim_as_of])
+    later = refresh.clock_move(
+        conn, chicago.model_copy(update={"as_of": datetime(2025, 1, 6, 9, 45, tzinfo=UTC)}), manifest, set()
+    )
+    assert later.crossed == {"bot_leads.leads"} and bot_leads in later.readers
+
     # Following the clock: from the published build's start to now, and CLOCK_SLACK on (the new build's moment).
-    now = conn.execute("select now()").fetchone()[0]
+    published("")
     following = chicago.model_copy(update={"as_of": None})
-    build = publishing.PublishedBuild(now - timedelta(minutes=20), "", "")
+    now = conn.execute("select now()").fetchone()[0]
 
     def stamped(lead_id: str, at: datetime) -> str:
         text = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -246,10 +262,10 @@ def test_the_clock_move_finds_the_raw_tables_holding_a_stamp_it_passed_and_a_new
 
     write(landing, "bot_leads/leads/leads_2025-02.csv", stamped("F1", now + timedelta(days=1)))  # far ahead
     loaders.load_table(conn, LEADS, landing)
-    assert refresh.clock_move(conn, following, build, manifest, set()).crossed == frozenset()
+    assert refresh.clock_move(conn, following, manifest, set()).crossed == frozenset()
     write(landing, "bot_leads/leads/leads_2025-03.csv", stamped("F2", now + refresh.CLOCK_SLACK / 2))
     loaders.load_table(conn, LEADS, landing)
-    assert refresh.clock_move(conn, following, build, manifest, set()).crossed == {"bot_leads.leads"}
+    assert refresh.clock_move(conn, following, manifest, set()).crossed == {"bot_leads.leads"}
 
 
 def test_a_cycle_rebuilds_everything_when_the_project_or_its_settings_changed(conn, landing):
