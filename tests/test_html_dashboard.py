@@ -269,6 +269,9 @@ def test_a_chart_is_drawn_once_for_its_spec_and_read_back_after(tmp_path, monkey
     assert 'aria-label="Website; Leads: 5 (stored)"' in again
     [changed] = charts.render_svgs([("c1", spec(6.0))])  # new data: drawn, not the stored one
     assert 'aria-label="Website; Leads: 6"' in changed and len(list((tmp_path / "svgs").glob("*.svg"))) == 2
+    drawn.write_text(drawn.read_text()[:200])  # cut short (a crash mid-write): drawn again, not read back
+    [redrawn] = charts.render_svgs([("c1", spec(5.0))])
+    assert 'aria-label="Website; Leads: 5"' in redrawn and drawn.read_text().rstrip().endswith("</svg>")
     monkeypatch.setattr(charts, "SVG_CACHE_FILES", 1)
     os.utime(drawn, (1, 1))  # the first drawing is the oldest used
     charts.render_svgs([("c1", spec(6.0))])

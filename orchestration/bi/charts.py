@@ -12,10 +12,12 @@ chart here, as much as rendering it; the tests validate every spec against altai
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -735,25 +737,29 @@ def _drawn(spec: dict, cache: Path) -> str:
     path = cache / f"{key}.svg"
     try:
         svg = path.read_text(encoding="utf-8")
-        os.utime(path)  # recently used: kept when the cache is pruned
-        return svg
     except OSError:
-        pass
+        svg = ""
+    if svg.rstrip().endswith("</svg>"):  # a file cut short (a crash mid-write) is drawn again
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: kept when the cache is pruned
+        return svg
     svg = vl_convert.vegalite_to_svg(spec)
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = cache / f"{key}.{os.getpid()}.tmp"
-        tmp.write_text(svg, encoding="utf-8")
-        tmp.replace(path)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=cache, suffix=".tmp", delete=False) as tmp:
+            tmp.write(svg)
+        Path(tmp.name).replace(path)
     except OSError:  # a read-only state folder only costs the next run this chart again
         pass
     return svg
 
 
 def _prune(cache: Path) -> None:
+    """Keep the SVG_CACHE_FILES drawings used last; drop writes an interrupted run left behind (over an hour old)."""
     try:
         files = sorted(cache.glob("*.svg"), key=lambda p: p.stat().st_mtime)
-        for path in files[: max(0, len(files) - SVG_CACHE_FILES)]:
+        stale = [p for p in cache.glob("*.tmp") if time.time() - p.stat().st_mtime > 3600]
+        for path in files[: max(0, len(files) - SVG_CACHE_FILES)] + stale:
             path.unlink(missing_ok=True)
     except OSError:  # another process pruned first
         pass
