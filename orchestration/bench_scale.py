@@ -76,8 +76,8 @@ def _cards_alone(info, scale: Scale, repeat: int) -> None:
 
 def _clients(info, scale: Scale, clients: int) -> None:
     """`clients` readers at once, each on a connection of its own, opening every dashboard in turn: its as-of
-    moment, its filters' defaults, every placed card's query and its windows' dates, as `run.run_dashboard` runs
-    them (the HTML pages are written once per cycle, not per reader). The readers are threads of this one process:
+    moment, its filters' defaults, every placed card's query and its windows' dates (`run.run_dashboard_on`; the
+    HTML pages are written once per cycle, not per reader). The readers are threads of this one process:
     the queries run concurrently in the warehouse; the Python around them shares one interpreter."""
     from orchestration.bi import compiler, run
 
@@ -88,13 +88,7 @@ def _clients(info, scale: Scale, clients: int) -> None:
         with run.read_only(info) as conn:
             for key, dashboard in sorted(compiled.dashboards.items()):
                 started = time.perf_counter()
-                today = run.as_of_date(run.read_as_of(conn, dashboard))
-                filters = run.validate_filters(conn, dashboard, compiled.cards, None, today)
-                placed = [p for p in run.reading_order(dashboard) if p.card]
-                for placement in placed:
-                    run.run_card(conn, dashboard, placement, compiled.cards[placement.card], filters, today)
-                windows = [w for p in placed for m in compiled.cards[p.card].metrics for w in m.windows]
-                run.window_dates(conn, windows)
+                run.run_dashboard_on(conn, compiled.cards, dashboard)
                 out.append((key, (time.perf_counter() - started) * 1000))
         return out
 

@@ -168,10 +168,10 @@ def clock_move(conn, config: settings.Settings, manifest: dict, changed: set[str
         before = [datetime.fromisoformat(as_of)] if as_of else [started, now]
         low, high = min(before + after), max(before + after)
         new_date = low.astimezone(zone).date() != high.astimezone(zone).date()
-        if selective.MOMENT in kinds or (selective.DATE in kinds and new_date):
+        date_changed |= selective.DATE in kinds and new_date
+        if selective.can_change(kinds, new_date, stamp_passed=False):
             stale.add(uid)
-            date_changed |= selective.DATE in kinds and new_date
-        elif selective.CUT in kinds:
+        elif selective.can_change(kinds, new_date, stamp_passed=True):  # a cut: look for stamps in its window
             windows.setdefault((low, high), set()).add(uid)
     crossed: set[str] = set()
     for (low, high), cut_readers in windows.items():

@@ -71,10 +71,9 @@ class ClockMove:
         """Whether model `uid`, reading the clock as `kinds` with raw tables `sources` upstream, can change."""
         if not self.moved:
             return False
-        if self.readers is not None:
+        if self.readers is not None:  # decided one by one (refresh.clock_move)
             return uid in self.readers
-        crossed = self.crossed is None or bool(self.crossed & sources)
-        return MOMENT in kinds or (DATE in kinds and self.date_changed) or (CUT in kinds and crossed)
+        return can_change(kinds, self.date_changed, self.crossed is None or bool(self.crossed & sources))
 
     def describe(self) -> str:
         if not self.moved:
@@ -84,6 +83,12 @@ class ClockMove:
         date = "its date changed" if self.date_changed else "same date"
         passed = f"stamps passed in {', '.join(sorted(self.crossed))}" if self.crossed else "no stamp passed"
         return f"the as-of moment moved ({date}; {passed})"
+
+
+def can_change(kinds: set[str], new_date: bool, stamp_passed: bool) -> bool:
+    """The rule of D198: a model reading the clock as `kinds` can change when the moment moved if it reads the moment
+    itself, reads the date and the date changed, or cuts on stamps and a stamp upstream of it was passed."""
+    return MOMENT in kinds or (DATE in kinds and new_date) or (CUT in kinds and stamp_passed)
 
 
 @dataclass(frozen=True)
@@ -176,17 +181,6 @@ def upstream_sources(manifest: dict, uid: str) -> set[str]:
     return found
 
 
-def cut_sources(manifest: dict) -> set[str]:
-    """The raw tables upstream of a model that reads the clock through `as_of_cut`: where a moved as-of can pass a
-    stamp that a cut lets in (`ClockMove.crossed` is asked about these)."""
-    return {
-        table
-        for uid, kinds in clock_readers(manifest).items()
-        if CUT in kinds
-        for table in upstream_sources(manifest, uid)
-    }
-
-
 def select(manifest: dict, changed_tables: set[str], clock: ClockMove) -> Selection:
     """The nodes a cycle rebuilds for raw tables `changed_tables` ("source.table", as in the dbt sources) and the
     as-of moment's move `clock`."""
@@ -195,7 +189,9 @@ def select(manifest: dict, changed_tables: set[str], clock: ClockMove) -> Select
     roots = {uid for uid, name in sources.items() if name in changed}
     if changed:
         roots |= {uid for uid, s in manifest["sources"].items() if s["source_name"] == AUDIT_SOURCE}
-    if clock.moved:
+    if clock.moved and clock.readers is not None:
+        roots |= clock.readers
+    elif clock.moved:  # one verdict for every reader
         roots |= {
             uid
             for uid, kinds in clock_readers(manifest).items()

@@ -35,13 +35,14 @@ def conn(fresh_db):
         yield conn
 
 
-def _publish(conn) -> None:
-    """A published build of the code and settings in force (its fingerprint, as the publish step records it)."""
+def _publish(conn, as_of: str = "", nodes: list[str] | None = None) -> None:
+    """A published build of the code and settings in force (its fingerprint, as the publish step records it), with
+    as-of text `as_of` ("" following the clock), that rebuilt the dbt nodes `nodes` (None: all)."""
     from orchestration import selective
 
     run = str(uuid.uuid4())
-    publishing.start_build(conn, run, [])
-    publishing.publish(conn, run, {}, publishing.BuildRecord(selective.fingerprint(settings.current()), ""))
+    publishing.start_build(conn, run, [], nodes)
+    publishing.publish(conn, run, {}, publishing.BuildRecord(selective.fingerprint(settings.current()), as_of))
 
 
 def test_a_cycle_builds_only_when_a_file_is_new_changed_or_loaded_but_unpublished(conn, landing):
@@ -189,7 +190,7 @@ def test_a_moved_clock_rebuilds_moment_readers_always_date_readers_on_a_new_date
     assert "fct_bot_leads" not in new_day
     passed = names(selective.ClockMove(True, date_changed=False, crossed=frozenset({"bot_leads.leads"})))
     assert passed - same_day == {"fct_bot_leads", "rst_bot_lead_contacts"}  # the two cuts on bot leads
-    assert "bot_leads.leads" in selective.cut_sources(manifest)
+    assert "bot_leads.leads" in selective.upstream_sources(manifest, "model.lead_analytics.fct_bot_leads")
     assert names(selective.ClockMove.still()) == set()
 
 
@@ -214,14 +215,8 @@ def test_the_clock_move_finds_the_raw_tables_holding_a_stamp_it_passed_and_a_new
     loaders.load_table(conn, LEADS, landing)
     chicago = settings.current().model_copy(update={"timezone": "America/Chicago"})
 
-    def published(as_of: str, nodes: list[str] | None = None) -> None:
-        """A published build with as-of text `as_of` ("" following the clock) that rebuilt `nodes` (None: all)."""
-        run = str(uuid.uuid4())
-        publishing.start_build(conn, run, [], nodes)
-        publishing.publish(conn, run, {}, publishing.BuildRecord(selective.fingerprint(chicago), as_of))
-
     def move(built_as_of: str, now: str, changed: frozenset[str] = frozenset()) -> selective.ClockMove:
-        published(built_as_of)
+        _publish(conn, built_as_of)
         config = chicago.model_copy(update={"as_of": datetime.fromisoformat(now)})
         return refresh.clock_move(conn, config, manifest, set(changed))
 
@@ -245,14 +240,14 @@ def test_the_clock_move_finds_the_raw_tables_holding_a_stamp_it_passed_and_a_new
 
     # A later build that rebuilt only dim_as_of (a partial run from the UI, pinned at 09:40) decides nothing for the
     # bot-lead cut: it still holds the rows of 09:15, and moving to 09:45 passes lead A2 (09:30).
-    published("2025-01-06T09:40:00+00:00", [dim_as_of])
+    _publish(conn, "2025-01-06T09:40:00+00:00", [dim_as_of])
     later = refresh.clock_move(
         conn, chicago.model_copy(update={"as_of": datetime(2025, 1, 6, 9, 45, tzinfo=UTC)}), manifest, set()
     )
     assert later.crossed == {"bot_leads.leads"} and bot_leads in later.readers
 
     # Following the clock: from the published build's start to now, and CLOCK_SLACK on (the new build's moment).
-    published("")
+    _publish(conn)
     following = chicago.model_copy(update={"as_of": None})
     now = conn.execute("select now()").fetchone()[0]
 

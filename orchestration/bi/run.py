@@ -380,13 +380,24 @@ def run_dashboard(
     filters: dict[str, Any] | None = None,
 ) -> DashboardRun:
     """Run the dashboard's placed cards (default all, in reading order) with validated filters."""
-    placements = [p for p in (placements if placements is not None else reading_order(dashboard)) if p.card]
     with read_only(info) as conn:
-        as_of = read_as_of(conn, dashboard)
-        today = as_of_date(as_of)
-        filter_values = validate_filters(conn, dashboard, cards, filters, today)
-        results = []
-        for p in placements:
-            results += run_card(conn, dashboard, p, cards[p.card], filter_values, today)
-        windows = window_dates(conn, [w for p in placements for m in cards[p.card].metrics for w in m.windows])
+        return run_dashboard_on(conn, cards, dashboard, placements, filters)
+
+
+def run_dashboard_on(
+    conn,
+    cards: dict[str, CompiledCard],
+    dashboard: DashboardSpec,
+    placements: Sequence[Placement] | None = None,
+    filters: dict[str, Any] | None = None,
+) -> DashboardRun:
+    """`run_dashboard` on an open read-only connection (`read_only`), e.g. one a caller keeps for several runs."""
+    placements = [p for p in (placements if placements is not None else reading_order(dashboard)) if p.card]
+    as_of = read_as_of(conn, dashboard)
+    today = as_of_date(as_of)
+    filter_values = validate_filters(conn, dashboard, cards, filters, today)
+    results = []
+    for p in placements:
+        results += run_card(conn, dashboard, p, cards[p.card], filter_values, today)
+    windows = window_dates(conn, [w for p in placements for m in cards[p.card].metrics for w in m.windows])
     return DashboardRun(results, as_of, filter_values, windows)
