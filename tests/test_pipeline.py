@@ -68,12 +68,14 @@ MART_ROWS = {
     "fct_messaging_conversation_hours": 812,
     "fct_messaging_potential_daily": 722,  # dense: every organisation's days from its creation to 2026-11-24
     "fct_messaging_user_activity": 54,
-    "fct_omnichannel_channel_usage": 80,
-    "fct_omnichannel_daily_usage": 78,  # dense: the first omnichannel date to 2026-11-24
+    # omnichannel, counted by hand from the 8 invitations, 3 users, 28 events, 4 blasts and 4 charges (D202):
+    # 4 segments (WhatsApp and Email x Promotional and Transactional) x 78 dates of zeros, plus 4 user rows
+    "fct_omnichannel_channel_usage": 316,
+    "fct_omnichannel_daily_usage": 78,  # dense: the first invitation's date (2026-09-08) to 2026-11-24
     "fct_omnichannel_hourly_blast_users": 1872,  # 24 per date of fct_omnichannel_daily_usage
-    "fct_omnichannel_hourly_charges": 80,
-    "fct_omnichannel_invitation_steps": 247,
-    "fct_omnichannel_user_days": 3,
+    "fct_omnichannel_hourly_charges": 316,  # 4 x 78 zero rows at hour 0, plus each charge's own hour (8, 10, 16, 21)
+    "fct_omnichannel_invitation_steps": 247,  # 8 people invited, 3 activated, 2 charged; 3 steps x 78 dates of zeros
+    "fct_omnichannel_user_days": 26,  # 22 user-dates with events (12 + 6 + 4) and 4 user-channel-dates with a blast
     "fct_roi_cost_benefit": 24,  # 8 cost and benefit rows per ROI month
     "fct_roi_months": 3,  # dense: the system's first month (Sep 2026) to the as-of month
     "fct_workspace_months": 28,  # dense: every workspace's months
@@ -85,7 +87,7 @@ MART_ROWS = {
     "fct_ops_pipeline_steps": 120,  # one per lead and step reached
     "fct_ops_uptime_monthly": 20,  # 5 components x Aug-Nov: heartbeats start 2026-09-01 00:00Z = 08-31 CDT
     "fct_ops_workflow_attempts": 125,  # one per raw workflow event
-    "fct_warehouse_loads": 103,  # one per loaded landing file
+    "fct_warehouse_loads": 106,  # one per loaded landing file (the generator writes 106, 11 of them omnichannel)
     "rpt_ops__component_health": 5,  # one per component of the SLA seed
     "rpt_ops__data_loads": 2,  # workflow_events, health_checks
     "fct_agent_leads": 22,  # one per lead assigned to an agent

@@ -147,8 +147,9 @@ def _user_activity(ctx: Context, rng: np.random.Generator, members: Members) -> 
     n_user = len(members.user_ids)
     life = (end - registered) / DAY
     intensity = np.where(transacting, 1.6, 0.5) * rng.lognormal(0, 0.5, n_user)
-    n_events = rng.poisson(intensity * np.minimum(life, 400) * 0.35 * max(ctx.volume, 0.0))
-    n_events[:1] = np.maximum(n_events[:1], 1)  # at least one event, even at tiny volumes
+    # a user's own rate does not scale with volume: the number of users already does (D202)
+    n_events = rng.poisson(intensity * np.minimum(life, 400) * 0.35)
+    n_events[:1] = np.maximum(n_events[:1], 1)  # at least one event, even for a user registered today
     ev_user = np.repeat(np.arange(n_user), n_events)
     ne = len(ev_user)
     horizon = np.minimum(registered[ev_user] + (rng.exponential(150, ne) * DAY).astype(np.int64), end)
@@ -181,7 +182,7 @@ def _message_blasts(ctx: Context, rng: np.random.Generator, members: Members) ->
     clock, end, registered = ctx.clock, ctx.end, members.registered
     life = (end - registered) / DAY
     tx = np.flatnonzero(members.transacting)
-    per_user = 1 + rng.poisson(rng.lognormal(np.log(18), 0.7, len(tx)) * ctx.volume * np.minimum(life[tx], 730) / 365)
+    per_user = 1 + rng.poisson(rng.lognormal(np.log(18), 0.7, len(tx)) * np.minimum(life[tx], 730) / 365)
     b_user = np.repeat(tx, per_user)
     nb = len(b_user)
     b_created = clock.sample(rng, nb, "business", lo=registered[b_user] + HOUR)
