@@ -7,9 +7,10 @@ then in a database of its own measures:
 * build: the first refresh cycle (dbt build, checks, publish, pages; the files are already loaded);
 * cycles: a no-op cycle, and one with one new file;
 * every card alone: each placed card of each dashboard run by itself `--repeat` times on a warm connection
-  (p50/p95/max ms);
+  (p50/p95/max ms), each option of a metric selector on its own row;
 * 20 clients: `--clients` threads, each on its own connection opening every dashboard once (its as-of moment,
-  filter defaults and every card's query, as a BI tool runs them), p50/p95 per dashboard.
+  filter defaults and every card's query at the dashboard's selector choice, as a BI tool runs them), p50/p95
+  per dashboard.
 
 `--factor 1` measures the one volume alone.
 
@@ -53,7 +54,9 @@ class Scale:
 
 def _cards_alone(info, scale: Scale, repeat: int) -> None:
     """Each placed card run by itself `repeat` times on one warm read-only connection (as a BI tool's pool holds
-    them), after one untimed run: the card's own query (each option of a metric selector), nothing else."""
+    them), after one untimed run, with the dashboard's default filters: the card's own query and nothing else.
+    A card with a metric selector is one query per option, each timed on its own ("card [option]"): a reader
+    sees one option at a time, and the sum of five queries is no card's time."""
     from orchestration.bi import compiler, run
 
     compiled = compiler.compile_specs()
@@ -65,20 +68,20 @@ def _cards_alone(info, scale: Scale, repeat: int) -> None:
                 if not placement.card:
                     continue
                 card = compiled.cards[placement.card]
-                times = []
                 for attempt in range(repeat + 1):
-                    started = time.perf_counter()
-                    run.run_card(conn, dashboard, placement, card, filters, today)
-                    if attempt:
-                        times.append((time.perf_counter() - started) * 1000)
-                scale.cards[f"{key}/{placement.card}"] = times
+                    for result in run.run_card(conn, dashboard, placement, card, filters, today):
+                        option = f" [{result.option}]" if result.option else ""
+                        times = scale.cards.setdefault(f"{key}/{placement.card}{option}", [])
+                        if attempt:
+                            times.append(result.query_ms)
 
 
 def _clients(info, scale: Scale, clients: int) -> None:
-    """`clients` readers at once, each on a connection of its own, opening every dashboard in turn: its as-of
-    moment, its filters' defaults, every placed card's query and its windows' dates (`run.run_dashboard_on`; the
-    HTML pages are written once per cycle, not per reader). The readers are threads of this one process:
-    the queries run concurrently in the warehouse; the Python around them shares one interpreter."""
+    """`clients` readers at once, each on a connection of its own, opening every dashboard in turn as a BI tool
+    opens it: its as-of moment, its filters' defaults, every placed card's query once (a metric selector at the
+    option the dashboard's filter chooses) and its windows' dates (`run.run_dashboard_on`; the HTML pages, which
+    carry every option, are written once per cycle, not per reader). The readers are threads of this one
+    process: the queries run concurrently in the warehouse; the Python around them shares one interpreter."""
     from orchestration.bi import compiler, run
 
     compiled = compiler.compile_specs()
@@ -88,7 +91,7 @@ def _clients(info, scale: Scale, clients: int) -> None:
         with run.read_only(info) as conn:
             for key, dashboard in sorted(compiled.dashboards.items()):
                 started = time.perf_counter()
-                run.run_dashboard_on(conn, compiled.cards, dashboard)
+                run.run_dashboard_on(conn, compiled.cards, dashboard, every_option=False)
                 out.append((key, (time.perf_counter() - started) * 1000))
         return out
 

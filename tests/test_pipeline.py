@@ -294,14 +294,30 @@ def test_bench_scale_times_every_placed_card_alone_and_every_dashboard_open(demo
     from orchestration.bi import compiler, run
 
     info = demo_runs[0]
-    dashboards = compiler.compile_specs().dashboards
+    compiled = compiler.compile_specs()
+    dashboards, cards = compiled.dashboards, compiled.cards
     placed = {f"{key}/{p.card}" for key, d in dashboards.items() for p in run.reading_order(d) if p.card}
+    # a card with a metric selector is timed once per option: e.g. messaging's per-inbox pie, 5 metrics
+    selectors = {name for name in placed if cards[name.split("/")[1]].selector}
+    options = {f"{name} [{o}]" for name in selectors for o in cards[name.split("/")[1]].selector.options}
+    assert "messaging/messaging__per_inbox_pie [Sessions]" in options
     scale = bench_scale.Scale(0.02)
     bench_scale._cards_alone(info, scale, repeat=2)
     bench_scale._clients(info, scale, clients=2)
-    assert set(scale.cards) == placed and len(placed) > 150
+    assert set(scale.cards) == (placed - selectors) | options and len(placed) > 150
     assert all(len(ms) == 2 and min(ms) > 0 for ms in scale.cards.values())
     assert set(scale.opens) == set(dashboards) and all(len(ms) == 2 for ms in scale.opens.values())
+    # a dashboard open runs a selector card once, at the option the dashboard's Metric filter chooses by default
+    messaging = dashboards["messaging"]
+    pie = next(p for p in run.reading_order(messaging) if p.card == "messaging__per_inbox_pie")
+    with run.read_only(info) as conn:
+        today = run.as_of_date(run.read_as_of(conn, messaging))
+        filters = run.validate_filters(conn, messaging, cards, None, today)
+        every = run.run_card(conn, messaging, pie, cards[pie.card], filters, today)
+        opened = run.run_card(conn, messaging, pie, cards[pie.card], filters, today, every_option=False)
+    assert [r.option for r in every] == list(cards[pie.card].selector.options) and len(every) == 5
+    assert len(opened) == 1 and opened[0].values[cards[pie.card].selector.name] == "Active conversations"
+    assert opened[0].rows == next(r.rows for r in every if r.option == "Active conversations")
     table = bench_scale.report(scale, scale)
     assert table.splitlines()[-1].startswith("at volume 0.02: slowest card p95 ")
 

@@ -320,13 +320,21 @@ def _selector_options(card: CompiledCard) -> list[tuple[str | None, str | None]]
 
 
 def run_card(
-    conn, dashboard: DashboardSpec, placement: Placement, card: CompiledCard, filter_values: dict[str, Any], today: date
+    conn,
+    dashboard: DashboardSpec,
+    placement: Placement,
+    card: CompiledCard,
+    filter_values: dict[str, Any],
+    today: date,
+    every_option: bool = True,
 ) -> list[CardResult]:
-    """Run one placed card (each option of a selector), in a savepoint; ReportError when it fails."""
+    """Run one placed card, in a savepoint; ReportError when it fails. A card with a metric selector runs once per
+    option (a page shows each), or with `every_option=False` once, with the option the dashboard's filters choose
+    (what a BI tool runs when the dashboard is opened)."""
     import psycopg
 
     results = []
-    for tag, option in _selector_options(card):
+    for tag, option in _selector_options(card) if every_option else [(None, None)]:
         values = card_values(dashboard, placement, filter_values)
         if tag:
             values[tag] = option
@@ -390,14 +398,16 @@ def run_dashboard_on(
     dashboard: DashboardSpec,
     placements: Sequence[Placement] | None = None,
     filters: dict[str, Any] | None = None,
+    every_option: bool = True,
 ) -> DashboardRun:
-    """`run_dashboard` on an open read-only connection (`read_only`), e.g. one a caller keeps for several runs."""
+    """`run_dashboard` on an open read-only connection (`read_only`), e.g. one a caller keeps for several runs;
+    `every_option` as in `run_card`."""
     placements = [p for p in (placements if placements is not None else reading_order(dashboard)) if p.card]
     as_of = read_as_of(conn, dashboard)
     today = as_of_date(as_of)
     filter_values = validate_filters(conn, dashboard, cards, filters, today)
     results = []
     for p in placements:
-        results += run_card(conn, dashboard, p, cards[p.card], filter_values, today)
+        results += run_card(conn, dashboard, p, cards[p.card], filter_values, today, every_option)
     windows = window_dates(conn, [w for p in placements for m in cards[p.card].metrics for w in m.windows])
     return DashboardRun(results, as_of, filter_values, windows)
