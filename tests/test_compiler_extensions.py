@@ -127,3 +127,21 @@ def test_listed_groups_must_be_columns_of_the_listing_mart():
 def test_listed_by_needs_a_group_by():
     with pytest.raises(ValueError, match="needs a group_by"):
         spec(display="scalar", metrics=["bot_messages"], listed_by="bot_day__is_listed")
+
+
+def test_metrics_of_the_same_measures_come_from_one_aggregation_unless_a_measure_is_narrowed_two_ways():
+    """D203: MetricFlow's passthrough metric evaluation (off by default) computes a card's simple, ratio and derived
+    metrics from one aggregation of their measures; it is on only when no measure is read twice, narrowed two ways
+    (a funnel's steps compile to an ambiguous column with it)."""
+    channel = ["crm_contact_attempts", "crm_answered_touches", "crm_touch_response_rate"]  # s001.behav_channel_performance
+    assert LAYER.passes_through(channel)
+    sql = LAYER.explain(channel, ["crm_touch__channel_label"])
+    assert sql.count("GROUP BY") == 1 and "FULL OUTER JOIN" not in sql and "WITH " not in sql
+    # the response rate is the two sums' ratio, in the same select
+    assert "/ CAST(NULLIF(COALESCE(__crm_contact_attempts, 0), 0) AS DOUBLE PRECISION) AS crm_touch_response_rate" in sql
+    # one measure, a filter per funnel step: each step keeps its own aggregation
+    assert not LAYER.passes_through(["oca_invited_users", "oca_activated_users"])
+    # a metric and its year-ago offset read the same measure two ways
+    assert not LAYER.passes_through(["crm_leads", "crm_leads_year_ago"])
+    steps = LAYER.explain(["oca_invited_users", "oca_activated_users"])
+    assert "WHERE oca_invitation_step__step_order = 1" in steps and "WHERE oca_invitation_step__step_order = 2" in steps

@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 
 SPECS_DIR = settings.PROJECT_ROOT / "metabase"
 CACHE_DIR = settings.DBT_PROJECT_DIR / "target" / "bi"
-_COMPILER_VERSION = "5"  # bump when the SQL this module writes changes
+_COMPILER_VERSION = "6"  # bump when the SQL this module writes changes
 _THREE_PART_NAME = re.compile(r'"[^"]+"\."[^"]+"\."[^"]+"')
 _FLAG_FILTER = re.compile(r"^\{\{\s*Dimension\('([a-z0-9_]+)'\)\s*\}\}$")  # a bare boolean dimension
 _DAY_OR_COARSER = ("day", "week", "month", "quarter", "year")
@@ -152,6 +152,35 @@ class SemanticLayer:
         for child in params.get("metrics") or []:
             out |= self.metric_models(child["name"])
         return out
+
+    def measure_uses(self, metric: str, narrowed: frozenset[str] = frozenset()) -> set[tuple[str, frozenset[str]]]:
+        """(measure, how it is narrowed) for every simple metric a metric is computed from: the filters and
+        offsets met on the way down (the metrics' own, and those a ratio or derived metric puts on its inputs)."""
+        spec = self.metrics[metric]
+        params = spec["type_params"]
+        if spec.get("filter"):
+            narrowed |= {json.dumps(spec["filter"], sort_keys=True)}
+        if params.get("measure"):
+            return {(params["measure"]["name"], narrowed)}
+        out: set[tuple[str, frozenset[str]]] = set()
+        for child in [params[k] for k in ("numerator", "denominator") if params.get(k)] + (params.get("metrics") or []):
+            on_input = {
+                json.dumps({k: child[k]}, sort_keys=True, default=str)
+                for k in ("filter", "offset_window", "offset_to_grain")
+                if child.get(k) is not None
+            }
+            out |= self.measure_uses(child["name"], narrowed | on_input)
+        return out
+
+    def passes_through(self, metrics: Iterable[str]) -> bool:
+        """Whether MetricFlow may compute the metrics from one aggregation of each measure (its passthrough
+        metric evaluation, off by default): only when no measure is read twice, narrowed two ways. A funnel's
+        steps (one measure, a filter per step) compile to ambiguous columns with it (D203)."""
+        narrowings: dict[str, set[frozenset[str]]] = {}
+        for metric in metrics:
+            for measure, narrowed in self.measure_uses(metric):
+                narrowings.setdefault(measure, set()).add(narrowed)
+        return all(len(ways) == 1 for ways in narrowings.values())
 
     def card_models(self, metrics: Iterable[str]) -> set[str]:
         """The semantic models whose marts a card's metrics read, besides the calendar and the as-of moment."""
@@ -252,7 +281,10 @@ class SemanticLayer:
         order_by: list[str] | None = None,
         limit: int | None = None,
     ) -> str:
-        """MetricFlow's SQL for a metric query, relations as MetricFlow writes them."""
+        """MetricFlow's SQL for a metric query, relations as MetricFlow writes them. Metrics computed from the
+        same measures are evaluated from one aggregation of each (`passes_through`) instead of one per metric
+        group: half the time of the lead and agent tables (D203)."""
+        from metricflow.dataflow.optimizer.dataflow_optimizer_factory import DataflowPlanOptimization
         from metricflow.engine.metricflow_engine import MetricFlowQueryRequest
 
         request = MetricFlowQueryRequest.create(
@@ -261,6 +293,9 @@ class SemanticLayer:
             where_constraints=where or None,
             order_by_names=order_by or None,
             limit=limit,
+            dataflow_plan_optimizations=(
+                set(DataflowPlanOptimization.all_optimizations()) if self.passes_through(metrics) else None
+            ),
         )
         return self.engine().explain(request).sql_statement.sql
 
