@@ -318,8 +318,14 @@ def test_bench_scale_times_every_placed_card_alone_and_every_dashboard_open(demo
     assert [r.option for r in every] == list(cards[pie.card].selector.options) and len(every) == 5
     assert len(opened) == 1 and opened[0].values[cards[pie.card].selector.name] == "Active conversations"
     assert opened[0].rows == next(r.rows for r in every if r.option == "Active conversations")
-    table = bench_scale.report(scale, scale)
-    assert table.splitlines()[-1].startswith("at volume 0.02: slowest card p95 ")
+    lines = bench_scale.report(scale, scale).splitlines()
+    assert lines[-1].startswith("at volume 0.02: slowest card p95 ")
+    assert f" of {len(scale.cards)} cards and " in lines[-1]
+    assert lines[-1].endswith(f" of {len(dashboards)} dashboards within target")
+    # the label column fits the longest "dashboard/card [option]", so the numbers stay in their columns
+    start = lines.index("card alone, ms p50/p95/max") + 1
+    card_rows = lines[start : lines.index("", start)]
+    assert len(card_rows) == len(scale.cards) and len({len(line) for line in card_rows}) == 1
 
 
 # ---------------------------------------------------------------- a refresh cycle rebuilds only what changed
