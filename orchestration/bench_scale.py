@@ -179,7 +179,7 @@ def report(small: Scale, large: Scale) -> str:
     opens_met = sum(_pct(v, 0.95) <= 2000 for v in large.opens.values())
     lines.append(
         f"at volume {large.volume}: slowest card p95 {worst:.1f} ms (target 50), slowest dashboard-open p95 "
-        f"{worst_open:.0f} ms (target 2000); {cards_met} of {len(large.cards)} cards and {opens_met} of "
+        f"{worst_open:.0f} ms (target 2000); {cards_met} of {len(large.cards)} card queries and {opens_met} of "
         f"{len(large.opens)} dashboards within target"
     )
     return "\n".join(lines)

@@ -147,3 +147,31 @@ def test_metrics_of_the_same_measures_come_from_one_aggregation_unless_a_measure
     assert not LAYER.passes_through(["crm_leads", "crm_leads_year_ago"])
     steps = LAYER.explain(["oca_invited_users", "oca_activated_users"])
     assert "WHERE oca_invitation_step__step_order = 1" in steps and "WHERE oca_invitation_step__step_order = 2" in steps
+
+
+def _repeated_columns(sql: str) -> list[str]:
+    """Column names a select of `sql` (its filter tags read as true) lists twice."""
+    import collections
+
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(re.sub(r"\{\{\s*\w+\s*\}\}", "true", sql), read="postgres")
+    repeated = []
+    for select in tree.find_all(exp.Select):
+        names = [e.alias_or_name for e in select.expressions if isinstance(e, (exp.Alias, exp.Column))]
+        repeated += [name for name, count in collections.Counter(names).items() if count > 1]
+    return repeated
+
+
+def test_no_compiled_card_selects_a_column_name_twice(monkeypatch):
+    """D203: what passthrough evaluation breaks when two branches pass the same input up is a select listing one
+    name twice, which PostgreSQL refuses as ambiguous. No card compiles to one; forced on, the funnel would."""
+    compiled = compiler.compile_specs()
+    assert {key: r for key, card in compiled.cards.items() if (r := _repeated_columns(card.sql))} == {}
+    funnel = compiler.wire(compiler.load_specs(compiler.SPECS_DIR), LAYER).cards["omnichannel__invitation_conversion"]
+    monkeypatch.setattr(LAYER, "passes_through", lambda metrics: True)
+    assert set(_repeated_columns(compiler.compile_card(funnel, LAYER).sql)) == {
+        "oca_invited_users",
+        "oca_activated_users",
+    }

@@ -412,10 +412,10 @@ def test_omnichannel_exports_show_the_seed_002_patterns(shaped):
     morning = sum(8 <= t.hour < 12 for t in times)
     afternoon = sum(12 <= t.hour < 16 for t in times)
     assert morning > 1.3 * afternoon
-    # Tuesday and Wednesday weigh 1.15 against Monday's 1.0: with a few hundred events Monday can draw level, so
-    # the test asks for the weight the profile gives, not for a ranking that noise can swap (D202)
+    # Tuesday and Wednesday weigh 1.15 against Monday's and Thursday's 1.0: with a few hundred events those can draw
+    # level, so the test asks for the weight the profile gives, not for a ranking that noise can swap (D202)
     by_day = Counter(t.weekday() for t in times)
     working = sum(by_day[d] for d in range(5))
     assert (by_day[1] + by_day[2]) / working > 2 / 5  # more than an even share of the working week
-    assert min(by_day[1], by_day[2]) > max(by_day[3], by_day[4])  # busier than Thursday and Friday
+    assert min(by_day[1], by_day[2]) > by_day[4]  # busier than Friday (0.85)
     assert by_day[5] + by_day[6] < by_day[1] / 2  # weekends are quiet

@@ -316,11 +316,12 @@ def test_bench_scale_times_every_placed_card_alone_and_every_dashboard_open(demo
         every = run.run_card(conn, messaging, pie, cards[pie.card], filters, today)
         opened = run.run_card(conn, messaging, pie, cards[pie.card], filters, today, every_option=False)
     assert [r.option for r in every] == list(cards[pie.card].selector.options) and len(every) == 5
-    assert len(opened) == 1 and opened[0].values[cards[pie.card].selector.name] == "Active conversations"
+    assert len(opened) == 1 and opened[0].option == "Active conversations"
+    assert opened[0].values[cards[pie.card].selector.name] == "Active conversations"
     assert opened[0].rows == next(r.rows for r in every if r.option == "Active conversations")
     lines = bench_scale.report(scale, scale).splitlines()
     assert lines[-1].startswith("at volume 0.02: slowest card p95 ")
-    assert f" of {len(scale.cards)} cards and " in lines[-1]
+    assert f" of {len(scale.cards)} card queries and " in lines[-1]
     assert lines[-1].endswith(f" of {len(dashboards)} dashboards within target")
     # the label column fits the longest "dashboard/card [option]", so the numbers stay in their columns
     start = lines.index("card alone, ms p50/p95/max") + 1

@@ -137,33 +137,45 @@ class SemanticLayer:
         relation = self._models[semantic_model]["node_relation"]
         return relation["relation_name"], self.relations[relation["relation_name"]]
 
-    def metric_models(self, metric: str) -> set[str]:
-        """The semantic models whose measures a metric reads (through ratios and derived metrics)."""
+    def _metric(self, metric: str) -> dict:
         spec = self.metrics.get(metric)
         if spec is None:
             raise SpecError(f"unknown metric {metric!r}")
+        return spec
+
+    @staticmethod
+    def _inputs(spec: dict) -> list[dict]:
+        """The metric references a ratio (numerator, denominator) or derived metric (its metrics) is computed from."""
         params = spec["type_params"]
-        out: set[str] = set()
-        if params.get("measure"):
-            out.add(self.measure_models[params["measure"]["name"]])
-        for key in ("numerator", "denominator"):
-            if params.get(key):
-                out |= self.metric_models(params[key]["name"])
-        for child in params.get("metrics") or []:
+        return [params[k] for k in ("numerator", "denominator") if params.get(k)] + (params.get("metrics") or [])
+
+    def metric_models(self, metric: str) -> set[str]:
+        """The semantic models whose measures a metric reads (through ratios and derived metrics)."""
+        spec = self._metric(metric)
+        measure = spec["type_params"].get("measure")
+        out = {self.measure_models[measure["name"]]} if measure else set()
+        for child in self._inputs(spec):
             out |= self.metric_models(child["name"])
         return out
 
-    def measure_uses(self, metric: str, narrowed: frozenset[str] = frozenset()) -> set[tuple[str, frozenset[str]]]:
-        """(measure, how it is narrowed) for every simple metric a metric is computed from: the filters and
-        offsets met on the way down (the metrics' own, and those a ratio or derived metric puts on its inputs)."""
-        spec = self.metrics[metric]
-        params = spec["type_params"]
+    def measure_uses(
+        self, metric: str, narrowed: frozenset[str] = frozenset()
+    ) -> set[tuple[str | None, frozenset[str]]]:
+        """(measure, how it is narrowed) for every simple metric a metric is computed from: the filters, offsets
+        and time-spine joins met on the way down (the metrics' own, their measures', and those a ratio or derived
+        metric puts on its inputs). A metric of another type (cumulative, conversion) is reported as the measure
+        `None`, which `passes_through` refuses: it is computed in a branch of its own."""
+        spec = self._metric(metric)
+        if spec["type"] not in ("simple", "ratio", "derived"):
+            return {(None, narrowed)}
         if spec.get("filter"):
             narrowed |= {json.dumps(spec["filter"], sort_keys=True)}
-        if params.get("measure"):
-            return {(params["measure"]["name"], narrowed)}
-        out: set[tuple[str, frozenset[str]]] = set()
-        for child in [params[k] for k in ("numerator", "denominator") if params.get(k)] + (params.get("metrics") or []):
+        measure = spec["type_params"].get("measure")
+        if measure:
+            own = {k: measure.get(k) for k in ("filter", "join_to_timespine") if measure.get(k)}
+            return {(measure["name"], narrowed | ({json.dumps(own, sort_keys=True)} if own else set()))}
+        out: set[tuple[str | None, frozenset[str]]] = set()
+        for child in self._inputs(spec):
             on_input = {
                 json.dumps({k: child[k]}, sort_keys=True, default=str)
                 for k in ("filter", "offset_window", "offset_to_grain")
@@ -174,13 +186,14 @@ class SemanticLayer:
 
     def passes_through(self, metrics: Iterable[str]) -> bool:
         """Whether MetricFlow may compute the metrics from one aggregation of each measure (its passthrough
-        metric evaluation, off by default): only when no measure is read twice, narrowed two ways. A funnel's
-        steps (one measure, a filter per step) compile to ambiguous columns with it (D203)."""
-        narrowings: dict[str, set[frozenset[str]]] = {}
+        metric evaluation, off by default): only for simple, ratio and derived metrics, and only when no measure is
+        read twice, narrowed two ways. A funnel's steps (one measure, a filter per step) compile to a repeated
+        column with it (D203)."""
+        narrowings: dict[str | None, set[frozenset[str]]] = {}
         for metric in metrics:
             for measure, narrowed in self.measure_uses(metric):
                 narrowings.setdefault(measure, set()).add(narrowed)
-        return all(len(ways) == 1 for ways in narrowings.values())
+        return None not in narrowings and all(len(ways) == 1 for ways in narrowings.values())
 
     def card_models(self, metrics: Iterable[str]) -> set[str]:
         """The semantic models whose marts a card's metrics read, besides the calendar and the as-of moment."""
@@ -282,8 +295,7 @@ class SemanticLayer:
         limit: int | None = None,
     ) -> str:
         """MetricFlow's SQL for a metric query, relations as MetricFlow writes them. Metrics computed from the
-        same measures are evaluated from one aggregation of each (`passes_through`) instead of one per metric
-        group: half the time of the lead and agent tables (D203)."""
+        same measures are evaluated from one aggregation of each where `passes_through` allows it (D203)."""
         from metricflow.dataflow.optimizer.dataflow_optimizer_factory import DataflowPlanOptimization
         from metricflow.engine.metricflow_engine import MetricFlowQueryRequest
 

@@ -333,9 +333,13 @@ def run_card(
     (what a BI tool runs when the dashboard is opened)."""
     import psycopg
 
+    chosen = card_values(dashboard, placement, filter_values)
+    runs = _selector_options(card)
+    if card.selector and not every_option:  # the dashboard's choice, else the selector's default (as render_sql)
+        runs = [(card.selector.name, chosen.get(card.selector.name) or card.selector.default)]
     results = []
-    for tag, option in _selector_options(card) if every_option else [(None, None)]:
-        values = card_values(dashboard, placement, filter_values)
+    for tag, option in runs:
+        values = dict(chosen)
         if tag:
             values[tag] = option
         started = time.perf_counter()

@@ -149,7 +149,7 @@ def _user_activity(ctx: Context, rng: np.random.Generator, members: Members) -> 
     intensity = np.where(transacting, 1.6, 0.5) * rng.lognormal(0, 0.5, n_user)
     # a user's own rate does not scale with volume: the number of users already does (D202)
     n_events = rng.poisson(intensity * np.minimum(life, 400) * 0.35)
-    n_events[:1] = np.maximum(n_events[:1], 1)  # at least one event, even for a user registered today
+    n_events[:1] = np.maximum(n_events[:1], 1)  # the first user has at least one event, even registered today
     ev_user = np.repeat(np.arange(n_user), n_events)
     ne = len(ev_user)
     horizon = np.minimum(registered[ev_user] + (rng.exponential(150, ne) * DAY).astype(np.int64), end)
