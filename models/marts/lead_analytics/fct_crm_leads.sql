@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['created_date']}]) }}
 -- One row per CRM lead (seed 001 Lead analytics): the journey of int_crm__lead_journeys with the labels the cards
 -- group by (agent, touch-count and response-time buckets, before/after go-live) and the as-of windows of the
 -- revenue forecast. Every rate is a cohort of leads by their arrival date (D09, D23); nothing is filtered out,

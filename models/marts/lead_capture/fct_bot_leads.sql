@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['created_date']}]) }}
 -- One row per bot lead captured up to the as-of moment: the table behind every lead-capture card.
 with
 

@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['sent_date']}]) }}
 -- The After Sales funnel (seed 003): one row per after-sales invitation sent up to the as-of moment and funnel
 -- phase it reached: 1 invitation sent, 2 customer replied (joined), 3 updates shared (after replying). A cohort by
 -- the local date the invitation was sent (D44); a phase reached after the as-of moment does not count yet. Each

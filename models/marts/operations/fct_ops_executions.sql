@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['started_date']}]) }}
 -- One row per workflow execution (the engine's run for one lead): a processing failure is an execution whose
 -- latest attempt of its last step reached failed (the lead is stuck or parked), as of the as-of moment (D144).
 with

@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['step_date']}]) }}
 -- One row per lead and workflow step it reached: the lead-level stage success of the pipeline flow (D24). A
 -- lead's latest attempt of the step decides; the 60 s response stage succeeds when the first successful
 -- first_response is at most 60 s after the lead's web_form event (else its created_at). Calls without a lead are

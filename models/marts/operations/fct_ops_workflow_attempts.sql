@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['event_date']}]) }}
 -- One row per workflow call (an attempt of a step): the attempt-level facts of component health, response times,
 -- error categories and the external API table (D24: attempt-level success is the ops view; the lead-level view is
 -- fct_ops_pipeline_steps). Windows are flags against the as-of moment (D75).
