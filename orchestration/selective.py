@@ -67,12 +67,11 @@ class ClockMove:
     def still(cls) -> ClockMove:
         return cls(False, False, frozenset(), frozenset())
 
-    def reaches(self, uid: str, kinds: set[str], sources: set[str]) -> bool:
-        """Whether model `uid`, reading the clock as `kinds` with raw tables `sources` upstream, can change."""
+    def reaches(self, kinds: set[str], sources: set[str]) -> bool:
+        """With one verdict for every reader (`readers` None): whether a model reading the clock as `kinds`, with raw
+        tables `sources` upstream, can change."""
         if not self.moved:
             return False
-        if self.readers is not None:  # decided one by one (refresh.clock_move)
-            return uid in self.readers
         return can_change(kinds, self.date_changed, self.crossed is None or bool(self.crossed & sources))
 
     def describe(self) -> str:
@@ -195,7 +194,7 @@ def select(manifest: dict, changed_tables: set[str], clock: ClockMove) -> Select
         roots |= {
             uid
             for uid, kinds in clock_readers(manifest).items()
-            if clock.reaches(uid, kinds, upstream_sources(manifest, uid))
+            if clock.reaches(kinds, upstream_sources(manifest, uid))
         }
     return Selection(frozenset(downstream(manifest, roots)), tuple(sorted(changed)), clock)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from orchestration import settings
 from orchestration.bi import compiler
+from orchestration.bi.compiled import date_bounds
 
 OVERVIEW = settings.DBT_PROJECT_DIR / "models" / "overview.md"
 
@@ -73,9 +75,10 @@ UNINDEXED_BY_GRAIN = {
 
 
 def _short_window(default: str) -> bool:
-    """A date filter default of a month or less: this month, this week, today, or the past N <= 31 days."""
-    days = re.fullmatch(r"past(\d+)days~?", default)
-    return default in ("thismonth", "thisweek", "today", "yesterday") or bool(days and int(days[1]) <= 31)
+    """A date filter default that spans a month or less (this month, the past 30 days, ...), read as the filter
+    reads it (`date_bounds`) on a 31-day month's last day."""
+    first, last = date_bounds(default, date(2026, 12, 31))
+    return first is not None and last is not None and (last - first).days < 31
 
 
 def test_a_mart_read_through_a_short_default_window_is_indexed_on_that_date():
