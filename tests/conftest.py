@@ -101,7 +101,22 @@ def run_dbt(
     timezone: str = "America/Chicago",
 ) -> subprocess.CompletedProcess:
     """`dbt <command> <args>` on the database `info` as of `as_of` (None: the project's default) in `timezone`,
-    writing to `target_path`."""
+    writing to `target_path`: in this process, on the project parsed once per process (tests/dbt_in_process.py)."""
+    import dbt_in_process
+
+    return dbt_in_process.run(info, command, args, as_of, target_path, timezone)
+
+
+def run_dbt_cli(
+    info: warehouse.ConnectionInfo,
+    command: str,
+    args: list[str],
+    as_of: str | None,
+    target_path: Path,
+    timezone: str = "America/Chicago",
+) -> subprocess.CompletedProcess:
+    """The same through the `dbt` command, which parses the project itself: for a run whose `--vars` change what
+    dbt settles while parsing (the write-audit-publish schemas)."""
     from orchestration import settings
     from orchestration.dbt_project import dbt_env, dbt_executable
 
