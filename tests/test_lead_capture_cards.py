@@ -38,12 +38,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from datetime import date
 from decimal import Decimal
 
 import pytest
 from cards import dashcard_rows  # tests/ is on sys.path (rootdir-relative test modules)
+from conftest import run_dbt
 from fake_metabase import FakeMetabase
 
 from orchestration import settings, warehouse
@@ -612,7 +612,6 @@ def test_real_specs_provision_against_the_fake_metabase_and_a_second_run_changes
 
     from orchestration.bi import metabase as mp
     from orchestration.bi.metabase_state import WarehouseState
-    from orchestration.dbt_project import dbt_env, dbt_executable
     from orchestration.ingestion import loaders
 
     monkeypatch.setattr("dbtmetabase._models._SYNC_PERIOD", 0)  # dbt-metabase's 5-s pause; the sync was awaited
@@ -629,28 +628,8 @@ def test_real_specs_provision_against_the_fake_metabase_and_a_second_run_changes
     # tables: what a Metabase sync of schema marts finds.
     with warehouse.connect(fresh_db) as conn:
         loaders.ensure_schemas(conn)
-    proc = subprocess.run(
-        [
-            dbt_executable(),
-            "build",
-            "--resource-type",
-            "seed",
-            "--resource-type",
-            "snapshot",
-            "--resource-type",
-            "model",
-            "--project-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--target-path",
-            str(tmp_path / "dbt_target"),
-        ],
-        env=dbt_env(fresh_db),
-        capture_output=True,
-        text=True,
-        cwd=settings.DBT_PROJECT_DIR,
-    )
+    models = ["--resource-type", "seed", "--resource-type", "snapshot", "--resource-type", "model"]
+    proc = run_dbt(fresh_db, "build", models, None, tmp_path / "dbt_target")
     assert proc.returncode == 0, proc.stdout[-3000:]
     with warehouse.connect(fresh_db) as conn:
         tables = {**manifest_tables(settings.DBT_PROJECT_DIR / "target" / "manifest.json"), **warehouse_tables(conn)}
