@@ -523,8 +523,9 @@ def _marts(conn) -> tuple:
 
 @pytest.fixture(scope="module")
 def held_back_runs(demo_runs, cycles):
-    """Run 3: a raw row fails the raw suite. Run 4: that row fixed, a dbt test fails. (After the refresh cycle,
-    whose tests read the marts it published.)"""
+    """Run 3 (`run`, the full job): a raw row fails the raw suite. Run 4 (`refresh`, the 15-minute schedule's
+    cycle, which rebuilds only what the new files reach): that row fixed, a dbt test fails. (After the refresh
+    cycle, whose tests read the marts it published.)"""
     info, root, _, second, _, env = demo_runs
     assert second.returncode == 0
     header = (
@@ -550,7 +551,7 @@ def held_back_runs(demo_runs, cycles):
     changed["potential_inbound_leads"] += 1
     changed["updated_at"] = "2026-11-23T23:00:00Z"  # after every version the generator wrote (end date 11-23)
     organizations[-1].with_name("organizations_2026-11-wap.jsonl").write_text(json.dumps(changed) + "\n")
-    dbt_test = _run_demo(env, "run")
+    dbt_test = _run_demo(env, "refresh")
     with warehouse.connect(info) as conn:
         after_dbt_test = _marts(conn), publishing.publication_status(conn), _leftover_schemas(conn), report.read_text()
         fixed_in_shadow = conn.execute(
