@@ -7,6 +7,7 @@ the hourly schedule and the landing-file sensor.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
 import time
@@ -60,12 +61,30 @@ def failure_reason(dagster_event) -> str:
     return lines[0] if lines else error.cls_name or "failed"
 
 
+# The instance's settings: no telemetry, and the run history's event log with one connection per file (D206).
+INSTANCE_YAML = """telemetry:
+  enabled: false
+event_log_storage:
+  module: orchestration.run_history
+  class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {base_dir}
+"""
+_EARLIER_INSTANCE_YAML = "telemetry:\n  enabled: false\n"  # what releases before D206 wrote
+
+
 def dagster_home(config: settings.Settings) -> str:
+    """Dagster's home under the state folder. Its `dagster.yaml` is (re)written when missing, empty or as this or an
+    earlier release wrote it for another place; one edited by hand is left as it is."""
     home = config.state_dir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     instance_yaml = home / "dagster.yaml"
-    if not instance_yaml.exists() or not instance_yaml.read_text().strip():
-        instance_yaml.write_text("telemetry:\n  enabled: false\n")
+    # Dagster's default place for the event log, so the history of earlier runs stays readable.
+    wanted = INSTANCE_YAML.format(base_dir=json.dumps(str(home / "history" / "runs")))
+    current = instance_yaml.read_text() if instance_yaml.exists() else ""
+    ours = current == _EARLIER_INSTANCE_YAML or current.startswith(INSTANCE_YAML.split("{base_dir}")[0])
+    if current != wanted and (ours or not current.strip()):
+        instance_yaml.write_text(wanted)
     return str(home)
 
 
@@ -97,10 +116,10 @@ class _ProgressHandler(logging.Handler):
 
 @contextlib.contextmanager
 def _run_history_without_fsync() -> Iterator[None]:
-    """Dagster's SQLite run history (dagster_home) opens, commits and closes a connection per event, and a close
-    checkpoints the write-ahead log: with SQLite's default fsync per commit and checkpoint, the ~1,200 planned and
-    ~3,300 executed events of a full run cost a minute or more of fsyncs on a busy disk (D196). In this process and
-    for the run only, Dagster's SQLite connections skip the fsync; other processes (the UI, the daemon) keep theirs."""
+    """Dagster's SQLite run history (dagster_home) commits per event: with SQLite's default fsync per commit (and,
+    before D206, a checkpoint per event), the ~1,200 planned and ~3,300 executed events of a full run cost a minute
+    or more of fsyncs on a busy disk (D196). In this process and for the run only, the SQLite connections it opens
+    skip the fsync; other processes (the UI, the daemon) keep theirs."""
     import sqlite3
 
     from sqlalchemy import event
