@@ -99,43 +99,25 @@ def run_dbt(
     as_of: str | None,
     target_path: Path,
     timezone: str = "America/Chicago",
+    *,
+    in_process: bool = True,
 ) -> subprocess.CompletedProcess:
     """`dbt <command> <args>` on the database `info` as of `as_of` (None: the project's default) in `timezone`,
-    writing to `target_path`: in this process, on the project parsed once per process (tests/dbt_in_process.py)."""
+    writing to `target_path`: in this process, on the project parsed once per process (tests/dbt_in_process.py).
+    `in_process=False`: through the `dbt` command, which parses the project itself, for a run whose `--vars`
+    change what dbt settles while parsing (the write-audit-publish schemas)."""
     import dbt_in_process
 
-    return dbt_in_process.run(info, command, args, as_of, target_path, timezone)
-
-
-def run_dbt_cli(
-    info: warehouse.ConnectionInfo,
-    command: str,
-    args: list[str],
-    as_of: str | None,
-    target_path: Path,
-    timezone: str = "America/Chicago",
-) -> subprocess.CompletedProcess:
-    """The same through the `dbt` command, which parses the project itself: for a run whose `--vars` change what
-    dbt settles while parsing (the write-audit-publish schemas)."""
+    if in_process:
+        return dbt_in_process.run(info, command, args, as_of, target_path, timezone)
     from orchestration import settings
     from orchestration.dbt_project import dbt_env, dbt_executable
 
-    env = dbt_env(info)
-    env.update(LEAD_ANALYTICS_TIMEZONE=timezone)
+    env = dbt_env(info) | {"LEAD_ANALYTICS_TIMEZONE": timezone}
     if as_of is not None:
-        env.update(LEAD_ANALYTICS_AS_OF=as_of)
+        env["LEAD_ANALYTICS_AS_OF"] = as_of
     return subprocess.run(
-        [
-            dbt_executable(),
-            command,
-            *args,
-            "--project-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--target-path",
-            str(target_path),
-        ],
+        [dbt_executable(), command, *args, *dbt_in_process.project_args(target_path)],
         env=env,
         capture_output=True,
         text=True,

@@ -8,7 +8,8 @@ fixture's database. The build itself is dbt's own, on the real warehouse.
 
 What a run cannot change this way: anything dbt settles while parsing (schemas, configs, `--vars` read at
 parse time). The fixtures pass only the as-of moment and the reporting time zone, which dbt reads when it
-compiles; a build with other `--vars` (the write-audit-publish schemas) goes through `conftest.run_dbt_cli`.
+compiles; a build with other `--vars` (the write-audit-publish schemas) goes through the `dbt` command
+(`conftest.run_dbt(..., in_process=False)`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ _parsed: bytes | None = None  # the manifest as dbt saves it for partial parsing
 # leaves two fields out)
 
 
-def _project_args(target_path: Path) -> list[str]:
+def project_args(target_path: Path) -> list[str]:
+    """The project, its profile, and `target_path` for dbt's target folder and its log."""
     return [
         "--project-dir",
         str(settings.DBT_PROJECT_DIR),
@@ -49,7 +51,7 @@ def _manifest(info: warehouse.ConnectionInfo, target_path: Path):
     global _parsed
     if _parsed is None:
         with mock.patch.dict(os.environ, dbt_env(info) | {"LEAD_ANALYTICS_PGDATABASE": PLACEHOLDER}):
-            result = dbtRunner().invoke(["parse", "--quiet", *_project_args(target_path)])
+            result = dbtRunner().invoke(["parse", "--quiet", *project_args(target_path)])
         if not result.success:
             raise RuntimeError(f"dbt parse failed: {result.exception}")
         _parsed = result.result.to_msgpack(extended_mashumaro_encoder)
@@ -91,7 +93,7 @@ def run(
         env["LEAD_ANALYTICS_AS_OF"] = as_of
     with mock.patch.dict(os.environ, env):
         result = dbtRunner(manifest=manifest, callbacks=[keep]).invoke(
-            [command, *args, "--quiet", "--log-level-file", "none", *_project_args(target_path)]
+            [command, *args, "--quiet", "--log-level-file", "none", *project_args(target_path)]
         )
     if result.exception is not None:
         lines.append(f"{type(result.exception).__name__}: {result.exception}")

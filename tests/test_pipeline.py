@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import run_dbt_cli
+from conftest import run_dbt
 
 from orchestration import publishing, refresh, selective, settings, warehouse
 from orchestration.dbt_project import BUILD_VARS, ensure_manifest
@@ -442,7 +442,7 @@ def _full_rebuild(info: warehouse.ConnectionInfo, config: settings.Settings) -> 
     relations = publishing.published_relations(ensure_manifest())
     target = config.state_dir / "full-rebuild-target"
     selection = ["--exclude", "resource_type:test", "--vars", BUILD_VARS]
-    proc = run_dbt_cli(info, "build", selection, config.as_of_text, target, config.timezone)
+    proc = run_dbt(info, "build", selection, config.as_of_text, target, config.timezone, in_process=False)
     assert proc.returncode == 0, proc.stdout[-3000:]
     with warehouse.connect(info) as conn:
         return _relation_digests(conn, relations, publishing.BUILD_SUFFIX)
