@@ -4,9 +4,9 @@ Dagster's SQLite event log opens an engine and a connection for every event it w
 checkpoints the write-ahead log. A full run writes about 3,800 events (one per planned asset and check, one per
 materialisation and check result), and that cost 26–32 s of the pipeline process's CPU, about 7 ms an event
 (D206). This storage keeps one connection per database file (the run's, and the cross-run index) while the
-process lives, and hands it out under the same lock Dagster's own storage uses. The files, their schema and
-everything Dagster reads from them are Dagster's: the UI, the daemon and a stock `SqliteEventLogStorage` read them
-as before.
+process lives, and hands it out under a lock, to one user at a time, as Dagster's own storage does. The files,
+their schema and everything Dagster reads from them are Dagster's: the UI, the daemon and a stock
+`SqliteEventLogStorage` read them as before.
 
 It is `dagster.yaml`'s `event_log_storage` (`orchestration.pipeline.dagster_home` writes it), so every process
 that opens the instance (the CLI's runs, `lead-analytics ui`, the daemon) uses it.
@@ -23,12 +23,12 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SqliteEventLogStorage,
 )
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
 # The UI opens the history of every run it shows; keep the connections of the most recent few.
 OPEN_FILES = 8
-BUSY_TIMEOUT_SECONDS = 30  # as Dagster's own SQLite storages wait for a lock held by another process
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
@@ -55,7 +55,8 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             engine = create_engine(
                 self.conn_string_for_shard(shard),
                 poolclass=StaticPool,
-                connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+                # Dagster's wait for another process's lock; one thread at a time uses the connection (_pooled's lock)
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
             )
             self._engines[shard] = engine
             while len(self._engines) > OPEN_FILES:
