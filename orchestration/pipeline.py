@@ -82,7 +82,8 @@ def dagster_home(config: settings.Settings) -> str:
     # Dagster's default place for the event log, so the history of earlier runs stays readable.
     wanted = INSTANCE_YAML.format(base_dir=json.dumps(str(home / "history" / "runs")))
     current = instance_yaml.read_text() if instance_yaml.exists() else ""
-    ours = current == _EARLIER_INSTANCE_YAML or current.startswith(INSTANCE_YAML.split("{base_dir}")[0])
+    written_here = re.escape(INSTANCE_YAML.split("{base_dir}")[0]) + r"[^\n]*\n"  # this file, any base_dir
+    ours = current == _EARLIER_INSTANCE_YAML or re.fullmatch(written_here, current) is not None
     if current != wanted and (ours or not current.strip()):
         instance_yaml.write_text(wanted)
     return str(home)

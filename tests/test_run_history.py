@@ -45,9 +45,14 @@ def test_the_instance_yaml_names_the_pooled_event_log_and_upgrades_only_what_a_r
     yaml.write_text("telemetry:\n  enabled: false\n")  # what releases before D206 wrote
     pipeline.dagster_home(config)
     assert yaml.read_text() == written
-    yaml.write_text("telemetry:\n  enabled: true\n")  # edited by hand
+    moved = written.replace(f'"{home}/history/runs"', '"/elsewhere/history/runs"')  # the state folder moved
+    yaml.write_text(moved)
     pipeline.dagster_home(config)
-    assert yaml.read_text() == "telemetry:\n  enabled: true\n"
+    assert yaml.read_text() == written
+    for edited in ("telemetry:\n  enabled: true\n", moved + "run_monitoring:\n  enabled: true\n"):  # by hand
+        yaml.write_text(edited)
+        pipeline.dagster_home(config)
+        assert yaml.read_text() == edited
 
 
 def _run_counting_connections(home: str) -> tuple[str, list, list[str]]:
