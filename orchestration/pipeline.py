@@ -61,16 +61,14 @@ def failure_reason(dagster_event) -> str:
     return lines[0] if lines else error.cls_name or "failed"
 
 
-# The instance's settings: no telemetry, and the run history's event log with one connection per file (D206).
-INSTANCE_YAML = """telemetry:
-  enabled: false
-event_log_storage:
+# The instance's settings: no telemetry (all that releases before D206 wrote), and the run history's event log with
+# one connection per file (D206).
+_NO_TELEMETRY = "telemetry:\n  enabled: false\n"
+_POOLED_EVENT_LOG = """event_log_storage:
   module: orchestration.run_history
   class: PooledSqliteEventLogStorage
   config:
-    base_dir: {base_dir}
-"""
-_EARLIER_INSTANCE_YAML = "telemetry:\n  enabled: false\n"  # what releases before D206 wrote
+    base_dir: """
 
 
 def dagster_home(config: settings.Settings) -> str:
@@ -80,10 +78,10 @@ def dagster_home(config: settings.Settings) -> str:
     home.mkdir(parents=True, exist_ok=True)
     instance_yaml = home / "dagster.yaml"
     # Dagster's default place for the event log, so the history of earlier runs stays readable.
-    wanted = INSTANCE_YAML.format(base_dir=json.dumps(str(home / "history" / "runs")))
+    wanted = _NO_TELEMETRY + _POOLED_EVENT_LOG + json.dumps(str(home / "history" / "runs")) + "\n"
     current = instance_yaml.read_text() if instance_yaml.exists() else ""
-    written_here = re.escape(INSTANCE_YAML.split("{base_dir}")[0]) + r"[^\n]*\n"  # this file, any base_dir
-    ours = current == _EARLIER_INSTANCE_YAML or re.fullmatch(written_here, current) is not None
+    written_here = re.escape(_NO_TELEMETRY + _POOLED_EVENT_LOG) + r"[^\n]*\n"  # this file, for any base_dir
+    ours = current == _NO_TELEMETRY or re.fullmatch(written_here, current) is not None
     if current != wanted and (ours or not current.strip()):
         instance_yaml.write_text(wanted)
     return str(home)
